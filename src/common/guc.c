@@ -1,0 +1,148 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  pg_pipeline's configuration parameters (pg_pipeline.*).
+ *
+ * Every parameter is documented in docs/configuration.md; keep the two in
+ * step.  Parameters that size shared memory are PGC_POSTMASTER, the rest
+ * are PGC_SIGHUP so an operator can change them with pg_reload_conf() and
+ * the workers pick them up at their next wake-up.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+#include "utils/varlena.h"
+
+#include "common/pipeline.h"
+
+bool		pp_enabled = true;
+int			pp_max_workers = 16;
+char	   *pp_databases = NULL;
+int			pp_naptime_ms = 60000;
+int			pp_restart_delay_ms = 1000;
+int			pp_max_restart_delay_ms = 60000;
+int			pp_log_level = LOG;
+
+static const struct config_enum_entry log_level_options[] = {
+	{"debug5", DEBUG5, false},
+	{"debug4", DEBUG4, false},
+	{"debug3", DEBUG3, false},
+	{"debug2", DEBUG2, false},
+	{"debug1", DEBUG1, false},
+	{"debug", DEBUG2, true},
+	{"log", LOG, false},
+	{NULL, 0, false}
+};
+
+static bool
+check_databases(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	List	   *names = NIL;
+	bool		ok = SplitIdentifierString(copy, ',', &names);
+
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	list_free(names);
+	pfree(copy);
+	return ok;
+}
+
+/*
+ * pp_guc_init
+ *		Define the parameters.  Called from _PG_init.
+ */
+void
+pp_guc_init(void)
+{
+	DefineCustomBoolVariable("pg_pipeline.enabled",
+							 "Runs pg_pipeline's background workers.",
+							 "When off, the launcher stops every coordinator "
+							 "and starts none; SQL functions that need no "
+							 "worker keep working.",
+							 &pp_enabled, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.max_workers",
+							"Maximum number of pg_pipeline worker slots "
+							"(coordinators and their workers).",
+							"Each slot also needs one of max_worker_processes.",
+							&pp_max_workers, 16, 2, 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pg_pipeline.databases",
+							   "Databases in which pg_pipeline may run "
+							   "workers (comma-separated; empty means all).",
+							   NULL,
+							   &pp_databases, "",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   check_databases, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.naptime",
+							"Longest sleep of a coordinator between two "
+							"looks at its catalogs.",
+							"Catalog changes wake the coordinator at once; "
+							"this is only the safety net.",
+							&pp_naptime_ms, 60000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.restart_delay",
+							"Delay before a failed worker is restarted the "
+							"first time.",
+							"The delay doubles at every consecutive failure "
+							"up to pg_pipeline.max_restart_delay.",
+							&pp_restart_delay_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.max_restart_delay",
+							"Longest delay before a failed worker is "
+							"restarted.",
+							NULL,
+							&pp_max_restart_delay_ms, 60000, 10, 24 * 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pg_pipeline.log_level",
+							 "Message level of the workers' start, stop and "
+							 "restart messages.",
+							 NULL,
+							 &pp_log_level, LOG, log_level_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pg_pipeline");
+}
+
+/*
+ * pp_guc_database_allowed
+ *		Does pg_pipeline.databases let workers run in this database?
+ */
+bool
+pp_guc_database_allowed(const char *dbname)
+{
+	char	   *copy;
+	List	   *names = NIL;
+	ListCell   *lc;
+	bool		allowed = false;
+
+	if (pp_databases == NULL || pp_databases[0] == '\0')
+		return true;
+
+	copy = pstrdup(pp_databases);
+	if (!SplitIdentifierString(copy, ',', &names))
+	{
+		pfree(copy);
+		return false;			/* the check hook refuses this already */
+	}
+	foreach(lc, names)
+	{
+		if (strcmp((char *) lfirst(lc), dbname) == 0)
+		{
+			allowed = true;
+			break;
+		}
+	}
+	list_free(names);
+	pfree(copy);
+	return allowed;
+}

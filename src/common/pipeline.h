@@ -1,0 +1,165 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.h
+ *	  Declarations shared by every pg_pipeline subsystem: configuration,
+ *	  shared memory, the worker framework and the wake-up API.
+ *
+ * Process model (see docs/architecture.md for the state machines):
+ *
+ *	postmaster
+ *	  └─ pg_pipeline launcher      static worker, connected to no database
+ *	       └─ pg_pipeline coordinator   one per database with the extension
+ *	            └─ consumer / sink / runner / maintainer   dynamic workers
+ *
+ * Every dynamic worker owns a PipelineWorkerSlot in shared memory for its
+ * whole life (and a coordinator's slot outlives its process while it waits
+ * to be restarted), so pipeline.workers can show state and last error even
+ * of a worker that is not running.
+ *
+ * Locking: PipelineShared->lock (an LWLock) protects the slot array and the
+ * launcher's request queue.  Latches are set without holding it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_PIPELINE_H
+#define PP_PIPELINE_H
+
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "common/compat.h"
+
+#define PP_LIBRARY_NAME		"pg_pipeline"
+#define PP_EXTENSION_NAME	"pg_pipeline"
+#define PP_MAX_ERROR_LEN	256
+#define PP_MAX_PARAMS_LEN	96	/* what fits in bgw_extra beside our header */
+#define PP_MAX_DB_REQUESTS	64
+#define PP_MAX_PAUSED_DBS	16
+
+/* Kinds of worker; the names are what pg_stat_activity.backend_type shows. */
+typedef enum PipelineWorkerKind
+{
+	PP_WORKER_LAUNCHER = 0,
+	PP_WORKER_COORDINATOR,
+	PP_WORKER_CONSUMER,
+	PP_WORKER_SINK,
+	PP_WORKER_RUNNER,
+	PP_WORKER_MAINTAINER,
+	PP_WORKER_NKINDS
+} PipelineWorkerKind;
+
+/* Life cycle of a worker slot; drawn in docs/architecture.md. */
+typedef enum PipelineWorkerState
+{
+	PP_SLOT_FREE = 0,			/* unused */
+	PP_SLOT_STARTING,			/* registered with the postmaster */
+	PP_SLOT_RUNNING,			/* the process attached and works */
+	PP_SLOT_STOPPED,			/* the process exited */
+	PP_SLOT_BACKOFF				/* exited; the parent restarts it later */
+} PipelineWorkerState;
+
+typedef struct PipelineWorkerSlot
+{
+	PipelineWorkerState state;
+	PipelineWorkerKind kind;
+	uint32		generation;		/* bumped at every claim of the slot */
+	Oid			dboid;
+	Oid			roleoid;
+	pid_t		pid;			/* 0 when no process is attached */
+	Latch	   *latch;			/* the process's latch while attached */
+	bool		no_restart;		/* exited on purpose: do not restart */
+	int			restarts;		/* restarts by the parent so far */
+	TimestampTz started_at;
+	TimestampTz stopped_at;
+	/* written by the worker itself, even while erroring: own spinlock */
+	slock_t		error_mutex;
+	TimestampTz last_error_at;
+	char		last_error[PP_MAX_ERROR_LEN];
+} PipelineWorkerSlot;
+
+/* A request to the launcher: look at this database again. */
+typedef struct PipelineShared
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	TimestampTz launcher_started_at;
+	int			launcher_restarts;
+	bool		rescan_all;		/* request queue overflowed */
+	int			nrequests;
+	Oid			requests[PP_MAX_DB_REQUESTS];
+	int			npaused;
+	Oid			paused[PP_MAX_PAUSED_DBS];
+	int			nslots;
+	PipelineWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} PipelineShared;
+
+/*
+ * What a dynamic worker finds in its bgw_extra: which slot is its own, the
+ * database and role to connect as, and the kind-specific parameters.
+ */
+typedef struct PipelineWorkerArgs
+{
+	int32		slot;
+	uint32		generation;
+	Oid			dboid;
+	Oid			roleoid;
+	int32		kind;
+	uint32		params_len;
+	char		params[PP_MAX_PARAMS_LEN];
+} PipelineWorkerArgs;
+
+StaticAssertDecl(sizeof(PipelineWorkerArgs) <= BGW_EXTRALEN,
+				 "PipelineWorkerArgs must fit in bgw_extra");
+
+/* src/common/guc.c */
+extern bool pp_enabled;
+extern int	pp_max_workers;
+extern char *pp_databases;
+extern int	pp_naptime_ms;
+extern int	pp_restart_delay_ms;
+extern int	pp_max_restart_delay_ms;
+extern int	pp_log_level;
+extern void pp_guc_init(void);
+extern bool pp_guc_database_allowed(const char *dbname);
+
+/* src/common/shmem.c */
+extern PipelineShared *pp_shared;
+extern void pp_shmem_init(void);
+extern void pp_shmem_require(void);
+extern const char *pp_worker_kind_name(PipelineWorkerKind kind);
+extern const char *pp_worker_state_name(PipelineWorkerState state);
+
+/* src/worker/worker.c: the dynamic worker API */
+extern int	pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
+							const void *params, Size params_len,
+							int reuse_slot,
+							BackgroundWorkerHandle **handle);
+extern void pp_worker_release(int slot);
+extern void pp_worker_backoff(int slot);
+extern void pp_worker_signal_database(Oid dboid, int signo);
+extern void pp_worker_terminate_all(void);
+extern void pp_worker_set_no_restart(void);
+extern void pp_worker_announce(const char *what);
+extern void pp_worker_record_error(int slot, const char *message);
+extern PipelineWorkerArgs *MyPipelineWorker;
+extern PGDLLEXPORT void pp_worker_main(Datum main_arg);
+
+/* src/worker/launcher.c */
+extern void pp_launcher_register(void);
+extern void pp_launcher_request(Oid dboid);
+extern bool pp_database_paused(Oid dboid);
+extern PGDLLEXPORT void pp_launcher_main(Datum main_arg);
+
+/* src/worker/coordinator.c */
+extern void pp_coordinator_main(PipelineWorkerArgs *args);
+extern void pp_coordinator_wake(Oid dboid);
+extern void pp_coordinator_wake_at_commit(void);
+
+/* src/worker/hooks.c */
+extern void pp_hooks_init(void);
+
+#endif							/* PP_PIPELINE_H */

@@ -1,0 +1,173 @@
+/*-------------------------------------------------------------------------
+ *
+ * coordinator.c
+ *	  The per-database coordinator: the one long-lived worker of each
+ *	  database where pg_pipeline is installed.
+ *
+ * The launcher starts it; it first checks that the extension is installed
+ * in its database and exits at once, marked "no restart", when it is not
+ * (that is how the launcher learns where the extension lives).  Then it
+ * sleeps on its latch.  Catalog changes wake it at commit through
+ * pp_coordinator_wake_at_commit(), so it never polls; pg_pipeline.naptime
+ * is only a safety net.  At every wake-up it runs one short transaction:
+ * it checks the extension is still there (DROP EXTENSION ends it) and, as
+ * the subsystems land, starts and supervises their workers through the
+ * dynamic worker API of worker.c.
+ *
+ * Signals: SIGTERM ends it (die(), so even a long catalog query is
+ * interrupted); SIGHUP reloads the configuration at the next wake-up.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+
+#include "common/pipeline.h"
+
+static bool wake_pending = false;
+static bool xact_callback_registered = false;
+
+/* Is the extension installed in this database?  Opens a transaction. */
+static bool
+extension_installed(void)
+{
+	bool		installed;
+
+	StartTransactionCommand();
+	installed = OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true));
+	CommitTransactionCommand();
+	return installed;
+}
+
+/*
+ * pp_coordinator_main
+ *		Main loop of the coordinator; called by pp_worker_main once connected.
+ */
+void
+pp_coordinator_main(PipelineWorkerArgs *args)
+{
+	char	   *dbname;
+
+	if (!pp_enabled || pp_database_paused(MyDatabaseId))
+		proc_exit(0);			/* the launcher sees it is not wanted */
+
+	if (!extension_installed())
+	{
+		pp_worker_set_no_restart();
+		proc_exit(0);
+	}
+
+	StartTransactionCommand();
+	dbname = MemoryContextStrdup(TopMemoryContext,
+								 get_database_name(MyDatabaseId));
+	CommitTransactionCommand();
+	pp_worker_announce(psprintf("database \"%s\"", dbname));
+
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 pp_naptime_ms, PP_WAIT_EVENT);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (!pp_enabled || pp_database_paused(MyDatabaseId))
+			break;
+
+		pgstat_report_activity(STATE_RUNNING, "reading pipeline catalogs");
+		if (!extension_installed())
+		{
+			ereport(pp_log_level,
+					(errmsg("pg_pipeline was dropped from database \"%s\"",
+							dbname)));
+			pp_worker_set_no_restart();
+			break;
+		}
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	proc_exit(0);
+}
+
+/*
+ * pp_coordinator_wake
+ *		Set the latch of a database's coordinator; when it has none, ask the
+ *		launcher to start one.
+ */
+void
+pp_coordinator_wake(Oid dboid)
+{
+	Latch	   *latch = NULL;
+
+	if (pp_shared == NULL)
+		return;
+
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	for (int i = 0; i < pp_shared->nslots; i++)
+	{
+		PipelineWorkerSlot *slot = &pp_shared->slots[i];
+
+		if (slot->kind == PP_WORKER_COORDINATOR && slot->dboid == dboid &&
+			slot->state == PP_SLOT_RUNNING && slot->latch != NULL)
+			latch = slot->latch;
+	}
+	LWLockRelease(pp_shared->lock);
+
+	if (latch)
+		SetLatch(latch);
+	else
+		pp_launcher_request(dboid);
+}
+
+static void
+wake_at_commit_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			if (wake_pending)
+				pp_coordinator_wake(MyDatabaseId);
+			wake_pending = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			wake_pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * pp_coordinator_wake_at_commit
+ *		Wake this database's coordinator when the current transaction
+ *		commits, so it sees the catalog change it made.  Nothing happens if
+ *		the transaction aborts.
+ */
+void
+pp_coordinator_wake_at_commit(void)
+{
+	if (pp_shared == NULL)
+		return;
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(wake_at_commit_callback, NULL);
+		xact_callback_registered = true;
+	}
+	wake_pending = true;
+}

@@ -1,0 +1,109 @@
+/*-------------------------------------------------------------------------
+ *
+ * view.c
+ *	  SQL functions over the worker slots: pipeline.workers and friends.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "common/pipeline.h"
+
+#define WORKERS_COLS 9
+
+static void
+put_timestamp(Datum *values, bool *nulls, int col, TimestampTz ts)
+{
+	nulls[col] = (ts == 0);
+	values[col] = TimestampTzGetDatum(ts);
+}
+
+/*
+ * pipeline.get_workers() returns the launcher and every worker slot of the
+ * current database, running or not.
+ */
+PG_FUNCTION_INFO_V1(pipeline_get_workers);
+Datum
+pipeline_get_workers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PipelineWorkerSlot *copy;
+	int			nslots;
+	pid_t		launcher_pid;
+	TimestampTz launcher_started_at;
+	int			launcher_restarts;
+
+	pp_shmem_require();
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* copy under the lock, build tuples without it */
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	nslots = pp_shared->nslots;
+	copy = palloc(sizeof(PipelineWorkerSlot) * nslots);
+	memcpy(copy, pp_shared->slots, sizeof(PipelineWorkerSlot) * nslots);
+	for (int i = 0; i < nslots; i++)
+	{
+		PipelineWorkerSlot *slot = &pp_shared->slots[i];
+
+		SpinLockAcquire(&slot->error_mutex);
+		memcpy(copy[i].last_error, slot->last_error, PP_MAX_ERROR_LEN);
+		copy[i].last_error_at = slot->last_error_at;
+		SpinLockRelease(&slot->error_mutex);
+	}
+	launcher_pid = pp_shared->launcher_pid;
+	launcher_started_at = pp_shared->launcher_started_at;
+	launcher_restarts = pp_shared->launcher_restarts;
+	LWLockRelease(pp_shared->lock);
+
+	{
+		Datum		values[WORKERS_COLS];
+		bool		nulls[WORKERS_COLS];
+
+		memset(nulls, true, sizeof(nulls));
+		if (launcher_pid != 0)
+		{
+			values[0] = Int32GetDatum(launcher_pid);
+			nulls[0] = false;
+		}
+		values[1] = CStringGetTextDatum("launcher");
+		nulls[1] = false;
+		values[4] = CStringGetTextDatum(launcher_pid != 0 ? "running" : "stopped");
+		nulls[4] = false;
+		put_timestamp(values, nulls, 5, launcher_started_at);
+		values[6] = Int32GetDatum(launcher_restarts);
+		nulls[6] = false;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+
+	for (int i = 0; i < nslots; i++)
+	{
+		PipelineWorkerSlot *slot = &copy[i];
+		Datum		values[WORKERS_COLS];
+		bool		nulls[WORKERS_COLS];
+
+		if (slot->state == PP_SLOT_FREE || slot->dboid != MyDatabaseId)
+			continue;
+		memset(nulls, false, sizeof(nulls));
+		values[0] = Int32GetDatum(slot->pid);
+		nulls[0] = (slot->pid == 0);
+		values[1] = CStringGetTextDatum(pp_worker_kind_name(slot->kind));
+		values[2] = ObjectIdGetDatum(slot->dboid);
+		values[3] = ObjectIdGetDatum(slot->roleoid);
+		nulls[3] = !OidIsValid(slot->roleoid);
+		values[4] = CStringGetTextDatum(pp_worker_state_name(slot->state));
+		put_timestamp(values, nulls, 5, slot->started_at);
+		values[6] = Int32GetDatum(slot->restarts);
+		values[7] = CStringGetTextDatum(slot->last_error);
+		nulls[7] = (slot->last_error[0] == '\0');
+		put_timestamp(values, nulls, 8, slot->last_error_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(copy);
+	return (Datum) 0;
+}

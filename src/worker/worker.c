@@ -1,0 +1,364 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The dynamic worker API: start a worker of a given kind for a given
+ *	  database and role, with parameters, and keep its slot.
+ *
+ * A parent (the launcher for coordinators, a coordinator for everything
+ * else) calls pp_worker_start(), which claims a PipelineWorkerSlot, puts
+ * the slot number, its generation and the parameters into bgw_extra and
+ * registers a BGW_NEVER_RESTART dynamic worker whose bgw_notify_pid is the
+ * parent: the postmaster then sets the parent's latch when the worker
+ * starts and when it exits, and the parent reads the exit from its
+ * BackgroundWorkerHandle.  The parent alone decides whether and when to
+ * restart (pp_worker_backoff keeps the slot, pp_worker_release frees it).
+ *
+ * Every worker starts in pp_worker_main(), which attaches to its slot,
+ * installs the signal handlers, connects to the database as the role and
+ * dispatches to the kind's main function.  An emit_log_hook copies every
+ * ERROR or FATAL the worker raises into its slot, so the last error of a
+ * worker that died stays visible in pipeline.workers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/timestamp.h"
+
+#include "common/pipeline.h"
+
+PipelineWorkerArgs *MyPipelineWorker = NULL;
+
+static PipelineWorkerArgs my_args;
+static bool announced = false;
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * pp_worker_start
+ *		Start a dynamic worker; returns its slot number, or -1 (after a
+ *		WARNING) when no slot or no background worker process is free.
+ *
+ * reuse_slot is the slot of a worker being restarted (its restart count
+ * and last error are kept), or -1 to claim a free one.  The handle is
+ * allocated in CurrentMemoryContext, which must outlive the worker.
+ */
+int
+pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
+				const void *params, Size params_len, int reuse_slot,
+				BackgroundWorkerHandle **handle)
+{
+	BackgroundWorker bgw;
+	PipelineWorkerArgs args;
+	PipelineWorkerSlot *slot = NULL;
+	int			slotno = reuse_slot;
+
+	pp_shmem_require();
+	if (params_len > PP_MAX_PARAMS_LEN)
+		elog(ERROR, "worker parameters of %zu bytes exceed %d",
+			 params_len, PP_MAX_PARAMS_LEN);
+
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	if (slotno < 0)
+	{
+		for (int i = 0; i < pp_shared->nslots; i++)
+		{
+			if (pp_shared->slots[i].state == PP_SLOT_FREE)
+			{
+				slotno = i;
+				break;
+			}
+		}
+		if (slotno < 0)
+		{
+			LWLockRelease(pp_shared->lock);
+			ereport(WARNING,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("no free pg_pipeline worker slot for a %s",
+							pp_worker_kind_name(kind)),
+					 errhint("Raise pg_pipeline.max_workers.")));
+			return -1;
+		}
+		slot = &pp_shared->slots[slotno];
+		slot->restarts = 0;
+		slot->last_error[0] = '\0';
+		slot->last_error_at = 0;
+	}
+	slot = &pp_shared->slots[slotno];
+	slot->state = PP_SLOT_STARTING;
+	slot->kind = kind;
+	slot->generation++;
+	slot->dboid = dboid;
+	slot->roleoid = roleoid;
+	slot->pid = 0;
+	slot->latch = NULL;
+	slot->no_restart = false;
+	slot->started_at = 0;
+	slot->stopped_at = 0;
+
+	memset(&args, 0, sizeof(args));
+	args.slot = slotno;
+	args.generation = slot->generation;
+	args.dboid = dboid;
+	args.roleoid = roleoid;
+	args.kind = kind;
+	args.params_len = params_len;
+	if (params_len > 0)
+		memcpy(args.params, params, params_len);
+	LWLockRelease(pp_shared->lock);
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	bgw.bgw_notify_pid = MyProcPid;
+	strlcpy(bgw.bgw_library_name, PP_LIBRARY_NAME, BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "pp_worker_main", BGW_MAXLEN);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "pg_pipeline %s",
+			 pp_worker_kind_name(kind));
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "pg_pipeline %s for database %u",
+			 pp_worker_kind_name(kind), dboid);
+	memcpy(bgw.bgw_extra, &args, sizeof(args));
+
+	if (!RegisterDynamicBackgroundWorker(&bgw, handle))
+	{
+		LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+		slot->state = reuse_slot >= 0 ? PP_SLOT_BACKOFF : PP_SLOT_FREE;
+		LWLockRelease(pp_shared->lock);
+		ereport(WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("could not start a pg_pipeline %s",
+						pp_worker_kind_name(kind)),
+				 errdetail("All background worker slots are in use."),
+				 errhint("Raise max_worker_processes.")));
+		return -1;
+	}
+	return slotno;
+}
+
+/*
+ * pp_worker_release
+ *		Free the slot of a worker that exited and will not be restarted.
+ */
+void
+pp_worker_release(int slotno)
+{
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	pp_shared->slots[slotno].state = PP_SLOT_FREE;
+	pp_shared->slots[slotno].pid = 0;
+	pp_shared->slots[slotno].latch = NULL;
+	LWLockRelease(pp_shared->lock);
+}
+
+/*
+ * pp_worker_backoff
+ *		Keep the slot of a worker that exited and will be restarted; it shows
+ *		as "restarting" with its last error meanwhile.
+ */
+void
+pp_worker_backoff(int slotno)
+{
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	pp_shared->slots[slotno].state = PP_SLOT_BACKOFF;
+	pp_shared->slots[slotno].restarts++;
+	LWLockRelease(pp_shared->lock);
+}
+
+/*
+ * pp_worker_signal_database
+ *		Send a signal to every pg_pipeline worker connected to a database.
+ */
+void
+pp_worker_signal_database(Oid dboid, int signo)
+{
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	for (int i = 0; i < pp_shared->nslots; i++)
+	{
+		PipelineWorkerSlot *slot = &pp_shared->slots[i];
+
+		if (slot->dboid == dboid && slot->pid != 0)
+			kill(slot->pid, signo);
+	}
+	LWLockRelease(pp_shared->lock);
+}
+
+/*
+ * pp_worker_terminate_all
+ *		Stop every worker a previous launcher left behind and free all
+ *		slots.  Called by a launcher that starts while shared memory
+ *		survived its predecessor (a SIGTERM, not a crash restart): it cannot
+ *		adopt workers it holds no handle for.  Waits up to 10 seconds.
+ */
+void
+pp_worker_terminate_all(void)
+{
+	for (int waited_ms = 0;; waited_ms += 10)
+	{
+		int			alive = 0;
+
+		LWLockAcquire(pp_shared->lock, LW_SHARED);
+		for (int i = 0; i < pp_shared->nslots; i++)
+		{
+			if (pp_shared->slots[i].pid != 0)
+			{
+				alive++;
+				if (waited_ms == 0)
+					kill(pp_shared->slots[i].pid, SIGTERM);
+			}
+		}
+		LWLockRelease(pp_shared->lock);
+		if (alive == 0 || waited_ms >= 10000)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+	}
+
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < pp_shared->nslots; i++)
+	{
+		pp_shared->slots[i].state = PP_SLOT_FREE;
+		pp_shared->slots[i].pid = 0;
+		pp_shared->slots[i].latch = NULL;
+	}
+	LWLockRelease(pp_shared->lock);
+}
+
+/*
+ * pp_worker_set_no_restart
+ *		Called by a worker that exits on purpose (nothing to do): its parent
+ *		must not restart it.
+ */
+void
+pp_worker_set_no_restart(void)
+{
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	if (pp_shared->slots[my_args.slot].generation == my_args.generation)
+		pp_shared->slots[my_args.slot].no_restart = true;
+	LWLockRelease(pp_shared->lock);
+}
+
+/*
+ * pp_worker_record_error
+ *		Keep a worker's last error in its slot.  Runs inside error reporting,
+ *		so it takes only the slot's spinlock.
+ */
+void
+pp_worker_record_error(int slotno, const char *message)
+{
+	PipelineWorkerSlot *slot = &pp_shared->slots[slotno];
+	TimestampTz now = GetCurrentTimestamp();
+
+	SpinLockAcquire(&slot->error_mutex);
+	strlcpy(slot->last_error, message ? message : "", PP_MAX_ERROR_LEN);
+	slot->last_error_at = now;
+	SpinLockRelease(&slot->error_mutex);
+}
+
+/*
+ * pp_worker_announce
+ *		Log the worker's one start line (its stop line follows at exit).
+ *		Workers that exit at once because they have nothing to do stay quiet.
+ */
+void
+pp_worker_announce(const char *what)
+{
+	announced = true;
+	ereport(pp_log_level,
+			(errmsg("pg_pipeline %s started for %s",
+					pp_worker_kind_name(my_args.kind), what)));
+}
+
+static void
+record_error_hook(ErrorData *edata)
+{
+	if (edata->elevel >= ERROR && MyPipelineWorker != NULL)
+		pp_worker_record_error(MyPipelineWorker->slot, edata->message);
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/* before_shmem_exit callback: leave the slot, keep what it shows. */
+static void
+detach_slot(int code, Datum arg)
+{
+	PipelineWorkerSlot *slot = &pp_shared->slots[my_args.slot];
+
+	if (announced)
+		ereport(pp_log_level,
+				(errmsg("pg_pipeline %s stopped",
+						pp_worker_kind_name(my_args.kind))));
+
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	if (slot->generation == my_args.generation)
+	{
+		slot->pid = 0;
+		slot->latch = NULL;
+		slot->state = PP_SLOT_STOPPED;
+		slot->stopped_at = GetCurrentTimestamp();
+	}
+	LWLockRelease(pp_shared->lock);
+}
+
+/*
+ * pp_worker_main
+ *		Entry point of every dynamic pg_pipeline worker.
+ */
+void
+pp_worker_main(Datum main_arg)
+{
+	PipelineWorkerSlot *slot;
+	bool		mine;
+
+	memcpy(&my_args, MyBgworkerEntry->bgw_extra, sizeof(my_args));
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (pp_shared == NULL || my_args.slot < 0 ||
+		my_args.slot >= pp_shared->nslots)
+		elog(FATAL, "pg_pipeline worker started without its slot");
+
+	slot = &pp_shared->slots[my_args.slot];
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	mine = (slot->generation == my_args.generation &&
+			slot->state == PP_SLOT_STARTING);
+	if (mine)
+	{
+		slot->pid = MyProcPid;
+		slot->latch = MyLatch;
+		slot->state = PP_SLOT_RUNNING;
+		slot->started_at = GetCurrentTimestamp();
+	}
+	LWLockRelease(pp_shared->lock);
+	if (!mine)
+		proc_exit(0);			/* the parent gave the slot away meanwhile */
+
+	MyPipelineWorker = &my_args;
+	before_shmem_exit(detach_slot, 0);
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = record_error_hook;
+
+	BackgroundWorkerInitializeConnectionByOid(my_args.dboid, my_args.roleoid, 0);
+
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	slot->roleoid = GetUserId();
+	LWLockRelease(pp_shared->lock);
+
+	switch ((PipelineWorkerKind) my_args.kind)
+	{
+		case PP_WORKER_COORDINATOR:
+			pp_coordinator_main(&my_args);
+			break;
+		default:
+			elog(FATAL, "pg_pipeline worker kind %d is not supported",
+				 my_args.kind);
+	}
+	proc_exit(0);
+}
