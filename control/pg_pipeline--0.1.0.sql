@@ -2,7 +2,10 @@
 
 \echo Use "CREATE EXTENSION pg_pipeline" to load this file. \quit
 
--- The schema "pipeline" is created by CREATE EXTENSION (control file).
+-- The extension's objects live in schema pipeline, a member of the
+-- extension (so DROP EXTENSION removes it); the control file names
+-- pg_catalog only so that CREATE EXTENSION ... SCHEMA is refused.
+CREATE SCHEMA pipeline;
 COMMENT ON SCHEMA pipeline IS 'pg_pipeline: catalogs, functions and status views';
 
 CREATE FUNCTION pipeline.version()
