@@ -333,7 +333,6 @@ pp_worker_main(Datum main_arg)
 	{
 		slot->pid = MyProcPid;
 		slot->latch = MyLatch;
-		slot->state = PP_SLOT_RUNNING;
 		slot->started_at = GetCurrentTimestamp();
 	}
 	LWLockRelease(pp_shared->lock);
@@ -347,8 +346,10 @@ pp_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(my_args.dboid, my_args.roleoid, 0);
 
+	/* "running" means connected: the role is known from here on */
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
 	slot->roleoid = GetUserId();
+	slot->state = PP_SLOT_RUNNING;
 	LWLockRelease(pp_shared->lock);
 
 	switch ((PipelineWorkerKind) my_args.kind)
