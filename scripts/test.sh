@@ -66,6 +66,7 @@ if [ $# -eq 0 ]; then
 fi
 
 pp_log "TAP tests"
+pp_as_pg mkdir -p "$WORK/tap"
 if [ $# -gt 0 ]; then
 	tap=("$@")
 else

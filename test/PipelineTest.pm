@@ -1,0 +1,57 @@
+# PipelineTest.pm: helpers shared by pg_pipeline's TAP tests.
+#
+# A preloaded PostgreSQL::Test::Cluster node and waits on what the workers
+# do.  Every wait is bounded and fails the test when the bound is reached.
+package PipelineTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use FindBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+our @EXPORT = qw(pipeline_node coordinator_pid wait_until);
+
+# A new node with pg_pipeline preloaded (test/preload.conf) plus any extra
+# configuration lines.
+sub pipeline_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%{ $opts{init} // {} });
+	unless ($opts{no_preload})
+	{
+		$node->append_conf('postgresql.conf',
+			PostgreSQL::Test::Utils::slurp_file("$FindBin::RealBin/../preload.conf"));
+	}
+	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
+	return $node;
+}
+
+# The pid of a database's coordinator as pg_stat_activity shows it, or ''.
+sub coordinator_pid
+{
+	my ($node, $dbname) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity
+		  WHERE backend_type = 'pg_pipeline coordinator' AND datname = '$dbname'");
+}
+
+# Poll a Perl condition every 20 ms for at most $timeout seconds; returns
+# the seconds waited, or undef when it never held.
+sub wait_until
+{
+	my ($timeout, $cond) = @_;
+	my $start = time();
+	while (time() - $start < $timeout)
+	{
+		return time() - $start if $cond->();
+		usleep(20_000);
+	}
+	return undef;
+}
+
+1;
