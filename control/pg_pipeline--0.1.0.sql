@@ -53,12 +53,13 @@ COMMENT ON VIEW pipeline.workers IS
 GRANT USAGE ON SCHEMA pipeline TO PUBLIC;
 GRANT SELECT ON pipeline.workers TO PUBLIC;
 
--- Tell the operator at once when the workers cannot run.
+-- Tell the operator at once when the workers cannot run (a WARNING: an
+-- extension script runs with client_min_messages at least warning).
 DO $$
 BEGIN
     IF pg_catalog.current_setting('shared_preload_libraries')
        !~ '(^|[\s,])"?pg_pipeline"?($|[\s,])' THEN
-        RAISE NOTICE 'pg_pipeline is not in shared_preload_libraries: its background workers will not run'
+        RAISE WARNING 'pg_pipeline is not in shared_preload_libraries: its background workers will not run'
             USING HINT = 'Add pg_pipeline to shared_preload_libraries in postgresql.conf and restart the server.';
     END IF;
 END

@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
@@ -65,13 +66,6 @@ pp_guc_init(void)
 							 &pp_enabled, true,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomIntVariable("pg_pipeline.max_workers",
-							"Maximum number of pg_pipeline worker slots "
-							"(coordinators and their workers).",
-							"Each slot also needs one of max_worker_processes.",
-							&pp_max_workers, 16, 2, 1024,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
-
 	DefineCustomStringVariable("pg_pipeline.databases",
 							   "Databases in which pg_pipeline may run "
 							   "workers (comma-separated; empty means all).",
@@ -109,6 +103,15 @@ pp_guc_init(void)
 							 NULL,
 							 &pp_log_level, LOG, log_level_options,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	/* sizes shared memory: can exist only while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pg_pipeline.max_workers",
+								"Maximum number of pg_pipeline worker slots "
+								"(coordinators and their workers).",
+								"Each slot also needs one of max_worker_processes.",
+								&pp_max_workers, 16, 2, 1024,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_pipeline");
 }
