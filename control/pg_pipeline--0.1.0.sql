@@ -58,7 +58,7 @@ GRANT SELECT ON pipeline.workers TO PUBLIC;
 DO $$
 BEGIN
     IF pg_catalog.current_setting('shared_preload_libraries')
-       !~ '(^|[\s,])"?pg_pipeline"?($|[\s,])' THEN
+       !~ '(^|[\s,])"?(\$libdir/)?pg_pipeline"?($|[\s,])' THEN
         RAISE WARNING 'pg_pipeline is not in shared_preload_libraries: its background workers will not run'
             USING HINT = 'Add pg_pipeline to shared_preload_libraries in postgresql.conf and restart the server.';
     END IF;

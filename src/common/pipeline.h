@@ -80,7 +80,11 @@ typedef struct PipelineWorkerSlot
 	char		last_error[PP_MAX_ERROR_LEN];
 } PipelineWorkerSlot;
 
-/* A request to the launcher: look at this database again. */
+/*
+ * The one shared structure.  lock protects everything in it but the
+ * per-slot error fields: the slot array, the launcher's request queue
+ * (databases to look at again) and the list of paused databases.
+ */
 typedef struct PipelineShared
 {
 	LWLock	   *lock;

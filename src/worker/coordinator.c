@@ -139,11 +139,12 @@ wake_at_commit_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PREPARE:
 			if (wake_pending)
 				pp_coordinator_wake(MyDatabaseId);
 			wake_pending = false;
 			break;
+		case XACT_EVENT_PREPARE:
+			/* nothing is visible yet: COMMIT PREPARED wakes (hooks.c) */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_pending = false;

@@ -13,7 +13,7 @@
  *	 connections (DROP DATABASE, ALTER DATABASE ... RENAME or SET
  *	 TABLESPACE, CREATE DATABASE ... TEMPLATE) pause that database: its
  *	 workers are told to exit and the launcher starts none until the
- *	 statement has finished, whether it succeeded or failed.  So DROP
+ *	 transaction of the statement has ended, committed or not.  So DROP
  *	 DATABASE never needs a manual step or WITH (FORCE).
  *
  * Both hooks are installed only when the library is preloaded.
@@ -24,6 +24,7 @@
 
 #include <signal.h>
 
+#include "access/xact.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
@@ -35,6 +36,8 @@
 #include "common/pipeline.h"
 
 #define PAUSE_WAIT_MS 5000
+
+static void at_end_of_xact(Oid dboid, bool resume);
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 static object_access_hook_type prev_object_access = NULL;
@@ -110,10 +113,22 @@ database_needing_exclusive_access(Node *parsetree)
 static void
 pause_database(Oid dboid)
 {
+	bool		full;
+
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
-	if (pp_shared->npaused < PP_MAX_PAUSED_DBS)
+	full = (pp_shared->npaused >= PP_MAX_PAUSED_DBS);
+	if (!full)
 		pp_shared->paused[pp_shared->npaused++] = dboid;
 	LWLockRelease(pp_shared->lock);
+	if (!full)
+		at_end_of_xact(dboid, true);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too many database-wide statements running at once"),
+				 errdetail("pg_pipeline pauses at most %d databases at a time.",
+						   PP_MAX_PAUSED_DBS),
+				 errhint("Retry the statement when the others have finished.")));
 
 	pp_worker_signal_database(dboid, SIGTERM);
 
@@ -134,20 +149,64 @@ pause_database(Oid dboid)
 	}
 }
 
-static void
-resume_database(Oid dboid)
+/*
+ * Work left for the end of the transaction, committed or aborted: a paused
+ * database to resume, a database for the launcher to look at.  Deferred
+ * because the launcher must see what the statement committed (a new or
+ * renamed database), and because a failed statement must resume too.
+ */
+typedef struct PendingDatabase
 {
-	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < pp_shared->npaused; i++)
+	Oid			dboid;
+	bool		resume;
+} PendingDatabase;
+
+#define MAX_PENDING 4
+static PendingDatabase pending[MAX_PENDING];
+static int	npending = 0;
+static bool end_of_xact_registered = false;
+
+static void
+end_of_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+
+	for (int i = 0; i < npending; i++)
 	{
-		if (pp_shared->paused[i] == dboid)
+		if (pending[i].resume)
 		{
-			pp_shared->paused[i] = pp_shared->paused[--pp_shared->npaused];
-			break;
+			LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+			for (int j = 0; j < pp_shared->npaused; j++)
+			{
+				if (pp_shared->paused[j] == pending[i].dboid)
+				{
+					pp_shared->paused[j] = pp_shared->paused[--pp_shared->npaused];
+					break;
+				}
+			}
+			LWLockRelease(pp_shared->lock);
 		}
+		pp_launcher_request(pending[i].dboid);
 	}
-	LWLockRelease(pp_shared->lock);
-	pp_launcher_request(dboid);
+	npending = 0;
+}
+
+static void
+at_end_of_xact(Oid dboid, bool resume)
+{
+	if (!end_of_xact_registered)
+	{
+		RegisterXactCallback(end_of_xact_callback, NULL);
+		end_of_xact_registered = true;
+	}
+	/* database-wide statements cannot run in a transaction block: few */
+	if (npending >= MAX_PENDING)
+		elog(ERROR, "too many pending pg_pipeline database requests");
+	pending[npending].dboid = dboid;
+	pending[npending].resume = resume;
+	npending++;
 }
 
 static void
@@ -170,26 +229,28 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 				ParamListInfo params, QueryEnvironment *queryEnv,
 				DestReceiver *dest, QueryCompletion *qc)
 {
-	Oid			dboid = database_needing_exclusive_access(pstmt->utilityStmt);
+	Node	   *stmt = pstmt->utilityStmt;
+	Oid			dboid = database_needing_exclusive_access(stmt);
 
 	if (OidIsValid(dboid) && dboid != MyDatabaseId)
-	{
-		pause_database(dboid);
-		PG_TRY();
-		{
-			next_process_utility(pstmt, queryString, readOnlyTree, context,
-								 params, queryEnv, dest, qc);
-		}
-		PG_FINALLY();
-		{
-			resume_database(dboid);
-		}
-		PG_END_TRY();
-		return;
-	}
+		pause_database(dboid);	/* until the transaction ends */
 
 	next_process_utility(pstmt, queryString, readOnlyTree, context,
 						 params, queryEnv, dest, qc);
+
+	/* the statement succeeded */
+	if (IsA(stmt, CreatedbStmt))
+	{
+		/* the template may have had the extension: look at the copy */
+		at_end_of_xact(get_database_oid(((CreatedbStmt *) stmt)->dbname, false),
+					   false);
+	}
+	else if (IsA(stmt, TransactionStmt) &&
+			 ((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
+	{
+		/* the wake-up of a prepared transaction comes with its commit */
+		pp_coordinator_wake(MyDatabaseId);
+	}
 }
 
 /*

@@ -232,17 +232,31 @@ take_requests(void)
 	Oid			requests[PP_MAX_DB_REQUESTS];
 	int			n;
 	bool		rescan;
+	bool		overflow;
 
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
 	n = pp_shared->nrequests;
 	memcpy(requests, pp_shared->requests, n * sizeof(Oid));
-	rescan = pp_shared->rescan_all || n > 0;
+	overflow = pp_shared->rescan_all;
+	rescan = overflow || n > 0;
 	pp_shared->nrequests = 0;
 	pp_shared->rescan_all = false;
 	LWLockRelease(pp_shared->lock);
 
 	if (rescan)
 		scan_databases();
+
+	if (overflow)
+	{
+		/* requests were lost: look again at every database we gave up on */
+		HASH_SEQ_STATUS status;
+		DatabaseEntry *entry;
+
+		hash_seq_init(&status, databases);
+		while ((entry = hash_seq_search(&status)) != NULL)
+			if (entry->state == COORD_ABSENT)
+				entry->state = COORD_PROBE;
+	}
 
 	for (int i = 0; i < n; i++)
 	{
@@ -262,6 +276,24 @@ database_wanted(DatabaseEntry *entry)
 {
 	return pp_enabled && pp_guc_database_allowed(entry->dbname) &&
 		!pp_database_paused(entry->dboid);
+}
+
+/*
+ * Schedule the next start of a coordinator that failed (to run or to
+ * start): the delay doubles at every consecutive failure.  Returns it.
+ */
+static int
+schedule_restart(DatabaseEntry *entry, TimestampTz now)
+{
+	int			delay_ms = pp_restart_delay_ms;
+
+	entry->failures++;
+	for (int i = 1; i < entry->failures && delay_ms < pp_max_restart_delay_ms; i++)
+		delay_ms *= 2;
+	delay_ms = Min(delay_ms, pp_max_restart_delay_ms);
+	entry->next_start = TimestampTzPlusMilliseconds(now, delay_ms);
+	entry->state = COORD_BACKOFF;
+	return delay_ms;
 }
 
 /* The coordinator of entry has exited: decide what comes next. */
@@ -298,13 +330,7 @@ coordinator_exited(DatabaseEntry *entry, TimestampTz now)
 	if (TimestampDifferenceExceeds(entry->started_at, now,
 								   pp_max_restart_delay_ms))
 		entry->failures = 0;
-	entry->failures++;
-	delay_ms = pp_restart_delay_ms;
-	for (int i = 1; i < entry->failures && delay_ms < pp_max_restart_delay_ms; i++)
-		delay_ms *= 2;
-	delay_ms = Min(delay_ms, pp_max_restart_delay_ms);
-	entry->next_start = TimestampTzPlusMilliseconds(now, delay_ms);
-	entry->state = COORD_BACKOFF;
+	delay_ms = schedule_restart(entry, now);
 	pp_worker_backoff(entry->slot);
 	ereport(pp_log_level,
 			(errmsg("pg_pipeline coordinator for database \"%s\" exited, restarting in %d ms",
@@ -330,11 +356,7 @@ start_coordinator(DatabaseEntry *entry, TimestampTz now)
 	}
 	/* no slot or no process: try again later, with the usual backoff */
 	entry->handle = NULL;
-	entry->failures++;
-	entry->next_start = TimestampTzPlusMilliseconds(now,
-													Min(pp_restart_delay_ms * entry->failures,
-														pp_max_restart_delay_ms));
-	entry->state = COORD_BACKOFF;
+	(void) schedule_restart(entry, now);
 }
 
 /*
@@ -351,6 +373,7 @@ launcher_step(void)
 	int			probing = 0;
 
 	/* count probes still in flight: started coordinators not yet running */
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
 	hash_seq_init(&status, databases);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -358,6 +381,7 @@ launcher_step(void)
 			pp_shared->slots[entry->slot].state == PP_SLOT_STARTING)
 			probing++;
 	}
+	LWLockRelease(pp_shared->lock);
 
 	hash_seq_init(&status, databases);
 	while ((entry = hash_seq_search(&status)) != NULL)

@@ -25,6 +25,7 @@
 
 #include <signal.h>
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
@@ -151,6 +152,7 @@ pp_worker_release(int slotno)
 {
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
 	pp_shared->slots[slotno].state = PP_SLOT_FREE;
+	pp_shared->slots[slotno].generation++;	/* a late exit must not re-take it */
 	pp_shared->slots[slotno].pid = 0;
 	pp_shared->slots[slotno].latch = NULL;
 	LWLockRelease(pp_shared->lock);
@@ -223,6 +225,7 @@ pp_worker_terminate_all(void)
 	for (int i = 0; i < pp_shared->nslots; i++)
 	{
 		pp_shared->slots[i].state = PP_SLOT_FREE;
+		pp_shared->slots[i].generation++;
 		pp_shared->slots[i].pid = 0;
 		pp_shared->slots[i].latch = NULL;
 	}
@@ -253,9 +256,16 @@ pp_worker_record_error(int slotno, const char *message)
 {
 	PipelineWorkerSlot *slot = &pp_shared->slots[slotno];
 	TimestampTz now = GetCurrentTimestamp();
+	int			len;
+
+	if (message == NULL)
+		message = "";
+	/* cut at a character boundary: the view must show valid text */
+	len = pg_mbcliplen(message, strlen(message), PP_MAX_ERROR_LEN - 1);
 
 	SpinLockAcquire(&slot->error_mutex);
-	strlcpy(slot->last_error, message ? message : "", PP_MAX_ERROR_LEN);
+	memcpy(slot->last_error, message, len);
+	slot->last_error[len] = '\0';
 	slot->last_error_at = now;
 	SpinLockRelease(&slot->error_mutex);
 }

@@ -129,6 +129,26 @@ is($ret, 0, 'ALTER DATABASE RENAME works with a coordinator running') or diag($e
 ok(defined wait_until(10, sub { coordinator_pid($node, 'd3') ne '' }),
 	'coordinator back in the renamed database');
 
+# CREATE DATABASE ... TEMPLATE a database with a running coordinator: the
+# template is paused for the copy, and the copy gets a coordinator too.
+($ret, $out, $err) = $node->psql('postgres', 'CREATE DATABASE d4 TEMPLATE d3');
+is($ret, 0, 'CREATE DATABASE from a template with a running coordinator works') or diag($err);
+ok(defined wait_until(10, sub { coordinator_pid($node, 'd4') ne '' && coordinator_pid($node, 'd3') ne '' }),
+	'the copy and the template both run a coordinator');
+$node->safe_psql('postgres', 'DROP DATABASE d4');
+
+# A prepared CREATE EXTENSION starts the coordinator at COMMIT PREPARED.
+$node->safe_psql('postgres', 'ALTER SYSTEM SET max_prepared_transactions = 2');
+$node->restart;
+$node->safe_psql('postgres', 'CREATE DATABASE d5');
+$node->safe_psql('d5', "BEGIN; CREATE EXTENSION pg_pipeline; PREPARE TRANSACTION 'ext'");
+sleep 1;
+is(coordinator_pid($node, 'd5'), '', 'no coordinator while CREATE EXTENSION is only prepared');
+$node->safe_psql('d5', "COMMIT PREPARED 'ext'");
+ok(defined wait_until(10, sub { coordinator_pid($node, 'd5') ne '' }),
+	'COMMIT PREPARED starts the coordinator');
+$node->safe_psql('postgres', 'DROP DATABASE d5');
+
 # DROP DATABASE works at once, without FORCE or a manual step.
 $t0 = time();
 ($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE d1');
