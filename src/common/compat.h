@@ -44,4 +44,43 @@
 #define PP_DATABASE_IS_INVALID(form) false
 #endif
 
+/*
+ * Privilege check on a foreign server: object_aclcheck() replaced the
+ * per-catalog functions in PostgreSQL 16.
+ */
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#define pp_server_aclcheck(serverid, roleid, mode) \
+	object_aclcheck(ForeignServerRelationId, serverid, roleid, mode)
+#else
+#define pp_server_aclcheck(serverid, roleid, mode) \
+	pg_foreign_server_aclcheck(serverid, roleid, mode)
+#endif
+
+/* The JSON lexer gained a caller-provided context in PostgreSQL 17. */
+#include "common/jsonapi.h"
+#if PG_VERSION_NUM >= 170000
+#define pp_make_json_lex(json, len, escapes) \
+	makeJsonLexContextCstringLen(NULL, json, len, GetDatabaseEncoding(), escapes)
+#else
+#define pp_make_json_lex(json, len, escapes) \
+	makeJsonLexContextCstringLen(json, len, GetDatabaseEncoding(), escapes)
+#endif
+
+/* stringToQualifiedNameList() takes a soft-error context from 16 on. */
+#if PG_VERSION_NUM >= 160000
+#define pp_qualified_name_list(s) stringToQualifiedNameList(s, NULL)
+#else
+#define pp_qualified_name_list(s) stringToQualifiedNameList(s)
+#endif
+
+/* JSON semantic callbacks return an error code from PostgreSQL 16 on. */
+#if PG_VERSION_NUM >= 160000
+#define PP_JSON_CB_TYPE JsonParseErrorType
+#define PP_JSON_CB_RETURN return JSON_SUCCESS
+#else
+#define PP_JSON_CB_TYPE void
+#define PP_JSON_CB_RETURN return
+#endif
+
 #endif							/* PP_COMPAT_H */

@@ -72,6 +72,13 @@ typedef struct PipelineWorkerSlot
 	Latch	   *latch;			/* the process's latch while attached */
 	bool		no_restart;		/* exited on purpose: do not restart */
 	int			restarts;		/* restarts by the parent so far */
+	char		label[NAMEDATALEN];	/* what it works on (a source's name) */
+	/* progress, written by the worker under the lock after each batch */
+	uint64		items;			/* rows, messages, runs... since start */
+	uint64		bytes;
+	TimestampTz last_batch_at;
+	float8		items_per_sec;	/* moving averages over recent batches */
+	float8		bytes_per_sec;
 	TimestampTz started_at;
 	TimestampTz stopped_at;
 	/* written by the worker itself, even while erroring: own spinlock */
@@ -139,13 +146,17 @@ extern const char *pp_worker_state_name(PipelineWorkerState state);
 
 /* src/worker/worker.c: the dynamic worker API */
 extern int	pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
+							const char *label,
 							const void *params, Size params_len,
 							int reuse_slot,
 							BackgroundWorkerHandle **handle);
+extern void pp_worker_report_progress(uint64 items, uint64 bytes,
+									  TimestampTz batch_start);
 extern void pp_worker_release(int slot);
+extern int	pp_restart_delay(int failures);
+extern void pp_worker_terminate_database(Oid dboid, int except_slot);
 extern void pp_worker_backoff(int slot);
 extern void pp_worker_signal_database(Oid dboid, int signo);
-extern void pp_worker_terminate_all(void);
 extern void pp_worker_set_no_restart(void);
 extern void pp_worker_announce(const char *what);
 extern void pp_worker_record_error(int slot, const char *message);
@@ -162,6 +173,10 @@ extern PGDLLEXPORT void pp_launcher_main(Datum main_arg);
 extern void pp_coordinator_main(PipelineWorkerArgs *args);
 extern void pp_coordinator_wake(Oid dboid);
 extern void pp_coordinator_wake_at_commit(void);
+
+/* src/kafka: the coordinator's and the workers' entry points */
+extern long pp_kafka_supervise(void);
+extern void pp_kafka_consumer_main(PipelineWorkerArgs *args);
 
 /* src/worker/hooks.c */
 extern void pp_hooks_init(void);

@@ -72,11 +72,23 @@ pp_coordinator_main(PipelineWorkerArgs *args)
 	CommitTransactionCommand();
 	pp_worker_announce(psprintf("database \"%s\"", dbname));
 
+	/* workers of a predecessor cannot be adopted: stop them */
+	pp_worker_terminate_database(MyDatabaseId, MyPipelineWorker->slot);
+
 	for (;;)
 	{
+		long		timeout = pp_naptime_ms;
+		long		due;
+
+		pgstat_report_activity(STATE_RUNNING, "supervising workers");
+		due = pp_kafka_supervise();
+		if (due >= 0)
+			timeout = Min(timeout, due);
+		pgstat_report_activity(STATE_IDLE, NULL);
+
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 pp_naptime_ms, PP_WAIT_EVENT);
+						 timeout, PP_WAIT_EVENT);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 

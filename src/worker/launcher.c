@@ -285,12 +285,8 @@ database_wanted(DatabaseEntry *entry)
 static int
 schedule_restart(DatabaseEntry *entry, TimestampTz now)
 {
-	int			delay_ms = pp_restart_delay_ms;
+	int			delay_ms = pp_restart_delay(++entry->failures);
 
-	entry->failures++;
-	for (int i = 1; i < entry->failures && delay_ms < pp_max_restart_delay_ms; i++)
-		delay_ms *= 2;
-	delay_ms = Min(delay_ms, pp_max_restart_delay_ms);
 	entry->next_start = TimestampTzPlusMilliseconds(now, delay_ms);
 	entry->state = COORD_BACKOFF;
 	return delay_ms;
@@ -344,7 +340,7 @@ start_coordinator(DatabaseEntry *entry, TimestampTz now)
 	int			slot;
 
 	slot = pp_worker_start(PP_WORKER_COORDINATOR, entry->dboid, InvalidOid,
-						   NULL, 0, entry->slot, &entry->handle);
+						   entry->dbname, NULL, 0, entry->slot, &entry->handle);
 	MemoryContextSwitchTo(old);
 
 	entry->started_at = now;
@@ -456,7 +452,7 @@ pp_launcher_main(Datum main_arg)
 											 ALLOCSET_DEFAULT_SIZES);
 
 	/* a predecessor's coordinators cannot be adopted: stop them */
-	pp_worker_terminate_all();
+	pp_worker_terminate_database(InvalidOid, -1);
 
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
 	if (pp_shared->launcher_started_at != 0)

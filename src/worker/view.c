@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "commands/trigger.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -15,13 +16,29 @@
 
 #include "common/pipeline.h"
 
-#define WORKERS_COLS 9
+#define WORKERS_COLS 15
 
 static void
 put_timestamp(Datum *values, bool *nulls, int col, TimestampTz ts)
 {
 	nulls[col] = (ts == 0);
 	values[col] = TimestampTzGetDatum(ts);
+}
+
+/*
+ * pipeline.wake_coordinator(): statement trigger on the catalogs the
+ * coordinator acts on; wakes it when the transaction commits.
+ */
+PG_FUNCTION_INFO_V1(pipeline_wake_coordinator);
+Datum
+pipeline_wake_coordinator(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pipeline.wake_coordinator() must be called as a trigger")));
+	pp_coordinator_wake_at_commit();
+	return PointerGetDatum(NULL);
 }
 
 /*
@@ -102,6 +119,13 @@ pipeline_get_workers(PG_FUNCTION_ARGS)
 		values[7] = CStringGetTextDatum(slot->last_error);
 		nulls[7] = (slot->last_error[0] == '\0');
 		put_timestamp(values, nulls, 8, slot->last_error_at);
+		values[9] = CStringGetTextDatum(slot->label);
+		nulls[9] = (slot->label[0] == '\0');
+		values[10] = Int64GetDatum((int64) slot->items);
+		values[11] = Int64GetDatum((int64) slot->bytes);
+		values[12] = Float8GetDatum(slot->items_per_sec);
+		values[13] = Float8GetDatum(slot->bytes_per_sec);
+		put_timestamp(values, nulls, 14, slot->last_batch_at);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	pfree(copy);

@@ -52,8 +52,8 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
  */
 int
 pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
-				const void *params, Size params_len, int reuse_slot,
-				BackgroundWorkerHandle **handle)
+				const char *label, const void *params, Size params_len,
+				int reuse_slot, BackgroundWorkerHandle **handle)
 {
 	BackgroundWorker bgw;
 	PipelineWorkerArgs args;
@@ -102,6 +102,12 @@ pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 	slot->no_restart = false;
 	slot->started_at = 0;
 	slot->stopped_at = 0;
+	strlcpy(slot->label, label ? label : "", NAMEDATALEN);
+	slot->items = 0;
+	slot->bytes = 0;
+	slot->last_batch_at = 0;
+	slot->items_per_sec = 0;
+	slot->bytes_per_sec = 0;
 
 	memset(&args, 0, sizeof(args));
 	args.slot = slotno;
@@ -141,6 +147,22 @@ pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 		return -1;
 	}
 	return slotno;
+}
+
+/*
+ * pp_restart_delay
+ *		How long a parent waits before the nth consecutive restart of a
+ *		failed worker: pg_pipeline.restart_delay, doubled at every failure,
+ *		at most pg_pipeline.max_restart_delay.
+ */
+int
+pp_restart_delay(int failures)
+{
+	int			delay_ms = pp_restart_delay_ms;
+
+	for (int i = 1; i < failures && delay_ms < pp_max_restart_delay_ms; i++)
+		delay_ms *= 2;
+	return Min(delay_ms, pp_max_restart_delay_ms);
 }
 
 /*
@@ -191,15 +213,17 @@ pp_worker_signal_database(Oid dboid, int signo)
 }
 
 /*
- * pp_worker_terminate_all
- *		Stop every worker a previous launcher left behind and free all
- *		slots.  Called by a launcher that starts while shared memory
- *		survived its predecessor (a SIGTERM, not a crash restart): it cannot
- *		adopt workers it holds no handle for.  Waits up to 10 seconds.
+ * pp_worker_terminate_database
+ *		Stop the workers a predecessor left behind and free their slots:
+ *		every worker of dboid but except_slot (InvalidOid: of every
+ *		database).  A new launcher or coordinator calls it, since it holds
+ *		no handle for them and cannot adopt them.  Waits up to 10 seconds.
  */
 void
-pp_worker_terminate_all(void)
+pp_worker_terminate_database(Oid dboid, int except_slot)
 {
+#define MATCHES(i) ((i) != except_slot && \
+					(!OidIsValid(dboid) || pp_shared->slots[i].dboid == dboid))
 	for (int waited_ms = 0;; waited_ms += 10)
 	{
 		int			alive = 0;
@@ -207,7 +231,7 @@ pp_worker_terminate_all(void)
 		LWLockAcquire(pp_shared->lock, LW_SHARED);
 		for (int i = 0; i < pp_shared->nslots; i++)
 		{
-			if (pp_shared->slots[i].pid != 0)
+			if (MATCHES(i) && pp_shared->slots[i].pid != 0)
 			{
 				alive++;
 				if (waited_ms == 0)
@@ -224,12 +248,15 @@ pp_worker_terminate_all(void)
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < pp_shared->nslots; i++)
 	{
+		if (!MATCHES(i) || pp_shared->slots[i].state == PP_SLOT_FREE)
+			continue;
 		pp_shared->slots[i].state = PP_SLOT_FREE;
 		pp_shared->slots[i].generation++;
 		pp_shared->slots[i].pid = 0;
 		pp_shared->slots[i].latch = NULL;
 	}
 	LWLockRelease(pp_shared->lock);
+#undef MATCHES
 }
 
 /*
@@ -268,6 +295,29 @@ pp_worker_record_error(int slotno, const char *message)
 	slot->last_error[len] = '\0';
 	slot->last_error_at = now;
 	SpinLockRelease(&slot->error_mutex);
+}
+
+/*
+ * pp_worker_report_progress
+ *		A worker reports a finished batch: its counts and when it began.
+ *		Rates are moving averages, so pipeline.workers shows current speed.
+ */
+void
+pp_worker_report_progress(uint64 items, uint64 bytes, TimestampTz batch_start)
+{
+	PipelineWorkerSlot *slot = &pp_shared->slots[my_args.slot];
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz since = slot->last_batch_at ? slot->last_batch_at : batch_start;
+	double		secs = Max((double) (now - since) / USECS_PER_SEC, 0.001);
+	double		weight = Min(secs / 5.0, 1.0);	/* about a 5 s window */
+
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	slot->items += items;
+	slot->bytes += bytes;
+	slot->items_per_sec = weight * (items / secs) + (1 - weight) * slot->items_per_sec;
+	slot->bytes_per_sec = weight * (bytes / secs) + (1 - weight) * slot->bytes_per_sec;
+	slot->last_batch_at = now;
+	LWLockRelease(pp_shared->lock);
 }
 
 /*
@@ -366,6 +416,9 @@ pp_worker_main(Datum main_arg)
 	{
 		case PP_WORKER_COORDINATOR:
 			pp_coordinator_main(&my_args);
+			break;
+		case PP_WORKER_CONSUMER:
+			pp_kafka_consumer_main(&my_args);
 			break;
 		default:
 			elog(FATAL, "pg_pipeline worker kind %d is not supported",

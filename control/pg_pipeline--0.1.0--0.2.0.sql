@@ -1,0 +1,456 @@
+/* pg_pipeline 0.1.0 -> 0.2.0: Kafka sources (ingestion into tables). */
+
+\echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.2.0'" to load this file. \quit
+
+-- Members of pipeline_admin see and manage every role's pipeline objects;
+-- other roles only their own (row-level security below).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pipeline_admin') THEN
+        CREATE ROLE pipeline_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION pipeline.is_admin()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT pg_catalog.pg_has_role(current_user, 'pipeline_admin', 'MEMBER') $$;
+COMMENT ON FUNCTION pipeline.is_admin() IS
+'whether the current role may see and manage every role''s pipeline objects';
+
+------------------------------------------------------------------------
+-- Connections: a foreign server of wrapper pipeline_kafka per cluster,
+-- credentials in user mappings (the PostgreSQL convention).
+------------------------------------------------------------------------
+CREATE FUNCTION pipeline.kafka_fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pipeline_kafka_fdw_validator'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION pipeline.kafka_fdw_validator(text[], oid) IS
+'checks the options of pipeline_kafka servers and user mappings';
+
+CREATE FOREIGN DATA WRAPPER pipeline_kafka VALIDATOR pipeline.kafka_fdw_validator;
+COMMENT ON FOREIGN DATA WRAPPER pipeline_kafka IS
+'Kafka clusters for pg_pipeline sources: OPTIONS (brokers ''host:port,...'', any librdkafka property)';
+
+------------------------------------------------------------------------
+-- Sources: topic -> table.
+------------------------------------------------------------------------
+CREATE TABLE pipeline.sources (
+    name            text PRIMARY KEY CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
+    owner           name NOT NULL DEFAULT current_user,
+    server          name NOT NULL,
+    topic           text NOT NULL,
+    target          text NOT NULL,
+    format          text NOT NULL DEFAULT 'json'
+                    CHECK (format IN ('json', 'jsonb', 'csv', 'text', 'bytea')),
+    target_column   name,
+    on_error        text NOT NULL DEFAULT 'dead_letter'
+                    CHECK (on_error IN ('dead_letter', 'skip', 'stop')),
+    properties      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(properties) = 'object'),
+    consumers       integer NOT NULL DEFAULT 1 CHECK (consumers BETWEEN 1 AND 64),
+    batch_rows      integer NOT NULL DEFAULT 50000 CHECK (batch_rows BETWEEN 1 AND 10000000),
+    batch_bytes     integer NOT NULL DEFAULT 16777216 CHECK (batch_bytes BETWEEN 1024 AND 1073741823),
+    batch_ms        integer NOT NULL DEFAULT 100 CHECK (batch_ms BETWEEN 1 AND 3600000),
+    start_from      text NOT NULL DEFAULT 'earliest',
+    paused          boolean NOT NULL DEFAULT false,
+    error           text,
+    config_version  integer NOT NULL DEFAULT 1,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pipeline.sources IS 'Kafka sources: which topic fills which table, how';
+
+CREATE TABLE pipeline.source_offsets (
+    source          text NOT NULL REFERENCES pipeline.sources ON DELETE CASCADE ON UPDATE CASCADE,
+    partition       integer NOT NULL CHECK (partition >= 0),
+    next_offset     bigint NOT NULL CHECK (next_offset >= 0),
+    high_watermark  bigint,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, partition)
+) WITH (fillfactor = 50);
+COMMENT ON TABLE pipeline.source_offsets IS
+'next offset to ingest per source and partition, written in the same transaction as the rows (exactly once)';
+
+CREATE TABLE pipeline.dead_letters (
+    id              bigserial PRIMARY KEY,
+    source          text NOT NULL,
+    topic           text NOT NULL,
+    partition       integer NOT NULL,
+    "offset"        bigint NOT NULL,
+    key             bytea,
+    payload         bytea,
+    payload_size    integer NOT NULL,
+    message_time    timestamptz,
+    error           text NOT NULL,
+    sqlstate        text,
+    failed_at       timestamptz NOT NULL DEFAULT now(),
+    owner           name NOT NULL DEFAULT current_user
+);
+CREATE INDEX ON pipeline.dead_letters (source, id);
+COMMENT ON TABLE pipeline.dead_letters IS
+'messages that could not be ingested, with the error; payload is zstd-compressed (see pipeline.dead_letter_payload)';
+
+-- the catalogs are dumped by pg_dump, so a backup restores the pipeline
+SELECT pg_catalog.pg_extension_config_dump('pipeline.sources', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.source_offsets', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.dead_letters_id_seq', '');
+
+-- row-level security: a role sees and changes its own objects
+ALTER TABLE pipeline.sources ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.source_offsets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.dead_letters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON pipeline.sources
+    USING (owner = current_user OR pipeline.is_admin());
+CREATE POLICY owner_or_admin ON pipeline.source_offsets
+    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source));
+CREATE POLICY owner_or_admin ON pipeline.dead_letters
+    USING (owner = current_user OR pipeline.is_admin());
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.sources, pipeline.source_offsets,
+    pipeline.dead_letters TO PUBLIC;
+GRANT USAGE ON SEQUENCE pipeline.dead_letters_id_seq TO PUBLIC;
+
+-- pipeline.workers gains what each worker works on and its progress
+DROP VIEW pipeline.workers;
+DROP FUNCTION pipeline.get_workers();
+CREATE FUNCTION pipeline.get_workers(
+    OUT pid integer,
+    OUT kind text,
+    OUT datid oid,
+    OUT roleid oid,
+    OUT state text,
+    OUT started_at timestamptz,
+    OUT restarts integer,
+    OUT last_error text,
+    OUT last_error_at timestamptz,
+    OUT label text,
+    OUT items bigint,
+    OUT bytes bigint,
+    OUT items_per_sec float8,
+    OUT bytes_per_sec float8,
+    OUT last_batch_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pipeline_get_workers'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pipeline.get_workers() IS
+'the pg_pipeline launcher and the worker slots of the current database (needs shared_preload_libraries)';
+
+CREATE VIEW pipeline.workers AS
+SELECT w.kind,
+       w.label AS works_on,
+       w.pid,
+       d.datname AS database,
+       r.rolname AS role,
+       w.state,
+       w.started_at,
+       w.restarts,
+       w.last_error,
+       w.last_error_at,
+       w.items,
+       w.bytes,
+       round(w.items_per_sec::numeric, 1) AS items_per_sec,
+       round(w.bytes_per_sec::numeric, 1) AS bytes_per_sec,
+       w.last_batch_at
+  FROM pipeline.get_workers() w
+  LEFT JOIN pg_catalog.pg_database d ON d.oid = w.datid
+  LEFT JOIN pg_catalog.pg_roles r ON r.oid = w.roleid;
+COMMENT ON VIEW pipeline.workers IS
+'pg_pipeline workers of this database (and the launcher): kind, what it works on, state, restarts, last error, progress';
+GRANT SELECT ON pipeline.workers TO PUBLIC;
+
+-- the coordinator reads this to run the consumers; woken at commit
+CREATE FUNCTION pipeline.wake_coordinator()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pipeline_wake_coordinator'
+LANGUAGE C;
+COMMENT ON FUNCTION pipeline.wake_coordinator() IS
+'trigger: wakes this database''s coordinator when the transaction commits';
+CREATE TRIGGER wake_coordinator AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON pipeline.sources FOR EACH STATEMENT EXECUTE FUNCTION pipeline.wake_coordinator();
+
+------------------------------------------------------------------------
+-- The SQL interface of sources.
+------------------------------------------------------------------------
+CREATE FUNCTION pipeline._check_source(
+    server name, topic text, target regclass, format text, target_column name,
+    properties jsonb, start_from text)
+RETURNS name
+AS 'MODULE_PATHNAME', 'pipeline_check_source'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION pipeline._check_source(name, text, regclass, text, name, jsonb, text) IS
+'validates a source definition (server, librdkafka properties, target table and column); returns the column for single-column formats';
+
+CREATE FUNCTION pipeline.create_source(
+    name          text,
+    server        name,
+    topic         text,
+    target        regclass,
+    format        text    DEFAULT 'json',
+    on_error      text    DEFAULT 'dead_letter',
+    properties    jsonb   DEFAULT '{}',
+    target_column name    DEFAULT NULL,
+    consumers     integer DEFAULT 1,
+    batch_rows    integer DEFAULT 50000,
+    batch_bytes   integer DEFAULT 16777216,
+    batch_ms      integer DEFAULT 100,
+    start_from    text    DEFAULT 'earliest')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+BEGIN
+    IF create_source.name IS NULL OR create_source.server IS NULL
+       OR create_source.topic IS NULL OR create_source.target IS NULL THEN
+        RAISE EXCEPTION 'name, server, topic and target of a source must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = create_source.name) THEN
+        RAISE EXCEPTION 'source "%" already exists', create_source.name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF on_error NOT IN ('dead_letter', 'skip', 'stop') THEN
+        RAISE EXCEPTION 'invalid on_error policy "%"', on_error
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use dead_letter, skip or stop.';
+    END IF;
+    col := pipeline._check_source(create_source.server, create_source.topic, create_source.target,
+                                  create_source.format, create_source.target_column,
+                                  create_source.properties, create_source.start_from);
+    INSERT INTO pipeline.sources (name, server, topic, target, format, target_column, on_error,
+                                  properties, consumers, batch_rows, batch_bytes, batch_ms, start_from)
+    VALUES (create_source.name, create_source.server, create_source.topic,
+            create_source.target::text, create_source.format, col, create_source.on_error,
+            coalesce(create_source.properties, '{}'), create_source.consumers,
+            create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms,
+            create_source.start_from);
+END
+$$;
+COMMENT ON FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text) IS
+'creates a Kafka source: a consumer worker keeps the target table filled from the topic, exactly once';
+
+CREATE FUNCTION pipeline._source_for_update(source_name text)
+RETURNS pipeline.sources
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+BEGIN
+    SELECT * INTO s FROM pipeline.sources WHERE name = source_name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source "%" does not exist', source_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name FROM pipeline.sources lists the sources you can see.';
+    END IF;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION pipeline._source_for_update(text) IS
+'locks a source row (waiting for a batch in flight) or raises undefined_object';
+
+CREATE FUNCTION pipeline.alter_source(
+    name          text,
+    format        text    DEFAULT NULL,
+    on_error      text    DEFAULT NULL,
+    properties    jsonb   DEFAULT NULL,
+    target_column name    DEFAULT NULL,
+    consumers     integer DEFAULT NULL,
+    batch_rows    integer DEFAULT NULL,
+    batch_bytes   integer DEFAULT NULL,
+    batch_ms      integer DEFAULT NULL,
+    start_from    text    DEFAULT NULL,
+    topic         text    DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+    col name;
+BEGIN
+    s := pipeline._source_for_update(alter_source.name);
+    s.format := coalesce(alter_source.format, s.format);
+    s.on_error := coalesce(alter_source.on_error, s.on_error);
+    s.properties := coalesce(alter_source.properties, s.properties);
+    s.consumers := coalesce(alter_source.consumers, s.consumers);
+    s.batch_rows := coalesce(alter_source.batch_rows, s.batch_rows);
+    s.batch_bytes := coalesce(alter_source.batch_bytes, s.batch_bytes);
+    s.batch_ms := coalesce(alter_source.batch_ms, s.batch_ms);
+    s.start_from := coalesce(alter_source.start_from, s.start_from);
+    s.topic := coalesce(alter_source.topic, s.topic);
+    IF s.on_error NOT IN ('dead_letter', 'skip', 'stop') THEN
+        RAISE EXCEPTION 'invalid on_error policy "%"', s.on_error
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use dead_letter, skip or stop.';
+    END IF;
+    col := pipeline._check_source(s.server, s.topic, s.target::regclass, s.format,
+                                  coalesce(alter_source.target_column,
+                                           CASE WHEN alter_source.format IS NULL THEN s.target_column END),
+                                  s.properties, s.start_from);
+    UPDATE pipeline.sources AS u
+       SET format = s.format, on_error = s.on_error, properties = s.properties,
+           target_column = col, consumers = s.consumers, batch_rows = s.batch_rows,
+           batch_bytes = s.batch_bytes, batch_ms = s.batch_ms, start_from = s.start_from,
+           topic = s.topic, config_version = u.config_version + 1
+     WHERE u.name = s.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text) IS
+'changes a source''s options (NULL keeps one); its consumers restart with them';
+
+CREATE FUNCTION pipeline.drop_source(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF if_exists AND NOT EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = drop_source.name) THEN
+        RAISE NOTICE 'source "%" does not exist, skipping', drop_source.name;
+        RETURN;
+    END IF;
+    PERFORM pipeline._source_for_update(drop_source.name);
+    DELETE FROM pipeline.sources s WHERE s.name = drop_source.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.drop_source(text, boolean) IS
+'drops a source and its stored offsets; its dead letters are kept';
+
+CREATE FUNCTION pipeline.pause_source(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._source_for_update(pause_source.name);
+    UPDATE pipeline.sources s SET paused = true, config_version = s.config_version + 1
+     WHERE s.name = pause_source.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.pause_source(text) IS
+'stops a source''s consumers after the batch in flight; nothing is lost';
+
+CREATE FUNCTION pipeline.resume_source(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._source_for_update(resume_source.name);
+    UPDATE pipeline.sources s SET paused = false, error = NULL, config_version = s.config_version + 1
+     WHERE s.name = resume_source.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.resume_source(text) IS
+'restarts a paused or stopped source from its stored offsets';
+
+CREATE FUNCTION pipeline.reset_offsets(name text, start_from text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+BEGIN
+    s := pipeline._source_for_update(reset_offsets.name);
+    PERFORM pipeline._check_source(s.server, s.topic, s.target::regclass, s.format,
+                                   s.target_column, s.properties, reset_offsets.start_from);
+    DELETE FROM pipeline.source_offsets o WHERE o.source = s.name;
+    UPDATE pipeline.sources u SET start_from = reset_offsets.start_from,
+           config_version = u.config_version + 1
+     WHERE u.name = s.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.reset_offsets(text, text) IS
+'forgets a source''s stored offsets: every partition restarts at earliest, latest or a timestamp';
+
+CREATE FUNCTION pipeline.reset_offsets(name text, offsets jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+    p text;
+    o jsonb;
+BEGIN
+    s := pipeline._source_for_update(reset_offsets.name);
+    IF jsonb_typeof(offsets) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'offsets must be a JSON object of partition: offset'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''{"0": 1200, "3": 0}''.';
+    END IF;
+    FOR p, o IN SELECT key, value FROM jsonb_each(offsets) LOOP
+        IF p !~ '^\d{1,9}$' OR jsonb_typeof(o) <> 'number' OR o::text !~ '^\d{1,18}$' THEN
+            RAISE EXCEPTION 'invalid partition offset "%": %', p, o
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Partitions and offsets are non-negative integers.';
+        END IF;
+        INSERT INTO pipeline.source_offsets AS so (source, partition, next_offset)
+        VALUES (s.name, p::integer, o::text::bigint)
+        ON CONFLICT (source, partition) DO UPDATE SET next_offset = excluded.next_offset,
+                                                      updated_at = now();
+    END LOOP;
+    UPDATE pipeline.sources u SET config_version = u.config_version + 1 WHERE u.name = s.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.reset_offsets(text, jsonb) IS
+'sets the next offset of the given partitions, e.g. ''{"0": 1200}''; others keep theirs';
+
+------------------------------------------------------------------------
+-- Status.
+------------------------------------------------------------------------
+CREATE VIEW pipeline.source_partitions AS
+SELECT o.source,
+       o.partition,
+       o.next_offset,
+       o.high_watermark,
+       greatest(o.high_watermark - o.next_offset, 0) AS lag,
+       o.updated_at AS last_batch_at
+  FROM pipeline.source_offsets o;
+COMMENT ON VIEW pipeline.source_partitions IS
+'per source and partition: the stored next offset, the broker''s high watermark at the last batch, the lag';
+
+CREATE VIEW pipeline.source_status AS
+SELECT s.name AS source,
+       s.topic,
+       s.target,
+       s.format,
+       CASE
+           WHEN s.error IS NOT NULL THEN 'stopped'
+           WHEN s.paused THEN 'paused'
+           WHEN coalesce(w.running, 0) >= s.consumers AND w.errors = 0 THEN 'running'
+           WHEN coalesce(w.restarting, 0) > 0 OR coalesce(w.errors, 0) > 0 THEN 'error'
+           ELSE 'starting'
+       END AS state,
+       s.consumers,
+       coalesce(w.running, 0) AS consumers_running,
+       coalesce(p.lag, 0) AS lag,
+       coalesce(w.rows, 0) AS rows_since_start,
+       coalesce(w.rows_per_sec, 0) AS rows_per_sec,
+       coalesce(w.bytes_per_sec, 0) AS bytes_per_sec,
+       greatest(w.last_batch_at, p.last_batch_at) AS last_batch_at,
+       coalesce(s.error, w.last_error) AS last_error,
+       (SELECT count(*) FROM pipeline.dead_letters d WHERE d.source = s.name) AS dead_letters
+  FROM pipeline.sources s
+  LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE wk.state = 'running') AS running,
+               count(*) FILTER (WHERE wk.state = 'restarting') AS restarting,
+               count(*) FILTER (WHERE wk.last_error_at > coalesce(wk.last_batch_at, '-infinity')
+                                  AND wk.last_error_at > now() - interval '1 minute') AS errors,
+               sum(wk.items) AS rows,
+               round(sum(wk.items_per_sec)::numeric, 1) AS rows_per_sec,
+               round(sum(wk.bytes_per_sec)::numeric, 1) AS bytes_per_sec,
+               max(wk.last_batch_at) AS last_batch_at,
+               (array_agg(wk.last_error ORDER BY wk.last_error_at DESC NULLS LAST))[1] AS last_error
+          FROM pipeline.get_workers() wk
+         WHERE wk.kind = 'consumer' AND wk.label = s.name) w ON true
+  LEFT JOIN LATERAL (
+        SELECT sum(greatest(o.high_watermark - o.next_offset, 0)) AS lag,
+               max(o.updated_at) AS last_batch_at
+          FROM pipeline.source_offsets o WHERE o.source = s.name) p ON true;
+COMMENT ON VIEW pipeline.source_status IS
+'per source: state, consumers, lag, rows/s, last batch, last error, dead letters';
+GRANT SELECT ON pipeline.source_partitions, pipeline.source_status TO PUBLIC;

@@ -1,0 +1,990 @@
+/*-------------------------------------------------------------------------
+ *
+ * consumer.c
+ *	  The consumer worker: keeps a source's target table filled from its
+ *	  topic, exactly once.
+ *
+ * Design.  A source has `consumers` workers; worker i of n reads the
+ * partitions p with p % n == i (new partitions are picked up every few
+ * seconds without a restart).  The worker connects as the source's owner,
+ * so it can do nothing the owner could not.  It assigns its partitions
+ * itself (no consumer-group rebalancing) at the offsets stored in
+ * pipeline.source_offsets, then loops:
+ *
+ *	1. fill a batch: up to batch_rows messages or batch_bytes bytes, or
+ *	   whatever came within batch_ms of the first message;
+ *	2. one transaction: lock the source's row (FOR SHARE, so alter, pause
+ *	   and reset wait for the batch and the batch sees their result), decode
+ *	   every message into COPY input (decode.c), load it through the COPY
+ *	   machinery (triggers, constraints, partition routing, multi-insert),
+ *	   store bad messages as dead letters, and upsert the next offset of
+ *	   every partition in the batch;
+ *	3. commit; only then mirror the offsets to Kafka (for lag tools).
+ *
+ * Exactly once: rows and offsets commit together, and a restarted worker
+ * seeks to the stored offsets, so a crash at any point neither loses nor
+ * doubles a message.
+ *
+ * Bad messages without losing the batch (PostgreSQL 15 has no soft input
+ * errors): messages that do not decode are set aside before loading; the
+ * rest is loaded in a subtransaction and, only when that fails, split in
+ * halves recursively until each failing message is alone.  A failing
+ * message is handled by the source's on_error policy: dead_letter (the
+ * raw payload, zstd-compressed, with the error), skip (a WARNING), or stop
+ * (the batch is rolled back and the source is paused with the error).
+ *
+ * Errors of the worker itself (target dropped, no privilege, broker
+ * unreachable at start) end it; the coordinator restarts it with backoff
+ * and the error stays visible in pipeline.workers and
+ * pipeline.source_status.  librdkafka's own threads never touch
+ * PostgreSQL: its log and error callbacks are served from this process's
+ * poll calls (log.queue), and every librdkafka call has a short timeout.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <zstd.h>
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/copy.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
+#include "parser/parse_relation.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/regproc.h"
+#include "utils/varlena.h"
+
+#include "common/pipeline.h"
+#include "kafka/kafka.h"
+
+#define POLL_TIMEOUT_MS 100
+#define METADATA_TIMEOUT_MS 2000
+#define METADATA_INTERVAL_MS 5000
+#define MAX_MESSAGE_BUFFER 1000000
+
+typedef enum OnError
+{
+	ON_ERROR_DEAD_LETTER,
+	ON_ERROR_SKIP,
+	ON_ERROR_STOP
+} OnError;
+
+/* The source's definition, read at start. */
+typedef struct SourceConfig
+{
+	char	   *server;
+	char	   *topic;
+	char	   *target;
+	SourceFormat format;
+	char	   *target_column;
+	OnError		on_error;
+	Jsonb	   *properties;
+	int			batch_rows;
+	int			batch_bytes;
+	int			batch_ms;
+	char	   *start_from;
+} SourceConfig;
+
+/* One message of the batch and what became of it. */
+typedef struct BatchItem
+{
+	rd_kafka_message_t *msg;
+	int			line_start;		/* its COPY line in the batch buffer */
+	int			line_len;
+	uint64		missing;		/* columns left to their default */
+	bool		bad;
+} BatchItem;
+
+static ConsumerParams params;
+static SourceConfig config;
+static rd_kafka_t *rk = NULL;
+static rd_kafka_queue_t *queue = NULL;
+static List *assigned = NIL;	/* partitions (ints) we read */
+static char kafka_error[512];
+static MemoryContext batch_context;
+
+/* what copy_source() feeds to COPY: lines of chosen batch items */
+static struct
+{
+	StringInfo	buf;
+	BatchItem  *items;
+	int		   *idx;
+	int			count;
+	int			next;			/* next item */
+	int			done;			/* bytes of it already given */
+} feed;
+
+/* ---- librdkafka plumbing ---- */
+
+/* served from our own poll calls (log.queue): never from its threads */
+static void
+kafka_log_cb(const rd_kafka_t *handle, int level, const char *fac, const char *buf)
+{
+	if (level <= 3)
+		strlcpy(kafka_error, buf, sizeof(kafka_error));
+}
+
+static void
+kafka_error_cb(rd_kafka_t *handle, int err, const char *reason, void *opaque)
+{
+	strlcpy(kafka_error, reason, sizeof(kafka_error));
+}
+
+/* Report (once) what librdkafka complained about since the last call. */
+static void
+report_kafka_error(void)
+{
+	if (kafka_error[0] == '\0')
+		return;
+	ereport(WARNING,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("source \"%s\": Kafka reported a problem", params.source),
+			 errdetail("librdkafka: %s", kafka_error)));
+	pp_worker_record_error(MyPipelineWorker->slot, psprintf("Kafka: %s", kafka_error));
+	kafka_error[0] = '\0';
+}
+
+static void
+destroy_kafka(int code, Datum arg)
+{
+	if (queue)
+		rd_kafka_queue_destroy(queue);
+	if (rk)
+		rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	queue = NULL;
+	rk = NULL;
+}
+
+/* ---- catalog access, each inside the caller's transaction ---- */
+
+static char *
+spi_text(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/*
+ * Lock the source's row and check it still wants this worker: returns
+ * false when it was dropped, paused or changed (the coordinator starts
+ * the right workers).
+ */
+static bool
+lock_source(bool load)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(params.source)};
+	bool		isnull;
+	int			version;
+	bool		paused;
+
+	if (SPI_execute_with_args("SELECT config_version, paused, server::text, topic, target, format, "
+							  "target_column::text, on_error, properties, batch_rows, batch_bytes, "
+							  "batch_ms, start_from FROM pipeline.sources WHERE name = $1 FOR SHARE",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read source \"%s\"", params.source);
+	if (SPI_processed == 0)
+		return false;
+	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	paused = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (version != params.config_version || paused)
+		return false;
+
+	if (load)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		char	   *on_error;
+
+		config.server = spi_text(3);
+		config.topic = spi_text(4);
+		config.target = spi_text(5);
+		config.format = pp_kafka_parse_format(spi_text(6));
+		config.target_column = spi_text(7);
+		on_error = spi_text(8);
+		config.on_error = strcmp(on_error, "skip") == 0 ? ON_ERROR_SKIP :
+			strcmp(on_error, "stop") == 0 ? ON_ERROR_STOP : ON_ERROR_DEAD_LETTER;
+		config.properties = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 9, &isnull));
+		config.batch_rows = Min(DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10, &isnull)),
+								MAX_MESSAGE_BUFFER);
+		config.batch_bytes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11, &isnull));
+		config.batch_ms = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12, &isnull));
+		config.start_from = spi_text(13);
+		MemoryContextSwitchTo(old);
+	}
+	return true;
+}
+
+/* Stored next offset of a partition, or -1. */
+static int64
+stored_offset(int partition, bool for_update)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2] = {CStringGetTextDatum(params.source), Int32GetDatum(partition)};
+	bool		isnull;
+
+	if (SPI_execute_with_args(for_update ?
+							  "SELECT next_offset FROM pipeline.source_offsets "
+							  "WHERE source = $1 AND partition = $2 FOR UPDATE" :
+							  "SELECT next_offset FROM pipeline.source_offsets "
+							  "WHERE source = $1 AND partition = $2",
+							  2, argtypes, values, NULL, !for_update, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the offsets of source \"%s\"", params.source);
+	if (SPI_processed == 0)
+		return -1;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static void
+store_offset(int partition, int64 next_offset, int64 high_watermark)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', high_watermark < 0 ? 'n' : ' '};
+
+	if (plan == NULL)
+	{
+		Oid			argtypes[4] = {TEXTOID, INT4OID, INT8OID, INT8OID};
+
+		plan = SPI_prepare("INSERT INTO pipeline.source_offsets AS o "
+						   "(source, partition, next_offset, high_watermark) VALUES ($1, $2, $3, $4) "
+						   "ON CONFLICT (source, partition) DO UPDATE SET next_offset = excluded.next_offset, "
+						   "high_watermark = excluded.high_watermark, updated_at = now()",
+						   4, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the offset update");
+	}
+	values[0] = CStringGetTextDatum(params.source);
+	values[1] = Int32GetDatum(partition);
+	values[2] = Int64GetDatum(next_offset);
+	values[3] = Int64GetDatum(high_watermark);
+	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the offset of partition %d", partition);
+}
+
+/* zstd-compress a payload for the dead letters (level 3: fast, ~3x on JSON) */
+static bytea *
+compress(const void *data, size_t len)
+{
+	size_t		bound = ZSTD_compressBound(len);
+	bytea	   *out = palloc(VARHDRSZ + bound);
+	size_t		n = ZSTD_compress(VARDATA(out), bound, data ? data : "", len, 3);
+
+	if (ZSTD_isError(n))
+		elog(ERROR, "zstd compression failed: %s", ZSTD_getErrorName(n));
+	SET_VARSIZE(out, VARHDRSZ + n);
+	return out;
+}
+
+/* Unix milliseconds to a timestamptz Datum. */
+static Datum
+kafka_timestamp(int64 ms)
+{
+	return TimestampTzGetDatum((TimestampTz) ms * 1000 -
+							   ((TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY));
+}
+
+static void
+store_dead_letter(const rd_kafka_message_t *msg, const char *error, const char *sqlstate)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[10];
+	char		nulls[10];
+	rd_kafka_timestamp_type_t tstype;
+	int64		ms = rd_kafka_message_timestamp(msg, &tstype);
+
+	if (plan == NULL)
+	{
+		Oid			argtypes[10] = {TEXTOID, TEXTOID, INT4OID, INT8OID, BYTEAOID,
+		BYTEAOID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+
+		plan = SPI_prepare("INSERT INTO pipeline.dead_letters (source, topic, partition, \"offset\", key, "
+						   "payload, payload_size, message_time, error, sqlstate, owner) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, current_user)",
+						   10, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the dead letter insert");
+	}
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(params.source);
+	values[1] = CStringGetTextDatum(config.topic);
+	values[2] = Int32GetDatum(msg->partition);
+	values[3] = Int64GetDatum(msg->offset);
+	if (msg->key)
+	{
+		bytea	   *key = palloc(VARHDRSZ + msg->key_len);
+
+		SET_VARSIZE(key, VARHDRSZ + msg->key_len);
+		memcpy(VARDATA(key), msg->key, msg->key_len);
+		values[4] = PointerGetDatum(key);
+	}
+	else
+		nulls[4] = 'n';
+	if (msg->payload)
+		values[5] = PointerGetDatum(compress(msg->payload, msg->len));
+	else
+		nulls[5] = 'n';
+	values[6] = Int32GetDatum((int32) msg->len);
+	if (tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ms >= 0)
+		values[7] = kafka_timestamp(ms);
+	else
+		nulls[7] = 'n';
+	values[8] = CStringGetTextDatum(error);
+	if (sqlstate)
+		values[9] = CStringGetTextDatum(sqlstate);
+	else
+		nulls[9] = 'n';
+	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store a dead letter");
+}
+
+/* ---- loading a batch through COPY ---- */
+
+/* COPY's data source: the lines of feed.idx[], in order */
+static int
+copy_source(void *outbuf, int minread, int maxread)
+{
+	int			written = 0;
+
+	while (written < minread && feed.next < feed.count)
+	{
+		BatchItem  *item = &feed.items[feed.idx[feed.next]];
+		int			n = Min(item->line_len - feed.done, maxread - written);
+
+		memcpy((char *) outbuf + written, feed.buf->data + item->line_start + feed.done, n);
+		written += n;
+		feed.done += n;
+		if (feed.done == item->line_len)
+		{
+			feed.next++;
+			feed.done = 0;
+		}
+	}
+	return written;
+}
+
+/* COPY the given items into the target; raises on any bad row. */
+static void
+copy_items(Relation rel, TargetLayout *layout, uint64 missing,
+		   BatchItem *items, int *idx, int count, StringInfo buf)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	List	   *colnames = NIL;
+	List	   *options = NIL;
+	CopyFromState cstate;
+
+	for (int i = 0; i < layout->ncolumns; i++)
+		if (i >= 64 || (missing & (UINT64CONST(1) << i)) == 0)
+			colnames = lappend(colnames, makeString(layout->names[i]));
+	if (layout->format == FORMAT_CSV)
+		options = list_make1(makeDefElem("format", (Node *) makeString("csv"), -1));
+
+	/* the range table COPY's executor needs; privileges checked at start */
+	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
+
+	feed.buf = buf;
+	feed.items = items;
+	feed.idx = idx;
+	feed.count = count;
+	feed.next = 0;
+	feed.done = 0;
+
+	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_source, colnames, options);
+	(void) CopyFrom(cstate);
+	EndCopyFrom(cstate);
+	free_parsestate(pstate);
+}
+
+/*
+ * Load items idx[0..count) in a subtransaction; when that fails, split the
+ * range and retry each half, down to single bad messages, which go to
+ * handle_bad().  Returns false when on_error = stop met a bad message
+ * (*stop_error set): the caller rolls the whole batch back.
+ */
+static bool
+load_range(Relation rel, TargetLayout *layout, uint64 missing, BatchItem *items,
+		   int *idx, int count, StringInfo buf, char **stop_error)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	if (count == 0)
+		return true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		copy_items(rel, layout, missing, items, idx, count, buf);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+
+	if (edata == NULL)
+		return true;
+
+	/* an interrupt or a broken connection is no bad message */
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+
+	if (count == 1)
+	{
+		BatchItem  *item = &items[idx[0]];
+		char	   *error = edata->context ?
+			psprintf("%s (%s)", edata->message, edata->context) : pstrdup(edata->message);
+
+		item->bad = true;
+		switch (config.on_error)
+		{
+			case ON_ERROR_DEAD_LETTER:
+				store_dead_letter(item->msg, error, unpack_sql_state(edata->sqlerrcode));
+				break;
+			case ON_ERROR_SKIP:
+				ereport(WARNING,
+						(errmsg("source \"%s\" skipped the message at partition %d offset " INT64_FORMAT,
+								params.source, item->msg->partition, (int64) item->msg->offset),
+						 errdetail("%s", error)));
+				break;
+			case ON_ERROR_STOP:
+				*stop_error = psprintf("partition %d offset " INT64_FORMAT ": %s",
+									   item->msg->partition, (int64) item->msg->offset, error);
+				return false;
+		}
+		FreeErrorData(edata);
+		return true;
+	}
+	FreeErrorData(edata);
+
+	return load_range(rel, layout, missing, items, idx, count / 2, buf, stop_error) &&
+		load_range(rel, layout, missing, items, idx + count / 2, count - count / 2, buf, stop_error);
+}
+
+/* The source is stopped by a bad message: pause it with the error. */
+static void
+stop_source(const char *error)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(params.source), CStringGetTextDatum(error)};
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_execute_with_args("UPDATE pipeline.sources SET paused = true, error = $2, "
+							  "config_version = config_version + 1 WHERE name = $1",
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not stop source \"%s\"", params.source);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	ereport(LOG,
+			(errmsg("source \"%s\" stopped on a bad message (on_error = stop)", params.source),
+			 errdetail("%s", error),
+			 errhint("Fix the cause, then SELECT pipeline.resume_source('%s').", params.source)));
+	pp_worker_record_error(MyPipelineWorker->slot, error);
+}
+
+/*
+ * Ingest one batch in one transaction.  Returns false when this worker
+ * must stop (the source changed, was paused, dropped or stopped).
+ */
+static bool
+process_batch(BatchItem *items, int n, uint64 *bytes)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	RangeVar   *rv;
+	Relation	rel;
+	TargetLayout layout;
+	StringInfoData buf;
+	uint64	   *groups = palloc(sizeof(uint64) * n);
+	int			ngroups = 0;
+	int		   *idx;
+	char	   *stop_error = NULL;
+	bool		ok = true;
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	if (!lock_source(false))
+	{
+		SPI_finish();
+		PopActiveSnapshot();
+		AbortCurrentTransaction();
+		return false;
+	}
+
+	rv = makeRangeVarFromNameList(pp_qualified_name_list(config.target));
+	rel = table_openrv(rv, RowExclusiveLock);
+	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", RelationGetRelationName(rel)),
+				 errdetail("Source \"%s\" inserts as its owner.", params.source)));
+	pp_kafka_layout_init(&layout, rel, config.format, config.target_column, config.topic);
+
+	/* decode everything; undecodable messages are bad before loading */
+	initStringInfo(&buf);
+	idx = palloc(sizeof(int) * n);
+	*bytes = 0;
+	for (int i = 0; i < n; i++)
+	{
+		BatchItem  *item = &items[i];
+		char	   *error = NULL;
+
+		*bytes += item->msg->len;
+		item->line_start = buf.len;
+		item->bad = !pp_kafka_decode(&layout, item->msg, now, &buf, &item->missing, &error);
+		item->line_len = buf.len - item->line_start;
+		if (item->bad)
+		{
+			if (config.on_error == ON_ERROR_STOP)
+			{
+				stop_error = psprintf("partition %d offset " INT64_FORMAT ": %s",
+									  item->msg->partition, (int64) item->msg->offset, error);
+				break;
+			}
+			if (config.on_error == ON_ERROR_DEAD_LETTER)
+				store_dead_letter(item->msg, error, "22P02");
+			else
+				ereport(WARNING,
+						(errmsg("source \"%s\" skipped the message at partition %d offset " INT64_FORMAT,
+								params.source, item->msg->partition, (int64) item->msg->offset),
+						 errdetail("%s", error)));
+			continue;
+		}
+		/* the column sets of this batch: nearly always just one */
+		{
+			int			g;
+
+			for (g = 0; g < ngroups; g++)
+				if (groups[g] == item->missing)
+					break;
+			if (g == ngroups)
+				groups[ngroups++] = item->missing;
+		}
+	}
+
+	/* load each column set through COPY */
+	for (int g = 0; g < ngroups && stop_error == NULL; g++)
+	{
+		int			count = 0;
+
+		for (int i = 0; i < n; i++)
+			if (!items[i].bad && items[i].missing == groups[g])
+				idx[count++] = i;
+		if (!load_range(rel, &layout, groups[g], items, idx, count, &buf, &stop_error))
+			break;
+	}
+
+	if (stop_error != NULL)
+	{
+		table_close(rel, NoLock);
+		SPI_finish();
+		PopActiveSnapshot();
+		AbortCurrentTransaction();
+		stop_source(stop_error);
+		return false;
+	}
+
+	/* the next offset of every partition in the batch, with the rows */
+	{
+		ListCell   *lc;
+
+		foreach(lc, assigned)
+		{
+			int			partition = lfirst_int(lc);
+			int64		next = -1;
+
+			for (int i = 0; i < n; i++)
+				if (items[i].msg->partition == partition)
+					next = Max(next, (int64) items[i].msg->offset + 1);
+			if (next >= 0)
+			{
+				int64		low,
+							high = -1,
+							first = next,
+							stored = stored_offset(partition, true);
+
+				for (int i = 0; i < n; i++)
+					if (items[i].msg->partition == partition)
+						first = Min(first, (int64) items[i].msg->offset);
+				/* never twice: someone else stored past this batch */
+				if (stored > first)
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("partition %d of source \"%s\" was ingested up to offset " INT64_FORMAT " meanwhile",
+									partition, params.source, stored),
+							 errdetail("This batch starts at offset " INT64_FORMAT "; it is rolled back and the consumer restarts from the stored offset.",
+									   first)));
+
+				if (rd_kafka_get_watermark_offsets(rk, config.topic, partition, &low, &high) !=
+					RD_KAFKA_RESP_ERR_NO_ERROR)
+					high = -1;
+				store_offset(partition, next, high);
+			}
+		}
+	}
+
+	table_close(rel, NoLock);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return ok;
+}
+
+/* ---- partitions ---- */
+
+/* The topic's partition count, or -1 (error noted) when unknown yet. */
+static int
+topic_partitions(void)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, config.topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+	int			count = -1;
+
+	err = rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+	{
+		if (md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			count = md->topics[0].partition_cnt;
+		else
+			snprintf(kafka_error, sizeof(kafka_error), "topic \"%s\": %s",
+					 config.topic, rd_kafka_err2str(md->topics[0].err));
+	}
+	else if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(kafka_error, sizeof(kafka_error), "metadata of topic \"%s\": %s",
+				 config.topic, rd_kafka_err2str(err));
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return count;
+}
+
+/* Where a partition without a stored offset starts. */
+static int64
+start_offset(int partition)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_resp_err_t err;
+	int64		offset;
+
+	if (strcmp(config.start_from, "earliest") == 0)
+		return RD_KAFKA_OFFSET_BEGINNING;
+	if (strcmp(config.start_from, "latest") == 0)
+		return RD_KAFKA_OFFSET_END;
+
+	/* a timestamp: ask the broker for the first offset at or after it */
+	list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, config.topic, partition)->offset =
+		(DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(config.start_from),
+												 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))) +
+		 ((TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)) / 1000;
+	err = rd_kafka_offsets_for_times(rk, list, METADATA_TIMEOUT_MS);
+	offset = list->elems[0].offset;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		err = list->elems[0].err;
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not find the offset of %s in partition %d of topic \"%s\"",
+						config.start_from, partition, config.topic),
+				 errdetail("librdkafka: %s", rd_kafka_err2str(err))));
+	return offset < 0 ? RD_KAFKA_OFFSET_END : offset;
+}
+
+/*
+ * Assign the partitions of this worker that it does not read yet, at their
+ * stored offsets.  Runs in its own transaction.
+ */
+static void
+assign_new_partitions(void)
+{
+	int			count = topic_partitions();
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_error_t *error;
+
+	if (count < 0)
+		return;
+
+	list = rd_kafka_topic_partition_list_new(count);
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	for (int p = 0; p < count; p++)
+	{
+		int64		offset;
+
+		if (p % params.count != params.index || list_member_int(assigned, p))
+			continue;
+		offset = stored_offset(p, false);
+		if (offset < 0)
+			offset = start_offset(p);
+		rd_kafka_topic_partition_list_add(list, config.topic, p)->offset = offset;
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	if (list->cnt > 0)
+	{
+		error = rd_kafka_incremental_assign(rk, list);
+		if (error)
+		{
+			char	   *msg = pstrdup(rd_kafka_error_string(error));
+
+			rd_kafka_error_destroy(error);
+			rd_kafka_topic_partition_list_destroy(list);
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not assign the partitions of topic \"%s\"", config.topic),
+					 errdetail("librdkafka: %s", msg)));
+		}
+		for (int i = 0; i < list->cnt; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			assigned = lappend_int(assigned, list->elems[i].partition);
+			MemoryContextSwitchTo(old);
+		}
+		ereport(pp_log_level,
+				(errmsg("source \"%s\" reads %d more partition(s) of topic \"%s\"",
+						params.source, list->cnt, config.topic)));
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* Mirror the stored offsets to Kafka, for lag tools only. */
+static void
+mirror_offsets(BatchItem *items, int n)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(list_length(assigned));
+	ListCell   *lc;
+
+	foreach(lc, assigned)
+	{
+		int			partition = lfirst_int(lc);
+		int64		next = -1;
+
+		for (int i = 0; i < n; i++)
+			if (items[i].msg->partition == partition)
+				next = Max(next, (int64) items[i].msg->offset + 1);
+		if (next >= 0)
+			rd_kafka_topic_partition_list_add(list, config.topic, partition)->offset = next;
+	}
+	if (list->cnt > 0)
+		(void) rd_kafka_commit(rk, list, 1);	/* async: failures do not matter */
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* ---- the worker ---- */
+
+static void
+create_consumer(void)
+{
+	rd_kafka_conf_t *conf;
+	char		errstr[512];
+	char		value[256];
+	size_t		len = sizeof(value);
+
+	StartTransactionCommand();
+	conf = pp_kafka_build_conf(config.server, GetUserId(), config.properties, false);
+	CommitTransactionCommand();
+
+	/* exactly-once needs these; the user cannot set them (fdw.c) */
+	rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
+	rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof(errstr));
+	rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr));
+	if (rd_kafka_conf_get(conf, "group.id", value, &len) != RD_KAFKA_CONF_OK || value[0] == '\0')
+		rd_kafka_conf_set(conf, "group.id", psprintf("pg_pipeline.%s", params.source),
+						  errstr, sizeof(errstr));
+	/* keep the prefetch queue deep: a full queue stalls fetching for 1 s */
+	len = sizeof(value);
+	if (rd_kafka_conf_get(conf, "queued.min.messages", value, &len) == RD_KAFKA_CONF_OK &&
+		strcmp(value, "100000") == 0)
+		rd_kafka_conf_set(conf, "queued.min.messages", "1000000", errstr, sizeof(errstr));
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (rk == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not create a Kafka consumer for source \"%s\"", params.source),
+				 errdetail("librdkafka: %s", errstr)));
+	before_shmem_exit(destroy_kafka, 0);
+	rd_kafka_set_log_queue(rk, NULL);
+	rd_kafka_poll_set_consumer(rk);
+	queue = rd_kafka_queue_get_consumer(rk);
+}
+
+/*
+ * Fill items[] with the next batch; returns how many.  Waits at most
+ * POLL_TIMEOUT_MS when nothing comes, so interrupts are seen promptly.
+ */
+static int
+fill_batch(BatchItem *items)
+{
+	rd_kafka_message_t **msgs = palloc(sizeof(rd_kafka_message_t *) * config.batch_rows);
+	int			n = 0;
+	int64		bytes = 0;
+	TimestampTz deadline = 0;
+
+	while (n < config.batch_rows && bytes < config.batch_bytes)
+	{
+		int			timeout = POLL_TIMEOUT_MS;
+		ssize_t		got;
+
+		if (deadline != 0)
+		{
+			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+			if (left <= 0)
+				break;
+			timeout = Min(timeout, (int) left);
+		}
+		got = rd_kafka_consume_batch_queue(queue, timeout, msgs, config.batch_rows - n);
+		for (ssize_t i = 0; i < got; i++)
+		{
+			rd_kafka_message_t *msg = msgs[i];
+
+			if (msg->err)
+			{
+				if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+					snprintf(kafka_error, sizeof(kafka_error), "%s", rd_kafka_message_errstr(msg));
+				rd_kafka_message_destroy(msg);
+				continue;
+			}
+			items[n].msg = msg;
+			bytes += msg->len;
+			n++;
+		}
+		if (n > 0 && deadline == 0)
+			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), config.batch_ms);
+		if (n == 0)
+			break;				/* nothing within the poll timeout */
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(msgs);
+	return n;
+}
+
+/*
+ * pp_kafka_consumer_main
+ *		Main loop of a consumer worker.
+ */
+void
+pp_kafka_consumer_main(PipelineWorkerArgs *args)
+{
+	BatchItem  *items;
+	TimestampTz next_metadata = 0;
+	bool		wanted;
+
+	memcpy(&params, args->params, sizeof(params));
+	pgstat_report_appname(psprintf("pg_pipeline source %s", params.source));
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	wanted = lock_source(true);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (!wanted)
+	{
+		pp_worker_set_no_restart();
+		proc_exit(0);
+	}
+	pp_worker_announce(psprintf("source \"%s\" (%d of %d)", params.source,
+								params.index + 1, params.count));
+
+	create_consumer();
+	batch_context = AllocSetContextCreate(TopMemoryContext, "pg_pipeline batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	items = MemoryContextAllocZero(TopMemoryContext, sizeof(BatchItem) * config.batch_rows);
+
+	for (;;)
+	{
+		int			n;
+		uint64		bytes = 0;
+		TimestampTz batch_start;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (GetCurrentTimestamp() >= next_metadata)
+		{
+			pgstat_report_activity(STATE_RUNNING, "reading topic metadata");
+			assign_new_partitions();
+			next_metadata = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), METADATA_INTERVAL_MS);
+		}
+
+		pgstat_report_activity(STATE_IDLE, NULL);
+		old = MemoryContextSwitchTo(batch_context);
+		n = fill_batch(items);
+		report_kafka_error();
+		if (n == 0)
+		{
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(batch_context);
+			continue;
+		}
+
+		batch_start = GetCurrentTimestamp();
+		pgstat_report_activity(STATE_RUNNING, "ingesting a batch");
+		wanted = process_batch(items, n, &bytes);
+		MemoryContextSwitchTo(old);
+		if (wanted)
+		{
+			mirror_offsets(items, n);
+			pp_worker_report_progress(n, bytes, batch_start);
+		}
+		for (int i = 0; i < n; i++)
+			rd_kafka_message_destroy(items[i].msg);
+		MemoryContextReset(batch_context);
+		if (!wanted)
+		{
+			/* the coordinator starts whatever the source now needs */
+			pp_worker_set_no_restart();
+			break;
+		}
+	}
+	proc_exit(0);
+}

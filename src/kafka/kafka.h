@@ -1,0 +1,83 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka.h
+ *	  Kafka sources: declarations shared by the files of src/kafka.
+ *
+ * See src/kafka/README.md and docs/kafka.md for the design: a source maps
+ * a topic to a table; consumer workers (kind "consumer", started by the
+ * coordinator) turn each batch of messages into COPY input and load it
+ * with the COPY machinery (triggers, constraints, partition routing), in
+ * the same transaction as the next offset of every partition they read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_KAFKA_H
+#define PP_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "nodes/pg_list.h"
+#include "utils/relcache.h"
+
+typedef enum SourceFormat
+{
+	FORMAT_JSON,
+	FORMAT_JSONB,
+	FORMAT_CSV,
+	FORMAT_TEXT,
+	FORMAT_BYTEA
+} SourceFormat;
+
+/* What a consumer worker finds in its bgw_extra parameters. */
+typedef struct ConsumerParams
+{
+	char		source[NAMEDATALEN];
+	int32		index;			/* this consumer takes partitions p % count == index */
+	int32		count;
+	int32		config_version;
+} ConsumerParams;
+
+/* Metadata columns, filled when the target has a column of that name. */
+typedef enum MetaColumn
+{
+	META_NONE = 0,
+	META_TOPIC,
+	META_PARTITION,
+	META_OFFSET,
+	META_KEY,
+	META_TIMESTAMP,
+	META_HEADERS,
+	META_INGESTED_AT
+} MetaColumn;
+
+/* How one batch maps to the target's columns; built once per batch. */
+typedef struct TargetLayout
+{
+	SourceFormat format;
+	int			ncolumns;		/* columns in the COPY column list */
+	List	   *colnames;		/* String nodes, COPY's attnamelist */
+	char	  **names;			/* [ncolumns] */
+	MetaColumn *meta;			/* [ncolumns] */
+	bool	   *has_default;	/* [ncolumns] a missing JSON key takes it */
+	int			data_column;	/* single-column formats: index in names */
+	char	   *topic;
+} TargetLayout;
+
+/* src/kafka/fdw.c */
+extern rd_kafka_conf_t *pp_kafka_build_conf(const char *server, Oid userid,
+											Jsonb *properties, bool check_only);
+extern SourceFormat pp_kafka_parse_format(const char *format);
+
+/* src/kafka/decode.c */
+extern void pp_kafka_layout_init(TargetLayout *layout, Relation rel,
+								 SourceFormat format, const char *data_column,
+								 const char *topic);
+extern bool pp_kafka_decode(TargetLayout *layout, const rd_kafka_message_t *msg,
+							TimestampTz ingested_at, StringInfo out,
+							uint64 *missing, char **error);
+extern void pp_kafka_escape_text(StringInfo out, const char *s, int len);
+
+#endif							/* PP_KAFKA_H */
