@@ -454,3 +454,31 @@ SELECT s.name AS source,
 COMMENT ON VIEW pipeline.source_status IS
 'per source: state, consumers, lag, rows/s, last batch, last error, dead letters';
 GRANT SELECT ON pipeline.source_partitions, pipeline.source_status TO PUBLIC;
+
+------------------------------------------------------------------------
+-- Dead letters.
+------------------------------------------------------------------------
+CREATE FUNCTION pipeline.zstd_decompress(bytea)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'pipeline_zstd_decompress'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline.zstd_decompress(bytea) IS
+'decompresses a zstd frame, such as pipeline.dead_letters.payload';
+
+CREATE FUNCTION pipeline.replay_dead_letters(source text, ids bigint[] DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_replay_dead_letters'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION pipeline.replay_dead_letters(text, bigint[]) IS
+'loads a source''s dead letters (all, or the given ids) into its target again; returns how many loaded and left the dead letters';
+
+CREATE VIEW pipeline.dead_letter_messages AS
+SELECT d.id, d.source, d.topic, d.partition, d."offset",
+       encode(d.key, 'escape') AS key,
+       CASE WHEN d.payload IS NULL THEN NULL
+            ELSE encode(pipeline.zstd_decompress(d.payload), 'escape') END AS payload,
+       d.payload_size, d.message_time, d.error, d.sqlstate, d.failed_at
+  FROM pipeline.dead_letters d;
+COMMENT ON VIEW pipeline.dead_letter_messages IS
+'pipeline.dead_letters with key and payload readable (payload as text, bytes escaped)';
+GRANT SELECT ON pipeline.dead_letter_messages TO PUBLIC;

@@ -103,16 +103,6 @@ typedef struct SourceConfig
 	char	   *start_from;
 } SourceConfig;
 
-/* One message of the batch and what became of it. */
-typedef struct BatchItem
-{
-	rd_kafka_message_t *msg;
-	int			line_start;		/* its COPY line in the batch buffer */
-	int			line_len;
-	uint64		missing;		/* columns left to their default */
-	bool		bad;
-} BatchItem;
-
 static ConsumerParams params;
 static SourceConfig config;
 static rd_kafka_t *rk = NULL;
@@ -120,17 +110,6 @@ static rd_kafka_queue_t *queue = NULL;
 static List *assigned = NIL;	/* partitions (ints) we read */
 static char kafka_error[512];
 static MemoryContext batch_context;
-
-/* what copy_source() feeds to COPY: lines of chosen batch items */
-static struct
-{
-	StringInfo	buf;
-	BatchItem  *items;
-	int		   *idx;
-	int			count;
-	int			next;			/* next item */
-	int			done;			/* bytes of it already given */
-} feed;
 
 /* ---- librdkafka plumbing ---- */
 
@@ -296,23 +275,12 @@ compress(const void *data, size_t len)
 	return out;
 }
 
-/* Unix milliseconds to a timestamptz Datum. */
-static Datum
-kafka_timestamp(int64 ms)
-{
-	return TimestampTzGetDatum((TimestampTz) ms * 1000 -
-							   ((TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY));
-}
-
 static void
-store_dead_letter(const rd_kafka_message_t *msg, const char *error, const char *sqlstate)
+store_dead_letter(const KafkaRecord *msg, const char *error, const char *sqlstate)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		values[10];
 	char		nulls[10];
-	rd_kafka_timestamp_type_t tstype;
-	int64		ms = rd_kafka_message_timestamp(msg, &tstype);
-
 	if (plan == NULL)
 	{
 		Oid			argtypes[10] = {TEXTOID, TEXTOID, INT4OID, INT8OID, BYTEAOID,
@@ -345,8 +313,8 @@ store_dead_letter(const rd_kafka_message_t *msg, const char *error, const char *
 	else
 		nulls[5] = 'n';
 	values[6] = Int32GetDatum((int32) msg->len);
-	if (tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ms >= 0)
-		values[7] = kafka_timestamp(ms);
+	if (msg->timestamp_ms >= 0)
+		values[7] = pp_kafka_timestamp_datum(msg->timestamp_ms);
 	else
 		nulls[7] = 'n';
 	values[8] = CStringGetTextDatum(error);
@@ -356,138 +324,6 @@ store_dead_letter(const rd_kafka_message_t *msg, const char *error, const char *
 		nulls[9] = 'n';
 	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store a dead letter");
-}
-
-/* ---- loading a batch through COPY ---- */
-
-/* COPY's data source: the lines of feed.idx[], in order */
-static int
-copy_source(void *outbuf, int minread, int maxread)
-{
-	int			written = 0;
-
-	while (written < minread && feed.next < feed.count)
-	{
-		BatchItem  *item = &feed.items[feed.idx[feed.next]];
-		int			n = Min(item->line_len - feed.done, maxread - written);
-
-		memcpy((char *) outbuf + written, feed.buf->data + item->line_start + feed.done, n);
-		written += n;
-		feed.done += n;
-		if (feed.done == item->line_len)
-		{
-			feed.next++;
-			feed.done = 0;
-		}
-	}
-	return written;
-}
-
-/* COPY the given items into the target; raises on any bad row. */
-static void
-copy_items(Relation rel, TargetLayout *layout, uint64 missing,
-		   BatchItem *items, int *idx, int count, StringInfo buf)
-{
-	ParseState *pstate = make_parsestate(NULL);
-	List	   *colnames = NIL;
-	List	   *options = NIL;
-	CopyFromState cstate;
-
-	for (int i = 0; i < layout->ncolumns; i++)
-		if (i >= 64 || (missing & (UINT64CONST(1) << i)) == 0)
-			colnames = lappend(colnames, makeString(layout->names[i]));
-	if (layout->format == FORMAT_CSV)
-		options = list_make1(makeDefElem("format", (Node *) makeString("csv"), -1));
-
-	/* the range table COPY's executor needs; privileges checked at start */
-	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
-
-	feed.buf = buf;
-	feed.items = items;
-	feed.idx = idx;
-	feed.count = count;
-	feed.next = 0;
-	feed.done = 0;
-
-	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_source, colnames, options);
-	(void) CopyFrom(cstate);
-	EndCopyFrom(cstate);
-	free_parsestate(pstate);
-}
-
-/*
- * Load items idx[0..count) in a subtransaction; when that fails, split the
- * range and retry each half, down to single bad messages, which go to
- * handle_bad().  Returns false when on_error = stop met a bad message
- * (*stop_error set): the caller rolls the whole batch back.
- */
-static bool
-load_range(Relation rel, TargetLayout *layout, uint64 missing, BatchItem *items,
-		   int *idx, int count, StringInfo buf, char **stop_error)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
-
-	if (count == 0)
-		return true;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		copy_items(rel, layout, missing, items, idx, count, buf);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcontext);
-	CurrentResourceOwner = oldowner;
-
-	if (edata == NULL)
-		return true;
-
-	/* an interrupt or a broken connection is no bad message */
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-		ReThrowError(edata);
-
-	if (count == 1)
-	{
-		BatchItem  *item = &items[idx[0]];
-		char	   *error = edata->context ?
-			psprintf("%s (%s)", edata->message, edata->context) : pstrdup(edata->message);
-
-		item->bad = true;
-		switch (config.on_error)
-		{
-			case ON_ERROR_DEAD_LETTER:
-				store_dead_letter(item->msg, error, unpack_sql_state(edata->sqlerrcode));
-				break;
-			case ON_ERROR_SKIP:
-				ereport(WARNING,
-						(errmsg("source \"%s\" skipped the message at partition %d offset " INT64_FORMAT,
-								params.source, item->msg->partition, (int64) item->msg->offset),
-						 errdetail("%s", error)));
-				break;
-			case ON_ERROR_STOP:
-				*stop_error = psprintf("partition %d offset " INT64_FORMAT ": %s",
-									   item->msg->partition, (int64) item->msg->offset, error);
-				return false;
-		}
-		FreeErrorData(edata);
-		return true;
-	}
-	FreeErrorData(edata);
-
-	return load_range(rel, layout, missing, items, idx, count / 2, buf, stop_error) &&
-		load_range(rel, layout, missing, items, idx + count / 2, count - count / 2, buf, stop_error);
 }
 
 /* The source is stopped by a bad message: pause it with the error. */
@@ -514,23 +350,43 @@ stop_source(const char *error)
 	pp_worker_record_error(MyPipelineWorker->slot, error);
 }
 
+/* The source's on_error policy, for the loader. */
+static bool
+handle_bad_message(KafkaRecord *rec, const char *error, const char *sqlstate, void *arg)
+{
+	char	  **stop_error = arg;
+
+	switch (config.on_error)
+	{
+		case ON_ERROR_DEAD_LETTER:
+			store_dead_letter(rec, error, sqlstate);
+			break;
+		case ON_ERROR_SKIP:
+			ereport(WARNING,
+					(errmsg("source \"%s\" skipped the message at partition %d offset " INT64_FORMAT,
+							params.source, rec->partition, rec->offset),
+					 errdetail("%s", error)));
+			break;
+		case ON_ERROR_STOP:
+			*stop_error = psprintf("partition %d offset " INT64_FORMAT ": %s",
+								   rec->partition, rec->offset, error);
+			return false;
+	}
+	return true;
+}
+
 /*
  * Ingest one batch in one transaction.  Returns false when this worker
  * must stop (the source changed, was paused, dropped or stopped).
  */
 static bool
-process_batch(BatchItem *items, int n, uint64 *bytes)
+process_batch(KafkaRecord *items, int n, uint64 *bytes)
 {
-	TimestampTz now = GetCurrentTimestamp();
 	RangeVar   *rv;
 	Relation	rel;
 	TargetLayout layout;
-	StringInfoData buf;
-	uint64	   *groups = palloc(sizeof(uint64) * n);
-	int			ngroups = 0;
-	int		   *idx;
 	char	   *stop_error = NULL;
-	bool		ok = true;
+	ListCell   *lc;
 
 	StartTransactionCommand();
 	SPI_connect();
@@ -553,61 +409,11 @@ process_batch(BatchItem *items, int n, uint64 *bytes)
 				 errdetail("Source \"%s\" inserts as its owner.", params.source)));
 	pp_kafka_layout_init(&layout, rel, config.format, config.target_column, config.topic);
 
-	/* decode everything; undecodable messages are bad before loading */
-	initStringInfo(&buf);
-	idx = palloc(sizeof(int) * n);
 	*bytes = 0;
 	for (int i = 0; i < n; i++)
-	{
-		BatchItem  *item = &items[i];
-		char	   *error = NULL;
+		*bytes += items[i].len;
 
-		*bytes += item->msg->len;
-		item->line_start = buf.len;
-		item->bad = !pp_kafka_decode(&layout, item->msg, now, &buf, &item->missing, &error);
-		item->line_len = buf.len - item->line_start;
-		if (item->bad)
-		{
-			if (config.on_error == ON_ERROR_STOP)
-			{
-				stop_error = psprintf("partition %d offset " INT64_FORMAT ": %s",
-									  item->msg->partition, (int64) item->msg->offset, error);
-				break;
-			}
-			if (config.on_error == ON_ERROR_DEAD_LETTER)
-				store_dead_letter(item->msg, error, "22P02");
-			else
-				ereport(WARNING,
-						(errmsg("source \"%s\" skipped the message at partition %d offset " INT64_FORMAT,
-								params.source, item->msg->partition, (int64) item->msg->offset),
-						 errdetail("%s", error)));
-			continue;
-		}
-		/* the column sets of this batch: nearly always just one */
-		{
-			int			g;
-
-			for (g = 0; g < ngroups; g++)
-				if (groups[g] == item->missing)
-					break;
-			if (g == ngroups)
-				groups[ngroups++] = item->missing;
-		}
-	}
-
-	/* load each column set through COPY */
-	for (int g = 0; g < ngroups && stop_error == NULL; g++)
-	{
-		int			count = 0;
-
-		for (int i = 0; i < n; i++)
-			if (!items[i].bad && items[i].missing == groups[g])
-				idx[count++] = i;
-		if (!load_range(rel, &layout, groups[g], items, idx, count, &buf, &stop_error))
-			break;
-	}
-
-	if (stop_error != NULL)
+	if (!pp_kafka_load(rel, &layout, items, n, handle_bad_message, &stop_error))
 	{
 		table_close(rel, NoLock);
 		SPI_finish();
@@ -618,49 +424,45 @@ process_batch(BatchItem *items, int n, uint64 *bytes)
 	}
 
 	/* the next offset of every partition in the batch, with the rows */
+	foreach(lc, assigned)
 	{
-		ListCell   *lc;
+		int			partition = lfirst_int(lc);
+		int64		first = -1,
+					next = -1,
+					stored,
+					low,
+					high;
 
-		foreach(lc, assigned)
+		for (int i = 0; i < n; i++)
 		{
-			int			partition = lfirst_int(lc);
-			int64		next = -1;
-
-			for (int i = 0; i < n; i++)
-				if (items[i].msg->partition == partition)
-					next = Max(next, (int64) items[i].msg->offset + 1);
-			if (next >= 0)
-			{
-				int64		low,
-							high = -1,
-							first = next,
-							stored = stored_offset(partition, true);
-
-				for (int i = 0; i < n; i++)
-					if (items[i].msg->partition == partition)
-						first = Min(first, (int64) items[i].msg->offset);
-				/* never twice: someone else stored past this batch */
-				if (stored > first)
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("partition %d of source \"%s\" was ingested up to offset " INT64_FORMAT " meanwhile",
-									partition, params.source, stored),
-							 errdetail("This batch starts at offset " INT64_FORMAT "; it is rolled back and the consumer restarts from the stored offset.",
-									   first)));
-
-				if (rd_kafka_get_watermark_offsets(rk, config.topic, partition, &low, &high) !=
-					RD_KAFKA_RESP_ERR_NO_ERROR)
-					high = -1;
-				store_offset(partition, next, high);
-			}
+			if (items[i].partition != partition)
+				continue;
+			next = Max(next, items[i].offset + 1);
+			first = (first < 0) ? items[i].offset : Min(first, items[i].offset);
 		}
+		if (next < 0)
+			continue;
+
+		/* never twice: someone else stored past this batch's start */
+		stored = stored_offset(partition, true);
+		if (stored > first)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("partition %d of source \"%s\" was ingested up to offset " INT64_FORMAT " meanwhile",
+							partition, params.source, stored),
+					 errdetail("This batch starts at offset " INT64_FORMAT "; it is rolled back and the consumer restarts from the stored offset.",
+							   first)));
+		if (rd_kafka_get_watermark_offsets(rk, config.topic, partition, &low, &high) !=
+			RD_KAFKA_RESP_ERR_NO_ERROR)
+			high = -1;
+		store_offset(partition, next, high);
 	}
 
 	table_close(rel, NoLock);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	return ok;
+	return true;
 }
 
 /* ---- partitions ---- */
@@ -788,7 +590,7 @@ assign_new_partitions(void)
 
 /* Mirror the stored offsets to Kafka, for lag tools only. */
 static void
-mirror_offsets(BatchItem *items, int n)
+mirror_offsets(KafkaRecord *items, int n)
 {
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(list_length(assigned));
 	ListCell   *lc;
@@ -799,8 +601,8 @@ mirror_offsets(BatchItem *items, int n)
 		int64		next = -1;
 
 		for (int i = 0; i < n; i++)
-			if (items[i].msg->partition == partition)
-				next = Max(next, (int64) items[i].msg->offset + 1);
+			if (items[i].partition == partition)
+				next = Max(next, items[i].offset + 1);
 		if (next >= 0)
 			rd_kafka_topic_partition_list_add(list, config.topic, partition)->offset = next;
 	}
@@ -855,7 +657,7 @@ create_consumer(void)
  * POLL_TIMEOUT_MS when nothing comes, so interrupts are seen promptly.
  */
 static int
-fill_batch(BatchItem *items)
+fill_batch(KafkaRecord *items)
 {
 	rd_kafka_message_t **msgs = palloc(sizeof(rd_kafka_message_t *) * config.batch_rows);
 	int			n = 0;
@@ -887,7 +689,7 @@ fill_batch(BatchItem *items)
 				rd_kafka_message_destroy(msg);
 				continue;
 			}
-			items[n].msg = msg;
+			pp_kafka_record_from_message(&items[n], msg);
 			bytes += msg->len;
 			n++;
 		}
@@ -908,7 +710,7 @@ fill_batch(BatchItem *items)
 void
 pp_kafka_consumer_main(PipelineWorkerArgs *args)
 {
-	BatchItem  *items;
+	KafkaRecord  *items;
 	TimestampTz next_metadata = 0;
 	bool		wanted;
 
@@ -933,7 +735,7 @@ pp_kafka_consumer_main(PipelineWorkerArgs *args)
 	create_consumer();
 	batch_context = AllocSetContextCreate(TopMemoryContext, "pg_pipeline batch",
 										  ALLOCSET_DEFAULT_SIZES);
-	items = MemoryContextAllocZero(TopMemoryContext, sizeof(BatchItem) * config.batch_rows);
+	items = MemoryContextAllocZero(TopMemoryContext, sizeof(KafkaRecord) * config.batch_rows);
 
 	for (;;)
 	{
@@ -977,7 +779,7 @@ pp_kafka_consumer_main(PipelineWorkerArgs *args)
 			pp_worker_report_progress(n, bytes, batch_start);
 		}
 		for (int i = 0; i < n; i++)
-			rd_kafka_message_destroy(items[i].msg);
+			rd_kafka_message_destroy(unconstify(rd_kafka_message_t *, items[i].msg));
 		MemoryContextReset(batch_context);
 		if (!wanted)
 		{

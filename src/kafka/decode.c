@@ -317,7 +317,7 @@ valid_json(const char *payload, int len, char **error)
 /* Append the value of a metadata column. */
 static void
 append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
-			const rd_kafka_message_t *msg, const char *ingested_at, bool csv)
+			const KafkaRecord *rec, const char *ingested_at, bool csv)
 {
 	switch (meta)
 	{
@@ -328,35 +328,26 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 				pp_kafka_escape_text(out, layout->topic, strlen(layout->topic));
 			break;
 		case META_PARTITION:
-			appendStringInfo(out, "%d", (int) msg->partition);
+			appendStringInfo(out, "%d", (int) rec->partition);
 			break;
 		case META_OFFSET:
-			appendStringInfo(out, INT64_FORMAT, (int64) msg->offset);
+			appendStringInfo(out, INT64_FORMAT, rec->offset);
 			break;
 		case META_KEY:
-			if (msg->key == NULL)
+			if (rec->key == NULL)
 				appendStringInfoString(out, csv ? "" : "\\N");
 			else if (csv)
-				escape_csv(out, msg->key, msg->key_len);
+				escape_csv(out, rec->key, rec->key_len);
 			else
-				pp_kafka_escape_text(out, msg->key, msg->key_len);
+				pp_kafka_escape_text(out, rec->key, rec->key_len);
 			break;
 		case META_TIMESTAMP:
-			{
-				rd_kafka_timestamp_type_t tstype;
-				int64		ms = rd_kafka_message_timestamp(msg, &tstype);
-
-				if (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ms < 0)
-					appendStringInfoString(out, csv ? "" : "\\N");
-				else
-				{
-					TimestampTz ts = (TimestampTz) ms * 1000 -
-						((TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
-
-					appendStringInfoString(out, timestamptz_to_str(ts));
-				}
-				break;
-			}
+			if (rec->timestamp_ms < 0)
+				appendStringInfoString(out, csv ? "" : "\\N");
+			else
+				appendStringInfoString(out,
+									   timestamptz_to_str(DatumGetTimestampTz(pp_kafka_timestamp_datum(rec->timestamp_ms))));
+			break;
 		case META_HEADERS:
 			{
 				rd_kafka_headers_t *hdrs = NULL;
@@ -365,7 +356,8 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 				const void *value;
 				size_t		size;
 
-				if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+				if (rec->msg == NULL ||
+					rd_kafka_message_headers(rec->msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
 				{
 					appendStringInfoString(out, csv ? "" : "\\N");
 					break;
@@ -408,12 +400,12 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
  *		and the caller loads it with a column list without them.
  */
 bool
-pp_kafka_decode(TargetLayout *layout, const rd_kafka_message_t *msg,
+pp_kafka_decode(TargetLayout *layout, const KafkaRecord *rec,
 				TimestampTz ingested_at, StringInfo out, uint64 *missing,
 				char **error)
 {
-	const char *payload = msg->payload;
-	int			len = (int) msg->len;
+	const char *payload = rec->payload;
+	int			len = (int) rec->len;
 	int			start_len = out->len;
 	JsonField  *fields = NULL;
 	bool		csv = (layout->format == FORMAT_CSV);
@@ -496,7 +488,7 @@ pp_kafka_decode(TargetLayout *layout, const rd_kafka_message_t *msg,
 		first = false;
 
 		if (meta != META_NONE)
-			append_meta(out, meta, layout, msg, ingested_text, csv);
+			append_meta(out, meta, layout, rec, ingested_text, csv);
 		else if (layout->format == FORMAT_JSON)
 		{
 			if (!fields[i].present || fields[i].isnull)

@@ -66,6 +66,34 @@ typedef struct TargetLayout
 	char	   *topic;
 } TargetLayout;
 
+/*
+ * One message to load: from a live batch (msg set) or replayed from the
+ * dead letters (msg NULL, no headers).  The loader fills the rest.
+ */
+typedef struct KafkaRecord
+{
+	const char *payload;		/* NULL: the message has no value */
+	size_t		len;
+	const char *key;
+	size_t		key_len;
+	int32		partition;
+	int64		offset;
+	int64		timestamp_ms;	/* -1 when unknown */
+	const rd_kafka_message_t *msg;
+	/* filled by pp_kafka_load() */
+	int			line_start;		/* its COPY line in the batch buffer */
+	int			line_len;
+	uint64		missing;		/* columns left to their default */
+	bool		bad;
+} KafkaRecord;
+
+/*
+ * What the loader does with a message that cannot be loaded: returns false
+ * to stop the whole batch (on_error = stop).
+ */
+typedef bool (*BadRecordHandler) (KafkaRecord *rec, const char *error,
+								  const char *sqlstate, void *arg);
+
 /* src/kafka/fdw.c */
 extern rd_kafka_conf_t *pp_kafka_build_conf(const char *server, Oid userid,
 											Jsonb *properties, bool check_only);
@@ -75,9 +103,15 @@ extern SourceFormat pp_kafka_parse_format(const char *format);
 extern void pp_kafka_layout_init(TargetLayout *layout, Relation rel,
 								 SourceFormat format, const char *data_column,
 								 const char *topic);
-extern bool pp_kafka_decode(TargetLayout *layout, const rd_kafka_message_t *msg,
+extern bool pp_kafka_decode(TargetLayout *layout, const KafkaRecord *rec,
 							TimestampTz ingested_at, StringInfo out,
 							uint64 *missing, char **error);
+
+/* src/kafka/load.c */
+extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,
+						  int n, BadRecordHandler bad, void *arg);
+extern void pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg);
+extern Datum pp_kafka_timestamp_datum(int64 ms);
 extern void pp_kafka_escape_text(StringInfo out, const char *s, int len);
 
 #endif							/* PP_KAFKA_H */

@@ -1,0 +1,244 @@
+/*-------------------------------------------------------------------------
+ *
+ * load.c
+ *	  Load a batch of Kafka messages into a table through the COPY
+ *	  machinery, setting bad messages aside without losing the batch.
+ *
+ * Shared by the consumer worker (live batches) and
+ * pipeline.replay_dead_letters() (messages that failed before).
+ *
+ * Every message is decoded into one line of COPY input (decode.c);
+ * messages that do not decode are bad at once.  The others are grouped by
+ * the set of columns they fill (json messages may lack keys whose columns
+ * have defaults; nearly always there is one group) and each group goes
+ * through BeginCopyFrom/CopyFrom with a data-source callback, so
+ * triggers, constraints, partition routing and multi-insert buffering
+ * are COPY's own.  PostgreSQL 15 has no soft input errors, so a group is
+ * loaded in a subtransaction and, only when that fails, split in halves
+ * recursively until each failing message is alone: k bad messages in n
+ * cost about k * log2(n) extra COPY calls, and a clean batch costs one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/copy.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/lockdefs.h"
+#include "parser/parse_node.h"
+#include "parser/parse_relation.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "common/pipeline.h"
+#include "kafka/kafka.h"
+
+/* What copy_source() feeds to COPY: the lines of recs[idx[0..count)]. */
+static struct
+{
+	StringInfo	buf;
+	KafkaRecord *recs;
+	int		   *idx;
+	int			count;
+	int			next;			/* next record */
+	int			done;			/* bytes of it already given */
+} feed;
+
+/* Unix milliseconds (Kafka's timestamps) to a timestamptz Datum. */
+Datum
+pp_kafka_timestamp_datum(int64 ms)
+{
+	return TimestampTzGetDatum((TimestampTz) ms * 1000 -
+							   ((TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY));
+}
+
+/* A record of a consumed message; the message must outlive it. */
+void
+pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
+{
+	rd_kafka_timestamp_type_t tstype;
+	int64		ms = rd_kafka_message_timestamp(msg, &tstype);
+
+	memset(rec, 0, sizeof(*rec));
+	rec->payload = msg->payload;
+	rec->len = msg->len;
+	rec->key = msg->key;
+	rec->key_len = msg->key_len;
+	rec->partition = msg->partition;
+	rec->offset = msg->offset;
+	rec->timestamp_ms = (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) ? -1 : ms;
+	rec->msg = msg;
+}
+
+/* COPY's data source: the lines of feed.idx[], in order */
+static int
+copy_source(void *outbuf, int minread, int maxread)
+{
+	int			written = 0;
+
+	while (written < minread && feed.next < feed.count)
+	{
+		KafkaRecord *rec = &feed.recs[feed.idx[feed.next]];
+		int			n = Min(rec->line_len - feed.done, maxread - written);
+
+		memcpy((char *) outbuf + written, feed.buf->data + rec->line_start + feed.done, n);
+		written += n;
+		feed.done += n;
+		if (feed.done == rec->line_len)
+		{
+			feed.next++;
+			feed.done = 0;
+		}
+	}
+	return written;
+}
+
+/* COPY the given records into the target; raises on any bad row. */
+static void
+copy_records(Relation rel, TargetLayout *layout, uint64 missing,
+			 KafkaRecord *recs, int *idx, int count, StringInfo buf)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	List	   *colnames = NIL;
+	List	   *options = NIL;
+	CopyFromState cstate;
+
+	for (int i = 0; i < layout->ncolumns; i++)
+		if (i >= 64 || (missing & (UINT64CONST(1) << i)) == 0)
+			colnames = lappend(colnames, makeString(layout->names[i]));
+	if (layout->format == FORMAT_CSV)
+		options = list_make1(makeDefElem("format", (Node *) makeString("csv"), -1));
+
+	/* the range table COPY's executor needs; the caller checked privileges */
+	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
+
+	feed.buf = buf;
+	feed.recs = recs;
+	feed.idx = idx;
+	feed.count = count;
+	feed.next = 0;
+	feed.done = 0;
+
+	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_source, colnames, options);
+	(void) CopyFrom(cstate);
+	EndCopyFrom(cstate);
+	free_parsestate(pstate);
+}
+
+/*
+ * Load recs[idx[0..count)] in a subtransaction; when that fails, split the
+ * range and retry each half, down to single bad messages, which go to the
+ * handler.  Returns false when the handler said stop.
+ */
+static bool
+load_range(Relation rel, TargetLayout *layout, uint64 missing, KafkaRecord *recs,
+		   int *idx, int count, StringInfo buf, BadRecordHandler bad, void *arg)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+	bool		go_on = true;
+
+	if (count == 0)
+		return true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		copy_records(rel, layout, missing, recs, idx, count, buf);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+
+	if (edata == NULL)
+		return true;
+
+	/* a cancel or a shutdown is not a bad message */
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+
+	if (count == 1)
+	{
+		KafkaRecord *rec = &recs[idx[0]];
+		char	   *error = edata->context ?
+			psprintf("%s (%s)", edata->message, edata->context) : pstrdup(edata->message);
+
+		rec->bad = true;
+		go_on = bad(rec, error, unpack_sql_state(edata->sqlerrcode), arg);
+		FreeErrorData(edata);
+		return go_on;
+	}
+	FreeErrorData(edata);
+
+	return load_range(rel, layout, missing, recs, idx, count / 2, buf, bad, arg) &&
+		load_range(rel, layout, missing, recs, idx + count / 2, count - count / 2, buf, bad, arg);
+}
+
+/*
+ * pp_kafka_load
+ *		Decode and load n records into rel, in the caller's transaction.
+ *		Every record that cannot be loaded is marked bad and given to the
+ *		handler; returns false (the caller rolls back) when it said stop.
+ */
+bool
+pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
+			  BadRecordHandler bad, void *arg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	StringInfoData buf;
+	uint64	   *groups = palloc(sizeof(uint64) * Max(n, 1));
+	int			ngroups = 0;
+	int		   *idx = palloc(sizeof(int) * Max(n, 1));
+
+	/* decode everything; undecodable messages are bad before loading */
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		KafkaRecord *rec = &recs[i];
+		char	   *error = NULL;
+		int			g;
+
+		rec->line_start = buf.len;
+		rec->bad = !pp_kafka_decode(layout, rec, now, &buf, &rec->missing, &error);
+		rec->line_len = buf.len - rec->line_start;
+		if (rec->bad)
+		{
+			if (!bad(rec, error, "22P02", arg))
+				return false;
+			continue;
+		}
+		/* the column sets of this batch: nearly always just one */
+		for (g = 0; g < ngroups; g++)
+			if (groups[g] == rec->missing)
+				break;
+		if (g == ngroups)
+			groups[ngroups++] = rec->missing;
+	}
+
+	for (int g = 0; g < ngroups; g++)
+	{
+		int			count = 0;
+
+		for (int i = 0; i < n; i++)
+			if (!recs[i].bad && recs[i].missing == groups[g])
+				idx[count++] = i;
+		if (!load_range(rel, layout, groups[g], recs, idx, count, &buf, bad, arg))
+			return false;
+	}
+	return true;
+}
