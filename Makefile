@@ -58,3 +58,6 @@ lint:
 		-I src -I $(shell $(PG_CONFIG) --includedir-server) \
 		--suppress='*:$(shell $(PG_CONFIG) --includedir-server)/*' \
 		-D__GNUC__ -DPG_PIPELINE_LINT src
+
+# the version is compiled into the library: rebuild when it changes
+src/pg_pipeline.o: Makefile

@@ -50,7 +50,7 @@ CREATE TABLE pipeline.sources (
                     CHECK (on_error IN ('dead_letter', 'skip', 'stop')),
     properties      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(properties) = 'object'),
     consumers       integer NOT NULL DEFAULT 1 CHECK (consumers BETWEEN 1 AND 64),
-    batch_rows      integer NOT NULL DEFAULT 50000 CHECK (batch_rows BETWEEN 1 AND 10000000),
+    batch_rows      integer NOT NULL DEFAULT 50000 CHECK (batch_rows BETWEEN 1 AND 1000000),
     batch_bytes     integer NOT NULL DEFAULT 16777216 CHECK (batch_bytes BETWEEN 1024 AND 1073741823),
     batch_ms        integer NOT NULL DEFAULT 100 CHECK (batch_ms BETWEEN 1 AND 3600000),
     start_from      text NOT NULL DEFAULT 'earliest',
@@ -181,6 +181,39 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 COMMENT ON FUNCTION pipeline._check_source(name, text, regclass, text, name, jsonb, text) IS
 'validates a source definition (server, librdkafka properties, target table and column); returns the column for single-column formats';
 
+CREATE FUNCTION pipeline._check_source_numbers(
+    on_error text, consumers integer, batch_rows integer, batch_bytes integer, batch_ms integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF on_error IS NULL OR on_error NOT IN ('dead_letter', 'skip', 'stop') THEN
+        RAISE EXCEPTION 'invalid on_error policy "%"', on_error
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use dead_letter, skip or stop.';
+    END IF;
+    IF consumers IS NULL OR consumers NOT BETWEEN 1 AND 64 THEN
+        RAISE EXCEPTION 'consumers must be between 1 and 64, not %', consumers
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF batch_rows IS NULL OR batch_rows NOT BETWEEN 1 AND 1000000 THEN
+        RAISE EXCEPTION 'batch_rows must be between 1 and 1000000, not %', batch_rows
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF batch_bytes IS NULL OR batch_bytes NOT BETWEEN 1024 AND 1073741823 THEN
+        RAISE EXCEPTION 'batch_bytes must be between 1024 and 1073741823, not %', batch_bytes
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF batch_ms IS NULL OR batch_ms NOT BETWEEN 1 AND 3600000 THEN
+        RAISE EXCEPTION 'batch_ms must be between 1 and 3600000, not %', batch_ms
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._check_source_numbers(text, integer, integer, integer, integer) IS
+'validates a source''s policy and sizes with clear errors';
+
 CREATE FUNCTION pipeline.create_source(
     name          text,
     server        name,
@@ -211,11 +244,13 @@ BEGIN
         RAISE EXCEPTION 'source "%" already exists', create_source.name
             USING ERRCODE = 'duplicate_object';
     END IF;
-    IF on_error NOT IN ('dead_letter', 'skip', 'stop') THEN
-        RAISE EXCEPTION 'invalid on_error policy "%"', on_error
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use dead_letter, skip or stop.';
+    IF create_source.name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid source name "%"', create_source.name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = 'A source name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.';
     END IF;
+    PERFORM pipeline._check_source_numbers(create_source.on_error, create_source.consumers,
+        create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms);
     col := pipeline._check_source(create_source.server, create_source.topic, create_source.target,
                                   create_source.format, create_source.target_column,
                                   create_source.properties, create_source.start_from);
@@ -281,11 +316,8 @@ BEGIN
     s.batch_ms := coalesce(alter_source.batch_ms, s.batch_ms);
     s.start_from := coalesce(alter_source.start_from, s.start_from);
     s.topic := coalesce(alter_source.topic, s.topic);
-    IF s.on_error NOT IN ('dead_letter', 'skip', 'stop') THEN
-        RAISE EXCEPTION 'invalid on_error policy "%"', s.on_error
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use dead_letter, skip or stop.';
-    END IF;
+    PERFORM pipeline._check_source_numbers(s.on_error, s.consumers, s.batch_rows,
+                                           s.batch_bytes, s.batch_ms);
     col := pipeline._check_source(s.server, s.topic, s.target::regclass, s.format,
                                   coalesce(alter_source.target_column,
                                            CASE WHEN alter_source.format IS NULL THEN s.target_column END),

@@ -32,6 +32,40 @@
 #include "common/pipeline.h"
 #include "kafka/kafka.h"
 
+/* Decompress a frame that does not say its size (zstd's streaming API). */
+static bytea *
+decompress_stream(const char *src, size_t srclen)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	StringInfoData out;
+	ZSTD_inBuffer in = {src, srclen, 0};
+	char		chunk[65536];
+	size_t		rc = 0;
+
+	initStringInfo(&out);
+	appendStringInfoSpaces(&out, VARHDRSZ);
+	ZSTD_initDStream(ds);
+	while (in.pos < in.size)
+	{
+		ZSTD_outBuffer o = {chunk, sizeof(chunk), 0};
+
+		rc = ZSTD_decompressStream(ds, &o, &in);
+		if (ZSTD_isError(rc))
+			break;
+		appendBinaryStringInfo(&out, chunk, o.pos);
+		if (rc == 0)
+			break;
+	}
+	ZSTD_freeDStream(ds);
+	if (ZSTD_isError(rc) || rc != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid zstd-compressed payload"),
+				 errdetail("zstd: %s", ZSTD_isError(rc) ? ZSTD_getErrorName(rc) : "truncated frame")));
+	SET_VARSIZE(out.data, out.len);
+	return (bytea *) out.data;
+}
+
 /* Decompress a zstd frame made by the consumer. */
 static bytea *
 decompress(bytea *in)
@@ -42,8 +76,9 @@ decompress(bytea *in)
 	bytea	   *out;
 	size_t		n;
 
-	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
-		size > MaxAllocSize - VARHDRSZ)
+	if (size == ZSTD_CONTENTSIZE_UNKNOWN)
+		return decompress_stream(src, srclen);
+	if (size == ZSTD_CONTENTSIZE_ERROR || size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid zstd-compressed payload")));
