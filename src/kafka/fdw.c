@@ -209,7 +209,7 @@ pp_kafka_build_conf(const char *server, Oid userid, Jsonb *properties,
 				key = pnstrdup(v.val.string.val, v.val.string.len);
 			else if (tok == WJB_VALUE)
 			{
-				char	   *val;
+				char	   *val = NULL;
 
 				if (v.type == jbvString)
 					val = pnstrdup(v.val.string.val, v.val.string.len);
