@@ -54,6 +54,7 @@ CREATE TABLE pipeline.sources (
     batch_bytes     integer NOT NULL DEFAULT 16777216 CHECK (batch_bytes BETWEEN 1024 AND 1073741823),
     batch_ms        integer NOT NULL DEFAULT 100 CHECK (batch_ms BETWEEN 1 AND 3600000),
     start_from      text NOT NULL DEFAULT 'earliest',
+    archive         boolean NOT NULL DEFAULT false,
     paused          boolean NOT NULL DEFAULT false,
     error           text,
     config_version  integer NOT NULL DEFAULT 1,
@@ -91,24 +92,43 @@ CREATE INDEX ON pipeline.dead_letters (source, id);
 COMMENT ON TABLE pipeline.dead_letters IS
 'messages that could not be ingested, with the error; payload is zstd-compressed (see pipeline.dead_letter_payload)';
 
+CREATE TABLE pipeline.source_archive (
+    source          text NOT NULL REFERENCES pipeline.sources ON DELETE CASCADE ON UPDATE CASCADE,
+    partition       integer NOT NULL,
+    first_offset    bigint NOT NULL,
+    last_offset     bigint NOT NULL,
+    messages        integer NOT NULL,
+    raw_bytes       bigint NOT NULL,
+    data            bytea NOT NULL,
+    archived_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, partition, first_offset)
+);
+ALTER TABLE pipeline.source_archive ALTER data SET STORAGE EXTERNAL;  -- already compressed
+COMMENT ON TABLE pipeline.source_archive IS
+'raw archive of sources created with archive => true: every consumed batch, zstd-compressed, per partition and offset range';
+
 -- the catalogs are dumped by pg_dump, so a backup restores the pipeline
 SELECT pg_catalog.pg_extension_config_dump('pipeline.sources', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.source_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.dead_letters_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.source_archive', '');
 
 -- row-level security: a role sees and changes its own objects
 ALTER TABLE pipeline.sources ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.source_offsets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.dead_letters ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.source_archive ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owner_or_admin ON pipeline.sources
     USING (owner = current_user OR pipeline.is_admin());
 CREATE POLICY owner_or_admin ON pipeline.source_offsets
     USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source));
+CREATE POLICY owner_or_admin ON pipeline.source_archive
+    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source));
 CREATE POLICY owner_or_admin ON pipeline.dead_letters
     USING (owner = current_user OR pipeline.is_admin());
 GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.sources, pipeline.source_offsets,
-    pipeline.dead_letters TO PUBLIC;
+    pipeline.dead_letters, pipeline.source_archive TO PUBLIC;
 GRANT USAGE ON SEQUENCE pipeline.dead_letters_id_seq TO PUBLIC;
 
 -- pipeline.workers gains what each worker works on and its progress
@@ -227,7 +247,8 @@ CREATE FUNCTION pipeline.create_source(
     batch_rows    integer DEFAULT 50000,
     batch_bytes   integer DEFAULT 16777216,
     batch_ms      integer DEFAULT 100,
-    start_from    text    DEFAULT 'earliest')
+    start_from    text    DEFAULT 'earliest',
+    archive       boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -255,15 +276,16 @@ BEGIN
                                   create_source.format, create_source.target_column,
                                   create_source.properties, create_source.start_from);
     INSERT INTO pipeline.sources (name, server, topic, target, format, target_column, on_error,
-                                  properties, consumers, batch_rows, batch_bytes, batch_ms, start_from)
+                                  properties, consumers, batch_rows, batch_bytes, batch_ms, start_from,
+                                  archive)
     VALUES (create_source.name, create_source.server, create_source.topic,
             create_source.target::text, create_source.format, col, create_source.on_error,
             coalesce(create_source.properties, '{}'), create_source.consumers,
             create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms,
-            create_source.start_from);
+            create_source.start_from, coalesce(create_source.archive, false));
 END
 $$;
-COMMENT ON FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text) IS
+COMMENT ON FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text, boolean) IS
 'creates a Kafka source: a consumer worker keeps the target table filled from the topic, exactly once';
 
 CREATE FUNCTION pipeline._source_for_update(source_name text)
@@ -297,7 +319,8 @@ CREATE FUNCTION pipeline.alter_source(
     batch_bytes   integer DEFAULT NULL,
     batch_ms      integer DEFAULT NULL,
     start_from    text    DEFAULT NULL,
-    topic         text    DEFAULT NULL)
+    topic         text    DEFAULT NULL,
+    archive       boolean DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -316,6 +339,7 @@ BEGIN
     s.batch_ms := coalesce(alter_source.batch_ms, s.batch_ms);
     s.start_from := coalesce(alter_source.start_from, s.start_from);
     s.topic := coalesce(alter_source.topic, s.topic);
+    s.archive := coalesce(alter_source.archive, s.archive);
     PERFORM pipeline._check_source_numbers(s.on_error, s.consumers, s.batch_rows,
                                            s.batch_bytes, s.batch_ms);
     col := pipeline._check_source(s.server, s.topic, s.target::regclass, s.format,
@@ -326,11 +350,11 @@ BEGIN
        SET format = s.format, on_error = s.on_error, properties = s.properties,
            target_column = col, consumers = s.consumers, batch_rows = s.batch_rows,
            batch_bytes = s.batch_bytes, batch_ms = s.batch_ms, start_from = s.start_from,
-           topic = s.topic, config_version = u.config_version + 1
+           topic = s.topic, archive = s.archive, config_version = u.config_version + 1
      WHERE u.name = s.name;
 END
 $$;
-COMMENT ON FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text) IS
+COMMENT ON FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text, boolean) IS
 'changes a source''s options (NULL keeps one); its consumers restart with them';
 
 CREATE FUNCTION pipeline.drop_source(name text, if_exists boolean DEFAULT false)
@@ -514,3 +538,29 @@ SELECT d.id, d.source, d.topic, d.partition, d."offset",
 COMMENT ON VIEW pipeline.dead_letter_messages IS
 'pipeline.dead_letters with key and payload readable (payload as text, bytes escaped)';
 GRANT SELECT ON pipeline.dead_letter_messages TO PUBLIC;
+
+------------------------------------------------------------------------
+-- Raw archive.
+------------------------------------------------------------------------
+CREATE FUNCTION pipeline.replay_archive(source text, target regclass DEFAULT NULL,
+                                        from_offset bigint DEFAULT 0)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_replay_archive'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION pipeline.replay_archive(text, regclass, bigint) IS
+'loads a source''s archived messages (from an offset on) into a table, by default its own target; returns the rows loaded';
+
+CREATE VIEW pipeline.source_archive_stats AS
+SELECT a.source,
+       count(*) AS batches,
+       sum(a.messages) AS messages,
+       sum(a.raw_bytes) AS raw_bytes,
+       sum(octet_length(a.data)) AS stored_bytes,
+       round(sum(a.raw_bytes)::numeric / nullif(sum(octet_length(a.data)), 0), 2) AS compression_ratio,
+       min(a.archived_at) AS oldest,
+       max(a.archived_at) AS newest
+  FROM pipeline.source_archive a
+ GROUP BY a.source;
+COMMENT ON VIEW pipeline.source_archive_stats IS
+'per archived source: batches, messages, raw and stored bytes, zstd compression ratio';
+GRANT SELECT ON pipeline.source_archive_stats TO PUBLIC;

@@ -144,6 +144,10 @@ extern void pp_shmem_require(void);
 extern const char *pp_worker_kind_name(PipelineWorkerKind kind);
 extern const char *pp_worker_state_name(PipelineWorkerState state);
 
+/* src/common/zstd.c */
+extern bytea *pp_zstd_compress(const void *data, size_t len);
+extern bytea *pp_zstd_decompress(bytea *in);
+
 /* src/worker/worker.c: the dynamic worker API */
 extern int	pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 							const char *label,

@@ -44,8 +44,6 @@
  */
 #include "postgres.h"
 
-#include <zstd.h>
-
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -101,6 +99,7 @@ typedef struct SourceConfig
 	int			batch_bytes;
 	int			batch_ms;
 	char	   *start_from;
+	bool		archive;
 } SourceConfig;
 
 static ConsumerParams params;
@@ -179,7 +178,7 @@ lock_source(bool load)
 
 	if (SPI_execute_with_args("SELECT config_version, paused, server::text, topic, target, format, "
 							  "target_column::text, on_error, properties, batch_rows, batch_bytes, "
-							  "batch_ms, start_from FROM pipeline.sources WHERE name = $1 FOR SHARE",
+							  "batch_ms, start_from, archive FROM pipeline.sources WHERE name = $1 FOR SHARE",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read source \"%s\"", params.source);
 	if (SPI_processed == 0)
@@ -209,6 +208,7 @@ lock_source(bool load)
 		config.batch_bytes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11, &isnull));
 		config.batch_ms = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12, &isnull));
 		config.start_from = spi_text(13);
+		config.archive = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 14, &isnull));
 		MemoryContextSwitchTo(old);
 	}
 	return true;
@@ -261,20 +261,6 @@ store_offset(int partition, int64 next_offset, int64 high_watermark)
 		elog(ERROR, "could not store the offset of partition %d", partition);
 }
 
-/* zstd-compress a payload for the dead letters (level 3: fast, ~3x on JSON) */
-static bytea *
-compress(const void *data, size_t len)
-{
-	size_t		bound = ZSTD_compressBound(len);
-	bytea	   *out = palloc(VARHDRSZ + bound);
-	size_t		n = ZSTD_compress(VARDATA(out), bound, data ? data : "", len, 3);
-
-	if (ZSTD_isError(n))
-		elog(ERROR, "zstd compression failed: %s", ZSTD_getErrorName(n));
-	SET_VARSIZE(out, VARHDRSZ + n);
-	return out;
-}
-
 static void
 store_dead_letter(const KafkaRecord *msg, const char *error, const char *sqlstate)
 {
@@ -309,7 +295,7 @@ store_dead_letter(const KafkaRecord *msg, const char *error, const char *sqlstat
 	else
 		nulls[4] = 'n';
 	if (msg->payload)
-		values[5] = PointerGetDatum(compress(msg->payload, msg->len));
+		values[5] = PointerGetDatum(pp_zstd_compress(msg->payload, msg->len));
 	else
 		nulls[5] = 'n';
 	values[6] = Int32GetDatum((int32) msg->len);
@@ -422,6 +408,9 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 		stop_source(stop_error);
 		return false;
 	}
+
+	if (config.archive)
+		pp_kafka_archive_batch(params.source, items, n);
 
 	/* the next offset of every partition in the batch, with the rows */
 	foreach(lc, assigned)

@@ -13,8 +13,6 @@
  */
 #include "postgres.h"
 
-#include <zstd.h>
-
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -32,73 +30,12 @@
 #include "common/pipeline.h"
 #include "kafka/kafka.h"
 
-/* Decompress a frame that does not say its size (zstd's streaming API). */
-static bytea *
-decompress_stream(const char *src, size_t srclen)
-{
-	ZSTD_DStream *ds = ZSTD_createDStream();
-	StringInfoData out;
-	ZSTD_inBuffer in = {src, srclen, 0};
-	char		chunk[65536];
-	size_t		rc = 0;
-
-	initStringInfo(&out);
-	appendStringInfoSpaces(&out, VARHDRSZ);
-	ZSTD_initDStream(ds);
-	while (in.pos < in.size)
-	{
-		ZSTD_outBuffer o = {chunk, sizeof(chunk), 0};
-
-		rc = ZSTD_decompressStream(ds, &o, &in);
-		if (ZSTD_isError(rc))
-			break;
-		appendBinaryStringInfo(&out, chunk, o.pos);
-		if (rc == 0)
-			break;
-	}
-	ZSTD_freeDStream(ds);
-	if (ZSTD_isError(rc) || rc != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid zstd-compressed payload"),
-				 errdetail("zstd: %s", ZSTD_isError(rc) ? ZSTD_getErrorName(rc) : "truncated frame")));
-	SET_VARSIZE(out.data, out.len);
-	return (bytea *) out.data;
-}
-
-/* Decompress a zstd frame made by the consumer. */
-static bytea *
-decompress(bytea *in)
-{
-	const char *src = VARDATA_ANY(in);
-	size_t		srclen = VARSIZE_ANY_EXHDR(in);
-	unsigned long long size = ZSTD_getFrameContentSize(src, srclen);
-	bytea	   *out;
-	size_t		n;
-
-	if (size == ZSTD_CONTENTSIZE_UNKNOWN)
-		return decompress_stream(src, srclen);
-	if (size == ZSTD_CONTENTSIZE_ERROR || size > MaxAllocSize - VARHDRSZ)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid zstd-compressed payload")));
-	out = palloc(VARHDRSZ + size);
-	n = ZSTD_decompress(VARDATA(out), size, src, srclen);
-	if (ZSTD_isError(n))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid zstd-compressed payload"),
-				 errdetail("zstd: %s", ZSTD_getErrorName(n))));
-	SET_VARSIZE(out, VARHDRSZ + n);
-	return out;
-}
-
 /* pipeline.zstd_decompress(bytea) -> bytea */
 PG_FUNCTION_INFO_V1(pipeline_zstd_decompress);
 Datum
 pipeline_zstd_decompress(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BYTEA_P(decompress(PG_GETARG_BYTEA_PP(0)));
+	PG_RETURN_BYTEA_P(pp_zstd_decompress(PG_GETARG_BYTEA_PP(0)));
 }
 
 typedef struct ReplayState
@@ -201,7 +138,7 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		if (!isnull)
 		{
-			bytea	   *payload = decompress(DatumGetByteaPP(d));
+			bytea	   *payload = pp_zstd_decompress(DatumGetByteaPP(d));
 
 			rec->payload = VARDATA(payload);
 			rec->len = VARSIZE(payload) - VARHDRSZ;

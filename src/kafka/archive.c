@@ -1,0 +1,287 @@
+/*-------------------------------------------------------------------------
+ *
+ * archive.c
+ *	  The raw archive of a source: every consumed batch kept
+ *	  zstd-compressed with its offset range, so a target can be rebuilt
+ *	  after Kafka's retention has expired.
+ *
+ * The consumer appends one row per partition and batch to
+ * pipeline.source_archive in the batch's own transaction, so the archive
+ * holds each message exactly once, like the target.  A row's data is a
+ * zstd frame of records, each:
+ *
+ *	int64 offset | int64 timestamp_ms (-1: none) |
+ *	int32 key length (-1: null) | key | int32 value length (-1: null) | value
+ *
+ * in native byte order (the archive is read back by the same server).
+ * pipeline.replay_archive() loads archived messages into a table through
+ * the consumer's loader (load.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/regproc.h"
+
+#include "common/pipeline.h"
+#include "kafka/kafka.h"
+
+static void
+append_chunk(StringInfo buf, const char *data, size_t len)
+{
+	int32		n = data ? (int32) len : -1;
+
+	appendBinaryStringInfo(buf, (char *) &n, sizeof(n));
+	if (data)
+		appendBinaryStringInfo(buf, data, len);
+}
+
+/*
+ * pp_kafka_archive_batch
+ *		Archive the records of a batch, one row per partition.  Runs inside
+ *		the batch's transaction, with SPI connected.
+ */
+void
+pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n)
+{
+	static SPIPlanPtr plan = NULL;
+	bool	   *done = palloc0(sizeof(bool) * n);
+
+	if (plan == NULL)
+	{
+		Oid			argtypes[7] = {TEXTOID, INT4OID, INT8OID, INT8OID, INT4OID, INT8OID, BYTEAOID};
+
+		plan = SPI_prepare("INSERT INTO pipeline.source_archive (source, partition, first_offset, "
+						   "last_offset, messages, raw_bytes, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+						   7, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the archive insert");
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		StringInfoData buf;
+		int32		partition = recs[i].partition;
+		int64		first = recs[i].offset,
+					last = recs[i].offset;
+		int			count = 0;
+		Datum		values[7];
+
+		if (done[i])
+			continue;
+		initStringInfo(&buf);
+		for (int j = i; j < n; j++)
+		{
+			KafkaRecord *rec = &recs[j];
+
+			if (done[j] || rec->partition != partition)
+				continue;
+			done[j] = true;
+			appendBinaryStringInfo(&buf, (char *) &rec->offset, sizeof(int64));
+			appendBinaryStringInfo(&buf, (char *) &rec->timestamp_ms, sizeof(int64));
+			append_chunk(&buf, rec->key, rec->key_len);
+			append_chunk(&buf, rec->payload, rec->len);
+			first = Min(first, rec->offset);
+			last = Max(last, rec->offset);
+			count++;
+		}
+		values[0] = CStringGetTextDatum(source);
+		values[1] = Int32GetDatum(partition);
+		values[2] = Int64GetDatum(first);
+		values[3] = Int64GetDatum(last);
+		values[4] = Int32GetDatum(count);
+		values[5] = Int64GetDatum(buf.len);
+		values[6] = PointerGetDatum(pp_zstd_compress(buf.data, buf.len));
+		if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not archive a batch of source \"%s\"", source);
+		pfree(buf.data);
+	}
+	pfree(done);
+}
+
+/* Read the records of an archive frame; they point into data. */
+static int
+unpack(bytea *data, KafkaRecord **out)
+{
+	const char *p = VARDATA(data);
+	const char *end = p + VARSIZE(data) - VARHDRSZ;
+	int			n = 0,
+				cap = 1024;
+	KafkaRecord *recs = palloc0(sizeof(KafkaRecord) * cap);
+
+	while (p < end)
+	{
+		KafkaRecord *rec;
+		int32		len;
+
+		if (n == cap)
+		{
+			cap *= 2;
+			recs = repalloc(recs, sizeof(KafkaRecord) * cap);
+		}
+		rec = &recs[n++];
+		memset(rec, 0, sizeof(*rec));
+		if (end - p < 2 * (int) sizeof(int64) + (int) sizeof(int32))
+			goto corrupt;
+		memcpy(&rec->offset, p, sizeof(int64));
+		p += sizeof(int64);
+		memcpy(&rec->timestamp_ms, p, sizeof(int64));
+		p += sizeof(int64);
+		for (int part = 0; part < 2; part++)
+		{
+			if (end - p < (int) sizeof(int32))
+				goto corrupt;
+			memcpy(&len, p, sizeof(int32));
+			p += sizeof(int32);
+			if (len > end - p)
+				goto corrupt;
+			if (part == 0)
+			{
+				rec->key = len < 0 ? NULL : p;
+				rec->key_len = Max(len, 0);
+			}
+			else
+			{
+				rec->payload = len < 0 ? NULL : p;
+				rec->len = Max(len, 0);
+			}
+			p += Max(len, 0);
+		}
+	}
+	*out = recs;
+	return n;
+
+corrupt:
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupt archive record")));
+	return 0;
+}
+
+/* Archived messages that do not load are reported, not stored. */
+static bool
+report_bad(KafkaRecord *rec, const char *error, const char *sqlstate, void *arg)
+{
+	int64	   *bad = arg;
+
+	(*bad)++;
+	ereport(WARNING,
+			(errmsg("archived message at partition %d offset " INT64_FORMAT " was not loaded",
+					rec->partition, rec->offset),
+			 errdetail("%s", error)));
+	return true;
+}
+
+/*
+ * pipeline.replay_archive(source text, target regclass DEFAULT NULL,
+ *                         from_offset bigint DEFAULT 0) returns bigint
+ *		Load the archived messages of a source (at or after from_offset in
+ *		each partition) into target, by default the source's own target.
+ *		Returns how many rows loaded; messages that fail are reported as
+ *		warnings.
+ */
+PG_FUNCTION_INFO_V1(pipeline_replay_archive);
+Datum
+pipeline_replay_archive(PG_FUNCTION_ARGS)
+{
+	char	   *source;
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	int64		from_offset = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
+	char	   *target,
+			   *topic,
+			   *column;
+	SourceFormat format;
+	Relation	rel;
+	TargetLayout layout;
+	int64		loaded = 0,
+				bad = 0;
+	uint64		nrows;
+	SPITupleTable *rows;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the source to replay must not be null")));
+	source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	values[0] = CStringGetTextDatum(source);
+	values[1] = Int64GetDatum(from_offset);
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT target, format, target_column::text, topic FROM pipeline.sources "
+							  "WHERE name = $1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.sources");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source)));
+	target = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	format = pp_kafka_parse_format(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	topic = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+
+	if (!PG_ARGISNULL(1))
+		rel = table_open(PG_GETARG_OID(1), RowExclusiveLock);
+	else
+		rel = table_openrv(makeRangeVarFromNameList(pp_qualified_name_list(target)), RowExclusiveLock);
+	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
+	if (format != FORMAT_JSON && format != FORMAT_CSV)
+	{
+		/* the data column must exist in the replay target too */
+		if (column == NULL || get_attnum(RelationGetRelid(rel), column) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("table \"%s\" has no column \"%s\" for the messages",
+							RelationGetRelationName(rel), column ? column : "")));
+	}
+	pp_kafka_layout_init(&layout, rel, format, column, topic);
+
+	if (SPI_execute_with_args("SELECT partition, data FROM pipeline.source_archive "
+							  "WHERE source = $1 AND last_offset >= $2 "
+							  "ORDER BY partition, first_offset",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.source_archive");
+	rows = SPI_tuptable;
+	nrows = SPI_processed;
+
+	for (uint64 r = 0; r < nrows; r++)
+	{
+		bool		isnull;
+		int32		partition = DatumGetInt32(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull));
+		bytea	   *data = pp_zstd_decompress(DatumGetByteaPP(SPI_getbinval(rows->vals[r], rows->tupdesc, 2, &isnull)));
+		KafkaRecord *recs;
+		int			n = unpack(data, &recs);
+		int			kept = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (recs[i].offset < from_offset)
+				continue;
+			recs[kept] = recs[i];
+			recs[kept].partition = partition;
+			kept++;
+		}
+		(void) pp_kafka_load(rel, &layout, recs, kept, report_bad, &bad);
+		for (int i = 0; i < kept; i++)
+			if (!recs[i].bad)
+				loaded++;
+		pfree(recs);
+		pfree(data);
+	}
+	table_close(rel, NoLock);
+	SPI_finish();
+	PG_RETURN_INT64(loaded);
+}
