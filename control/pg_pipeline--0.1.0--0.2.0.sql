@@ -564,3 +564,216 @@ SELECT a.source,
 COMMENT ON VIEW pipeline.source_archive_stats IS
 'per archived source: batches, messages, raw and stored bytes, zstd compression ratio';
 GRANT SELECT ON pipeline.source_archive_stats TO PUBLIC;
+
+------------------------------------------------------------------------
+-- Sinks: publish committed rows of pipeline.outbox to a topic.
+------------------------------------------------------------------------
+CREATE TABLE pipeline.sinks (
+    name            text PRIMARY KEY CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
+    owner           name NOT NULL DEFAULT current_user,
+    server          name NOT NULL,
+    topic           text NOT NULL,
+    properties      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(properties) = 'object'),
+    batch_rows      integer NOT NULL DEFAULT 1000 CHECK (batch_rows BETWEEN 1 AND 100000),
+    paused          boolean NOT NULL DEFAULT false,
+    error           text,
+    config_version  integer NOT NULL DEFAULT 1,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pipeline.sinks IS 'Kafka sinks: which topic the committed rows of pipeline.outbox go to';
+
+CREATE TABLE pipeline.outbox (
+    id              bigserial PRIMARY KEY,
+    sink            text NOT NULL REFERENCES pipeline.sinks ON DELETE CASCADE ON UPDATE CASCADE,
+    key             text,
+    payload         text,
+    headers         jsonb CHECK (headers IS NULL OR jsonb_typeof(headers) = 'object'),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    seq             bigint,
+    partition       integer,
+    owner           name NOT NULL DEFAULT current_user
+);
+CREATE INDEX ON pipeline.outbox (sink, seq, id);
+COMMENT ON TABLE pipeline.outbox IS
+'messages waiting to be published; a row leaves once Kafka acknowledged it (seq and partition are the sink''s)';
+
+CREATE TABLE pipeline.sink_progress (
+    sink            text PRIMARY KEY REFERENCES pipeline.sinks ON DELETE CASCADE ON UPDATE CASCADE,
+    last_seq        bigint NOT NULL DEFAULT 0,
+    published       bigint NOT NULL DEFAULT 0,
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pipeline.sink_progress IS
+'per sink: the last sequence number given to a message, and how many were published';
+
+SELECT pg_catalog.pg_extension_config_dump('pipeline.sinks', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.sink_progress', '');
+ALTER TABLE pipeline.sinks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.outbox ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.sink_progress ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON pipeline.sinks
+    USING (owner = current_user OR pipeline.is_admin());
+CREATE POLICY owner_or_admin ON pipeline.outbox
+    USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = sink));
+CREATE POLICY owner_or_admin ON pipeline.sink_progress
+    USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = sink));
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.sinks, pipeline.outbox, pipeline.sink_progress TO PUBLIC;
+GRANT USAGE ON SEQUENCE pipeline.outbox_id_seq TO PUBLIC;
+CREATE TRIGGER wake_coordinator AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON pipeline.sinks FOR EACH STATEMENT EXECUTE FUNCTION pipeline.wake_coordinator();
+CREATE TRIGGER wake_coordinator AFTER INSERT
+    ON pipeline.outbox FOR EACH STATEMENT EXECUTE FUNCTION pipeline.wake_coordinator();
+
+CREATE FUNCTION pipeline.create_sink(
+    name       text,
+    server     name,
+    topic      text,
+    properties jsonb   DEFAULT '{}',
+    batch_rows integer DEFAULT 1000)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF create_sink.name IS NULL OR create_sink.server IS NULL OR create_sink.topic IS NULL THEN
+        RAISE EXCEPTION 'name, server and topic of a sink must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF create_sink.name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid sink name "%"', create_sink.name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = 'A sink name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = create_sink.name) THEN
+        RAISE EXCEPTION 'sink "%" already exists', create_sink.name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF batch_rows IS NULL OR batch_rows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'batch_rows must be between 1 and 100000, not %', batch_rows
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pipeline._check_sink(create_sink.server, create_sink.topic, create_sink.properties);
+    INSERT INTO pipeline.sinks (name, server, topic, properties, batch_rows)
+    VALUES (create_sink.name, create_sink.server, create_sink.topic,
+            coalesce(create_sink.properties, '{}'), create_sink.batch_rows);
+    INSERT INTO pipeline.sink_progress (sink) VALUES (create_sink.name);
+END
+$$;
+COMMENT ON FUNCTION pipeline.create_sink(text, name, text, jsonb, integer) IS
+'creates a Kafka sink: a worker publishes the committed rows of pipeline.outbox for it, each exactly once';
+
+CREATE FUNCTION pipeline._check_sink(server name, topic text, properties jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pipeline_check_sink'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION pipeline._check_sink(name, text, jsonb) IS
+'validates a sink definition (server, topic name, librdkafka properties)';
+
+CREATE FUNCTION pipeline._sink_for_update(sink_name text)
+RETURNS pipeline.sinks
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sinks;
+BEGIN
+    SELECT * INTO s FROM pipeline.sinks WHERE name = sink_name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'sink "%" does not exist', sink_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name FROM pipeline.sinks lists the sinks you can see.';
+    END IF;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION pipeline._sink_for_update(text) IS
+'locks a sink row or raises undefined_object';
+
+CREATE FUNCTION pipeline.drop_sink(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF if_exists AND NOT EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = drop_sink.name) THEN
+        RAISE NOTICE 'sink "%" does not exist, skipping', drop_sink.name;
+        RETURN;
+    END IF;
+    PERFORM pipeline._sink_for_update(drop_sink.name);
+    DELETE FROM pipeline.sinks s WHERE s.name = drop_sink.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.drop_sink(text, boolean) IS
+'drops a sink and the messages still waiting in its outbox';
+
+CREATE FUNCTION pipeline.pause_sink(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._sink_for_update(pause_sink.name);
+    UPDATE pipeline.sinks s SET paused = true, config_version = s.config_version + 1
+     WHERE s.name = pause_sink.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.pause_sink(text) IS 'stops publishing; the outbox keeps filling';
+
+CREATE FUNCTION pipeline.resume_sink(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._sink_for_update(resume_sink.name);
+    UPDATE pipeline.sinks s SET paused = false, error = NULL, config_version = s.config_version + 1
+     WHERE s.name = resume_sink.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.resume_sink(text) IS 'publishes again, from the oldest waiting message';
+
+CREATE FUNCTION pipeline.publish(sink text, payload text, key text DEFAULT NULL, headers jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = publish.sink) THEN
+        RAISE EXCEPTION 'sink "%" does not exist', publish.sink
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO pipeline.outbox (sink, key, payload, headers)
+    VALUES (publish.sink, publish.key, publish.payload, publish.headers)
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION pipeline.publish(text, text, text, jsonb) IS
+'enqueues a message for a sink; it is published only if and after this transaction commits';
+
+CREATE VIEW pipeline.sink_status AS
+SELECT s.name AS sink,
+       s.topic,
+       CASE
+           WHEN s.error IS NOT NULL THEN 'stopped'
+           WHEN s.paused THEN 'paused'
+           WHEN w.state = 'running' THEN 'running'
+           WHEN w.state = 'restarting' THEN 'error'
+           ELSE 'starting'
+       END AS state,
+       (SELECT count(*) FROM pipeline.outbox o WHERE o.sink = s.name) AS waiting,
+       p.published,
+       p.last_seq,
+       p.updated_at AS last_publish_at,
+       coalesce(s.error, w.last_error) AS last_error
+  FROM pipeline.sinks s
+  LEFT JOIN pipeline.sink_progress p ON p.sink = s.name
+  LEFT JOIN LATERAL (
+        SELECT wk.state, wk.last_error FROM pipeline.get_workers() wk
+         WHERE wk.kind = 'sink' AND wk.label = s.name LIMIT 1) w ON true;
+COMMENT ON VIEW pipeline.sink_status IS 'per sink: state, messages waiting, published, last error';
+GRANT SELECT ON pipeline.sink_status TO PUBLIC;

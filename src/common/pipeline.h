@@ -181,6 +181,7 @@ extern void pp_coordinator_wake_at_commit(void);
 /* src/kafka: the coordinator's and the workers' entry points */
 extern long pp_kafka_supervise(void);
 extern void pp_kafka_consumer_main(PipelineWorkerArgs *args);
+extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
 
 /* src/worker/hooks.c */
 extern void pp_hooks_init(void);

@@ -269,6 +269,35 @@ pp_kafka_parse_format(const char *format)
 	return FORMAT_JSON;			/* keep compiler quiet */
 }
 
+static void
+check_topic_name(const char *topic)
+{
+	if (strlen(topic) == 0 || strlen(topic) > 249 ||
+		strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(topic))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid Kafka topic name \"%s\"", topic),
+				 errdetail("Topic names are 1 to 249 characters among letters, digits, '.', '_' and '-'.")));
+}
+
+/*
+ * pipeline._check_sink(server, topic, properties): validate a sink
+ * definition for the current user.
+ */
+PG_FUNCTION_INFO_V1(pipeline_check_sink);
+Datum
+pipeline_check_sink(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("server and topic of a sink must not be null")));
+	check_topic_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	pp_kafka_build_conf(NameStr(*PG_GETARG_NAME(0)), GetUserId(),
+						PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), true);
+	PG_RETURN_VOID();
+}
+
 /* The first column a single-column format may fill, or NULL. */
 static char *
 default_data_column(Relation rel)
@@ -315,12 +344,7 @@ pipeline_check_source(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(2);
 	format = pp_kafka_parse_format(text_to_cstring(PG_GETARG_TEXT_PP(3)));
 
-	if (strlen(topic) == 0 || strlen(topic) > 249 ||
-		strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(topic))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid Kafka topic name \"%s\"", topic),
-				 errdetail("Topic names are 1 to 249 characters among letters, digits, '.', '_' and '-'.")));
+	check_topic_name(topic);
 
 	if (strcmp(start_from, "earliest") != 0 && strcmp(start_from, "latest") != 0)
 		(void) DirectFunctionCall3(timestamptz_in, CStringGetDatum(start_from),

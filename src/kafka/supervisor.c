@@ -36,6 +36,7 @@
 
 typedef struct ConsumerKey
 {
+	PipelineWorkerKind kind;	/* consumer (of a source) or sink */
 	char		source[NAMEDATALEN];
 	int32		index;
 } ConsumerKey;
@@ -63,7 +64,7 @@ start_consumer(ConsumerEntry *entry, TimestampTz now)
 	MemoryContext old = MemoryContextSwitchTo(supervisor_context);
 	int			slot;
 
-	slot = pp_worker_start(PP_WORKER_CONSUMER, MyDatabaseId, entry->owner,
+	slot = pp_worker_start(entry->key.kind, MyDatabaseId, entry->owner,
 						   entry->key.source, &entry->params, sizeof(ConsumerParams),
 						   entry->slot, &entry->handle);
 	MemoryContextSwitchTo(old);
@@ -95,7 +96,9 @@ read_sources(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute("SELECT name, owner::text, consumers, config_version FROM pipeline.sources "
+	if (SPI_execute("SELECT name, owner::text, consumers, config_version, false FROM pipeline.sources "
+					"WHERE NOT paused UNION ALL "
+					"SELECT name, owner::text, 1, config_version, true FROM pipeline.sinks "
 					"WHERE NOT paused", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.sources");
 
@@ -108,6 +111,7 @@ read_sources(void)
 		Oid			owner = get_role_oid(TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull)), true);
 		int			count = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 		int			version = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		bool		is_sink = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 
 		if (!OidIsValid(owner))
 			continue;			/* its owner was dropped */
@@ -118,6 +122,7 @@ read_sources(void)
 			bool		found;
 
 			memset(&key, 0, sizeof(key));
+			key.kind = is_sink ? PP_WORKER_SINK : PP_WORKER_CONSUMER;
 			strlcpy(key.source, name, NAMEDATALEN);
 			key.index = i;
 			entry = hash_search(consumers, &key, HASH_ENTER, &found);
@@ -189,6 +194,17 @@ pp_kafka_supervise(void)
 
 			if (GetBackgroundWorkerPid(entry->handle, &pid) != BGWH_STOPPED)
 			{
+				/* a sink may have new outbox rows to publish: wake it */
+				if (entry->key.kind == PP_WORKER_SINK)
+				{
+					Latch	   *latch;
+
+					LWLockAcquire(pp_shared->lock, LW_SHARED);
+					latch = pp_shared->slots[entry->slot].latch;
+					LWLockRelease(pp_shared->lock);
+					if (latch)
+						SetLatch(latch);
+				}
 				/* running: stop it if unwanted or outdated */
 				if (!entry->wanted ||
 					entry->running.config_version != entry->params.config_version ||
