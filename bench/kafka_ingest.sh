@@ -262,3 +262,323 @@ ZSTD_BATCHES=$(split -l 50000 --filter='zstd -3 -q -c | wc -c' "$FILES/events.js
 ZSTD_RATIO_WHOLE=$(ratio "$JSON_BYTES" "$ZSTD_WHOLE")
 ZSTD_RATIO_BATCH=$(ratio "$JSON_BYTES" "$ZSTD_BATCHES")
 
+# ---------------------------------------------------------------- the topic
+# prints "low last" of a partition ("" "" when it is empty)
+partition_range() {
+	local low last
+	low=$(timeout 30 kcat -C -b "$BOOTSTRAP" -t "$1" -p "$2" -o beginning -c 1 -e -q -f '%o\n') || true
+	last=$(timeout 30 kcat -C -b "$BOOTSTRAP" -t "$1" -p "$2" -o -1 -c 1 -e -q -f '%o\n') || true
+	echo "${low:-} ${last:-}"
+}
+
+log "producing $N events into topic $TOPIC ($PARTITIONS partitions) with kcat -z zstd"
+t0=$(now)
+timeout "$STEP_TIMEOUT" kcat -P -b "$BOOTSTRAP" -t "$TOPIC" -z zstd <"$FILES/events.json" ||
+	die "kcat produce"
+PRODUCE_S=$(fsub "$(now)" "$t0")
+KEPT=0
+WATERMARKS=""
+for ((p = 0; p < PARTITIONS; p++)); do
+	read -r low last <<<"$(partition_range "$TOPIC" "$p")"
+	if [ -n "$low" ]; then
+		[ "$low" = 0 ] || die "partition $p starts at offset $low: the broker dropped events (it keeps ~5 MiB per partition)"
+		KEPT=$((KEPT + last + 1))
+		WATERMARKS+=" p$p=0..$((last + 1))"
+	else
+		WATERMARKS+=" p$p=empty"
+	fi
+done
+[ "$KEPT" = "$N" ] || die "the topic keeps $KEPT of $N events"
+log "all $N events kept:$WATERMARKS (produced in $(printf '%.2f' "$PRODUCE_S") s)"
+echo "# topic $TOPIC: $N events of $AVG_BYTES bytes on average, zstd by kcat, watermarks$WATERMARKS" >>"$RESULTS"
+
+# ---------------------------------------------------------------- (a) (b) COPY
+log "(a) server-side COPY of the CSV into a typed table"
+fresh_table a_copy_csv "$TYPED_COLUMNS"
+s=$(timed_sql "COPY a_copy_csv FROM '$FILES/events.csv' (FORMAT csv)")
+check_count a_copy_csv "$N"
+record a "$s"
+sql "DROP TABLE a_copy_csv" >/dev/null
+
+log "(b) server-side COPY of the JSON lines into a jsonb column"
+fresh_table b_copy_jsonb "payload jsonb"
+s=$(timed_sql "COPY b_copy_jsonb FROM '$FILES/events.json' $COPY_JSONL_OPTS")
+check_count b_copy_jsonb "$N"
+record b "$s"
+sql "DROP TABLE b_copy_jsonb" >/dev/null
+
+# ---------------------------------------------------------------- (c) kcat alone
+log "(c1) kcat -C to /dev/null, kcat defaults"
+t0=$(now)
+timeout "$STEP_TIMEOUT" kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q >/dev/null || die "kcat consume"
+record c1 "$(fsub "$(now)" "$t0")"
+
+log "(c2) kcat -C to /dev/null, raised fetch queue"
+t0=$(now)
+timeout "$STEP_TIMEOUT" kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q "${KCAT_TUNED[@]}" >/dev/null ||
+	die "kcat consume"
+record c2 "$(fsub "$(now)" "$t0")"
+
+# ---------------------------------------------------------------- (d) kcat | psql
+kcat_psql() {
+	local table=$1 t0
+	shift
+	fresh_table "$table" "payload jsonb"
+	t0=$(now)
+	timeout "$STEP_TIMEOUT" bash -c '
+		set -o pipefail
+		kcat -C -b "$1" -t "$2" -o beginning -e -q "${@:8}" |
+			psql -X -q -v ON_ERROR_STOP=1 -h "$3" -p "$4" -U postgres -d "$5" \
+				-c "\\copy $6 from pstdin $7"
+	' _ "$BOOTSTRAP" "$TOPIC" "$WORK" "$PORT" "$DB" "$table" "$COPY_JSONL_OPTS" "$@" || die "kcat | psql into $table"
+	fsub "$(now)" "$t0"
+}
+
+log "(d1) kcat -C | psql \\copy into jsonb, kcat defaults"
+s=$(kcat_psql d1_kcat_psql)
+check_count d1_kcat_psql "$N"
+record d1 "$s"
+sql "DROP TABLE d1_kcat_psql" >/dev/null
+
+log "(d2) kcat -C | psql \\copy into jsonb, raised fetch queue"
+s=$(kcat_psql d2_kcat_psql "${KCAT_TUNED[@]}")
+check_count d2_kcat_psql "$N"
+record d2 "$s"
+sql "DROP TABLE d2_kcat_psql" >/dev/null
+
+# ---------------------------------------------------------------- pg_pipeline
+# poll a source: prints "next_offsets|last_commit_epoch|consumer_pid|state: error"
+source_progress() {
+	sql_quick "SELECT coalesce((SELECT sum(next_offset) FROM pipeline.source_offsets WHERE source = '$1'), 0),
+	       coalesce((SELECT extract(epoch FROM max(pg_xact_commit_timestamp(xmin)))
+	                   FROM pipeline.source_offsets WHERE source = '$1'), 0),
+	       coalesce((SELECT pid FROM pipeline.workers
+	                  WHERE kind = 'consumer' AND works_on = '$1' AND pid IS NOT NULL LIMIT 1), 0),
+	       (SELECT state || ': ' || coalesce(last_error, '') FROM pipeline.source_status WHERE source = '$1')"
+}
+
+# the largest RssAnon (kB) of a process, sampled every 50 ms, into a file
+sample_memory() {
+	local pid=$1 out=$2 max=0 v
+	while [ -r "/proc/$pid/status" ]; do
+		v=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || break
+		if [ -n "$v" ] && [ "$v" -gt "$max" ]; then
+			max=$v
+			echo "$max" >"$out"
+		fi
+		sleep 0.05
+	done
+}
+
+stop_pid() {
+	kill "$@" 2>/dev/null || true
+	wait "${@: -1}" 2>/dev/null || true
+}
+
+drop_source() {
+	local pid=$2 i
+	sql "SELECT pipeline.drop_source('$1')" >/dev/null
+	for ((i = 0; i < 300; i++)); do
+		{ [ "$pid" = 0 ] || ! kill -0 "$pid" 2>/dev/null; } && return 0
+		sleep 0.1
+	done
+	log "warning: the consumer $pid of $1 did not exit within 30 s"
+}
+
+# run_source PATH NAME TABLE FORMAT: time from create_source until every
+# event is committed (rows and offsets commit together, so the offsets say it)
+declare -A PEAK_HWM PEAK_ANON CONSUMER_NOTE
+run_source() {
+	local path=$1 name=$2 table=$3 format=$4 t_create row offs last pid=0 state
+	local deadline sampler="" perfpid="" t_first elapsed steady hwm anon batches seen=""
+	t_create=$(timeout 60 "${PSQL[@]}" -c "SELECT extract(epoch FROM clock_timestamp())" \
+		-c "SELECT pipeline.create_source('$name', server => 'kafka', topic => '$TOPIC',
+			target => '$table', format => '$format', properties => '$SOURCE_PROPS',
+			batch_rows => 50000)" | head -1) || die "create_source $name"
+	deadline=$(( ${EPOCHREALTIME%.*} + STEP_TIMEOUT ))
+	while :; do
+		row=$(source_progress "$name") || die "cannot read the progress of $name"
+		IFS='|' read -r offs last cpid state <<<"$row"
+		if [ "$pid" = 0 ] && [ "$cpid" != 0 ]; then
+			pid=$cpid
+			bg sample_memory "$pid" "$WORK/anon-$path"
+			sampler=$!
+			if [ "$PERF" = 1 ]; then
+				bg perf record -q -F 499 -g -p "$pid" -o "$WORK/perf-$path.data" >/dev/null 2>&1
+				perfpid=$!
+			fi
+		fi
+		[ "$offs" -ge "$N" ] && break
+		if [ "${EPOCHREALTIME%.*}" -ge "$deadline" ]; then
+			die "$name: only $offs of $N events after $STEP_TIMEOUT s ($state)"
+		fi
+		case "$state" in
+			stopped* | error*)
+				[ "$state" = "$seen" ] || log "$name: $state"
+				seen=$state
+				;;
+		esac
+		sleep 0.2
+	done
+	# the consumer's memory, before it goes away
+	if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+	fi
+	[ -n "$perfpid" ] && stop_pid -INT "$perfpid"
+	[ -n "$sampler" ] && stop_pid "$sampler"
+	anon=$(cat "$WORK/anon-$path" 2>/dev/null || echo 0)
+	PEAK_HWM[$path]=${hwm:-0}
+	PEAK_ANON[$path]=$anon
+	check_count "$table" "$N"
+	elapsed=$(fsub "$last" "$t_create")
+	# when the first batch committed, and how many batches
+	read -r t_first batches <<<"$(sql "SELECT extract(epoch FROM min(pg_xact_commit_timestamp(xmin))),
+		count(DISTINCT xmin::text) FROM $table" | tr '|' ' ')"
+	steady=$(awk -v n="$N" -v a="$t_first" -v b="$last" -v k="$batches" \
+		'BEGIN { if (b > a && k > 1) printf "%.0f", n * (k - 1) / k / (b - a); else print "n/a" }')
+	CONSUMER_NOTE[$path]="first batch committed $(printf '%.2f' "$(fsub "$t_first" "$t_create")") s after create_source; $batches batches; ~$steady rows/s after the first batch"
+	record "$path" "$elapsed" "(${CONSUMER_NOTE[$path]})"
+	log "$path: consumer pid $pid, VmHWM ${hwm:-?} kB, peak RssAnon $anon kB"
+	drop_source "$name" "$pid"
+	if [ -n "$perfpid" ]; then
+		perf report -i "$WORK/perf-$path.data" --stdio --no-children --percent-limit 0.7 \
+			--sort dso,symbol -g none 2>/dev/null | grep -v '^$' | head -60 >"$WORK/perf-$path.txt" || true
+		log "$path: perf profile of the consumer in $WORK/perf-$path.txt"
+	fi
+	sql "DROP TABLE $table" >/dev/null
+}
+
+log "(e) pg_pipeline: json source into typed columns"
+fresh_table e_pipeline_json "$TYPED_COLUMNS"
+run_source e bench_e e_pipeline_json json
+
+log "(f) pg_pipeline: jsonb source into one jsonb column"
+fresh_table f_pipeline_jsonb "payload jsonb"
+run_source f bench_f f_pipeline_jsonb jsonb
+
+# ---------------------------------------------------------------- (g) latency
+LAT_N=$((LAT_RATE * LAT_SECONDS))
+log "(g) latency: $LAT_RATE messages/s for $LAT_SECONDS s into a json source"
+fresh_table g_latency "$TYPED_COLUMNS, sent_us bigint, arrived timestamptz DEFAULT clock_timestamp()"
+sql "SELECT pipeline.create_source('bench_g', server => 'kafka', topic => '$LAT_TOPIC',
+	target => 'g_latency', format => 'json', properties => '$SOURCE_PROPS')" >/dev/null
+# wait until its consumer runs, then give it a moment to assign its partitions
+gpid=0
+for ((i = 0; i < 300; i++)); do
+	IFS='|' read -r _ _ gpid state <<<"$(source_progress bench_g)"
+	[ "$gpid" != 0 ] && [ "${state%%:*}" = running ] && break
+	sleep 0.1
+done
+[ "$gpid" != 0 ] || die "the consumer of bench_g did not start ($state)"
+sleep 2
+timeout $((LAT_SECONDS + 120)) bash -c '
+	set -o pipefail
+	python3 - "$1" "$2" <<"PY" | kcat -P -b "$3" -t "$4" -z zstd
+import random, sys, time
+rate, seconds = int(sys.argv[1]), int(sys.argv[2])
+total = rate * seconds
+out = sys.stdout.buffer
+rnd = random.Random(7)
+actions = ["view", "view", "click", "add_to_cart", "purchase", "search"]
+sent = 0
+start = time.monotonic()
+while sent < total:
+    due = min(total, int((time.monotonic() - start) * rate) + 1)
+    if due > sent:
+        lines = []
+        for i in range(sent, due):
+            lines.append(b"{\"user_id\":%d,\"action\":\"%s\",\"page\":\"/products/%d\",\"event_time\":\"2026-11-25T12:00:00.000Z\",\"amount\":%d.%02d,\"sent_us\":%d}\n"
+                         % (rnd.randint(1, 100000), actions[i % 6].encode(), rnd.randint(1, 2000),
+                            rnd.randint(0, 500), rnd.randint(0, 99), time.time_ns() // 1000))
+        out.write(b"".join(lines))
+        out.flush()
+        sent = due
+    else:
+        time.sleep(0.0002)
+elapsed = time.monotonic() - start
+print("producer: %d messages in %.2f s = %.0f/s" % (sent, elapsed, sent / elapsed), file=sys.stderr)
+PY
+' _ "$LAT_RATE" "$LAT_SECONDS" "$BOOTSTRAP" "$LAT_TOPIC" 2>"$WORK/latency-producer.log" ||
+	{ cat "$WORK/latency-producer.log" >&2; die "latency producer"; }
+cat "$WORK/latency-producer.log" >&2
+for ((i = 0; i < 600; i++)); do
+	IFS='|' read -r offs _ _ state <<<"$(source_progress bench_g)"
+	[ "$offs" -ge "$LAT_N" ] && break
+	sleep 0.1
+done
+[ "$offs" -ge "$LAT_N" ] || die "bench_g: only $offs of $LAT_N messages after 60 s ($state)"
+check_count g_latency "$LAT_N"
+IFS='|' read -r LAT_IN50 LAT_IN99 LAT_INMAX LAT_VIS50 LAT_VIS99 LAT_VISMAX <<<"$(sql "
+	SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ins)::numeric, 1),
+	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ins)::numeric, 1),
+	       round(max(ins)::numeric, 1),
+	       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY vis)::numeric, 1),
+	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY vis)::numeric, 1),
+	       round(max(vis)::numeric, 1)
+	  FROM (SELECT (extract(epoch FROM arrived) * 1e6 - sent_us) / 1000.0 AS ins,
+	               (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1e6 - sent_us) / 1000.0 AS vis
+	          FROM g_latency) s")"
+LAT_PRODUCER=$(sed -n 's/^producer: //p' "$WORK/latency-producer.log")
+drop_source bench_g "$gpid"
+
+# ---------------------------------------------------------------- report
+target() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t) ? "met" : "NOT MET" }'; }
+R_EA=$(ratio "${RATE_OF[e]}" "${RATE_OF[a]}")
+R_EB=$(ratio "${RATE_OF[e]}" "${RATE_OF[b]}")
+R_ED2=$(ratio "${RATE_OF[e]}" "${RATE_OF[d2]}")
+R_FB=$(ratio "${RATE_OF[f]}" "${RATE_OF[b]}")
+R_FD2=$(ratio "${RATE_OF[f]}" "${RATE_OF[d2]}")
+T_EB=$(target "$R_EB" 0.80)
+T_ED2=$(awk -v e="${RATE_OF[e]}" -v d="${RATE_OF[d2]}" 'BEGIN { print (e > d) ? "met" : "NOT MET" }')
+T_FB=$(target "$R_FB" 1.00)
+
+{
+	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	printf '%-4s %-66s %9s %11s\n' path what seconds rows/s
+	row() { printf '%-4s %-66s %9.3f %11s\n' "$1" "$2" "${SECONDS_OF[$1]}" "${RATE_OF[$1]}"; }
+	row a "server COPY of the CSV into a typed table"
+	row b "server COPY of the JSON lines into a jsonb column"
+	row c1 "kcat -C to /dev/null, kcat defaults"
+	row c2 "kcat -C to /dev/null, raised fetch queue"
+	row d1 "kcat -C | psql \\copy into jsonb, kcat defaults"
+	row d2 "kcat -C | psql \\copy into jsonb, raised fetch queue"
+	row e "pg_pipeline json -> typed columns (create_source .. last commit)"
+	row f "pg_pipeline jsonb -> one jsonb column (create_source .. last commit)"
+	echo
+	echo "e: ${CONSUMER_NOTE[e]}"
+	echo "f: ${CONSUMER_NOTE[f]}"
+	echo
+	echo "ratios: e/b = $R_EB (target >= 0.80: $T_EB)   e/d2 = $R_ED2 (target > 1: $T_ED2)   f/b = $R_FB (target >= 1.00: $T_FB)"
+	echo "        e/a = $R_EA   f/d2 = $R_FD2"
+	echo
+	echo "latency at $LAT_RATE msg/s for $LAT_SECONDS s ($LAT_PRODUCER; kcat -P -z zstd, default linger;"
+	echo "  source: json, batch_ms 100 (default), fetch.wait.max.ms 10):"
+	echo "  sent -> row inserted (clock_timestamp() default): p50 $LAT_IN50 ms, p99 $LAT_IN99 ms, max $LAT_INMAX ms"
+	echo "  sent -> committed, visible (commit timestamp):     p50 $LAT_VIS50 ms, p99 $LAT_VIS99 ms, max $LAT_VISMAX ms"
+	echo
+	echo "consumer memory during (e): VmHWM ${PEAK_HWM[e]} kB (peak RSS, counting the shared buffers it touched)," \
+		"peak RssAnon ${PEAK_ANON[e]} kB (private memory, sampled every 50 ms)"
+	echo "consumer memory during (f): VmHWM ${PEAK_HWM[f]} kB, peak RssAnon ${PEAK_ANON[f]} kB"
+	echo
+	echo "zstd -3 on the $N events as JSON lines ($JSON_BYTES bytes): whole file $ZSTD_WHOLE bytes" \
+		"= ${ZSTD_RATIO_WHOLE}x; in chunks of 50,000 events $ZSTD_BATCHES bytes = ${ZSTD_RATIO_BATCH}x"
+	echo
+	for p in a b c1 c2 d1 d2 e f; do
+		echo "RESULT path=$p rows=$N seconds=${SECONDS_OF[$p]} rows_per_s=${RATE_OF[$p]}"
+	done
+	echo "RESULT ratio=e/b value=$R_EB target=0.80 status=${T_EB// /_}"
+	echo "RESULT ratio=e/d2 value=$R_ED2 target=1.00 status=${T_ED2// /_}"
+	echo "RESULT ratio=f/b value=$R_FB target=1.00 status=${T_FB// /_}"
+	echo "RESULT ratio=e/a value=$R_EA"
+	echo "RESULT latency rate=$LAT_RATE seconds=$LAT_SECONDS insert_p50_ms=$LAT_IN50 insert_p99_ms=$LAT_IN99" \
+		"insert_max_ms=$LAT_INMAX commit_p50_ms=$LAT_VIS50 commit_p99_ms=$LAT_VIS99 commit_max_ms=$LAT_VISMAX"
+	echo "RESULT memory path=e vmhwm_kb=${PEAK_HWM[e]} rss_anon_peak_kb=${PEAK_ANON[e]}"
+	echo "RESULT memory path=f vmhwm_kb=${PEAK_HWM[f]} rss_anon_peak_kb=${PEAK_ANON[f]}"
+	echo "RESULT zstd level=3 json_bytes=$JSON_BYTES whole_bytes=$ZSTD_WHOLE whole_ratio=$ZSTD_RATIO_WHOLE" \
+		"chunk50k_bytes=$ZSTD_BATCHES chunk50k_ratio=$ZSTD_RATIO_BATCH"
+} >>"$RESULTS"
+
+echo
+cat "$RESULTS"
+log "results kept in $RESULTS; stopping the server and the broker"

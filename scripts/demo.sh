@@ -37,7 +37,7 @@ pp_make_workdir "$WORK"
 
 pp_log "starting the test Kafka broker (librdkafka's mock cluster)"
 BOOTSTRAP=$(pp_as_pg "$WORK/tree/test/broker/pp-broker" start "$WORK/broker" \
-	--brokers 1 --topic user-events:4)
+	--brokers 1 --topic user-events:4 --topic page-stats:1)
 echo "broker at $BOOTSTRAP"
 
 pp_log "starting PostgreSQL with pg_pipeline preloaded (port $PORT)"
@@ -56,11 +56,22 @@ for i in $(seq 1 1000); do
 	printf 'u%d|{"user_id":"u%d","action":"view","page":"/p%d","event_time":"2026-11-25T12:%02d:00Z","amount":%d.5}\n' \
 		$((i % 50)) $((i % 50)) $((i % 7)) $((i % 60)) $((i % 100))
 done | kcat -P -b "$BOOTSTRAP" -t user-events -K '|' -z zstd
+# and two bad ones: malformed JSON, and a wrong type
+printf 'bad1|{"user_id": "u1", "action": \nbad2|{"user_id": "u2", "amount": "lots"}\n' |
+	kcat -P -b "$BOOTSTRAP" -t user-events -K '|'
 echo "messages in topic user-events: $(kcat -C -b "$BOOTSTRAP" -t user-events -o beginning -e -q | wc -l)"
 
 pp_log "running scripts/demo.sql"
 pp_as_pg psql -X -h "$WORK" -p "$PORT" -d demo -v ON_ERROR_STOP=1 \
 	-v bootstrap="$BOOTSTRAP" -f "$WORK/tree/scripts/demo.sql"
+
+pp_log "what the sink published to topic page-stats (read back with kcat)"
+for _ in $(seq 1 50); do
+	n=$(kcat -C -b "$BOOTSTRAP" -t page-stats -o beginning -e -q | wc -l)
+	[ "$n" -ge 7 ] && break
+	sleep 0.2
+done
+kcat -C -b "$BOOTSTRAP" -t page-stats -o beginning -e -q -f 'key %k: %s\n'
 
 cat <<MSG
 

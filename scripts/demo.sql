@@ -23,4 +23,50 @@ SELECT pid, backend_type, datname, backend_start::time(0)
 SELECT name, setting, unit, short_desc FROM pg_settings
  WHERE name LIKE 'pg_pipeline.%' ORDER BY name;
 
-\echo '-- 5. The test Kafka broker the next steps will ingest from:' :'bootstrap'
+\echo '-- 5. Kafka ingestion: the topic user-events into raw.user_events, exactly once'
+CREATE SERVER kafka FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers :'bootstrap');
+CREATE SCHEMA raw;
+CREATE TABLE raw.user_events (
+    user_id      text,
+    action       text,
+    page         text,
+    event_time   timestamptz,
+    amount       numeric,
+    _partition   int,            -- metadata columns are filled when present
+    _offset      bigint,
+    _ingested_at timestamptz
+);
+SELECT pipeline.create_source('user_events',
+    server     => 'kafka',
+    topic      => 'user-events',
+    target     => 'raw.user_events',
+    format     => 'json',
+    on_error   => 'dead_letter',
+    properties => '{"fetch.wait.max.ms": "50"}');
+
+-- wait (at most 20 s) for the 1,000 good events the demo produced
+\o /dev/null
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN (SELECT count(*) FROM raw.user_events) >= 1000;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+\o
+
+SELECT source, state, consumers_running, lag, rows_since_start, dead_letters, last_error
+  FROM pipeline.source_status;
+SELECT partition, next_offset, high_watermark, lag FROM pipeline.source_partitions ORDER BY partition;
+SELECT page, count(*) AS views, count(DISTINCT user_id) AS users, sum(amount) AS amount
+  FROM raw.user_events GROUP BY page ORDER BY page;
+
+\echo '-- 6. Bad messages went to the dead letters, the rest was ingested'
+SELECT partition, "offset", payload, error FROM pipeline.dead_letter_messages ORDER BY id;
+
+\echo '-- 7. Publishing: page totals to topic page-stats, only once this transaction commits'
+SELECT pipeline.create_sink('page_stats', server => 'kafka', topic => 'page-stats');
+SELECT count(pipeline.publish('page_stats', json_build_object('page', page, 'views', views)::text,
+                              key => page)) AS published
+  FROM (SELECT page, count(*) AS views FROM raw.user_events GROUP BY page) totals;
