@@ -116,6 +116,7 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # psql as the postgres role over the bench socket (runs as root: trust auth)
+export PGOPTIONS='-c client_min_messages=warning'
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d "$DB")
 sql() { timeout "$STEP_TIMEOUT" "${PSQL[@]}" -c "$1"; }
 sql_quick() { timeout 30 "${PSQL[@]}" -c "$1"; }
@@ -394,7 +395,8 @@ run_source() {
 	t_create=$(timeout 60 "${PSQL[@]}" -c "SELECT extract(epoch FROM clock_timestamp())" \
 		-c "SELECT pipeline.create_source('$name', server => 'kafka', topic => '$TOPIC',
 			target => '$table', format => '$format', properties => '$SOURCE_PROPS',
-			batch_rows => 50000)" | head -1) || die "create_source $name"
+			batch_rows => 50000)") || die "create_source $name"
+	t_create=${t_create%%$'\n'*}
 	deadline=$(( ${EPOCHREALTIME%.*} + STEP_TIMEOUT ))
 	while :; do
 		row=$(source_progress "$name") || die "cannot read the progress of $name"

@@ -205,8 +205,21 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 	int			ngroups = 0;
 	int		   *idx = palloc(sizeof(int) * Max(n, 1));
 
-	/* decode everything; undecodable messages are bad before loading */
+	MemoryContext message_context;
+	MemoryContext old;
+	Size		total = 0;
+
+	/*
+	 * Decode everything; undecodable messages are bad before loading.  The
+	 * lexer's allocations for one message live in a context reset after it,
+	 * so a batch reuses the same few blocks instead of faulting in new pages.
+	 */
+	for (int i = 0; i < n; i++)
+		total += recs[i].len + 64;
 	initStringInfo(&buf);
+	enlargeStringInfo(&buf, Min(total + total / 4, MaxAllocSize - 1));
+	message_context = AllocSetContextCreate(CurrentMemoryContext, "pg_pipeline message",
+											ALLOCSET_DEFAULT_SIZES);
 	for (int i = 0; i < n; i++)
 	{
 		KafkaRecord *rec = &recs[i];
@@ -214,14 +227,19 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 		int			g;
 
 		rec->line_start = buf.len;
+		old = MemoryContextSwitchTo(message_context);
 		rec->bad = !pp_kafka_decode(layout, rec, now, &buf, &rec->missing, &error);
+		MemoryContextSwitchTo(old);
 		rec->line_len = buf.len - rec->line_start;
 		if (rec->bad)
 		{
+			error = pstrdup(error);
+			MemoryContextReset(message_context);
 			if (!bad(rec, error, "22P02", arg))
 				return false;
 			continue;
 		}
+		MemoryContextReset(message_context);
 		/* the column sets of this batch: nearly always just one */
 		for (g = 0; g < ngroups; g++)
 			if (groups[g] == rec->missing)
@@ -229,6 +247,8 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 		if (g == ngroups)
 			groups[ngroups++] = rec->missing;
 	}
+
+	MemoryContextDelete(message_context);
 
 	for (int g = 0; g < ngroups; g++)
 	{

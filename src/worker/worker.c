@@ -129,8 +129,12 @@ pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 	strlcpy(bgw.bgw_function_name, "pp_worker_main", BGW_MAXLEN);
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "pg_pipeline %s",
 			 pp_worker_kind_name(kind));
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "pg_pipeline %s for database %u",
-			 pp_worker_kind_name(kind), dboid);
+	if (label && label[0] && kind != PP_WORKER_COORDINATOR)
+		snprintf(bgw.bgw_name, BGW_MAXLEN, "pg_pipeline %s \"%s\"",
+				 pp_worker_kind_name(kind), label);
+	else
+		snprintf(bgw.bgw_name, BGW_MAXLEN, "pg_pipeline %s for database \"%s\"",
+				 pp_worker_kind_name(kind), label ? label : "");
 	memcpy(bgw.bgw_extra, &args, sizeof(args));
 
 	if (!RegisterDynamicBackgroundWorker(&bgw, handle))
