@@ -81,6 +81,7 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 	layout->format = format;
 	layout->topic = pstrdup(topic);
 	layout->names = palloc0(sizeof(char *) * desc->natts);
+	layout->name_lens = palloc0(sizeof(int) * desc->natts);
 	layout->meta = palloc0(sizeof(MetaColumn) * desc->natts);
 	layout->has_default = palloc0(sizeof(bool) * desc->natts);
 	layout->data_column = -1;
@@ -106,6 +107,7 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 				layout->data_column = n;
 			}
 			layout->names[n] = pstrdup(name);
+			layout->name_lens[n] = strlen(name);
 			layout->meta[n] = meta;
 			layout->has_default[n] = att->atthasdef || att->attidentity;
 			layout->colnames = lappend(layout->colnames, makeString(layout->names[n]));
@@ -166,7 +168,7 @@ escape_csv(StringInfo out, const char *s, int len)
 	appendStringInfoChar(out, '"');
 }
 
-/* ---- json: one lexing pass with semantic callbacks ---- */
+/* ---- json: one pass of PostgreSQL's JSON lexer over the message ---- */
 
 typedef struct JsonField
 {
@@ -176,134 +178,165 @@ typedef struct JsonField
 	bool		isnull;
 } JsonField;
 
-typedef struct JsonDecodeState
-{
-	JsonLexContext *lex;
-	TargetLayout *layout;
-	JsonField  *fields;
-	int			current;		/* column of the top-level key being read */
-	const char *nested_start;
-	bool		is_object;
-} JsonDecodeState;
+static bool valid_json(const char *payload, int len, bool escapes, char **error);
 
-static PP_JSON_CB_TYPE
-json_object_start(void *arg)
+/*
+ * The de-escaped text of a string token whose raw text (without quotes)
+ * holds a backslash: PostgreSQL's lexer does the de-escaping.
+ */
+static bool
+unescape(const char *start, int len, const char **out, int *outlen)
 {
-	JsonDecodeState *st = arg;
+	JsonLexContext *lex = pp_make_json_lex(unconstify(char *, start - 1), len + 2, true);
 
-	if (st->lex->lex_level == 0)
-		st->is_object = true;
-	else if (st->lex->lex_level == 1 && st->current >= 0)
-		st->nested_start = st->lex->token_start;
-	PP_JSON_CB_RETURN;
+	if (json_lex(lex) != JSON_SUCCESS || lex->token_type != JSON_TOKEN_STRING)
+		return false;
+	*out = lex->strval->data;
+	*outlen = lex->strval->len;
+	return true;
 }
 
-static PP_JSON_CB_TYPE
-json_nested_end(void *arg)
-{
-	JsonDecodeState *st = arg;
-
-	if (st->lex->lex_level == 1 && st->current >= 0 && st->nested_start)
-	{
-		JsonField  *f = &st->fields[st->current];
-
-		f->value = st->nested_start;
-		f->len = st->lex->prev_token_terminator - st->nested_start;
-		f->present = true;
-		f->isnull = false;
-		st->nested_start = NULL;
-	}
-	PP_JSON_CB_RETURN;
-}
-
-static PP_JSON_CB_TYPE
-json_array_start(void *arg)
-{
-	JsonDecodeState *st = arg;
-
-	if (st->lex->lex_level == 1 && st->current >= 0)
-		st->nested_start = st->lex->token_start;
-	PP_JSON_CB_RETURN;
-}
-
-static PP_JSON_CB_TYPE
-json_field_start(void *arg, char *fname, bool isnull)
-{
-	JsonDecodeState *st = arg;
-
-	if (st->lex->lex_level != 1)
-		PP_JSON_CB_RETURN;
-	st->current = -1;
-	for (int i = 0; i < st->layout->ncolumns; i++)
-	{
-		if (st->layout->meta[i] == META_NONE &&
-			strcmp(st->layout->names[i], fname) == 0)
-		{
-			st->current = i;
-			break;
-		}
-	}
-	PP_JSON_CB_RETURN;
-}
-
-static PP_JSON_CB_TYPE
-json_scalar(void *arg, char *token, JsonTokenType tokentype)
-{
-	JsonDecodeState *st = arg;
-
-	if (st->lex->lex_level == 1 && st->current >= 0)
-	{
-		JsonField  *f = &st->fields[st->current];
-
-		f->present = true;
-		f->isnull = (tokentype == JSON_TOKEN_NULL);
-		f->value = token;
-		f->len = strlen(token);
-	}
-	PP_JSON_CB_RETURN;
-}
-
+/*
+ * Read the message's top-level keys into fields[], driving json_lex()
+ * directly: without de-escaping (which PostgreSQL's parser does a
+ * character at a time) unless a string holds a backslash, and without a
+ * token copy per value.  Values are the raw text in the message; nested
+ * objects and arrays are checked by the full parser and kept as JSON text.
+ * On any grammar error the full parser says what is wrong.
+ */
 static bool
 decode_json_fields(TargetLayout *layout, const char *payload, int len,
 				   JsonField *fields, char **error)
 {
-	JsonDecodeState st;
-	JsonSemAction sem;
+	JsonLexContext *lex = pp_make_json_lex(unconstify(char *, payload), len, false);
 	JsonParseErrorType rc;
 
-	memset(&st, 0, sizeof(st));
-	st.lex = pp_make_json_lex(unconstify(char *, payload), len, true);
-	st.layout = layout;
-	st.fields = fields;
-	st.current = -1;
+#define NEXT_TOKEN() \
+	do { \
+		if ((rc = json_lex(lex)) != JSON_SUCCESS) \
+			goto invalid; \
+	} while (0)
 
-	memset(&sem, 0, sizeof(sem));
-	sem.semstate = &st;
-	sem.object_start = json_object_start;
-	sem.object_end = json_nested_end;
-	sem.array_start = json_array_start;
-	sem.array_end = json_nested_end;
-	sem.object_field_start = json_field_start;
-	sem.scalar = json_scalar;
+	NEXT_TOKEN();
+	if (lex->token_type != JSON_TOKEN_OBJECT_START)
+		goto not_object;
+	NEXT_TOKEN();
+	while (lex->token_type != JSON_TOKEN_OBJECT_END)
+	{
+		const char *key;
+		int			keylen;
+		int			column = -1;
 
-	rc = pg_parse_json(st.lex, &sem);
-	if (rc != JSON_SUCCESS)
-	{
-		*error = psprintf("invalid JSON: %s", json_errdetail(rc, st.lex));
-		return false;
+		if (lex->token_type != JSON_TOKEN_STRING)
+			goto invalid;
+		key = lex->token_start + 1;
+		keylen = lex->token_terminator - lex->token_start - 2;
+		if (memchr(key, '\\', keylen) != NULL && !unescape(key, keylen, &key, &keylen))
+			goto invalid;
+		for (int i = 0; i < layout->ncolumns; i++)
+		{
+			if (layout->meta[i] == META_NONE && layout->name_lens[i] == keylen &&
+				memcmp(layout->names[i], key, keylen) == 0)
+			{
+				column = i;
+				break;
+			}
+		}
+
+		NEXT_TOKEN();
+		if (lex->token_type != JSON_TOKEN_COLON)
+			goto invalid;
+		NEXT_TOKEN();
+		{
+			const char *value = lex->token_start;
+			int			vlen = lex->token_terminator - lex->token_start;
+			bool		isnull = false;
+
+			switch (lex->token_type)
+			{
+				case JSON_TOKEN_STRING:
+					value++;
+					vlen -= 2;
+					if (column >= 0 && memchr(value, '\\', vlen) != NULL &&
+						!unescape(value, vlen, &value, &vlen))
+						goto invalid;
+					break;
+				case JSON_TOKEN_NUMBER:
+				case JSON_TOKEN_TRUE:
+				case JSON_TOKEN_FALSE:
+					break;
+				case JSON_TOKEN_NULL:
+					isnull = true;
+					break;
+				case JSON_TOKEN_OBJECT_START:
+				case JSON_TOKEN_ARRAY_START:
+					{
+						int			depth = 1;
+						char	   *nested_error;
+
+						while (depth > 0)
+						{
+							NEXT_TOKEN();
+							if (lex->token_type == JSON_TOKEN_OBJECT_START ||
+								lex->token_type == JSON_TOKEN_ARRAY_START)
+								depth++;
+							else if (lex->token_type == JSON_TOKEN_OBJECT_END ||
+									 lex->token_type == JSON_TOKEN_ARRAY_END)
+								depth--;
+							else if (lex->token_type == JSON_TOKEN_END)
+								goto invalid;
+						}
+						vlen = lex->token_terminator - value;
+						if (!valid_json(value, vlen, false, &nested_error))
+							goto invalid;
+						break;
+					}
+				default:
+					goto invalid;
+			}
+			if (column >= 0)
+			{
+				fields[column].value = value;
+				fields[column].len = vlen;
+				fields[column].present = true;
+				fields[column].isnull = isnull;
+			}
+		}
+
+		NEXT_TOKEN();
+		if (lex->token_type == JSON_TOKEN_COMMA)
+		{
+			NEXT_TOKEN();
+			if (lex->token_type == JSON_TOKEN_OBJECT_END)
+				goto invalid;	/* a trailing comma */
+		}
+		else if (lex->token_type != JSON_TOKEN_OBJECT_END)
+			goto invalid;
 	}
-	if (!st.is_object)
-	{
-		*error = pstrdup("the message is not a JSON object");
-		return false;
-	}
+	NEXT_TOKEN();
+	if (lex->token_type != JSON_TOKEN_END)
+		goto invalid;
 	return true;
+
+not_object:
+	if (!valid_json(payload, len, true, error))
+		return false;
+	*error = pstrdup("the message is not a JSON object");
+	return false;
+
+invalid:
+	/* let the full parser explain; it cannot accept what we refused */
+	if (!valid_json(payload, len, true, error))
+		return false;
+	*error = pstrdup("invalid JSON");
+	return false;
+#undef NEXT_TOKEN
 }
 
 static bool
-valid_json(const char *payload, int len, char **error)
+valid_json(const char *payload, int len, bool escapes, char **error)
 {
-	JsonLexContext *lex = pp_make_json_lex(unconstify(char *, payload), len, false);
+	JsonLexContext *lex = pp_make_json_lex(unconstify(char *, payload), len, escapes);
 	JsonParseErrorType rc = pg_parse_json(lex, &nullSemAction);
 
 	if (rc != JSON_SUCCESS)
@@ -439,7 +472,7 @@ pp_kafka_decode(TargetLayout *layout, const KafkaRecord *rec,
 				return false;
 			break;
 		case FORMAT_JSONB:
-			if (!valid_json(payload, len, error))
+			if (!valid_json(payload, len, false, error))
 				return false;
 			break;
 		case FORMAT_CSV:

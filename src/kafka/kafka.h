@@ -60,6 +60,7 @@ typedef struct TargetLayout
 	int			ncolumns;		/* columns in the COPY column list */
 	List	   *colnames;		/* String nodes, COPY's attnamelist */
 	char	  **names;			/* [ncolumns] */
+	int		   *name_lens;		/* [ncolumns] */
 	MetaColumn *meta;			/* [ncolumns] */
 	bool	   *has_default;	/* [ncolumns] a missing JSON key takes it */
 	int			data_column;	/* single-column formats: index in names */
