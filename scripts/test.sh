@@ -3,6 +3,7 @@
 #
 #   bash scripts/test.sh            everything: lint, pg_regress, TAP
 #   bash scripts/test.sh t/010*.pl  only the TAP files named (under test/)
+#   bash scripts/test.sh --no-tap   only lint and pg_regress
 #
 # Installs what it needs (as root), builds with -Werror, installs the
 # extension, then runs, as the postgres user from a copy of the tree:
@@ -37,6 +38,12 @@ pp_make_workdir "$WORK"
 cd "$WORK/tree"
 PGXS_DIR=$(dirname "$(dirname "$(dirname "$("$(pp_pg_config)" --pgxs)")")")
 
+no_tap=false
+if [ "${1:-}" = --no-tap ]; then
+	no_tap=true
+	shift
+fi
+
 if [ $# -eq 0 ]; then
 	pp_log "lint (cppcheck)"
 	set +e
@@ -67,12 +74,14 @@ fi
 
 pp_log "TAP tests"
 pp_as_pg mkdir -p "$WORK/tap"
-if [ $# -gt 0 ]; then
+if $no_tap; then
+	tap=()
+elif [ $# -gt 0 ]; then
 	tap=("$@")
 else
 	mapfile -t tap < <(cd test && ls -1 t/*.pl)
 fi
-for t in "${tap[@]}"; do
+for t in "${tap[@]+"${tap[@]}"}"; do
 	set +e
 	(cd test && pp_as_pg env TESTDIR="$WORK/tap" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
 		prove -I "$PGXS_DIR/src/test/perl" -I . --timer "$t")

@@ -2,6 +2,7 @@
 -- consumers of these sources are never given a reachable broker).
 CREATE EXTENSION pg_pipeline;
 \set VERBOSITY default
+\set SHOW_CONTEXT never
 
 -- connection settings are checked by librdkafka when stored
 CREATE SERVER kafka_bad FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers '127.0.0.1:1', "fetch.wait.max.ms" 'soon');

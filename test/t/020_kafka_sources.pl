@@ -385,4 +385,288 @@ is(sql(qq{SELECT backend_type || '|' || application_name FROM pg_stat_activity W
 	'pg_pipeline consumer|pg_pipeline source src_json',
 	'pg_stat_activity shows the consumer as backend_type "pg_pipeline consumer"');
 
+########################################################################
+# Bad messages mixed into good ones, under each on_error policy.
+########################################################################
+sql(q{
+CREATE TABLE ev_bad (id int PRIMARY KEY, name text NOT NULL, amount numeric CHECK (amount >= 0),
+	tags jsonb, _offset bigint, _key text);
+CREATE TABLE ev_bad_skip (LIKE ev_bad INCLUDING ALL);
+CREATE TABLE ev_bad_stop (LIKE ev_bad INCLUDING ALL);
+});
+my @bad_kinds = (
+	[ 'malformed JSON', 'kb1|{"id": 90001, "name": "x"', '22P02' ],
+	[ 'not an object', 'kb2|[1, 2, 3]', '22P02' ],
+	[ 'a JSON string', 'kb3|"just a string"', '22P02' ],
+	[ 'binary garbage', "kb4|\xff\xfe\x00\x01\x80garbage\x9f\x00", '22P02' ],
+	[ 'invalid UTF-8 in a string', "kb5|{\"id\": 90005, \"name\": \"\xc3\x28\"}", '22021' ],
+	[ 'wrong type', 'kb6|{"id": 90006, "name": "x", "amount": "abc"}', '22P02' ],
+	[ 'id not an integer', 'kb7|{"id": "12x", "name": "x"}', '22P02' ],
+	[ 'integer out of range', 'kb8|{"id": 99999999999, "name": "x"}', '22003' ],
+	[ 'CHECK violation', 'kb9|{"id": 90009, "name": "x", "amount": -1}', '23514' ],
+	[ 'NOT NULL violation', 'kb10|{"id": 90010}', '23502' ],
+	[ 'duplicate key', 'kb11|{"id": 1, "name": "again"}', '23505' ],
+	[ 'empty message', 'kb12|', '22P02' ],
+	[ 'huge malformed message', 'kb13|{"id": 90013, "name": "' . ('x' x 4_000_000), '22P02' ],
+	[ 'unicode escape \u0000', 'kb14|{"id": 90014, "name": "a\u0000b"}', '22P02' ],
+	[ 'invalid jsonb value', 'kb15|{"id": 90015, "name": "x", "tags": "{not json"}', '22P02' ],
+	[ 'deeply nested JSON', 'kb16|{"id": 90016, "name": "x", "tags": ' . ('[' x 100_000) . (']' x 100_000) . '}', '54001' ],
+);
+my (@bad_lines, @expect_good, @expect_dead);
+my $bi = 0;
+for my $id (1 .. 300)
+{
+	if ($id == 150)
+	{
+		# a huge good message (3 MB) and one without a key
+		push @expect_good, "150:" . scalar(@bad_lines) . ":NULL";
+		push @bad_lines, '{"id": 150, "name": "' . ('y' x 3_000_000) . '"}';
+		next;
+	}
+	if ($id == 151)
+	{
+		push @expect_good, "151:" . scalar(@bad_lines) . ":NULL";
+		push @bad_lines, '{"id": 151, "name": "no key"}';
+		next;
+	}
+	push @expect_good, "$id:" . scalar(@bad_lines) . ":k$id";
+	push @bad_lines, qq(k$id|{"id": $id, "name": "n$id", "amount": $id.5, "tags": {"i": $id}});
+	if ($id >= 110 && $id % 10 == 0 && $bi < @bad_kinds)
+	{
+		my ($what, $line, $state) = @{ $bad_kinds[ $bi++ ] };
+		my ($key, $payload) = split /\|/, $line, 2;
+		push @expect_dead, join(':', scalar(@bad_lines), $state, $key, length($payload), md5_hex($payload));
+		push @bad_lines, $line;
+	}
+}
+die "not every bad kind placed" unless $bi == @bad_kinds;
+my $first_bad_offset = (split /:/, $expect_dead[0])[0];
+produce('bad', \@bad_lines, keys => 1);
+# a NULL value (tombstone), then good ones again
+push @expect_dead, join(':', scalar(@bad_lines), '22P02', 'kb99', 0, 'NULL');
+produce('bad', ['kb99|'], keys => 1, null_empty => 1);
+my $bad_total = @bad_lines + 1;
+my @more;
+for my $id (301 .. 310)
+{
+	push @expect_good, "$id:" . ($bad_total + @more) . ":k$id";
+	push @more, qq(k$id|{"id": $id, "name": "n$id"});
+}
+produce('bad', \@more, keys => 1);
+$bad_total += @more;
+my $expect_good = join(' ', sort { (split /:/, $a)[0] <=> (split /:/, $b)[0] } @expect_good);
+my $expect_good_ids = join(',', map { (split /:/)[0] } split / /, $expect_good);
+my $expect_dead = join(' ', @expect_dead);
+my $expect_dead_offsets = join(',', map { (split /:/)[0] } @expect_dead);
+note(scalar(@expect_good) . ' good and ' . scalar(@expect_dead) . " bad messages, $bad_total in all");
+
+my $t0 = time();
+sql(q{
+SELECT pipeline.create_source('bad', 'kafka', 'bad', 'ev_bad', batch_rows => 50);
+SELECT pipeline.create_source('bad_skip', 'kafka', 'bad', 'ev_bad_skip', batch_rows => 50, on_error => 'skip');
+SELECT pipeline.create_source('bad_stop', 'kafka', 'bad', 'ev_bad_stop', batch_rows => 50, on_error => 'stop');
+});
+ok(wait_until(10, sub { consumer_pids('bad') ne '' }), 'consumer of source "bad" started');
+my $bad_pid = consumer_pids('bad');
+wait_sql(90, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad'},
+	$bad_total, 'dead_letter: the source reaches the end of the topic');
+note(sprintf('bad messages: %.1f s to ingest %d messages', time() - $t0, $bad_total));
+is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad}),
+	$expect_good, 'dead_letter: every good message in the table once, at its offset');
+is(sql(q{SELECT length(name) FROM ev_bad WHERE id = 150}), '3000000', 'the 3 MB message was ingested whole');
+is(sql(q{SELECT string_agg(concat_ws(':', "offset", sqlstate, coalesce(encode(key, 'escape'), 'NULL'), payload_size,
+                                      coalesce(md5(pipeline.zstd_decompress(payload)), 'NULL')), ' ' ORDER BY "offset")
+           FROM pipeline.dead_letters WHERE source = 'bad'}),
+	$expect_dead, 'dead_letter: every bad message a dead letter with offset, SQLSTATE, key and exact payload');
+is(sql(q{SELECT count(*) FROM pipeline.dead_letters
+          WHERE source = 'bad' AND (topic <> 'bad' OR partition <> 0 OR error = '' OR message_time IS NULL)}),
+	'0', 'dead letters name topic, partition, error and message time');
+like(sql(qq{SELECT error FROM pipeline.dead_letters WHERE source = 'bad' AND sqlstate = '23514'}),
+	qr/ev_bad_amount_check/, 'the error of a constraint violation names the constraint');
+is(consumer_pids('bad'), $bad_pid, 'dead_letter: the same consumer process all along');
+is(consumer_restarts('bad'), '0', 'dead_letter: the consumer never restarted');
+wait_sql(10, q{SELECT concat_ws(':', state, lag, dead_letters) FROM pipeline.source_status WHERE source = 'bad'},
+	'running:0:' . scalar(@expect_dead), 'source_status: running, lag 0, dead letters counted');
+
+# skip: the same good rows, no dead letters, a warning per bad message.
+wait_sql(60, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_skip'},
+	$bad_total, 'skip: the source reaches the end of the topic');
+is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad_skip}),
+	$expect_good, 'skip: every good message in the table once');
+is(sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'bad_skip'}), '0', 'skip: no dead letters');
+my %skipped;
+$skipped{$1}++ while slurp_file($node->logfile) =~ /source "bad_skip" skipped the message at partition 0 offset (\d+)/g;
+is(join(',', sort { $a <=> $b } keys %skipped), $expect_dead_offsets, 'skip: a warning for each bad message');
+is(consumer_restarts('bad_skip'), '0', 'skip: the consumer never restarted');
+
+# stop: the batch with the first bad message is rolled back and the source
+# stops with the error; alter + resume take it on.
+wait_sql(60, q{SELECT state FROM pipeline.source_status WHERE source = 'bad_stop'}, 'stopped',
+	'stop: the source stops at the first bad message');
+like(sql(q{SELECT last_error FROM pipeline.source_status WHERE source = 'bad_stop'}),
+	qr/^partition 0 offset $first_bad_offset: /, 'stop: last_error names the bad message');
+ok(wait_until(10, sub { consumer_pids('bad_stop') eq '' }), 'stop: no consumer runs');
+my $stop_next = sql(q{SELECT coalesce(max(next_offset), 0) FROM pipeline.source_partitions WHERE source = 'bad_stop'});
+cmp_ok($stop_next, '<=', $first_bad_offset, 'stop: nothing stored past the bad message');
+is(sql(q{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_bad_stop}),
+	sql(qq{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_bad WHERE _offset < $stop_next}),
+	'stop: exactly the good messages before the stored offset are in the table');
+is(sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'bad_stop'}), '0', 'stop: no dead letters');
+sleep 1;
+is(sql(q{SELECT count(*) FROM ev_bad_stop}), sql(qq{SELECT count(*) FROM ev_bad WHERE _offset < $stop_next}),
+	'stop: a stopped source ingests nothing more');
+sql(q{SELECT pipeline.alter_source('bad_stop', on_error => 'dead_letter')});
+is(sql(q{SELECT state || ':' || (SELECT on_error FROM pipeline.sources WHERE name = 'bad_stop') FROM pipeline.source_status WHERE source = 'bad_stop'}),
+	'stopped:dead_letter', 'alter_source changes on_error and leaves the source stopped');
+sql(q{SELECT pipeline.resume_source('bad_stop')});
+wait_sql(60, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_stop'},
+	$bad_total, 'resumed with dead_letter: the source reaches the end of the topic');
+is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad_stop}),
+	$expect_good, 'resumed: every good message in the table once');
+is(sql(q{SELECT string_agg("offset"::text, ',' ORDER BY "offset") FROM pipeline.dead_letters WHERE source = 'bad_stop'}),
+	$expect_dead_offsets, 'resumed: every bad message a dead letter');
+is(sql(q{SELECT state || ':' || (last_error IS NULL) FROM pipeline.source_status WHERE source = 'bad_stop'}),
+	'running:t', 'resumed: running, the error cleared');
+
+########################################################################
+# Pause, resume, reset offsets, alter.
+########################################################################
+sql(q{CREATE TABLE ev_pr (id int, _offset bigint)});
+sub ids_json { my ($from, $to) = @_; return [ map { qq({"id": $_}) } $from .. $to ]; }
+produce('pr', ids_json(1, 10));
+sql(q{SELECT pipeline.create_source('src_pr', 'kafka', 'pr', 'ev_pr', batch_ms => 10)});
+wait_sql(30, 'SELECT count(*) FROM ev_pr', '10', 'pause: 10 rows before the pause');
+sql(q{SELECT pipeline.pause_source('src_pr')});
+ok(wait_until(10, sub { consumer_pids('src_pr') eq '' }), 'pause: the consumer stops');
+is(sql(q{SELECT state || ':' || consumers_running FROM pipeline.source_status WHERE source = 'src_pr'}),
+	'paused:0', 'pause: source_status says paused');
+produce('pr', ids_json(11, 20));
+sleep 2;
+is(sql('SELECT count(*) FROM ev_pr'), '10', 'pause: messages produced while paused are not ingested');
+is(sql(q{SELECT next_offset FROM pipeline.source_partitions WHERE source = 'src_pr'}), '10',
+	'pause: the stored offset did not move');
+sql(q{SELECT pipeline.resume_source('src_pr')});
+wait_sql(30, 'SELECT count(*) FROM ev_pr', '20', 'resume: the messages produced while paused arrive');
+is(sql(q{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_pr}),
+	join(',', map { "$_\@" . ($_ - 1) } 1 .. 20), 'resume: each message once');
+
+sql(q{SELECT pipeline.reset_offsets('src_pr', 'earliest')});
+wait_sql(30, 'SELECT count(*) FROM ev_pr', '40', 'reset to earliest: the count doubles');
+is(sql(q{SELECT count(*) FILTER (WHERE c = 2) || '/' || count(*) FROM (SELECT id, count(*) c FROM ev_pr GROUP BY id) s}),
+	'20/20', 'reset to earliest: every message exactly twice');
+
+sql(q{SELECT pipeline.reset_offsets('src_pr', '{"0": 15}'::jsonb)});
+wait_sql(30, 'SELECT count(*) FROM ev_pr', '45', 'reset to offset 15: 5 more rows');
+is(sql(q{SELECT string_agg(id || 'x' || c, ',' ORDER BY id) FROM (SELECT id, count(*) c FROM ev_pr WHERE id > 14 GROUP BY id) s}),
+	'15x2,16x3,17x3,18x3,19x3,20x3', 'reset to offset 15: offsets 15..19 once more');
+is(sql(q{SELECT next_offset FROM pipeline.source_partitions WHERE source = 'src_pr'}), '20',
+	'reset to offset 15: the stored offset is back at the end');
+
+# latest: nothing old again, only what is produced after the consumer started
+my $old_pid = consumer_pids('src_pr');
+sql(q{SELECT pipeline.reset_offsets('src_pr', 'latest')});
+ok(wait_until(10, sub { my $p = consumer_pids('src_pr'); $p ne '' && $p ne $old_pid }),
+	'reset to latest: a new consumer');
+sleep 2;		# its partition assignment resolves "latest" asynchronously
+is(sql('SELECT count(*) FROM ev_pr'), '45', 'reset to latest: nothing old ingested again');
+produce('pr', ids_json(21, 25));
+wait_sql(30, 'SELECT count(*) FROM ev_pr', '50', 'reset to latest: new messages arrive');
+is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_pr WHERE id > 20}), '21,22,23,24,25',
+	'reset to latest: each new message once');
+
+# a timestamp after every message: like latest
+$old_pid = consumer_pids('src_pr');
+sql(q{SELECT pipeline.reset_offsets('src_pr', '2999-01-01 00:00:00+00')});
+ok(wait_until(10, sub { my $p = consumer_pids('src_pr'); $p ne '' && $p ne $old_pid }),
+	'reset to a future timestamp: a new consumer');
+sleep 2;
+is(sql('SELECT count(*) FROM ev_pr'), '50', 'reset to a future timestamp: nothing old ingested again');
+produce('pr', ids_json(26, 30));
+wait_sql(30, 'SELECT count(*) FROM ev_pr', '55', 'reset to a future timestamp: new messages arrive');
+is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_pr WHERE id > 25}), '26,27,28,29,30',
+	'reset to a future timestamp: each new message once');
+is(consumer_restarts('src_pr'), '0', 'pause/resume/reset: no consumer restart counted as a failure');
+
+# alter: a new consumer with the new settings, from the stored offset
+$old_pid = consumer_pids('src_pr');
+sql(q{SELECT pipeline.alter_source('src_pr', batch_rows => 2, batch_ms => 5)});
+ok(wait_until(10, sub { my $p = consumer_pids('src_pr'); $p ne '' && $p ne $old_pid }),
+	'alter_source: the consumer restarts with the new settings');
+is(sql(q{SELECT batch_rows || ':' || batch_ms FROM pipeline.sources WHERE name = 'src_pr'}), '2:5',
+	'alter_source: settings stored');
+produce('pr', ids_json(31, 35));
+wait_sql(30, 'SELECT count(*) FROM ev_pr', '60', 'alter_source: ingestion goes on');
+is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_pr WHERE id > 30}), '31,32,33,34,35',
+	'alter_source: nothing lost or doubled');
+
+########################################################################
+# Two consumers split the partitions.
+########################################################################
+sql(q{CREATE TABLE ev_two (id int, _partition int, _offset bigint)});
+for my $p (0 .. 3)
+{
+	produce('two', ids_json($p * 100 + 1, $p * 100 + 100), partition => $p);
+}
+sql(q{SELECT pipeline.create_source('src_two', 'kafka', 'two', 'ev_two', consumers => 2)});
+wait_sql(30, 'SELECT count(*) FROM ev_two', '400', 'consumers => 2: all 400 rows arrive');
+is(sql(q{SELECT count(DISTINCT (_partition, _offset)) || ':' || count(DISTINCT id) || ':' ||
+               count(*) FILTER (WHERE (id - 1) / 100 = _partition AND (id - 1) % 100 = _offset) FROM ev_two}),
+	'400:400:400', 'consumers => 2: every message once, at its partition and offset');
+my @two = split /,/, consumer_pids('src_two');
+is(scalar(@two), 2, 'consumers => 2: two consumer processes run');
+is(sql(q{SELECT string_agg(items::text, ',') FROM pipeline.workers WHERE kind = 'consumer' AND works_on = 'src_two'}),
+	'200,200', 'consumers => 2: each read two of the four partitions');
+wait_sql(10, q{SELECT concat_ws(':', state, consumers, consumers_running, lag) FROM pipeline.source_status WHERE source = 'src_two'},
+	'running:2:2:0', 'consumers => 2: source_status shows both, lag 0');
+is(sql(q{SELECT string_agg(concat_ws(':', partition, next_offset, lag), ' ' ORDER BY partition) FROM pipeline.source_partitions WHERE source = 'src_two'}),
+	'0:100:0 1:100:0 2:100:0 3:100:0', 'consumers => 2: every partition caught up');
+is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_pipeline consumer' AND application_name = 'pg_pipeline source src_two'}),
+	'2', 'consumers => 2: both in pg_stat_activity');
+
+########################################################################
+# A dropped target table: a visible error, then recovery by itself.
+########################################################################
+sql(q{CREATE TABLE ev_dt (id int, _offset bigint)});
+produce('dt', ids_json(1, 10));
+sql(q{SELECT pipeline.create_source('src_dt', 'kafka', 'dt', 'ev_dt', batch_ms => 10)});
+wait_sql(30, 'SELECT count(*) FROM ev_dt', '10', 'dropped target: 10 rows before the drop');
+sql(q{DROP TABLE ev_dt});
+produce('dt', ids_json(11, 20));
+wait_sql(30, q{SELECT state || ':' || (last_error LIKE '%ev_dt%') FROM pipeline.source_status WHERE source = 'src_dt'},
+	'error:true', 'dropped target: the source shows an error naming the table');
+is(sql(q{SELECT next_offset FROM pipeline.source_partitions WHERE source = 'src_dt'}), '10',
+	'dropped target: the offset did not move');
+ok(wait_until(10, sub { consumer_restarts('src_dt') > 0 }), 'dropped target: the consumer is retried');
+sql(q{CREATE TABLE ev_dt (id int, _offset bigint)});
+wait_sql(30, 'SELECT count(*) FROM ev_dt', '10', 'recreated target: the source recovers by itself');
+is(sql(q{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_dt}),
+	join(',', map { "$_\@" . ($_ - 1) } 11 .. 20), 'recreated target: nothing lost or doubled');
+wait_sql(10, q{SELECT concat_ws(':', state, lag) FROM pipeline.source_status WHERE source = 'src_dt'},
+	'running:0', 'recreated target: running again, lag 0');
+
+########################################################################
+# drop_source: the consumer goes away, the dead letters stay.
+########################################################################
+my $dead_before = sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'bad'});
+my $rows_before = sql(q{SELECT count(*) FROM ev_bad});
+sql(q{SELECT pipeline.drop_source('bad')});
+ok(wait_until(10, sub {
+	sql(q{SELECT count(*) FROM pipeline.workers WHERE kind = 'consumer' AND works_on = 'bad'}) eq '0'
+	  && sql(q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_pipeline source bad'}) eq '0' }),
+	'drop_source: the consumer goes away');
+is(sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'bad'}), $dead_before,
+	'drop_source: the dead letters are kept');
+is(sql(q{SELECT count(*) FROM pipeline.source_offsets WHERE source = 'bad'}) . ':' .
+   sql(q{SELECT count(*) FROM pipeline.sources WHERE name = 'bad'}), '0:0',
+	'drop_source: the source and its offsets are gone');
+produce('bad', [ 'k311|{"id": 311, "name": "after drop"}' ], keys => 1);
+wait_sql(30, q{SELECT count(*) FROM ev_bad_skip WHERE id = 311}, '1', 'another source of the topic still ingests');
+is(sql(q{SELECT count(*) FROM ev_bad}), $rows_before, 'drop_source: nothing more ingested for the dropped source');
+
+# Nothing crashed.
+unlike(slurp_file($node->logfile), qr/terminated by signal|exited with exit code [^01]/,
+	'no worker crashed');
+
+$node->stop;
+note(sprintf('020 took %.1f s', time() - $t_start));
 done_testing();

@@ -457,6 +457,16 @@ like(sql_error("SELECT pipeline.pause_sink('nope')"),
 	qr/ERROR:  42704: sink "nope" does not exist/, '(g) pause an unknown sink: undefined_object');
 like(sql_error("SELECT pipeline.resume_sink('nope')"),
 	qr/ERROR:  42704: sink "nope" does not exist/, '(g) resume an unknown sink: undefined_object');
+# another role sees and touches only its own sinks (row-level security)
+sql('CREATE ROLE pp_other');
+is(sql("SET ROLE pp_other; SELECT count(*) FROM pipeline.sinks"), '0', '(g) another role sees no sink of ours');
+is(sql("SET ROLE pp_other; SELECT count(*) FROM pipeline.sink_status"), '0', '(g) ... not even in pipeline.sink_status');
+like(sql_error("SET ROLE pp_other; SELECT pipeline.publish('main', 'from-other')"),
+	qr/ERROR:  42704: sink "main" does not exist/, '(g) another role cannot publish to our sink');
+like(sql_error("SET ROLE pp_other; INSERT INTO pipeline.outbox (sink, payload) VALUES ('main', 'from-other')"),
+	qr/ERROR:  42501: new row violates row-level security policy/, '(g) ... nor insert into our outbox');
+like(sql_error("SET ROLE pp_other; SELECT pipeline.pause_sink('main')"),
+	qr/ERROR:  42704: sink "main" does not exist/, '(g) ... nor pause our sink');
 is(sql('SELECT count(*) FROM pipeline.sinks'), $sinks_before, '(g) no bad definition was stored');
 is(sql("SELECT count(*) FROM pipeline.outbox"), '0', '(g) no failed publish left a row');
 

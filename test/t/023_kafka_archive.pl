@@ -232,6 +232,16 @@ like(sql_error("SELECT pipeline.replay_archive(NULL, 'events_replay')"),
 like(sql_error("SELECT pipeline.replay_archive('arch', 'no_such_table')"),
 	qr/ERROR:  42P01: relation "no_such_table" does not exist/, 'replay into a missing table: undefined_table');
 
+# another role sees and replays only the archives of its own sources
+sql('CREATE ROLE pp_other');
+sql('GRANT SELECT, INSERT ON events_replay TO pp_other');
+like(sql_error("SET ROLE pp_other; SELECT pipeline.replay_archive('arch', 'events_replay')"),
+	qr/ERROR:  42704: source "arch" does not exist/, 'another role cannot replay the archive of our source');
+is(sql('SET ROLE pp_other; SELECT count(*) FROM pipeline.source_archive'), '0',
+	'another role sees no archived batch of ours');
+is(sql('SET ROLE pp_other; SELECT count(*) FROM pipeline.source_archive_stats'), '0',
+	'... not even in pipeline.source_archive_stats');
+
 # ---- the archive outlives Kafka ------------------------------------------------
 
 sql('CREATE TABLE events_saved AS SELECT * FROM events');
