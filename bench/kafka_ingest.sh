@@ -8,8 +8,8 @@
 # user, port 55499, socket and files in /tmp/pg_pipeline-bench) and the test
 # Kafka broker, generates N seed-style user events as JSON lines and as CSV,
 # produces the JSON into a 4-partition topic with kcat -z zstd (checking the
-# watermarks: every event must be kept), then measures in the same run, each
-# into a fresh table:
+# watermarks: every event must be kept), then measures, each path into a
+# fresh table:
 #
 #   a   server-side COPY of the CSV into a typed table
 #   b   server-side COPY of the JSON lines into a jsonb column
@@ -19,21 +19,29 @@
 #   d2  the same with a raised fetch queue (the best a user tunes by hand)
 #   e   pg_pipeline source, format json -> typed columns
 #   f   pg_pipeline source, format jsonb -> one jsonb column
-#   g   latency: a steady 20,000 messages/s for 10 s into a json source;
-#       p50/p99/max of (row inserted - sent) and of (committed - sent)
-#   h   peak memory of the consumer of (e)
+#
+# a..f run PP_BENCH_ROUNDS times (default 3), interleaved, and the median of
+# each path counts: this machine is shared and single runs vary.  Then:
+#
+#   g   latency: a steady 20,000 messages/s for 10 s into a json source,
+#       once per batch_ms in PP_BENCH_LAT_BATCH_MS (default "100 10"; 100 is
+#       the default of a source); p50/p99/max of (row inserted - sent) and
+#       of (committed - sent), from a sent_us field in every message
+#   h   peak memory of the consumer of (e) and (f), first round
 #
 # Every step is bounded by a timeout; the server, the broker and every
 # helper process are stopped at exit.  The results are printed as a table
 # and as "RESULT key=value ..." lines, and kept in $WORK/results.txt.
 #
 # Environment: PP_BENCH_WORK (/tmp/pg_pipeline-bench), PP_BENCH_PORT (55499),
-# PP_BENCH_BUILD (1), PP_BENCH_TIMEOUT (seconds per step, 600),
-# PP_BENCH_LAT_RATE (20000), PP_BENCH_LAT_SECONDS (10),
-# PP_BENCH_PERF (0; 1 = perf record the consumer during (e) and (f)),
-# PP_BENCH_KEEP (0; 1 = keep the data directory and event files),
-# PP_BENCH_PARTITIONS (4; the test broker keeps about 296,000 of these events
-# per partition, so N above about 1,150,000 needs more partitions).
+# PP_BENCH_BUILD (1; 0 = use the installed extension), PP_BENCH_ROUNDS (3),
+# PP_BENCH_TIMEOUT (seconds per step, 600), PP_BENCH_LAT_RATE (20000),
+# PP_BENCH_LAT_SECONDS (10), PP_BENCH_LAT_BATCH_MS ("100 10"),
+# PP_BENCH_PERF (0; 1 = perf record the consumer of (e) and (f) in the
+# first round, with DWARF call graphs: it slows them, so their numbers are
+# marked), PP_BENCH_KEEP (0; 1 = keep the data directory and event files),
+# PP_BENCH_PARTITIONS (4; the test broker keeps about 296,000 of these
+# events per partition, so N above about 1,150,000 needs more partitions).
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -41,14 +49,15 @@ source "$(dirname "$0")/../scripts/lib.sh"
 N=${1:-1000000}
 WORK=${PP_BENCH_WORK:-/tmp/pg_pipeline-bench}
 PORT=${PP_BENCH_PORT:-55499}
+ROUNDS=${PP_BENCH_ROUNDS:-3}
 STEP_TIMEOUT=${PP_BENCH_TIMEOUT:-600}
 LAT_RATE=${PP_BENCH_LAT_RATE:-20000}
 LAT_SECONDS=${PP_BENCH_LAT_SECONDS:-10}
+LAT_BATCH_MS=${PP_BENCH_LAT_BATCH_MS:-100 10}
 PERF=${PP_BENCH_PERF:-0}
 KEEP=${PP_BENCH_KEEP:-0}
 PARTITIONS=${PP_BENCH_PARTITIONS:-4}
 TOPIC=events
-LAT_TOPIC=latency
 DB=bench
 # the hand-tuned kcat consumer (c2, d2)
 KCAT_TUNED=(-X queued.min.messages=1000000 -X queued.max.messages.kbytes=1048576
@@ -58,10 +67,13 @@ SOURCE_PROPS='{"fetch.wait.max.ms": "10"}'
 COPY_JSONL_OPTS="(format csv, quote e'\\x01', delimiter e'\\x02')"
 TYPED_COLUMNS='user_id bigint, action text, page text, event_time timestamptz, amount numeric(10,2)'
 TABLE_OPTS='WITH (autovacuum_enabled = false)'
+PATHS=(a b c1 c2 d1 d2 e f)
 
-case "$N" in
-	'' | *[!0-9]*) echo "usage: $0 [N]   (N events, default 1000000)" >&2; exit 2 ;;
-esac
+for v in "$N" "$ROUNDS" "$PARTITIONS" "$LAT_RATE" "$LAT_SECONDS"; do
+	case "$v" in
+		'' | *[!0-9]* | 0) echo "usage: $0 [N]   (N events, default 1000000; see the PP_BENCH_* settings)" >&2; exit 2 ;;
+	esac
+done
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run this as root (it starts PostgreSQL as the postgres user)" >&2
 	exit 2
@@ -98,24 +110,25 @@ cleanup() {
 		timeout 30 "$BROKER" stop "$WORK/broker" >/dev/null 2>&1 || true
 	fi
 	if [ "$KEEP" != 1 ]; then
-		rm -rf "$PGDATA_DIR" "$FILES"
+		rm -rf "$PGDATA_DIR" "$FILES" "$WORK"/perf-*.data
 	fi
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# run a command in the background, remembered for the cleanup
+# run a command in the background, remembered for the cleanup; sets BG_PID
 bg() {
 	"$@" &
-	BG_PIDS+=("$!")
+	BG_PID=$!
+	BG_PIDS+=("$BG_PID")
 }
 
 now() { echo "$EPOCHREALTIME"; }
-# a - b, rounded
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a - b }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # psql as the postgres role over the bench socket (runs as root: trust auth)
 export PGOPTIONS='-c client_min_messages=warning'
@@ -146,13 +159,11 @@ check_count() {
 	[ "$got" = "$2" ] || die "$1 has $got rows, expected $2"
 }
 
-declare -A SECONDS_OF RATE_OF NOTE_OF
+declare -A SECS
 record() {
 	# record PATH SECONDS [NOTE]
-	SECONDS_OF[$1]=$2
-	RATE_OF[$1]=$(rate "$N" "$2")
-	NOTE_OF[$1]=${3:-}
-	log "$1: $N rows in $(printf '%.3f' "$2") s = ${RATE_OF[$1]} rows/s ${3:-}"
+	SECS[$1]="${SECS[$1]:-} $2"
+	log "$1: $N rows in $(printf '%.3f' "$2") s = $(rate "$N" "$2") rows/s ${3:-}"
 }
 
 # ---------------------------------------------------------------- setup
@@ -185,20 +196,23 @@ mkdir -p "$WORK" "$FILES"
 chmod 755 "$WORK" "$FILES"
 chown postgres: "$WORK"
 
+SO="$("$(pp_pg_config)" --pkglibdir)/pg_pipeline.so"
 {
-	echo "# pg_pipeline Kafka ingestion benchmark, $(date -u +%FT%TZ)"
+	echo "# pg_pipeline Kafka ingestion benchmark, $(date -u +%FT%TZ): bash bench/kafka_ingest.sh $N, $ROUNDS rounds"
 	echo "# host: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))," \
 		"$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
-	echo "# $("$PP_BINDIR/postgres" --version), librdkafka $(dpkg-query -W -f='${Version}' librdkafka1 2>/dev/null), kcat $(dpkg-query -W -f='${Version}' kcat 2>/dev/null)"
-	echo "# pg_pipeline: $(git -C "$PP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-		"($(git -C "$PP_ROOT" status --porcelain 2>/dev/null | wc -l) changed files in the tree)"
+	echo "# $("$PP_BINDIR/postgres" --version), librdkafka $(dpkg-query -W -f='${Version}' librdkafka1 2>/dev/null)," \
+		"kcat $(dpkg-query -W -f='${Version}' kcat 2>/dev/null)"
+	echo "# pg_pipeline: tree at $(git -C "$PP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		"($(git -C "$PP_ROOT" status --porcelain 2>/dev/null | wc -l) changed files);" \
+		"$SO of $(date -u -r "$SO" +%FT%TZ), md5 $(md5sum "$SO" | cut -c1-12)"
 	echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RESULTS"
 
 log "starting the test Kafka broker"
 started_broker=1
-BOOTSTRAP=$(timeout 30 "$BROKER" start "$WORK/broker" --brokers 1 \
-	--topic "$TOPIC:$PARTITIONS" --topic "$LAT_TOPIC:$PARTITIONS") || die "broker did not start"
+BOOTSTRAP=$(timeout 30 "$BROKER" start "$WORK/broker" --brokers 1 --topic "$TOPIC:$PARTITIONS") ||
+	die "broker did not start"
 log "broker at $BOOTSTRAP"
 
 log "starting PostgreSQL (port $PORT, socket $WORK)"
@@ -217,7 +231,7 @@ min_wal_size = 1GB
 checkpoint_timeout = 30min
 wal_buffers = 64MB
 maintenance_work_mem = 256MB
-# commit timestamps: how the latency test sees when a row became visible
+# commit timestamps: when a batch became visible (latency, end of e and f)
 track_commit_timestamp = on
 pg_pipeline.restart_delay = 200ms
 log_min_messages = warning
@@ -250,7 +264,7 @@ with open(json_path, "w") as js, open(csv_path, "w") as cs:
         act = rnd.choice(actions)
         page = rnd.choice(pages)
         ts = (t0 + datetime.timedelta(milliseconds=i * 3 + rnd.randint(0, 2))).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        amt = "%.2f" % (rnd.randint(100, 50000) / 100.0 if act == "purchase" or act == "add_to_cart" else 0)
+        amt = "%.2f" % (rnd.randint(100, 50000) / 100.0 if act in ("purchase", "add_to_cart") else 0)
         js.write('{"user_id":%d,"action":"%s","page":"%s","event_time":"%s","amount":%s}\n'
                  % (uid, act, page, ts, amt))
         cs.write("%d,%s,%s,%s,%s\n" % (uid, act, page, ts, amt))
@@ -268,7 +282,7 @@ ZSTD_RATIO_WHOLE=$(ratio "$JSON_BYTES" "$ZSTD_WHOLE")
 ZSTD_RATIO_BATCH=$(ratio "$JSON_BYTES" "$ZSTD_BATCHES")
 
 # ---------------------------------------------------------------- the topic
-# prints "low last" of a partition ("" "" when it is empty)
+# prints "low last" of a partition (nothing when it is empty)
 partition_range() {
 	local low last
 	low=$(timeout 30 kcat -C -b "$BOOTSTRAP" -t "$1" -p "$2" -o beginning -c 1 -e -q -f '%o\n') || true
@@ -306,61 +320,55 @@ done
 log "all $N events kept:$WATERMARKS (produced in $(printf '%.2f' "$PRODUCE_S") s)"
 echo "# topic $TOPIC: $N events of $AVG_BYTES bytes on average, zstd by kcat, watermarks$WATERMARKS" >>"$RESULTS"
 
-# ---------------------------------------------------------------- (a) (b) COPY
-log "(a) server-side COPY of the CSV into a typed table"
-fresh_table a_copy_csv "$TYPED_COLUMNS"
-s=$(timed_sql "COPY a_copy_csv FROM '$FILES/events.csv' (FORMAT csv)")
-check_count a_copy_csv "$N"
-record a "$s"
-sql "DROP TABLE a_copy_csv" >/dev/null
+# ---------------------------------------------------------------- the paths
+path_a() {
+	fresh_table a_copy_csv "$TYPED_COLUMNS"
+	s=$(timed_sql "COPY a_copy_csv FROM '$FILES/events.csv' (FORMAT csv)")
+	check_count a_copy_csv "$N"
+	record a "$s"
+	sql "DROP TABLE a_copy_csv" >/dev/null
+}
 
-log "(b) server-side COPY of the JSON lines into a jsonb column"
-fresh_table b_copy_jsonb "payload jsonb"
-s=$(timed_sql "COPY b_copy_jsonb FROM '$FILES/events.json' $COPY_JSONL_OPTS")
-check_count b_copy_jsonb "$N"
-record b "$s"
-sql "DROP TABLE b_copy_jsonb" >/dev/null
+path_b() {
+	fresh_table b_copy_jsonb "payload jsonb"
+	s=$(timed_sql "COPY b_copy_jsonb FROM '$FILES/events.json' $COPY_JSONL_OPTS")
+	check_count b_copy_jsonb "$N"
+	record b "$s"
+	sql "DROP TABLE b_copy_jsonb" >/dev/null
+}
 
-# ---------------------------------------------------------------- (c) kcat alone
-log "(c1) kcat -C to /dev/null, kcat defaults"
-t0=$(now)
-timeout "$STEP_TIMEOUT" kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q >/dev/null || die "kcat consume"
-record c1 "$(fsub "$(now)" "$t0")"
+kcat_devnull() {
+	local path=$1 t0
+	shift
+	t0=$(now)
+	timeout "$STEP_TIMEOUT" kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q "$@" >/dev/null ||
+		die "kcat consume"
+	record "$path" "$(fsub "$(now)" "$t0")"
+}
+path_c1() { kcat_devnull c1; }
+path_c2() { kcat_devnull c2 "${KCAT_TUNED[@]}"; }
 
-log "(c2) kcat -C to /dev/null, raised fetch queue"
-t0=$(now)
-timeout "$STEP_TIMEOUT" kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q "${KCAT_TUNED[@]}" >/dev/null ||
-	die "kcat consume"
-record c2 "$(fsub "$(now)" "$t0")"
-
-# ---------------------------------------------------------------- (d) kcat | psql
 kcat_psql() {
-	local table=$1 t0
+	local path=$1 table=${1}_kcat_psql t0 s
 	shift
 	fresh_table "$table" "payload jsonb"
 	t0=$(now)
+	# shellcheck disable=SC2016
 	timeout "$STEP_TIMEOUT" bash -c '
 		set -o pipefail
 		kcat -C -b "$1" -t "$2" -o beginning -e -q "${@:8}" |
 			psql -X -q -v ON_ERROR_STOP=1 -h "$3" -p "$4" -U postgres -d "$5" \
 				-c "\\copy $6 from pstdin $7"
-	' _ "$BOOTSTRAP" "$TOPIC" "$WORK" "$PORT" "$DB" "$table" "$COPY_JSONL_OPTS" "$@" || die "kcat | psql into $table"
-	fsub "$(now)" "$t0"
+	' _ "$BOOTSTRAP" "$TOPIC" "$WORK" "$PORT" "$DB" "$table" "$COPY_JSONL_OPTS" "$@" ||
+		die "kcat | psql into $table"
+	s=$(fsub "$(now)" "$t0")
+	check_count "$table" "$N"
+	record "$path" "$s"
+	sql "DROP TABLE $table" >/dev/null
 }
+path_d1() { kcat_psql d1; }
+path_d2() { kcat_psql d2 "${KCAT_TUNED[@]}"; }
 
-log "(d1) kcat -C | psql \\copy into jsonb, kcat defaults"
-s=$(kcat_psql d1_kcat_psql)
-check_count d1_kcat_psql "$N"
-record d1 "$s"
-sql "DROP TABLE d1_kcat_psql" >/dev/null
-
-log "(d2) kcat -C | psql \\copy into jsonb, raised fetch queue"
-s=$(kcat_psql d2_kcat_psql "${KCAT_TUNED[@]}")
-check_count d2_kcat_psql "$N"
-record d2 "$s"
-sql "DROP TABLE d2_kcat_psql" >/dev/null
-
-# ---------------------------------------------------------------- pg_pipeline
 # poll a source: prints "next_offsets|last_commit_epoch|consumer_pid|state: error"
 source_progress() {
 	sql_quick "SELECT coalesce((SELECT sum(next_offset) FROM pipeline.source_offsets WHERE source = '$1'), 0),
@@ -384,7 +392,8 @@ sample_memory() {
 	done
 }
 
-stop_pid() {
+stop_bg() {
+	# stop_bg [SIGNAL] PID
 	kill "$@" 2>/dev/null || true
 	wait "${@: -1}" 2>/dev/null || true
 }
@@ -399,28 +408,35 @@ drop_source() {
 	log "warning: the consumer $pid of $1 did not exit within 30 s"
 }
 
-# run_source PATH NAME TABLE FORMAT: time from create_source until every
-# event is committed (rows and offsets commit together, so the offsets say it)
-declare -A PEAK_HWM PEAK_ANON CONSUMER_NOTE
+# run_source PATH ROUND FORMAT COLUMNS: the time from create_source until
+# every event is committed (rows and offsets commit together, so the
+# offsets say when; the commit timestamp of the last batch is the end)
+declare -A HWM ANON CONSUMER_NOTE
 run_source() {
-	local path=$1 name=$2 table=$3 format=$4 t_create row offs last pid=0 state
-	local deadline sampler="" perfpid="" t_first elapsed steady hwm anon batches seen=""
+	local path=$1 round=$2 format=$3 columns=$4 name=bench_${1}_$2 table=${1}_pipeline_$2
+	local t_create row offs last pid=0 cpid state deadline sampler="" perfpid="" seen=""
+	local t_first elapsed steady hwm="" anon batches note=""
+	fresh_table "$table" "$columns"
 	t_create=$(timeout 60 "${PSQL[@]}" -c "SELECT extract(epoch FROM clock_timestamp())" \
 		-c "SELECT pipeline.create_source('$name', server => 'kafka', topic => '$TOPIC',
 			target => '$table', format => '$format', properties => '$SOURCE_PROPS',
 			batch_rows => 50000)") || die "create_source $name"
 	t_create=${t_create%%$'\n'*}
-	deadline=$(( ${EPOCHREALTIME%.*} + STEP_TIMEOUT ))
+	deadline=$((${EPOCHREALTIME%.*} + STEP_TIMEOUT))
 	while :; do
 		row=$(source_progress "$name") || die "cannot read the progress of $name"
 		IFS='|' read -r offs last cpid state <<<"$row"
 		if [ "$pid" = 0 ] && [ "$cpid" != 0 ]; then
 			pid=$cpid
-			bg sample_memory "$pid" "$WORK/anon-$path"
-			sampler=$!
-			if [ "$PERF" = 1 ]; then
-				bg perf record -q -F 499 -g -p "$pid" -o "$WORK/perf-$path.data" >/dev/null 2>&1
-				perfpid=$!
+			if [ "$round" = 1 ]; then
+				bg sample_memory "$pid" "$WORK/anon-$path"
+				sampler=$BG_PID
+				if [ "$PERF" = 1 ]; then
+					bg perf record -q -F 999 --call-graph dwarf -p "$pid" -o "$WORK/perf-$path.data" \
+						>/dev/null 2>&1
+					perfpid=$BG_PID
+					note=" [under perf]"
+				fi
 			fi
 		fi
 		[ "$offs" -ge "$N" ] && break
@@ -436,65 +452,86 @@ run_source() {
 		sleep 0.2
 	done
 	# the consumer's memory, before it goes away
-	if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
-		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+	if [ "$round" = 1 ]; then
+		if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
+			hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+		fi
+		[ -n "$perfpid" ] && stop_bg -INT "$perfpid"
+		[ -n "$sampler" ] && stop_bg "$sampler"
+		anon=$(cat "$WORK/anon-$path" 2>/dev/null || echo 0)
+		HWM[$path]=${hwm:-0}
+		ANON[$path]=$anon
+		log "$path: consumer pid $pid, VmHWM ${hwm:-?} kB, peak RssAnon $anon kB"
 	fi
-	[ -n "$perfpid" ] && stop_pid -INT "$perfpid"
-	[ -n "$sampler" ] && stop_pid "$sampler"
-	anon=$(cat "$WORK/anon-$path" 2>/dev/null || echo 0)
-	PEAK_HWM[$path]=${hwm:-0}
-	PEAK_ANON[$path]=$anon
 	check_count "$table" "$N"
 	elapsed=$(fsub "$last" "$t_create")
-	# when the first batch committed, and how many batches
+	# when the first batch committed, and how many batches there were
 	read -r t_first batches <<<"$(sql "SELECT extract(epoch FROM min(pg_xact_commit_timestamp(xmin))),
 		count(DISTINCT xmin::text) FROM $table" | tr '|' ' ')"
 	steady=$(awk -v n="$N" -v a="$t_first" -v b="$last" -v k="$batches" \
 		'BEGIN { if (b > a && k > 1) printf "%.0f", n * (k - 1) / k / (b - a); else print "n/a" }')
-	CONSUMER_NOTE[$path]="first batch committed $(printf '%.2f' "$(fsub "$t_first" "$t_create")") s after create_source; $batches batches; ~$steady rows/s after the first batch"
-	record "$path" "$elapsed" "(${CONSUMER_NOTE[$path]})"
-	log "$path: consumer pid $pid, VmHWM ${hwm:-?} kB, peak RssAnon $anon kB"
+	CONSUMER_NOTE[$path]+="  round $round: first batch committed $(printf '%.2f' "$(fsub "$t_first" "$t_create")") s after create_source, $batches batches, ~$steady rows/s after the first batch$note"$'\n'
+	if [ -n "$note" ]; then
+		log "$path: $N rows in $(printf '%.3f' "$elapsed") s$note: not counted"
+	else
+		record "$path" "$elapsed" "(first batch after $(printf '%.2f' "$(fsub "$t_first" "$t_create")") s, $batches batches)"
+	fi
 	drop_source "$name" "$pid"
+	sql "DROP TABLE $table" >/dev/null
 	if [ -n "$perfpid" ]; then
-		perf report -i "$WORK/perf-$path.data" --stdio --no-children --percent-limit 0.7 \
-			--sort dso,symbol -g none 2>/dev/null | grep -v '^$' | head -60 >"$WORK/perf-$path.txt" || true
+		{
+			echo "# perf of the consumer of ($path), by thread"
+			perf report -i "$WORK/perf-$path.data" --stdio --no-children --sort comm -g none 2>/dev/null |
+				grep -v '^#' | grep -v '^$' | head -8
+			echo "# the postgres thread, inclusive (children), >= 2 %"
+			perf report -i "$WORK/perf-$path.data" --stdio --children --comm postgres --sort symbol \
+				-g none --percent-limit 2 2>/dev/null | grep -v '^#' | grep -v '^$' | grep -v '\] 0x0000' | head -70
+			echo "# self time, all threads, >= 1 %"
+			perf report -i "$WORK/perf-$path.data" --stdio --no-children --sort comm,dso,symbol \
+				-g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$' | head -50
+		} >"$WORK/perf-$path.txt" || true
 		log "$path: perf profile of the consumer in $WORK/perf-$path.txt"
 	fi
-	sql "DROP TABLE $table" >/dev/null
 }
+path_e() { run_source e "$ROUND" json "$TYPED_COLUMNS"; }
+path_f() { run_source f "$ROUND" jsonb "payload jsonb"; }
 
-log "(e) pg_pipeline: json source into typed columns"
-fresh_table e_pipeline_json "$TYPED_COLUMNS"
-run_source e bench_e e_pipeline_json json
-
-log "(f) pg_pipeline: jsonb source into one jsonb column"
-fresh_table f_pipeline_jsonb "payload jsonb"
-run_source f bench_f f_pipeline_jsonb jsonb
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+	log "---- round $ROUND of $ROUNDS"
+	for p in "${PATHS[@]}"; do
+		"path_$p"
+	done
+done
 
 # ---------------------------------------------------------------- (g) latency
 LAT_N=$((LAT_RATE * LAT_SECONDS))
-log "(g) latency: $LAT_RATE messages/s for $LAT_SECONDS s into a json source"
-fresh_table g_latency "$TYPED_COLUMNS, sent_us bigint, arrived timestamptz DEFAULT clock_timestamp()"
-sql "SELECT pipeline.create_source('bench_g', server => 'kafka', topic => '$LAT_TOPIC',
-	target => 'g_latency', format => 'json', properties => '$SOURCE_PROPS')" >/dev/null
-# wait until its consumer runs, then give it a moment to assign its partitions
-gpid=0
-for ((i = 0; i < 300; i++)); do
-	IFS='|' read -r _ _ gpid state <<<"$(source_progress bench_g)"
-	[ "$gpid" != 0 ] && [ "${state%%:*}" = running ] && break
-	sleep 0.1
-done
-[ "$gpid" != 0 ] || die "the consumer of bench_g did not start ($state)"
-sleep 2
-timeout $((LAT_SECONDS + 120)) bash -c '
-	set -o pipefail
-	python3 - "$1" "$2" <<"PY" | kcat -P -b "$3" -t "$4" -z zstd
+declare -A LAT
+run_latency() {
+	local bms=$1 topic=latency-$1 name=bench_g_$1 table=g_latency_$1 gpid=0 state offs i stats
+	timeout 30 "$BROKER" cmd "$WORK/broker" topic "$topic" "$PARTITIONS" >/dev/null ||
+		die "cannot create topic $topic"
+	fresh_table "$table" "$TYPED_COLUMNS, sent_us bigint, arrived timestamptz DEFAULT clock_timestamp()"
+	sql "SELECT pipeline.create_source('$name', server => 'kafka', topic => '$topic',
+		target => '$table', format => 'json', properties => '$SOURCE_PROPS', batch_ms => $bms)" >/dev/null
+	# wait until its consumer runs, then give it a moment to assign its partitions
+	for ((i = 0; i < 300; i++)); do
+		IFS='|' read -r _ _ gpid state <<<"$(source_progress "$name")"
+		[ "$gpid" != 0 ] && [ "${state%%:*}" = running ] && break
+		sleep 0.1
+	done
+	[ "$gpid" != 0 ] || die "the consumer of $name did not start ($state)"
+	sleep 2
+	log "(g) $LAT_RATE messages/s for $LAT_SECONDS s into a json source with batch_ms $bms"
+	# shellcheck disable=SC2016
+	timeout $((LAT_SECONDS + 120)) bash -c '
+		set -o pipefail
+		python3 - "$1" "$2" <<"PY" | kcat -P -b "$3" -t "$4" -z zstd
 import random, sys, time
 rate, seconds = int(sys.argv[1]), int(sys.argv[2])
 total = rate * seconds
 out = sys.stdout.buffer
 rnd = random.Random(7)
-actions = ["view", "view", "click", "add_to_cart", "purchase", "search"]
+actions = [b"view", b"view", b"click", b"add_to_cart", b"purchase", b"search"]
 sent = 0
 start = time.monotonic()
 while sent < total:
@@ -503,7 +540,7 @@ while sent < total:
         lines = []
         for i in range(sent, due):
             lines.append(b"{\"user_id\":%d,\"action\":\"%s\",\"page\":\"/products/%d\",\"event_time\":\"2026-11-25T12:00:00.000Z\",\"amount\":%d.%02d,\"sent_us\":%d}\n"
-                         % (rnd.randint(1, 100000), actions[i % 6].encode(), rnd.randint(1, 2000),
+                         % (rnd.randint(1, 100000), actions[i % 6], rnd.randint(1, 2000),
                             rnd.randint(0, 500), rnd.randint(0, 99), time.time_ns() // 1000))
         out.write(b"".join(lines))
         out.flush()
@@ -511,85 +548,116 @@ while sent < total:
     else:
         time.sleep(0.0002)
 elapsed = time.monotonic() - start
-print("producer: %d messages in %.2f s = %.0f/s" % (sent, elapsed, sent / elapsed), file=sys.stderr)
+print("%d messages in %.2f s = %.0f/s" % (sent, elapsed, sent / elapsed), file=sys.stderr)
 PY
-' _ "$LAT_RATE" "$LAT_SECONDS" "$BOOTSTRAP" "$LAT_TOPIC" 2>"$WORK/latency-producer.log" ||
-	{ cat "$WORK/latency-producer.log" >&2; die "latency producer"; }
-cat "$WORK/latency-producer.log" >&2
-for ((i = 0; i < 600; i++)); do
-	IFS='|' read -r offs _ _ state <<<"$(source_progress bench_g)"
-	[ "$offs" -ge "$LAT_N" ] && break
-	sleep 0.1
+	' _ "$LAT_RATE" "$LAT_SECONDS" "$BOOTSTRAP" "$topic" 2>"$WORK/latency-producer-$bms.log" ||
+		{ cat "$WORK/latency-producer-$bms.log" >&2; die "latency producer"; }
+	log "producer: $(cat "$WORK/latency-producer-$bms.log")"
+	for ((i = 0; i < 600; i++)); do
+		IFS='|' read -r offs _ _ state <<<"$(source_progress "$name")"
+		[ "$offs" -ge "$LAT_N" ] && break
+		sleep 0.1
+	done
+	[ "$offs" -ge "$LAT_N" ] || die "$name: only $offs of $LAT_N messages after 60 s ($state)"
+	check_count "$table" "$LAT_N"
+	stats=$(sql "
+		SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ins)::numeric, 1),
+		       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ins)::numeric, 1),
+		       round(max(ins)::numeric, 1),
+		       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY vis)::numeric, 1),
+		       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY vis)::numeric, 1),
+		       round(max(vis)::numeric, 1),
+		       count(DISTINCT xmin::text)
+		  FROM (SELECT (extract(epoch FROM arrived) * 1e6 - sent_us) / 1000.0 AS ins,
+		               (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1e6 - sent_us) / 1000.0 AS vis,
+		               xmin
+		          FROM $table) s")
+	LAT[$bms]="$stats|$(cat "$WORK/latency-producer-$bms.log")"
+	log "batch_ms $bms: inserted p50|p99|max, committed p50|p99|max (ms), batches: $stats"
+	drop_source "$name" "$gpid"
+	sql "DROP TABLE $table" >/dev/null
+}
+for bms in $LAT_BATCH_MS; do
+	run_latency "$bms"
 done
-[ "$offs" -ge "$LAT_N" ] || die "bench_g: only $offs of $LAT_N messages after 60 s ($state)"
-check_count g_latency "$LAT_N"
-IFS='|' read -r LAT_IN50 LAT_IN99 LAT_INMAX LAT_VIS50 LAT_VIS99 LAT_VISMAX <<<"$(sql "
-	SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ins)::numeric, 1),
-	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ins)::numeric, 1),
-	       round(max(ins)::numeric, 1),
-	       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY vis)::numeric, 1),
-	       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY vis)::numeric, 1),
-	       round(max(vis)::numeric, 1)
-	  FROM (SELECT (extract(epoch FROM arrived) * 1e6 - sent_us) / 1000.0 AS ins,
-	               (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1e6 - sent_us) / 1000.0 AS vis
-	          FROM g_latency) s")"
-LAT_PRODUCER=$(sed -n 's/^producer: //p' "$WORK/latency-producer.log")
-drop_source bench_g "$gpid"
 
 # ---------------------------------------------------------------- report
-target() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t) ? "met" : "NOT MET" }'; }
-R_EA=$(ratio "${RATE_OF[e]}" "${RATE_OF[a]}")
-R_EB=$(ratio "${RATE_OF[e]}" "${RATE_OF[b]}")
-R_ED2=$(ratio "${RATE_OF[e]}" "${RATE_OF[d2]}")
-R_FB=$(ratio "${RATE_OF[f]}" "${RATE_OF[b]}")
-R_FD2=$(ratio "${RATE_OF[f]}" "${RATE_OF[d2]}")
-T_EB=$(target "$R_EB" 0.80)
-T_ED2=$(awk -v e="${RATE_OF[e]}" -v d="${RATE_OF[d2]}" 'BEGIN { print (e > d) ? "met" : "NOT MET" }')
-T_FB=$(target "$R_FB" 1.00)
+declare -A MED RATE_MED
+for p in "${PATHS[@]}"; do
+	# shellcheck disable=SC2086
+	MED[$p]=$(median ${SECS[$p]})
+	RATE_MED[$p]=$(rate "$N" "${MED[$p]}")
+done
+R_EA=$(ratio "${RATE_MED[e]}" "${RATE_MED[a]}")
+R_EB=$(ratio "${RATE_MED[e]}" "${RATE_MED[b]}")
+R_ED2=$(ratio "${RATE_MED[e]}" "${RATE_MED[d2]}")
+R_FB=$(ratio "${RATE_MED[f]}" "${RATE_MED[b]}")
+R_FD2=$(ratio "${RATE_MED[f]}" "${RATE_MED[d2]}")
+met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t) ? "met" : "NOT MET" }'; }
+T_EB=$(met "$R_EB" 0.80)
+T_ED2=$(awk -v e="${RATE_MED[e]}" -v d="${RATE_MED[d2]}" 'BEGIN { print (e > d) ? "met" : "NOT MET" }')
+T_FB=$(met "$R_FB" 1.00)
 
 {
 	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
-	printf '%-4s %-66s %9s %11s\n' path what seconds rows/s
-	row() { printf '%-4s %-66s %9.3f %11s\n' "$1" "$2" "${SECONDS_OF[$1]}" "${RATE_OF[$1]}"; }
+	printf '%-4s %-58s %12s %12s  %s\n' path what "median s" "median rows/s" "rows/s of each round"
+	row() {
+		local each="" s
+		for s in ${SECS[$1]}; do each+=" $(rate "$N" "$s")"; done
+		printf '%-4s %-58s %12.3f %12s  %s\n' "$1" "$2" "${MED[$1]}" "${RATE_MED[$1]}" "${each# }"
+	}
 	row a "server COPY of the CSV into a typed table"
 	row b "server COPY of the JSON lines into a jsonb column"
 	row c1 "kcat -C to /dev/null, kcat defaults"
 	row c2 "kcat -C to /dev/null, raised fetch queue"
 	row d1 "kcat -C | psql \\copy into jsonb, kcat defaults"
 	row d2 "kcat -C | psql \\copy into jsonb, raised fetch queue"
-	row e "pg_pipeline json -> typed columns (create_source .. last commit)"
-	row f "pg_pipeline jsonb -> one jsonb column (create_source .. last commit)"
+	row e "pg_pipeline json -> typed columns (create .. last commit)"
+	row f "pg_pipeline jsonb -> jsonb column (create .. last commit)"
 	echo
-	echo "e: ${CONSUMER_NOTE[e]}"
-	echo "f: ${CONSUMER_NOTE[f]}"
+	echo "e:"
+	printf '%s' "${CONSUMER_NOTE[e]}"
+	echo "f:"
+	printf '%s' "${CONSUMER_NOTE[f]}"
 	echo
-	echo "ratios: e/b = $R_EB (target >= 0.80: $T_EB)   e/d2 = $R_ED2 (target > 1: $T_ED2)   f/b = $R_FB (target >= 1.00: $T_FB)"
-	echo "        e/a = $R_EA   f/d2 = $R_FD2"
+	echo "ratios of the medians: e/b = $R_EB (target >= 0.80: $T_EB)   e/d2 = $R_ED2 (target > 1: $T_ED2)" \
+		"  f/b = $R_FB (target >= 1.00: $T_FB)"
+	echo "                       e/a = $R_EA   f/d2 = $R_FD2"
 	echo
-	echo "latency at $LAT_RATE msg/s for $LAT_SECONDS s ($LAT_PRODUCER; kcat -P -z zstd, default linger;"
-	echo "  source: json, batch_ms 100 (default), fetch.wait.max.ms 10):"
-	echo "  sent -> row inserted (clock_timestamp() default): p50 $LAT_IN50 ms, p99 $LAT_IN99 ms, max $LAT_INMAX ms"
-	echo "  sent -> committed, visible (commit timestamp):     p50 $LAT_VIS50 ms, p99 $LAT_VIS99 ms, max $LAT_VISMAX ms"
+	echo "latency, $LAT_RATE msg/s for $LAT_SECONDS s (kcat -P -z zstd, default linger), json source," \
+		"fetch.wait.max.ms 10, ms from sent_us:"
+	for bms in $LAT_BATCH_MS; do
+		IFS='|' read -r i50 i99 imax v50 v99 vmax nb prod <<<"${LAT[$bms]}"
+		echo "  batch_ms $bms ($prod; $nb batches):"
+		echo "    to row inserted (clock_timestamp() default): p50 $i50, p99 $i99, max $imax"
+		echo "    to committed, visible (commit timestamp):     p50 $v50, p99 $v99, max $vmax"
+	done
 	echo
-	echo "consumer memory during (e): VmHWM ${PEAK_HWM[e]} kB (peak RSS, counting the shared buffers it touched)," \
-		"peak RssAnon ${PEAK_ANON[e]} kB (private memory, sampled every 50 ms)"
-	echo "consumer memory during (f): VmHWM ${PEAK_HWM[f]} kB, peak RssAnon ${PEAK_ANON[f]} kB"
+	for p in e f; do
+		echo "consumer memory during ($p), round 1: VmHWM ${HWM[$p]} kB (peak RSS, counting the shared buffers it" \
+			"touched), peak RssAnon ${ANON[$p]} kB (private memory, sampled every 50 ms)"
+	done
 	echo
 	echo "zstd -3 on the $N events as JSON lines ($JSON_BYTES bytes): whole file $ZSTD_WHOLE bytes" \
 		"= ${ZSTD_RATIO_WHOLE}x; in chunks of 50,000 events $ZSTD_BATCHES bytes = ${ZSTD_RATIO_BATCH}x"
 	echo
-	for p in a b c1 c2 d1 d2 e f; do
-		echo "RESULT path=$p rows=$N seconds=${SECONDS_OF[$p]} rows_per_s=${RATE_OF[$p]}"
+	for p in "${PATHS[@]}"; do
+		echo "RESULT path=$p rows=$N median_seconds=${MED[$p]} rows_per_s=${RATE_MED[$p]} seconds=$(echo "${SECS[$p]# }" | tr ' ' ',')"
 	done
 	echo "RESULT ratio=e/b value=$R_EB target=0.80 status=${T_EB// /_}"
 	echo "RESULT ratio=e/d2 value=$R_ED2 target=1.00 status=${T_ED2// /_}"
 	echo "RESULT ratio=f/b value=$R_FB target=1.00 status=${T_FB// /_}"
 	echo "RESULT ratio=e/a value=$R_EA"
-	echo "RESULT latency rate=$LAT_RATE seconds=$LAT_SECONDS insert_p50_ms=$LAT_IN50 insert_p99_ms=$LAT_IN99" \
-		"insert_max_ms=$LAT_INMAX commit_p50_ms=$LAT_VIS50 commit_p99_ms=$LAT_VIS99 commit_max_ms=$LAT_VISMAX"
-	echo "RESULT memory path=e vmhwm_kb=${PEAK_HWM[e]} rss_anon_peak_kb=${PEAK_ANON[e]}"
-	echo "RESULT memory path=f vmhwm_kb=${PEAK_HWM[f]} rss_anon_peak_kb=${PEAK_ANON[f]}"
+	echo "RESULT ratio=f/d2 value=$R_FD2"
+	for bms in $LAT_BATCH_MS; do
+		IFS='|' read -r i50 i99 imax v50 v99 vmax nb prod <<<"${LAT[$bms]}"
+		echo "RESULT latency rate=$LAT_RATE seconds=$LAT_SECONDS batch_ms=$bms insert_p50_ms=$i50 insert_p99_ms=$i99" \
+			"insert_max_ms=$imax commit_p50_ms=$v50 commit_p99_ms=$v99 commit_max_ms=$vmax batches=$nb"
+	done
+	for p in e f; do
+		echo "RESULT memory path=$p vmhwm_kb=${HWM[$p]} rss_anon_peak_kb=${ANON[$p]}"
+	done
 	echo "RESULT zstd level=3 json_bytes=$JSON_BYTES whole_bytes=$ZSTD_WHOLE whole_ratio=$ZSTD_RATIO_WHOLE" \
 		"chunk50k_bytes=$ZSTD_BATCHES chunk50k_ratio=$ZSTD_RATIO_BATCH"
 } >>"$RESULTS"

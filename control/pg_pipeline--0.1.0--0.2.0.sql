@@ -51,7 +51,7 @@ CREATE TABLE pipeline.sources (
     properties      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(properties) = 'object'),
     consumers       integer NOT NULL DEFAULT 1 CHECK (consumers BETWEEN 1 AND 64),
     batch_rows      integer NOT NULL DEFAULT 50000 CHECK (batch_rows BETWEEN 1 AND 1000000),
-    batch_bytes     integer NOT NULL DEFAULT 16777216 CHECK (batch_bytes BETWEEN 1024 AND 1073741823),
+    batch_bytes     integer NOT NULL DEFAULT 16777216 CHECK (batch_bytes BETWEEN 1024 AND 268435456),
     batch_ms        integer NOT NULL DEFAULT 100 CHECK (batch_ms BETWEEN 1 AND 3600000),
     start_from      text NOT NULL DEFAULT 'earliest',
     archive         boolean NOT NULL DEFAULT false,
@@ -221,8 +221,8 @@ BEGIN
         RAISE EXCEPTION 'batch_rows must be between 1 and 1000000, not %', batch_rows
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF batch_bytes IS NULL OR batch_bytes NOT BETWEEN 1024 AND 1073741823 THEN
-        RAISE EXCEPTION 'batch_bytes must be between 1024 and 1073741823, not %', batch_bytes
+    IF batch_bytes IS NULL OR batch_bytes NOT BETWEEN 1024 AND 268435456 THEN
+        RAISE EXCEPTION 'batch_bytes must be between 1024 and 268435456 (256 MB), not %', batch_bytes
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF batch_ms IS NULL OR batch_ms NOT BETWEEN 1 AND 3600000 THEN
@@ -346,6 +346,10 @@ BEGIN
                                   coalesce(alter_source.target_column,
                                            CASE WHEN alter_source.format IS NULL THEN s.target_column END),
                                   s.properties, s.start_from);
+    IF alter_source.topic IS NOT NULL AND alter_source.topic <> (SELECT t.topic FROM pipeline.sources t WHERE t.name = s.name) THEN
+        -- offsets belong to the old topic
+        DELETE FROM pipeline.source_offsets o WHERE o.source = s.name;
+    END IF;
     UPDATE pipeline.sources AS u
        SET format = s.format, on_error = s.on_error, properties = s.properties,
            target_column = col, consumers = s.consumers, batch_rows = s.batch_rows,

@@ -72,8 +72,8 @@ pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n)
 	{
 		StringInfoData buf;
 		int32		partition = recs[i].partition;
-		int64		first = recs[i].offset,
-					last = recs[i].offset;
+		int64		first = PG_INT64_MAX,
+					last = -1;
 		int			count = 0;
 		Datum		values[7];
 

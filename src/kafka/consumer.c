@@ -33,10 +33,11 @@
  * raw payload, zstd-compressed, with the error), skip (a WARNING), or stop
  * (the batch is rolled back and the source is paused with the error).
  *
- * Errors of the worker itself (target dropped, no privilege, broker
- * unreachable at start) end it; the coordinator restarts it with backoff
- * and the error stays visible in pipeline.workers and
- * pipeline.source_status.  librdkafka's own threads never touch
+ * Errors of the worker itself (target dropped, no privilege) end it; the
+ * coordinator restarts it with backoff and the error stays visible in
+ * pipeline.workers and pipeline.source_status.  An unreachable broker or
+ * topic does not end it: it keeps asking for metadata every few seconds
+ * and shows librdkafka's complaint as its last error.  librdkafka's own threads never touch
  * PostgreSQL: its log and error callbacks are served from this process's
  * poll calls (log.queue), and every librdkafka call has a short timeout.
  *
@@ -109,6 +110,20 @@ static rd_kafka_queue_t *queue = NULL;
 static List *assigned = NIL;	/* partitions (ints) we read */
 static char kafka_error[512];
 static MemoryContext batch_context;
+
+/* Does a jsonb object have this key?  (the source's own properties) */
+static bool
+jsonb_has_key(Jsonb *jb, const char *key)
+{
+	JsonbValue	k;
+
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
+		return false;
+	k.type = jbvString;
+	k.val.string.val = unconstify(char *, key);
+	k.val.string.len = strlen(key);
+	return findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k) != NULL;
+}
 
 /* ---- librdkafka plumbing ---- */
 
@@ -542,7 +557,23 @@ assign_new_partitions(void)
 			continue;
 		offset = stored_offset(p, false);
 		if (offset < 0)
+		{
+			/*
+			 * Resolve where it starts and store it at once, so a restart
+			 * before the first batch starts at the same place (not at a
+			 * newer "latest"), and the first batch is checked like others.
+			 */
+			int64		low,
+						high;
+
 			offset = start_offset(p);
+			if ((offset == RD_KAFKA_OFFSET_BEGINNING || offset == RD_KAFKA_OFFSET_END) &&
+				rd_kafka_query_watermark_offsets(rk, config.topic, p, &low, &high,
+												 METADATA_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+				offset = (offset == RD_KAFKA_OFFSET_BEGINNING) ? low : high;
+			if (offset >= 0)
+				store_offset(p, offset, -1);
+		}
 		rd_kafka_topic_partition_list_add(list, config.topic, p)->offset = offset;
 	}
 	SPI_finish();
@@ -621,6 +652,11 @@ create_consumer(void)
 	if (rd_kafka_conf_get(conf, "group.id", value, &len) != RD_KAFKA_CONF_OK || value[0] == '\0')
 		rd_kafka_conf_set(conf, "group.id", psprintf("pg_pipeline.%s", params.source),
 						  errstr, sizeof(errstr));
+	/* stored offsets older than the retention: keep what is left, not skip it */
+	len = sizeof(value);
+	if (rd_kafka_conf_get(conf, "auto.offset.reset", value, &len) == RD_KAFKA_CONF_OK &&
+		strcmp(value, "largest") == 0 && !jsonb_has_key(config.properties, "auto.offset.reset"))
+		rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof(errstr));
 	/* keep the prefetch queue deep: a full queue stalls fetching for 1 s */
 	len = sizeof(value);
 	if (rd_kafka_conf_get(conf, "queued.min.messages", value, &len) == RD_KAFKA_CONF_OK &&

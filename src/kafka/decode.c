@@ -529,13 +529,15 @@ pp_kafka_decode(TargetLayout *layout, const KafkaRecord *rec,
 			else
 				pp_kafka_escape_text(out, fields[i].value, fields[i].len);
 		}
+		else if (payload == NULL)
+			appendStringInfoString(out, "\\N");
 		else if (layout->format == FORMAT_BYTEA)
 		{
 			/* \\x then hex: the backslash itself escaped for COPY */
 			char	   *hex = palloc(len * 2 + 1);
 
 			appendStringInfoString(out, "\\\\x");
-			hex[hex_encode(payload ? payload : "", len, hex)] = '\0';
+			hex[hex_encode(payload, len, hex)] = '\0';
 			appendBinaryStringInfo(out, hex, len * 2);
 			pfree(hex);
 		}

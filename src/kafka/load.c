@@ -31,7 +31,9 @@
 #include "parser/parse_relation.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 #include "common/pipeline.h"
@@ -129,6 +131,24 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	free_parsestate(pstate);
 }
 
+static bool
+transient_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_CONNECTION_EXCEPTION:	/* 08 */
+		case ERRCODE_TRANSACTION_ROLLBACK:	/* 40: deadlocks, serialization */
+		case ERRCODE_INSUFFICIENT_RESOURCES:	/* 53 */
+		case ERRCODE_OPERATOR_INTERVENTION:	/* 57: cancel, shutdown */
+		case ERRCODE_SYSTEM_ERROR:	/* 58 */
+		case ERRCODE_INTERNAL_ERROR:	/* XX */
+			return true;
+		default:
+			return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+				sqlerrcode == ERRCODE_OBJECT_IN_USE;
+	}
+}
+
 /*
  * Load recs[idx[0..count)] in a subtransaction; when that fails, split the
  * range and retry each half, down to single bad messages, which go to the
@@ -167,9 +187,12 @@ load_range(Relation rel, TargetLayout *layout, uint64 missing, KafkaRecord *recs
 	if (edata == NULL)
 		return true;
 
-	/* a cancel or a shutdown is not a bad message */
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+	/*
+	 * Not the message's fault: a cancel or shutdown, a deadlock or lock
+	 * timeout, lack of memory or disk, a broken connection, an internal
+	 * error.  The batch fails as a whole and is retried after a restart.
+	 */
+	if (transient_error(edata->sqlerrcode))
 		ReThrowError(edata);
 
 	if (count == 1)
@@ -208,6 +231,13 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 	MemoryContext message_context;
 	MemoryContext old;
 	Size		total = 0;
+
+	/* COPY FROM applies no row-level security: refuse, as COPY itself does */
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" has row-level security enabled", RelationGetRelationName(rel)),
+				 errdetail("pg_pipeline loads through COPY, which does not apply row-level security policies.")));
 
 	/*
 	 * Decode everything; undecodable messages are bad before loading.  The

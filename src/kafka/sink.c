@@ -465,10 +465,10 @@ finish_batch(OutboxRow *rows, int n)
 {
 	Oid			argtypes[4] = {TEXTOID, INT8OID, INT8OID, INT8OID};
 	Datum		values[4];
-	int64		lo = rows[0].seq,
-				hi = rows[0].seq;
+	int64		lo = PG_INT64_MAX,
+				hi = 0;
 
-	for (int i = 1; i < n; i++)
+	for (int i = 0; i < n; i++)
 	{
 		lo = Min(lo, rows[i].seq);
 		hi = Max(hi, rows[i].seq);
