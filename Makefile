@@ -59,5 +59,7 @@ lint:
 		--suppress='*:$(shell $(PG_CONFIG) --includedir-server)/*' \
 		-D__GNUC__ -DPG_PIPELINE_LINT src
 
-# the version is compiled into the library: rebuild when it changes
+# the version is compiled into the library: rebuild when it changes; and
+# every object when a header changes (structs are shared across files)
 src/pg_pipeline.o: Makefile
+$(OBJS): $(wildcard src/*/*.h)

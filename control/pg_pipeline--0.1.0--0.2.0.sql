@@ -83,6 +83,7 @@ CREATE TABLE pipeline.dead_letters (
     payload         bytea,
     payload_size    integer NOT NULL,
     message_time    timestamptz,
+    headers         jsonb,
     error           text NOT NULL,
     sqlstate        text,
     failed_at       timestamptz NOT NULL DEFAULT now(),
@@ -750,6 +751,11 @@ BEGIN
         RAISE EXCEPTION 'sink "%" does not exist', publish.sink
             USING ERRCODE = 'undefined_object';
     END IF;
+    IF jsonb_path_exists(publish.headers, '$.* ? (@.type() == "object" || @.type() == "array")') THEN
+        RAISE EXCEPTION 'header values must be strings, numbers, booleans or null'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Kafka headers are flat: turn nested values into text first.';
+    END IF;
     INSERT INTO pipeline.outbox (sink, key, payload, headers)
     VALUES (publish.sink, publish.key, publish.payload, publish.headers)
     RETURNING id INTO new_id;
@@ -781,3 +787,10 @@ SELECT s.name AS sink,
          WHERE wk.kind = 'sink' AND wk.label = s.name LIMIT 1) w ON true;
 COMMENT ON VIEW pipeline.sink_status IS 'per sink: state, messages waiting, published, last error';
 GRANT SELECT ON pipeline.sink_status TO PUBLIC;
+
+-- the status views show only what the reader may see in the catalogs
+ALTER VIEW pipeline.source_status SET (security_invoker = true);
+ALTER VIEW pipeline.source_partitions SET (security_invoker = true);
+ALTER VIEW pipeline.dead_letter_messages SET (security_invoker = true);
+ALTER VIEW pipeline.source_archive_stats SET (security_invoker = true);
+ALTER VIEW pipeline.sink_status SET (security_invoker = true);

@@ -11,7 +11,8 @@
  * zstd frame of records, each:
  *
  *	int64 offset | int64 timestamp_ms (-1: none) |
- *	int32 key length (-1: null) | key | int32 value length (-1: null) | value
+ *	int32 key length (-1: null) | key | int32 value length (-1: null) | value |
+ *	int32 headers length (-1: none) | headers as a JSON object
  *
  * in native byte order (the archive is read back by the same server).
  * pipeline.replay_archive() loads archived messages into a table through
@@ -91,6 +92,7 @@ pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n)
 			appendBinaryStringInfo(&buf, (char *) &rec->timestamp_ms, sizeof(int64));
 			append_chunk(&buf, rec->key, rec->key_len);
 			append_chunk(&buf, rec->payload, rec->len);
+			append_chunk(&buf, rec->headers, rec->headers_len);
 			first = Min(first, rec->offset);
 			last = Max(last, rec->offset);
 			count++;
@@ -137,7 +139,7 @@ unpack(bytea *data, KafkaRecord **out)
 		p += sizeof(int64);
 		memcpy(&rec->timestamp_ms, p, sizeof(int64));
 		p += sizeof(int64);
-		for (int part = 0; part < 2; part++)
+		for (int part = 0; part < 3; part++)
 		{
 			if (end - p < (int) sizeof(int32))
 				goto corrupt;
@@ -150,10 +152,15 @@ unpack(bytea *data, KafkaRecord **out)
 				rec->key = len < 0 ? NULL : p;
 				rec->key_len = Max(len, 0);
 			}
-			else
+			else if (part == 1)
 			{
 				rec->payload = len < 0 ? NULL : p;
 				rec->len = Max(len, 0);
+			}
+			else
+			{
+				rec->headers = len < 0 ? NULL : p;
+				rec->headers_len = Max(len, 0);
 			}
 			p += Max(len, 0);
 		}

@@ -280,17 +280,17 @@ static void
 store_dead_letter(const KafkaRecord *msg, const char *error, const char *sqlstate)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[10];
-	char		nulls[10];
+	Datum		values[11];
+	char		nulls[11];
 	if (plan == NULL)
 	{
-		Oid			argtypes[10] = {TEXTOID, TEXTOID, INT4OID, INT8OID, BYTEAOID,
-		BYTEAOID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID};
+		Oid			argtypes[11] = {TEXTOID, TEXTOID, INT4OID, INT8OID, BYTEAOID,
+		BYTEAOID, INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
 
 		plan = SPI_prepare("INSERT INTO pipeline.dead_letters (source, topic, partition, \"offset\", key, "
-						   "payload, payload_size, message_time, error, sqlstate, owner) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, current_user)",
-						   10, argtypes);
+						   "payload, payload_size, message_time, error, sqlstate, headers, owner) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, current_user)",
+						   11, argtypes);
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare the dead letter insert");
 	}
@@ -323,6 +323,10 @@ store_dead_letter(const KafkaRecord *msg, const char *error, const char *sqlstat
 		values[9] = CStringGetTextDatum(sqlstate);
 	else
 		nulls[9] = 'n';
+	if (msg->headers)
+		values[10] = PointerGetDatum(cstring_to_text_with_len(msg->headers, msg->headers_len));
+	else
+		nulls[10] = 'n';
 	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store a dead letter");
 }
@@ -642,7 +646,7 @@ create_consumer(void)
 	size_t		len = sizeof(value);
 
 	StartTransactionCommand();
-	conf = pp_kafka_build_conf(config.server, GetUserId(), config.properties, false);
+	conf = pp_kafka_build_conf(config.server, GetUserId(), config.properties, "source", false);
 	CommitTransactionCommand();
 
 	/* exactly-once needs these; the user cannot set them (fdw.c) */

@@ -382,40 +382,13 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 									   timestamptz_to_str(DatumGetTimestampTz(pp_kafka_timestamp_datum(rec->timestamp_ms))));
 			break;
 		case META_HEADERS:
-			{
-				rd_kafka_headers_t *hdrs = NULL;
-				StringInfoData json;
-				const char *name;
-				const void *value;
-				size_t		size;
-
-				if (rec->msg == NULL ||
-					rd_kafka_message_headers(rec->msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
-				{
-					appendStringInfoString(out, csv ? "" : "\\N");
-					break;
-				}
-				initStringInfo(&json);
-				appendStringInfoChar(&json, '{');
-				for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
-				{
-					if (i > 0)
-						appendStringInfoString(&json, ", ");
-					escape_json(&json, name);
-					appendStringInfoString(&json, ": ");
-					if (value == NULL)
-						appendStringInfoString(&json, "null");
-					else
-						escape_json(&json, pnstrdup(value, size));
-				}
-				appendStringInfoChar(&json, '}');
-				if (csv)
-					escape_csv(out, json.data, json.len);
-				else
-					pp_kafka_escape_text(out, json.data, json.len);
-				pfree(json.data);
-				break;
-			}
+			if (rec->headers == NULL)
+				appendStringInfoString(out, csv ? "" : "\\N");
+			else if (csv)
+				escape_csv(out, rec->headers, rec->headers_len);
+			else
+				pp_kafka_escape_text(out, rec->headers, rec->headers_len);
+			break;
 		case META_INGESTED_AT:
 			appendStringInfoString(out, ingested_at);
 			break;

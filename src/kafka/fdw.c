@@ -164,14 +164,15 @@ user_mapping_options(Oid userid, Oid serverid)
 /*
  * pp_kafka_build_conf
  *		The librdkafka configuration of a source: server options, then the
- *		user mapping of userid, then the source's properties.  Raises a
+ *		user mapping of userid, then the source's or sink's ("what")
+ *		properties.  Raises a
  *		clear error for a missing or foreign server, a missing USAGE
  *		privilege, an invalid property or missing brokers.  With check_only
  *		the configuration is destroyed and NULL returned.
  */
 rd_kafka_conf_t *
 pp_kafka_build_conf(const char *server, Oid userid, Jsonb *properties,
-					bool check_only)
+					const char *what, bool check_only)
 {
 	ForeignServer *fs = GetForeignServerByName(server, false);
 	ForeignDataWrapper *fdw = GetForeignDataWrapper(fs->fdwid);
@@ -225,7 +226,7 @@ pp_kafka_build_conf(const char *server, Oid userid, Jsonb *properties,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("Kafka property \"%s\" must be a string, number or boolean", key)));
 				}
-				set_property(conf, key, val, "source properties");
+				set_property(conf, key, val, psprintf("%s properties", what));
 			}
 		}
 	}
@@ -294,7 +295,7 @@ pipeline_check_sink(PG_FUNCTION_ARGS)
 				 errmsg("server and topic of a sink must not be null")));
 	check_topic_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	pp_kafka_build_conf(NameStr(*PG_GETARG_NAME(0)), GetUserId(),
-						PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), true);
+						PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), "sink", true);
 	PG_RETURN_VOID();
 }
 
@@ -350,7 +351,7 @@ pipeline_check_source(PG_FUNCTION_ARGS)
 		(void) DirectFunctionCall3(timestamptz_in, CStringGetDatum(start_from),
 								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 
-	pp_kafka_build_conf(server, GetUserId(), properties, true);
+	pp_kafka_build_conf(server, GetUserId(), properties, "source", true);
 
 	rel = table_open(relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&

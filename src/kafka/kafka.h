@@ -80,6 +80,8 @@ typedef struct KafkaRecord
 	int32		partition;
 	int64		offset;
 	int64		timestamp_ms;	/* -1 when unknown */
+	const char *headers;		/* JSON object of the headers, or NULL */
+	size_t		headers_len;
 	const rd_kafka_message_t *msg;
 	/* filled by pp_kafka_load() */
 	int			line_start;		/* its COPY line in the batch buffer */
@@ -97,7 +99,8 @@ typedef bool (*BadRecordHandler) (KafkaRecord *rec, const char *error,
 
 /* src/kafka/fdw.c */
 extern rd_kafka_conf_t *pp_kafka_build_conf(const char *server, Oid userid,
-											Jsonb *properties, bool check_only);
+											Jsonb *properties, const char *what,
+											bool check_only);
 extern SourceFormat pp_kafka_parse_format(const char *format);
 
 /* src/kafka/decode.c */

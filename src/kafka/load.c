@@ -30,6 +30,7 @@
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
@@ -64,6 +65,7 @@ pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
 {
 	rd_kafka_timestamp_type_t tstype;
 	int64		ms = rd_kafka_message_timestamp(msg, &tstype);
+	rd_kafka_headers_t *hdrs = NULL;
 
 	memset(rec, 0, sizeof(*rec));
 	rec->payload = msg->payload;
@@ -74,6 +76,32 @@ pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
 	rec->offset = msg->offset;
 	rec->timestamp_ms = (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) ? -1 : ms;
 	rec->msg = msg;
+
+	/* headers as a JSON object of name to value (string or null) */
+	if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		StringInfoData json;
+		const char *name;
+		const void *value;
+		size_t		size;
+
+		initStringInfo(&json);
+		appendStringInfoChar(&json, '{');
+		for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(&json, ", ");
+			escape_json(&json, name);
+			appendStringInfoString(&json, ": ");
+			if (value == NULL)
+				appendStringInfoString(&json, "null");
+			else
+				escape_json(&json, pnstrdup(value, size));
+		}
+		appendStringInfoChar(&json, '}');
+		rec->headers = json.data;
+		rec->headers_len = json.len;
+	}
 }
 
 /* COPY's data source: the lines of feed.idx[], in order */

@@ -143,7 +143,7 @@ sink_conf(void)
 	rd_kafka_conf_t *conf;
 
 	StartTransactionCommand();
-	conf = pp_kafka_build_conf(server, GetUserId(), properties, false);
+	conf = pp_kafka_build_conf(server, GetUserId(), properties, "sink", false);
 	CommitTransactionCommand();
 	return conf;
 }
@@ -426,6 +426,14 @@ send_batch(OutboxRow *rows, int n)
 					name = pnstrdup(v.val.string.val, v.val.string.len);
 				else if (tok == WJB_VALUE && v.type == jbvString)
 					rd_kafka_header_add(hdrs, name, -1, v.val.string.val, v.val.string.len);
+				else if (tok == WJB_VALUE && v.type == jbvNull)
+					rd_kafka_header_add(hdrs, name, -1, NULL, 0);
+				else if (tok == WJB_VALUE && v.type == jbvBool)
+					rd_kafka_header_add(hdrs, name, -1, v.val.boolean ? "true" : "false", -1);
+				else if (tok == WJB_VALUE && v.type == jbvNumeric)
+					rd_kafka_header_add(hdrs, name, -1,
+										DatumGetCString(DirectFunctionCall1(numeric_out,
+																			NumericGetDatum(v.val.numeric))), -1);
 			}
 		}
 		for (;;)
