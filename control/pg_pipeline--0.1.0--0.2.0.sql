@@ -64,11 +64,12 @@ COMMENT ON TABLE pipeline.sources IS 'Kafka sources: which topic fills which tab
 
 CREATE TABLE pipeline.source_offsets (
     source          text NOT NULL REFERENCES pipeline.sources ON DELETE CASCADE ON UPDATE CASCADE,
+    topic           text NOT NULL,
     partition       integer NOT NULL CHECK (partition >= 0),
     next_offset     bigint NOT NULL CHECK (next_offset >= 0),
     high_watermark  bigint,
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source, partition)
+    PRIMARY KEY (source, topic, partition)
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE pipeline.source_offsets IS
 'next offset to ingest per source and partition, written in the same transaction as the rows (exactly once)';
@@ -95,6 +96,7 @@ COMMENT ON TABLE pipeline.dead_letters IS
 
 CREATE TABLE pipeline.source_archive (
     source          text NOT NULL REFERENCES pipeline.sources ON DELETE CASCADE ON UPDATE CASCADE,
+    topic           text NOT NULL,
     partition       integer NOT NULL,
     first_offset    bigint NOT NULL,
     last_offset     bigint NOT NULL,
@@ -102,7 +104,7 @@ CREATE TABLE pipeline.source_archive (
     raw_bytes       bigint NOT NULL,
     data            bytea NOT NULL,
     archived_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (source, partition, first_offset)
+    PRIMARY KEY (source, topic, partition, first_offset)
 );
 ALTER TABLE pipeline.source_archive ALTER data SET STORAGE EXTERNAL;  -- already compressed
 COMMENT ON TABLE pipeline.source_archive IS
@@ -434,37 +436,52 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     s pipeline.sources;
-    p text;
+    k text;
     o jsonb;
+    t text;
+    p text;
 BEGIN
     s := pipeline._source_for_update(reset_offsets.name);
     IF jsonb_typeof(offsets) IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'offsets must be a JSON object of partition: offset'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example ''{"0": 1200, "3": 0}''.';
+                  HINT = 'For example ''{"0": 1200, "3": 0}'', or ''{"orders:0": 1200}'' for a source of several topics.';
     END IF;
-    FOR p, o IN SELECT key, value FROM jsonb_each(offsets) LOOP
+    FOR k, o IN SELECT key, value FROM jsonb_each(offsets) LOOP
+        IF k ~ ':' THEN
+            t := split_part(k, ':', 1);
+            p := split_part(k, ':', 2);
+        ELSE
+            t := s.topic;
+            p := k;
+        END IF;
+        IF t ~ '[,^]' THEN
+            RAISE EXCEPTION 'source "%" reads several topics: name the topic of partition %', s.name, k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use keys like ''topic:partition''.';
+        END IF;
         IF p !~ '^\d{1,9}$' OR jsonb_typeof(o) <> 'number' OR o::text !~ '^\d{1,18}$' THEN
-            RAISE EXCEPTION 'invalid partition offset "%": %', p, o
+            RAISE EXCEPTION 'invalid partition offset "%": %', k, o
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Partitions and offsets are non-negative integers.';
         END IF;
-        INSERT INTO pipeline.source_offsets AS so (source, partition, next_offset)
-        VALUES (s.name, p::integer, o::text::bigint)
-        ON CONFLICT (source, partition) DO UPDATE SET next_offset = excluded.next_offset,
-                                                      updated_at = now();
+        INSERT INTO pipeline.source_offsets AS so (source, topic, partition, next_offset)
+        VALUES (s.name, t, p::integer, o::text::bigint)
+        ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = excluded.next_offset,
+                                                             updated_at = now();
     END LOOP;
     UPDATE pipeline.sources u SET config_version = u.config_version + 1 WHERE u.name = s.name;
 END
 $$;
 COMMENT ON FUNCTION pipeline.reset_offsets(text, jsonb) IS
-'sets the next offset of the given partitions, e.g. ''{"0": 1200}''; others keep theirs';
+'sets the next offset of the given partitions, e.g. ''{"0": 1200}'' or ''{"orders:0": 1200}''; others keep theirs';
 
 ------------------------------------------------------------------------
 -- Status.
 ------------------------------------------------------------------------
 CREATE VIEW pipeline.source_partitions AS
 SELECT o.source,
+       o.topic,
        o.partition,
        o.next_offset,
        o.high_watermark,

@@ -41,6 +41,9 @@ SELECT pipeline.create_source('bad name!', server => 'kafka', topic => 't', targ
 SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', consumers => 0);
 SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', batch_rows => 0);
 SELECT pipeline.create_source(NULL, server => 'kafka', topic => 't', target => 'events');
+SELECT pipeline.create_source('s', server => 'kafka', topic => 'a,,b', target => 'events');
+SELECT pipeline.create_source('s', server => 'kafka', topic => 'a,b c', target => 'events');
+SELECT pipeline.create_source('s', server => 'kafka', topic => '^orders-(', target => 'events');
 SELECT count(*) AS stored FROM pipeline.sources;
 
 -- good ones; defaults filled in; single-column formats pick their column
@@ -49,6 +52,14 @@ SELECT pipeline.create_source('s_jsonb', server => 'kafka', topic => 'events', t
                               format => 'jsonb', target_column => 'payload', on_error => 'skip');
 SELECT pipeline.create_source('s_text', server => 'kafka', topic => 'events', target => 'events', format => 'text');
 SELECT pipeline.create_source('s_json', server => 'kafka', topic => 'events', target => 'events');
+-- several topics: a list, or a pattern
+SELECT pipeline.create_source('s_list', server => 'kafka', topic => 'orders,returns', target => 'events');
+SELECT pipeline.create_source('s_pattern', server => 'kafka', topic => '^orders-[a-z]+$', target => 'events');
+SELECT pipeline.reset_offsets('s_list', '{"0": 5}'::jsonb);
+SELECT pipeline.reset_offsets('s_list', '{"orders:0": 5, "returns:3": 7}'::jsonb);
+SELECT source, topic, partition, next_offset FROM pipeline.source_offsets WHERE source = 's_list' ORDER BY 2, 3;
+SELECT pipeline.drop_source('s_list');
+SELECT pipeline.drop_source('s_pattern');
 SELECT name, server, topic, target, format, target_column, on_error, consumers, batch_rows, start_from, paused
   FROM pipeline.sources ORDER BY name;
 
@@ -60,7 +71,7 @@ SELECT pipeline.pause_source('s_text');
 SELECT pipeline.reset_offsets('s_jsonb', '{"0": 10, "2": 0}'::jsonb);
 SELECT pipeline.reset_offsets('s_jsonb', '{"0": -1}'::jsonb);
 SELECT pipeline.reset_offsets('s_jsonb', '[1]'::jsonb);
-SELECT source, partition, next_offset FROM pipeline.source_offsets ORDER BY 1, 2;
+SELECT source, topic, partition, next_offset FROM pipeline.source_offsets ORDER BY 1, 2, 3;
 SELECT pipeline.reset_offsets('s_jsonb', 'latest');
 SELECT count(*) AS offsets_left FROM pipeline.source_offsets;
 SELECT name, on_error, batch_rows, start_from, paused, config_version FROM pipeline.sources ORDER BY name;

@@ -60,11 +60,11 @@ pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n)
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[7] = {TEXTOID, INT4OID, INT8OID, INT8OID, INT4OID, INT8OID, BYTEAOID};
+		Oid			argtypes[8] = {TEXTOID, INT4OID, INT8OID, INT8OID, INT4OID, INT8OID, BYTEAOID, TEXTOID};
 
 		plan = SPI_prepare("INSERT INTO pipeline.source_archive (source, partition, first_offset, "
-						   "last_offset, messages, raw_bytes, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-						   7, argtypes);
+						   "last_offset, messages, raw_bytes, data, topic) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+						   8, argtypes);
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare the archive insert");
 	}
@@ -73,10 +73,11 @@ pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n)
 	{
 		StringInfoData buf;
 		int32		partition = recs[i].partition;
+		const char *topic = recs[i].topic;
 		int64		first = PG_INT64_MAX,
 					last = -1;
 		int			count = 0;
-		Datum		values[7];
+		Datum		values[8];
 
 		if (done[i])
 			continue;
@@ -85,7 +86,7 @@ pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n)
 		{
 			KafkaRecord *rec = &recs[j];
 
-			if (done[j] || rec->partition != partition)
+			if (done[j] || rec->partition != partition || strcmp(rec->topic, topic) != 0)
 				continue;
 			done[j] = true;
 			appendBinaryStringInfo(&buf, (char *) &rec->offset, sizeof(int64));
@@ -104,6 +105,7 @@ pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n)
 		values[4] = Int32GetDatum(count);
 		values[5] = Int64GetDatum(buf.len);
 		values[6] = PointerGetDatum(pp_zstd_compress(buf.data, buf.len));
+		values[7] = CStringGetTextDatum(topic);
 		if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not archive a batch of source \"%s\"", source);
 		pfree(buf.data);
@@ -256,9 +258,9 @@ pipeline_replay_archive(PG_FUNCTION_ARGS)
 	}
 	pp_kafka_layout_init(&layout, rel, format, column, topic);
 
-	if (SPI_execute_with_args("SELECT partition, data FROM pipeline.source_archive "
+	if (SPI_execute_with_args("SELECT partition, data, topic FROM pipeline.source_archive "
 							  "WHERE source = $1 AND last_offset >= $2 "
-							  "ORDER BY partition, first_offset",
+							  "ORDER BY topic, partition, first_offset",
 							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.source_archive");
 	rows = SPI_tuptable;
@@ -269,6 +271,7 @@ pipeline_replay_archive(PG_FUNCTION_ARGS)
 		bool		isnull;
 		int32		partition = DatumGetInt32(SPI_getbinval(rows->vals[r], rows->tupdesc, 1, &isnull));
 		bytea	   *data = pp_zstd_decompress(DatumGetByteaPP(SPI_getbinval(rows->vals[r], rows->tupdesc, 2, &isnull)));
+		char	   *row_topic = SPI_getvalue(rows->vals[r], rows->tupdesc, 3);
 		KafkaRecord *recs;
 		int			n = unpack(data, &recs);
 		int			kept = 0;
@@ -279,6 +282,7 @@ pipeline_replay_archive(PG_FUNCTION_ARGS)
 				continue;
 			recs[kept] = recs[i];
 			recs[kept].partition = partition;
+			recs[kept].topic = row_topic;
 			kept++;
 		}
 		(void) pp_kafka_load(rel, &layout, recs, kept, report_bad, &bad);

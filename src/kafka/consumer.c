@@ -48,7 +48,9 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "commands/copy.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -107,7 +109,7 @@ static ConsumerParams params;
 static SourceConfig config;
 static rd_kafka_t *rk = NULL;
 static rd_kafka_queue_t *queue = NULL;
-static List *assigned = NIL;	/* partitions (ints) we read */
+static rd_kafka_topic_partition_list_t *assigned;	/* what we read */
 static char kafka_error[512];
 static MemoryContext batch_context;
 
@@ -124,6 +126,8 @@ jsonb_has_key(Jsonb *jb, const char *key)
 	k.val.string.len = strlen(key);
 	return findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k) != NULL;
 }
+
+static rd_kafka_topic_partition_list_t *batch_offsets(KafkaRecord *items, int n);
 
 /* ---- librdkafka plumbing ---- */
 
@@ -231,18 +235,19 @@ lock_source(bool load)
 
 /* Stored next offset of a partition, or -1. */
 static int64
-stored_offset(int partition, bool for_update)
+stored_offset(const char *topic, int partition, bool for_update)
 {
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2] = {CStringGetTextDatum(params.source), Int32GetDatum(partition)};
+	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(params.source), Int32GetDatum(partition),
+	CStringGetTextDatum(topic)};
 	bool		isnull;
 
 	if (SPI_execute_with_args(for_update ?
 							  "SELECT next_offset FROM pipeline.source_offsets "
-							  "WHERE source = $1 AND partition = $2 FOR UPDATE" :
+							  "WHERE source = $1 AND partition = $2 AND topic = $3 FOR UPDATE" :
 							  "SELECT next_offset FROM pipeline.source_offsets "
-							  "WHERE source = $1 AND partition = $2",
-							  2, argtypes, values, NULL, !for_update, 1) != SPI_OK_SELECT)
+							  "WHERE source = $1 AND partition = $2 AND topic = $3",
+							  3, argtypes, values, NULL, !for_update, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the offsets of source \"%s\"", params.source);
 	if (SPI_processed == 0)
 		return -1;
@@ -250,21 +255,21 @@ stored_offset(int partition, bool for_update)
 }
 
 static void
-store_offset(int partition, int64 next_offset, int64 high_watermark)
+store_offset(const char *topic, int partition, int64 next_offset, int64 high_watermark)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', high_watermark < 0 ? 'n' : ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', high_watermark < 0 ? 'n' : ' ', ' '};
 
 	if (plan == NULL)
 	{
-		Oid			argtypes[4] = {TEXTOID, INT4OID, INT8OID, INT8OID};
+		Oid			argtypes[5] = {TEXTOID, INT4OID, INT8OID, INT8OID, TEXTOID};
 
 		plan = SPI_prepare("INSERT INTO pipeline.source_offsets AS o "
-						   "(source, partition, next_offset, high_watermark) VALUES ($1, $2, $3, $4) "
-						   "ON CONFLICT (source, partition) DO UPDATE SET next_offset = excluded.next_offset, "
+						   "(source, partition, next_offset, high_watermark, topic) VALUES ($1, $2, $3, $4, $5) "
+						   "ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, "
 						   "high_watermark = excluded.high_watermark, updated_at = now()",
-						   4, argtypes);
+						   5, argtypes);
 		if (plan == NULL || SPI_keepplan(plan) != 0)
 			elog(ERROR, "could not prepare the offset update");
 	}
@@ -272,6 +277,7 @@ store_offset(int partition, int64 next_offset, int64 high_watermark)
 	values[1] = Int32GetDatum(partition);
 	values[2] = Int64GetDatum(next_offset);
 	values[3] = Int64GetDatum(high_watermark);
+	values[4] = CStringGetTextDatum(topic);
 	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store the offset of partition %d", partition);
 }
@@ -296,7 +302,7 @@ store_dead_letter(const KafkaRecord *msg, const char *error, const char *sqlstat
 	}
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(params.source);
-	values[1] = CStringGetTextDatum(config.topic);
+	values[1] = CStringGetTextDatum(msg->topic);
 	values[2] = Int32GetDatum(msg->partition);
 	values[3] = Int64GetDatum(msg->offset);
 	if (msg->key)
@@ -391,7 +397,7 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 	Relation	rel;
 	TargetLayout layout;
 	char	   *stop_error = NULL;
-	ListCell   *lc;
+	rd_kafka_topic_partition_list_t *offsets;
 
 	StartTransactionCommand();
 	SPI_connect();
@@ -432,39 +438,29 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 		pp_kafka_archive_batch(params.source, items, n);
 
 	/* the next offset of every partition in the batch, with the rows */
-	foreach(lc, assigned)
+	offsets = batch_offsets(items, n);
+	for (int i = 0; i < offsets->cnt; i++)
 	{
-		int			partition = lfirst_int(lc);
-		int64		first = -1,
-					next = -1,
-					stored,
-					low,
+		rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+		int64		first = (int64) (intptr_t) tp->opaque;
+		int64		stored = stored_offset(tp->topic, tp->partition, true);
+		int64		low,
 					high;
 
-		for (int i = 0; i < n; i++)
-		{
-			if (items[i].partition != partition)
-				continue;
-			next = Max(next, items[i].offset + 1);
-			first = (first < 0) ? items[i].offset : Min(first, items[i].offset);
-		}
-		if (next < 0)
-			continue;
-
 		/* never twice: someone else stored past this batch's start */
-		stored = stored_offset(partition, true);
 		if (stored > first)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("partition %d of source \"%s\" was ingested up to offset " INT64_FORMAT " meanwhile",
-							partition, params.source, stored),
+					 errmsg("partition %d of topic \"%s\" was ingested by source \"%s\" up to offset " INT64_FORMAT " meanwhile",
+							tp->partition, tp->topic, params.source, stored),
 					 errdetail("This batch starts at offset " INT64_FORMAT "; it is rolled back and the consumer restarts from the stored offset.",
 							   first)));
-		if (rd_kafka_get_watermark_offsets(rk, config.topic, partition, &low, &high) !=
+		if (rd_kafka_get_watermark_offsets(rk, tp->topic, tp->partition, &low, &high) !=
 			RD_KAFKA_RESP_ERR_NO_ERROR)
 			high = -1;
-		store_offset(partition, next, high);
+		store_offset(tp->topic, tp->partition, tp->offset, high);
 	}
+	rd_kafka_topic_partition_list_destroy(offsets);
 
 	table_close(rel, NoLock);
 	SPI_finish();
@@ -475,36 +471,89 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 
 /* ---- partitions ---- */
 
-/* The topic's partition count, or -1 (error noted) when unknown yet. */
-static int
-topic_partitions(void)
+/*
+ * Does a topic belong to the source?  Its topic is one name, a list
+ * "a,b,c", or a regular expression starting with '^' (PostgreSQL's).
+ */
+static bool
+topic_wanted(const char *name)
 {
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, config.topic, NULL);
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t err;
-	int			count = -1;
-
-	err = rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
-	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+	if (config.topic[0] == '^')
+		return name[0] != '_' &&
+			DatumGetBool(DirectFunctionCall2Coll(textregexeq, C_COLLATION_OID,
+												 CStringGetTextDatum(name),
+												 CStringGetTextDatum(config.topic)));
+	else
 	{
-		if (md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			count = md->topics[0].partition_cnt;
-		else
-			snprintf(kafka_error, sizeof(kafka_error), "topic \"%s\": %s",
-					 config.topic, rd_kafka_err2str(md->topics[0].err));
+		char	   *copy = pstrdup(config.topic);
+		char	   *save = NULL;
+
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			if (strcmp(t, name) == 0)
+				return true;
+		return false;
 	}
-	else if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+}
+
+/*
+ * Every (topic, partition) of the source the broker knows about now: for a
+ * name or a list, those topics; for a pattern, every matching topic.
+ * Problems (an unknown topic) are noted for the status, not raised.
+ */
+static rd_kafka_topic_partition_list_t *
+discover_partitions(void)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *found = rd_kafka_topic_partition_list_new(16);
+	rd_kafka_resp_err_t err;
+	bool		pattern = (config.topic[0] == '^');
+
+	if (pattern || strchr(config.topic, ',') != NULL)
+		err = rd_kafka_metadata(rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
+	else
+	{
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, config.topic, NULL);
+
+		err = rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
+		rd_kafka_topic_destroy(rkt);
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
 		snprintf(kafka_error, sizeof(kafka_error), "metadata of topic \"%s\": %s",
 				 config.topic, rd_kafka_err2str(err));
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
-	return count;
+		return found;
+	}
+	for (int t = 0; t < md->topic_cnt; t++)
+	{
+		const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+
+		if (!topic_wanted(mt->topic))
+			continue;
+		if (mt->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			snprintf(kafka_error, sizeof(kafka_error), "topic \"%s\": %s",
+					 mt->topic, rd_kafka_err2str(mt->err));
+			continue;
+		}
+		for (int p = 0; p < mt->partition_cnt; p++)
+			rd_kafka_topic_partition_list_add(found, mt->topic, mt->partitions[p].id);
+	}
+	rd_kafka_metadata_destroy(md);
+	return found;
+}
+
+/* Is this (topic, partition) one of this worker's?  Stable across topics. */
+static bool
+mine(const char *topic, int partition)
+{
+	uint32		h = hash_bytes((const unsigned char *) topic, strlen(topic));
+
+	return (h + (uint32) partition) % (uint32) params.count == (uint32) params.index;
 }
 
 /* Where a partition without a stored offset starts. */
 static int64
-start_offset(int partition)
+start_offset(const char *topic, int partition)
 {
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t err;
@@ -517,7 +566,7 @@ start_offset(int partition)
 
 	/* a timestamp: ask the broker for the first offset at or after it */
 	list = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(list, config.topic, partition)->offset =
+	rd_kafka_topic_partition_list_add(list, topic, partition)->offset =
 		(DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(config.start_from),
 												 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))) +
 		 ((TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)) / 1000;
@@ -530,7 +579,7 @@ start_offset(int partition)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not find the offset of %s in partition %d of topic \"%s\"",
-						config.start_from, partition, config.topic),
+						config.start_from, partition, topic),
 				 errdetail("librdkafka: %s", rd_kafka_err2str(err))));
 	return offset < 0 ? RD_KAFKA_OFFSET_END : offset;
 }
@@ -542,24 +591,22 @@ start_offset(int partition)
 static void
 assign_new_partitions(void)
 {
-	int			count = topic_partitions();
-	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_topic_partition_list_t *found = discover_partitions();
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(Max(found->cnt, 1));
 	rd_kafka_error_t *error;
 
-	if (count < 0)
-		return;
-
-	list = rd_kafka_topic_partition_list_new(count);
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	for (int p = 0; p < count; p++)
+	for (int i = 0; i < found->cnt; i++)
 	{
+		const char *topic = found->elems[i].topic;
+		int			p = found->elems[i].partition;
 		int64		offset;
 
-		if (p % params.count != params.index || list_member_int(assigned, p))
+		if (!mine(topic, p) || rd_kafka_topic_partition_list_find(assigned, topic, p) != NULL)
 			continue;
-		offset = stored_offset(p, false);
+		offset = stored_offset(topic, p, false);
 		if (offset < 0)
 		{
 			/*
@@ -570,19 +617,20 @@ assign_new_partitions(void)
 			int64		low,
 						high;
 
-			offset = start_offset(p);
+			offset = start_offset(topic, p);
 			if ((offset == RD_KAFKA_OFFSET_BEGINNING || offset == RD_KAFKA_OFFSET_END) &&
-				rd_kafka_query_watermark_offsets(rk, config.topic, p, &low, &high,
+				rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high,
 												 METADATA_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
 				offset = (offset == RD_KAFKA_OFFSET_BEGINNING) ? low : high;
 			if (offset >= 0)
-				store_offset(p, offset, -1);
+				store_offset(topic, p, offset, -1);
 		}
-		rd_kafka_topic_partition_list_add(list, config.topic, p)->offset = offset;
+		rd_kafka_topic_partition_list_add(list, topic, p)->offset = offset;
 	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	rd_kafka_topic_partition_list_destroy(found);
 
 	if (list->cnt > 0)
 	{
@@ -595,41 +643,54 @@ assign_new_partitions(void)
 			rd_kafka_topic_partition_list_destroy(list);
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("could not assign the partitions of topic \"%s\"", config.topic),
+					 errmsg("could not assign the partitions of source \"%s\"", params.source),
 					 errdetail("librdkafka: %s", msg)));
 		}
 		for (int i = 0; i < list->cnt; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-			assigned = lappend_int(assigned, list->elems[i].partition);
-			MemoryContextSwitchTo(old);
-		}
+			rd_kafka_topic_partition_list_add(assigned, list->elems[i].topic,
+											  list->elems[i].partition);
 		ereport(pp_log_level,
-				(errmsg("source \"%s\" reads %d more partition(s) of topic \"%s\"",
+				(errmsg("source \"%s\" reads %d more partition(s) of \"%s\"",
 						params.source, list->cnt, config.topic)));
 	}
 	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* The next offset after a batch, per (topic, partition) it touched. */
+static rd_kafka_topic_partition_list_t *
+batch_offsets(KafkaRecord *items, int n)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(Max(assigned->cnt, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		rd_kafka_topic_partition_t *tp =
+			rd_kafka_topic_partition_list_find(list, items[i].topic, items[i].partition);
+
+		if (tp == NULL)
+		{
+			tp = rd_kafka_topic_partition_list_add(list, items[i].topic, items[i].partition);
+			tp->offset = items[i].offset + 1;
+			tp->metadata = NULL;
+			/* remember the batch's first offset there too */
+			tp->opaque = (void *) (intptr_t) items[i].offset;
+		}
+		else
+		{
+			tp->offset = Max(tp->offset, items[i].offset + 1);
+			if (items[i].offset < (int64) (intptr_t) tp->opaque)
+				tp->opaque = (void *) (intptr_t) items[i].offset;
+		}
+	}
+	return list;
 }
 
 /* Mirror the stored offsets to Kafka, for lag tools only. */
 static void
 mirror_offsets(KafkaRecord *items, int n)
 {
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(list_length(assigned));
-	ListCell   *lc;
+	rd_kafka_topic_partition_list_t *list = batch_offsets(items, n);
 
-	foreach(lc, assigned)
-	{
-		int			partition = lfirst_int(lc);
-		int64		next = -1;
-
-		for (int i = 0; i < n; i++)
-			if (items[i].partition == partition)
-				next = Max(next, items[i].offset + 1);
-		if (next >= 0)
-			rd_kafka_topic_partition_list_add(list, config.topic, partition)->offset = next;
-	}
 	if (list->cnt > 0)
 		(void) rd_kafka_commit(rk, list, 1);	/* async: failures do not matter */
 	rd_kafka_topic_partition_list_destroy(list);
@@ -762,6 +823,7 @@ pp_kafka_consumer_main(PipelineWorkerArgs *args)
 								params.index + 1, params.count));
 
 	create_consumer();
+	assigned = rd_kafka_topic_partition_list_new(16);
 	batch_context = AllocSetContextCreate(TopMemoryContext, "pg_pipeline batch",
 										  ALLOCSET_DEFAULT_SIZES);
 	items = MemoryContextAllocZero(TopMemoryContext, sizeof(KafkaRecord) * config.batch_rows);

@@ -356,9 +356,9 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 	{
 		case META_TOPIC:
 			if (csv)
-				escape_csv(out, layout->topic, strlen(layout->topic));
+				escape_csv(out, rec->topic, strlen(rec->topic));
 			else
-				pp_kafka_escape_text(out, layout->topic, strlen(layout->topic));
+				pp_kafka_escape_text(out, rec->topic, strlen(rec->topic));
 			break;
 		case META_PARTITION:
 			appendStringInfo(out, "%d", (int) rec->partition);

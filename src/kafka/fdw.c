@@ -21,6 +21,7 @@
 #include "access/reloptions.h"
 #include "access/table.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_type.h"
@@ -271,14 +272,43 @@ pp_kafka_parse_format(const char *format)
 }
 
 static void
-check_topic_name(const char *topic)
+check_one_topic_name(const char *topic)
 {
 	if (strlen(topic) == 0 || strlen(topic) > 249 ||
 		strspn(topic, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(topic))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Kafka topic name \"%s\"", topic),
-				 errdetail("Topic names are 1 to 249 characters among letters, digits, '.', '_' and '-'.")));
+				 errdetail("Topic names are 1 to 249 characters among letters, digits, '.', '_' and '-'."),
+				 errhint("A source also takes a list \"a,b\" or a regular expression starting with '^'.")));
+}
+
+/*
+ * A source's topic: one name, a comma-separated list of names, or (when
+ * patterns are allowed) a regular expression starting with '^'.
+ */
+static void
+check_topic_name(const char *topic, bool allow_many)
+{
+	if (allow_many && topic[0] == '^')
+	{
+		/* compile it: an invalid pattern raises PostgreSQL's own error */
+		(void) DirectFunctionCall2Coll(textregexeq, C_COLLATION_OID,
+									   CStringGetTextDatum(""), CStringGetTextDatum(topic));
+		return;
+	}
+	if (allow_many && strchr(topic, ',') != NULL)
+	{
+		char	   *copy = pstrdup(topic);
+		char	   *save = NULL;
+
+		if (topic[strlen(topic) - 1] == ',' || topic[0] == ',' || strstr(topic, ",,"))
+			check_one_topic_name("");
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			check_one_topic_name(t);
+		return;
+	}
+	check_one_topic_name(topic);
 }
 
 /*
@@ -293,7 +323,7 @@ pipeline_check_sink(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("server and topic of a sink must not be null")));
-	check_topic_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	check_topic_name(text_to_cstring(PG_GETARG_TEXT_PP(1)), false);
 	pp_kafka_build_conf(NameStr(*PG_GETARG_NAME(0)), GetUserId(),
 						PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), "sink", true);
 	PG_RETURN_VOID();
@@ -345,7 +375,7 @@ pipeline_check_source(PG_FUNCTION_ARGS)
 	relid = PG_GETARG_OID(2);
 	format = pp_kafka_parse_format(text_to_cstring(PG_GETARG_TEXT_PP(3)));
 
-	check_topic_name(topic);
+	check_topic_name(topic, true);
 
 	if (strcmp(start_from, "earliest") != 0 && strcmp(start_from, "latest") != 0)
 		(void) DirectFunctionCall3(timestamptz_in, CStringGetDatum(start_from),

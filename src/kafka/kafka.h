@@ -73,6 +73,7 @@ typedef struct TargetLayout
  */
 typedef struct KafkaRecord
 {
+	const char *topic;
 	const char *payload;		/* NULL: the message has no value */
 	size_t		len;
 	const char *key;

@@ -68,6 +68,7 @@ pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
 	rd_kafka_headers_t *hdrs = NULL;
 
 	memset(rec, 0, sizeof(*rec));
+	rec->topic = rd_kafka_topic_name(msg->rkt);
 	rec->payload = msg->payload;
 	rec->len = msg->len;
 	rec->key = msg->key;

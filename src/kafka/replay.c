@@ -109,7 +109,7 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 	topic = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 
 	if (SPI_execute_with_args("SELECT id, partition, \"offset\", key, payload, "
-							  "extract(epoch FROM message_time) * 1000, headers::text "
+							  "extract(epoch FROM message_time) * 1000, headers::text, topic "
 							  "FROM pipeline.dead_letters WHERE source = $1 "
 							  "AND ($2 IS NULL OR id = ANY ($2)) ORDER BY id FOR UPDATE",
 							  2, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
@@ -147,6 +147,7 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 		rec->timestamp_ms = isnull ? -1 : (int64) DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
 		rec->headers = SPI_getvalue(tup, desc, 7);
 		rec->headers_len = rec->headers ? strlen(rec->headers) : 0;
+		rec->topic = SPI_getvalue(tup, desc, 8);
 	}
 
 	rel = table_openrv(makeRangeVarFromNameList(pp_qualified_name_list(target)), RowExclusiveLock);
