@@ -207,10 +207,6 @@ pipeline_replay_archive(PG_FUNCTION_ARGS)
 	Oid			argtypes[2] = {TEXTOID, INT8OID};
 	Datum		values[2];
 	int64		from_offset = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
-	char	   *target,
-			   *topic,
-			   *column;
-	SourceFormat format;
 	Relation	rel;
 	TargetLayout layout;
 	int64		loaded = 0,
@@ -227,36 +223,8 @@ pipeline_replay_archive(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(from_offset);
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT target, format, target_column::text, topic FROM pipeline.sources "
-							  "WHERE name = $1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.sources");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("source \"%s\" does not exist", source)));
-	target = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	format = pp_kafka_parse_format(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	topic = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
-
-	if (!PG_ARGISNULL(1))
-		rel = table_open(PG_GETARG_OID(1), RowExclusiveLock);
-	else
-		rel = table_openrv(makeRangeVarFromNameList(pp_qualified_name_list(target)), RowExclusiveLock);
-	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
-	if (format != FORMAT_JSON && format != FORMAT_CSV)
-	{
-		/* the data column must exist in the replay target too */
-		if (column == NULL || get_attnum(RelationGetRelid(rel), column) == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("table \"%s\" has no column \"%s\" for the messages",
-							RelationGetRelationName(rel), column ? column : "")));
-	}
-	pp_kafka_layout_init(&layout, rel, format, column, topic);
+	rel = pp_kafka_open_replay_target(source, PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
+									  &layout);
 
 	if (SPI_execute_with_args("SELECT partition, data, topic FROM pipeline.source_archive "
 							  "WHERE source = $1 AND last_offset >= $2 "

@@ -118,6 +118,10 @@ extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,
 extern void pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg);
 extern Datum pp_kafka_timestamp_datum(int64 ms);
 
+/* src/kafka/replay.c */
+extern Relation pp_kafka_open_replay_target(const char *source, Oid target,
+											TargetLayout *layout);
+
 /* src/kafka/archive.c */
 extern void pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n);
 extern void pp_kafka_escape_text(StringInfo out, const char *s, int len);

@@ -38,6 +38,56 @@ pipeline_zstd_decompress(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pp_zstd_decompress(PG_GETARG_BYTEA_PP(0)));
 }
 
+/*
+ * pp_kafka_open_replay_target
+ *		For a replay: read the source's definition (row-level security lets
+ *		a role see only its own), open the table to load (target, or the
+ *		source's own when InvalidOid), check INSERT on it and build its
+ *		layout.  SPI must be connected.
+ */
+Relation
+pp_kafka_open_replay_target(const char *source, Oid target, TargetLayout *layout)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(source)};
+	char	   *own_target,
+			   *column,
+			   *topic;
+	SourceFormat format;
+	Relation	rel;
+
+	if (SPI_execute_with_args("SELECT target, format, target_column::text, topic FROM pipeline.sources "
+							  "WHERE name = $1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.sources");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source),
+				 errhint("A replay loads into the source's target table, or the table given.")));
+	own_target = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	format = pp_kafka_parse_format(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	topic = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+
+	if (OidIsValid(target))
+		rel = table_open(target, RowExclusiveLock);
+	else
+		rel = table_openrv(makeRangeVarFromNameList(pp_qualified_name_list(own_target)),
+						   RowExclusiveLock);
+	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
+	if (format != FORMAT_JSON && format != FORMAT_CSV &&
+		(column == NULL || get_attnum(RelationGetRelid(rel), column) == InvalidAttrNumber))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("table \"%s\" has no column \"%s\" for the messages",
+						RelationGetRelationName(rel), column ? column : "")));
+	pp_kafka_layout_init(layout, rel, format, column, topic);
+	return rel;
+}
+
 typedef struct ReplayState
 {
 	int64	   *ids;			/* dead letter id of each record */
@@ -75,10 +125,6 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 	Oid			argtypes[2] = {TEXTOID, INT8ARRAYOID};
 	Datum		values[2];
 	char		nulls[2] = {' ', PG_ARGISNULL(1) ? 'n' : ' '};
-	char	   *target,
-			   *topic,
-			   *column;
-	SourceFormat format;
 	Relation	rel;
 	TargetLayout layout;
 	ReplayState st;
@@ -95,18 +141,7 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 	values[1] = ids_arg;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT target, format, target_column::text, topic FROM pipeline.sources "
-							  "WHERE name = $1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.sources");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("source \"%s\" does not exist", source),
-				 errhint("Dead letters are replayed into their source's target table.")));
-	target = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	format = pp_kafka_parse_format(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	topic = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+	rel = pp_kafka_open_replay_target(source, InvalidOid, &layout);
 
 	if (SPI_execute_with_args("SELECT id, partition, \"offset\", key, payload, "
 							  "extract(epoch FROM message_time) * 1000, headers::text, topic "
@@ -150,12 +185,6 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 		rec->topic = SPI_getvalue(tup, desc, 8);
 	}
 
-	rel = table_openrv(makeRangeVarFromNameList(pp_qualified_name_list(target)), RowExclusiveLock);
-	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
-	pp_kafka_layout_init(&layout, rel, format, column, topic);
 	(void) pp_kafka_load(rel, &layout, st.recs, (int) n, still_bad, &st);
 	table_close(rel, NoLock);
 
