@@ -19,8 +19,11 @@
 #   d2  the same with a raised fetch queue (the best a user tunes by hand)
 #   e   pg_pipeline source, format json -> typed columns
 #   f   pg_pipeline source, format jsonb -> one jsonb column
+#   ea  like e with the raw archive on (archive => true), when the installed
+#       extension has it: what archiving costs, and the archive's own zstd
+#       compression ratio on these events (pipeline.source_archive_stats)
 #
-# a..f run PP_BENCH_ROUNDS times (default 3), interleaved, and the median of
+# a..ea run PP_BENCH_ROUNDS times (default 3), interleaved, and the median of
 # each path counts: this machine is shared and single runs vary.  Then:
 #
 #   g   latency: a steady 20,000 messages/s for 10 s into a json source,
@@ -408,19 +411,19 @@ drop_source() {
 	log "warning: the consumer $pid of $1 did not exit within 30 s"
 }
 
-# run_source PATH ROUND FORMAT COLUMNS: the time from create_source until
+# run_source PATH ROUND FORMAT COLUMNS [EXTRA]: the time from create_source until
 # every event is committed (rows and offsets commit together, so the
 # offsets say when; the commit timestamp of the last batch is the end)
 declare -A HWM ANON CONSUMER_NOTE
 run_source() {
-	local path=$1 round=$2 format=$3 columns=$4 name=bench_${1}_$2 table=${1}_pipeline_$2
+	local path=$1 round=$2 format=$3 columns=$4 create_extra=${5:-} name=bench_${1}_$2 table=${1}_pipeline_$2
 	local t_create row offs last pid=0 cpid state deadline sampler="" perfpid="" seen=""
 	local t_first elapsed steady hwm="" anon batches note=""
 	fresh_table "$table" "$columns"
 	t_create=$(timeout 60 "${PSQL[@]}" -c "SELECT extract(epoch FROM clock_timestamp())" \
 		-c "SELECT pipeline.create_source('$name', server => 'kafka', topic => '$TOPIC',
 			target => '$table', format => '$format', properties => '$SOURCE_PROPS',
-			batch_rows => 50000)") || die "create_source $name"
+			batch_rows => 50000$create_extra)") || die "create_source $name"
 	t_create=${t_create%%$'\n'*}
 	deadline=$((${EPOCHREALTIME%.*} + STEP_TIMEOUT))
 	while :; do
@@ -451,6 +454,15 @@ run_source() {
 		esac
 		sleep 0.2
 	done
+	# CPU of the consumer's threads (on-CPU and runqueue wait since it started)
+	local sched=""
+	if [ "$pid" != 0 ] && [ -d "/proc/$pid/task" ]; then
+		sched=$(for t in /proc/"$pid"/task/*; do
+			printf '%s %s\n' "$(tr ' ' '_' <"$t/comm" 2>/dev/null)" "$(cat "$t/schedstat" 2>/dev/null)"
+		done | awk '$1 == "postgres" { mc += $2; mw += $3; next } { oc += $2; ow += $3 }
+			END { printf "main thread on CPU %.2f s, waiting for a CPU %.2f s; librdkafka threads on CPU %.2f s",
+				mc / 1e9, mw / 1e9, oc / 1e9 }')
+	fi
 	# the consumer's memory, before it goes away
 	if [ "$round" = 1 ]; then
 		if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
@@ -470,11 +482,16 @@ run_source() {
 		count(DISTINCT xmin::text) FROM $table" | tr '|' ' ')"
 	steady=$(awk -v n="$N" -v a="$t_first" -v b="$last" -v k="$batches" \
 		'BEGIN { if (b > a && k > 1) printf "%.0f", n * (k - 1) / k / (b - a); else print "n/a" }')
-	CONSUMER_NOTE[$path]+="  round $round: first batch committed $(printf '%.2f' "$(fsub "$t_first" "$t_create")") s after create_source, $batches batches, ~$steady rows/s after the first batch$note"$'\n'
+	CONSUMER_NOTE[$path]+="  round $round: first batch committed $(printf '%.2f' "$(fsub "$t_first" "$t_create")") s after create_source, $batches batches, ~$steady rows/s after the first batch$note"$'\n'"      ($sched)"$'\n'
 	if [ -n "$note" ]; then
 		log "$path: $N rows in $(printf '%.3f' "$elapsed") s$note: not counted"
 	else
 		record "$path" "$elapsed" "(first batch after $(printf '%.2f' "$(fsub "$t_first" "$t_create")") s, $batches batches)"
+	fi
+	if [ -n "$create_extra" ]; then
+		ARCHIVE_STATS=$(sql "SELECT batches, messages, raw_bytes, stored_bytes, compression_ratio
+			FROM pipeline.source_archive_stats WHERE source = '$name'")
+		log "$path: archive batches|messages|raw bytes|stored bytes|ratio: $ARCHIVE_STATS"
 	fi
 	drop_source "$name" "$pid"
 	sql "DROP TABLE $table" >/dev/null
@@ -495,9 +512,20 @@ run_source() {
 }
 path_e() { run_source e "$ROUND" json "$TYPED_COLUMNS"; }
 path_f() { run_source f "$ROUND" jsonb "payload jsonb"; }
+path_ea() { run_source ea "$ROUND" json "$TYPED_COLUMNS" ", archive => true"; }
+ARCHIVE_STATS=""
+if [ "$(sql "SELECT count(*) FROM pg_proc WHERE proname = 'create_source'
+	AND 'archive' = ANY (proargnames)")" != 0 ]; then
+	PATHS+=(ea)
+else
+	log "this pg_pipeline has no raw archive: path ea skipped"
+fi
 
+SO_MD5=$(md5sum "$SO" | cut -c1-12)
+ROUND_LOAD=""
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-	log "---- round $ROUND of $ROUNDS"
+	log "---- round $ROUND of $ROUNDS (load average $(cut -d' ' -f1 /proc/loadavg))"
+	ROUND_LOAD+=" $(cut -d' ' -f1 /proc/loadavg)"
 	for p in "${PATHS[@]}"; do
 		"path_$p"
 	done
@@ -593,13 +621,21 @@ R_EB=$(ratio "${RATE_MED[e]}" "${RATE_MED[b]}")
 R_ED2=$(ratio "${RATE_MED[e]}" "${RATE_MED[d2]}")
 R_FB=$(ratio "${RATE_MED[f]}" "${RATE_MED[b]}")
 R_FD2=$(ratio "${RATE_MED[f]}" "${RATE_MED[d2]}")
+R_EAE=""
+[ -z "${SECS[ea]:-}" ] || R_EAE=$(ratio "${RATE_MED[ea]}" "${RATE_MED[e]}")
 met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t) ? "met" : "NOT MET" }'; }
 T_EB=$(met "$R_EB" 0.80)
 T_ED2=$(awk -v e="${RATE_MED[e]}" -v d="${RATE_MED[d2]}" 'BEGIN { print (e > d) ? "met" : "NOT MET" }')
 T_FB=$(met "$R_FB" 1.00)
 
+SO_CHANGED=""
+if [ "$(md5sum "$SO" | cut -c1-12)" != "$SO_MD5" ]; then
+	SO_CHANGED="WARNING: $SO was replaced during the run (md5 now $(md5sum "$SO" | cut -c1-12)); the server kept the library it loaded at start"
+	log "$SO_CHANGED"
+fi
 {
-	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# 1-minute load average at the start of each round:$ROUND_LOAD; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	[ -z "$SO_CHANGED" ] || echo "# $SO_CHANGED"
 	echo
 	printf '%-4s %-58s %12s %12s  %s\n' path what "median s" "median rows/s" "rows/s of each round"
 	row() {
@@ -615,15 +651,20 @@ T_FB=$(met "$R_FB" 1.00)
 	row d2 "kcat -C | psql \\copy into jsonb, raised fetch queue"
 	row e "pg_pipeline json -> typed columns (create .. last commit)"
 	row f "pg_pipeline jsonb -> jsonb column (create .. last commit)"
+	[ -z "${SECS[ea]:-}" ] || row ea "like e, with the raw archive (archive => true)"
 	echo
 	echo "e:"
 	printf '%s' "${CONSUMER_NOTE[e]}"
 	echo "f:"
 	printf '%s' "${CONSUMER_NOTE[f]}"
+	if [ -n "${SECS[ea]:-}" ]; then
+		echo "ea:"
+		printf '%s' "${CONSUMER_NOTE[ea]}"
+	fi
 	echo
 	echo "ratios of the medians: e/b = $R_EB (target >= 0.80: $T_EB)   e/d2 = $R_ED2 (target > 1: $T_ED2)" \
 		"  f/b = $R_FB (target >= 1.00: $T_FB)"
-	echo "                       e/a = $R_EA   f/d2 = $R_FD2"
+	echo "                       e/a = $R_EA   f/d2 = $R_FD2${R_EAE:+   ea/e = $R_EAE}"
 	echo
 	echo "latency, $LAT_RATE msg/s for $LAT_SECONDS s (kcat -P -z zstd, default linger), json source," \
 		"fetch.wait.max.ms 10, ms from sent_us:"
@@ -639,6 +680,11 @@ T_FB=$(met "$R_FB" 1.00)
 			"touched), peak RssAnon ${ANON[$p]} kB (private memory, sampled every 50 ms)"
 	done
 	echo
+	if [ -n "$ARCHIVE_STATS" ]; then
+		IFS='|' read -r ab am araw asto arat <<<"$ARCHIVE_STATS"
+		echo "raw archive of (ea), last round (pipeline.source_archive_stats): $am messages in $ab batches," \
+			"$araw raw bytes, $asto stored bytes: compression ratio ${arat}x"
+	fi
 	echo "zstd -3 on the $N events as JSON lines ($JSON_BYTES bytes): whole file $ZSTD_WHOLE bytes" \
 		"= ${ZSTD_RATIO_WHOLE}x; in chunks of 50,000 events $ZSTD_BATCHES bytes = ${ZSTD_RATIO_BATCH}x"
 	echo
@@ -650,6 +696,7 @@ T_FB=$(met "$R_FB" 1.00)
 	echo "RESULT ratio=f/b value=$R_FB target=1.00 status=${T_FB// /_}"
 	echo "RESULT ratio=e/a value=$R_EA"
 	echo "RESULT ratio=f/d2 value=$R_FD2"
+	[ -z "$R_EAE" ] || echo "RESULT ratio=ea/e value=$R_EAE"
 	for bms in $LAT_BATCH_MS; do
 		IFS='|' read -r i50 i99 imax v50 v99 vmax nb prod <<<"${LAT[$bms]}"
 		echo "RESULT latency rate=$LAT_RATE seconds=$LAT_SECONDS batch_ms=$bms insert_p50_ms=$i50 insert_p99_ms=$i99" \
@@ -658,6 +705,8 @@ T_FB=$(met "$R_FB" 1.00)
 	for p in e f; do
 		echo "RESULT memory path=$p vmhwm_kb=${HWM[$p]} rss_anon_peak_kb=${ANON[$p]}"
 	done
+	[ -z "$ARCHIVE_STATS" ] ||
+		echo "RESULT archive batches=$ab messages=$am raw_bytes=$araw stored_bytes=$asto ratio=$arat"
 	echo "RESULT zstd level=3 json_bytes=$JSON_BYTES whole_bytes=$ZSTD_WHOLE whole_ratio=$ZSTD_RATIO_WHOLE" \
 		"chunk50k_bytes=$ZSTD_BATCHES chunk50k_ratio=$ZSTD_RATIO_BATCH"
 } >>"$RESULTS"

@@ -20,7 +20,7 @@ my $tmp = PostgreSQL::Test::Utils::tempdir('kafka_sources');
 my $bdir = "$tmp/broker";
 
 # One broker; 1-partition topics keep offsets equal to the order of lines.
-my @topics = qw(j:1 jb:1 txt:1 bin:1 csv:1 meta:1 bad:1 pr:1 dt:1 two:4 st:1);
+my @topics = qw(j:1 jb:1 txt:1 bin:1 csv:1 meta:1 bad:1 deep:1 pr:1 dt:1 two:4);
 my $addr = `$pp_broker start $bdir @{[ map { "--topic $_" } @topics ]}`;
 chomp $addr;
 die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
@@ -145,6 +145,9 @@ my %refused = (
 	'managed property in CREATE SERVER' => [
 		qq{CREATE SERVER bad3 FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers '$addr', "enable.auto.commit" 'true')},
 		qr/^22023: Kafka property "enable.auto.commit" is managed by pg_pipeline/ ],
+	'unknown librdkafka property in CREATE USER MAPPING' => [
+		q{CREATE USER MAPPING FOR CURRENT_USER SERVER kafka OPTIONS ("no.such.property" 'x')},
+		qr/^22023: invalid Kafka property "no.such.property" in the user mapping options/ ],
 	'options on the wrapper' => [
 		q{ALTER FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers 'x:1')},
 		qr/^HV00D: the pipeline_kafka wrapper takes no options/ ],
@@ -214,8 +217,8 @@ for my $case (sort keys %refused)
 	like(sql_error($stmt), $want, "refused: $case");
 }
 is(sql(q{SELECT count(*) FROM pipeline.sources}), '0', 'no refused source was stored');
-is(sql(q{SELECT count(*) FROM pg_foreign_server WHERE srvname LIKE 'bad%'}), '0',
-	'no refused server was stored');
+is(sql(q{SELECT count(*) FROM pg_foreign_server WHERE srvname LIKE 'bad%'}) . ':' .
+   sql(q{SELECT count(*) FROM pg_user_mappings}), '0:0', 'no refused server or user mapping was stored');
 
 # Valid ones for the checks that need an existing source.
 sql(q{SELECT pipeline.create_source('v', 'kafka', 'j', 'v_json'); SELECT pipeline.pause_source('v')});
@@ -410,7 +413,7 @@ my @bad_kinds = (
 	[ 'huge malformed message', 'kb13|{"id": 90013, "name": "' . ('x' x 4_000_000), '22P02' ],
 	[ 'unicode escape \u0000', 'kb14|{"id": 90014, "name": "a\u0000b"}', '22P02' ],
 	[ 'invalid jsonb value', 'kb15|{"id": 90015, "name": "x", "tags": "{not json"}', '22P02' ],
-	[ 'deeply nested JSON', 'kb16|{"id": 90016, "name": "x", "tags": ' . ('[' x 100_000) . (']' x 100_000) . '}', '54001' ],
+	[ 'malformed, without a key', '{"id": 90016, "name": }', '22P02' ],
 );
 my (@bad_lines, @expect_good, @expect_dead);
 my $bi = 0;
@@ -434,7 +437,7 @@ for my $id (1 .. 300)
 	if ($id >= 110 && $id % 10 == 0 && $bi < @bad_kinds)
 	{
 		my ($what, $line, $state) = @{ $bad_kinds[ $bi++ ] };
-		my ($key, $payload) = split /\|/, $line, 2;
+		my ($key, $payload) = $line =~ /\|/ ? split(/\|/, $line, 2) : ('NULL', $line);
 		push @expect_dead, join(':', scalar(@bad_lines), $state, $key, length($payload), md5_hex($payload));
 		push @bad_lines, $line;
 	}
@@ -455,7 +458,6 @@ for my $id (301 .. 310)
 produce('bad', \@more, keys => 1);
 $bad_total += @more;
 my $expect_good = join(' ', sort { (split /:/, $a)[0] <=> (split /:/, $b)[0] } @expect_good);
-my $expect_good_ids = join(',', map { (split /:/)[0] } split / /, $expect_good);
 my $expect_dead = join(' ', @expect_dead);
 my $expect_dead_offsets = join(',', map { (split /:/)[0] } @expect_dead);
 note(scalar(@expect_good) . ' good and ' . scalar(@expect_dead) . " bad messages, $bad_total in all");
@@ -468,7 +470,7 @@ SELECT pipeline.create_source('bad_stop', 'kafka', 'bad', 'ev_bad_stop', batch_r
 });
 ok(wait_until(10, sub { consumer_pids('bad') ne '' }), 'consumer of source "bad" started');
 my $bad_pid = consumer_pids('bad');
-wait_sql(90, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad'},
+wait_sql(60, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad'},
 	$bad_total, 'dead_letter: the source reaches the end of the topic');
 note(sprintf('bad messages: %.1f s to ingest %d messages', time() - $t0, $bad_total));
 is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad}),
@@ -489,27 +491,34 @@ wait_sql(10, q{SELECT concat_ws(':', state, lag, dead_letters) FROM pipeline.sou
 	'running:0:' . scalar(@expect_dead), 'source_status: running, lag 0, dead letters counted');
 
 # skip: the same good rows, no dead letters, a warning per bad message.
-wait_sql(60, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_skip'},
+wait_sql(30, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_skip'},
 	$bad_total, 'skip: the source reaches the end of the topic');
 is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad_skip}),
 	$expect_good, 'skip: every good message in the table once');
 is(sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'bad_skip'}), '0', 'skip: no dead letters');
 my %skipped;
-$skipped{$1}++ while slurp_file($node->logfile) =~ /source "bad_skip" skipped the message at partition 0 offset (\d+)/g;
+my $log = slurp_file($node->logfile);
+$skipped{$1}++ while $log =~ /source "bad_skip" skipped the message at partition 0 offset (\d+)/g;
 is(join(',', sort { $a <=> $b } keys %skipped), $expect_dead_offsets, 'skip: a warning for each bad message');
 is(consumer_restarts('bad_skip'), '0', 'skip: the consumer never restarted');
 
 # stop: the batch with the first bad message is rolled back and the source
 # stops with the error; alter + resume take it on.
-wait_sql(60, q{SELECT state FROM pipeline.source_status WHERE source = 'bad_stop'}, 'stopped',
+wait_sql(30, q{SELECT state FROM pipeline.source_status WHERE source = 'bad_stop'}, 'stopped',
 	'stop: the source stops at the first bad message');
 like(sql(q{SELECT last_error FROM pipeline.source_status WHERE source = 'bad_stop'}),
 	qr/^partition 0 offset $first_bad_offset: /, 'stop: last_error names the bad message');
-ok(wait_until(10, sub { consumer_pids('bad_stop') eq '' }), 'stop: no consumer runs');
+# TODO bug "consumer hangs at exit": fails now and then, when the
+# coordinator's SIGTERM reaches the worker inside stop_source()'s
+# ereport(LOG) with the batch's messages not yet destroyed; the worker then
+# blocks for ever in rd_kafka_destroy() and resume_source() below cannot
+# start a new one.
+ok(wait_until(10, sub { sql(q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_pipeline source bad_stop'}) eq '0' }),
+	'stop: no consumer process is left');
 my $stop_next = sql(q{SELECT coalesce(max(next_offset), 0) FROM pipeline.source_partitions WHERE source = 'bad_stop'});
 cmp_ok($stop_next, '<=', $first_bad_offset, 'stop: nothing stored past the bad message');
 is(sql(q{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_bad_stop}),
-	sql(qq{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_bad WHERE _offset < $stop_next}),
+	sql(qq{SELECT string_agg(id || '\@' || _offset, ',' ORDER BY id) FROM ev_bad WHERE _offset < $stop_next}),
 	'stop: exactly the good messages before the stored offset are in the table');
 is(sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'bad_stop'}), '0', 'stop: no dead letters');
 sleep 1;
@@ -519,14 +528,31 @@ sql(q{SELECT pipeline.alter_source('bad_stop', on_error => 'dead_letter')});
 is(sql(q{SELECT state || ':' || (SELECT on_error FROM pipeline.sources WHERE name = 'bad_stop') FROM pipeline.source_status WHERE source = 'bad_stop'}),
 	'stopped:dead_letter', 'alter_source changes on_error and leaves the source stopped');
 sql(q{SELECT pipeline.resume_source('bad_stop')});
-wait_sql(60, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_stop'},
+wait_sql(30, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_stop'},
 	$bad_total, 'resumed with dead_letter: the source reaches the end of the topic');
 is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad_stop}),
 	$expect_good, 'resumed: every good message in the table once');
 is(sql(q{SELECT string_agg("offset"::text, ',' ORDER BY "offset") FROM pipeline.dead_letters WHERE source = 'bad_stop'}),
 	$expect_dead_offsets, 'resumed: every bad message a dead letter');
 is(sql(q{SELECT state || ':' || (last_error IS NULL) FROM pipeline.source_status WHERE source = 'bad_stop'}),
-	'running:t', 'resumed: running, the error cleared');
+	'running:true', 'resumed: running, the error cleared');
+
+# A message that makes PostgreSQL's JSON parser exceed max_stack_depth (an
+# ERROR, not a soft decoding error) must still be just one dead letter.
+sql(q{CREATE TABLE ev_deep (id int, tags jsonb, _offset bigint)});
+produce('deep', [ '{"id": 1}', '{"id": 2, "tags": ' . ('[' x 100_000) . (']' x 100_000) . '}', '{"id": 3}' ]);
+sql(q{SELECT pipeline.create_source('src_deep', 'kafka', 'deep', 'ev_deep')});
+# TODO bug "deeply nested JSON is a poison message": pg_parse_json raises
+# "stack depth limit exceeded" (54001) out of pp_kafka_decode(), which is not
+# protected like the COPY, so the whole batch fails, the worker dies (and
+# hangs, see the bug "consumer hangs at exit"), and the source never gets past
+# offset 1.
+wait_sql(20, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'src_deep'},
+	'3', 'deeply nested JSON: the source gets past it');
+is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_deep}), '1,3',
+	'deeply nested JSON: the good messages around it are ingested');
+is(sql(q{SELECT string_agg("offset"::text, ',') FROM pipeline.dead_letters WHERE source = 'src_deep'}), '1',
+	'deeply nested JSON: a dead letter');
 
 ########################################################################
 # Pause, resume, reset offsets, alter.
@@ -632,8 +658,15 @@ sql(q{SELECT pipeline.create_source('src_dt', 'kafka', 'dt', 'ev_dt', batch_ms =
 wait_sql(30, 'SELECT count(*) FROM ev_dt', '10', 'dropped target: 10 rows before the drop');
 sql(q{DROP TABLE ev_dt});
 produce('dt', ids_json(11, 20));
+my $dt_pid = consumer_pids('src_dt');
 wait_sql(30, q{SELECT state || ':' || (last_error LIKE '%ev_dt%') FROM pipeline.source_status WHERE source = 'src_dt'},
 	'error:true', 'dropped target: the source shows an error naming the table');
+# TODO bug "consumer hangs at exit": the consumer that failed on the missing
+# table never exits: it blocks in rd_kafka_destroy() (before_shmem_exit
+# callback destroy_kafka) because the messages of the batch in flight were
+# never destroyed, so it is neither restarted nor able to recover.
+ok(wait_until(15, sub { sql("SELECT count(*) FROM pg_stat_activity WHERE pid = $dt_pid") eq '0' }),
+	'dropped target: the failed consumer process exits');
 is(sql(q{SELECT next_offset FROM pipeline.source_partitions WHERE source = 'src_dt'}), '10',
 	'dropped target: the offset did not move');
 ok(wait_until(10, sub { consumer_restarts('src_dt') > 0 }), 'dropped target: the consumer is retried');
@@ -667,6 +700,7 @@ is(sql(q{SELECT count(*) FROM ev_bad}), $rows_before, 'drop_source: nothing more
 unlike(slurp_file($node->logfile), qr/terminated by signal|exited with exit code [^01]/,
 	'no worker crashed');
 
-$node->stop;
+# immediate: a hanging consumer would block a fast shutdown (see above)
+$node->stop('immediate');
 note(sprintf('020 took %.1f s', time() - $t_start));
 done_testing();
