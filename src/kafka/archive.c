@@ -93,6 +93,7 @@ pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n)
 			appendBinaryStringInfo(&buf, (char *) &rec->timestamp_ms, sizeof(int64));
 			append_chunk(&buf, rec->key, rec->key_len);
 			append_chunk(&buf, rec->payload, rec->len);
+			(void) pp_kafka_record_headers(rec);
 			append_chunk(&buf, rec->headers, rec->headers_len);
 			first = Min(first, rec->offset);
 			last = Max(last, rec->offset);
@@ -163,6 +164,7 @@ unpack(bytea *data, KafkaRecord **out)
 			{
 				rec->headers = len < 0 ? NULL : p;
 				rec->headers_len = Max(len, 0);
+				rec->headers_done = true;
 			}
 			p += Max(len, 0);
 		}

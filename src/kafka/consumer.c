@@ -283,7 +283,7 @@ store_offset(const char *topic, int partition, int64 next_offset, int64 high_wat
 }
 
 static void
-store_dead_letter(const KafkaRecord *msg, const char *error, const char *sqlstate)
+store_dead_letter(KafkaRecord *msg, const char *error, const char *sqlstate)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		values[11];
@@ -329,7 +329,7 @@ store_dead_letter(const KafkaRecord *msg, const char *error, const char *sqlstat
 		values[9] = CStringGetTextDatum(sqlstate);
 	else
 		nulls[9] = 'n';
-	if (msg->headers)
+	if (pp_kafka_record_headers(msg))
 		values[10] = PointerGetDatum(cstring_to_text_with_len(msg->headers, msg->headers_len));
 	else
 		nulls[10] = 'n';
@@ -757,17 +757,24 @@ fill_batch(KafkaRecord *items)
 	while (n < config.batch_rows && bytes < config.batch_bytes)
 	{
 		int			timeout = POLL_TIMEOUT_MS;
+		int			want = config.batch_rows - n;
 		ssize_t		got;
 
-		if (deadline != 0)
+		/*
+		 * librdkafka waits its whole timeout for a full request: wait for
+		 * one message first, then for the rest until batch_ms after it.
+		 */
+		if (deadline == 0)
+			want = 1;
+		else
 		{
 			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 
 			if (left <= 0)
 				break;
-			timeout = Min(timeout, (int) left);
+			timeout = (int) left;
 		}
-		got = rd_kafka_consume_batch_queue(queue, timeout, msgs, config.batch_rows - n);
+		got = rd_kafka_consume_batch_queue(queue, timeout, msgs, want);
 		for (ssize_t i = 0; i < got; i++)
 		{
 			rd_kafka_message_t *msg = msgs[i];

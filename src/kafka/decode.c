@@ -30,6 +30,7 @@
 
 #include "access/tupdesc.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -105,6 +106,8 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 				if (data_column == NULL || strcmp(name, data_column) != 0)
 					continue;
 				layout->data_column = n;
+				layout->data_validates_json = (att->atttypid == JSONBOID ||
+											   att->atttypid == JSONOID);
 			}
 			layout->names[n] = pstrdup(name);
 			layout->name_lens[n] = strlen(name);
@@ -350,7 +353,7 @@ valid_json(const char *payload, int len, bool escapes, char **error)
 /* Append the value of a metadata column. */
 static void
 append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
-			const KafkaRecord *rec, const char *ingested_at, bool csv)
+			KafkaRecord *rec, const char *ingested_at, bool csv)
 {
 	switch (meta)
 	{
@@ -382,7 +385,7 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 									   timestamptz_to_str(DatumGetTimestampTz(pp_kafka_timestamp_datum(rec->timestamp_ms))));
 			break;
 		case META_HEADERS:
-			if (rec->headers == NULL)
+			if (pp_kafka_record_headers(rec) == NULL)
 				appendStringInfoString(out, csv ? "" : "\\N");
 			else if (csv)
 				escape_csv(out, rec->headers, rec->headers_len);
@@ -406,7 +409,7 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
  *		and the caller loads it with a column list without them.
  */
 bool
-pp_kafka_decode(TargetLayout *layout, const KafkaRecord *rec,
+pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 				TimestampTz ingested_at, StringInfo out, uint64 *missing,
 				char **error)
 {
@@ -445,7 +448,8 @@ pp_kafka_decode(TargetLayout *layout, const KafkaRecord *rec,
 				return false;
 			break;
 		case FORMAT_JSONB:
-			if (!valid_json(payload, len, false, error))
+			/* a json or jsonb column validates it; a text column would not */
+			if (!layout->data_validates_json && !valid_json(payload, len, false, error))
 				return false;
 			break;
 		case FORMAT_CSV:

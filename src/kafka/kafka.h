@@ -64,6 +64,7 @@ typedef struct TargetLayout
 	MetaColumn *meta;			/* [ncolumns] */
 	bool	   *has_default;	/* [ncolumns] a missing JSON key takes it */
 	int			data_column;	/* single-column formats: index in names */
+	bool		data_validates_json;	/* it is json or jsonb */
 	char	   *topic;
 } TargetLayout;
 
@@ -81,8 +82,9 @@ typedef struct KafkaRecord
 	int32		partition;
 	int64		offset;
 	int64		timestamp_ms;	/* -1 when unknown */
-	const char *headers;		/* JSON object of the headers, or NULL */
-	size_t		headers_len;
+	const char *headers;		/* JSON object of the headers, or NULL: */
+	size_t		headers_len;	/* read them with pp_kafka_record_headers() */
+	bool		headers_done;
 	const rd_kafka_message_t *msg;
 	/* filled by pp_kafka_load() */
 	int			line_start;		/* its COPY line in the batch buffer */
@@ -108,7 +110,7 @@ extern SourceFormat pp_kafka_parse_format(const char *format);
 extern void pp_kafka_layout_init(TargetLayout *layout, Relation rel,
 								 SourceFormat format, const char *data_column,
 								 const char *topic);
-extern bool pp_kafka_decode(TargetLayout *layout, const KafkaRecord *rec,
+extern bool pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 							TimestampTz ingested_at, StringInfo out,
 							uint64 *missing, char **error);
 
@@ -116,6 +118,7 @@ extern bool pp_kafka_decode(TargetLayout *layout, const KafkaRecord *rec,
 extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,
 						  int n, BadRecordHandler bad, void *arg);
 extern void pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg);
+extern const char *pp_kafka_record_headers(KafkaRecord *rec);
 extern Datum pp_kafka_timestamp_datum(int64 ms);
 
 /* src/kafka/replay.c */

@@ -65,8 +65,6 @@ pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
 {
 	rd_kafka_timestamp_type_t tstype;
 	int64		ms = rd_kafka_message_timestamp(msg, &tstype);
-	rd_kafka_headers_t *hdrs = NULL;
-
 	memset(rec, 0, sizeof(*rec));
 	rec->topic = rd_kafka_topic_name(msg->rkt);
 	rec->payload = msg->payload;
@@ -78,8 +76,25 @@ pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
 	rec->timestamp_ms = (tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) ? -1 : ms;
 	rec->msg = msg;
 
-	/* headers as a JSON object of name to value (string or null) */
-	if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	rec->headers = NULL;
+	rec->headers_len = 0;
+	rec->headers_done = false;	/* built on demand: most targets want none */
+}
+
+/*
+ * pp_kafka_record_headers
+ *		The headers of a record as a JSON object of name to value (string or
+ *		null), or NULL when it has none; built once, on first use.
+ */
+const char *
+pp_kafka_record_headers(KafkaRecord *rec)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+
+	if (rec->headers_done || rec->msg == NULL)
+		return rec->headers;
+	rec->headers_done = true;
+	if (rd_kafka_message_headers(rec->msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		StringInfoData json;
 		const char *name;
@@ -103,6 +118,7 @@ pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
 		rec->headers = json.data;
 		rec->headers_len = json.len;
 	}
+	return rec->headers;
 }
 
 /* COPY's data source: the lines of feed.idx[], in order */
