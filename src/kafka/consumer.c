@@ -109,6 +109,13 @@ static ConsumerParams params;
 static SourceConfig config;
 static rd_kafka_t *rk = NULL;
 static rd_kafka_queue_t *queue = NULL;
+
+/*
+ * The messages of the batch in flight: librdkafka's destroy waits until
+ * every message is freed, so a worker leaving mid-batch frees them first.
+ */
+static KafkaRecord *inflight = NULL;
+static int	ninflight = 0;
 static rd_kafka_topic_partition_list_t *assigned;	/* what we read */
 static char kafka_error[512];
 static MemoryContext batch_context;
@@ -160,8 +167,17 @@ report_kafka_error(void)
 }
 
 static void
+free_inflight(void)
+{
+	for (int i = 0; i < ninflight; i++)
+		rd_kafka_message_destroy(unconstify(rd_kafka_message_t *, inflight[i].msg));
+	ninflight = 0;
+}
+
+static void
 destroy_kafka(int code, Datum arg)
 {
+	free_inflight();
 	if (queue)
 		rd_kafka_queue_destroy(queue);
 	if (rk)
@@ -789,6 +805,8 @@ fill_batch(KafkaRecord *items)
 			pp_kafka_record_from_message(&items[n], msg);
 			bytes += msg->len;
 			n++;
+			inflight = items;
+			ninflight = n;
 		}
 		if (n > 0 && deadline == 0)
 			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), config.batch_ms);
@@ -876,8 +894,7 @@ pp_kafka_consumer_main(PipelineWorkerArgs *args)
 			mirror_offsets(items, n);
 			pp_worker_report_progress(n, bytes, batch_start);
 		}
-		for (int i = 0; i < n; i++)
-			rd_kafka_message_destroy(unconstify(rd_kafka_message_t *, items[i].msg));
+		free_inflight();
 		MemoryContextReset(batch_context);
 		if (!wanted)
 		{

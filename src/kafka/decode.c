@@ -336,12 +336,40 @@ invalid:
 #undef NEXT_TOKEN
 }
 
+/*
+ * Check JSON with PostgreSQL's full (recursive) parser.  A message nested
+ * deeper than the stack allows raises "stack depth limit exceeded": that
+ * is the message's fault too, so it is caught here (the parser holds no
+ * resources but memory, which the caller's per-message context frees).
+ */
 static bool
 valid_json(const char *payload, int len, bool escapes, char **error)
 {
+	MemoryContext context = CurrentMemoryContext;
 	JsonLexContext *lex = pp_make_json_lex(unconstify(char *, payload), len, escapes);
-	JsonParseErrorType rc = pg_parse_json(lex, &nullSemAction);
+	volatile JsonParseErrorType rc = JSON_SUCCESS;
+	volatile bool too_deep = false;
 
+	PG_TRY();
+	{
+		rc = pg_parse_json(lex, &nullSemAction);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_STATEMENT_TOO_COMPLEX)
+			PG_RE_THROW();
+		FlushErrorState();
+		*error = psprintf("invalid JSON: %s", edata->message);
+		too_deep = true;
+	}
+	PG_END_TRY();
+
+	if (too_deep)
+		return false;
 	if (rc != JSON_SUCCESS)
 	{
 		*error = psprintf("invalid JSON: %s", json_errdetail(rc, lex));
