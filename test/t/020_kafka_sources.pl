@@ -512,11 +512,8 @@ wait_sql(30, q{SELECT state FROM pipeline.source_status WHERE source = 'bad_stop
 	'stop: the source stops at the first bad message');
 like(sql(q{SELECT last_error FROM pipeline.source_status WHERE source = 'bad_stop'}),
 	qr/^partition 0 offset $first_bad_offset: /, 'stop: last_error names the bad message');
-# TODO bug "consumer hangs at exit": fails now and then, when the
-# coordinator's SIGTERM reaches the worker inside stop_source()'s
-# ereport(LOG) with the batch's messages not yet destroyed; the worker then
-# blocks for ever in rd_kafka_destroy() and resume_source() below cannot
-# start a new one.
+# (regression: a consumer stopped with a batch in flight used to hang in
+# rd_kafka_destroy(), so resume_source() below could not start a new one)
 ok(wait_until(10, sub { sql(q{SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_pipeline source bad_stop'}) eq '0' }),
 	'stop: no consumer process is left');
 my $stop_next = sql(q{SELECT coalesce(max(next_offset), 0) FROM pipeline.source_partitions WHERE source = 'bad_stop'});
@@ -546,11 +543,8 @@ is(sql(q{SELECT state || ':' || (last_error IS NULL) FROM pipeline.source_status
 sql(q{CREATE TABLE ev_deep (id int, tags jsonb, _offset bigint)});
 produce('deep', [ '{"id": 1}', '{"id": 2, "tags": ' . ('[' x 100_000) . (']' x 100_000) . '}', '{"id": 3}' ]);
 sql(q{SELECT pipeline.create_source('src_deep', 'kafka', 'deep', 'ev_deep')});
-# TODO bug "deeply nested JSON is a poison message": pg_parse_json raises
-# "stack depth limit exceeded" (54001) out of pp_kafka_decode(), which is not
-# protected like the COPY, so the whole batch fails, the worker dies (and
-# hangs, see the bug "consumer hangs at exit"), and the source never gets past
-# offset 1.
+# (regression: "stack depth limit exceeded" from the JSON parser used to
+# fail the whole batch for ever)
 wait_sql(20, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'src_deep'},
 	'3', 'deeply nested JSON: the source gets past it');
 is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_deep}), '1,3',
@@ -665,10 +659,8 @@ produce('dt', ids_json(11, 20));
 my $dt_pid = consumer_pids('src_dt');
 wait_sql(30, q{SELECT state || ':' || (last_error LIKE '%ev_dt%') FROM pipeline.source_status WHERE source = 'src_dt'},
 	'error:true', 'dropped target: the source shows an error naming the table');
-# TODO bug "consumer hangs at exit": the consumer that failed on the missing
-# table never exits: it blocks in rd_kafka_destroy() (before_shmem_exit
-# callback destroy_kafka) because the messages of the batch in flight were
-# never destroyed, so it is neither restarted nor able to recover.
+# (regression: the consumer that failed on the missing table used to hang
+# in rd_kafka_destroy() instead of exiting and being restarted)
 ok(wait_until(15, sub { sql("SELECT count(*) FROM pg_stat_activity WHERE pid = $dt_pid") eq '0' }),
 	'dropped target: the failed consumer process exits');
 is(sql(q{SELECT next_offset FROM pipeline.source_partitions WHERE source = 'src_dt'}), '10',
