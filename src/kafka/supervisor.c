@@ -21,6 +21,11 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -82,6 +87,28 @@ start_consumer(ConsumerEntry *entry, TimestampTz now)
 	}
 }
 
+/*
+ * Are this version's catalogs there to read?  Takes a share lock on the
+ * extension first, so a DROP EXTENSION waits for this short transaction
+ * instead of dropping the tables under it; and a database still at an
+ * older version (before ALTER EXTENSION UPDATE) simply has no sources.
+ */
+static bool
+catalogs_present(void)
+{
+	Oid			extoid = get_extension_oid(PP_EXTENSION_NAME, true);
+	Oid			nsp;
+
+	if (!OidIsValid(extoid))
+		return false;
+	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+	if (!OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true)))
+		return false;			/* dropped while we waited */
+	nsp = get_namespace_oid("pipeline", true);
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("sources", nsp)) &&
+		OidIsValid(get_relname_relid("sinks", nsp));
+}
+
 /* Read pipeline.sources: mark the consumers each active source wants. */
 static void
 read_sources(void)
@@ -94,6 +121,11 @@ read_sources(void)
 		entry->wanted = false;
 
 	StartTransactionCommand();
+	if (!catalogs_present())
+	{
+		CommitTransactionCommand();
+		return;					/* nothing is wanted */
+	}
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_execute("SELECT name, owner::text, consumers, config_version, false FROM pipeline.sources "

@@ -654,9 +654,10 @@ sql(q{CREATE TABLE ev_dt (id int, _offset bigint)});
 produce('dt', ids_json(1, 10));
 sql(q{SELECT pipeline.create_source('src_dt', 'kafka', 'dt', 'ev_dt', batch_ms => 10)});
 wait_sql(30, 'SELECT count(*) FROM ev_dt', '10', 'dropped target: 10 rows before the drop');
+my $dt_pid = consumer_pids('src_dt');	# before it meets the missing table
+ok($dt_pid =~ /^\d+$/, 'dropped target: a consumer runs before the drop');
 sql(q{DROP TABLE ev_dt});
 produce('dt', ids_json(11, 20));
-my $dt_pid = consumer_pids('src_dt');
 wait_sql(30, q{SELECT state || ':' || (last_error LIKE '%ev_dt%') FROM pipeline.source_status WHERE source = 'src_dt'},
 	'error:true', 'dropped target: the source shows an error naming the table');
 # (regression: the consumer that failed on the missing table used to hang
