@@ -118,6 +118,18 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 		}
 	}
 	layout->ncolumns = n;
+
+	/*
+	 * The jsonb format into a json or jsonb column, with no metadata
+	 * column: the message goes to COPY as it is, in CSV with quote and
+	 * delimiter set to control bytes that valid JSON never holds (only
+	 * line breaks, which JSON allows only as whitespace, become spaces).
+	 * No escaping, and COPY's parse is a scan for those bytes.  Invalid
+	 * JSON fails in the column's input function and is set aside like any
+	 * bad row.
+	 */
+	layout->raw_json_lines = (format == FORMAT_JSONB && layout->data_validates_json &&
+							  n == 1 && layout->data_column == 0);
 }
 
 /* Append s to out escaped for COPY's text format. */
@@ -476,6 +488,40 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 				return false;
 			break;
 		case FORMAT_JSONB:
+			if (len == 0)
+			{
+				*error = pstrdup("the message is empty");
+				return false;
+			}
+			if (layout->raw_json_lines)
+			{
+				const char *p = payload;
+				const char *end = payload + len;
+
+				/*
+				 * A line break is harmless only as whitespace between
+				 * tokens: a raw one inside a string (invalid JSON) must not
+				 * turn into a valid space.  Such messages are checked first.
+				 */
+				if ((memchr(payload, '\n', len) || memchr(payload, '\r', len)) &&
+					!valid_json(payload, len, false, error))
+					return false;
+
+				enlargeStringInfo(out, len + 1);
+				while (p < end)
+				{
+					const char *brk = p;
+
+					while (brk < end && *brk != '\n' && *brk != '\r')
+						brk++;
+					appendBinaryStringInfo(out, p, brk - p);
+					if (brk < end)
+						appendStringInfoChar(out, ' ');
+					p = brk + 1;
+				}
+				appendStringInfoChar(out, '\n');
+				return true;
+			}
 			/* a json or jsonb column validates it; a text column would not */
 			if (!layout->data_validates_json && !valid_json(payload, len, false, error))
 				return false;

@@ -65,6 +65,7 @@ typedef struct TargetLayout
 	bool	   *has_default;	/* [ncolumns] a missing JSON key takes it */
 	int			data_column;	/* single-column formats: index in names */
 	bool		data_validates_json;	/* it is json or jsonb */
+	bool		raw_json_lines;	/* jsonb into a json(b) column alone: see decode.c */
 	char	   *topic;
 } TargetLayout;
 

@@ -159,6 +159,12 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 			colnames = lappend(colnames, makeString(layout->names[i]));
 	if (layout->format == FORMAT_CSV)
 		options = list_make1(makeDefElem("format", (Node *) makeString("csv"), -1));
+	else if (layout->raw_json_lines)
+	{
+		options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
+		options = lappend(options, makeDefElem("quote", (Node *) makeString("\x01"), -1));
+		options = lappend(options, makeDefElem("delimiter", (Node *) makeString("\x02"), -1));
+	}
 
 	/* the range table COPY's executor needs; the caller checked privileges */
 	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
