@@ -729,7 +729,6 @@ create_consumer(void)
 	/* exactly-once needs these; the user cannot set them (fdw.c) */
 	rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof(errstr));
-	rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr));
 	if (rd_kafka_conf_get(conf, "group.id", value, &len) != RD_KAFKA_CONF_OK || value[0] == '\0')
 		rd_kafka_conf_set(conf, "group.id", psprintf("pg_pipeline.%s", params.source),
 						  errstr, sizeof(errstr));
@@ -743,17 +742,10 @@ create_consumer(void)
 	if (rd_kafka_conf_get(conf, "queued.min.messages", value, &len) == RD_KAFKA_CONF_OK &&
 		strcmp(value, "100000") == 0)
 		rd_kafka_conf_set(conf, "queued.min.messages", "1000000", errstr, sizeof(errstr));
-	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
 
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (rk == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not create a Kafka consumer for source \"%s\"", params.source),
-				 errdetail("librdkafka: %s", errstr)));
+	rk = pp_kafka_new_client(conf, RD_KAFKA_CONSUMER, kafka_log_cb, "source", params.source);
 	before_shmem_exit(destroy_kafka, 0);
-	rd_kafka_set_log_queue(rk, NULL);
 	rd_kafka_poll_set_consumer(rk);
 	queue = rd_kafka_queue_get_consumer(rk);
 }

@@ -251,6 +251,33 @@ pp_kafka_build_conf(const char *server, Oid userid, Jsonb *properties,
 	return conf;
 }
 
+/*
+ * pp_kafka_new_client
+ *		Create a librdkafka client from conf (which it takes over) with its
+ *		log routed to a queue served by this process's own poll calls, never
+ *		from librdkafka's threads; raise a clear error when it cannot.
+ */
+rd_kafka_t *
+pp_kafka_new_client(rd_kafka_conf_t *conf, rd_kafka_type_t type,
+					void (*log_cb) (const rd_kafka_t *, int, const char *, const char *),
+					const char *what, const char *name)
+{
+	char		errstr[512];
+	rd_kafka_t *rk;
+
+	rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr));
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+	if (rk == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not create a Kafka %s for %s \"%s\"",
+						type == RD_KAFKA_PRODUCER ? "producer" : "consumer", what, name),
+				 errdetail("librdkafka: %s", errstr)));
+	rd_kafka_set_log_queue(rk, NULL);
+	return rk;
+}
+
 SourceFormat
 pp_kafka_parse_format(const char *format)
 {

@@ -106,6 +106,9 @@ extern rd_kafka_conf_t *pp_kafka_build_conf(const char *server, Oid userid,
 											Jsonb *properties, const char *what,
 											bool check_only);
 extern SourceFormat pp_kafka_parse_format(const char *format);
+extern rd_kafka_t *pp_kafka_new_client(rd_kafka_conf_t *conf, rd_kafka_type_t type,
+									   void (*log_cb) (const rd_kafka_t *, int, const char *, const char *),
+									   const char *what, const char *name);
 
 /* src/kafka/decode.c */
 extern void pp_kafka_layout_init(TargetLayout *layout, Relation rel,

@@ -156,17 +156,9 @@ create_producer(void)
 
 	rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "compression.codec", "zstd", errstr, sizeof(errstr));
-	rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr));
 	rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
-	rd_kafka_conf_set_log_cb(conf, log_cb);
-	producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (producer == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not create a Kafka producer for sink \"%s\"", params.source),
-				 errdetail("librdkafka: %s", errstr)));
+	producer = pp_kafka_new_client(conf, RD_KAFKA_PRODUCER, log_cb, "sink", params.source);
 	before_shmem_exit(destroy_producer, 0);
-	rd_kafka_set_log_queue(producer, NULL);
 }
 
 /* The topic's partition count; retries (interruptibly) until known. */
@@ -264,15 +256,7 @@ forget_delivered(void)
 
 	rd_kafka_conf_set(conf, "group.id", psprintf("pg_pipeline.sink.%s", params.source), errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
-	rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr));
-	rd_kafka_conf_set_log_cb(conf, log_cb);
-	consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (consumer == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not create a Kafka consumer for sink \"%s\"", params.source),
-				 errdetail("librdkafka: %s", errstr)));
-	rd_kafka_set_log_queue(consumer, NULL);
+	consumer = pp_kafka_new_client(conf, RD_KAFKA_CONSUMER, log_cb, "sink", params.source);
 	PG_TRY();
 	{
 		for (int p = 0; p < npartitions; p++)
