@@ -97,6 +97,15 @@ pp_guc_init(void)
 							&pp_max_restart_delay_ms, 60000, 10, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_pipeline.window_delay",
+							"Longest wait before the maintainer merges the "
+							"delta of async window aggregates.",
+							"The maintainer is woken when a writer commits and "
+							"merges at most once per this interval, so bursts "
+							"of small transactions are merged together.",
+							&pp_window_delay_ms, 200, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
 	DefineCustomEnumVariable("pg_pipeline.log_level",
 							 "Message level of the workers' start, stop and "
 							 "restart messages.",

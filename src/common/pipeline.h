@@ -183,6 +183,10 @@ extern long pp_kafka_supervise(void);
 extern void pp_kafka_consumer_main(PipelineWorkerArgs *args);
 extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
 
+/* src/window: the maintainer worker of async window aggregates */
+extern int	pp_window_delay_ms;
+extern void pp_window_maintainer_main(PipelineWorkerArgs *args);
+
 /* src/worker/hooks.c */
 extern void pp_hooks_init(void);
 

@@ -128,10 +128,18 @@ read_sources(void)
 	}
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute("SELECT name, owner::text, consumers, config_version, false FROM pipeline.sources "
-					"WHERE NOT paused UNION ALL "
-					"SELECT name, owner::text, 1, config_version, true FROM pipeline.sinks "
-					"WHERE NOT paused", true, 0) != SPI_OK_SELECT)
+	/* consumers, sinks and, while some window is async, one maintainer */
+	if (SPI_execute(psprintf("SELECT name, owner::text, consumers, config_version, %d FROM pipeline.sources "
+							 "WHERE NOT paused UNION ALL "
+							 "SELECT name, owner::text, 1, config_version, %d FROM pipeline.sinks "
+							 "WHERE NOT paused%s",
+							 PP_WORKER_CONSUMER, PP_WORKER_SINK,
+							 OidIsValid(get_relname_relid("windows", get_namespace_oid("pipeline", false))) ?
+							 psprintf(" UNION ALL SELECT 'windows', "
+									  "(SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = 10), 1, 1, %d "
+									  "WHERE EXISTS (SELECT FROM pipeline.windows WHERE mode = 'async')",
+									  PP_WORKER_MAINTAINER) : ""),
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.sources");
 
 	for (uint64 row = 0; row < SPI_processed; row++)
@@ -143,7 +151,7 @@ read_sources(void)
 		Oid			owner = get_role_oid(TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull)), true);
 		int			count = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 		int			version = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-		bool		is_sink = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		PipelineWorkerKind kind = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
 
 		if (!OidIsValid(owner))
 			continue;			/* its owner was dropped */
@@ -154,7 +162,7 @@ read_sources(void)
 			bool		found;
 
 			memset(&key, 0, sizeof(key));
-			key.kind = is_sink ? PP_WORKER_SINK : PP_WORKER_CONSUMER;
+			key.kind = kind;
 			strlcpy(key.source, name, NAMEDATALEN);
 			key.index = i;
 			entry = hash_search(consumers, &key, HASH_ENTER, &found);

@@ -1,0 +1,856 @@
+/*-------------------------------------------------------------------------
+ *
+ * define.c
+ *	  pipeline.create_window(), drop_window(), rebuild_window() and
+ *	  flush_window(): what a user calls.
+ *
+ * create_window() checks the definition, reads the aggregates with
+ * PostgreSQL's own parser (parse analysis of "SELECT <aggregates> FROM
+ * <source>", so unknown columns and bad calls get PostgreSQL's errors),
+ * decides how each aggregate is kept (window.h, AggKind), creates the state
+ * table and its indexes (and the view, delta and late tables the options
+ * ask for), records the window in pipeline.windows, creates the statement
+ * triggers on the source and fills the state from the rows already there.
+ * Everything runs as the calling user, who owns what is created.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "common/compat.h"
+#include "common/pipeline.h"
+#include "window/window.h"
+
+/* One aggregate column, as create_window() reads it. */
+typedef struct AggColumn
+{
+	char	   *name;
+	const char *kind;			/* as stored in pipeline.windows.agg_kinds */
+	char	   *expr;
+	char	   *arg;
+	char	   *type;
+} AggColumn;
+
+static char *
+qualified_name(Oid relid)
+{
+	char	   *rel = get_rel_name(relid);
+
+	if (rel == NULL)
+		return NULL;
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
+}
+
+/* An interval as microseconds; months and years have no fixed length. */
+static int64
+interval_us(Interval *iv, const char *what, bool positive)
+{
+	int64		us;
+
+	if (iv->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s cannot be given in months or years", what),
+				 errhint("Windows have a fixed length: use days, for example '30 days'.")));
+	us = iv->day * USECS_PER_DAY + iv->time;
+	if (positive ? us <= 0 : us < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %s", what, positive ? "positive" : "zero or positive")));
+	return us;
+}
+
+static char *
+text_arg(FunctionCallInfo fcinfo, int n, const char *what)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+	return TextDatumGetCString(PG_GETARG_DATUM(n));
+}
+
+static void
+check_choice(const char *value, const char *what, const char *const *choices)
+{
+	StringInfoData list;
+
+	for (int i = 0; choices[i]; i++)
+		if (strcmp(value, choices[i]) == 0)
+			return;
+	initStringInfo(&list);
+	for (int i = 0; choices[i]; i++)
+		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", choices[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid %s \"%s\"", what, value),
+			 errhint("Valid values: %s.", list.data)));
+}
+
+/* Names the state table uses itself. */
+static void
+check_column_name(const char *name, const char *what)
+{
+	if (strcmp(name, "window_start") == 0 || strcmp(name, "window_end") == 0 ||
+		strcmp(name, "is_final") == 0 || strncmp(name, "pp_", 3) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("%s \"%s\" clashes with a column of the window table", what, name),
+				 errhint("window_start, window_end, is_final and names starting with pp_ are taken; "
+						 "rename it (group by an expression through a view or a generated column).")));
+}
+
+/* Column type as SQL, with its collation when it is not the type's. */
+static char *
+column_type(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	Form_pg_attribute att;
+	char	   *type;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for attribute %d of relation %u", attnum, relid);
+	att = (Form_pg_attribute) GETSTRUCT(tup);
+	type = format_type_with_typemod(att->atttypid, att->atttypmod);
+	if (OidIsValid(att->attcollation) && att->attcollation != get_typcollation(att->atttypid))
+		type = psprintf("%s COLLATE %s", type, generate_collation_name(att->attcollation));
+	ReleaseSysCache(tup);
+	return type;
+}
+
+static AttrNumber
+source_column(Oid source, const char *name)
+{
+	AttrNumber	attnum = get_attnum(source, name);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist", name, get_rel_name(source))));
+	return attnum;
+}
+
+/*
+ * Read the aggregates text: a SELECT list of single aggregate calls, each
+ * with a name.  Returns the AggColumns; adds the source columns they read
+ * to *attnos.
+ */
+static List *
+read_aggregates(Oid source, const char *aggregates, Bitmapset **attnos)
+{
+	char	   *sql = psprintf("SELECT %s FROM %s", aggregates, qualified_name(source));
+	List	   *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	RawStmt    *rs;
+	SelectStmt *sel;
+	Query	   *query;
+	List	   *ctx;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	rs = list_length(raw) == 1 ? linitial_node(RawStmt, raw) : NULL;
+	sel = rs && IsA(rs->stmt, SelectStmt) ? (SelectStmt *) rs->stmt : NULL;
+	if (sel == NULL || sel->op != SETOP_NONE || list_length(sel->fromClause) != 1 ||
+		sel->whereClause || sel->groupClause || sel->havingClause || sel->sortClause ||
+		sel->limitCount || sel->limitOffset || sel->withClause || sel->distinctClause ||
+		sel->windowClause || sel->intoClause || sel->lockingClause)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("aggregates must be a list of aggregate calls"),
+				 errhint("For example: 'count(*) AS views, count(DISTINCT user_id) AS users'.")));
+
+	query = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
+	if (query->hasSubLinks || query->hasWindowFuncs || query->hasTargetSRFs)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("aggregates cannot contain subqueries, window functions or set-returning functions")));
+	ctx = deparse_context_for(get_rel_name(source), source);
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Aggref	   *agg;
+		AggColumn  *col;
+		char	   *fname;
+		bool		builtin;
+		ListCell   *other;
+
+		if (tle->resjunk)
+			continue;
+		if (!IsA(tle->expr, Aggref))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"%s\" is not an aggregate call", tle->resname),
+					 errdetail("Each output column of a window must be one aggregate call, such as sum(amount)."),
+					 errhint("Compute expressions over aggregates when reading the table, or in a view.")));
+		agg = (Aggref *) tle->expr;
+		if (agg->aggkind != AGGKIND_NORMAL || agg->aggorder != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("aggregate \"%s\" depends on the order of its input", tle->resname),
+					 errdetail("Ordered-set aggregates and ORDER BY inside an aggregate cannot be maintained incrementally.")));
+		if (agg->aggfilter != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("FILTER is not supported in window aggregates"),
+					 errhint("Put the condition inside the call: sum(CASE WHEN ... THEN amount END).")));
+		check_column_name(tle->resname, "aggregate name");
+		foreach(other, result)
+			if (strcmp(((AggColumn *) lfirst(other))->name, tle->resname) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("aggregate name \"%s\" is used twice", tle->resname),
+						 errhint("Name each aggregate with AS.")));
+
+		col = palloc0(sizeof(AggColumn));
+		col->name = pstrdup(tle->resname);
+		col->expr = deparse_expression((Node *) agg, ctx, false, false);
+		col->arg = "";
+		col->type = format_type_be(agg->aggtype);
+		fname = get_func_name(agg->aggfnoid);
+		builtin = get_func_namespace(agg->aggfnoid) == PG_CATALOG_NAMESPACE;
+		col->kind = "other";
+		if (builtin && strcmp(fname, "count") == 0 && agg->aggstar)
+			col->kind = "count_star";
+		else if (builtin && agg->aggdistinct == NIL && list_length(agg->args) == 1)
+		{
+			if (strcmp(fname, "count") == 0)
+				col->kind = "count";
+			else if (strcmp(fname, "sum") == 0)
+				col->kind = "sum";
+			else if (strcmp(fname, "avg") == 0)
+				col->kind = "avg";
+			else if (strcmp(fname, "min") == 0)
+				col->kind = "min";
+			else if (strcmp(fname, "max") == 0)
+				col->kind = "max";
+		}
+		if (strcmp(col->kind, "other") == 0)
+		{
+			HeapTuple	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(agg->aggfnoid));
+			Oid			combine;
+
+			if (!HeapTupleIsValid(tup))
+				elog(ERROR, "cache lookup failed for aggregate %u", agg->aggfnoid);
+			combine = ((Form_pg_aggregate) GETSTRUCT(tup))->aggcombinefn;
+			ReleaseSysCache(tup);
+			if (!OidIsValid(combine))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("aggregate %s has no combine function", format_procedure(agg->aggfnoid)),
+						 errdetail("A window keeps partial aggregates per statement and combines them; "
+								   "an aggregate without a combine function cannot be combined."),
+						 errhint("Use an aggregate that has one (CREATE AGGREGATE ... COMBINEFUNC), "
+								 "or count, sum, avg, min, max.")));
+		}
+		else if (strcmp(col->kind, "count_star") != 0)
+			col->arg = deparse_expression((Node *) linitial_node(TargetEntry, agg->args)->expr,
+										  ctx, false, false);
+		result = lappend(result, col);
+	}
+	if (result == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a window needs at least one aggregate")));
+
+	pull_varattnos((Node *) query->targetList, 1, attnos);
+	for (int x = -1; (x = bms_next_member(*attnos, x)) >= 0;)
+		if (x + FirstLowInvalidHeapAttributeNumber <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("aggregates cannot read system columns or whole rows")));
+	return result;
+}
+
+/* append a name to a list of names unless it is there */
+static List *
+add_name(List *names, char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(lfirst(lc), name) == 0)
+			return names;
+	return lappend(names, name);
+}
+
+static Datum
+text_array_datum(List *strings)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(strings) + 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, strings)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static void
+exec(const char *sql)
+{
+	if (SPI_execute(sql, false, 0) < 0)
+		elog(ERROR, "could not run: %s", sql);
+}
+
+/* a relation name with a suffix, kept under NAMEDATALEN */
+static char *
+with_suffix(const char *rel, const char *suffix)
+{
+	int			room = NAMEDATALEN - 1 - strlen(suffix);
+	int			len = pg_mbcliplen(rel, strlen(rel), room);
+
+	return psprintf("%.*s%s", len, rel, suffix);
+}
+
+PG_FUNCTION_INFO_V1(pipeline_create_window);
+Datum
+pipeline_create_window(PG_FUNCTION_ARGS)
+{
+	static const char *const emits[] = {"on_update", "on_close", NULL};
+	static const char *const lates[] = {"update", "drop", "side_table", NULL};
+	static const char *const modes[] = {"sync", "async", NULL};
+	char	   *name = text_arg(fcinfo, 0, "name");
+	Oid			source;
+	char	   *time_column;
+	HeapTupleHeader spec;
+	char	   *aggregates = text_arg(fcinfo, 4, "aggregates");
+	char	   *emit = text_arg(fcinfo, 7, "emit");
+	char	   *late_rows = text_arg(fcinfo, 8, "late_rows");
+	char	   *mode = text_arg(fcinfo, 9, "mode");
+	char	   *sink = PG_ARGISNULL(11) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(11));
+	char	   *kind;
+	bool		isnull;
+	Datum		d;
+	int64		size_us,
+				slide_us = 0;
+	Interval   *size,
+			   *slide = NULL;
+	char		relkind;
+	AttrNumber	time_attnum;
+	Oid			time_type;
+	List	   *groups = NIL;
+	List	   *aggs;
+	Bitmapset  *attnos = NULL;
+	List	   *names;
+	RangeVar   *rv;
+	Oid			nsp;
+	char	   *nspname;
+	char	   *relname;
+	char	   *result_q,
+			   *state_q,
+			   *delta_q = NULL,
+			   *late_q = NULL;
+	char	   *source_q;
+	char	   *ttype;
+	StringInfoData buf;
+	ListCell   *lc;
+	List	   *cols = NIL;
+	int32		id;
+	int			i;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source, time_column and window_spec must not be NULL")));
+	source = PG_GETARG_OID(1);
+	time_column = NameStr(*PG_GETARG_NAME(2));
+	spec = PG_GETARG_HEAPTUPLEHEADER(3);
+
+	check_choice(emit, "emit", emits);
+	check_choice(late_rows, "late_rows", lates);
+	check_choice(mode, "mode", modes);
+	if (strcmp(mode, "async") == 0)
+		pp_shmem_require();
+
+	/* the window kind and its sizes */
+	d = GetAttributeByName(spec, "kind", &isnull);
+	kind = isnull ? "" : TextDatumGetCString(d);
+	d = GetAttributeByName(spec, "size", &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the window size must not be NULL")));
+	size = DatumGetIntervalP(d);
+	if (strcmp(kind, "session") == 0)
+		size_us = interval_us(size, "the session gap", true);
+	else if (strcmp(kind, "tumble") == 0 || strcmp(kind, "hop") == 0 || strcmp(kind, "cumulate") == 0)
+	{
+		bool		cumulate = strcmp(kind, "cumulate") == 0;
+
+		size_us = interval_us(size, cumulate ? "the largest window size" : "the window size", true);
+		d = GetAttributeByName(spec, "slide", &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the window %s must not be NULL", cumulate ? "step" : "slide")));
+		slide = DatumGetIntervalP(d);
+		slide_us = interval_us(slide, cumulate ? "the window step" : "the window slide", true);
+		if (slide_us > size_us)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the window %s is larger than the window size", cumulate ? "step" : "slide")));
+		if (size_us % slide_us != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the window size must be a multiple of the %s", cumulate ? "step" : "slide"),
+					 errhint("Windows are made of whole %ss, as in Flink.", cumulate ? "step" : "slide")));
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid window kind \"%s\"", kind),
+				 errhint("Build the window_spec with pipeline.tumble(), hop(), cumulate() or session().")));
+	(void) interval_us(PG_GETARG_INTERVAL_P(6), "allowed_lateness", false);
+	if (!PG_ARGISNULL(10))
+		(void) interval_us(PG_GETARG_INTERVAL_P(10), "retention", true);
+
+	/* the source, its time column and its group columns */
+	relkind = get_rel_relkind(source);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", get_rel_name(source)),
+				 errdetail("A window aggregate is maintained by triggers on a table.")));
+	if (pg_class_aclcheck(source, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", get_rel_name(source))));
+	source_q = qualified_name(source);
+	time_attnum = source_column(source, time_column);
+	time_type = get_atttype(source, time_attnum);
+	if (time_type != TIMESTAMPTZOID && time_type != TIMESTAMPOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("time column \"%s\" is of type %s", time_column, format_type_be(time_type)),
+				 errhint("The time column must be timestamptz or timestamp.")));
+	ttype = format_type_be(time_type);
+	cols = lappend(cols, time_column);
+	if (!PG_ARGISNULL(5))
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+						  &elems, &nulls, &n);
+		for (i = 0; i < n; i++)
+		{
+			char	   *g = nulls[i] ? "" : pstrdup(NameStr(*DatumGetName(elems[i])));
+
+			(void) source_column(source, g);
+			check_column_name(g, "group column");
+			foreach(lc, groups)
+				if (strcmp(lfirst(lc), g) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_DUPLICATE_COLUMN),
+							 errmsg("group column \"%s\" is listed twice", g)));
+			groups = lappend(groups, g);
+		}
+	}
+
+	aggs = read_aggregates(source, aggregates, &attnos);
+	foreach(lc, aggs)
+	{
+		ListCell   *lg;
+
+		foreach(lg, groups)
+			if (strcmp(((AggColumn *) lfirst(lc))->name, lfirst(lg)) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("aggregate name \"%s\" is also a group column", (char *) lfirst(lg))));
+	}
+	/* the source columns maintenance reads: time, groups, aggregate inputs */
+	foreach(lc, groups)
+		cols = add_name(cols, lfirst(lc));
+	for (int x = -1; (x = bms_next_member(attnos, x)) >= 0;)
+	{
+		char	   *c = get_attname(source, x + FirstLowInvalidHeapAttributeNumber, false);
+
+		if (strncmp(c, "pp_", 3) == 0)
+			check_column_name(c, "source column");
+		cols = add_name(cols, c);
+	}
+
+	/* the names of what we create */
+	names = pp_qualified_name_list(name);
+	rv = makeRangeVarFromNameList(names);
+	nsp = RangeVarGetCreationNamespace(rv);
+	nspname = get_namespace_name(nsp);
+	relname = rv->relname;
+	result_q = quote_qualified_identifier(nspname, relname);
+	state_q = strcmp(emit, "on_close") == 0 ?
+		quote_qualified_identifier(nspname, with_suffix(relname, "_state")) : result_q;
+	if (strcmp(mode, "async") == 0)
+		delta_q = quote_qualified_identifier(nspname, with_suffix(relname, "_delta"));
+	if (strcmp(late_rows, "side_table") == 0)
+		late_q = quote_qualified_identifier(nspname, with_suffix(relname, "_late"));
+
+	SPI_connect();
+	if (sink)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(sink)};
+
+		if (SPI_execute_with_args("SELECT 1 FROM pipeline.sinks WHERE name = $1", 1, argtypes, values,
+								  NULL, true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("sink \"%s\" does not exist", sink),
+					 errhint("Create it first with pipeline.create_sink().")));
+	}
+
+	/* the state table: window, groups, aggregates, is_final, internals */
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE TABLE %s (window_start %s NOT NULL, window_end %s NOT NULL",
+					 state_q, ttype, ttype);
+	foreach(lc, groups)
+		appendStringInfo(&buf, ", %s %s", quote_identifier(lfirst(lc)),
+						 column_type(source, get_attnum(source, lfirst(lc))));
+	foreach(lc, aggs)
+	{
+		AggColumn  *a = lfirst(lc);
+
+		appendStringInfo(&buf, ", %s %s", quote_identifier(a->name), a->type);
+	}
+	appendStringInfoString(&buf, ", is_final boolean NOT NULL DEFAULT false, "
+						   "pp_rows bigint NOT NULL DEFAULT 0, pp_recompute boolean NOT NULL DEFAULT false");
+	i = 0;
+	foreach(lc, aggs)
+	{
+		AggColumn  *a = lfirst(lc);
+
+		if (strcmp(a->kind, "avg") == 0)
+			appendStringInfo(&buf, ", pp_sum_%d %s, pp_cnt_%d bigint", i, a->type, i);
+		i++;
+	}
+	appendStringInfoString(&buf, ")");
+	exec(buf.data);
+
+	resetStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE UNIQUE INDEX ON %s (window_start, window_end", state_q);
+	foreach(lc, groups)
+		appendStringInfo(&buf, ", %s", quote_identifier(lfirst(lc)));
+	appendStringInfoString(&buf, ") NULLS NOT DISTINCT");
+	exec(buf.data);
+	exec(psprintf("CREATE INDEX ON %s (window_end) WHERE NOT is_final", state_q));
+	exec(psprintf("CREATE INDEX ON %s (window_start) WHERE pp_recompute", state_q));
+	if (strcmp(kind, "session") == 0 && groups != NIL)
+	{
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "CREATE INDEX ON %s (", state_q);
+		foreach(lc, groups)
+			appendStringInfo(&buf, "%s, ", quote_identifier(lfirst(lc)));
+		appendStringInfoString(&buf, "window_end)");
+		exec(buf.data);
+	}
+	exec(psprintf("COMMENT ON TABLE %s IS %s", state_q,
+				  quote_literal_cstr(psprintf("window aggregate of %s, kept up to date by pg_pipeline: "
+											  "see pipeline.windows", source_q))));
+
+	if (strcmp(emit, "on_close") == 0)
+	{
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "CREATE VIEW %s AS SELECT window_start, window_end", result_q);
+		foreach(lc, groups)
+			appendStringInfo(&buf, ", %s", quote_identifier(lfirst(lc)));
+		foreach(lc, aggs)
+			appendStringInfo(&buf, ", %s", quote_identifier(((AggColumn *) lfirst(lc))->name));
+		appendStringInfo(&buf, ", is_final FROM %s WHERE is_final", state_q);
+		exec(buf.data);
+	}
+	if (delta_q)
+	{
+		resetStringInfo(&buf);
+		appendStringInfo(&buf, "CREATE TABLE %s (pp_id bigserial, pp_sign smallint NOT NULL", delta_q);
+		foreach(lc, cols)
+			appendStringInfo(&buf, ", %s %s", quote_identifier(lfirst(lc)),
+							 column_type(source, get_attnum(source, lfirst(lc))));
+		appendStringInfoString(&buf, ")");
+		exec(buf.data);
+	}
+	if (late_q)
+	{
+		resetStringInfo(&buf);
+		appendStringInfo(&buf,
+						 "CREATE TABLE %s (recorded_at timestamptz NOT NULL DEFAULT now(), "
+						 "reason text NOT NULL, watermark %s, %s %s",
+						 late_q, ttype, quote_identifier(time_column), ttype);
+		foreach(lc, groups)
+			appendStringInfo(&buf, ", %s %s", quote_identifier(lfirst(lc)),
+							 column_type(source, get_attnum(source, lfirst(lc))));
+		appendStringInfoString(&buf, ", \"row\" jsonb)");
+		exec(buf.data);
+	}
+
+	/* the catalog row */
+	{
+		List	   *l_names = NIL,
+				   *l_kinds = NIL,
+				   *l_exprs = NIL,
+				   *l_args = NIL,
+				   *l_types = NIL;
+		Oid			argtypes[24];
+		Datum		values[24];
+		char		nulls[24];
+
+		foreach(lc, aggs)
+		{
+			AggColumn  *a = lfirst(lc);
+
+			l_names = lappend(l_names, a->name);
+			l_kinds = lappend(l_kinds, (char *) a->kind);
+			l_exprs = lappend(l_exprs, a->expr);
+			l_args = lappend(l_args, a->arg);
+			l_types = lappend(l_types, a->type);
+		}
+		memset(nulls, ' ', sizeof(nulls));
+		for (i = 0; i < 24; i++)
+			argtypes[i] = TEXTOID;
+		values[0] = CStringGetTextDatum(result_q);
+		values[1] = CStringGetTextDatum(result_q);
+		values[2] = CStringGetTextDatum(state_q);
+		values[3] = delta_q ? CStringGetTextDatum(delta_q) : (Datum) 0;
+		nulls[3] = delta_q ? ' ' : 'n';
+		values[4] = late_q ? CStringGetTextDatum(late_q) : (Datum) 0;
+		nulls[4] = late_q ? ' ' : 'n';
+		argtypes[5] = OIDOID;
+		values[5] = ObjectIdGetDatum(source);
+		values[6] = CStringGetTextDatum(time_column);
+		values[7] = CStringGetTextDatum(kind);
+		argtypes[8] = INTERVALOID;
+		values[8] = IntervalPGetDatum(size);
+		argtypes[9] = INTERVALOID;
+		values[9] = slide ? IntervalPGetDatum(slide) : (Datum) 0;
+		nulls[9] = slide ? ' ' : 'n';
+		argtypes[10] = TEXTARRAYOID;
+		values[10] = text_array_datum(groups);
+		values[11] = CStringGetTextDatum(aggregates);
+		for (i = 12; i <= 17; i++)
+			argtypes[i] = TEXTARRAYOID;
+		values[12] = text_array_datum(l_names);
+		values[13] = text_array_datum(l_kinds);
+		values[14] = text_array_datum(l_exprs);
+		values[15] = text_array_datum(l_args);
+		values[16] = text_array_datum(l_types);
+		values[17] = text_array_datum(cols);
+		values[18] = CStringGetTextDatum(emit);
+		values[19] = CStringGetTextDatum(late_rows);
+		values[20] = CStringGetTextDatum(mode);
+		argtypes[21] = INTERVALOID;
+		values[21] = PG_GETARG_DATUM(6);
+		argtypes[22] = INTERVALOID;
+		values[22] = PG_ARGISNULL(10) ? (Datum) 0 : PG_GETARG_DATUM(10);
+		nulls[22] = PG_ARGISNULL(10) ? 'n' : ' ';
+		values[23] = sink ? CStringGetTextDatum(sink) : (Datum) 0;
+		nulls[23] = sink ? ' ' : 'n';
+		if (SPI_execute_with_args("INSERT INTO pipeline.windows (name, result, state_table, delta_table, "
+								  "late_table, source, time_column, kind, size, slide, group_by, aggregates, "
+								  "agg_names, agg_kinds, agg_exprs, agg_args, agg_types, columns, emit, "
+								  "late_rows, mode, allowed_lateness, retention, sink) "
+								  "VALUES ($1, $2::regclass, $3::regclass, $4::regclass, $5::regclass, "
+								  "$6::regclass, $7, $8, $9, $10, $11::name[], $12, $13, $14, $15, $16, $17, "
+								  "$18::name[], $19, $20, $21, $22, $23, $24) RETURNING id",
+								  24, argtypes, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not record the window");
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	/* the triggers that maintain it */
+	exec(psprintf("CREATE TRIGGER pp_window_%d_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS pp_new "
+				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
+	exec(psprintf("CREATE TRIGGER pp_window_%d_update AFTER UPDATE ON %s "
+				  "REFERENCING OLD TABLE AS pp_old NEW TABLE AS pp_new "
+				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
+	exec(psprintf("CREATE TRIGGER pp_window_%d_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS pp_old "
+				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
+	exec(psprintf("CREATE TRIGGER pp_window_%d_truncate AFTER TRUNCATE ON %s "
+				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
+
+	/* recomputes read the source by time: say so when no index helps */
+	{
+		Oid			argtypes[2] = {OIDOID, INT2OID};
+		Datum		values[2] = {ObjectIdGetDatum(source), Int16GetDatum(time_attnum)};
+
+		if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_index WHERE indrelid = $1 AND indkey[0] = $2",
+								  2, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 0)
+			ereport(NOTICE,
+					(errmsg("table \"%s\" has no index on \"%s\"", get_rel_name(source), time_column),
+					 errdetail("Updates, deletes, session windows, count(DISTINCT ...) and rebuilds read "
+							   "the source rows of the windows they touch."),
+					 errhint("CREATE INDEX ON %s (%s);", source_q, quote_identifier(time_column))));
+	}
+
+	/* fill it from the rows already there */
+	{
+		PipelineWindow  *def = pp_window_load(id, false);
+
+		pp_window_rebuild(def, false, 0, 0);
+	}
+	SPI_finish();
+	PG_RETURN_OID(RangeVarGetRelid(rv, NoLock, false));
+}
+
+/* The window's id, from the regclass argument, or an error. */
+static int32
+window_arg(FunctionCallInfo fcinfo, int n)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("name must not be NULL")));
+	return pp_window_id_of(PG_GETARG_OID(n), false);
+}
+
+PG_FUNCTION_INFO_V1(pipeline_drop_window);
+Datum
+pipeline_drop_window(PG_FUNCTION_ARGS)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int32		id;
+	Oid			rels[4];
+	Oid			source;
+	char	   *source_q;
+
+	SPI_connect();
+	id = window_arg(fcinfo, 0);
+	values[0] = Int32GetDatum(id);
+	if (SPI_execute_with_args("DELETE FROM pipeline.windows WHERE id = $1 RETURNING source::oid, result::oid, "
+							  "state_table::oid, delta_table::oid, late_table::oid",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE_RETURNING ||
+		SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the owner of a window aggregate can drop it")));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	source = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	for (int i = 0; i < 4; i++)
+	{
+		rels[i] = DatumGetObjectId(SPI_getbinval(tup, desc, i + 2, &isnull));
+		if (isnull)
+			rels[i] = InvalidOid;
+	}
+	source_q = qualified_name(source);
+	if (source_q)
+	{
+		static const char *const events[] = {"insert", "update", "delete", "truncate"};
+
+		for (int i = 0; i < 4; i++)
+			exec(psprintf("DROP TRIGGER IF EXISTS pp_window_%d_%s ON %s", id, events[i], source_q));
+	}
+	for (int i = 0; i < 4; i++)
+	{
+		char	   *q = OidIsValid(rels[i]) ? qualified_name(rels[i]) : NULL;
+
+		if (q == NULL || (i > 1 && rels[i] == rels[0]))
+			continue;
+		if (i == 1 && rels[1] == rels[0])
+			continue;			/* on_update: result and state are one table */
+		exec(psprintf("DROP %s %s", get_rel_relkind(rels[i]) == RELKIND_VIEW ? "VIEW" : "TABLE", q));
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(pipeline_rebuild_window);
+Datum
+pipeline_rebuild_window(PG_FUNCTION_ARGS)
+{
+	PipelineWindow  *def;
+	Oid			save_user;
+	int			save_sec;
+	bool		has_range = !PG_ARGISNULL(1) || !PG_ARGISNULL(2);
+	int64		from = DT_NOBEGIN;
+	int64		to = DT_NOEND;
+	uint64		written;
+
+	SPI_connect();
+	def = pp_window_load(window_arg(fcinfo, 0), false);
+	if (!PG_ARGISNULL(1))
+		from = PG_GETARG_INT64(1);
+	if (!PG_ARGISNULL(2))
+		to = PG_GETARG_INT64(2);
+	if (def->time_type == TIMESTAMPOID)
+	{
+		if (!PG_ARGISNULL(1))
+			from = DatumGetInt64(DirectFunctionCall1(timestamptz_timestamp, Int64GetDatum(from)));
+		if (!PG_ARGISNULL(2))
+			to = DatumGetInt64(DirectFunctionCall1(timestamptz_timestamp, Int64GetDatum(to)));
+	}
+	if (has_range && from >= to)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_time must be before to_time")));
+	pp_window_as_owner(def, &save_user, &save_sec);
+	written = pp_window_rebuild(def, has_range, from, to);
+	SetUserIdAndSecContext(save_user, save_sec);
+	SPI_finish();
+	PG_RETURN_INT64((int64) written);
+}
+
+PG_FUNCTION_INFO_V1(pipeline_flush_window);
+Datum
+pipeline_flush_window(PG_FUNCTION_ARGS)
+{
+	List	   *ids = NIL;
+	uint64		merged = 0;
+	ListCell   *lc;
+
+	SPI_connect();
+	if (!PG_ARGISNULL(0))
+		ids = list_make1_int(window_arg(fcinfo, 0));
+	else
+	{
+		if (SPI_execute("SELECT id FROM pipeline.windows WHERE mode = 'async' ORDER BY id", true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pipeline.windows");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			ids = lappend_int(ids, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+															   SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+	}
+	foreach(lc, ids)
+	{
+		PipelineWindow  *def = pp_window_load(lfirst_int(lc), false);
+		Oid			save_user;
+		int			save_sec;
+
+		pp_window_as_owner(def, &save_user, &save_sec);
+		merged += pp_window_drain(def);
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	SPI_finish();
+	PG_RETURN_INT64((int64) merged);
+}

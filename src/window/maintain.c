@@ -1,0 +1,1139 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintain.c
+ *	  Incremental maintenance of window aggregates: the SQL that merges
+ *	  what a statement changed into the state table, and the triggers and
+ *	  the drain that run it.
+ *
+ * The state table holds one row per (window_start, window_end, group): the
+ * aggregate columns, pp_rows (source rows in it), is_final, pp_recompute,
+ * and for avg its sum and count (pp_sum_N, pp_cnt_N).  A unique index on
+ * the key, NULLS NOT DISTINCT, lets INSERT ... ON CONFLICT merge.
+ *
+ * Every change arrives as a "delta": rows (pp_sign, the source columns that
+ * maintenance reads), +1 for an inserted row and -1 for a deleted one.  In
+ * sync mode the delta is the statement's transition tables; in async mode
+ * the triggers append it to a delta table and the maintainer worker (or
+ * pipeline.flush_window) drains it.  Both run the same SQL:
+ *
+ *	insert-only delta, tumble / hop / cumulate: one statement expands each
+ *	  row to its windows (hop and cumulate: one row per window it is in),
+ *	  groups by window and group, computes partial aggregates and merges
+ *	  them with ON CONFLICT DO UPDATE: counts and sums are added, min and
+ *	  max take LEAST / GREATEST, avg adds its sum and count.  Other
+ *	  aggregates (count(DISTINCT x), any aggregate with a combine function)
+ *	  are exact for a group the statement creates; a group that already
+ *	  existed is marked pp_recompute.
+ *	delta with deletes: the touched groups are marked pp_recompute (an
+ *	  upsert of placeholder rows, which also locks them).
+ *	recompute: a second statement recomputes the marked groups from the
+ *	  source, reading only the rows of their windows (through an index on
+ *	  the time column when there is one), and deletes groups left empty.
+ *	session windows: the touched sessions and the delta rows of a group
+ *	  make a time range per group; the sessions in it are deleted and
+ *	  rebuilt from the source rows in it (gaps and islands).
+ *
+ * Then the watermark moves (max event time - allowed lateness), windows
+ * whose end it passed are marked final, announced by NOTIFY and, with a
+ * sink, published.
+ *
+ * Concurrency (sync mode).  Writers never lock the state table as a whole:
+ * the merge takes row locks, in key order, so two writers never deadlock
+ * on it.  A recompute must see every committed row of its groups: the
+ * marking upsert locks the group rows first and waits for any writer
+ * holding them; the recompute is a new statement, so in READ COMMITTED it
+ * takes a new snapshot that includes what those writers committed.  In
+ * REPEATABLE READ and SERIALIZABLE, a concurrent change of the same group
+ * makes the upsert fail with a serialization error instead.  Sessions lock
+ * their groups with transaction advisory locks (key: window id, hash of
+ * the group), taken in hash order, before their statement.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "common/pipeline.h"
+#include "window/window.h"
+
+/* advisory lock class of "drain this window's delta" (key 2: window id) */
+#define DRAIN_LOCK_CLASS	0x70705749
+
+static bool maintainer_wake_pending = false;
+static bool xact_callback_registered = false;
+
+/* ---------------------------------------------------------------- catalog */
+
+static char **
+text_array(Datum d, int *n)
+{
+	ArrayType  *a = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **out;
+
+	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+	out = palloc0(sizeof(char *) * (*n + 1));
+	for (int i = 0; i < *n; i++)
+		out[i] = nulls[i] ? pstrdup("") : TextDatumGetCString(elems[i]);
+	return out;
+}
+
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+quoted_all(char **in, int n, char ***out)
+{
+	*out = palloc0(sizeof(char *) * (n + 1));
+	for (int i = 0; i < n; i++)
+		(*out)[i] = pstrdup(quote_identifier(in[i]));
+}
+
+#define QUALIFIED(col) \
+	"(SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = w." col ")"
+
+/*
+ * pp_window_load
+ *		Read a window aggregate's definition.  The caller is connected to
+ *		SPI; the result lives in the caller's memory context.  The catalog
+ *		is read as the bootstrap superuser: a writer to the source need not
+ *		see the row under row-level security.
+ */
+PipelineWindow *
+pp_window_load(int32 id, bool missing_ok)
+{
+	static const char *sql =
+		"SELECT w.id, w.name, " QUALIFIED("state_table") ", " QUALIFIED("delta_table") ", "
+		QUALIFIED("late_table") ", " QUALIFIED("source") ", w.source::oid, w.time_column::text, "
+		"(SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid = w.source "
+		"   AND a.attname = w.time_column AND NOT a.attisdropped), "
+		"w.kind, w.size::text, w.slide::text, "
+		"coalesce((extract(epoch FROM w.size) / nullif(extract(epoch FROM w.slide), 0))::bigint, 0), "
+		"w.group_by::text[], w.agg_names, w.agg_kinds, w.agg_exprs, w.agg_args, w.agg_types, "
+		"w.columns::text[], w.emit, w.late_rows, w.mode, w.retention::text, w.sink, "
+		"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = w.owner), "
+		"(extract(epoch FROM w.max_event_time) * 1000000)::bigint, "
+		"(extract(epoch FROM w.allowed_lateness) * 1000000)::bigint "
+		"FROM pipeline.windows w WHERE w.id = $1";
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(id)};
+	Oid			save_user;
+	int			save_sec;
+	PipelineWindow  *def;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	char	   *s;
+	char	  **raw;
+	int			n;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.windows");
+	SetUserIdAndSecContext(save_user, save_sec);
+	if (SPI_processed == 0)
+	{
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("window aggregate %d does not exist", id)));
+	}
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	def = palloc0(sizeof(PipelineWindow));
+	def->id = id;
+	def->name = get_text(tup, desc, 2);
+	def->state = get_text(tup, desc, 3);
+	def->delta = get_text(tup, desc, 4);
+	def->late = get_text(tup, desc, 5);
+	def->source = get_text(tup, desc, 6);
+	if (def->state == NULL || def->source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("window aggregate \"%s\" lost its state table or its source", def->name),
+				 errhint("Drop it with pipeline.drop_window() and create it again.")));
+	def->source_oid = DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull));
+	def->time_col = pstrdup(quote_identifier(get_text(tup, desc, 8)));
+	def->time_type = DatumGetObjectId(SPI_getbinval(tup, desc, 9, &isnull));
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("the time column of window aggregate \"%s\" was dropped from its source", def->name)));
+	s = get_text(tup, desc, 10);
+	def->kind = strcmp(s, "tumble") == 0 ? WIN_TUMBLE :
+		strcmp(s, "hop") == 0 ? WIN_HOP :
+		strcmp(s, "cumulate") == 0 ? WIN_CUMULATE : WIN_SESSION;
+	def->size = quote_literal_cstr(get_text(tup, desc, 11));
+	def->size = psprintf("%s::interval", def->size);
+	s = get_text(tup, desc, 12);
+	def->slide = s ? psprintf("%s::interval", quote_literal_cstr(s)) : NULL;
+	def->nsteps = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
+
+	raw = text_array(SPI_getbinval(tup, desc, 14, &isnull), &def->ngroups);
+	quoted_all(raw, def->ngroups, &def->groups);
+	raw = text_array(SPI_getbinval(tup, desc, 15, &isnull), &def->naggs);
+	quoted_all(raw, def->naggs, &def->agg_names);
+	raw = text_array(SPI_getbinval(tup, desc, 16, &isnull), &n);
+	def->agg_kinds = palloc0(sizeof(AggKind) * (n + 1));
+	for (int i = 0; i < n; i++)
+	{
+		def->agg_kinds[i] = strcmp(raw[i], "count_star") == 0 ? AGG_COUNT_STAR :
+			strcmp(raw[i], "count") == 0 ? AGG_COUNT :
+			strcmp(raw[i], "sum") == 0 ? AGG_SUM :
+			strcmp(raw[i], "avg") == 0 ? AGG_AVG :
+			strcmp(raw[i], "min") == 0 ? AGG_MIN :
+			strcmp(raw[i], "max") == 0 ? AGG_MAX : AGG_OTHER;
+		if (def->agg_kinds[i] == AGG_OTHER)
+			def->has_other = true;
+	}
+	def->agg_exprs = text_array(SPI_getbinval(tup, desc, 17, &isnull), &n);
+	def->agg_args = text_array(SPI_getbinval(tup, desc, 18, &isnull), &n);
+	def->agg_types = text_array(SPI_getbinval(tup, desc, 19, &isnull), &n);
+	raw = text_array(SPI_getbinval(tup, desc, 20, &isnull), &def->ncols);
+	quoted_all(raw, def->ncols, &def->cols);
+	def->on_close = strcmp(get_text(tup, desc, 21), "on_close") == 0;
+	s = get_text(tup, desc, 22);
+	def->late_policy = strcmp(s, "drop") == 0 ? LATE_DROP :
+		strcmp(s, "side_table") == 0 ? LATE_SIDE_TABLE : LATE_UPDATE;
+	def->async = strcmp(get_text(tup, desc, 23), "async") == 0;
+	s = get_text(tup, desc, 24);
+	def->retention = s ? psprintf("%s::interval", quote_literal_cstr(s)) : NULL;
+	s = get_text(tup, desc, 25);
+	def->sink = s ? quote_literal_cstr(s) : NULL;
+	def->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 26, &isnull));
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of window aggregate \"%s\" no longer exists", def->name)));
+	def->max_event_time = DatumGetInt64(SPI_getbinval(tup, desc, 27, &isnull));
+	def->has_max = !isnull;
+	def->lateness_us = DatumGetInt64(SPI_getbinval(tup, desc, 28, &isnull));
+	return def;
+}
+
+/*
+ * pp_window_id_of
+ *		The id of the window aggregate whose result relation is "result".
+ */
+int32
+pp_window_id_of(Oid result, bool missing_ok)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(result)};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT id FROM pipeline.windows WHERE result = $1::regclass",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.windows");
+	if (SPI_processed == 1)
+		return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("relation \"%s\" is not a window aggregate", get_rel_name(result)),
+				 errhint("pipeline.windows lists the window aggregates you can see.")));
+	return -1;
+}
+
+/*
+ * pp_window_as_owner
+ *		Run what follows as the window's owner (the caller restores with
+ *		SetUserIdAndSecContext(*save_user, *save_sec)).
+ */
+void
+pp_window_as_owner(PipelineWindow *def, Oid *save_user, int *save_sec)
+{
+	GetUserIdAndSecContext(save_user, save_sec);
+	SetUserIdAndSecContext(def->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* ------------------------------------------------------------- SQL pieces */
+
+static const char *
+origin(PipelineWindow *def)
+{
+	return def->time_type == TIMESTAMPTZOID ?
+		"'1970-01-01 00:00:00+00'::timestamptz" : "'1970-01-01 00:00:00'::timestamp";
+}
+
+/*
+ * SELECT of the rows of "input" (a relation name or parenthesized query
+ * with the source columns) each with one of its windows: pp_ws, pp_we,
+ * and pp_fe, the end of the first window the row is in (its pair with
+ * pp_we = pp_fe is its "first"; a row is late when pp_fe <= watermark).
+ */
+static void
+append_expand(StringInfo buf, PipelineWindow *def, const char *input)
+{
+	const char *t = def->time_col;
+
+	switch (def->kind)
+	{
+		case WIN_TUMBLE:
+			appendStringInfo(buf,
+							 "SELECT x.*, x.pp_ws + %s AS pp_we, x.pp_ws + %s AS pp_fe FROM "
+							 "(SELECT d.*, date_bin(%s, d.%s, %s) AS pp_ws FROM %s d) x",
+							 def->size, def->size, def->size, t, origin(def), input);
+			break;
+		case WIN_HOP:
+			appendStringInfo(buf,
+							 "SELECT x.*, x.pp_ws + %s AS pp_we FROM "
+							 "(SELECT p.*, p.pp_pane - k * %s AS pp_ws, p.pp_pane + %s AS pp_fe FROM "
+							 "(SELECT d.*, date_bin(%s, d.%s, %s) AS pp_pane FROM %s d) p "
+							 "CROSS JOIN generate_series(0, " INT64_FORMAT ") k) x",
+							 def->size, def->slide, def->slide, def->slide, t, origin(def), input,
+							 def->nsteps - 1);
+			break;
+		case WIN_CUMULATE:
+			appendStringInfo(buf,
+							 "SELECT x.* FROM "
+							 "(SELECT p.*, p.pp_ws0 AS pp_ws, p.pp_ws0 + k * %s AS pp_we, p.pp_pane + %s AS pp_fe FROM "
+							 "(SELECT d.*, date_bin(%s, d.%s, %s) AS pp_ws0, date_bin(%s, d.%s, %s) AS pp_pane FROM %s d) p "
+							 "CROSS JOIN generate_series(1, " INT64_FORMAT ") k) x WHERE x.pp_we > x.%s",
+							 def->slide, def->slide, def->size, t, origin(def), def->slide, t, origin(def),
+							 input, def->nsteps, t);
+			break;
+		case WIN_SESSION:
+			elog(ERROR, "session windows are not expanded");
+	}
+}
+
+/* " AND a.g IS NOT DISTINCT FROM b.g" for every group column */
+static void
+append_gmatch(StringInfo buf, PipelineWindow *def, const char *a, const char *b)
+{
+	for (int i = 0; i < def->ngroups; i++)
+		appendStringInfo(buf, " AND %s.%s IS NOT DISTINCT FROM %s.%s",
+						 a, def->groups[i], b, def->groups[i]);
+}
+
+/* ", a.g1, a.g2" (alias may be NULL) */
+static void
+append_groups(StringInfo buf, PipelineWindow *def, const char *alias)
+{
+	for (int i = 0; i < def->ngroups; i++)
+		appendStringInfo(buf, ", %s%s%s", alias ? alias : "", alias ? "." : "", def->groups[i]);
+}
+
+/* "PARTITION BY a.g1, a.g2" or nothing; "GROUP BY a.g1, a.g2" or "GROUP BY ()" */
+static void
+append_group_clause(StringInfo buf, PipelineWindow *def, const char *clause, const char *alias)
+{
+	if (def->ngroups == 0)
+	{
+		if (strcmp(clause, "GROUP BY") == 0)
+			appendStringInfoString(buf, " GROUP BY ()");
+		return;
+	}
+	appendStringInfo(buf, " %s ", clause);
+	for (int i = 0; i < def->ngroups; i++)
+		appendStringInfo(buf, "%s%s.%s", i > 0 ? ", " : "", alias, def->groups[i]);
+}
+
+/*
+ * The aggregate columns computed over the rows in scope, as pp_v<i> (and
+ * pp_s<i>, pp_c<i> for avg), each with FILTER (WHERE filter) when given.
+ */
+static void
+append_values(StringInfo buf, PipelineWindow *def, const char *filter)
+{
+	char	   *f = filter ? psprintf(" FILTER (WHERE %s)", filter) : "";
+
+	for (int i = 0; i < def->naggs; i++)
+	{
+		const char *arg = def->agg_args[i];
+
+		switch (def->agg_kinds[i])
+		{
+			case AGG_COUNT_STAR:
+				appendStringInfo(buf, ", count(*)%s AS pp_v%d", f, i);
+				break;
+			case AGG_COUNT:
+				appendStringInfo(buf, ", count(%s)%s AS pp_v%d", arg, f, i);
+				break;
+			case AGG_SUM:
+				appendStringInfo(buf, ", sum(%s)%s AS pp_v%d", arg, f, i);
+				break;
+			case AGG_MIN:
+				appendStringInfo(buf, ", min(%s)%s AS pp_v%d", arg, f, i);
+				break;
+			case AGG_MAX:
+				appendStringInfo(buf, ", max(%s)%s AS pp_v%d", arg, f, i);
+				break;
+			case AGG_AVG:
+				appendStringInfo(buf,
+								 ", sum((%s)::%s)%s AS pp_s%d, count(%s)%s AS pp_c%d"
+								 ", sum((%s)::%s)%s / NULLIF(count(%s)%s, 0) AS pp_v%d",
+								 arg, def->agg_types[i], f, i, arg, f, i,
+								 arg, def->agg_types[i], f, arg, f, i);
+				break;
+			case AGG_OTHER:
+				appendStringInfo(buf, ", %s%s AS pp_v%d", def->agg_exprs[i], f, i);
+				break;
+		}
+	}
+}
+
+/* the state columns that append_values fills, in its order */
+static void
+append_value_columns(StringInfo buf, PipelineWindow *def, bool from_values, const char *alias)
+{
+	for (int i = 0; i < def->naggs; i++)
+	{
+		if (from_values)
+		{
+			if (def->agg_kinds[i] == AGG_AVG)
+				appendStringInfo(buf, ", %s.pp_s%d, %s.pp_c%d", alias, i, alias, i);
+			appendStringInfo(buf, ", %s.pp_v%d", alias, i);
+		}
+		else
+		{
+			if (def->agg_kinds[i] == AGG_AVG)
+				appendStringInfo(buf, ", pp_sum_%d, pp_cnt_%d", i, i);
+			appendStringInfo(buf, ", %s", def->agg_names[i]);
+		}
+	}
+}
+
+/* "x + y" where NULL means "no rows yet" (sum of no rows is NULL) */
+static char *
+null_add(const char *x, const char *y)
+{
+	return psprintf("CASE WHEN %s IS NULL THEN %s WHEN %s IS NULL THEN %s ELSE %s + %s END",
+					x, y, y, x, x, y);
+}
+
+/* ON CONFLICT ... DO UPDATE SET list of an insert-only merge */
+static void
+append_merge_set(StringInfo buf, PipelineWindow *def)
+{
+	appendStringInfoString(buf, "pp_rows = s.pp_rows + excluded.pp_rows");
+	for (int i = 0; i < def->naggs; i++)
+	{
+		const char *c = def->agg_names[i];
+
+		switch (def->agg_kinds[i])
+		{
+			case AGG_COUNT_STAR:
+			case AGG_COUNT:
+				appendStringInfo(buf, ", %s = s.%s + excluded.%s", c, c, c);
+				break;
+			case AGG_SUM:
+				appendStringInfo(buf, ", %s = %s", c,
+								 null_add(psprintf("s.%s", c), psprintf("excluded.%s", c)));
+				break;
+			case AGG_MIN:
+				appendStringInfo(buf, ", %s = LEAST(s.%s, excluded.%s)", c, c, c);
+				break;
+			case AGG_MAX:
+				appendStringInfo(buf, ", %s = GREATEST(s.%s, excluded.%s)", c, c, c);
+				break;
+			case AGG_AVG:
+				{
+					char	   *sum = null_add(psprintf("s.pp_sum_%d", i), psprintf("excluded.pp_sum_%d", i));
+
+					appendStringInfo(buf,
+									 ", pp_sum_%d = %s, pp_cnt_%d = s.pp_cnt_%d + excluded.pp_cnt_%d"
+									 ", %s = (%s) / NULLIF(s.pp_cnt_%d + excluded.pp_cnt_%d, 0)",
+									 i, sum, i, i, i, c, sum, i, i);
+					break;
+				}
+			case AGG_OTHER:
+				break;			/* recomputed: the group is marked */
+		}
+	}
+	if (def->has_other)
+		appendStringInfoString(buf, ", pp_recompute = true");
+}
+
+static void
+append_key_columns(StringInfo buf, PipelineWindow *def)
+{
+	appendStringInfoString(buf, "window_start, window_end");
+	append_groups(buf, def, NULL);
+}
+
+/*
+ * The merge statement of tumble / hop / cumulate windows.  The delta comes
+ * from the CTE pp_delta.  $1 is the watermark (NULL: none yet).
+ * mark_only: mark the touched groups for recompute instead of merging
+ * values (deltas with deletes).  apply_late: the late-rows policy applies
+ * (not when rebuilding).  extra_filter: which (row, window) pairs count.
+ * Returns one row: the largest event time inserted, the late rows, the
+ * groups written.
+ */
+static char *
+merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_late,
+		  const char *extra_filter)
+{
+	StringInfoData buf;
+	char	   *keep = NULL;
+
+	if (apply_late && def->late_policy != LATE_UPDATE)
+		keep = "NOT ($1 IS NOT NULL AND x.pp_we <= $1)";
+	if (extra_filter)
+		keep = keep ? psprintf("%s AND %s", keep, extra_filter) : (char *) extra_filter;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "WITH pp_delta AS (%s), pp_x AS (", delta);
+	append_expand(&buf, def, "pp_delta");
+	appendStringInfoString(&buf, ")");
+	if (apply_late && def->late)
+	{
+		appendStringInfo(&buf,
+						 ", pp_side AS (INSERT INTO %s (reason, watermark, %s",
+						 def->late, def->time_col);
+		append_groups(&buf, def, NULL);
+		appendStringInfo(&buf,
+						 ", \"row\") SELECT CASE WHEN x.pp_sign > 0 THEN 'late insert' ELSE 'late delete' END, "
+						 "$1, x.%s", def->time_col);
+		append_groups(&buf, def, "x");
+		appendStringInfoString(&buf,
+							   ", to_jsonb(x) - '{pp_sign,pp_ws,pp_we,pp_fe,pp_pane,pp_ws0}'::text[] "
+							   "FROM pp_x x WHERE $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe "
+							   "RETURNING 1)");
+	}
+	appendStringInfoString(&buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
+	append_groups(&buf, def, "x");
+	appendStringInfo(&buf, ", count(*)%s%s%s AS pp_rows",
+					 keep ? " FILTER (WHERE " : "", keep ? keep : "", keep ? ")" : "");
+	if (!mark_only)
+		append_values(&buf, def, keep);
+	appendStringInfo(&buf,
+					 ", max(x.%s) FILTER (WHERE x.pp_sign > 0) AS pp_maxt"
+					 ", count(*) FILTER (WHERE $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe) AS pp_nlate "
+					 "FROM pp_x x GROUP BY x.pp_ws, x.pp_we",
+					 def->time_col);
+	append_groups(&buf, def, "x");
+	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s AS s (", def->state);
+	append_key_columns(&buf, def);
+	appendStringInfoString(&buf, ", pp_rows");
+	if (!mark_only)
+		append_value_columns(&buf, def, false, NULL);
+	appendStringInfoString(&buf, ", is_final, pp_recompute) SELECT g.pp_ws, g.pp_we");
+	append_groups(&buf, def, "g");
+	if (mark_only)
+		appendStringInfoString(&buf, ", 0");
+	else
+	{
+		appendStringInfoString(&buf, ", g.pp_rows");
+		append_value_columns(&buf, def, true, "g");
+	}
+	appendStringInfo(&buf,
+					 ", ($1 IS NOT NULL AND g.pp_we <= $1), %s FROM pp_g g WHERE g.pp_rows > 0 "
+					 "ORDER BY g.pp_ws, g.pp_we",
+					 mark_only ? "true" : "false");
+	append_groups(&buf, def, "g");
+	appendStringInfoString(&buf, " ON CONFLICT (");
+	append_key_columns(&buf, def);
+	appendStringInfoString(&buf, ") DO UPDATE SET ");
+	if (mark_only)
+		appendStringInfoString(&buf, "pp_recompute = true");
+	else
+		append_merge_set(&buf, def);
+	appendStringInfoString(&buf,
+						   " RETURNING 1) SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
+						   "(SELECT count(*) FROM pp_m) FROM pp_g");
+	return buf.data;
+}
+
+/*
+ * Recompute the groups marked pp_recompute from the source rows of their
+ * windows; delete those left without rows.
+ */
+static char *
+recompute_sql(PipelineWindow *def)
+{
+	StringInfoData buf;
+	StringInfoData input;
+
+	initStringInfo(&input);
+	appendStringInfoString(&input, "(SELECT 1 AS pp_sign");
+	for (int i = 0; i < def->ncols; i++)
+		appendStringInfo(&input, ", %s", def->cols[i]);
+	appendStringInfo(&input,
+					 " FROM %s WHERE %s >= (SELECT min(window_start) FROM pp_k) "
+					 "AND %s < (SELECT max(window_end) FROM pp_k))",
+					 def->source, def->time_col, def->time_col);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "WITH pp_k AS (SELECT ");
+	append_key_columns(&buf, def);
+	appendStringInfo(&buf, " FROM %s WHERE pp_recompute), pp_x AS (", def->state);
+	append_expand(&buf, def, input.data);
+	appendStringInfoString(&buf, "), pp_g AS (SELECT x.pp_ws, x.pp_we");
+	append_groups(&buf, def, "x");
+	appendStringInfoString(&buf, ", count(*) AS pp_rows");
+	append_values(&buf, def, NULL);
+	appendStringInfoString(&buf,
+						   " FROM pp_x x WHERE EXISTS (SELECT 1 FROM pp_k k WHERE k.window_start = x.pp_ws "
+						   "AND k.window_end = x.pp_we");
+	append_gmatch(&buf, def, "k", "x");
+	appendStringInfoString(&buf, ") GROUP BY x.pp_ws, x.pp_we");
+	append_groups(&buf, def, "x");
+	appendStringInfo(&buf, "), pp_u AS (UPDATE %s s SET pp_rows = g.pp_rows", def->state);
+	for (int i = 0; i < def->naggs; i++)
+	{
+		if (def->agg_kinds[i] == AGG_AVG)
+			appendStringInfo(&buf, ", pp_sum_%d = g.pp_s%d, pp_cnt_%d = g.pp_c%d", i, i, i, i);
+		appendStringInfo(&buf, ", %s = g.pp_v%d", def->agg_names[i], i);
+	}
+	appendStringInfoString(&buf,
+						   ", pp_recompute = false FROM pp_g g WHERE s.pp_recompute "
+						   "AND s.window_start = g.pp_ws AND s.window_end = g.pp_we");
+	append_gmatch(&buf, def, "s", "g");
+	appendStringInfo(&buf,
+					 " RETURNING 1) DELETE FROM %s s WHERE s.pp_recompute AND NOT EXISTS "
+					 "(SELECT 1 FROM pp_g g WHERE s.window_start = g.pp_ws AND s.window_end = g.pp_we",
+					 def->state);
+	append_gmatch(&buf, def, "s", "g");
+	appendStringInfoString(&buf, ")");
+	return buf.data;
+}
+
+/*
+ * The statement of session windows: delete the sessions the delta touches
+ * and rebuild them, with the delta's rows, from the source.  Same result
+ * row as merge_sql.
+ */
+static char *
+session_sql(PipelineWindow *def, const char *delta, bool apply_late)
+{
+	StringInfoData buf;
+	bool		drop_late = apply_late && def->late_policy != LATE_UPDATE;
+	const char *t = def->time_col;
+	const char *gap = def->size;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf,
+					 "WITH pp_delta AS (%s), "
+					 "pp_d0 AS (SELECT d.*, ($1 IS NOT NULL AND d.%s + %s <= $1) AS pp_late FROM pp_delta d), ",
+					 delta, t, gap);
+	if (apply_late && def->late)
+	{
+		appendStringInfo(&buf, "pp_side AS (INSERT INTO %s (reason, watermark, %s", def->late, t);
+		append_groups(&buf, def, NULL);
+		appendStringInfo(&buf,
+						 ", \"row\") SELECT CASE WHEN x.pp_sign > 0 THEN 'late insert' ELSE 'late delete' END, "
+						 "$1, x.%s", t);
+		append_groups(&buf, def, "x");
+		appendStringInfoString(&buf,
+							   ", to_jsonb(x) - '{pp_sign,pp_late}'::text[] FROM pp_d0 x WHERE x.pp_late "
+							   "RETURNING 1), ");
+	}
+	appendStringInfo(&buf, "pp_d AS (SELECT * FROM pp_d0%s), ", drop_late ? " WHERE NOT pp_late" : "");
+	/* the sessions a delta row is in or next to */
+	appendStringInfoString(&buf, "pp_a AS (SELECT DISTINCT s.window_start, s.window_end");
+	append_groups(&buf, def, "s");
+	appendStringInfo(&buf, " FROM %s s JOIN pp_d d ON d.%s > s.window_start - %s AND d.%s < s.window_end",
+					 def->state, t, gap, t);
+	append_gmatch(&buf, def, "s", "d");
+	/* per group, the time range to rebuild */
+	appendStringInfoString(&buf, "), pp_r AS (SELECT min(u.pp_lo) AS pp_lo, max(u.pp_hi) AS pp_hi");
+	append_groups(&buf, def, "u");
+	appendStringInfo(&buf, " FROM (SELECT d.%s AS pp_lo, d.%s AS pp_hi", t, t);
+	append_groups(&buf, def, "d");
+	appendStringInfo(&buf, " FROM pp_d d UNION ALL SELECT a.window_start, a.window_end - %s", gap);
+	append_groups(&buf, def, "a");
+	appendStringInfoString(&buf, " FROM pp_a a) u");
+	append_group_clause(&buf, def, "GROUP BY", "u");
+	appendStringInfo(&buf, "), pp_del AS (DELETE FROM %s s USING pp_a a WHERE s.window_start = a.window_start "
+					 "AND s.window_end = a.window_end", def->state);
+	append_gmatch(&buf, def, "s", "a");
+	/* the source rows of the ranges, split into sessions */
+	appendStringInfoString(&buf, " RETURNING 1), pp_src AS (SELECT ");
+	for (int i = 0; i < def->ncols; i++)
+		appendStringInfo(&buf, "%ssrc.%s", i > 0 ? ", " : "", def->cols[i]);
+	appendStringInfo(&buf, " FROM %s src JOIN pp_r r ON src.%s >= r.pp_lo AND src.%s <= r.pp_hi",
+					 def->source, t, t);
+	append_gmatch(&buf, def, "src", "r");
+	appendStringInfo(&buf,
+					 "), pp_b AS (SELECT s.*, CASE WHEN s.%s - lag(s.%s) OVER (",
+					 t, t);
+	append_group_clause(&buf, def, "PARTITION BY", "s");
+	appendStringInfo(&buf, " ORDER BY s.%s) < %s THEN 0 ELSE 1 END AS pp_brk FROM pp_src s), "
+					 "pp_s AS (SELECT b.*, sum(b.pp_brk) OVER (", t, gap);
+	append_group_clause(&buf, def, "PARTITION BY", "b");
+	appendStringInfo(&buf, " ORDER BY b.%s ROWS UNBOUNDED PRECEDING) AS pp_sid FROM pp_b b), "
+					 "pp_g AS (SELECT min(x.%s) AS pp_ws, max(x.%s) + %s AS pp_we", t, t, t, gap);
+	append_groups(&buf, def, "x");
+	appendStringInfoString(&buf, ", count(*) AS pp_rows");
+	append_values(&buf, def, NULL);
+	appendStringInfoString(&buf, " FROM pp_s x GROUP BY x.pp_sid");
+	append_groups(&buf, def, "x");
+	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s (", def->state);
+	append_key_columns(&buf, def);
+	appendStringInfoString(&buf, ", pp_rows");
+	append_value_columns(&buf, def, false, NULL);
+	appendStringInfoString(&buf, ", is_final) SELECT g.pp_ws, g.pp_we");
+	append_groups(&buf, def, "g");
+	appendStringInfoString(&buf, ", g.pp_rows");
+	append_value_columns(&buf, def, true, "g");
+	appendStringInfoString(&buf,
+						   ", ($1 IS NOT NULL AND g.pp_we <= $1) FROM pp_g g "
+						   "WHERE (SELECT count(*) FROM pp_del) >= 0 ORDER BY g.pp_ws, g.pp_we");
+	append_groups(&buf, def, "g");
+	appendStringInfo(&buf,
+					 " RETURNING 1) SELECT (SELECT max(%s) FROM pp_d0 WHERE pp_sign > 0), "
+					 "(SELECT count(*) FROM pp_d0 WHERE pp_late), (SELECT count(*) FROM pp_m)",
+					 t);
+	return buf.data;
+}
+
+/* ------------------------------------------------------------- execution */
+
+/* Run one statement with $1 = the watermark (time type) and more args. */
+static void
+run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
+{
+	Oid			argtypes[3];
+	Datum		values[3];
+	char		nulls[3];
+	int64		wm = def->max_event_time - def->lateness_us;
+	int			rc;
+
+	argtypes[0] = def->time_type;
+	values[0] = Int64GetDatum(wm);
+	nulls[0] = def->has_max ? ' ' : 'n';
+	for (int i = 0; i < nextra; i++)
+	{
+		argtypes[i + 1] = def->time_type;
+		values[i + 1] = extra[i];
+		nulls[i + 1] = ' ';
+	}
+	rc = SPI_execute_with_args(sql, 1 + nextra, argtypes, values, nulls, false, 0);
+	if (rc != expect)
+		elog(ERROR, "window maintenance statement failed (%d): %s", rc, sql);
+}
+
+/*
+ * Move the watermark to max_t (when it is later), count late rows, then
+ * close the windows it passed: mark them final, NOTIFY, publish, and drop
+ * those retention no longer keeps.
+ */
+static void
+advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
+{
+	bool		moved = have_max && (!def->has_max || max_t > def->max_event_time);
+	StringInfoData buf;
+
+	if (moved || nlate > 0)
+	{
+		Oid			argtypes[4] = {TIMESTAMPTZOID, INT8OID, INT4OID, BOOLOID};
+		Datum		values[4];
+
+		values[0] = Int64GetDatum(moved ? max_t : def->max_event_time);
+		values[1] = Int64GetDatum(nlate);
+		values[2] = Int32GetDatum(def->id);
+		values[3] = BoolGetDatum(moved);
+		if (SPI_execute_with_args("UPDATE pipeline.windows SET "
+								  "max_event_time = CASE WHEN $4 THEN $1 ELSE max_event_time END, "
+								  "late_row_count = late_row_count + $2 WHERE id = $3",
+								  4, argtypes, values, moved || def->has_max ? NULL : "n   ",
+								  false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update pipeline.windows");
+	}
+	if (!moved)
+		return;
+	def->max_event_time = max_t;
+	def->has_max = true;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf,
+					 "WITH pp_c AS (UPDATE %s SET is_final = true WHERE NOT is_final AND window_end <= $1 "
+					 "RETURNING *), "
+					 "pp_n AS (SELECT pg_notify('pipeline_window_closed', json_build_object("
+					 "'window', %s, 'window_start', q.window_start, 'window_end', q.window_end, "
+					 "'groups', q.n, 'watermark', $1)::text) FROM "
+					 "(SELECT window_start, window_end, count(*) AS n FROM pp_c GROUP BY 1, 2 ORDER BY 1, 2) q)",
+					 def->state, quote_literal_cstr(def->name));
+	if (def->sink)
+	{
+		appendStringInfoString(&buf, ", pp_p AS (SELECT pipeline.publish(");
+		appendStringInfo(&buf, "%s, jsonb_build_object('window_start', c.window_start, 'window_end', c.window_end",
+						 def->sink);
+		for (int i = 0; i < def->ngroups; i++)
+			appendStringInfo(&buf, ", %s, c.%s", quote_literal_cstr(def->groups[i]), def->groups[i]);
+		for (int i = 0; i < def->naggs; i++)
+			appendStringInfo(&buf, ", %s, c.%s", quote_literal_cstr(def->agg_names[i]), def->agg_names[i]);
+		appendStringInfoString(&buf, ")::text, key => ");
+		if (def->ngroups == 0)
+			appendStringInfoString(&buf, "NULL");
+		else if (def->ngroups == 1)
+			appendStringInfo(&buf, "c.%s::text", def->groups[0]);
+		else
+		{
+			appendStringInfoString(&buf, "jsonb_build_array(");
+			for (int i = 0; i < def->ngroups; i++)
+				appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "", def->groups[i]);
+			appendStringInfoString(&buf, ")::text");
+		}
+		appendStringInfoString(&buf, ") FROM (SELECT * FROM pp_c ORDER BY window_start, window_end) c)");
+	}
+	appendStringInfoString(&buf, " SELECT (SELECT count(*) FROM pp_n)");
+	if (def->sink)
+		appendStringInfoString(&buf, ", (SELECT count(*) FROM pp_p)");
+	run(def, buf.data, 0, NULL, SPI_OK_SELECT);
+
+	if (def->retention)
+		run(def, psprintf("DELETE FROM %s WHERE window_end < $1 - %s", def->state, def->retention),
+			0, NULL, SPI_OK_DELETE);
+}
+
+/* Read merge_sql / session_sql's result row and advance the watermark. */
+static uint64
+finish(PipelineWindow *def)
+{
+	HeapTuple	tup = SPI_tuptable->vals[0];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+	bool		have_max;
+	int64		max_t;
+	int64		nlate;
+	uint64		written;
+
+	max_t = DatumGetInt64(SPI_getbinval(tup, desc, 1, &have_max));
+	have_max = !have_max;
+	nlate = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	written = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	advance(def, have_max, max_t, isnull ? 0 : nlate);
+	return written;
+}
+
+/*
+ * pp_window_apply
+ *		Maintain a window from a delta (a query of pp_sign and the source
+ *		columns; it may be a DELETE ... RETURNING).  delta_peek_sql reads the
+ *		same rows without consuming them (session locks).  locks: take the
+ *		session advisory locks (sync mode).  The caller is connected to SPI
+ *		and runs as the owner.  Returns the state rows written.
+ */
+uint64
+pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_peek_sql,
+				bool has_deletes, bool locks)
+{
+	uint64		written;
+
+	if (def->kind == WIN_SESSION)
+	{
+		if (locks)
+		{
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			if (def->ngroups == 0)
+				appendStringInfo(&buf, "SELECT pg_advisory_xact_lock(%d, 0)", def->id);
+			else
+			{
+				appendStringInfo(&buf,
+								 "SELECT count(pg_advisory_xact_lock(%d, h)) FROM "
+								 "(SELECT DISTINCT hashtext(ROW(", def->id);
+				for (int i = 0; i < def->ngroups; i++)
+					appendStringInfo(&buf, "%sd.%s", i > 0 ? ", " : "", def->groups[i]);
+				appendStringInfo(&buf, ")::text) AS h FROM (%s) d ORDER BY 1) l", delta_peek_sql);
+			}
+			run(def, buf.data, 0, NULL, SPI_OK_SELECT);
+		}
+		run(def, session_sql(def, delta_sql, true), 0, NULL, SPI_OK_SELECT);
+		return finish(def);
+	}
+
+	run(def, merge_sql(def, delta_sql, has_deletes, true, NULL), 0, NULL, SPI_OK_SELECT);
+	written = finish(def);
+	if (has_deletes || def->has_other)
+		run(def, recompute_sql(def), 0, NULL, SPI_OK_DELETE);
+	return written;
+}
+
+/* SELECT 1 AS pp_sign, <columns> FROM <rel> [WHERE ...] */
+static char *
+delta_select(PipelineWindow *def, const char *sign, const char *rel, const char *where)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT %s AS pp_sign", sign);
+	for (int i = 0; i < def->ncols; i++)
+		appendStringInfo(&buf, ", %s", def->cols[i]);
+	appendStringInfo(&buf, " FROM %s WHERE %s IS NOT NULL%s%s", rel, def->time_col,
+					 where ? " AND " : "", where ? where : "");
+	return buf.data;
+}
+
+/*
+ * pp_window_rebuild
+ *		Recompute from the source the windows that overlap [from, to) (all
+ *		when !has_range).  The late-rows policy does not apply: the source
+ *		is the truth.  Returns the state rows written.
+ */
+uint64
+pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_us)
+{
+	Datum		range[2] = {Int64GetDatum(from_us), Int64GetDatum(to_us)};
+	uint64		written;
+
+	if (def->kind == WIN_SESSION)
+	{
+		char	   *delta;
+		bool		isnull;
+
+		if (has_range)
+		{
+			/* widen the range to the sessions it cuts */
+			run(def, psprintf("WITH d AS (DELETE FROM %s WHERE window_start < $3 AND window_end > $2 "
+							  "RETURNING window_start, window_end) "
+							  "SELECT LEAST($2, min(window_start)), GREATEST($3, max(window_end)) FROM d",
+							  def->state), 2, range, SPI_OK_SELECT);
+			range[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			range[1] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			delta = delta_select(def, "1", def->source,
+								 psprintf("%s >= $2 AND %s < $3", def->time_col, def->time_col));
+		}
+		else
+		{
+			run(def, psprintf("DELETE FROM %s", def->state), 0, NULL, SPI_OK_DELETE);
+			delta = delta_select(def, "1", def->source, NULL);
+		}
+		run(def, session_sql(def, delta, false), 2, range, SPI_OK_SELECT);
+	}
+	else
+	{
+		if (has_range)
+		{
+			run(def, psprintf("DELETE FROM %s WHERE window_start < $3 AND window_end > $2", def->state),
+				2, range, SPI_OK_DELETE);
+			run(def, merge_sql(def,
+							   delta_select(def, "1", def->source,
+											psprintf("%s >= $2 - %s AND %s < $3 + %s", def->time_col,
+													 def->size, def->time_col, def->size)),
+							   false, false, "x.pp_ws < $3 AND x.pp_we > $2"),
+				2, range, SPI_OK_SELECT);
+		}
+		else
+		{
+			run(def, psprintf("DELETE FROM %s", def->state), 0, NULL, SPI_OK_DELETE);
+			run(def, merge_sql(def, delta_select(def, "1", def->source, NULL), false, false, NULL),
+				0, NULL, SPI_OK_SELECT);
+		}
+	}
+
+	if (has_range)
+		return finish(def);
+
+	/* a full rebuild starts the watermark again from the source */
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		bool		isnull;
+
+		written = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		run(def, psprintf("UPDATE pipeline.windows SET max_event_time = NULL WHERE id = %d", def->id),
+			0, NULL, SPI_OK_UPDATE);
+		def->has_max = false;
+		run(def, psprintf("SELECT max(%s) FROM %s", def->time_col, def->source), 0, NULL, SPI_OK_SELECT);
+		tup = SPI_tuptable->vals[0];
+		{
+			int64		max_t = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+
+			advance(def, !isnull, max_t, 0);
+		}
+	}
+	return written;
+}
+
+/*
+ * pp_window_drain
+ *		Async windows: merge the delta rows committed so far, in the current
+ *		transaction.  One drain at a time per window (advisory lock).  Deltas
+ *		with deletes go through recompute; an insert-only pass leaves delete
+ *		rows that committed meanwhile for the next pass.  Returns the delta
+ *		rows merged.
+ */
+uint64
+pp_window_drain(PipelineWindow *def)
+{
+	bool		isnull;
+	int64		last;
+	bool		has_deletes;
+	int64		n;
+	char	   *cols;
+	StringInfoData buf;
+
+	if (def->delta == NULL)
+		return 0;
+	run(def, psprintf("SELECT pg_advisory_xact_lock(%d, %d)", DRAIN_LOCK_CLASS, def->id),
+		0, NULL, SPI_OK_SELECT);
+	run(def, psprintf("SELECT max(pp_id), coalesce(bool_or(pp_sign < 0), false), count(*) FROM %s",
+					  def->delta), 0, NULL, SPI_OK_SELECT);
+	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		return 0;
+	has_deletes = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "pp_sign");
+	for (int i = 0; i < def->ncols; i++)
+		appendStringInfo(&buf, ", %s", def->cols[i]);
+	cols = buf.data;
+
+	pp_window_apply(def,
+					psprintf("DELETE FROM %s WHERE pp_id <= " INT64_FORMAT "%s RETURNING %s",
+							 def->delta, last, has_deletes ? "" : " AND pp_sign > 0", cols),
+					psprintf("SELECT %s FROM %s WHERE pp_id <= " INT64_FORMAT, cols, def->delta, last),
+					has_deletes, false);
+	run(def, psprintf("UPDATE pipeline.windows SET maintained_at = now(), last_error = NULL "
+					  "WHERE id = %d", def->id), 0, NULL, SPI_OK_UPDATE);
+	return (uint64) n;
+}
+
+/* ---------------------------------------------------------------- trigger */
+
+static void
+maintainer_wake_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+	{
+		if (maintainer_wake_pending && pp_shared != NULL)
+		{
+			Latch	   *latch = NULL;
+
+			LWLockAcquire(pp_shared->lock, LW_SHARED);
+			for (int i = 0; i < pp_shared->nslots; i++)
+			{
+				PipelineWorkerSlot *slot = &pp_shared->slots[i];
+
+				if (slot->kind == PP_WORKER_MAINTAINER && slot->dboid == MyDatabaseId &&
+					slot->state == PP_SLOT_RUNNING && slot->latch != NULL)
+					latch = slot->latch;
+			}
+			LWLockRelease(pp_shared->lock);
+			if (latch)
+				SetLatch(latch);
+			else
+				pp_coordinator_wake(MyDatabaseId);
+		}
+		maintainer_wake_pending = false;
+	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+			 event == XACT_EVENT_PREPARE)
+		maintainer_wake_pending = false;
+}
+
+/*
+ * pp_window_wake_maintainer_at_commit
+ *		Wake this database's maintainer when the transaction commits (or
+ *		the coordinator, which starts one).
+ */
+void
+pp_window_wake_maintainer_at_commit(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(maintainer_wake_callback, NULL);
+		xact_callback_registered = true;
+	}
+	maintainer_wake_pending = true;
+}
+
+/*
+ * pipeline.window_maintain(): AFTER ... FOR EACH STATEMENT trigger on a
+ * window's source, with its id as argument and the transition tables
+ * pp_new / pp_old.
+ */
+PG_FUNCTION_INFO_V1(pipeline_window_maintain);
+Datum
+pipeline_window_maintain(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	PipelineWindow  *def;
+	Oid			save_user;
+	int			save_sec;
+	int32		id;
+	TriggerEvent ev;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) || td->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pipeline.window_maintain() must be an AFTER statement trigger made by pipeline.create_window()")));
+	id = pg_strtoint32(td->tg_trigger->tgargs[0]);
+	ev = td->tg_event & TRIGGER_EVENT_OPMASK;
+
+	SPI_connect();
+	if (SPI_register_trigger_data(td) != SPI_OK_TD_REGISTER)
+		elog(ERROR, "could not register the transition tables");
+	def = pp_window_load(id, true);
+	if (def == NULL)
+	{
+		SPI_finish();
+		return PointerGetDatum(NULL);	/* being dropped */
+	}
+	pp_window_as_owner(def, &save_user, &save_sec);
+	PG_TRY();
+	{
+		if (ev == TRIGGER_EVENT_TRUNCATE)
+		{
+			run(def, psprintf("TRUNCATE %s", def->state), 0, NULL, SPI_OK_UTILITY);
+			if (def->delta)
+				run(def, psprintf("TRUNCATE %s", def->delta), 0, NULL, SPI_OK_UTILITY);
+			run(def, psprintf("UPDATE pipeline.windows SET max_event_time = NULL WHERE id = %d", id),
+				0, NULL, SPI_OK_UPDATE);
+		}
+		else
+		{
+			char	   *delta;
+
+			if (ev == TRIGGER_EVENT_INSERT)
+				delta = delta_select(def, "1", "pp_new", NULL);
+			else if (ev == TRIGGER_EVENT_DELETE)
+				delta = delta_select(def, "-1", "pp_old", NULL);
+			else
+				delta = psprintf("%s UNION ALL %s", delta_select(def, "-1", "pp_old", NULL),
+								 delta_select(def, "1", "pp_new", NULL));
+
+			if (def->async)
+			{
+				StringInfoData buf;
+
+				initStringInfo(&buf);
+				appendStringInfo(&buf, "INSERT INTO %s (pp_sign", def->delta);
+				for (int i = 0; i < def->ncols; i++)
+					appendStringInfo(&buf, ", %s", def->cols[i]);
+				appendStringInfo(&buf, ") %s", delta);
+				run(def, buf.data, 0, NULL, SPI_OK_INSERT);
+				if (SPI_processed > 0)
+					pp_window_wake_maintainer_at_commit();
+			}
+			else
+				pp_window_apply(def, delta, delta, ev != TRIGGER_EVENT_INSERT, true);
+		}
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,178 @@
+/*-------------------------------------------------------------------------
+ *
+ * maintainer.c
+ *	  The maintainer worker: merges the delta of async window aggregates.
+ *
+ * One per database, started by the coordinator while some window of the
+ * database is async.  Writers append their rows to the window's delta
+ * table and, at commit, set this worker's latch; it then waits until
+ * pg_pipeline.window_delay has passed since its previous pass (so bursts
+ * of small commits are merged together) and drains every async window, each
+ * in its own transaction, as the window's owner.  A window that fails
+ * records its error in pipeline.windows (window_status shows it) and is
+ * tried again at the next pass; the others go on.  pg_pipeline.naptime
+ * bounds the sleep as a safety net.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "common/compat.h"
+#include "common/pipeline.h"
+#include "window/window.h"
+
+int			pp_window_delay_ms = 200;
+
+/* The async windows of this database, in a fresh transaction. */
+static List *
+async_windows(void)
+{
+	List	   *ids = NIL;
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_execute("SELECT id FROM pipeline.windows WHERE mode = 'async' ORDER BY id", true, 0) == SPI_OK_SELECT)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+
+			ids = lappend_int(ids, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+															   SPI_tuptable->tupdesc, 1, &isnull)));
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	ids = list_copy(ids);		/* out of the transaction's memory */
+	CommitTransactionCommand();
+	return ids;
+}
+
+/* Drain one window; on error record it and go on.  Returns rows merged. */
+static uint64
+drain_one(int32 id, MemoryContext scratch)
+{
+	volatile uint64 merged = 0;
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		PipelineWindow *def;
+		Oid			save_user;
+		int			save_sec;
+
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		def = pp_window_load(id, true);
+		if (def)
+		{
+			pgstat_report_activity(STATE_RUNNING, psprintf("merging the delta of %s", def->name));
+			pp_window_as_owner(def, &save_user, &save_sec);
+			merged = pp_window_drain(def);
+			SetUserIdAndSecContext(save_user, save_sec);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(scratch);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+
+		/* record it where users look, in a transaction of its own */
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		{
+			Oid			argtypes[2] = {INT4OID, TEXTOID};
+			Datum		values[2] = {Int32GetDatum(id), CStringGetTextDatum(edata->message)};
+
+			SPI_execute_with_args("UPDATE pipeline.windows SET last_error = $2, last_error_at = now() "
+								  "WHERE id = $1", 2, argtypes, values, NULL, false, 0);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		ereport(LOG,
+				(errmsg("pg_pipeline maintainer: window aggregate %d failed: %s", id, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	return merged;
+}
+
+void
+pp_window_maintainer_main(PipelineWorkerArgs *args)
+{
+	MemoryContext scratch = AllocSetContextCreate(TopMemoryContext, "pg_pipeline maintainer pass",
+												  ALLOCSET_DEFAULT_SIZES);
+	TimestampTz last_pass = 0;
+
+	pp_worker_announce("async window aggregates");
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		since = TimestampDifferenceMilliseconds(last_pass, now);
+		List	   *ids;
+		ListCell   *lc;
+		uint64		merged = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		/* batch: at most one pass per window_delay */
+		if (last_pass != 0 && since < pp_window_delay_ms)
+		{
+			(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 pp_window_delay_ms - since, PP_WAIT_EVENT);
+			CHECK_FOR_INTERRUPTS();
+		}
+		last_pass = GetCurrentTimestamp();
+		MemoryContextReset(scratch);
+		MemoryContextSwitchTo(scratch);
+
+		ids = async_windows();
+		if (ids == NIL)
+		{
+			pp_worker_set_no_restart();
+			break;				/* no async window left: the coordinator knows */
+		}
+		foreach(lc, ids)
+			merged += drain_one(lfirst_int(lc), scratch);
+		if (merged > 0)
+			pp_worker_report_progress(merged, 0, last_pass);
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 pp_naptime_ms, PP_WAIT_EVENT);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
+}

@@ -1,0 +1,99 @@
+/*-------------------------------------------------------------------------
+ *
+ * window.h
+ *	  Window aggregates: declarations shared by the files of src/window.
+ *
+ * See src/window/README.md and docs/window.md for the design.  In short: a
+ * window aggregate is a row of pipeline.windows plus a state table (one row
+ * per window and group), statement triggers on the source, and for async
+ * windows a delta table that the maintainer worker drains.  Maintenance is
+ * SQL that this code writes from the catalog row and runs through SPI.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_WINDOW_H
+#define PP_WINDOW_H
+
+#include "lib/stringinfo.h"
+
+typedef enum WindowKind
+{
+	WIN_TUMBLE,
+	WIN_HOP,
+	WIN_CUMULATE,
+	WIN_SESSION
+} WindowKind;
+
+/* How one aggregate column is kept. */
+typedef enum AggKind
+{
+	AGG_COUNT_STAR,				/* count(*): partial counts added */
+	AGG_COUNT,					/* count(x): partial counts added */
+	AGG_SUM,					/* sum(x): partial sums added (NULL-aware) */
+	AGG_AVG,					/* avg(x): sum and count kept, divided */
+	AGG_MIN,					/* min(x): LEAST of partials */
+	AGG_MAX,					/* max(x): GREATEST of partials */
+	AGG_OTHER					/* anything else (count(DISTINCT x)...):
+								 * computed from the delta for new groups,
+								 * recomputed from the source for others */
+} AggKind;
+
+typedef enum LatePolicy
+{
+	LATE_UPDATE,
+	LATE_DROP,
+	LATE_SIDE_TABLE
+} LatePolicy;
+
+/* A window aggregate as maintenance needs it; loaded from pipeline.windows. */
+typedef struct PipelineWindow
+{
+	int32		id;
+	char	   *name;			/* qualified and quoted */
+	char	   *state;			/* qualified and quoted */
+	char	   *delta;			/* async: the delta table, else NULL */
+	char	   *late;			/* side_table: the late-rows table, else NULL */
+	char	   *source;			/* qualified and quoted */
+	Oid			source_oid;
+	char	   *time_col;		/* quoted */
+	Oid			time_type;		/* TIMESTAMPTZOID or TIMESTAMPOID */
+	WindowKind	kind;
+	char	   *size;			/* SQL literals: '...'::interval */
+	char	   *slide;
+	int64		nsteps;			/* hop: size / slide; cumulate: size / step */
+	int			ngroups;
+	char	  **groups;			/* quoted */
+	int			naggs;
+	char	  **agg_names;		/* quoted */
+	AggKind    *agg_kinds;
+	char	  **agg_exprs;		/* the whole aggregate call, as SQL */
+	char	  **agg_args;		/* its one argument (simple kinds) */
+	char	  **agg_types;		/* the result type, as SQL */
+	int			ncols;
+	char	  **cols;			/* quoted source columns maintenance reads */
+	bool		on_close;
+	LatePolicy	late_policy;
+	bool		async;
+	char	   *retention;		/* literal or NULL */
+	char	   *sink;			/* literal or NULL */
+	Oid			owner;
+	bool		has_other;		/* some AGG_OTHER column */
+	bool		has_max;		/* max_event_time is set */
+	int64		max_event_time; /* raw microseconds of the time column */
+	int64		lateness_us;
+} PipelineWindow;
+
+/* maintain.c */
+extern PipelineWindow *pp_window_load(int32 id, bool missing_ok);
+extern int32 pp_window_id_of(Oid result, bool missing_ok);
+extern uint64 pp_window_apply(PipelineWindow *def, const char *delta_sql,
+							  const char *delta_peek_sql, bool has_deletes,
+							  bool locks);
+extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
+								int64 from_us, int64 to_us);
+extern uint64 pp_window_drain(PipelineWindow *def);
+extern void pp_window_as_owner(PipelineWindow *def, Oid *save_user, int *save_sec);
+extern void pp_window_wake_maintainer_at_commit(void);
+
+
+#endif							/* PP_WINDOW_H */
