@@ -155,6 +155,21 @@ source_column(Oid source, const char *name)
 	return attnum;
 }
 
+/* Errors in the aggregates point into the query we built, not the caller's. */
+static void
+aggregates_error_callback(void *arg)
+{
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery((const char *) arg);
+	}
+	errcontext("reading the aggregates of a window");
+}
+
 /*
  * Read the aggregates text: a SELECT list of single aggregate calls, each
  * with a name.  Returns the AggColumns; adds the source columns they read
@@ -164,7 +179,9 @@ static List *
 read_aggregates(Oid source, const char *aggregates, Bitmapset **attnos)
 {
 	char	   *sql = psprintf("SELECT %s FROM %s", aggregates, qualified_name(source));
-	List	   *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	ErrorContextCallback errcb = {.callback = aggregates_error_callback, .arg = sql,
+	.previous = error_context_stack};
+	List	   *raw;
 	RawStmt    *rs;
 	SelectStmt *sel;
 	Query	   *query;
@@ -172,6 +189,8 @@ read_aggregates(Oid source, const char *aggregates, Bitmapset **attnos)
 	List	   *result = NIL;
 	ListCell   *lc;
 
+	error_context_stack = &errcb;
+	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
 	rs = list_length(raw) == 1 ? linitial_node(RawStmt, raw) : NULL;
 	sel = rs && IsA(rs->stmt, SelectStmt) ? (SelectStmt *) rs->stmt : NULL;
 	if (sel == NULL || sel->op != SETOP_NONE || list_length(sel->fromClause) != 1 ||
@@ -184,6 +203,7 @@ read_aggregates(Oid source, const char *aggregates, Bitmapset **attnos)
 				 errhint("For example: 'count(*) AS views, count(DISTINCT user_id) AS users'.")));
 
 	query = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
+	error_context_stack = errcb.previous;
 	if (query->hasSubLinks || query->hasWindowFuncs || query->hasTargetSRFs)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -509,6 +529,12 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 		delta_q = quote_qualified_identifier(nspname, with_suffix(relname, "_delta"));
 	if (strcmp(late_rows, "side_table") == 0)
 		late_q = quote_qualified_identifier(nspname, with_suffix(relname, "_late"));
+
+	if (OidIsValid(RangeVarGetRelid(rv, NoLock, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", relname),
+				 errhint("Choose another name, or drop it first (pipeline.drop_window() for a window).")));
 
 	SPI_connect();
 	if (sink)

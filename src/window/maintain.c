@@ -130,7 +130,7 @@ pp_window_load(int32 id, bool missing_ok)
 		"w.group_by::text[], w.agg_names, w.agg_kinds, w.agg_exprs, w.agg_args, w.agg_types, "
 		"w.columns::text[], w.emit, w.late_rows, w.mode, w.retention::text, w.sink, "
 		"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = w.owner), "
-		"(extract(epoch FROM w.max_event_time) * 1000000)::bigint, "
+		"w.max_event_time, "
 		"(extract(epoch FROM w.allowed_lateness) * 1000000)::bigint "
 		"FROM pipeline.windows w WHERE w.id = $1";
 	Oid			argtypes[1] = {INT4OID};
@@ -643,18 +643,24 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 							   "RETURNING 1), ");
 	}
 	appendStringInfo(&buf, "pp_d AS (SELECT * FROM pp_d0%s), ", drop_late ? " WHERE NOT pp_late" : "");
-	/* the sessions a delta row is in or next to */
-	appendStringInfoString(&buf, "pp_a AS (SELECT DISTINCT s.window_start, s.window_end");
+	/*
+	 * Per group, the time range of the delta rows; the sessions that reach
+	 * into it (a row less than gap from it) are rebuilt with it.
+	 */
+	appendStringInfo(&buf, "pp_r0 AS (SELECT min(d.%s) AS pp_lo, max(d.%s) AS pp_hi", t, t);
+	append_groups(&buf, def, "d");
+	appendStringInfoString(&buf, " FROM pp_d d");
+	append_group_clause(&buf, def, "GROUP BY", "d");
+	appendStringInfoString(&buf, "), pp_a AS (SELECT s.window_start, s.window_end");
 	append_groups(&buf, def, "s");
-	appendStringInfo(&buf, " FROM %s s JOIN pp_d d ON d.%s > s.window_start - %s AND d.%s < s.window_end",
-					 def->state, t, gap, t);
-	append_gmatch(&buf, def, "s", "d");
-	/* per group, the time range to rebuild */
+	appendStringInfo(&buf, " FROM %s s JOIN pp_r0 r ON s.window_end > r.pp_lo AND s.window_start < r.pp_hi + %s",
+					 def->state, gap);
+	append_gmatch(&buf, def, "s", "r");
 	appendStringInfoString(&buf, "), pp_r AS (SELECT min(u.pp_lo) AS pp_lo, max(u.pp_hi) AS pp_hi");
 	append_groups(&buf, def, "u");
-	appendStringInfo(&buf, " FROM (SELECT d.%s AS pp_lo, d.%s AS pp_hi", t, t);
-	append_groups(&buf, def, "d");
-	appendStringInfo(&buf, " FROM pp_d d UNION ALL SELECT a.window_start, a.window_end - %s", gap);
+	appendStringInfoString(&buf, " FROM (SELECT r.pp_lo, r.pp_hi");
+	append_groups(&buf, def, "r");
+	appendStringInfo(&buf, " FROM pp_r0 r UNION ALL SELECT a.window_start, a.window_end - %s", gap);
 	append_groups(&buf, def, "a");
 	appendStringInfoString(&buf, " FROM pp_a a) u");
 	append_group_clause(&buf, def, "GROUP BY", "u");

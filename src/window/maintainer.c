@@ -41,6 +41,7 @@ static List *
 async_windows(void)
 {
 	List	   *ids = NIL;
+	MemoryContext caller = CurrentMemoryContext;
 
 	StartTransactionCommand();
 	SPI_connect();
@@ -60,8 +61,10 @@ async_windows(void)
 	}
 	SPI_finish();
 	PopActiveSnapshot();
+	MemoryContextSwitchTo(caller);
 	ids = list_copy(ids);		/* out of the transaction's memory */
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(caller);
 	return ids;
 }
 
@@ -92,6 +95,7 @@ drain_one(int32 id, MemoryContext scratch)
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		MemoryContextSwitchTo(old);
 	}
 	PG_CATCH();
 	{
