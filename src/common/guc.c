@@ -106,6 +106,14 @@ pp_guc_init(void)
 							&pp_window_delay_ms, 200, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_pipeline.window_work_mem",
+							"work_mem of the statements that maintain window "
+							"aggregates, when the session's is lower.",
+							"A large statement aggregates all its rows at once; "
+							"this keeps that aggregation in memory.",
+							&pp_window_work_mem_kb, 65536, 64, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+
 	DefineCustomEnumVariable("pg_pipeline.log_level",
 							 "Message level of the workers' start, stop and "
 							 "restart messages.",

@@ -185,6 +185,7 @@ extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
 
 /* src/window: the maintainer worker of async window aggregates */
 extern int	pp_window_delay_ms;
+extern int	pp_window_work_mem_kb;
 extern void pp_window_maintainer_main(PipelineWorkerArgs *args);
 
 /* src/worker/hooks.c */

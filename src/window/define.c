@@ -583,7 +583,7 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 		appendStringInfo(&buf, ", %s", quote_identifier(lfirst(lc)));
 	appendStringInfoString(&buf, ") NULLS NOT DISTINCT");
 	exec(buf.data);
-	exec(psprintf("CREATE INDEX ON %s (window_end) WHERE NOT is_final", state_q));
+	exec(psprintf("CREATE INDEX ON %s (window_end)", state_q));
 	exec(psprintf("CREATE INDEX ON %s (window_start) WHERE pp_recompute", state_q));
 	if (strcmp(kind, "session") == 0 && groups != NIL)
 	{

@@ -60,6 +60,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -229,6 +230,7 @@ pp_window_load(int32 id, bool missing_ok)
 	def->max_event_time = DatumGetInt64(SPI_getbinval(tup, desc, 27, &isnull));
 	def->has_max = !isnull;
 	def->lateness_us = DatumGetInt64(SPI_getbinval(tup, desc, 28, &isnull));
+	def->lateness = psprintf("'" INT64_FORMAT " microseconds'::interval", def->lateness_us);
 	return def;
 }
 
@@ -540,10 +542,11 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		appendStringInfoString(&buf, ", g.pp_rows");
 		append_value_columns(&buf, def, true, "g");
 	}
+	/* final already if the watermark this statement moves passed it */
 	appendStringInfo(&buf,
-					 ", ($1 IS NOT NULL AND g.pp_we <= $1), %s FROM pp_g g WHERE g.pp_rows > 0 "
-					 "ORDER BY g.pp_ws, g.pp_we",
-					 mark_only ? "true" : "false");
+					 ", COALESCE(g.pp_we <= GREATEST($1, (SELECT max(pp_maxt) FROM pp_g) - %s), false), %s "
+					 "FROM pp_g g WHERE g.pp_rows > 0 ORDER BY g.pp_ws, g.pp_we",
+					 def->lateness, mark_only ? "true" : "false");
 	append_groups(&buf, def, "g");
 	appendStringInfoString(&buf, " ON CONFLICT (");
 	append_key_columns(&buf, def);
@@ -552,6 +555,7 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		appendStringInfoString(&buf, "pp_recompute = true");
 	else
 		append_merge_set(&buf, def);
+	appendStringInfoString(&buf, ", is_final = s.is_final OR excluded.is_final");
 	appendStringInfoString(&buf,
 						   " RETURNING 1) SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
 						   "(SELECT count(*) FROM pp_m) FROM pp_g");
@@ -709,6 +713,22 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 
 /* ------------------------------------------------------------- execution */
 
+/*
+ * Give maintenance statements pg_pipeline.window_work_mem when the session
+ * has less, so a large statement's aggregation stays in memory.  Undone by
+ * AtEOXact_GUC(true, level), or by the abort of the transaction.
+ */
+static int
+raise_work_mem(void)
+{
+	int			level = NewGUCNestLevel();
+
+	if (pp_window_work_mem_kb > work_mem)
+		(void) set_config_option("work_mem", psprintf("%d", pp_window_work_mem_kb),
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
 /* Run one statement with $1 = the watermark (time type) and more args. */
 static void
 run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
@@ -742,6 +762,8 @@ static void
 advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 {
 	bool		moved = have_max && (!def->has_max || max_t > def->max_event_time);
+	bool		had_max = def->has_max;
+	int64		old_max = def->max_event_time;
 	StringInfoData buf;
 
 	if (moved || nlate > 0)
@@ -765,15 +787,21 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 	def->max_event_time = max_t;
 	def->has_max = true;
 
+	/*
+	 * $1: the new watermark, $2: the old one.  Rows the merge wrote are
+	 * final already when the new watermark passed them; older rows are
+	 * marked here.  Every window whose end is in ($2, $1] closed now.
+	 */
 	initStringInfo(&buf);
 	appendStringInfo(&buf,
-					 "WITH pp_c AS (UPDATE %s SET is_final = true WHERE NOT is_final AND window_end <= $1 "
-					 "RETURNING *), "
+					 "WITH pp_u AS (UPDATE %s SET is_final = true WHERE window_end > $2 AND window_end <= $1 "
+					 "AND NOT is_final RETURNING 1), "
+					 "pp_c AS (SELECT * FROM %s WHERE window_end > $2 AND window_end <= $1), "
 					 "pp_n AS (SELECT pg_notify('pipeline_window_closed', json_build_object("
 					 "'window', %s, 'window_start', q.window_start, 'window_end', q.window_end, "
 					 "'groups', q.n, 'watermark', $1)::text) FROM "
 					 "(SELECT window_start, window_end, count(*) AS n FROM pp_c GROUP BY 1, 2 ORDER BY 1, 2) q)",
-					 def->state, quote_literal_cstr(def->name));
+					 def->state, def->state, quote_literal_cstr(def->name));
 	if (def->sink)
 	{
 		appendStringInfoString(&buf, ", pp_p AS (SELECT pipeline.publish(");
@@ -797,10 +825,14 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 		}
 		appendStringInfoString(&buf, ") FROM (SELECT * FROM pp_c ORDER BY window_start, window_end) c)");
 	}
-	appendStringInfoString(&buf, " SELECT (SELECT count(*) FROM pp_n)");
+	appendStringInfoString(&buf, " SELECT (SELECT count(*) FROM pp_n), (SELECT count(*) FROM pp_u)");
 	if (def->sink)
 		appendStringInfoString(&buf, ", (SELECT count(*) FROM pp_p)");
-	run(def, buf.data, 0, NULL, SPI_OK_SELECT);
+	{
+		Datum		old_wm = Int64GetDatum(had_max ? old_max - def->lateness_us : DT_NOBEGIN);
+
+		run(def, buf.data, 1, &old_wm, SPI_OK_SELECT);
+	}
 
 	if (def->retention)
 		run(def, psprintf("DELETE FROM %s WHERE window_end < $1 - %s", def->state, def->retention),
@@ -840,6 +872,7 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 				bool has_deletes, bool locks)
 {
 	uint64		written;
+	int			level = raise_work_mem();
 
 	if (def->kind == WIN_SESSION)
 	{
@@ -862,13 +895,16 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 			run(def, buf.data, 0, NULL, SPI_OK_SELECT);
 		}
 		run(def, session_sql(def, delta_sql, true), 0, NULL, SPI_OK_SELECT);
-		return finish(def);
+		written = finish(def);
 	}
-
-	run(def, merge_sql(def, delta_sql, has_deletes, true, NULL), 0, NULL, SPI_OK_SELECT);
-	written = finish(def);
-	if (has_deletes || def->has_other)
-		run(def, recompute_sql(def), 0, NULL, SPI_OK_DELETE);
+	else
+	{
+		run(def, merge_sql(def, delta_sql, has_deletes, true, NULL), 0, NULL, SPI_OK_SELECT);
+		written = finish(def);
+		if (has_deletes || def->has_other)
+			run(def, recompute_sql(def), 0, NULL, SPI_OK_DELETE);
+	}
+	AtEOXact_GUC(true, level);
 	return written;
 }
 
@@ -898,6 +934,7 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 {
 	Datum		range[2] = {Int64GetDatum(from_us), Int64GetDatum(to_us)};
 	uint64		written;
+	int			level = raise_work_mem();
 
 	if (def->kind == WIN_SESSION)
 	{
@@ -945,7 +982,11 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 	}
 
 	if (has_range)
-		return finish(def);
+	{
+		written = finish(def);
+		AtEOXact_GUC(true, level);
+		return written;
+	}
 
 	/* a full rebuild starts the watermark again from the source */
 	{
@@ -964,6 +1005,7 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 			advance(def, !isnull, max_t, 0);
 		}
 	}
+	AtEOXact_GUC(true, level);
 	return written;
 }
 

@@ -35,6 +35,7 @@
 #include "window/window.h"
 
 int			pp_window_delay_ms = 200;
+int			pp_window_work_mem_kb = 65536;
 
 /* The async windows of this database, in a fresh transaction. */
 static List *

@@ -81,6 +81,7 @@ typedef struct PipelineWindow
 	bool		has_max;		/* max_event_time is set */
 	int64		max_event_time; /* raw microseconds of the time column */
 	int64		lateness_us;
+	char	   *lateness;		/* the same, as an interval literal */
 } PipelineWindow;
 
 /* maintain.c */
