@@ -29,6 +29,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
@@ -54,6 +55,7 @@ typedef struct AggColumn
 	char	   *expr;
 	char	   *arg;
 	char	   *type;
+	char	   *set_type;		/* count_distinct: the array of values */
 } AggColumn;
 
 static char *
@@ -256,6 +258,17 @@ read_aggregates(Oid source, const char *aggregates, Bitmapset **attnos)
 		col->kind = "other";
 		if (builtin && strcmp(fname, "count") == 0 && agg->aggstar)
 			col->kind = "count_star";
+		else if (builtin && strcmp(fname, "count") == 0 && agg->aggdistinct != NIL &&
+				 list_length(agg->args) == 1)
+		{
+			Oid			argtype = exprType((Node *) linitial_node(TargetEntry, agg->args)->expr);
+
+			if (OidIsValid(get_array_type(argtype)))
+			{
+				col->kind = "count_distinct";
+				col->set_type = format_type_be(get_array_type(argtype));
+			}
+		}
 		else if (builtin && agg->aggdistinct == NIL && list_length(agg->args) == 1)
 		{
 			if (strcmp(fname, "count") == 0)
@@ -557,11 +570,15 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 	foreach(lc, groups)
 		appendStringInfo(&buf, ", %s %s", quote_identifier(lfirst(lc)),
 						 column_type(source, get_attnum(source, lfirst(lc))));
+	i = 0;
 	foreach(lc, aggs)
 	{
 		AggColumn  *a = lfirst(lc);
 
 		appendStringInfo(&buf, ", %s %s", quote_identifier(a->name), a->type);
+		if (a->set_type)
+			appendStringInfo(&buf, " GENERATED ALWAYS AS (coalesce(cardinality(pp_set_%d), 0)) STORED", i);
+		i++;
 	}
 	appendStringInfoString(&buf, ", is_final boolean NOT NULL DEFAULT false, "
 						   "pp_rows bigint NOT NULL DEFAULT 0, pp_recompute boolean NOT NULL DEFAULT false");
@@ -572,6 +589,8 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 
 		if (strcmp(a->kind, "avg") == 0)
 			appendStringInfo(&buf, ", pp_sum_%d %s, pp_cnt_%d bigint", i, a->type, i);
+		if (a->set_type)
+			appendStringInfo(&buf, ", pp_set_%d %s", i, a->set_type);
 		i++;
 	}
 	appendStringInfoString(&buf, ")");

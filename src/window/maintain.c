@@ -204,7 +204,8 @@ pp_window_load(int32 id, bool missing_ok)
 			strcmp(raw[i], "sum") == 0 ? AGG_SUM :
 			strcmp(raw[i], "avg") == 0 ? AGG_AVG :
 			strcmp(raw[i], "min") == 0 ? AGG_MIN :
-			strcmp(raw[i], "max") == 0 ? AGG_MAX : AGG_OTHER;
+			strcmp(raw[i], "max") == 0 ? AGG_MAX :
+			strcmp(raw[i], "count_distinct") == 0 ? AGG_COUNT_DISTINCT : AGG_OTHER;
 		if (def->agg_kinds[i] == AGG_OTHER)
 			def->has_other = true;
 	}
@@ -390,6 +391,10 @@ append_values(StringInfo buf, PipelineWindow *def, const char *filter)
 								 arg, def->agg_types[i], f, i, arg, f, i,
 								 arg, def->agg_types[i], f, arg, f, i);
 				break;
+			case AGG_COUNT_DISTINCT:
+				appendStringInfo(buf, ", array_agg(DISTINCT (%s)) FILTER (WHERE (%s) IS NOT NULL%s%s) AS pp_a%d",
+								 arg, arg, filter ? " AND " : "", filter ? filter : "", i);
+				break;
 			case AGG_OTHER:
 				appendStringInfo(buf, ", %s%s AS pp_v%d", def->agg_exprs[i], f, i);
 				break;
@@ -403,7 +408,15 @@ append_value_columns(StringInfo buf, PipelineWindow *def, bool from_values, cons
 {
 	for (int i = 0; i < def->naggs; i++)
 	{
-		if (from_values)
+		if (def->agg_kinds[i] == AGG_COUNT_DISTINCT)
+		{
+			/* the count is generated from the set */
+			if (from_values)
+				appendStringInfo(buf, ", %s.pp_a%d", alias, i);
+			else
+				appendStringInfo(buf, ", pp_set_%d", i);
+		}
+		else if (from_values)
 		{
 			if (def->agg_kinds[i] == AGG_AVG)
 				appendStringInfo(buf, ", %s.pp_s%d, %s.pp_c%d", alias, i, alias, i);
@@ -461,6 +474,11 @@ append_merge_set(StringInfo buf, PipelineWindow *def)
 									 i, sum, i, i, i, c, sum, i, i);
 					break;
 				}
+			case AGG_COUNT_DISTINCT:
+				appendStringInfo(buf,
+								 ", pp_set_%d = (SELECT array_agg(DISTINCT u.v) FROM "
+								 "unnest(s.pp_set_%d || excluded.pp_set_%d) AS u(v))", i, i, i);
+				break;
 			case AGG_OTHER:
 				break;			/* recomputed: the group is marked */
 		}
@@ -599,6 +617,11 @@ recompute_sql(PipelineWindow *def)
 	appendStringInfo(&buf, "), pp_u AS (UPDATE %s s SET pp_rows = g.pp_rows", def->state);
 	for (int i = 0; i < def->naggs; i++)
 	{
+		if (def->agg_kinds[i] == AGG_COUNT_DISTINCT)
+		{
+			appendStringInfo(&buf, ", pp_set_%d = g.pp_a%d", i, i);
+			continue;
+		}
 		if (def->agg_kinds[i] == AGG_AVG)
 			appendStringInfo(&buf, ", pp_sum_%d = g.pp_s%d, pp_cnt_%d = g.pp_c%d", i, i, i, i);
 		appendStringInfo(&buf, ", %s = g.pp_v%d", def->agg_names[i], i);

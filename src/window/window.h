@@ -33,6 +33,9 @@ typedef enum AggKind
 	AGG_AVG,					/* avg(x): sum and count kept, divided */
 	AGG_MIN,					/* min(x): LEAST of partials */
 	AGG_MAX,					/* max(x): GREATEST of partials */
+	AGG_COUNT_DISTINCT,			/* count(DISTINCT x): the sorted array of
+								 * distinct values kept, arrays unioned; the
+								 * count is a generated column */
 	AGG_OTHER					/* anything else (count(DISTINCT x)...):
 								 * computed from the delta for new groups,
 								 * recomputed from the source for others */
