@@ -36,6 +36,16 @@ CREATE TABLE raw.user_events (
     _offset      bigint,
     _ingested_at timestamptz
 );
+-- a live window on the table the source fills: views and unique users per
+-- page per minute, kept up to date from every batch the consumer commits
+CREATE INDEX ON raw.user_events (event_time);
+SELECT pipeline.create_window('raw.page_views_per_minute',
+    source           => 'raw.user_events',
+    time_column      => 'event_time',
+    window_spec      => pipeline.tumble('1 minute'),
+    group_by         => '{page}',
+    aggregates       => 'count(*) AS views, count(DISTINCT user_id) AS users, sum(amount) AS amount',
+    allowed_lateness => '5 seconds');
 SELECT pipeline.create_source('user_events',
     server     => 'kafka',
     topic      => 'user-events',
@@ -70,3 +80,28 @@ SELECT pipeline.create_sink('page_stats', server => 'kafka', topic => 'page-stat
 SELECT count(pipeline.publish('page_stats', json_build_object('page', page, 'views', views)::text,
                               key => page)) AS published
   FROM (SELECT page, count(*) AS views FROM raw.user_events GROUP BY page) totals;
+
+\echo '-- 8. The live window: per page per minute, maintained from every batch the consumer loaded'
+SELECT window_start::time(0), window_end::time(0), page, views, users, amount, is_final
+  FROM raw.page_views_per_minute ORDER BY window_start DESC, page LIMIT 10;
+SELECT name, kind, size, watermark, open_windows, final_windows, late_rows
+  FROM pipeline.window_status;
+\echo '   the same numbers from scratch (rows that differ, both ways: 0 and 0)'
+SELECT (SELECT count(*) FROM (
+          SELECT date_bin('1 minute', event_time, '1970-01-01'), page, count(*), count(DISTINCT user_id), sum(amount)
+            FROM raw.user_events GROUP BY 1, 2
+          EXCEPT ALL
+          SELECT window_start, page, views, users, amount FROM raw.page_views_per_minute) a) AS missing,
+       (SELECT count(*) FROM (
+          SELECT window_start, page, views, users, amount FROM raw.page_views_per_minute
+          EXCEPT ALL
+          SELECT date_bin('1 minute', event_time, '1970-01-01'), page, count(*), count(DISTINCT user_id), sum(amount)
+            FROM raw.user_events GROUP BY 1, 2) b) AS extra;
+
+\echo '-- 9. A new event moves the watermark past 13:00: the last windows close and are announced'
+LISTEN pipeline_window_closed;
+INSERT INTO raw.user_events (user_id, action, page, event_time, amount)
+VALUES ('u7', 'view', '/p1', '2026-11-25T13:00:30Z', 1.5);
+SELECT window_start::time(0), page, views, users, is_final
+  FROM raw.page_views_per_minute WHERE window_start >= '2026-11-25T12:59:00Z' ORDER BY 1, 2;
+UNLISTEN *;
