@@ -69,7 +69,6 @@ CREATE TABLE pipeline.windows (
     retention        interval,
     sink             text,
     owner            name NOT NULL DEFAULT current_user,
-    max_event_time   timestamptz,                   -- UTC for a timestamp time column
     late_row_count   bigint NOT NULL DEFAULT 0,
     maintained_at    timestamptz,
     last_error       text,
@@ -182,11 +181,16 @@ COMMENT ON FUNCTION pipeline.alter_window(regclass, pipeline.window_spec, text, 
 
 -- Counts behind pipeline.window_status (one window's tables).
 CREATE FUNCTION pipeline.window_counts(w pipeline.windows,
-    OUT open_windows bigint, OUT final_windows bigint, OUT pending_delta bigint)
+    OUT max_event_time timestamptz, OUT open_windows bigint, OUT final_windows bigint,
+    OUT pending_delta bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- the largest event time is kept per group; it is in the latest windows
+    EXECUTE format('SELECT max(pp_maxt)::timestamptz FROM %s
+                     WHERE window_end = (SELECT max(window_end) FROM %s)', w.state_table, w.state_table)
+       INTO max_event_time;
     EXECUTE format('SELECT count(DISTINCT (window_start, window_end)) FILTER (WHERE NOT is_final),
                            count(DISTINCT (window_start, window_end)) FILTER (WHERE is_final) FROM %s',
                    w.state_table)
@@ -198,12 +202,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline.window_counts(pipeline.windows) IS
-'open and final windows, and delta rows waiting, of one window aggregate';
+'largest event time, open and final windows, and delta rows waiting, of one window aggregate';
 
 CREATE VIEW pipeline.window_status WITH (security_invoker = true) AS
 SELECT w.name, w.source, w.kind, w.size, w.slide, w.group_by, w.mode, w.emit,
-       w.late_rows AS late_policy, w.allowed_lateness, w.max_event_time,
-       w.max_event_time - w.allowed_lateness AS watermark,
+       w.late_rows AS late_policy, w.allowed_lateness, c.max_event_time,
+       c.max_event_time - w.allowed_lateness AS watermark,
        c.open_windows, c.final_windows, w.late_row_count AS late_rows,
        c.pending_delta, w.maintained_at, w.last_error, w.last_error_at
   FROM pipeline.windows w, LATERAL pipeline.window_counts(w) c;

@@ -580,8 +580,9 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 			appendStringInfo(&buf, " GENERATED ALWAYS AS (coalesce(cardinality(pp_set_%d), 0)) STORED", i);
 		i++;
 	}
-	appendStringInfoString(&buf, ", is_final boolean NOT NULL DEFAULT false, "
-						   "pp_rows bigint NOT NULL DEFAULT 0, pp_recompute boolean NOT NULL DEFAULT false");
+	appendStringInfo(&buf, ", is_final boolean NOT NULL DEFAULT false, "
+					 "pp_rows bigint NOT NULL DEFAULT 0, pp_recompute boolean NOT NULL DEFAULT false, "
+					 "pp_maxt %s", ttype);
 	i = 0;
 	foreach(lc, aggs)
 	{

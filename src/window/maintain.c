@@ -131,7 +131,7 @@ pp_window_load(int32 id, bool missing_ok)
 		"w.group_by::text[], w.agg_names, w.agg_kinds, w.agg_exprs, w.agg_args, w.agg_types, "
 		"w.columns::text[], w.emit, w.late_rows, w.mode, w.retention::text, w.sink, "
 		"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = w.owner), "
-		"w.max_event_time, "
+		"NULL::timestamptz, "
 		"(extract(epoch FROM w.allowed_lateness) * 1000000)::bigint "
 		"FROM pipeline.windows w WHERE w.id = $1";
 	Oid			argtypes[1] = {INT4OID};
@@ -228,10 +228,19 @@ pp_window_load(int32 id, bool missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the owner of window aggregate \"%s\" no longer exists", def->name)));
-	def->max_event_time = DatumGetInt64(SPI_getbinval(tup, desc, 27, &isnull));
-	def->has_max = !isnull;
 	def->lateness_us = DatumGetInt64(SPI_getbinval(tup, desc, 28, &isnull));
 	def->lateness = psprintf("'" INT64_FORMAT " microseconds'::interval", def->lateness_us);
+
+	/*
+	 * The largest event time seen, kept per group (pp_maxt) rather than in
+	 * the catalog, so concurrent writers never wait on one hot row.  It is
+	 * in the latest window(s): the rows with the largest window_end.
+	 */
+	if (SPI_execute(psprintf("SELECT max(pp_maxt) FROM %s WHERE window_end = (SELECT max(window_end) FROM %s)",
+							 def->state, def->state), false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the watermark of %s", def->name);
+	def->max_event_time = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	def->has_max = !isnull;
 	return def;
 }
 
@@ -548,11 +557,12 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 	append_groups(&buf, def, "x");
 	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s AS s (", def->state);
 	append_key_columns(&buf, def);
-	appendStringInfoString(&buf, ", pp_rows");
+	appendStringInfoString(&buf, ", pp_maxt, pp_rows");
 	if (!mark_only)
 		append_value_columns(&buf, def, false, NULL);
 	appendStringInfoString(&buf, ", is_final, pp_recompute) SELECT g.pp_ws, g.pp_we");
 	append_groups(&buf, def, "g");
+	appendStringInfoString(&buf, ", g.pp_maxt");
 	if (mark_only)
 		appendStringInfoString(&buf, ", 0");
 	else
@@ -573,7 +583,8 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		appendStringInfoString(&buf, "pp_recompute = true");
 	else
 		append_merge_set(&buf, def);
-	appendStringInfoString(&buf, ", is_final = s.is_final OR excluded.is_final");
+	appendStringInfoString(&buf, ", is_final = s.is_final OR excluded.is_final, "
+						   "pp_maxt = GREATEST(s.pp_maxt, excluded.pp_maxt)");
 	appendStringInfoString(&buf,
 						   " RETURNING 1) SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
 						   "(SELECT count(*) FROM pp_m) FROM pp_g");
@@ -606,7 +617,7 @@ recompute_sql(PipelineWindow *def)
 	append_expand(&buf, def, input.data);
 	appendStringInfoString(&buf, "), pp_g AS (SELECT x.pp_ws, x.pp_we");
 	append_groups(&buf, def, "x");
-	appendStringInfoString(&buf, ", count(*) AS pp_rows");
+	appendStringInfo(&buf, ", count(*) AS pp_rows, max(x.%s) AS pp_maxt", def->time_col);
 	append_values(&buf, def, NULL);
 	appendStringInfoString(&buf,
 						   " FROM pp_x x WHERE EXISTS (SELECT 1 FROM pp_k k WHERE k.window_start = x.pp_ws "
@@ -614,7 +625,8 @@ recompute_sql(PipelineWindow *def)
 	append_gmatch(&buf, def, "k", "x");
 	appendStringInfoString(&buf, ") GROUP BY x.pp_ws, x.pp_we");
 	append_groups(&buf, def, "x");
-	appendStringInfo(&buf, "), pp_u AS (UPDATE %s s SET pp_rows = g.pp_rows", def->state);
+	appendStringInfo(&buf, "), pp_u AS (UPDATE %s s SET pp_rows = g.pp_rows, "
+					 "pp_maxt = GREATEST(s.pp_maxt, g.pp_maxt)", def->state);
 	for (int i = 0; i < def->naggs; i++)
 	{
 		if (def->agg_kinds[i] == AGG_COUNT_DISTINCT)
@@ -711,21 +723,22 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 	appendStringInfo(&buf, " ORDER BY b.%s ROWS UNBOUNDED PRECEDING) AS pp_sid FROM pp_b b), "
 					 "pp_g AS (SELECT min(x.%s) AS pp_ws, max(x.%s) + %s AS pp_we", t, t, t, gap);
 	append_groups(&buf, def, "x");
-	appendStringInfoString(&buf, ", count(*) AS pp_rows");
+	appendStringInfo(&buf, ", count(*) AS pp_rows, max(x.%s) AS pp_maxt", t);
 	append_values(&buf, def, NULL);
 	appendStringInfoString(&buf, " FROM pp_s x GROUP BY x.pp_sid");
 	append_groups(&buf, def, "x");
 	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s (", def->state);
 	append_key_columns(&buf, def);
-	appendStringInfoString(&buf, ", pp_rows");
+	appendStringInfoString(&buf, ", pp_maxt, pp_rows");
 	append_value_columns(&buf, def, false, NULL);
 	appendStringInfoString(&buf, ", is_final) SELECT g.pp_ws, g.pp_we");
 	append_groups(&buf, def, "g");
-	appendStringInfoString(&buf, ", g.pp_rows");
+	appendStringInfoString(&buf, ", g.pp_maxt, g.pp_rows");
 	append_value_columns(&buf, def, true, "g");
 	appendStringInfoString(&buf,
-						   ", ($1 IS NOT NULL AND g.pp_we <= $1) FROM pp_g g "
-						   "WHERE (SELECT count(*) FROM pp_del) >= 0 ORDER BY g.pp_ws, g.pp_we");
+						   ", COALESCE(g.pp_we <= GREATEST($1, (SELECT max(d.");
+	appendStringInfo(&buf, "%s) FROM pp_d0 d WHERE d.pp_sign > 0) - %s), false) FROM pp_g g "
+					 "WHERE (SELECT count(*) FROM pp_del) >= 0 ORDER BY g.pp_ws, g.pp_we", t, def->lateness);
 	append_groups(&buf, def, "g");
 	appendStringInfo(&buf,
 					 " RETURNING 1) SELECT (SELECT max(%s) FROM pp_d0 WHERE pp_sign > 0), "
@@ -789,20 +802,13 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 	int64		old_max = def->max_event_time;
 	StringInfoData buf;
 
-	if (moved || nlate > 0)
+	if (nlate > 0)
 	{
-		Oid			argtypes[4] = {TIMESTAMPTZOID, INT8OID, INT4OID, BOOLOID};
-		Datum		values[4];
+		Oid			argtypes[2] = {INT8OID, INT4OID};
+		Datum		values[2] = {Int64GetDatum(nlate), Int32GetDatum(def->id)};
 
-		values[0] = Int64GetDatum(moved ? max_t : def->max_event_time);
-		values[1] = Int64GetDatum(nlate);
-		values[2] = Int32GetDatum(def->id);
-		values[3] = BoolGetDatum(moved);
-		if (SPI_execute_with_args("UPDATE pipeline.windows SET "
-								  "max_event_time = CASE WHEN $4 THEN $1 ELSE max_event_time END, "
-								  "late_row_count = late_row_count + $2 WHERE id = $3",
-								  4, argtypes, values, moved || def->has_max ? NULL : "n   ",
-								  false, 0) != SPI_OK_UPDATE)
+		if (SPI_execute_with_args("UPDATE pipeline.windows SET late_row_count = late_row_count + $1 "
+								  "WHERE id = $2", 2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update pipeline.windows");
 	}
 	if (!moved)
@@ -959,6 +965,10 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 	uint64		written;
 	int			level = raise_work_mem();
 
+	/* a full rebuild starts the watermark again from the source */
+	if (!has_range)
+		def->has_max = false;
+
 	if (def->kind == WIN_SESSION)
 	{
 		char	   *delta;
@@ -1004,30 +1014,7 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 		}
 	}
 
-	if (has_range)
-	{
-		written = finish(def);
-		AtEOXact_GUC(true, level);
-		return written;
-	}
-
-	/* a full rebuild starts the watermark again from the source */
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		bool		isnull;
-
-		written = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-		run(def, psprintf("UPDATE pipeline.windows SET max_event_time = NULL WHERE id = %d", def->id),
-			0, NULL, SPI_OK_UPDATE);
-		def->has_max = false;
-		run(def, psprintf("SELECT max(%s) FROM %s", def->time_col, def->source), 0, NULL, SPI_OK_SELECT);
-		tup = SPI_tuptable->vals[0];
-		{
-			int64		max_t = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-
-			advance(def, !isnull, max_t, 0);
-		}
-	}
+	written = finish(def);
 	AtEOXact_GUC(true, level);
 	return written;
 }
@@ -1168,8 +1155,6 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 			run(def, psprintf("TRUNCATE %s", def->state), 0, NULL, SPI_OK_UTILITY);
 			if (def->delta)
 				run(def, psprintf("TRUNCATE %s", def->delta), 0, NULL, SPI_OK_UTILITY);
-			run(def, psprintf("UPDATE pipeline.windows SET max_event_time = NULL WHERE id = %d", id),
-				0, NULL, SPI_OK_UPDATE);
 		}
 		else
 		{
