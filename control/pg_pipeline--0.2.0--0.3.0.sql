@@ -39,6 +39,25 @@ AS $$ SELECT ROW('session', gap, NULL)::pipeline.window_spec $$;
 COMMENT ON FUNCTION pipeline.session(interval) IS
 'session windows per group: rows less than gap apart form one window [first row, last row + gap)';
 
+-- Sets of distinct values, for count(DISTINCT x): a sorted array without
+-- duplicates, and the aggregate that unions such arrays.
+CREATE FUNCTION pipeline.array_distinct(a anycompatiblearray)
+RETURNS anycompatiblearray
+AS 'MODULE_PATHNAME', 'pipeline_array_distinct'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline.array_distinct(anycompatiblearray) IS
+'the distinct non-NULL elements of an array, sorted (NULL when there is none)';
+
+CREATE AGGREGATE pipeline.array_union(anycompatiblearray) (
+    SFUNC = pg_catalog.array_cat,
+    STYPE = anycompatiblearray,
+    COMBINEFUNC = pg_catalog.array_cat,
+    FINALFUNC = pipeline.array_distinct,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE pipeline.array_union(anycompatiblearray) IS
+'the union of arrays, as a sorted array without duplicates';
+
 -- The catalog of window aggregates.  The agg_* arrays are what
 -- create_window() read from the aggregates text, one element per output
 -- column; maintenance builds its SQL from them.

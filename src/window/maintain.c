@@ -411,6 +411,47 @@ append_values(StringInfo buf, PipelineWindow *def, const char *filter)
 	}
 }
 
+/*
+ * The aggregate columns of a window from the partials of its panes (the
+ * rows of append_values grouped by pane), same names as append_values.
+ */
+static void
+append_combined(StringInfo buf, PipelineWindow *def, const char *filter)
+{
+	char	   *f = filter ? psprintf(" FILTER (WHERE %s)", filter) : "";
+
+	for (int i = 0; i < def->naggs; i++)
+	{
+		switch (def->agg_kinds[i])
+		{
+			case AGG_COUNT_STAR:
+			case AGG_COUNT:
+				appendStringInfo(buf, ", (sum(x.pp_v%d)%s)::bigint AS pp_v%d", i, f, i);
+				break;
+			case AGG_SUM:
+				appendStringInfo(buf, ", sum(x.pp_v%d)%s AS pp_v%d", i, f, i);
+				break;
+			case AGG_MIN:
+				appendStringInfo(buf, ", min(x.pp_v%d)%s AS pp_v%d", i, f, i);
+				break;
+			case AGG_MAX:
+				appendStringInfo(buf, ", max(x.pp_v%d)%s AS pp_v%d", i, f, i);
+				break;
+			case AGG_AVG:
+				appendStringInfo(buf,
+								 ", sum(x.pp_s%d)%s AS pp_s%d, (sum(x.pp_c%d)%s)::bigint AS pp_c%d"
+								 ", sum(x.pp_s%d)%s / NULLIF(sum(x.pp_c%d)%s, 0) AS pp_v%d",
+								 i, f, i, i, f, i, i, f, i, f, i);
+				break;
+			case AGG_COUNT_DISTINCT:
+				appendStringInfo(buf, ", pipeline.array_union(x.pp_a%d)%s AS pp_a%d", i, f, i);
+				break;
+			case AGG_OTHER:
+				elog(ERROR, "panes cannot combine this aggregate");
+		}
+	}
+}
+
 /* the state columns that append_values fills, in its order */
 static void
 append_value_columns(StringInfo buf, PipelineWindow *def, bool from_values, const char *alias)
@@ -484,9 +525,8 @@ append_merge_set(StringInfo buf, PipelineWindow *def)
 					break;
 				}
 			case AGG_COUNT_DISTINCT:
-				appendStringInfo(buf,
-								 ", pp_set_%d = (SELECT array_agg(DISTINCT u.v) FROM "
-								 "unnest(s.pp_set_%d || excluded.pp_set_%d) AS u(v))", i, i, i);
+				appendStringInfo(buf, ", pp_set_%d = pipeline.array_distinct(s.pp_set_%d || excluded.pp_set_%d)",
+								 i, i, i);
 				break;
 			case AGG_OTHER:
 				break;			/* recomputed: the group is marked */
@@ -518,6 +558,8 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 {
 	StringInfoData buf;
 	char	   *keep = NULL;
+	bool		panes = (def->kind == WIN_HOP || def->kind == WIN_CUMULATE) &&
+		!def->has_other && !(apply_late && def->late);
 
 	if (apply_late && def->late_policy != LATE_UPDATE)
 		keep = "NOT ($1 IS NOT NULL AND x.pp_we <= $1)";
@@ -525,36 +567,81 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		keep = keep ? psprintf("%s AND %s", keep, extra_filter) : (char *) extra_filter;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "WITH pp_delta AS (%s), pp_x AS (", delta);
-	append_expand(&buf, def, "pp_delta");
-	appendStringInfoString(&buf, ")");
-	if (apply_late && def->late)
+	appendStringInfo(&buf, "WITH pp_delta AS (%s), ", delta);
+	if (panes)
 	{
-		appendStringInfo(&buf,
-						 ", pp_side AS (INSERT INTO %s (reason, watermark, %s",
-						 def->late, def->time_col);
-		append_groups(&buf, def, NULL);
-		appendStringInfo(&buf,
-						 ", \"row\") SELECT CASE WHEN x.pp_sign > 0 THEN 'late insert' ELSE 'late delete' END, "
-						 "$1, x.%s", def->time_col);
+		/*
+		 * Hopping and cumulating windows from panes: group the rows by pane
+		 * (slide or step) first, then combine each window's panes.  A row
+		 * is aggregated once, not once per window it is in.
+		 */
+		const char *t = def->time_col;
+
+		appendStringInfo(&buf, "pp_p AS (SELECT date_bin(%s, d.%s, %s) AS pp_pane",
+						 def->slide, t, origin(def));
+		append_groups(&buf, def, "d");
+		appendStringInfo(&buf, ", count(*) AS pp_rows, max(d.%s) FILTER (WHERE d.pp_sign > 0) AS pp_maxt", t);
+		if (!mark_only)
+			append_values(&buf, def, NULL);
+		appendStringInfoString(&buf, " FROM pp_delta d GROUP BY 1");
+		append_groups(&buf, def, "d");
+		if (def->kind == WIN_HOP)
+			appendStringInfo(&buf,
+							 "), pp_x AS (SELECT p.*, p.pp_pane - k * %s AS pp_ws, p.pp_pane - k * %s + %s AS pp_we, "
+							 "p.pp_pane + %s AS pp_fe FROM pp_p p CROSS JOIN generate_series(0, " INT64_FORMAT ") k)",
+							 def->slide, def->slide, def->size, def->slide, def->nsteps - 1);
+		else
+			appendStringInfo(&buf,
+							 "), pp_x AS (SELECT q.* FROM (SELECT p.*, date_bin(%s, p.pp_pane, %s) AS pp_ws, "
+							 "date_bin(%s, p.pp_pane, %s) + k * %s AS pp_we, p.pp_pane + %s AS pp_fe FROM pp_p p "
+							 "CROSS JOIN generate_series(1, " INT64_FORMAT ") k) q WHERE q.pp_we > q.pp_pane)",
+							 def->size, origin(def), def->size, origin(def), def->slide, def->slide, def->nsteps);
+		appendStringInfoString(&buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
 		append_groups(&buf, def, "x");
+		appendStringInfo(&buf, ", (sum(x.pp_rows)%s%s%s)::bigint AS pp_rows",
+						 keep ? " FILTER (WHERE " : "", keep ? keep : "", keep ? ")" : "");
+		if (!mark_only)
+			append_combined(&buf, def, keep);
 		appendStringInfoString(&buf,
-							   ", to_jsonb(x) - '{pp_sign,pp_ws,pp_we,pp_fe,pp_pane,pp_ws0}'::text[] "
-							   "FROM pp_x x WHERE $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe "
-							   "RETURNING 1)");
+							   ", max(x.pp_maxt) AS pp_maxt"
+							   ", coalesce(sum(x.pp_rows) FILTER (WHERE $1 IS NOT NULL AND x.pp_fe <= $1 "
+							   "AND x.pp_we = x.pp_fe), 0) AS pp_nlate "
+							   "FROM pp_x x GROUP BY x.pp_ws, x.pp_we");
+		append_groups(&buf, def, "x");
 	}
-	appendStringInfoString(&buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
-	append_groups(&buf, def, "x");
-	appendStringInfo(&buf, ", count(*)%s%s%s AS pp_rows",
-					 keep ? " FILTER (WHERE " : "", keep ? keep : "", keep ? ")" : "");
-	if (!mark_only)
-		append_values(&buf, def, keep);
-	appendStringInfo(&buf,
-					 ", max(x.%s) FILTER (WHERE x.pp_sign > 0) AS pp_maxt"
-					 ", count(*) FILTER (WHERE $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe) AS pp_nlate "
-					 "FROM pp_x x GROUP BY x.pp_ws, x.pp_we",
-					 def->time_col);
-	append_groups(&buf, def, "x");
+	else
+	{
+		appendStringInfoString(&buf, "pp_x AS (");
+		append_expand(&buf, def, "pp_delta");
+		appendStringInfoString(&buf, ")");
+		if (apply_late && def->late)
+		{
+			appendStringInfo(&buf,
+							 ", pp_side AS (INSERT INTO %s (reason, watermark, %s",
+							 def->late, def->time_col);
+			append_groups(&buf, def, NULL);
+			appendStringInfo(&buf,
+							 ", \"row\") SELECT CASE WHEN x.pp_sign > 0 THEN 'late insert' ELSE 'late delete' END, "
+							 "$1, x.%s", def->time_col);
+			append_groups(&buf, def, "x");
+			appendStringInfoString(&buf,
+								   ", to_jsonb(x) - '{pp_sign,pp_ws,pp_we,pp_fe,pp_pane,pp_ws0}'::text[] "
+								   "FROM pp_x x WHERE $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe "
+								   "RETURNING 1)");
+		}
+		appendStringInfoString(&buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
+		append_groups(&buf, def, "x");
+		appendStringInfo(&buf, ", count(*)%s%s%s AS pp_rows",
+						 keep ? " FILTER (WHERE " : "", keep ? keep : "", keep ? ")" : "");
+		if (!mark_only)
+			append_values(&buf, def, keep);
+		appendStringInfo(&buf,
+						 ", max(x.%s) FILTER (WHERE x.pp_sign > 0) AS pp_maxt"
+						 ", count(*) FILTER (WHERE $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe) AS pp_nlate "
+						 "FROM pp_x x GROUP BY x.pp_ws, x.pp_we",
+						 def->time_col);
+		append_groups(&buf, def, "x");
+	}
 	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s AS s (", def->state);
 	append_key_columns(&buf, def);
 	appendStringInfoString(&buf, ", pp_maxt, pp_rows");
