@@ -115,8 +115,9 @@ quoted_all(char **in, int n, char ***out)
  * pp_window_load
  *		Read a window aggregate's definition.  The caller is connected to
  *		SPI; the result lives in the caller's memory context.  The catalog
- *		is read as the bootstrap superuser: a writer to the source need not
- *		see the row under row-level security.
+ *		and the watermark are read as the bootstrap superuser: a writer to
+ *		the source need not see the row under row-level security, nor read
+ *		the state table.
  */
 PipelineWindow *
 pp_window_load(int32 id, bool missing_ok)
@@ -150,9 +151,9 @@ pp_window_load(int32 id, bool missing_ok)
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.windows");
-	SetUserIdAndSecContext(save_user, save_sec);
 	if (SPI_processed == 0)
 	{
+		SetUserIdAndSecContext(save_user, save_sec);
 		if (missing_ok)
 			return NULL;
 		ereport(ERROR,
@@ -241,6 +242,7 @@ pp_window_load(int32 id, bool missing_ok)
 		elog(ERROR, "could not read the watermark of %s", def->name);
 	def->max_event_time = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	def->has_max = !isnull;
+	SetUserIdAndSecContext(save_user, save_sec);
 	return def;
 }
 
