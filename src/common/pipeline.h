@@ -154,6 +154,7 @@ extern int	pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 							const void *params, Size params_len,
 							int reuse_slot,
 							BackgroundWorkerHandle **handle);
+extern bool pp_worker_wake(PipelineWorkerKind kind, Oid dboid);
 extern void pp_worker_report_progress(uint64 items, uint64 bytes,
 									  TimestampTz batch_start);
 extern void pp_worker_release(int slot);

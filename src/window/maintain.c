@@ -1161,25 +1161,9 @@ maintainer_wake_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
-		if (maintainer_wake_pending && pp_shared != NULL)
-		{
-			Latch	   *latch = NULL;
-
-			LWLockAcquire(pp_shared->lock, LW_SHARED);
-			for (int i = 0; i < pp_shared->nslots; i++)
-			{
-				PipelineWorkerSlot *slot = &pp_shared->slots[i];
-
-				if (slot->kind == PP_WORKER_MAINTAINER && slot->dboid == MyDatabaseId &&
-					slot->state == PP_SLOT_RUNNING && slot->latch != NULL)
-					latch = slot->latch;
-			}
-			LWLockRelease(pp_shared->lock);
-			if (latch)
-				SetLatch(latch);
-			else
-				pp_coordinator_wake(MyDatabaseId);
-		}
+		if (maintainer_wake_pending && pp_shared != NULL &&
+			!pp_worker_wake(PP_WORKER_MAINTAINER, MyDatabaseId))
+			pp_coordinator_wake(MyDatabaseId);	/* it starts one */
 		maintainer_wake_pending = false;
 	}
 	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||

@@ -122,25 +122,9 @@ pp_coordinator_main(PipelineWorkerArgs *args)
 void
 pp_coordinator_wake(Oid dboid)
 {
-	Latch	   *latch = NULL;
-
 	if (pp_shared == NULL)
 		return;
-
-	LWLockAcquire(pp_shared->lock, LW_SHARED);
-	for (int i = 0; i < pp_shared->nslots; i++)
-	{
-		PipelineWorkerSlot *slot = &pp_shared->slots[i];
-
-		if (slot->kind == PP_WORKER_COORDINATOR && slot->dboid == dboid &&
-			slot->state == PP_SLOT_RUNNING && slot->latch != NULL)
-			latch = slot->latch;
-	}
-	LWLockRelease(pp_shared->lock);
-
-	if (latch)
-		SetLatch(latch);
-	else
+	if (!pp_worker_wake(PP_WORKER_COORDINATOR, dboid))
 		pp_launcher_request(dboid);
 }
 

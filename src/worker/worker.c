@@ -302,6 +302,31 @@ pp_worker_record_error(int slotno, const char *message)
 }
 
 /*
+ * pp_worker_wake
+ *		Set the latch of the running worker of this kind in a database (the
+ *		first found).  Returns false when there is none.  Takes the lock.
+ */
+bool
+pp_worker_wake(PipelineWorkerKind kind, Oid dboid)
+{
+	Latch	   *latch = NULL;
+
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	for (int i = 0; i < pp_shared->nslots && latch == NULL; i++)
+	{
+		PipelineWorkerSlot *slot = &pp_shared->slots[i];
+
+		if (slot->kind == kind && slot->dboid == dboid &&
+			slot->state == PP_SLOT_RUNNING && slot->latch != NULL)
+			latch = slot->latch;
+	}
+	LWLockRelease(pp_shared->lock);
+	if (latch)
+		SetLatch(latch);
+	return latch != NULL;
+}
+
+/*
  * pp_worker_report_progress
  *		A worker reports a finished batch: its counts and when it began.
  *		Rates are moving averages, so pipeline.workers shows current speed.
