@@ -458,6 +458,11 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid window kind \"%s\"", kind),
 				 errhint("Build the window_spec with pipeline.tumble(), hop(), cumulate() or session().")));
+	if (PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("allowed_lateness must not be NULL"),
+				 errhint("Use '0' for no lateness.")));
 	(void) interval_us(PG_GETARG_INTERVAL_P(6), "allowed_lateness", false);
 	if (!PG_ARGISNULL(10))
 		(void) interval_us(PG_GETARG_INTERVAL_P(10), "retention", true);
@@ -747,8 +752,9 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 			SPI_processed == 0)
 			ereport(NOTICE,
 					(errmsg("table \"%s\" has no index on \"%s\"", get_rel_name(source), time_column),
-					 errdetail("Updates, deletes, session windows, count(DISTINCT ...) and rebuilds read "
-							   "the source rows of the windows they touch."),
+					 errdetail("Updates, deletes, session windows, rebuilds and aggregates other than "
+							   "count, sum, avg, min, max and count(DISTINCT) read the source rows of "
+							   "the windows they touch."),
 					 errhint("CREATE INDEX ON %s (%s);", source_q, quote_identifier(time_column))));
 	}
 

@@ -20,8 +20,11 @@
  *	  row to its windows (hop and cumulate: one row per window it is in),
  *	  groups by window and group, computes partial aggregates and merges
  *	  them with ON CONFLICT DO UPDATE: counts and sums are added, min and
- *	  max take LEAST / GREATEST, avg adds its sum and count.  Other
- *	  aggregates (count(DISTINCT x), any aggregate with a combine function)
+ *	  max take LEAST / GREATEST, avg adds its sum and count, count(DISTINCT
+ *	  x) unions its sorted set of values (pp_set_N; the count is a
+ *	  generated column).  Hopping and cumulating windows group the rows by
+ *	  pane (slide, step) first and combine panes, when every aggregate
+ *	  allows it.  Other aggregates (any aggregate with a combine function)
  *	  are exact for a group the statement creates; a group that already
  *	  existed is marked pp_recompute.
  *	delta with deletes: the touched groups are marked pp_recompute (an
@@ -941,7 +944,8 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 				appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "", def->groups[i]);
 			appendStringInfoString(&buf, ")::text");
 		}
-		appendStringInfoString(&buf, ") FROM (SELECT * FROM pp_c ORDER BY window_start, window_end) c)");
+		appendStringInfo(&buf, ") FROM (SELECT * FROM pp_c ORDER BY window_start, window_end) c "
+						 "WHERE EXISTS (SELECT 1 FROM pipeline.sinks k WHERE k.name = %s))", def->sink);
 	}
 	appendStringInfoString(&buf, " SELECT (SELECT count(*) FROM pp_n), (SELECT count(*) FROM pp_u)");
 	if (def->sink)
@@ -957,9 +961,13 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 			0, NULL, SPI_OK_DELETE);
 }
 
-/* Read merge_sql / session_sql's result row and advance the watermark. */
+/*
+ * Read merge_sql / session_sql's result row, recompute the marked groups
+ * when asked (before windows close, so what is announced and published is
+ * recomputed already), then advance the watermark.
+ */
 static uint64
-finish(PipelineWindow *def)
+finish(PipelineWindow *def, bool recompute)
 {
 	HeapTuple	tup = SPI_tuptable->vals[0];
 	TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -972,8 +980,12 @@ finish(PipelineWindow *def)
 	max_t = DatumGetInt64(SPI_getbinval(tup, desc, 1, &have_max));
 	have_max = !have_max;
 	nlate = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	if (isnull)
+		nlate = 0;
 	written = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-	advance(def, have_max, max_t, isnull ? 0 : nlate);
+	if (recompute)
+		run(def, recompute_sql(def), 0, NULL, SPI_OK_DELETE);
+	advance(def, have_max, max_t, nlate);
 	return written;
 }
 
@@ -1013,14 +1025,12 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 			run(def, buf.data, 0, NULL, SPI_OK_SELECT);
 		}
 		run(def, session_sql(def, delta_sql, true), 0, NULL, SPI_OK_SELECT);
-		written = finish(def);
+		written = finish(def, false);
 	}
 	else
 	{
 		run(def, merge_sql(def, delta_sql, has_deletes, true, NULL), 0, NULL, SPI_OK_SELECT);
-		written = finish(def);
-		if (has_deletes || def->has_other)
-			run(def, recompute_sql(def), 0, NULL, SPI_OK_DELETE);
+		written = finish(def, has_deletes || def->has_other);
 	}
 	AtEOXact_GUC(true, level);
 	return written;
@@ -1103,7 +1113,7 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 		}
 	}
 
-	written = finish(def);
+	written = finish(def, def->kind != WIN_SESSION && def->has_other);
 	AtEOXact_GUC(true, level);
 	return written;
 }
