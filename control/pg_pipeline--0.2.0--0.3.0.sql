@@ -88,7 +88,6 @@ CREATE TABLE pipeline.windows (
     retention        interval,
     sink             text,
     owner            name NOT NULL DEFAULT current_user,
-    late_row_count   bigint NOT NULL DEFAULT 0,
     maintained_at    timestamptz,
     last_error       text,
     last_error_at    timestamptz,
@@ -103,7 +102,24 @@ CREATE POLICY owner_or_admin ON pipeline.windows
     USING (owner = current_user OR pipeline.is_admin());
 GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.windows TO PUBLIC;
 GRANT USAGE ON SEQUENCE pipeline.windows_id_seq TO PUBLIC;
--- an async window needs the maintainer worker: the coordinator starts it
+-- Late rows seen, appended by the statements that saw them (so concurrent
+-- writers never update one shared row) and summed by pipeline.window_status;
+-- the maintainer folds them into one row per window now and then.
+CREATE TABLE pipeline.window_late_counts (
+    window_id        integer NOT NULL REFERENCES pipeline.windows ON DELETE CASCADE,
+    late             bigint NOT NULL,
+    counted_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON pipeline.window_late_counts (window_id);
+COMMENT ON TABLE pipeline.window_late_counts IS
+'late rows seen per window aggregate (summed by pipeline.window_status)';
+SELECT pg_catalog.pg_extension_config_dump('pipeline.window_late_counts', '');
+ALTER TABLE pipeline.window_late_counts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON pipeline.window_late_counts
+    USING (EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.id = window_id));
+GRANT SELECT, INSERT, DELETE ON pipeline.window_late_counts TO PUBLIC;
+
+-- windows need the maintainer worker (async merges, sweeps): the coordinator starts it
 CREATE TRIGGER wake_coordinator AFTER INSERT OR UPDATE OF mode OR DELETE OR TRUNCATE
     ON pipeline.windows FOR EACH STATEMENT EXECUTE FUNCTION pipeline.wake_coordinator();
 
@@ -227,7 +243,9 @@ CREATE VIEW pipeline.window_status WITH (security_invoker = true) AS
 SELECT w.name, w.source, w.kind, w.size, w.slide, w.group_by, w.mode, w.emit,
        w.late_rows AS late_policy, w.allowed_lateness, c.max_event_time,
        c.max_event_time - w.allowed_lateness AS watermark,
-       c.open_windows, c.final_windows, w.late_row_count AS late_rows,
+       c.open_windows, c.final_windows,
+       (SELECT coalesce(sum(l.late), 0) FROM pipeline.window_late_counts l WHERE l.window_id = w.id)::bigint
+           AS late_rows,
        c.pending_delta, w.maintained_at, w.last_error, w.last_error_at
   FROM pipeline.windows w, LATERAL pipeline.window_counts(w) c;
 COMMENT ON VIEW pipeline.window_status IS

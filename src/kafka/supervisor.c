@@ -128,7 +128,7 @@ read_sources(void)
 	}
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	/* consumers, sinks and, while some window is async, one maintainer */
+	/* consumers, sinks and, while some window exists, one maintainer */
 	if (SPI_execute(psprintf("SELECT name, owner::text, consumers, config_version, %d FROM pipeline.sources "
 							 "WHERE NOT paused UNION ALL "
 							 "SELECT name, owner::text, 1, config_version, %d FROM pipeline.sinks "
@@ -137,7 +137,7 @@ read_sources(void)
 							 OidIsValid(get_relname_relid("windows", get_namespace_oid("pipeline", false))) ?
 							 psprintf(" UNION ALL SELECT 'windows', "
 									  "(SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = 10), 1, 1, %d "
-									  "WHERE EXISTS (SELECT FROM pipeline.windows WHERE mode = 'async')",
+									  "WHERE EXISTS (SELECT FROM pipeline.windows)",
 									  PP_WORKER_MAINTAINER) : ""),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.sources");

@@ -608,7 +608,7 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 		appendStringInfo(&buf, ", %s", quote_identifier(lfirst(lc)));
 	appendStringInfoString(&buf, ") NULLS NOT DISTINCT");
 	exec(buf.data);
-	exec(psprintf("CREATE INDEX ON %s (window_end)", state_q));
+	exec(psprintf("CREATE INDEX ON %s (window_end) WHERE NOT is_final", state_q));
 	exec(psprintf("CREATE INDEX ON %s (window_start) WHERE pp_recompute", state_q));
 	if (strcmp(kind, "session") == 0 && groups != NIL)
 	{
@@ -883,7 +883,7 @@ pipeline_flush_window(PG_FUNCTION_ARGS)
 		ids = list_make1_int(window_arg(fcinfo, 0));
 	else
 	{
-		if (SPI_execute("SELECT id FROM pipeline.windows WHERE mode = 'async' ORDER BY id", true, 0) != SPI_OK_SELECT)
+		if (SPI_execute("SELECT id FROM pipeline.windows ORDER BY id", true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read pipeline.windows");
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
@@ -900,7 +900,7 @@ pipeline_flush_window(PG_FUNCTION_ARGS)
 		int			save_sec;
 
 		pp_window_as_owner(def, &save_user, &save_sec);
-		merged += pp_window_drain(def);
+		merged += pp_window_sweep(def);
 		SetUserIdAndSecContext(save_user, save_sec);
 	}
 	SPI_finish();

@@ -65,6 +65,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "common/pipeline.h"
@@ -72,6 +73,13 @@
 
 /* advisory lock class of "drain this window's delta" (key 2: window id) */
 #define DRAIN_LOCK_CLASS	0x70705749
+
+/*
+ * When set, every statement of run() sees this snapshot (the drain of an
+ * async window: what it consumes from the delta and what it recomputes from
+ * the source must be the same committed rows).
+ */
+static Snapshot run_snapshot = InvalidSnapshot;
 
 static bool maintainer_wake_pending = false;
 static bool xact_callback_registered = false;
@@ -113,6 +121,23 @@ quoted_all(char **in, int n, char ***out)
 #define QUALIFIED(col) \
 	"(SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c " \
 	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = w." col ")"
+
+/*
+ * The largest event time seen, kept per group (pp_maxt) rather than in the
+ * catalog, so concurrent writers never wait on one hot row.  It is in the
+ * latest window(s): the rows with the largest window_end.
+ */
+static void
+load_watermark(PipelineWindow *def)
+{
+	bool		isnull;
+
+	if (SPI_execute(psprintf("SELECT max(pp_maxt) FROM %s WHERE window_end = (SELECT max(window_end) FROM %s)",
+							 def->state, def->state), false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the watermark of %s", def->name);
+	def->max_event_time = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	def->has_max = !isnull;
+}
 
 /*
  * pp_window_load
@@ -235,16 +260,7 @@ pp_window_load(int32 id, bool missing_ok)
 	def->lateness_us = DatumGetInt64(SPI_getbinval(tup, desc, 28, &isnull));
 	def->lateness = psprintf("'" INT64_FORMAT " microseconds'::interval", def->lateness_us);
 
-	/*
-	 * The largest event time seen, kept per group (pp_maxt) rather than in
-	 * the catalog, so concurrent writers never wait on one hot row.  It is
-	 * in the latest window(s): the rows with the largest window_end.
-	 */
-	if (SPI_execute(psprintf("SELECT max(pp_maxt) FROM %s WHERE window_end = (SELECT max(window_end) FROM %s)",
-							 def->state, def->state), false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the watermark of %s", def->name);
-	def->max_event_time = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	def->has_max = !isnull;
+	load_watermark(def);
 	SetUserIdAndSecContext(save_user, save_sec);
 	return def;
 }
@@ -316,18 +332,18 @@ append_expand(StringInfo buf, PipelineWindow *def, const char *input)
 		case WIN_HOP:
 			appendStringInfo(buf,
 							 "SELECT x.*, x.pp_ws + %s AS pp_we FROM "
-							 "(SELECT p.*, p.pp_pane - k * %s AS pp_ws, p.pp_pane + %s AS pp_fe FROM "
+							 "(SELECT p.*, p.pp_pane - pp_k * %s AS pp_ws, p.pp_pane + %s AS pp_fe FROM "
 							 "(SELECT d.*, date_bin(%s, d.%s, %s) AS pp_pane FROM %s d) p "
-							 "CROSS JOIN generate_series(0, " INT64_FORMAT ") k) x",
+							 "CROSS JOIN generate_series(0, " INT64_FORMAT ") pp_k) x",
 							 def->size, def->slide, def->slide, def->slide, t, origin(def), input,
 							 def->nsteps - 1);
 			break;
 		case WIN_CUMULATE:
 			appendStringInfo(buf,
 							 "SELECT x.* FROM "
-							 "(SELECT p.*, p.pp_ws0 AS pp_ws, p.pp_ws0 + k * %s AS pp_we, p.pp_pane + %s AS pp_fe FROM "
+							 "(SELECT p.*, p.pp_ws0 AS pp_ws, p.pp_ws0 + pp_k * %s AS pp_we, p.pp_pane + %s AS pp_fe FROM "
 							 "(SELECT d.*, date_bin(%s, d.%s, %s) AS pp_ws0, date_bin(%s, d.%s, %s) AS pp_pane FROM %s d) p "
-							 "CROSS JOIN generate_series(1, " INT64_FORMAT ") k) x WHERE x.pp_we > x.%s",
+							 "CROSS JOIN generate_series(1, " INT64_FORMAT ") pp_k) x WHERE x.pp_we > x.%s",
 							 def->slide, def->slide, def->size, t, origin(def), def->slide, t, origin(def),
 							 input, def->nsteps, t);
 			break;
@@ -592,14 +608,14 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		append_groups(&buf, def, "d");
 		if (def->kind == WIN_HOP)
 			appendStringInfo(&buf,
-							 "), pp_x AS (SELECT p.*, p.pp_pane - k * %s AS pp_ws, p.pp_pane - k * %s + %s AS pp_we, "
-							 "p.pp_pane + %s AS pp_fe FROM pp_p p CROSS JOIN generate_series(0, " INT64_FORMAT ") k)",
+							 "), pp_x AS (SELECT p.*, p.pp_pane - pp_k * %s AS pp_ws, p.pp_pane - pp_k * %s + %s AS pp_we, "
+							 "p.pp_pane + %s AS pp_fe FROM pp_p p CROSS JOIN generate_series(0, " INT64_FORMAT ") pp_k)",
 							 def->slide, def->slide, def->size, def->slide, def->nsteps - 1);
 		else
 			appendStringInfo(&buf,
 							 "), pp_x AS (SELECT q.* FROM (SELECT p.*, date_bin(%s, p.pp_pane, %s) AS pp_ws, "
-							 "date_bin(%s, p.pp_pane, %s) + k * %s AS pp_we, p.pp_pane + %s AS pp_fe FROM pp_p p "
-							 "CROSS JOIN generate_series(1, " INT64_FORMAT ") k) q WHERE q.pp_we > q.pp_pane)",
+							 "date_bin(%s, p.pp_pane, %s) + pp_k * %s AS pp_we, p.pp_pane + %s AS pp_fe FROM pp_p p "
+							 "CROSS JOIN generate_series(1, " INT64_FORMAT ") pp_k) q WHERE q.pp_we > q.pp_pane)",
 							 def->size, origin(def), def->size, origin(def), def->slide, def->slide, def->nsteps);
 		appendStringInfoString(&buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
 		append_groups(&buf, def, "x");
@@ -662,11 +678,11 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		appendStringInfoString(&buf, ", g.pp_rows");
 		append_value_columns(&buf, def, true, "g");
 	}
-	/* final already if the watermark this statement moves passed it */
+	/* a row into a window already final (a late fix) stays final */
 	appendStringInfo(&buf,
-					 ", COALESCE(g.pp_we <= GREATEST($1, (SELECT max(pp_maxt) FROM pp_g) - %s), false), %s "
+					 ", ($1 IS NOT NULL AND g.pp_we <= $1), %s "
 					 "FROM pp_g g WHERE g.pp_rows > 0 ORDER BY g.pp_ws, g.pp_we",
-					 def->lateness, mark_only ? "true" : "false");
+					 mark_only ? "true" : "false");
 	append_groups(&buf, def, "g");
 	appendStringInfoString(&buf, " ON CONFLICT (");
 	append_key_columns(&buf, def);
@@ -828,9 +844,8 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 	appendStringInfoString(&buf, ", g.pp_maxt, g.pp_rows");
 	append_value_columns(&buf, def, true, "g");
 	appendStringInfoString(&buf,
-						   ", COALESCE(g.pp_we <= GREATEST($1, (SELECT max(d.");
-	appendStringInfo(&buf, "%s) FROM pp_d0 d WHERE d.pp_sign > 0) - %s), false) FROM pp_g g "
-					 "WHERE (SELECT count(*) FROM pp_del) >= 0 ORDER BY g.pp_ws, g.pp_we", t, def->lateness);
+						   ", ($1 IS NOT NULL AND g.pp_we <= $1) FROM pp_g g "
+						   "WHERE (SELECT count(*) FROM pp_del) >= 0 ORDER BY g.pp_ws, g.pp_we");
 	append_groups(&buf, def, "g");
 	appendStringInfo(&buf,
 					 " RETURNING 1) SELECT (SELECT max(%s) FROM pp_d0 WHERE pp_sign > 0), "
@@ -876,7 +891,17 @@ run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
 		values[i + 1] = extra[i];
 		nulls[i + 1] = ' ';
 	}
-	rc = SPI_execute_with_args(sql, 1 + nextra, argtypes, values, nulls, false, 0);
+	if (run_snapshot != InvalidSnapshot)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, 1 + nextra, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare window maintenance statement: %s", sql);
+		rc = SPI_execute_snapshot(plan, values, nulls, run_snapshot, InvalidSnapshot, false, true, 0);
+		SPI_freeplan(plan);
+	}
+	else
+		rc = SPI_execute_with_args(sql, 1 + nextra, argtypes, values, nulls, false, 0);
 	if (rc != expect)
 		elog(ERROR, "window maintenance statement failed (%d): %s", rc, sql);
 }
@@ -889,35 +914,47 @@ run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
 static void
 advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 {
-	bool		moved = have_max && (!def->has_max || max_t > def->max_event_time);
-	bool		had_max = def->has_max;
-	int64		old_max = def->max_event_time;
-	StringInfoData buf;
-
 	if (nlate > 0)
 	{
 		Oid			argtypes[2] = {INT8OID, INT4OID};
 		Datum		values[2] = {Int64GetDatum(nlate), Int32GetDatum(def->id)};
 
-		if (SPI_execute_with_args("UPDATE pipeline.windows SET late_row_count = late_row_count + $1 "
-								  "WHERE id = $2", 2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not update pipeline.windows");
+		/* appended, never updated: writers do not queue on a shared row */
+		if (SPI_execute_with_args("INSERT INTO pipeline.window_late_counts (late, window_id) VALUES ($1, $2)",
+								  2, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not count late rows");
 	}
-	if (!moved)
-		return;
-	def->max_event_time = max_t;
-	def->has_max = true;
+	if (have_max && (!def->has_max || max_t > def->max_event_time))
+	{
+		def->max_event_time = max_t;
+		def->has_max = true;
+	}
+	pp_window_close(def);
+}
 
-	/*
-	 * $1: the new watermark, $2: the old one.  Rows the merge wrote are
-	 * final already when the new watermark passed them; older rows are
-	 * marked here.  Every window whose end is in ($2, $1] closed now.
-	 */
+/*
+ * pp_window_close
+ *		Mark final the windows the watermark passed, announce them (NOTIFY)
+ *		and publish them to the window's sink, then drop what retention no
+ *		longer keeps.  Rows another transaction has locked are skipped, not
+ *		waited for (so writers never deadlock here): whoever comes next
+ *		(the next statement, the maintainer's sweep) closes them.  So one
+ *		window may be announced in parts, "groups" counting the groups this
+ *		statement closed.
+ */
+void
+pp_window_close(PipelineWindow *def)
+{
+	StringInfoData buf;
+
+	if (!def->has_max)
+		return;
 	initStringInfo(&buf);
 	appendStringInfo(&buf,
-					 "WITH pp_u AS (UPDATE %s SET is_final = true WHERE window_end > $2 AND window_end <= $1 "
-					 "AND NOT is_final RETURNING 1), "
-					 "pp_c AS (SELECT * FROM %s WHERE window_end > $2 AND window_end <= $1), "
+					 "WITH pp_c AS (UPDATE %s s SET is_final = true FROM "
+					 "(SELECT ctid FROM %s WHERE NOT is_final AND window_end <= $1 "
+					 "ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid "
+					 "RETURNING s.*), "
 					 "pp_n AS (SELECT pg_notify('pipeline_window_closed', json_build_object("
 					 "'window', %s, 'window_start', q.window_start, 'window_end', q.window_end, "
 					 "'groups', q.n, 'watermark', $1)::text) FROM "
@@ -947,17 +984,15 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 		appendStringInfo(&buf, ") FROM (SELECT * FROM pp_c ORDER BY window_start, window_end) c "
 						 "WHERE EXISTS (SELECT 1 FROM pipeline.sinks k WHERE k.name = %s))", def->sink);
 	}
-	appendStringInfoString(&buf, " SELECT (SELECT count(*) FROM pp_n), (SELECT count(*) FROM pp_u)");
+	appendStringInfoString(&buf, " SELECT (SELECT count(*) FROM pp_n)");
 	if (def->sink)
 		appendStringInfoString(&buf, ", (SELECT count(*) FROM pp_p)");
-	{
-		Datum		old_wm = Int64GetDatum(had_max ? old_max - def->lateness_us : DT_NOBEGIN);
-
-		run(def, buf.data, 1, &old_wm, SPI_OK_SELECT);
-	}
+	run(def, buf.data, 0, NULL, SPI_OK_SELECT);
 
 	if (def->retention)
-		run(def, psprintf("DELETE FROM %s WHERE window_end < $1 - %s", def->state, def->retention),
+		run(def, psprintf("DELETE FROM %s s USING (SELECT ctid FROM %s WHERE window_end < $1 - %s "
+						  "FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid",
+						  def->state, def->state, def->retention),
 			0, NULL, SPI_OK_DELETE);
 }
 
@@ -1130,9 +1165,8 @@ uint64
 pp_window_drain(PipelineWindow *def)
 {
 	bool		isnull;
-	int64		last;
 	bool		has_deletes;
-	int64		n;
+	volatile int64 n = 0;
 	char	   *cols;
 	StringInfoData buf;
 
@@ -1140,28 +1174,58 @@ pp_window_drain(PipelineWindow *def)
 		return 0;
 	run(def, psprintf("SELECT pg_advisory_xact_lock(%d, %d)", DRAIN_LOCK_CLASS, def->id),
 		0, NULL, SPI_OK_SELECT);
-	run(def, psprintf("SELECT max(pp_id), coalesce(bool_or(pp_sign < 0), false), count(*) FROM %s",
-					  def->delta), 0, NULL, SPI_OK_SELECT);
-	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
-		return 0;
-	has_deletes = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "pp_sign");
-	for (int i = 0; i < def->ncols; i++)
-		appendStringInfo(&buf, ", %s", def->cols[i]);
-	cols = buf.data;
-
-	pp_window_apply(def,
-					psprintf("DELETE FROM %s WHERE pp_id <= " INT64_FORMAT "%s RETURNING %s",
-							 def->delta, last, has_deletes ? "" : " AND pp_sign > 0", cols),
-					psprintf("SELECT %s FROM %s WHERE pp_id <= " INT64_FORMAT, cols, def->delta, last),
-					has_deletes, false);
-	run(def, psprintf("UPDATE pipeline.windows SET maintained_at = now(), last_error = NULL "
-					  "WHERE id = %d", def->id), 0, NULL, SPI_OK_UPDATE);
+	/* one snapshot, taken once the previous drain committed, for it all */
+	run_snapshot = RegisterSnapshot(GetLatestSnapshot());
+	PG_TRY();
+	{
+		load_watermark(def);
+		run(def, psprintf("SELECT coalesce(bool_or(pp_sign < 0), false), count(*) FROM %s", def->delta),
+			0, NULL, SPI_OK_SELECT);
+		has_deletes = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		if (n > 0)
+		{
+			initStringInfo(&buf);
+			appendStringInfoString(&buf, "pp_sign");
+			for (int i = 0; i < def->ncols; i++)
+				appendStringInfo(&buf, ", %s", def->cols[i]);
+			cols = buf.data;
+			pp_window_apply(def,
+							psprintf("DELETE FROM %s RETURNING %s", def->delta, cols),
+							psprintf("SELECT %s FROM %s", cols, def->delta),
+							has_deletes, false);
+			run(def, psprintf("UPDATE pipeline.windows SET maintained_at = now(), last_error = NULL "
+							  "WHERE id = %d", def->id), 0, NULL, SPI_OK_UPDATE);
+		}
+	}
+	PG_FINALLY();
+	{
+		UnregisterSnapshot(run_snapshot);
+		run_snapshot = InvalidSnapshot;
+	}
+	PG_END_TRY();
 	return (uint64) n;
+}
+
+/*
+ * pp_window_sweep
+ *		The maintainer's pass over a window (and pipeline.flush_window()'s):
+ *		merge an async window's delta; close the windows the watermark
+ *		passed that writers skipped (rows they found locked); fold the
+ *		late-row counts into one row.  Returns the delta rows merged.
+ */
+uint64
+pp_window_sweep(PipelineWindow *def)
+{
+	uint64		merged = def->async ? pp_window_drain(def) : 0;
+
+	pp_window_close(def);
+	run(def, psprintf("WITH d AS (DELETE FROM pipeline.window_late_counts WHERE window_id = %d RETURNING late) "
+					  "INSERT INTO pipeline.window_late_counts (window_id, late) "
+					  "SELECT %d, sum(late) FROM d HAVING count(*) > 1", def->id, def->id),
+		0, NULL, SPI_OK_INSERT);
+	return merged;
 }
 
 /* ---------------------------------------------------------------- trigger */

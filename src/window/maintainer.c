@@ -35,11 +35,13 @@
 #include "window/window.h"
 
 int			pp_window_delay_ms = 200;
+
+#define SWEEP_INTERVAL_MS	1000
 int			pp_window_work_mem_kb = 65536;
 
-/* The async windows of this database, in a fresh transaction. */
+/* The windows of this database, in a fresh transaction; any sync ones? */
 static List *
-async_windows(void)
+all_windows(bool *any_sync)
 {
 	List	   *ids = NIL;
 	MemoryContext caller = CurrentMemoryContext;
@@ -47,7 +49,8 @@ async_windows(void)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_execute("SELECT id FROM pipeline.windows WHERE mode = 'async' ORDER BY id", true, 0) == SPI_OK_SELECT)
+	*any_sync = false;
+	if (SPI_execute("SELECT id, mode = 'sync' FROM pipeline.windows ORDER BY id", true, 0) == SPI_OK_SELECT)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
@@ -57,6 +60,7 @@ async_windows(void)
 
 			ids = lappend_int(ids, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
 															   SPI_tuptable->tupdesc, 1, &isnull)));
+			*any_sync |= DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -88,9 +92,9 @@ drain_one(int32 id, MemoryContext scratch)
 		def = pp_window_load(id, true);
 		if (def)
 		{
-			pgstat_report_activity(STATE_RUNNING, psprintf("merging the delta of %s", def->name));
+			pgstat_report_activity(STATE_RUNNING, psprintf("maintaining %s", def->name));
 			pp_window_as_owner(def, &save_user, &save_sec);
-			merged = pp_window_drain(def);
+			merged = pp_window_sweep(def);
 			SetUserIdAndSecContext(save_user, save_sec);
 		}
 		SPI_finish();
@@ -145,6 +149,7 @@ pp_window_maintainer_main(PipelineWorkerArgs *args)
 		List	   *ids;
 		ListCell   *lc;
 		uint64		merged = 0;
+		bool		any_sync;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -163,11 +168,11 @@ pp_window_maintainer_main(PipelineWorkerArgs *args)
 		MemoryContextReset(scratch);
 		MemoryContextSwitchTo(scratch);
 
-		ids = async_windows();
+		ids = all_windows(&any_sync);
 		if (ids == NIL)
 		{
 			pp_worker_set_no_restart();
-			break;				/* no async window left: the coordinator knows */
+			break;				/* no window left: the coordinator knows */
 		}
 		foreach(lc, ids)
 			merged += drain_one(lfirst_int(lc), scratch);
@@ -175,8 +180,10 @@ pp_window_maintainer_main(PipelineWorkerArgs *args)
 			pp_worker_report_progress(merged, 0, last_pass);
 		pgstat_report_activity(STATE_IDLE, NULL);
 
+		/* sync windows are swept every second for windows writers skipped */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 pp_naptime_ms, PP_WAIT_EVENT);
+						 any_sync ? Min(pp_naptime_ms, SWEEP_INTERVAL_MS) : pp_naptime_ms,
+						 PP_WAIT_EVENT);
 		ResetLatch(MyLatch);
 	}
 	proc_exit(0);

@@ -96,6 +96,8 @@ extern uint64 pp_window_apply(PipelineWindow *def, const char *delta_sql,
 extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
 								int64 from_us, int64 to_us);
 extern uint64 pp_window_drain(PipelineWindow *def);
+extern void pp_window_close(PipelineWindow *def);
+extern uint64 pp_window_sweep(PipelineWindow *def);
 extern void pp_window_as_owner(PipelineWindow *def, Oid *save_user, int *save_sec);
 extern void pp_window_wake_maintainer_at_commit(void);
 
