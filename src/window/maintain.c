@@ -1221,9 +1221,11 @@ pp_window_sweep(PipelineWindow *def)
 	uint64		merged = def->async ? pp_window_drain(def) : 0;
 
 	pp_window_close(def);
-	run(def, psprintf("WITH d AS (DELETE FROM pipeline.window_late_counts WHERE window_id = %d RETURNING late) "
+	run(def, psprintf("WITH d AS (DELETE FROM pipeline.window_late_counts WHERE window_id = %d "
+					  "AND (SELECT count(*) FROM pipeline.window_late_counts WHERE window_id = %d) > 1 "
+					  "RETURNING late) "
 					  "INSERT INTO pipeline.window_late_counts (window_id, late) "
-					  "SELECT %d, sum(late) FROM d HAVING count(*) > 1", def->id, def->id),
+					  "SELECT %d, sum(late) FROM d HAVING count(*) > 0", def->id, def->id, def->id),
 		0, NULL, SPI_OK_INSERT);
 	return merged;
 }
