@@ -223,8 +223,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- the largest event time is kept per group; it is in the latest windows
-    EXECUTE format('SELECT max(pp_maxt)::timestamptz FROM %s
-                     WHERE window_end = (SELECT max(window_end) FROM %s)', w.state_table, w.state_table)
+    EXECUTE format('SELECT max(pp_maxt)::timestamptz FROM %1$s WHERE %2$I = (SELECT max(%2$I) FROM %1$s)',
+                   w.state_table, CASE WHEN w.kind = 'session' THEN 'window_end' ELSE 'window_start' END)
        INTO max_event_time;
     EXECUTE format('SELECT count(DISTINCT (window_start, window_end)) FILTER (WHERE NOT is_final),
                            count(DISTINCT (window_start, window_end)) FILTER (WHERE is_final) FROM %s',

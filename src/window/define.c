@@ -619,6 +619,8 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, "window_end)");
 		exec(buf.data);
 	}
+	if (strcmp(kind, "session") == 0)
+		exec(psprintf("CREATE INDEX ON %s (window_end)", state_q));	/* the watermark */
 	exec(psprintf("COMMENT ON TABLE %s IS %s", state_q,
 				  quote_literal_cstr(psprintf("window aggregate of %s, kept up to date by pg_pipeline: "
 											  "see pipeline.windows", source_q))));

@@ -125,15 +125,22 @@ quoted_all(char **in, int n, char ***out)
 /*
  * The largest event time seen, kept per group (pp_maxt) rather than in the
  * catalog, so concurrent writers never wait on one hot row.  It is in the
- * latest window(s): the rows with the largest window_end.
+ * latest window(s).
  */
 static void
 load_watermark(PipelineWindow *def)
 {
 	bool		isnull;
 
-	if (SPI_execute(psprintf("SELECT max(pp_maxt) FROM %s WHERE window_end = (SELECT max(window_end) FROM %s)",
-							 def->state, def->state), false, 1) != SPI_OK_SELECT)
+	/*
+	 * Tumbling, hopping, cumulating: the latest window_start (the unique
+	 * index's first column) holds the largest event time.  Sessions: the
+	 * latest window_end (an index of their own).
+	 */
+	const char *col = def->kind == WIN_SESSION ? "window_end" : "window_start";
+
+	if (SPI_execute(psprintf("SELECT max(pp_maxt) FROM %s WHERE %s = (SELECT max(%s) FROM %s)",
+							 def->state, col, col, def->state), false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the watermark of %s", def->name);
 	def->max_event_time = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	def->has_max = !isnull;

@@ -228,7 +228,8 @@ is(sql("SELECT bool_and(n > 0) AND count(*) FILTER (WHERE is_final) > 10 FROM w_
 # ---- the announcements -------------------------------------------------------
 
 # Every final window of each window aggregate was announced, by the
-# maintainer for async windows and by a writer for sync ones.
+# maintainer for async windows and by a writer (or, for rows a writer found
+# locked, the maintainer's sweep) for sync ones.
 sub announced_ok
 {
 	my ($win) = @_;
@@ -271,7 +272,9 @@ is(scalar @bad, 0, 'every payload has a positive group count and a watermark')
 my %async_pid = map { $_->{pid} => 1 } grep { $_->{payload}{window} =~ /_async$/ } @notes;
 my %sync_pid = map { $_->{pid} => 1 } grep { $_->{payload}{window} =~ /_sync$/ } @notes;
 is(join(',', sort keys %async_pid), $mpid, 'async windows are announced by the maintainer');
-ok(!$sync_pid{$mpid} && scalar(keys %sync_pid) >= 1, 'sync windows are announced by the writers');
+# sync windows are closed by the writers; the maintainer's sweep closes only
+# what a writer skipped because another writer held the rows
+ok(scalar(grep { $_ ne $mpid } keys %sync_pid) >= 1, 'sync windows are announced by the writers');
 my %seen;
 my @dups = grep { $seen{"$_->{payload}{window} $_->{payload}{window_start} $_->{payload}{window_end}"}++ } @notes;
 note(scalar(@notes) . ' announcements, ' . scalar(@dups) . ' of an already announced window (late rows)');
