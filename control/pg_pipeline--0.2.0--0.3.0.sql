@@ -102,22 +102,26 @@ CREATE POLICY owner_or_admin ON pipeline.windows
     USING (owner = current_user OR pipeline.is_admin());
 GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.windows TO PUBLIC;
 GRANT USAGE ON SEQUENCE pipeline.windows_id_seq TO PUBLIC;
--- Late rows seen, appended by the statements that saw them (so concurrent
--- writers never update one shared row) and summed by pipeline.window_status;
--- the maintainer folds them into one row per window now and then.
-CREATE TABLE pipeline.window_late_counts (
+-- The progress of each window: the largest event time seen and the late
+-- rows counted, appended by the statements that move it (so concurrent
+-- writers never update one shared row); the watermark is the largest
+-- max_event_time minus allowed_lateness.  The maintainer folds the rows of
+-- a window into one now and then.  For a timestamp (without time zone) time
+-- column, max_event_time holds the same clock reading, as if in UTC.
+CREATE TABLE pipeline.window_progress (
     window_id        integer NOT NULL REFERENCES pipeline.windows ON DELETE CASCADE,
-    late             bigint NOT NULL,
-    counted_at       timestamptz NOT NULL DEFAULT now()
+    max_event_time   timestamptz,
+    late             bigint NOT NULL DEFAULT 0,
+    recorded_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX ON pipeline.window_late_counts (window_id);
-COMMENT ON TABLE pipeline.window_late_counts IS
-'late rows seen per window aggregate (summed by pipeline.window_status)';
-SELECT pg_catalog.pg_extension_config_dump('pipeline.window_late_counts', '');
-ALTER TABLE pipeline.window_late_counts ENABLE ROW LEVEL SECURITY;
-CREATE POLICY owner_or_admin ON pipeline.window_late_counts
+CREATE INDEX ON pipeline.window_progress (window_id, max_event_time);
+COMMENT ON TABLE pipeline.window_progress IS
+'per window aggregate: largest event time and late rows, appended by maintenance (window_status sums them)';
+SELECT pg_catalog.pg_extension_config_dump('pipeline.window_progress', '');
+ALTER TABLE pipeline.window_progress ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON pipeline.window_progress
     USING (EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.id = window_id));
-GRANT SELECT, INSERT, DELETE ON pipeline.window_late_counts TO PUBLIC;
+GRANT SELECT, INSERT, DELETE ON pipeline.window_progress TO PUBLIC;
 
 -- windows need the maintainer worker (async merges, sweeps): the coordinator starts it
 CREATE TRIGGER wake_coordinator AFTER INSERT OR UPDATE OF mode OR DELETE OR TRUNCATE
@@ -216,16 +220,11 @@ COMMENT ON FUNCTION pipeline.alter_window(regclass, pipeline.window_spec, text, 
 
 -- Counts behind pipeline.window_status (one window's tables).
 CREATE FUNCTION pipeline.window_counts(w pipeline.windows,
-    OUT max_event_time timestamptz, OUT open_windows bigint, OUT final_windows bigint,
-    OUT pending_delta bigint)
+    OUT open_windows bigint, OUT final_windows bigint, OUT pending_delta bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- the largest event time is kept per group; it is in the latest windows
-    EXECUTE format('SELECT max(pp_maxt)::timestamptz FROM %1$s WHERE %2$I = (SELECT max(%2$I) FROM %1$s)',
-                   w.state_table, CASE WHEN w.kind = 'session' THEN 'window_end' ELSE 'window_start' END)
-       INTO max_event_time;
     EXECUTE format('SELECT count(DISTINCT (window_start, window_end)) FILTER (WHERE NOT is_final),
                            count(DISTINCT (window_start, window_end)) FILTER (WHERE is_final) FROM %s',
                    w.state_table)
@@ -237,17 +236,17 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline.window_counts(pipeline.windows) IS
-'largest event time, open and final windows, and delta rows waiting, of one window aggregate';
+'open and final windows, and delta rows waiting, of one window aggregate';
 
 CREATE VIEW pipeline.window_status WITH (security_invoker = true) AS
 SELECT w.name, w.source, w.kind, w.size, w.slide, w.group_by, w.mode, w.emit,
-       w.late_rows AS late_policy, w.allowed_lateness, c.max_event_time,
-       c.max_event_time - w.allowed_lateness AS watermark,
-       c.open_windows, c.final_windows,
-       (SELECT coalesce(sum(l.late), 0) FROM pipeline.window_late_counts l WHERE l.window_id = w.id)::bigint
-           AS late_rows,
+       w.late_rows AS late_policy, w.allowed_lateness, p.max_event_time,
+       p.max_event_time - w.allowed_lateness AS watermark,
+       c.open_windows, c.final_windows, p.late_rows,
        c.pending_delta, w.maintained_at, w.last_error, w.last_error_at
-  FROM pipeline.windows w, LATERAL pipeline.window_counts(w) c;
+  FROM pipeline.windows w, LATERAL pipeline.window_counts(w) c,
+       LATERAL (SELECT max(g.max_event_time) AS max_event_time, coalesce(sum(g.late), 0)::bigint AS late_rows
+                  FROM pipeline.window_progress g WHERE g.window_id = w.id) p;
 COMMENT ON VIEW pipeline.window_status IS
 'per window aggregate: watermark, open and final windows, late rows seen, delta waiting (async), last error';
 GRANT SELECT ON pipeline.window_status TO PUBLIC;

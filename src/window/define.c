@@ -18,7 +18,10 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
@@ -585,9 +588,8 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 			appendStringInfo(&buf, " GENERATED ALWAYS AS (coalesce(cardinality(pp_set_%d), 0)) STORED", i);
 		i++;
 	}
-	appendStringInfo(&buf, ", is_final boolean NOT NULL DEFAULT false, "
-					 "pp_rows bigint NOT NULL DEFAULT 0, pp_recompute boolean NOT NULL DEFAULT false, "
-					 "pp_maxt %s", ttype);
+	appendStringInfoString(&buf, ", is_final boolean NOT NULL DEFAULT false, "
+						   "pp_rows bigint NOT NULL DEFAULT 0, pp_recompute boolean NOT NULL DEFAULT false");
 	i = 0;
 	foreach(lc, aggs)
 	{
@@ -619,8 +621,26 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, "window_end)");
 		exec(buf.data);
 	}
-	if (strcmp(kind, "session") == 0)
-		exec(psprintf("CREATE INDEX ON %s (window_end)", state_q));	/* the watermark */
+	/*
+	 * The state table depends on the source columns it is computed from, so
+	 * DROP COLUMN of one of them is refused (or, with CASCADE, drops the
+	 * window's table) instead of breaking every later write.
+	 */
+	{
+		ObjectAddress state_addr;
+		ObjectAddress col_addr;
+		RangeVar   *state_rv;
+
+		CommandCounterIncrement();
+		state_rv = makeRangeVar(nspname, strcmp(emit, "on_close") == 0 ?
+								with_suffix(relname, "_state") : relname, -1);
+		ObjectAddressSet(state_addr, RelationRelationId, RangeVarGetRelid(state_rv, NoLock, false));
+		foreach(lc, cols)
+		{
+			ObjectAddressSubSet(col_addr, RelationRelationId, source, get_attnum(source, lfirst(lc)));
+			recordDependencyOn(&state_addr, &col_addr, DEPENDENCY_NORMAL);
+		}
+	}
 	exec(psprintf("COMMENT ON TABLE %s IS %s", state_q,
 				  quote_literal_cstr(psprintf("window aggregate of %s, kept up to date by pg_pipeline: "
 											  "see pipeline.windows", source_q))));

@@ -123,24 +123,19 @@ quoted_all(char **in, int n, char ***out)
 	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = w." col ")"
 
 /*
- * The largest event time seen, kept per group (pp_maxt) rather than in the
- * catalog, so concurrent writers never wait on one hot row.  It is in the
- * latest window(s).
+ * The largest event time seen: the largest of the rows the statements that
+ * moved it appended to pipeline.window_progress (an index scan).  Appended,
+ * never updated, so concurrent writers never wait on one hot row.
  */
 static void
 load_watermark(PipelineWindow *def)
 {
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(def->id)};
 	bool		isnull;
 
-	/*
-	 * Tumbling, hopping, cumulating: the latest window_start (the unique
-	 * index's first column) holds the largest event time.  Sessions: the
-	 * latest window_end (an index of their own).
-	 */
-	const char *col = def->kind == WIN_SESSION ? "window_end" : "window_start";
-
-	if (SPI_execute(psprintf("SELECT max(pp_maxt) FROM %s WHERE %s = (SELECT max(%s) FROM %s)",
-							 def->state, col, col, def->state), false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args("SELECT max(max_event_time) FROM pipeline.window_progress WHERE window_id = $1",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the watermark of %s", def->name);
 	def->max_event_time = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	def->has_max = !isnull;
@@ -359,13 +354,34 @@ append_expand(StringInfo buf, PipelineWindow *def, const char *input)
 	}
 }
 
-/* " AND a.g IS NOT DISTINCT FROM b.g" for every group column */
-static void
-append_gmatch(StringInfo buf, PipelineWindow *def, const char *a, const char *b)
+/*
+ * A window key (or only the group) as one record: "ROW(a.ws, a.we, a.g1,
+ * ...)".  Two records compare equal when every field is, NULLs included,
+ * and the planner can merge-join on them, where IS NOT DISTINCT FROM per
+ * column leaves it a nested loop.  Compare a record with a column holding
+ * one (or a ROW() with such a column): two ROW() constructors would be
+ * compared field by field, NULLs unequal.
+ */
+static char *
+key_record(PipelineWindow *def, const char *alias, const char *ws, const char *we)
 {
+	StringInfoData buf;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "ROW(");
+	if (ws)
+	{
+		appendStringInfo(&buf, "%s.%s, %s.%s", alias, ws, alias, we);
+		first = false;
+	}
 	for (int i = 0; i < def->ngroups; i++)
-		appendStringInfo(buf, " AND %s.%s IS NOT DISTINCT FROM %s.%s",
-						 a, def->groups[i], b, def->groups[i]);
+	{
+		appendStringInfo(&buf, "%s%s.%s", first ? "" : ", ", alias, def->groups[i]);
+		first = false;
+	}
+	appendStringInfoString(&buf, ")");
+	return buf.data;
 }
 
 /* ", a.g1, a.g2" (alias may be NULL) */
@@ -672,12 +688,11 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 	}
 	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s AS s (", def->state);
 	append_key_columns(&buf, def);
-	appendStringInfoString(&buf, ", pp_maxt, pp_rows");
+	appendStringInfoString(&buf, ", pp_rows");
 	if (!mark_only)
 		append_value_columns(&buf, def, false, NULL);
 	appendStringInfoString(&buf, ", is_final, pp_recompute) SELECT g.pp_ws, g.pp_we");
 	append_groups(&buf, def, "g");
-	appendStringInfoString(&buf, ", g.pp_maxt");
 	if (mark_only)
 		appendStringInfoString(&buf, ", 0");
 	else
@@ -698,8 +713,7 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		appendStringInfoString(&buf, "pp_recompute = true");
 	else
 		append_merge_set(&buf, def);
-	appendStringInfoString(&buf, ", is_final = s.is_final OR excluded.is_final, "
-						   "pp_maxt = GREATEST(s.pp_maxt, excluded.pp_maxt)");
+	appendStringInfoString(&buf, ", is_final = s.is_final OR excluded.is_final");
 	appendStringInfoString(&buf,
 						   " RETURNING 1) SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
 						   "(SELECT count(*) FROM pp_m) FROM pp_g");
@@ -726,22 +740,20 @@ recompute_sql(PipelineWindow *def)
 					 def->source, def->time_col, def->time_col);
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "WITH pp_k AS (SELECT ");
-	append_key_columns(&buf, def);
-	appendStringInfo(&buf, " FROM %s WHERE pp_recompute), pp_x AS (", def->state);
+	appendStringInfo(&buf, "WITH pp_k AS (SELECT window_start, window_end, %s AS pp_key FROM %s "
+					 "WHERE pp_recompute), pp_x AS (SELECT e.*, %s AS pp_key FROM (",
+					 key_record(def, def->state, "window_start", "window_end"), def->state,
+					 key_record(def, "e", "pp_ws", "pp_we"));
 	append_expand(&buf, def, input.data);
-	appendStringInfoString(&buf, "), pp_g AS (SELECT x.pp_ws, x.pp_we");
+	appendStringInfoString(&buf, ") e), pp_g AS (SELECT x.pp_key, x.pp_ws, x.pp_we");
 	append_groups(&buf, def, "x");
-	appendStringInfo(&buf, ", count(*) AS pp_rows, max(x.%s) AS pp_maxt", def->time_col);
+	appendStringInfoString(&buf, ", count(*) AS pp_rows");
 	append_values(&buf, def, NULL);
 	appendStringInfoString(&buf,
-						   " FROM pp_x x WHERE EXISTS (SELECT 1 FROM pp_k k WHERE k.window_start = x.pp_ws "
-						   "AND k.window_end = x.pp_we");
-	append_gmatch(&buf, def, "k", "x");
-	appendStringInfoString(&buf, ") GROUP BY x.pp_ws, x.pp_we");
+						   " FROM pp_x x WHERE x.pp_key IN (SELECT k.pp_key FROM pp_k k) "
+						   "GROUP BY x.pp_key, x.pp_ws, x.pp_we");
 	append_groups(&buf, def, "x");
-	appendStringInfo(&buf, "), pp_u AS (UPDATE %s s SET pp_rows = g.pp_rows, "
-					 "pp_maxt = GREATEST(s.pp_maxt, g.pp_maxt)", def->state);
+	appendStringInfo(&buf, "), pp_u AS (UPDATE %s s SET pp_rows = g.pp_rows", def->state);
 	for (int i = 0; i < def->naggs; i++)
 	{
 		if (def->agg_kinds[i] == AGG_COUNT_DISTINCT)
@@ -753,16 +765,12 @@ recompute_sql(PipelineWindow *def)
 			appendStringInfo(&buf, ", pp_sum_%d = g.pp_s%d, pp_cnt_%d = g.pp_c%d", i, i, i, i);
 		appendStringInfo(&buf, ", %s = g.pp_v%d", def->agg_names[i], i);
 	}
-	appendStringInfoString(&buf,
-						   ", pp_recompute = false FROM pp_g g WHERE s.pp_recompute "
-						   "AND s.window_start = g.pp_ws AND s.window_end = g.pp_we");
-	append_gmatch(&buf, def, "s", "g");
 	appendStringInfo(&buf,
-					 " RETURNING 1) DELETE FROM %s s WHERE s.pp_recompute AND NOT EXISTS "
-					 "(SELECT 1 FROM pp_g g WHERE s.window_start = g.pp_ws AND s.window_end = g.pp_we",
-					 def->state);
-	append_gmatch(&buf, def, "s", "g");
-	appendStringInfoString(&buf, ")");
+					 ", pp_recompute = false FROM pp_g g WHERE s.pp_recompute AND %s = g.pp_key "
+					 "RETURNING 1) DELETE FROM %s s WHERE s.pp_recompute AND NOT EXISTS "
+					 "(SELECT 1 FROM pp_g g WHERE g.pp_key = %s)",
+					 key_record(def, "s", "window_start", "window_end"), def->state,
+					 key_record(def, "s", "window_start", "window_end"));
 	return buf.data;
 }
 
@@ -801,33 +809,35 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 	 * Per group, the time range of the delta rows; the sessions that reach
 	 * into it (a row less than gap from it) are rebuilt with it.
 	 */
-	appendStringInfo(&buf, "pp_r0 AS (SELECT min(d.%s) AS pp_lo, max(d.%s) AS pp_hi", t, t);
+	appendStringInfo(&buf, "pp_r0 AS (SELECT min(d.%s) AS pp_lo, max(d.%s) AS pp_hi, %s AS pp_gk",
+					 t, t, key_record(def, "d", NULL, NULL));
 	append_groups(&buf, def, "d");
 	appendStringInfoString(&buf, " FROM pp_d d");
 	append_group_clause(&buf, def, "GROUP BY", "d");
-	appendStringInfoString(&buf, "), pp_a AS (SELECT s.window_start, s.window_end");
+	appendStringInfo(&buf, "), pp_a AS (SELECT s.window_start, s.window_end, %s AS pp_key",
+					 key_record(def, "s", "window_start", "window_end"));
 	append_groups(&buf, def, "s");
-	appendStringInfo(&buf, " FROM %s s JOIN pp_r0 r ON s.window_end > r.pp_lo AND s.window_start < r.pp_hi + %s",
-					 def->state, gap);
-	append_gmatch(&buf, def, "s", "r");
-	appendStringInfoString(&buf, "), pp_r AS (SELECT min(u.pp_lo) AS pp_lo, max(u.pp_hi) AS pp_hi");
+	appendStringInfo(&buf, " FROM %s s JOIN pp_r0 r ON %s = r.pp_gk AND s.window_end > r.pp_lo "
+					 "AND s.window_start < r.pp_hi + %s",
+					 def->state, key_record(def, "s", NULL, NULL), gap);
+	appendStringInfoString(&buf, "), pp_r AS (SELECT min(u.pp_lo) AS pp_lo, max(u.pp_hi) AS pp_hi, "
+						   "u.pp_gk");
 	append_groups(&buf, def, "u");
-	appendStringInfoString(&buf, " FROM (SELECT r.pp_lo, r.pp_hi");
+	appendStringInfoString(&buf, " FROM (SELECT r.pp_lo, r.pp_hi, r.pp_gk");
 	append_groups(&buf, def, "r");
-	appendStringInfo(&buf, " FROM pp_r0 r UNION ALL SELECT a.window_start, a.window_end - %s", gap);
+	appendStringInfo(&buf, " FROM pp_r0 r UNION ALL SELECT a.window_start, a.window_end - %s, %s",
+					 gap, key_record(def, "a", NULL, NULL));
 	append_groups(&buf, def, "a");
-	appendStringInfoString(&buf, " FROM pp_a a) u");
-	append_group_clause(&buf, def, "GROUP BY", "u");
-	appendStringInfo(&buf, "), pp_del AS (DELETE FROM %s s USING pp_a a WHERE s.window_start = a.window_start "
-					 "AND s.window_end = a.window_end", def->state);
-	append_gmatch(&buf, def, "s", "a");
+	appendStringInfoString(&buf, " FROM pp_a a) u GROUP BY u.pp_gk");
+	append_groups(&buf, def, "u");
+	appendStringInfo(&buf, "), pp_del AS (DELETE FROM %s s USING pp_a a WHERE %s = a.pp_key",
+					 def->state, key_record(def, "s", "window_start", "window_end"));
 	/* the source rows of the ranges, split into sessions */
 	appendStringInfoString(&buf, " RETURNING 1), pp_src AS (SELECT ");
 	for (int i = 0; i < def->ncols; i++)
 		appendStringInfo(&buf, "%ssrc.%s", i > 0 ? ", " : "", def->cols[i]);
-	appendStringInfo(&buf, " FROM %s src JOIN pp_r r ON src.%s >= r.pp_lo AND src.%s <= r.pp_hi",
-					 def->source, t, t);
-	append_gmatch(&buf, def, "src", "r");
+	appendStringInfo(&buf, " FROM %s src JOIN pp_r r ON %s = r.pp_gk AND src.%s >= r.pp_lo AND src.%s <= r.pp_hi",
+					 def->source, key_record(def, "src", NULL, NULL), t, t);
 	appendStringInfo(&buf,
 					 "), pp_b AS (SELECT s.*, CASE WHEN s.%s - lag(s.%s) OVER (",
 					 t, t);
@@ -838,17 +848,17 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 	appendStringInfo(&buf, " ORDER BY b.%s ROWS UNBOUNDED PRECEDING) AS pp_sid FROM pp_b b), "
 					 "pp_g AS (SELECT min(x.%s) AS pp_ws, max(x.%s) + %s AS pp_we", t, t, t, gap);
 	append_groups(&buf, def, "x");
-	appendStringInfo(&buf, ", count(*) AS pp_rows, max(x.%s) AS pp_maxt", t);
+	appendStringInfoString(&buf, ", count(*) AS pp_rows");
 	append_values(&buf, def, NULL);
 	appendStringInfoString(&buf, " FROM pp_s x GROUP BY x.pp_sid");
 	append_groups(&buf, def, "x");
 	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s (", def->state);
 	append_key_columns(&buf, def);
-	appendStringInfoString(&buf, ", pp_maxt, pp_rows");
+	appendStringInfoString(&buf, ", pp_rows");
 	append_value_columns(&buf, def, false, NULL);
 	appendStringInfoString(&buf, ", is_final) SELECT g.pp_ws, g.pp_we");
 	append_groups(&buf, def, "g");
-	appendStringInfoString(&buf, ", g.pp_maxt, g.pp_rows");
+	appendStringInfoString(&buf, ", g.pp_rows");
 	append_value_columns(&buf, def, true, "g");
 	appendStringInfoString(&buf,
 						   ", ($1 IS NOT NULL AND g.pp_we <= $1) FROM pp_g g "
@@ -921,17 +931,20 @@ run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
 static void
 advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 {
-	if (nlate > 0)
+	bool		moved = have_max && (!def->has_max || max_t > def->max_event_time);
+
+	if (moved || nlate > 0)
 	{
-		Oid			argtypes[2] = {INT8OID, INT4OID};
-		Datum		values[2] = {Int64GetDatum(nlate), Int32GetDatum(def->id)};
+		Oid			argtypes[3] = {INT4OID, TIMESTAMPTZOID, INT8OID};
+		Datum		values[3] = {Int32GetDatum(def->id), Int64GetDatum(max_t), Int64GetDatum(nlate)};
 
 		/* appended, never updated: writers do not queue on a shared row */
-		if (SPI_execute_with_args("INSERT INTO pipeline.window_late_counts (late, window_id) VALUES ($1, $2)",
-								  2, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not count late rows");
+		if (SPI_execute_with_args("INSERT INTO pipeline.window_progress (window_id, max_event_time, late) "
+								  "VALUES ($1, $2, $3)", 3, argtypes, values, moved ? NULL : " n ",
+								  false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record the progress of %s", def->name);
 	}
-	if (have_max && (!def->has_max || max_t > def->max_event_time))
+	if (moved)
 	{
 		def->max_event_time = max_t;
 		def->has_max = true;
@@ -1108,7 +1121,11 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 
 	/* a full rebuild starts the watermark again from the source */
 	if (!has_range)
+	{
+		run(def, psprintf("DELETE FROM pipeline.window_progress WHERE window_id = %d", def->id),
+			0, NULL, SPI_OK_DELETE);
 		def->has_max = false;
+	}
 
 	if (def->kind == WIN_SESSION)
 	{
@@ -1220,7 +1237,8 @@ pp_window_drain(PipelineWindow *def)
  *		The maintainer's pass over a window (and pipeline.flush_window()'s):
  *		merge an async window's delta; close the windows the watermark
  *		passed that writers skipped (rows they found locked); fold the
- *		late-row counts into one row.  Returns the delta rows merged.
+ *		progress rows (watermark, late counts) into one.  Returns the delta
+ *		rows merged.
  */
 uint64
 pp_window_sweep(PipelineWindow *def)
@@ -1228,11 +1246,12 @@ pp_window_sweep(PipelineWindow *def)
 	uint64		merged = def->async ? pp_window_drain(def) : 0;
 
 	pp_window_close(def);
-	run(def, psprintf("WITH d AS (DELETE FROM pipeline.window_late_counts WHERE window_id = %d "
-					  "AND (SELECT count(*) FROM pipeline.window_late_counts WHERE window_id = %d) > 1 "
-					  "RETURNING late) "
-					  "INSERT INTO pipeline.window_late_counts (window_id, late) "
-					  "SELECT %d, sum(late) FROM d HAVING count(*) > 0", def->id, def->id, def->id),
+	run(def, psprintf("WITH d AS (DELETE FROM pipeline.window_progress WHERE window_id = %d "
+					  "AND (SELECT count(*) FROM pipeline.window_progress WHERE window_id = %d) > 1 "
+					  "RETURNING max_event_time, late) "
+					  "INSERT INTO pipeline.window_progress (window_id, max_event_time, late) "
+					  "SELECT %d, max(max_event_time), sum(late) FROM d HAVING count(*) > 0",
+					  def->id, def->id, def->id),
 		0, NULL, SPI_OK_INSERT);
 	return merged;
 }
@@ -1311,6 +1330,8 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 			run(def, psprintf("TRUNCATE %s", def->state), 0, NULL, SPI_OK_UTILITY);
 			if (def->delta)
 				run(def, psprintf("TRUNCATE %s", def->delta), 0, NULL, SPI_OK_UTILITY);
+			run(def, psprintf("DELETE FROM pipeline.window_progress WHERE window_id = %d", id),
+				0, NULL, SPI_OK_DELETE);
 		}
 		else
 		{

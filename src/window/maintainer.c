@@ -1,17 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * maintainer.c
- *	  The maintainer worker: merges the delta of async window aggregates.
+ *	  The maintainer worker: merges the delta of async window aggregates
+ *	  and sweeps every window aggregate.
  *
- * One per database, started by the coordinator while some window of the
- * database is async.  Writers append their rows to the window's delta
+ * One per database, started by the coordinator while the database has a
+ * window aggregate.  Writers append their rows to the window's delta
  * table and, at commit, set this worker's latch; it then waits until
  * pg_pipeline.window_delay has passed since its previous pass (so bursts
  * of small commits are merged together) and drains every async window, each
  * in its own transaction, as the window's owner.  A window that fails
  * records its error in pipeline.windows (window_status shows it) and is
- * tried again at the next pass; the others go on.  pg_pipeline.naptime
- * bounds the sleep as a safety net.
+ * tried again at the next pass; the others go on.  Every second, woken or
+ * not, it sweeps every window (pp_window_sweep): it closes the windows the
+ * watermark passed whose rows writers found locked, folds the progress
+ * rows, and catches a wake-up that a lock wait consumed.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,9 +42,9 @@ int			pp_window_delay_ms = 200;
 #define SWEEP_INTERVAL_MS	1000
 int			pp_window_work_mem_kb = 65536;
 
-/* The windows of this database, in a fresh transaction; any sync ones? */
+/* The windows of this database, in a fresh transaction. */
 static List *
-all_windows(bool *any_sync)
+all_windows(void)
 {
 	List	   *ids = NIL;
 	MemoryContext caller = CurrentMemoryContext;
@@ -49,8 +52,7 @@ all_windows(bool *any_sync)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	*any_sync = false;
-	if (SPI_execute("SELECT id, mode = 'sync' FROM pipeline.windows ORDER BY id", true, 0) == SPI_OK_SELECT)
+	if (SPI_execute("SELECT id FROM pipeline.windows ORDER BY id", true, 0) == SPI_OK_SELECT)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
 
@@ -60,7 +62,6 @@ all_windows(bool *any_sync)
 
 			ids = lappend_int(ids, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
 															   SPI_tuptable->tupdesc, 1, &isnull)));
-			*any_sync |= DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -149,7 +150,6 @@ pp_window_maintainer_main(PipelineWorkerArgs *args)
 		List	   *ids;
 		ListCell   *lc;
 		uint64		merged = 0;
-		bool		any_sync;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -168,7 +168,7 @@ pp_window_maintainer_main(PipelineWorkerArgs *args)
 		MemoryContextReset(scratch);
 		MemoryContextSwitchTo(scratch);
 
-		ids = all_windows(&any_sync);
+		ids = all_windows();
 		if (ids == NIL)
 		{
 			pp_worker_set_no_restart();
@@ -180,10 +180,17 @@ pp_window_maintainer_main(PipelineWorkerArgs *args)
 			pp_worker_report_progress(merged, 0, last_pass);
 		pgstat_report_activity(STATE_IDLE, NULL);
 
-		/* sync windows are swept every second for windows writers skipped */
+		/*
+		 * Merged something: go again (after window_delay), since a wake-up
+		 * that came while this pass waited on a lock was consumed by that
+		 * wait.  Otherwise sleep until woken, at most a second: the sweep
+		 * closes the windows writers skipped, and catches such a lost
+		 * wake-up too.
+		 */
+		if (merged > 0)
+			continue;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 any_sync ? Min(pp_naptime_ms, SWEEP_INTERVAL_MS) : pp_naptime_ms,
-						 PP_WAIT_EVENT);
+						 Min(pp_naptime_ms, SWEEP_INTERVAL_MS), PP_WAIT_EVENT);
 		ResetLatch(MyLatch);
 	}
 	proc_exit(0);
