@@ -26,7 +26,9 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -621,26 +623,6 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, "window_end)");
 		exec(buf.data);
 	}
-	/*
-	 * The state table depends on the source columns it is computed from, so
-	 * DROP COLUMN of one of them is refused (or, with CASCADE, drops the
-	 * window's table) instead of breaking every later write.
-	 */
-	{
-		ObjectAddress state_addr;
-		ObjectAddress col_addr;
-		RangeVar   *state_rv;
-
-		CommandCounterIncrement();
-		state_rv = makeRangeVar(nspname, strcmp(emit, "on_close") == 0 ?
-								with_suffix(relname, "_state") : relname, -1);
-		ObjectAddressSet(state_addr, RelationRelationId, RangeVarGetRelid(state_rv, NoLock, false));
-		foreach(lc, cols)
-		{
-			ObjectAddressSubSet(col_addr, RelationRelationId, source, get_attnum(source, lfirst(lc)));
-			recordDependencyOn(&state_addr, &col_addr, DEPENDENCY_NORMAL);
-		}
-	}
 	exec(psprintf("COMMENT ON TABLE %s IS %s", state_q,
 				  quote_literal_cstr(psprintf("window aggregate of %s, kept up to date by pg_pipeline: "
 											  "see pipeline.windows", source_q))));
@@ -763,6 +745,31 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
 	exec(psprintf("CREATE TRIGGER pp_window_%d_truncate AFTER TRUNCATE ON %s "
 				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
+
+	/*
+	 * The triggers depend on the source columns the window reads, as a
+	 * trigger's WHEN clause does: DROP COLUMN and ALTER COLUMN TYPE of one
+	 * of them are refused with PostgreSQL's own messages, instead of
+	 * breaking every later write.
+	 */
+	{
+		static const char *const events[] = {"insert", "update", "delete"};
+
+		CommandCounterIncrement();
+		for (i = 0; i < 3; i++)
+		{
+			ObjectAddress trigger;
+			ObjectAddress column;
+
+			ObjectAddressSet(trigger, TriggerRelationId,
+							 get_trigger_oid(source, psprintf("pp_window_%d_%s", id, events[i]), false));
+			foreach(lc, cols)
+			{
+				ObjectAddressSubSet(column, RelationRelationId, source, get_attnum(source, lfirst(lc)));
+				recordDependencyOn(&trigger, &column, DEPENDENCY_NORMAL);
+			}
+		}
+	}
 
 	/* recomputes read the source by time: say so when no index helps */
 	{
