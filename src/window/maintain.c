@@ -63,7 +63,10 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "common/hashfn.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -74,6 +77,9 @@
 /* advisory lock class of "drain this window's delta" (key 2: window id) */
 #define DRAIN_LOCK_CLASS	0x70705749
 
+static bool maintainer_wake_pending = false;
+static bool xact_callback_registered = false;
+
 /*
  * When set, every statement of run() sees this snapshot (the drain of an
  * async window: what it consumes from the delta and what it recomputes from
@@ -81,8 +87,70 @@
  */
 static Snapshot run_snapshot = InvalidSnapshot;
 
-static bool maintainer_wake_pending = false;
-static bool xact_callback_registered = false;
+/* ------------------------------------------------------------ plan cache */
+
+/*
+ * Maintenance statements are long WITH queries; planning them took most of
+ * a small statement's maintenance.  Their text is fixed for a window and a
+ * kind of statement, so each is prepared once per backend and kept
+ * (SPI_keepplan): PostgreSQL's plan cache replans it when a table it uses
+ * changes.  Keyed by a hash of the text; the text is kept to rule out
+ * collisions.
+ */
+typedef struct PlanEntry
+{
+	uint64		key;
+	char	   *sql;
+	SPIPlanPtr	plan;
+} PlanEntry;
+
+static HTAB *plan_cache = NULL;
+
+static SPIPlanPtr
+cached_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	uint64		key = hash_bytes_extended((const unsigned char *) sql, strlen(sql), 0);
+	PlanEntry  *entry;
+	bool		found;
+	SPIPlanPtr	plan;
+
+	if (plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(PlanEntry);
+		ctl.hcxt = CacheMemoryContext;
+		plan_cache = hash_create("pg_pipeline window plans", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(plan_cache, &key, HASH_FIND, &found);
+	if (found && strcmp(entry->sql, sql) == 0)
+		return entry->plan;
+
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare a window maintenance statement (%d): %s", SPI_result, sql);
+	if (found)
+		return plan;			/* a hash collision: run it uncached */
+	SPI_keepplan(plan);
+	entry = hash_search(plan_cache, &key, HASH_ENTER, &found);
+	entry->sql = MemoryContextStrdup(CacheMemoryContext, sql);
+	entry->plan = plan;
+	return plan;
+}
+
+/* Run a statement through the plan cache; with a snapshot when given. */
+static int
+spi_run(const char *sql, int nargs, Oid *argtypes, Datum *values, const char *nulls,
+		Snapshot snapshot)
+{
+	SPIPlanPtr	plan = cached_plan(sql, nargs, argtypes);
+
+	if (snapshot != InvalidSnapshot)
+		return SPI_execute_snapshot(plan, values, nulls, snapshot, InvalidSnapshot, false, true, 0);
+	return SPI_execute_plan(plan, values, nulls, false, 0);
+}
 
 /* ---------------------------------------------------------------- catalog */
 
@@ -134,8 +202,8 @@ load_watermark(PipelineWindow *def)
 	Datum		values[1] = {Int32GetDatum(def->id)};
 	bool		isnull;
 
-	if (SPI_execute_with_args("SELECT max(max_event_time) FROM pipeline.window_progress WHERE window_id = $1",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (spi_run("SELECT max(max_event_time) FROM pipeline.window_progress WHERE window_id = $1",
+				1, argtypes, values, NULL, run_snapshot) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the watermark of %s", def->name);
 	def->max_event_time = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	def->has_max = !isnull;
@@ -179,7 +247,7 @@ pp_window_load(int32 id, bool missing_ok)
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (spi_run(sql, 1, argtypes, values, NULL, InvalidSnapshot) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.windows");
 	if (SPI_processed == 0)
 	{
@@ -908,17 +976,7 @@ run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
 		values[i + 1] = extra[i];
 		nulls[i + 1] = ' ';
 	}
-	if (run_snapshot != InvalidSnapshot)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, 1 + nextra, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare window maintenance statement: %s", sql);
-		rc = SPI_execute_snapshot(plan, values, nulls, run_snapshot, InvalidSnapshot, false, true, 0);
-		SPI_freeplan(plan);
-	}
-	else
-		rc = SPI_execute_with_args(sql, 1 + nextra, argtypes, values, nulls, false, 0);
+	rc = spi_run(sql, 1 + nextra, argtypes, values, nulls, run_snapshot);
 	if (rc != expect)
 		elog(ERROR, "window maintenance statement failed (%d): %s", rc, sql);
 }
@@ -939,9 +997,9 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 		Datum		values[3] = {Int32GetDatum(def->id), Int64GetDatum(max_t), Int64GetDatum(nlate)};
 
 		/* appended, never updated: writers do not queue on a shared row */
-		if (SPI_execute_with_args("INSERT INTO pipeline.window_progress (window_id, max_event_time, late) "
-								  "VALUES ($1, $2, $3)", 3, argtypes, values, moved ? NULL : " n ",
-								  false, 0) != SPI_OK_INSERT)
+		if (spi_run("INSERT INTO pipeline.window_progress (window_id, max_event_time, late) "
+					"VALUES ($1, $2, $3)", 3, argtypes, values, moved ? NULL : " n ",
+					run_snapshot) != SPI_OK_INSERT)
 			elog(ERROR, "could not record the progress of %s", def->name);
 	}
 	if (moved)
