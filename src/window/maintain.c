@@ -68,6 +68,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -1380,6 +1381,13 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 		SPI_finish();
 		return PointerGetDatum(NULL);	/* being dropped */
 	}
+	/* only on its own source: never feed another table's rows to a window */
+	if (RelationGetRelid(td->tg_relation) != def->source_oid)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pipeline.window_maintain(%d) fired on table \"%s\", which is not the source of window aggregate \"%s\"",
+						id, RelationGetRelationName(td->tg_relation), def->name),
+				 errhint("Window triggers are made by pipeline.create_window(); drop this one.")));
 	pp_window_as_owner(def, &save_user, &save_sec);
 	PG_TRY();
 	{
