@@ -48,6 +48,8 @@
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 N=${1:-1000000}
 WORK=${PP_BENCH_WORK:-/tmp/pg_pipeline-bench}
@@ -90,8 +92,6 @@ BG_PIDS=()
 started_server=0
 started_broker=0
 
-log() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 
 # ---- clean up whatever this script started, however it ends ----
 cleanup() {
@@ -127,16 +127,7 @@ bg() {
 	BG_PIDS+=("$BG_PID")
 }
 
-now() { echo "$EPOCHREALTIME"; }
-fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a - b }'; }
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print 0 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-# psql as the postgres role over the bench socket (runs as root: trust auth)
-export PGOPTIONS='-c client_min_messages=warning'
-PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d "$DB")
-sql() { timeout "$STEP_TIMEOUT" "${PSQL[@]}" -c "$1"; }
+bench_psql
 sql_quick() { timeout 30 "${PSQL[@]}" -c "$1"; }
 
 # run one statement with \timing; prints the server round trip in seconds
@@ -156,18 +147,7 @@ fresh_table() {
 	timeout 120 sync || true
 }
 
-check_count() {
-	local got
-	got=$(sql "SELECT count(*) FROM $1")
-	[ "$got" = "$2" ] || die "$1 has $got rows, expected $2"
-}
 
-declare -A SECS
-record() {
-	# record PATH SECONDS [NOTE]
-	SECS[$1]="${SECS[$1]:-} $2"
-	log "$1: $N rows in $(printf '%.3f' "$2") s = $(rate "$N" "$2") rows/s ${3:-}"
-}
 
 # ---------------------------------------------------------------- setup
 pp_install_deps
@@ -218,31 +198,12 @@ BOOTSTRAP=$(timeout 30 "$BROKER" start "$WORK/broker" --brokers 1 --topic "$TOPI
 	die "broker did not start"
 log "broker at $BOOTSTRAP"
 
-log "starting PostgreSQL (port $PORT, socket $WORK)"
-timeout 120 runuser -u postgres -- "$PP_BINDIR/initdb" -D "$PGDATA_DIR" -A trust -U postgres \
-	--no-sync >/dev/null || die initdb
-# the same settings for every path: sized for bulk loading, durable commits
-cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'pg_pipeline'
-max_worker_processes = 32
-shared_buffers = 1GB
-max_wal_size = 8GB
-min_wal_size = 1GB
-checkpoint_timeout = 30min
-wal_buffers = 64MB
-maintenance_work_mem = 256MB
+# the same settings for every path (bench/lib.sh), and these
+bench_start_server <<CONF
 # commit timestamps: when a batch became visible (latency, end of e and f)
 track_commit_timestamp = on
 pg_pipeline.restart_delay = 200ms
-log_min_messages = warning
 CONF
-started_server=1
-timeout 120 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w start \
-	>/dev/null || { tail -20 "$WORK/server.log" >&2; die "server did not start"; }
-timeout 60 "$PP_BINDIR/createdb" -h "$WORK" -p "$PORT" -U postgres "$DB"
 sql "CREATE EXTENSION pg_pipeline;
      CREATE SERVER kafka FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers '$BOOTSTRAP');" >/dev/null
 {

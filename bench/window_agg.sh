@@ -65,6 +65,8 @@
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 N=${1:-1000000}
 WORK=${PP_BENCH_WORK:-/tmp/pg_pipeline-bench-window}
@@ -109,8 +111,6 @@ FILES="$WORK/files"
 RESULTS="$WORK/results.txt"
 started_server=0
 
-log() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
 
 # ---- clean up whatever this script started, however it ends ----
 cleanup() {
@@ -130,21 +130,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { echo "$EPOCHREALTIME"; }
-fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a - b }'; }
 fadd() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print 0 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 ratio3() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print "n/a" }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 # met VALUE TARGET: "met" when VALUE <= TARGET
 met_le() { awk -v v="$1" -v t="$2" 'BEGIN { print (v != "n/a" && v <= t) ? "met" : "NOT MET" }'; }
 
-# psql as the postgres role over the bench socket (runs as root: trust auth)
-export PGOPTIONS='-c client_min_messages=warning'
-PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d "$DB")
-sql() { timeout "$STEP_TIMEOUT" "${PSQL[@]}" -c "$1"; }
+
+bench_psql
 
 # timed_sql STATEMENT...: runs the statements in one session (each its own
 # -c, so BEGIN / COPY / ROLLBACK work), with \timing; prints the server
@@ -168,11 +161,6 @@ settle() {
 	timeout 120 sync || true
 }
 
-check_count() {
-	local got
-	got=$(sql "SELECT count(*) FROM $1")
-	[ "$got" = "$2" ] || die "$1 has $got rows, expected $2"
-}
 
 # create_window NAME SOURCE SPEC MODE [AGGREGATES]
 create_window() {
@@ -262,12 +250,6 @@ verify() {
 	fi
 }
 
-declare -A SECS
-record() {
-	# record PATH SECONDS [NOTE]
-	SECS[$1]="${SECS[$1]:-} $2"
-	log "$1: $N rows in $(printf '%.3f' "$2") s = $(rate "$N" "$2") rows/s ${3:-}"
-}
 
 # ---------------------------------------------------------------- setup
 pp_install_deps
@@ -305,30 +287,11 @@ SO="$("$(pp_pg_config)" --pkglibdir)/pg_pipeline.so"
 	echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RESULTS"
 
-log "starting PostgreSQL (port $PORT, socket $WORK)"
-timeout 120 runuser -u postgres -- "$PP_BINDIR/initdb" -D "$PGDATA_DIR" -A trust -U postgres \
-	--no-sync >/dev/null || die initdb
-# the same settings for every path: sized for bulk loading, durable commits
-cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'pg_pipeline'
-max_worker_processes = 32
+# the same settings for every path (bench/lib.sh), and these
+bench_start_server <<CONF
 max_connections = 50
-shared_buffers = 1GB
-max_wal_size = 8GB
-min_wal_size = 1GB
-checkpoint_timeout = 30min
-wal_buffers = 64MB
-maintenance_work_mem = 256MB
 timezone = 'UTC'
-log_min_messages = warning
 CONF
-started_server=1
-timeout 120 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w start \
-	>/dev/null || { tail -20 "$WORK/server.log" >&2; die "server did not start"; }
-timeout 60 "$PP_BINDIR/createdb" -h "$WORK" -p "$PORT" -U postgres "$DB"
 sql "CREATE EXTENSION pg_pipeline" >/dev/null
 # an installed default version without windows: update to the newest
 if [ "$(sql "SELECT count(*) FROM pg_proc WHERE proname = 'create_window'")" = 0 ]; then

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# bench/lib.sh: what the benchmarks share; sourced by bench/*.sh after
+# scripts/lib.sh.  The caller sets WORK, PORT, DB, PGDATA_DIR, STEP_TIMEOUT
+# and N before using these.
+
+log() { printf '%s  %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+now() { echo "$EPOCHREALTIME"; }
+fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a - b }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# psql as the postgres role over the bench socket (runs as root: trust auth)
+bench_psql() {
+	export PGOPTIONS='-c client_min_messages=warning'
+	PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d "$DB")
+}
+sql() { timeout "$STEP_TIMEOUT" "${PSQL[@]}" -c "$1"; }
+
+check_count() {
+	local got
+	got=$(sql "SELECT count(*) FROM $1")
+	[ "$got" = "$2" ] || die "$1 has $got rows, expected $2"
+}
+
+declare -A SECS
+record() {
+	# record PATH SECONDS [NOTE]
+	SECS[$1]="${SECS[$1]:-} $2"
+	log "$1: $N rows in $(printf '%.3f' "$2") s = $(rate "$N" "$2") rows/s ${3:-}"
+}
+
+# bench_start_server: initdb, the settings every benchmark uses (sized for
+# bulk loading, durable commits) followed by the lines on standard input,
+# start, and create the database.  Sets started_server=1 for the cleanup.
+bench_start_server() {
+	log "starting PostgreSQL (port $PORT, socket $WORK)"
+	timeout 120 runuser -u postgres -- "$PP_BINDIR/initdb" -D "$PGDATA_DIR" -A trust -U postgres \
+		--no-sync >/dev/null || die initdb
+	{
+		cat <<CONF
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$WORK'
+shared_preload_libraries = 'pg_pipeline'
+max_worker_processes = 32
+shared_buffers = 1GB
+max_wal_size = 8GB
+min_wal_size = 1GB
+checkpoint_timeout = 30min
+wal_buffers = 64MB
+maintenance_work_mem = 256MB
+log_min_messages = warning
+CONF
+		cat
+	} >>"$PGDATA_DIR/postgresql.conf"
+	# shellcheck disable=SC2034  # read by the caller's cleanup
+	started_server=1
+	timeout 120 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w start \
+		>/dev/null || { tail -20 "$WORK/server.log" >&2; die "server did not start"; }
+	timeout 60 "$PP_BINDIR/createdb" -h "$WORK" -p "$PORT" -U postgres "$DB"
+}
