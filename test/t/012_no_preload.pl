@@ -1,5 +1,5 @@
-# Without shared_preload_libraries: what needs no worker works, what needs
-# one says so clearly.
+# Without shared_preload_libraries: what needs no worker works (a sync
+# window aggregate too), what needs one says so clearly.
 use strict;
 use warnings;
 use FindBin;
@@ -29,6 +29,26 @@ like($err, qr/HINT:  Add pg_pipeline to shared_preload_libraries/, 'and a hint')
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'pg_pipeline%'"),
 	'0', 'no worker runs');
+
+# a sync window needs no worker: maintained in the writer's statement
+$node->safe_psql('postgres', q{
+	CREATE TABLE ev (t timestamptz, k text, v int);
+	SELECT pipeline.create_window('ev_w', 'ev', 't', pipeline.tumble('1 minute'),
+	    'count(*) AS n, sum(v) AS s', group_by => '{k}');
+	INSERT INTO ev VALUES ('2026-01-01 00:00:10+00', 'a', 1), ('2026-01-01 00:00:20+00', 'a', 2),
+	                      ('2026-01-01 00:01:30+00', 'b', 5);
+	DELETE FROM ev WHERE v = 2;
+});
+is($node->safe_psql('postgres',
+	"SELECT string_agg(k || n || '/' || s || ':' || is_final, ',' ORDER BY window_start, k) FROM ev_w"),
+	'a1/1:true,b1/5:false', 'a sync window works without preload (insert, delete, a final window)');
+($ret, $out, $err) = $node->psql('postgres', q{
+	\set VERBOSITY verbose
+	SELECT pipeline.create_window('ev_a', 'ev', 't', pipeline.tumble('1 minute'), 'count(*) AS n', mode => 'async')});
+isnt($ret, 0, 'an async window is refused without preload');
+like($err, qr/ERROR:  55000: pg_pipeline's background workers are not available/,
+	'with SQLSTATE 55000: its maintainer cannot run');
+$node->safe_psql('postgres', "SELECT pipeline.drop_window('ev_w'); DROP TABLE ev");
 
 $node->safe_psql('postgres', 'DROP EXTENSION pg_pipeline');
 $node->stop;
