@@ -715,11 +715,11 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 						 keep ? " FILTER (WHERE " : "", keep ? keep : "", keep ? ")" : "");
 		if (!mark_only)
 			append_combined(&buf, def, keep);
-		appendStringInfoString(&buf,
-							   ", max(x.pp_maxt) AS pp_maxt"
-							   ", coalesce(sum(x.pp_rows) FILTER (WHERE $1 IS NOT NULL AND x.pp_fe <= $1 "
-							   "AND x.pp_we = x.pp_fe), 0) AS pp_nlate "
-							   "FROM pp_x x GROUP BY x.pp_ws, x.pp_we");
+		appendStringInfo(&buf,
+						 ", max(x.pp_maxt) AS pp_maxt"
+						 ", coalesce(sum(x.pp_rows) FILTER (WHERE %s AND $1 IS NOT NULL AND x.pp_fe <= $1 "
+						 "AND x.pp_we = x.pp_fe), 0) AS pp_nlate "
+						 "FROM pp_x x GROUP BY x.pp_ws, x.pp_we", apply_late ? "true" : "false");
 		append_groups(&buf, def, "x");
 	}
 	else
@@ -750,9 +750,9 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 			append_values(&buf, def, keep);
 		appendStringInfo(&buf,
 						 ", max(x.%s) FILTER (WHERE x.pp_sign > 0) AS pp_maxt"
-						 ", count(*) FILTER (WHERE $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe) AS pp_nlate "
-						 "FROM pp_x x GROUP BY x.pp_ws, x.pp_we",
-						 def->time_col);
+						 ", count(*) FILTER (WHERE %s AND $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe) "
+						 "AS pp_nlate FROM pp_x x GROUP BY x.pp_ws, x.pp_we",
+						 def->time_col, apply_late ? "true" : "false");
 		append_groups(&buf, def, "x");
 	}
 	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s AS s (", def->state);
@@ -859,8 +859,9 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 	initStringInfo(&buf);
 	appendStringInfo(&buf,
 					 "WITH pp_delta AS (%s), "
-					 "pp_d0 AS (SELECT d.*, ($1 IS NOT NULL AND d.%s + %s <= $1) AS pp_late FROM pp_delta d), ",
-					 delta, t, gap);
+					 "pp_d0 AS (SELECT d.*, (%s AND $1 IS NOT NULL AND d.%s + %s <= $1) AS pp_late "
+					 "FROM pp_delta d), ",
+					 delta, apply_late ? "true" : "false", t, gap);
 	if (apply_late && def->late)
 	{
 		appendStringInfo(&buf, "pp_side AS (INSERT INTO %s (reason, watermark, %s", def->late, t);
@@ -1178,12 +1179,30 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 	uint64		written;
 	int			level = raise_work_mem();
 
-	/* a full rebuild starts the watermark again from the source */
+	/*
+	 * A full rebuild starts the watermark again from the source, before
+	 * writing: the rows it writes are final at once where the watermark
+	 * passed them (history is not announced again, nor marked twice).
+	 */
 	if (!has_range)
 	{
+		bool		isnull;
+
 		run(def, psprintf("DELETE FROM pipeline.window_progress WHERE window_id = %d", def->id),
 			0, NULL, SPI_OK_DELETE);
-		def->has_max = false;
+		run(def, psprintf("SELECT max(%s) FROM %s", def->time_col, def->source), 0, NULL, SPI_OK_SELECT);
+		def->max_event_time = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+														  &isnull));
+		def->has_max = !isnull;
+		if (def->has_max)
+		{
+			Oid			argtypes[2] = {INT4OID, TIMESTAMPTZOID};
+			Datum		values[2] = {Int32GetDatum(def->id), Int64GetDatum(def->max_event_time)};
+
+			if (spi_run("INSERT INTO pipeline.window_progress (window_id, max_event_time) VALUES ($1, $2)",
+						2, argtypes, values, NULL, run_snapshot) != SPI_OK_INSERT)
+				elog(ERROR, "could not record the progress of %s", def->name);
+		}
 	}
 
 	if (def->kind == WIN_SESSION)
