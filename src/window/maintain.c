@@ -374,6 +374,10 @@ pp_window_as_owner(PipelineWindow *def, Oid *save_user, int *save_sec)
 
 /* ------------------------------------------------------------- SQL pieces */
 
+static void append_announce(StringInfo buf, PipelineWindow *def, const char *wm);
+static const char *announce_counts(PipelineWindow *def);
+static void retention(PipelineWindow *def);
+
 static const char *
 origin(PipelineWindow *def)
 {
@@ -667,7 +671,7 @@ append_key_columns(StringInfo buf, PipelineWindow *def)
  */
 static char *
 merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_late,
-		  const char *extra_filter)
+		  const char *extra_filter, bool close)
 {
 	StringInfoData buf;
 	char	   *keep = NULL;
@@ -755,7 +759,12 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 						 def->time_col, apply_late ? "true" : "false");
 		append_groups(&buf, def, "x");
 	}
-	appendStringInfo(&buf, "), pp_m AS (INSERT INTO %s AS s (", def->state);
+	appendStringInfoString(&buf, ")");
+	/* closing here: the watermark this statement moves */
+	if (close)
+		appendStringInfo(&buf, ", pp_w AS (SELECT GREATEST($1, (SELECT max(pp_maxt) FROM pp_g) - %s) AS wm)",
+						 def->lateness);
+	appendStringInfo(&buf, ", pp_m AS (INSERT INTO %s AS s (", def->state);
 	append_key_columns(&buf, def);
 	appendStringInfoString(&buf, ", pp_rows");
 	if (!mark_only)
@@ -769,11 +778,20 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		appendStringInfoString(&buf, ", g.pp_rows");
 		append_value_columns(&buf, def, true, "g");
 	}
-	/* a row into a window already final (a late fix) stays final */
-	appendStringInfo(&buf,
-					 ", ($1 IS NOT NULL AND g.pp_we <= $1), %s "
-					 "FROM pp_g g WHERE g.pp_rows > 0 ORDER BY g.pp_ws, g.pp_we",
-					 mark_only ? "true" : "false");
+	/*
+	 * A row into a window already final (a late fix) stays final; when
+	 * closing here, so does a row the new watermark passed.
+	 */
+	if (close)
+		appendStringInfo(&buf,
+						 ", COALESCE(g.pp_we <= (SELECT wm FROM pp_w), false), %s "
+						 "FROM pp_g g WHERE g.pp_rows > 0 ORDER BY g.pp_ws, g.pp_we",
+						 mark_only ? "true" : "false");
+	else
+		appendStringInfo(&buf,
+						 ", ($1 IS NOT NULL AND g.pp_we <= $1), %s "
+						 "FROM pp_g g WHERE g.pp_rows > 0 ORDER BY g.pp_ws, g.pp_we",
+						 mark_only ? "true" : "false");
 	append_groups(&buf, def, "g");
 	appendStringInfoString(&buf, " ON CONFLICT (");
 	append_key_columns(&buf, def);
@@ -783,9 +801,33 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 	else
 		append_merge_set(&buf, def);
 	appendStringInfoString(&buf, ", is_final = s.is_final OR excluded.is_final");
-	appendStringInfoString(&buf,
-						   " RETURNING 1) SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
-						   "(SELECT count(*) FROM pp_m) FROM pp_g");
+	if (!close)
+	{
+		appendStringInfoString(&buf,
+							   " RETURNING 1) SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
+							   "(SELECT count(*) FROM pp_m) FROM pp_g");
+		return buf.data;
+	}
+
+	/*
+	 * Close in the same statement: the rows the merge wrote behind the new
+	 * watermark are final already; the other rows of windows it passed are
+	 * marked here, skipping rows other writers hold, and rows the merge
+	 * itself updated (a row is changed once per statement).  Announced
+	 * together, one notification per window.
+	 */
+	appendStringInfo(&buf,
+					 " RETURNING s.*), pp_u AS (UPDATE %s s SET is_final = true FROM "
+					 "(SELECT ctid FROM %s WHERE NOT is_final AND window_end <= (SELECT wm FROM pp_w) "
+					 "ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid "
+					 "RETURNING s.*), "
+					 "pp_closed AS (SELECT * FROM pp_m WHERE is_final AND ($1 IS NULL OR window_end > $1) "
+					 "UNION ALL SELECT * FROM pp_u)",
+					 def->state, def->state);
+	append_announce(&buf, def, "(SELECT wm FROM pp_w)");
+	appendStringInfo(&buf,
+					 " SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, (SELECT count(*) FROM pp_m)%s "
+					 "FROM pp_g", announce_counts(def));
 	return buf.data;
 }
 
@@ -984,12 +1026,61 @@ run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
 }
 
 /*
+ * ", pp_n AS (NOTIFY per window of pp_closed), pp_p AS (publish each row)":
+ * CTEs of a statement whose CTE pp_closed holds the state rows it just
+ * closed; its SELECT must read them (announce_counts).  wm is the
+ * watermark to report, as SQL.
+ */
+static void
+append_announce(StringInfo buf, PipelineWindow *def, const char *wm)
+{
+	appendStringInfo(buf,
+					 ", pp_n AS (SELECT pg_notify('pipeline_window_closed', json_build_object("
+					 "'window', %s, 'window_start', q.window_start, 'window_end', q.window_end, "
+					 "'groups', q.n, 'watermark', %s)::text) FROM "
+					 "(SELECT window_start, window_end, count(*) AS n FROM pp_closed GROUP BY 1, 2 ORDER BY 1, 2) q)",
+					 quote_literal_cstr(def->name), wm);
+	if (def->sink)
+	{
+		appendStringInfoString(buf, ", pp_p AS (SELECT pipeline.publish(");
+		appendStringInfo(buf, "%s, jsonb_build_object('window_start', c.window_start, 'window_end', c.window_end",
+						 def->sink);
+		for (int i = 0; i < def->ngroups; i++)
+			appendStringInfo(buf, ", %s, c.%s", quote_literal_cstr(def->groups[i]), def->groups[i]);
+		for (int i = 0; i < def->naggs; i++)
+			appendStringInfo(buf, ", %s, c.%s", quote_literal_cstr(def->agg_names[i]), def->agg_names[i]);
+		appendStringInfoString(buf, ")::text, key => ");
+		if (def->ngroups == 0)
+			appendStringInfoString(buf, "NULL");
+		else if (def->ngroups == 1)
+			appendStringInfo(buf, "c.%s::text", def->groups[0]);
+		else
+		{
+			appendStringInfoString(buf, "jsonb_build_array(");
+			for (int i = 0; i < def->ngroups; i++)
+				appendStringInfo(buf, "%sc.%s", i > 0 ? ", " : "", def->groups[i]);
+			appendStringInfoString(buf, ")::text");
+		}
+		appendStringInfo(buf, ") FROM (SELECT * FROM pp_closed ORDER BY window_start, window_end) c "
+						 "WHERE EXISTS (SELECT 1 FROM pipeline.sinks k WHERE k.name = %s))", def->sink);
+	}
+}
+
+/* ", (SELECT count(*) FROM pp_n) ...": makes the statement run append_announce's CTEs */
+static const char *
+announce_counts(PipelineWindow *def)
+{
+	return def->sink ? ", (SELECT count(*) FROM pp_n), (SELECT count(*) FROM pp_p)" :
+		", (SELECT count(*) FROM pp_n)";
+}
+
+/*
  * Move the watermark to max_t (when it is later), count late rows, then
  * close the windows it passed: mark them final, NOTIFY, publish, and drop
  * those retention no longer keeps.
  */
 static void
-advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
+advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate, bool closed)
 {
 	bool		moved = have_max && (!def->has_max || max_t > def->max_event_time);
 
@@ -1009,7 +1100,10 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate)
 		def->max_event_time = max_t;
 		def->has_max = true;
 	}
-	pp_window_close(def);
+	if (closed)
+		retention(def);			/* the merge closed the windows */
+	else
+		pp_window_close(def);
 }
 
 /*
@@ -1031,45 +1125,22 @@ pp_window_close(PipelineWindow *def)
 		return;
 	initStringInfo(&buf);
 	appendStringInfo(&buf,
-					 "WITH pp_c AS (UPDATE %s s SET is_final = true FROM "
+					 "WITH pp_closed AS (UPDATE %s s SET is_final = true FROM "
 					 "(SELECT ctid FROM %s WHERE NOT is_final AND window_end <= $1 "
 					 "ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid "
-					 "RETURNING s.*), "
-					 "pp_n AS (SELECT pg_notify('pipeline_window_closed', json_build_object("
-					 "'window', %s, 'window_start', q.window_start, 'window_end', q.window_end, "
-					 "'groups', q.n, 'watermark', $1)::text) FROM "
-					 "(SELECT window_start, window_end, count(*) AS n FROM pp_c GROUP BY 1, 2 ORDER BY 1, 2) q)",
-					 def->state, def->state, quote_literal_cstr(def->name));
-	if (def->sink)
-	{
-		appendStringInfoString(&buf, ", pp_p AS (SELECT pipeline.publish(");
-		appendStringInfo(&buf, "%s, jsonb_build_object('window_start', c.window_start, 'window_end', c.window_end",
-						 def->sink);
-		for (int i = 0; i < def->ngroups; i++)
-			appendStringInfo(&buf, ", %s, c.%s", quote_literal_cstr(def->groups[i]), def->groups[i]);
-		for (int i = 0; i < def->naggs; i++)
-			appendStringInfo(&buf, ", %s, c.%s", quote_literal_cstr(def->agg_names[i]), def->agg_names[i]);
-		appendStringInfoString(&buf, ")::text, key => ");
-		if (def->ngroups == 0)
-			appendStringInfoString(&buf, "NULL");
-		else if (def->ngroups == 1)
-			appendStringInfo(&buf, "c.%s::text", def->groups[0]);
-		else
-		{
-			appendStringInfoString(&buf, "jsonb_build_array(");
-			for (int i = 0; i < def->ngroups; i++)
-				appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "", def->groups[i]);
-			appendStringInfoString(&buf, ")::text");
-		}
-		appendStringInfo(&buf, ") FROM (SELECT * FROM pp_c ORDER BY window_start, window_end) c "
-						 "WHERE EXISTS (SELECT 1 FROM pipeline.sinks k WHERE k.name = %s))", def->sink);
-	}
-	appendStringInfoString(&buf, " SELECT (SELECT count(*) FROM pp_n)");
-	if (def->sink)
-		appendStringInfoString(&buf, ", (SELECT count(*) FROM pp_p)");
+					 "RETURNING s.*)",
+					 def->state, def->state);
+	append_announce(&buf, def, "$1");
+	appendStringInfo(&buf, " SELECT 1%s", announce_counts(def));
 	run(def, buf.data, 0, NULL, SPI_OK_SELECT);
+	retention(def);
+}
 
-	if (def->retention)
+/* Drop the windows retention no longer keeps (rows others hold: later). */
+static void
+retention(PipelineWindow *def)
+{
+	if (def->has_max && def->retention)
 		run(def, psprintf("DELETE FROM %s s USING (SELECT ctid FROM %s WHERE window_end < $1 - %s "
 						  "FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid",
 						  def->state, def->state, def->retention),
@@ -1082,7 +1153,7 @@ pp_window_close(PipelineWindow *def)
  * recomputed already), then advance the watermark.
  */
 static uint64
-finish(PipelineWindow *def, bool recompute)
+finish(PipelineWindow *def, bool recompute, bool closed)
 {
 	HeapTuple	tup = SPI_tuptable->vals[0];
 	TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -1100,7 +1171,7 @@ finish(PipelineWindow *def, bool recompute)
 	written = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	if (recompute)
 		run(def, recompute_sql(def), 0, NULL, SPI_OK_DELETE);
-	advance(def, have_max, max_t, nlate);
+	advance(def, have_max, max_t, nlate, closed);
 	return written;
 }
 
@@ -1140,12 +1211,14 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 			run(def, buf.data, 0, NULL, SPI_OK_SELECT);
 		}
 		run(def, session_sql(def, delta_sql, true), 0, NULL, SPI_OK_SELECT);
-		written = finish(def, false);
+		written = finish(def, false, false);
 	}
 	else
 	{
-		run(def, merge_sql(def, delta_sql, has_deletes, true, NULL), 0, NULL, SPI_OK_SELECT);
-		written = finish(def, has_deletes || def->has_other);
+		bool		close = !has_deletes && !def->has_other;
+
+		run(def, merge_sql(def, delta_sql, has_deletes, true, NULL, close), 0, NULL, SPI_OK_SELECT);
+		written = finish(def, has_deletes || def->has_other, close);
 	}
 	AtEOXact_GUC(true, level);
 	return written;
@@ -1239,18 +1312,18 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 							   delta_select(def, "1", def->source,
 											psprintf("%s >= $2 - %s AND %s < $3 + %s", def->time_col,
 													 def->size, def->time_col, def->size)),
-							   false, false, "x.pp_ws < $3 AND x.pp_we > $2"),
+							   false, false, "x.pp_ws < $3 AND x.pp_we > $2", false),
 				2, range, SPI_OK_SELECT);
 		}
 		else
 		{
 			run(def, psprintf("DELETE FROM %s", def->state), 0, NULL, SPI_OK_DELETE);
-			run(def, merge_sql(def, delta_select(def, "1", def->source, NULL), false, false, NULL),
+			run(def, merge_sql(def, delta_select(def, "1", def->source, NULL), false, false, NULL, false),
 				0, NULL, SPI_OK_SELECT);
 		}
 	}
 
-	written = finish(def, def->kind != WIN_SESSION && def->has_other);
+	written = finish(def, def->kind != WIN_SESSION && def->has_other, false);
 	AtEOXact_GUC(true, level);
 	return written;
 }
