@@ -697,7 +697,9 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 		appendStringInfo(&buf, "pp_p AS (SELECT date_bin(%s, d.%s, %s) AS pp_pane",
 						 def->slide, t, origin(def));
 		append_groups(&buf, def, "d");
-		appendStringInfo(&buf, ", count(*) AS pp_rows, max(d.%s) FILTER (WHERE d.pp_sign > 0) AS pp_maxt", t);
+		appendStringInfo(&buf, ", count(*) AS pp_rows, count(*) FILTER (WHERE %s) AS pp_lrows, "
+						 "max(d.%s) FILTER (WHERE d.pp_sign > 0) AS pp_maxt",
+						 def->late_old_rows ? "true" : "d.pp_sign > 0", t);
 		if (!mark_only)
 			append_values(&buf, def, NULL);
 		appendStringInfoString(&buf, " FROM pp_delta d GROUP BY 1");
@@ -721,7 +723,7 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 			append_combined(&buf, def, keep);
 		appendStringInfo(&buf,
 						 ", max(x.pp_maxt) AS pp_maxt"
-						 ", coalesce(sum(x.pp_rows) FILTER (WHERE %s AND $1 IS NOT NULL AND x.pp_fe <= $1 "
+						 ", coalesce(sum(x.pp_lrows) FILTER (WHERE %s AND $1 IS NOT NULL AND x.pp_fe <= $1 "
 						 "AND x.pp_we = x.pp_fe), 0) AS pp_nlate "
 						 "FROM pp_x x GROUP BY x.pp_ws, x.pp_we", apply_late ? "true" : "false");
 		append_groups(&buf, def, "x");
@@ -754,9 +756,10 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 			append_values(&buf, def, keep);
 		appendStringInfo(&buf,
 						 ", max(x.%s) FILTER (WHERE x.pp_sign > 0) AS pp_maxt"
-						 ", count(*) FILTER (WHERE %s AND $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe) "
+						 ", count(*) FILTER (WHERE %s AND %s AND $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe) "
 						 "AS pp_nlate FROM pp_x x GROUP BY x.pp_ws, x.pp_we",
-						 def->time_col, apply_late ? "true" : "false");
+						 def->time_col, apply_late ? "true" : "false",
+						 def->late_old_rows ? "true" : "x.pp_sign > 0");
 		append_groups(&buf, def, "x");
 	}
 	appendStringInfoString(&buf, ")");
@@ -978,8 +981,8 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 	append_groups(&buf, def, "g");
 	appendStringInfo(&buf,
 					 " RETURNING 1) SELECT (SELECT max(%s) FROM pp_d0 WHERE pp_sign > 0), "
-					 "(SELECT count(*) FROM pp_d0 WHERE pp_late), (SELECT count(*) FROM pp_m)",
-					 t);
+					 "(SELECT count(*) FROM pp_d0 WHERE pp_late AND (%s OR pp_sign > 0)), (SELECT count(*) FROM pp_m)",
+					 t, def->late_old_rows ? "true" : "false");
 	return buf.data;
 }
 
@@ -1179,16 +1182,21 @@ finish(PipelineWindow *def, bool recompute, bool closed)
  * pp_window_apply
  *		Maintain a window from a delta (a query of pp_sign and the source
  *		columns; it may be a DELETE ... RETURNING).  delta_peek_sql reads the
- *		same rows without consuming them (session locks).  locks: take the
+ *		same rows without consuming them (session locks).  is_update: the
+ *		delta is one UPDATE's old and new rows (a late row counts once).
+ *		locks: take the
  *		session advisory locks (sync mode).  The caller is connected to SPI
  *		and runs as the owner.  Returns the state rows written.
  */
 uint64
 pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_peek_sql,
-				bool has_deletes, bool locks)
+				bool has_deletes, bool is_update, bool locks)
 {
 	uint64		written;
 	int			level = raise_work_mem();
+
+	/* an UPDATE counts a late row once (its new version), not twice */
+	def->late_old_rows = !is_update;
 
 	if (def->kind == WIN_SESSION)
 	{
@@ -1369,7 +1377,7 @@ pp_window_drain(PipelineWindow *def)
 			pp_window_apply(def,
 							psprintf("DELETE FROM %s RETURNING %s", def->delta, cols),
 							psprintf("SELECT %s FROM %s", cols, def->delta),
-							has_deletes, false);
+							has_deletes, false, false);
 			run(def, psprintf("UPDATE pipeline.windows SET maintained_at = now(), last_error = NULL "
 							  "WHERE id = %d", def->id), 0, NULL, SPI_OK_UPDATE);
 		}
@@ -1517,7 +1525,8 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 					pp_window_wake_maintainer_at_commit();
 			}
 			else
-				pp_window_apply(def, delta, delta, ev != TRIGGER_EVENT_INSERT, true);
+				pp_window_apply(def, delta, delta, ev != TRIGGER_EVENT_INSERT,
+								ev == TRIGGER_EVENT_UPDATE, true);
 		}
 	}
 	PG_FINALLY();

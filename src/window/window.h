@@ -85,6 +85,7 @@ typedef struct PipelineWindow
 	int64		max_event_time; /* raw microseconds of the time column */
 	int64		lateness_us;
 	char	   *lateness;		/* the same, as an interval literal */
+	bool		late_old_rows;	/* deleted rows count as late (not for an UPDATE) */
 } PipelineWindow;
 
 /* maintain.c */
@@ -92,7 +93,7 @@ extern PipelineWindow *pp_window_load(int32 id, bool missing_ok);
 extern int32 pp_window_id_of(Oid result, bool missing_ok);
 extern uint64 pp_window_apply(PipelineWindow *def, const char *delta_sql,
 							  const char *delta_peek_sql, bool has_deletes,
-							  bool locks);
+							  bool is_update, bool locks);
 extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
 								int64 from_us, int64 to_us);
 extern uint64 pp_window_drain(PipelineWindow *def);
