@@ -374,7 +374,7 @@ pp_window_as_owner(PipelineWindow *def, Oid *save_user, int *save_sec)
 
 /* ------------------------------------------------------------- SQL pieces */
 
-static void append_announce(StringInfo buf, PipelineWindow *def, const char *wm);
+static void append_announce(StringInfo buf, PipelineWindow *def, const char *wm, const char *fix);
 static const char *announce_counts(PipelineWindow *def);
 static void retention(PipelineWindow *def);
 
@@ -804,11 +804,22 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 	else
 		append_merge_set(&buf, def);
 	appendStringInfoString(&buf, ", is_final = s.is_final OR excluded.is_final");
-	if (!close)
+	if (!close && !apply_late)
 	{
 		appendStringInfoString(&buf,
 							   " RETURNING 1) SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
 							   "(SELECT count(*) FROM pp_m) FROM pp_g");
+		return buf.data;
+	}
+	if (!close)
+	{
+		/* late fixes that need no recompute are announced now, the rest by it */
+		appendStringInfoString(&buf,
+							   " RETURNING s.*), pp_closed AS (SELECT * FROM pp_m WHERE is_final AND NOT pp_recompute)");
+		append_announce(&buf, def, "$1", "true");
+		appendStringInfo(&buf,
+						 " SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, (SELECT count(*) FROM pp_m)%s "
+						 "FROM pp_g", announce_counts(def));
 		return buf.data;
 	}
 
@@ -817,17 +828,17 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
 	 * watermark are final already; the other rows of windows it passed are
 	 * marked here, skipping rows other writers hold, and rows the merge
 	 * itself updated (a row is changed once per statement).  Announced
-	 * together, one notification per window.
+	 * together, one notification per window; so are the final windows a
+	 * late row fixed (late_rows = update), with "fix": true.
 	 */
 	appendStringInfo(&buf,
 					 " RETURNING s.*), pp_u AS (UPDATE %s s SET is_final = true FROM "
 					 "(SELECT ctid FROM %s WHERE NOT is_final AND window_end <= (SELECT wm FROM pp_w) "
 					 "ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid "
 					 "RETURNING s.*), "
-					 "pp_closed AS (SELECT * FROM pp_m WHERE is_final AND ($1 IS NULL OR window_end > $1) "
-					 "UNION ALL SELECT * FROM pp_u)",
+					 "pp_closed AS (SELECT * FROM pp_m WHERE is_final UNION ALL SELECT * FROM pp_u)",
 					 def->state, def->state);
-	append_announce(&buf, def, "(SELECT wm FROM pp_w)");
+	append_announce(&buf, def, "(SELECT wm FROM pp_w)", "COALESCE(q.window_end <= $1, false)");
 	appendStringInfo(&buf,
 					 " SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, (SELECT count(*) FROM pp_m)%s "
 					 "FROM pp_g", announce_counts(def));
@@ -839,7 +850,7 @@ merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_lat
  * windows; delete those left without rows.
  */
 static char *
-recompute_sql(PipelineWindow *def)
+recompute_sql(PipelineWindow *def, bool announce)
 {
 	StringInfoData buf;
 	StringInfoData input;
@@ -881,10 +892,17 @@ recompute_sql(PipelineWindow *def)
 	}
 	appendStringInfo(&buf,
 					 ", pp_recompute = false FROM pp_g g WHERE s.pp_recompute AND %s = g.pp_key "
-					 "RETURNING 1) DELETE FROM %s s WHERE s.pp_recompute AND NOT EXISTS "
-					 "(SELECT 1 FROM pp_g g WHERE g.pp_key = %s)",
+					 "RETURNING s.*), pp_d AS (DELETE FROM %s s WHERE s.pp_recompute AND NOT EXISTS "
+					 "(SELECT 1 FROM pp_g g WHERE g.pp_key = %s) RETURNING 1)",
 					 key_record(def, "s", "window_start", "window_end"), def->state,
 					 key_record(def, "s", "window_start", "window_end"));
+	/* final windows a late change fixed are announced again */
+	if (announce)
+	{
+		appendStringInfoString(&buf, ", pp_closed AS (SELECT * FROM pp_u WHERE is_final)");
+		append_announce(&buf, def, "$1", "true");
+	}
+	appendStringInfo(&buf, " SELECT (SELECT count(*) FROM pp_d)%s", announce ? announce_counts(def) : "");
 	return buf.data;
 }
 
@@ -979,10 +997,21 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 						   ", ($1 IS NOT NULL AND g.pp_we <= $1) FROM pp_g g "
 						   "WHERE (SELECT count(*) FROM pp_del) >= 0 ORDER BY g.pp_ws, g.pp_we");
 	append_groups(&buf, def, "g");
+	if (!apply_late)
+	{
+		appendStringInfo(&buf,
+						 " RETURNING 1) SELECT (SELECT max(%s) FROM pp_d0 WHERE pp_sign > 0), "
+						 "(SELECT count(*) FROM pp_d0 WHERE pp_late AND (%s OR pp_sign > 0)), (SELECT count(*) FROM pp_m)",
+						 t, def->late_old_rows ? "true" : "false");
+		return buf.data;
+	}
+	/* sessions written final (behind the watermark): a late change fixed them */
+	appendStringInfoString(&buf, " RETURNING *), pp_closed AS (SELECT * FROM pp_m WHERE is_final)");
+	append_announce(&buf, def, "$1", "true");
 	appendStringInfo(&buf,
-					 " RETURNING 1) SELECT (SELECT max(%s) FROM pp_d0 WHERE pp_sign > 0), "
-					 "(SELECT count(*) FROM pp_d0 WHERE pp_late AND (%s OR pp_sign > 0)), (SELECT count(*) FROM pp_m)",
-					 t, def->late_old_rows ? "true" : "false");
+					 " SELECT (SELECT max(%s) FROM pp_d0 WHERE pp_sign > 0), "
+					 "(SELECT count(*) FROM pp_d0 WHERE pp_late AND (%s OR pp_sign > 0)), (SELECT count(*) FROM pp_m)%s",
+					 t, def->late_old_rows ? "true" : "false", announce_counts(def));
 	return buf.data;
 }
 
@@ -1031,18 +1060,19 @@ run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
 /*
  * ", pp_n AS (NOTIFY per window of pp_closed), pp_p AS (publish each row)":
  * CTEs of a statement whose CTE pp_closed holds the state rows it just
- * closed; its SELECT must read them (announce_counts).  wm is the
- * watermark to report, as SQL.
+ * closed, or fixed (a late row changed a window already final); its SELECT
+ * must read them (announce_counts).  wm is the watermark to report, fix
+ * tells the two apart (SQL over q.window_end).
  */
 static void
-append_announce(StringInfo buf, PipelineWindow *def, const char *wm)
+append_announce(StringInfo buf, PipelineWindow *def, const char *wm, const char *fix)
 {
 	appendStringInfo(buf,
 					 ", pp_n AS (SELECT pg_notify('pipeline_window_closed', json_build_object("
 					 "'window', %s, 'window_start', q.window_start, 'window_end', q.window_end, "
-					 "'groups', q.n, 'watermark', %s)::text) FROM "
+					 "'groups', q.n, 'watermark', %s, 'fix', %s)::text) FROM "
 					 "(SELECT window_start, window_end, count(*) AS n FROM pp_closed GROUP BY 1, 2 ORDER BY 1, 2) q)",
-					 quote_literal_cstr(def->name), wm);
+					 quote_literal_cstr(def->name), wm, fix);
 	if (def->sink)
 	{
 		appendStringInfoString(buf, ", pp_p AS (SELECT pipeline.publish(");
@@ -1133,7 +1163,7 @@ pp_window_close(PipelineWindow *def)
 					 "ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid "
 					 "RETURNING s.*)",
 					 def->state, def->state);
-	append_announce(&buf, def, "$1");
+	append_announce(&buf, def, "$1", "false");
 	appendStringInfo(&buf, " SELECT 1%s", announce_counts(def));
 	run(def, buf.data, 0, NULL, SPI_OK_SELECT);
 	retention(def);
@@ -1156,7 +1186,7 @@ retention(PipelineWindow *def)
  * recomputed already), then advance the watermark.
  */
 static uint64
-finish(PipelineWindow *def, bool recompute, bool closed)
+finish(PipelineWindow *def, bool recompute, bool closed, bool announce)
 {
 	HeapTuple	tup = SPI_tuptable->vals[0];
 	TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -1173,7 +1203,7 @@ finish(PipelineWindow *def, bool recompute, bool closed)
 		nlate = 0;
 	written = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	if (recompute)
-		run(def, recompute_sql(def), 0, NULL, SPI_OK_DELETE);
+		run(def, recompute_sql(def, announce), 0, NULL, SPI_OK_SELECT);
 	advance(def, have_max, max_t, nlate, closed);
 	return written;
 }
@@ -1219,14 +1249,14 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 			run(def, buf.data, 0, NULL, SPI_OK_SELECT);
 		}
 		run(def, session_sql(def, delta_sql, true), 0, NULL, SPI_OK_SELECT);
-		written = finish(def, false, false);
+		written = finish(def, false, false, true);
 	}
 	else
 	{
 		bool		close = !has_deletes && !def->has_other;
 
 		run(def, merge_sql(def, delta_sql, has_deletes, true, NULL, close), 0, NULL, SPI_OK_SELECT);
-		written = finish(def, has_deletes || def->has_other, close);
+		written = finish(def, has_deletes || def->has_other, close, true);
 	}
 	AtEOXact_GUC(true, level);
 	return written;
@@ -1331,7 +1361,7 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 		}
 	}
 
-	written = finish(def, def->kind != WIN_SESSION && def->has_other, false);
+	written = finish(def, def->kind != WIN_SESSION && def->has_other, false, false);
 	AtEOXact_GUC(true, level);
 	return written;
 }
