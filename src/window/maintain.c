@@ -920,11 +920,27 @@ session_sql(PipelineWindow *def, const char *delta, bool apply_late)
 	const char *gap = def->size;
 
 	initStringInfo(&buf);
+	/*
+	 * A row is late when the session it would start is over (time + gap <=
+	 * watermark).  Under drop and side_table, so is a row that would join or
+	 * extend a final session: final sessions never change there.
+	 */
 	appendStringInfo(&buf,
 					 "WITH pp_delta AS (%s), "
-					 "pp_d0 AS (SELECT d.*, (%s AND $1 IS NOT NULL AND d.%s + %s <= $1) AS pp_late "
-					 "FROM pp_delta d), ",
+					 "pp_d0 AS (SELECT d.*, (%s AND $1 IS NOT NULL AND (d.%s + %s <= $1",
 					 delta, apply_late ? "true" : "false", t, gap);
+	if (drop_late && def->ngroups > 0)
+		appendStringInfo(&buf,
+						 " OR (d.%s < $1 AND EXISTS (SELECT 1 FROM %s s WHERE s.is_final AND %s IS NOT DISTINCT FROM %s "
+						 "AND d.%s > s.window_start - %s AND d.%s < s.window_end))",
+						 t, def->state, key_record(def, "s", NULL, NULL), key_record(def, "d", NULL, NULL),
+						 t, gap, t);
+	else if (drop_late)
+		appendStringInfo(&buf,
+						 " OR (d.%s < $1 AND EXISTS (SELECT 1 FROM %s s WHERE s.is_final "
+						 "AND d.%s > s.window_start - %s AND d.%s < s.window_end))",
+						 t, def->state, t, gap, t);
+	appendStringInfoString(&buf, ")) AS pp_late FROM pp_delta d), ");
 	if (apply_late && def->late)
 	{
 		appendStringInfo(&buf, "pp_side AS (INSERT INTO %s (reason, watermark, %s", def->late, t);
