@@ -1,7 +1,8 @@
 -- Window aggregates and roles: maintenance runs as the window's owner, a
 -- writer needs no right on the window's tables, other roles cannot see,
 -- rebuild or drop a window, and the maintenance trigger cannot be turned
--- on another table to feed rows into someone else's window.
+-- on another table to feed rows into someone else's window.  And changes
+-- of the source that would break a window are refused.
 CREATE EXTENSION pg_pipeline;
 SET client_min_messages = warning;
 CREATE ROLE ws_owner LOGIN;
@@ -47,6 +48,18 @@ INSERT INTO ws_o.bait VALUES ('2026-01-01 00:00:30+00', 'a', 1000);
 RESET ROLE;
 -- the window is unchanged
 SELECT window_start, k, n, s FROM ws.w ORDER BY 1, 2;
+
+-- changes of the source that would break the window are refused: the
+-- columns it reads cannot be dropped, retyped or renamed; others can
+SET ROLE ws_owner;
+ALTER TABLE ws.ev ADD COLUMN note text;
+ALTER TABLE ws.ev RENAME COLUMN note TO remark;
+ALTER TABLE ws.ev DROP COLUMN remark;
+ALTER TABLE ws.ev DROP COLUMN v;
+ALTER TABLE ws.ev ALTER COLUMN v TYPE bigint;
+ALTER TABLE ws.ev RENAME COLUMN k TO page;
+ALTER TABLE ws.ev RENAME COLUMN t TO ts;
+RESET ROLE;
 
 -- the owner drops it; the writer's next statement is not maintained any more
 SET ROLE ws_owner;

@@ -188,6 +188,8 @@ extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
 extern int	pp_window_delay_ms;
 extern int	pp_window_work_mem_kb;
 extern void pp_window_maintainer_main(PipelineWorkerArgs *args);
+struct RenameStmt;
+extern void pp_window_check_rename(struct RenameStmt *stmt);
 
 /* src/worker/hooks.c */
 extern void pp_hooks_init(void);

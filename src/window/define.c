@@ -17,14 +17,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -42,6 +46,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
@@ -934,4 +939,79 @@ pipeline_flush_window(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_INT64((int64) merged);
+}
+
+/* A trigger's name, or NULL. */
+static char *
+trigger_name(Oid trigoid)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *name = NULL;
+
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigoid));
+	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		name = pstrdup(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return name;
+}
+
+/*
+ * pp_window_check_rename
+ *		Refuse ALTER TABLE ... RENAME COLUMN of a column a window aggregate
+ *		reads: the window keeps the column by name, so the rename would break
+ *		every later write to the table.  Its triggers depend on the column
+ *		(see create_window); called from the utility hook.
+ */
+void
+pp_window_check_rename(RenameStmt *stmt)
+{
+	Oid			relid;
+	AttrNumber	attnum;
+	Relation	depend;
+	ScanKeyData key[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL || stmt->subname == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	attnum = get_attnum(relid, stmt->subname);
+	if (attnum == InvalidAttrNumber)
+		return;
+
+	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(attnum));
+	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 3, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		char	   *trigger;
+
+		if (dep->classid != TriggerRelationId)
+			continue;
+		trigger = trigger_name(dep->objid);
+		if (trigger && strncmp(trigger, "pp_window_", 10) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot rename column \"%s\" of table \"%s\": a window aggregate reads it",
+							stmt->subname, get_rel_name(relid)),
+					 errdetail("Trigger \"%s\" maintains a window aggregate that names the column.", trigger),
+					 errhint("Drop the window with pipeline.drop_window(), rename the column, "
+							 "then create the window again.")));
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
 }

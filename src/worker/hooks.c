@@ -234,6 +234,8 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (OidIsValid(dboid) && dboid != MyDatabaseId)
 		pause_database(dboid);	/* until the transaction ends */
+	if (IsA(stmt, RenameStmt))
+		pp_window_check_rename((RenameStmt *) stmt);	/* columns windows read */
 
 	next_process_utility(pstmt, queryString, readOnlyTree, context,
 						 params, queryEnv, dest, qc);
