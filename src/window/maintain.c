@@ -36,9 +36,15 @@
  *	  make a time range per group; the sessions in it are deleted and
  *	  rebuilt from the source rows in it (gaps and islands).
  *
- * Then the watermark moves (max event time - allowed lateness), windows
- * whose end it passed are marked final, announced by NOTIFY and, with a
- * sink, published.
+ * Then the watermark moves (max event time - allowed lateness; appended to
+ * pipeline.window_progress, never updated in place), windows whose end it
+ * passed are marked final, announced by NOTIFY and, with a sink, published
+ * (for an insert-only statement, inside its merge statement; otherwise by
+ * pp_window_close after the recompute).  Final windows a late row fixed are
+ * announced again with "fix": true.  Closing skips rows other writers hold
+ * (SKIP LOCKED); the maintainer's sweep, every second, closes what was
+ * skipped.  Group keys are compared as whole records (key_record), which
+ * treat NULLs as equal and can be merge-joined.
  *
  * Concurrency (sync mode).  Writers never lock the state table as a whole:
  * the merge takes row locks, in key order, so two writers never deadlock
@@ -49,7 +55,9 @@
  * REPEATABLE READ and SERIALIZABLE, a concurrent change of the same group
  * makes the upsert fail with a serialization error instead.  Sessions lock
  * their groups with transaction advisory locks (key: window id, hash of
- * the group), taken in hash order, before their statement.
+ * the group), taken in hash order, before their statement.  No writer
+ * updates a row shared with writers of other groups.  An async drain runs
+ * every statement with one registered snapshot (run_snapshot).
  *
  *-------------------------------------------------------------------------
  */
