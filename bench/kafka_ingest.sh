@@ -571,12 +571,7 @@ for bms in $LAT_BATCH_MS; do
 done
 
 # ---------------------------------------------------------------- report
-declare -A MED RATE_MED
-for p in "${PATHS[@]}"; do
-	# shellcheck disable=SC2086
-	MED[$p]=$(median ${SECS[$p]})
-	RATE_MED[$p]=$(rate "$N" "${MED[$p]}")
-done
+bench_medians "${PATHS[@]}"
 R_EA=$(ratio "${RATE_MED[e]}" "${RATE_MED[a]}")
 R_EB=$(ratio "${RATE_MED[e]}" "${RATE_MED[b]}")
 R_ED2=$(ratio "${RATE_MED[e]}" "${RATE_MED[d2]}")

@@ -32,6 +32,19 @@ record() {
 	log "$1: $N rows in $(printf '%.3f' "$2") s = $(rate "$N" "$2") rows/s ${3:-}"
 }
 
+# bench_medians PATH...: MED[PATH] = the median seconds recorded for each
+# path, RATE_MED[PATH] = its rows/s
+bench_medians() {
+	declare -gA MED RATE_MED
+	local p
+	for p in "$@"; do
+		# shellcheck disable=SC2086
+		MED[$p]=$(median ${SECS[$p]})
+		# shellcheck disable=SC2034  # read by the caller
+		RATE_MED[$p]=$(rate "$N" "${MED[$p]}")
+	done
+}
+
 # bench_start_server: initdb, the settings every benchmark uses (sized for
 # bulk loading, durable commits) followed by the lines on standard input,
 # start, and create the database.  Sets started_server=1 for the cleanup.

@@ -578,12 +578,7 @@ for kind in $CONC_KINDS; do
 done
 
 # ---------------------------------------------------------------- report
-declare -A MED RATE_MED
-for p in "${PATHS[@]}"; do
-	# shellcheck disable=SC2086
-	MED[$p]=$(median ${SECS[$p]})
-	RATE_MED[$p]=$(rate "$N" "${MED[$p]}")
-done
+bench_medians "${PATHS[@]}"
 # shellcheck disable=SC2086
 C_MERGE=$(median ${MERGE[c]})
 # COPY + merge of each round, then the median

@@ -222,9 +222,10 @@ load_watermark(PipelineWindow *def)
  * pp_window_load
  *		Read a window aggregate's definition.  The caller is connected to
  *		SPI; the result lives in the caller's memory context.  The catalog
- *		and the watermark are read as the bootstrap superuser: a writer to
- *		the source need not see the row under row-level security, nor read
- *		the state table.
+ *		is read as the bootstrap superuser: a writer to the source need not
+ *		see the row under row-level security.  The watermark is not read
+ *		here: the work that needs it does (load_watermark), so an async
+ *		window's trigger, which only appends to the delta, does not.
  */
 PipelineWindow *
 pp_window_load(int32 id, bool missing_ok)
@@ -239,7 +240,6 @@ pp_window_load(int32 id, bool missing_ok)
 		"w.group_by::text[], w.agg_names, w.agg_kinds, w.agg_exprs, w.agg_args, w.agg_types, "
 		"w.columns::text[], w.emit, w.late_rows, w.mode, w.retention::text, w.sink, "
 		"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = w.owner), "
-		"NULL::timestamptz, "
 		"(extract(epoch FROM w.allowed_lateness) * 1000000)::bigint "
 		"FROM pipeline.windows w WHERE w.id = $1";
 	Oid			argtypes[1] = {INT4OID};
@@ -336,10 +336,8 @@ pp_window_load(int32 id, bool missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the owner of window aggregate \"%s\" no longer exists", def->name)));
-	def->lateness_us = DatumGetInt64(SPI_getbinval(tup, desc, 28, &isnull));
+	def->lateness_us = DatumGetInt64(SPI_getbinval(tup, desc, 27, &isnull));
 	def->lateness = psprintf("'" INT64_FORMAT " microseconds'::interval", def->lateness_us);
-
-	load_watermark(def);
 	SetUserIdAndSecContext(save_user, save_sec);
 	return def;
 }
@@ -1251,6 +1249,7 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 
 	/* an UPDATE counts a late row once (its new version), not twice */
 	def->late_old_rows = !is_update;
+	load_watermark(def);
 
 	if (def->kind == WIN_SESSION)
 	{
@@ -1319,7 +1318,9 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 	 * writing: the rows it writes are final at once where the watermark
 	 * passed them (history is not announced again, nor marked twice).
 	 */
-	if (!has_range)
+	if (has_range)
+		load_watermark(def);
+	else
 	{
 		bool		isnull;
 
@@ -1456,8 +1457,12 @@ pp_window_drain(PipelineWindow *def)
 uint64
 pp_window_sweep(PipelineWindow *def)
 {
-	uint64		merged = def->async ? pp_window_drain(def) : 0;
+	uint64		merged = 0;
 
+	if (def->async)
+		merged = pp_window_drain(def);	/* reads the watermark in its snapshot */
+	else
+		load_watermark(def);
 	pp_window_close(def);
 	run(def, psprintf("WITH d AS (DELETE FROM pipeline.window_progress WHERE window_id = %d "
 					  "AND (SELECT count(*) FROM pipeline.window_progress WHERE window_id = %d) > 1 "
