@@ -34,6 +34,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "storage/lmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -830,13 +831,10 @@ pipeline_drop_window(PG_FUNCTION_ARGS)
 	SPI_connect();
 	id = window_arg(fcinfo, 0);
 	values[0] = Int32GetDatum(id);
-	if (SPI_execute_with_args("DELETE FROM pipeline.windows WHERE id = $1 RETURNING source::oid, result::oid, "
-							  "state_table::oid, delta_table::oid, late_table::oid",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE_RETURNING ||
-		SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only the owner of a window aggregate can drop it")));
+	if (SPI_execute_with_args("SELECT source::oid, result::oid, state_table::oid, delta_table::oid, "
+							  "late_table::oid FROM pipeline.windows WHERE id = $1",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read pipeline.windows");
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	source = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
@@ -846,6 +844,33 @@ pipeline_drop_window(PG_FUNCTION_ARGS)
 		if (isnull)
 			rels[i] = InvalidOid;
 	}
+
+	/*
+	 * Lock in the order maintenance does (source, then the window's tables,
+	 * then the catalog row, which maintenance reaches last, through the
+	 * foreign key of pipeline.window_progress): wait for writers and the
+	 * maintainer to finish instead of deadlocking with them (the maintainer
+	 * then finds the window gone).
+	 */
+	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(source)))
+		LockRelationOid(source, ShareRowExclusiveLock);
+	{
+		/* delta (triggers, then the drain), late table, state, result */
+		static const int order[4] = {2, 3, 1, 0};
+
+		for (int i = 0; i < 4; i++)
+		{
+			Oid			rel = rels[order[i]];
+
+			if (OidIsValid(rel) && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rel)))
+				LockRelationOid(rel, AccessExclusiveLock);
+		}
+	}
+	if (SPI_execute_with_args("DELETE FROM pipeline.windows WHERE id = $1", 1, argtypes, values, NULL,
+							  false, 0) != SPI_OK_DELETE || SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only the owner of a window aggregate can drop it")));
 	source_q = qualified_name(source);
 	if (source_q)
 	{
