@@ -97,6 +97,16 @@ pp_guc_init(void)
 							&pp_max_restart_delay_ms, 60000, 10, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_pipeline.max_task_runs",
+							"Most scheduled task runs running at once in a "
+							"database.",
+							"Each running task is a runner worker: it needs a "
+							"pg_pipeline.max_workers slot and one of "
+							"max_worker_processes.  Further tasks wait in "
+							"order.",
+							&pp_max_task_runs, 4, 1, 1024,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
 	DefineCustomIntVariable("pg_pipeline.window_delay",
 							"Longest wait before the maintainer merges the "
 							"delta of async window aggregates.",

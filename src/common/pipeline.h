@@ -38,6 +38,7 @@
 #define PP_MAX_PARAMS_LEN	96	/* what fits in bgw_extra beside our header */
 #define PP_MAX_DB_REQUESTS	64
 #define PP_MAX_PAUSED_DBS	16
+#define PP_MAX_WATCHED		256	/* tables watched by data-aware DAGs */
 
 /* Kinds of worker; the names are what pg_stat_activity.backend_type shows. */
 typedef enum PipelineWorkerKind
@@ -87,10 +88,19 @@ typedef struct PipelineWorkerSlot
 	char		last_error[PP_MAX_ERROR_LEN];
 } PipelineWorkerSlot;
 
+/* The data version of a table a data-aware DAG watches (scheduler.c). */
+typedef struct PipelineDataVersion
+{
+	Oid			dboid;
+	Oid			relid;
+	uint64		version;		/* bumped at each commit that wrote it */
+} PipelineDataVersion;
+
 /*
  * The one shared structure.  lock protects everything in it but the
  * per-slot error fields: the slot array, the launcher's request queue
- * (databases to look at again) and the list of paused databases.
+ * (databases to look at again), the list of paused databases and the
+ * data versions of watched tables.
  */
 typedef struct PipelineShared
 {
@@ -104,6 +114,9 @@ typedef struct PipelineShared
 	Oid			requests[PP_MAX_DB_REQUESTS];
 	int			npaused;
 	Oid			paused[PP_MAX_PAUSED_DBS];
+	uint64		data_epoch;		/* first data version: the start time */
+	int			nwatched;
+	PipelineDataVersion watched[PP_MAX_WATCHED];
 	int			nslots;
 	PipelineWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } PipelineShared;
@@ -183,6 +196,11 @@ extern void pp_coordinator_wake_at_commit(void);
 extern long pp_kafka_supervise(void);
 extern void pp_kafka_consumer_main(PipelineWorkerArgs *args);
 extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
+
+/* src/scheduler: the coordinator's pass and the runner worker */
+extern int	pp_max_task_runs;
+extern long pp_scheduler_pass(void);
+extern void pp_scheduler_runner_main(PipelineWorkerArgs *args);
 
 /* src/window: the maintainer worker of async window aggregates */
 extern int	pp_window_delay_ms;

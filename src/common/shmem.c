@@ -19,6 +19,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 
 #include "common/pipeline.h"
 
@@ -58,6 +59,7 @@ shmem_startup(void)
 		memset(pp_shared, 0, shared_size());
 		pp_shared->lock = &(GetNamedLWLockTranche(PP_LIBRARY_NAME))->lock;
 		pp_shared->nslots = pp_max_workers;
+		pp_shared->data_epoch = (uint64) GetCurrentTimestamp();
 		for (int i = 0; i < pp_shared->nslots; i++)
 			SpinLockInit(&pp_shared->slots[i].error_mutex);
 	}

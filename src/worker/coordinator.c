@@ -84,6 +84,10 @@ pp_coordinator_main(PipelineWorkerArgs *args)
 		due = pp_kafka_supervise();
 		if (due >= 0)
 			timeout = Min(timeout, due);
+		pgstat_report_activity(STATE_RUNNING, "scheduling");
+		due = pp_scheduler_pass();
+		if (due >= 0)
+			timeout = Min(timeout, due);
 		pgstat_report_activity(STATE_IDLE, NULL);
 
 		(void) WaitLatch(MyLatch,

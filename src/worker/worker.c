@@ -455,6 +455,9 @@ pp_worker_main(Datum main_arg)
 		case PP_WORKER_MAINTAINER:
 			pp_window_maintainer_main(&my_args);
 			break;
+		case PP_WORKER_RUNNER:
+			pp_scheduler_runner_main(&my_args);
+			break;
 		default:
 			elog(FATAL, "pg_pipeline worker kind %d is not supported",
 				 my_args.kind);

@@ -1,0 +1,523 @@
+/*-------------------------------------------------------------------------
+ *
+ * runner.c
+ *	  The runner worker: one attempt of one task, as the task's owner.
+ *
+ * The coordinator marks a queued attempt "running" and starts a runner
+ * connected as the owner of the task's DAG (never a superuser acting on its
+ * behalf).  The runner
+ *
+ *	1. reads what to run and stamps started_at and its pid
+ *	   (pipeline._task_run_start),
+ *	2. runs it:
+ *	   - a command, at top level like a client's simple query: each
+ *	     statement of the text in turn, in one implicit transaction when
+ *	     there are several, so VACUUM and procedures that COMMIT work as in
+ *	     psql -c; the task's timeout arms STATEMENT_TIMEOUT once for the
+ *	     whole text;
+ *	   - a sensor: one poke, its query's first column of its first row;
+ *	     false means "scheduled again after poke_interval" and the worker
+ *	     exits, so no worker is held between pokes,
+ *	3. records the outcome in a fresh transaction
+ *	   (pipeline._task_run_finish), which NOTIFYs failures, and exits.
+ *	   Its exit sets the coordinator's latch (bgw_notify_pid).
+ *
+ * Steps 1 and 3 are the extension's bookkeeping and run as the bootstrap
+ * superuser (SetUserIdAndSecContext); only step 2 runs as the owner.  A
+ * runner that dies between 1 and 3 leaves the attempt "running": the
+ * coordinator sees the exit and fails the attempt with the worker's last
+ * error.
+ *
+ * While a task runs, pipeline.logical_date() and data_interval_end() return
+ * its run's data interval.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "parser/analyze.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "tcop/pquery.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "scheduler/scheduler.h"
+
+/* What one attempt runs; read by _task_run_start. */
+typedef struct TaskAttempt
+{
+	int64		task_run_id;
+	char	   *command;		/* NULL for a sensor */
+	char	   *sensor;
+	int64		timeout_ms;		/* 0: none */
+	int64		poke_interval_ms;
+	int64		elapsed_ms;		/* a sensor: since its first poke */
+	int32		pokes;
+	TimestampTz logical_date;
+	TimestampTz data_interval_end;
+} TaskAttempt;
+
+/* How it ended; written by _task_run_finish. */
+typedef struct TaskOutcome
+{
+	const char *status;			/* success, failed or scheduled (next poke) */
+	char	   *error;
+	char		sqlstate[6];
+	bool		has_rows;
+	uint64		rows;
+	int64		next_poke_ms;
+} TaskOutcome;
+
+/* the data interval of the task this process runs */
+static bool in_task = false;
+static TimestampTz task_logical_date;
+static TimestampTz task_interval_end;
+
+/*
+ * Bookkeeping runs as the bootstrap superuser: the catalogs' writes are the
+ * extension's, not the owner's.
+ */
+static void
+bookkeeping_begin(Oid *save_user, int *save_sec)
+{
+	StartTransactionCommand();
+	GetUserIdAndSecContext(save_user, save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+bookkeeping_end(Oid save_user, int save_sec)
+{
+	PopActiveSnapshot();
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+	CommitTransactionCommand();
+}
+
+static int64
+int8_column(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+static TimestampTz
+timestamptz_column(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	return isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+}
+
+/*
+ * Mark the attempt started; false when it is not "running" any more (the
+ * coordinator gave up on it meanwhile).
+ */
+static bool
+start_attempt(TaskAttempt *task)
+{
+	Oid			save_user;
+	int			save_sec;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(task->task_run_id)};
+	bool		found = false;
+
+	bookkeeping_begin(&save_user, &save_sec);
+	if (SPI_execute_with_args("SELECT * FROM pipeline._task_run_start($1)",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not start task run " INT64_FORMAT, task->task_run_id);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		char	   *command = SPI_getvalue(tuple, desc, 1);
+		char	   *sensor = SPI_getvalue(tuple, desc, 2);
+
+		task->command = command ? pstrdup(command) : NULL;
+		task->sensor = sensor ? pstrdup(sensor) : NULL;
+		MemoryContextSwitchTo(old);
+		task->timeout_ms = int8_column(tuple, desc, 3);
+		task->poke_interval_ms = int8_column(tuple, desc, 4);
+		task->logical_date = timestamptz_column(tuple, desc, 5);
+		task->data_interval_end = timestamptz_column(tuple, desc, 6);
+		task->elapsed_ms = int8_column(tuple, desc, 7);
+		task->pokes = (int32) int8_column(tuple, desc, 8);
+		found = true;
+	}
+	bookkeeping_end(save_user, save_sec);
+	return found;
+}
+
+static void
+finish_attempt(TaskAttempt *task, TaskOutcome *outcome)
+{
+	Oid			save_user;
+	int			save_sec;
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		args[6];
+	char		nulls[6] = "      ";
+
+	args[0] = Int64GetDatum(task->task_run_id);
+	args[1] = CStringGetTextDatum(outcome->status);
+	if (outcome->error)
+		args[2] = CStringGetTextDatum(outcome->error);
+	else
+		nulls[2] = 'n';
+	if (outcome->sqlstate[0])
+		args[3] = CStringGetTextDatum(outcome->sqlstate);
+	else
+		nulls[3] = 'n';
+	if (outcome->has_rows)
+		args[4] = Int64GetDatum((int64) outcome->rows);
+	else
+		nulls[4] = 'n';
+	if (strcmp(outcome->status, "scheduled") == 0)
+		args[5] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																  outcome->next_poke_ms));
+	else
+		nulls[5] = 'n';
+
+	bookkeeping_begin(&save_user, &save_sec);
+	if (SPI_execute_with_args("SELECT pipeline._task_run_finish($1, $2, $3, $4, $5, $6)",
+							  6, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record the end of task run " INT64_FORMAT,
+			 task->task_run_id);
+	bookkeeping_end(save_user, save_sec);
+}
+
+/*
+ * Run a command's statements as a client's simple query would: see the
+ * file header.  Adds the rows of every statement that reports a count.
+ */
+static void
+execute_top_level(const char *sql, uint64 *rows)
+{
+	MemoryContext task_context;
+	List	   *parsetrees;
+	bool		implicit_block;
+	bool		xact_started = false;
+	ListCell   *lc;
+
+	task_context = AllocSetContextCreate(TopMemoryContext, "pg_pipeline task",
+										 ALLOCSET_DEFAULT_SIZES);
+
+	StartTransactionCommand();
+	xact_started = true;
+	MemoryContextSwitchTo(task_context);
+	parsetrees = pg_parse_query(sql);
+	implicit_block = list_length(parsetrees) > 1;
+
+	foreach(lc, parsetrees)
+	{
+		RawStmt    *raw = lfirst_node(RawStmt, lc);
+		CommandTag	tag = CreateCommandTag(raw->stmt);
+		MemoryContext statement_context;
+		List	   *queries;
+		List	   *plans;
+		bool		snapshot_set = false;
+		Portal		portal;
+		DestReceiver *receiver;
+		QueryCompletion qc;
+		int16		format = 0;
+
+		if (!xact_started)
+		{
+			StartTransactionCommand();
+			xact_started = true;
+		}
+		if (implicit_block)
+			BeginImplicitTransactionBlock();
+
+		/* planning memory goes with the statement (COMMIT ends the xact's) */
+		statement_context = AllocSetContextCreate(task_context, "pg_pipeline statement",
+												  ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSwitchTo(statement_context);
+		if (analyze_requires_snapshot(raw))
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			snapshot_set = true;
+		}
+		queries = pg_analyze_and_rewrite_fixedparams(raw, sql, NULL, 0, NULL);
+		plans = pg_plan_queries(queries, sql, CURSOR_OPT_PARALLEL_OK, NULL);
+		if (snapshot_set)
+			PopActiveSnapshot();
+		CHECK_FOR_INTERRUPTS();
+
+		portal = CreatePortal("", true, true);
+		portal->visible = false;
+		PortalDefineQuery(portal, NULL, sql, tag, plans, NULL);
+		PortalStart(portal, NULL, 0, InvalidSnapshot);
+		PortalSetResultFormat(portal, 1, &format);
+		receiver = CreateDestReceiver(DestNone);
+		InitializeQueryCompletion(&qc);
+		(void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+		receiver->rDestroy(receiver);
+		PortalDrop(portal, false);
+		if (command_tag_display_rowcount(qc.commandTag))
+			*rows += qc.nprocessed;
+
+		if (lnext(parsetrees, lc) == NULL)
+		{
+			if (implicit_block)
+				EndImplicitTransactionBlock();
+			CommitTransactionCommand();
+			xact_started = false;
+		}
+		else if (IsA(raw->stmt, TransactionStmt))
+		{
+			CommitTransactionCommand();
+			xact_started = false;
+		}
+		else
+			CommandCounterIncrement();
+		MemoryContextSwitchTo(task_context);
+		MemoryContextDelete(statement_context);
+	}
+	if (xact_started)
+		CommitTransactionCommand();	/* an empty command */
+
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("the task's command left a transaction block open"),
+				 errhint("End the command with COMMIT, or drop its BEGIN.")));
+	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextDelete(task_context);
+}
+
+/* One poke of a sensor: does its query return true? */
+static bool
+poke(const char *sql)
+{
+	bool		result = false;
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_execute(sql, false, 1) < 0)
+		elog(ERROR, "sensor query failed");
+	if (SPI_tuptable == NULL || SPI_tuptable->tupdesc->natts < 1 ||
+		SPI_gettypeid(SPI_tuptable->tupdesc, 1) != BOOLOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("a sensor's query must return a boolean column")));
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		result = !isnull && DatumGetBool(d);
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	return result;
+}
+
+static char *
+interval_text(int64 ms)
+{
+	if (ms % 1000 == 0)
+		return psprintf(INT64_FORMAT " s", ms / 1000);
+	return psprintf(INT64_FORMAT " ms", ms);
+}
+
+/*
+ * Run the attempt; an error becomes a failed outcome, its transaction
+ * aborted (STYLE: record the failure in a fresh transaction).
+ */
+static void
+run_attempt(TaskAttempt *task, TaskOutcome *outcome)
+{
+	MemoryContext context = CurrentMemoryContext;
+	TimestampTz started = GetCurrentTimestamp();
+	uint64		rows = 0;
+	bool		done = false;
+
+	outcome->status = "success";
+	in_task = true;
+	task_logical_date = task->logical_date;
+	task_interval_end = task->data_interval_end;
+
+	PG_TRY();
+	{
+		if (task->command)
+		{
+			int64		limit = task->timeout_ms;
+
+			debug_query_string = task->command;
+			pgstat_report_activity(STATE_RUNNING, task->command);
+			if (limit > 0)
+				enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(limit, INT_MAX));
+			execute_top_level(task->command, &rows);
+			disable_timeout(STATEMENT_TIMEOUT, false);
+			outcome->has_rows = true;
+			outcome->rows = rows;
+		}
+		else
+		{
+			debug_query_string = task->sensor;
+			pgstat_report_activity(STATE_RUNNING, task->sensor);
+			done = poke(task->sensor);
+			if (!done && task->timeout_ms > 0 && task->elapsed_ms >= task->timeout_ms)
+			{
+				outcome->status = "failed";
+				outcome->error = psprintf("sensor timed out after %s (%d pokes)",
+										  interval_text(task->timeout_ms), task->pokes);
+				strlcpy(outcome->sqlstate, "57014", sizeof(outcome->sqlstate));
+			}
+			else if (!done)
+			{
+				outcome->status = "scheduled";
+				outcome->next_poke_ms = task->poke_interval_ms;
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		bool		timed_out;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		timed_out = edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			task->timeout_ms > 0 &&
+			TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
+									   (int) Min(task->timeout_ms, INT_MAX));
+		disable_all_timeouts(false);
+		QueryCancelPending = false;
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+
+		outcome->status = "failed";
+		if (timed_out)
+			outcome->error = psprintf("task timed out after %s",
+									  interval_text(task->timeout_ms));
+		else
+			outcome->error = pstrdup(edata->message ? edata->message : "unknown error");
+		strlcpy(outcome->sqlstate, unpack_sql_state(edata->sqlerrcode),
+				sizeof(outcome->sqlstate));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	in_task = false;
+	debug_query_string = NULL;
+	pgstat_report_activity(STATE_RUNNING, "recording the task's outcome");
+}
+
+/*
+ * pp_scheduler_runner_main
+ *		Main of a runner worker; called by pp_worker_main once connected as
+ *		the task's owner.
+ */
+void
+pp_scheduler_runner_main(PipelineWorkerArgs *args)
+{
+	RunnerParams params;
+	TaskAttempt task;
+	TaskOutcome outcome;
+
+	memcpy(&params, args->params, sizeof(params));
+	memset(&task, 0, sizeof(task));
+	memset(&outcome, 0, sizeof(outcome));
+	task.task_run_id = params.task_run_id;
+
+	/* the coordinator alone decides about another attempt */
+	pp_worker_set_no_restart();
+
+	if (!start_attempt(&task))
+		proc_exit(0);
+	run_attempt(&task, &outcome);
+	if (strcmp(outcome.status, "failed") == 0)
+		ereport(LOG,
+				(errmsg("pg_pipeline task run " INT64_FORMAT " failed: %s",
+						task.task_run_id, outcome.error)));
+	finish_attempt(&task, &outcome);
+	pp_coordinator_wake(MyDatabaseId);
+	proc_exit(0);
+}
+
+/*
+ * pipeline.logical_date(): in a task, the start of its run's data interval.
+ */
+PG_FUNCTION_INFO_V1(pipeline_logical_date);
+Datum
+pipeline_logical_date(PG_FUNCTION_ARGS)
+{
+	if (!in_task)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(task_logical_date);
+}
+
+/*
+ * pipeline.data_interval_end(): in a task, the end of its run's data
+ * interval (exclusive).
+ */
+PG_FUNCTION_INFO_V1(pipeline_data_interval_end);
+Datum
+pipeline_data_interval_end(PG_FUNCTION_ARGS)
+{
+	if (!in_task)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(task_interval_end);
+}
+
+static void
+check_sql_context(void *arg)
+{
+	errcontext("in the task's %s", (const char *) arg);
+}
+
+/*
+ * pipeline._check_sql(sql, what): a syntax error in a task's SQL is
+ * reported when the task is written, not when it first runs.
+ */
+PG_FUNCTION_INFO_V1(pipeline_check_sql);
+Datum
+pipeline_check_sql(PG_FUNCTION_ARGS)
+{
+	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *what = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	ErrorContextCallback callback;
+	List	   *parsetrees;
+
+	callback.callback = check_sql_context;
+	callback.arg = what;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+	parsetrees = pg_parse_query(sql);
+	error_context_stack = callback.previous;
+
+	if (parsetrees == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the task's %s is empty", what)));
+	if (strcmp(what, "sensor") == 0 &&
+		(list_length(parsetrees) != 1 ||
+		 !IsA(linitial_node(RawStmt, parsetrees)->stmt, SelectStmt)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a sensor is one SELECT returning a boolean"),
+				 errhint("For example: SELECT count(*) > 0 FROM raw.orders WHERE created_at >= pipeline.logical_date()")));
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,483 @@
+/*-------------------------------------------------------------------------
+ *
+ * scheduler.c
+ *	  The coordinator's side of the scheduler: one pass of the state
+ *	  machine, the runners it starts, and data-aware triggers.
+ *
+ * The coordinator of each database calls pp_scheduler_pass() at every
+ * wake-up.  A pass
+ *
+ *	1. reaps the runners that exited: an attempt they left "running" (the
+ *	   runner died, or was terminated past its timeout) is failed with the
+ *	   worker's last error;
+ *	2. calls pipeline._scheduler_tick() (the state machine, in SQL: due
+ *	   fires, data triggers, DAG runs within max_active_runs, retries,
+ *	   trigger rules, finished runs, retention); the first pass after a
+ *	   start also fails the attempts a previous life left "running";
+ *	3. takes queued attempts, oldest first, up to pg_pipeline.max_task_runs
+ *	   running at once (pipeline._scheduler_dispatch), commits, and only
+ *	   then starts their runners (a runner must see its attempt running),
+ *	   each connected as the owner of the task's DAG.
+ * It returns how long the coordinator may sleep: until the next fire,
+ * retry, poke, data-trigger interval or timeout backstop.  Commits of the
+ * SQL interface and the exits of runners set the coordinator's latch, so
+ * nothing waits for a poll.
+ *
+ * Data-aware triggers: pipeline.dag_data_trigger(), a statement trigger on
+ * the watched tables, notes the table; at commit the table's version in
+ * shared memory is bumped and the coordinator woken.  Versions start at the
+ * server's start time, so a version seen before a restart is never seen
+ * again (and no run is made for data nobody wrote since).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "scheduler/scheduler.h"
+
+/* the runner's own timeout stops it; past this grace we terminate it */
+#define TIMEOUT_GRACE_MS	10000
+/* history retention runs at most this often */
+#define CLEANUP_EVERY_MS	10000
+/* after a runner could not start, try again this soon */
+#define START_RETRY_MS		1000
+
+typedef struct RunningTask
+{
+	int64		task_run_id;	/* hash key */
+	int			slot;
+	BackgroundWorkerHandle *handle;
+	TimestampTz deadline;		/* 0: no timeout */
+	bool		terminated;		/* past its deadline, we terminated it */
+} RunningTask;
+
+/* an attempt dispatched in this pass, to start once committed */
+typedef struct Dispatched
+{
+	int64		task_run_id;
+	Oid			owner;
+	char		label[NAMEDATALEN];
+	int64		timeout_ms;
+} Dispatched;
+
+int			pp_max_task_runs = 4;
+
+static HTAB *running = NULL;
+static MemoryContext scheduler_context = NULL;
+static bool recovered = false;
+static TimestampTz next_cleanup = 0;
+
+static void
+scheduler_init(void)
+{
+	HASHCTL		ctl;
+
+	scheduler_context = AllocSetContextCreate(TopMemoryContext, "pg_pipeline scheduler",
+											  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(RunningTask);
+	ctl.hcxt = scheduler_context;
+	running = hash_create("pg_pipeline running tasks", 64, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Is the scheduler's SQL installed (the extension may be at 0.3.0)? */
+static bool
+scheduler_installed(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute("SELECT to_regprocedure('pipeline._scheduler_tick(boolean,boolean)') IS NOT NULL",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for the scheduler's functions");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return DatumGetBool(d);
+}
+
+static void
+finish_failed(int64 task_run_id, const char *error)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(task_run_id), CStringGetTextDatum(error)};
+
+	if (SPI_execute_with_args("SELECT pipeline._task_run_finish($1, 'failed', $2, NULL, NULL)",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record the failure of task run " INT64_FORMAT, task_run_id);
+}
+
+/*
+ * Step 1: forget the runners that exited; an attempt still "running" after
+ * its runner's exit failed.  Terminates runners past their deadline.
+ */
+static void
+reap_runners(TimestampTz now)
+{
+	HASH_SEQ_STATUS seq;
+	RunningTask *task;
+
+	hash_seq_init(&seq, running);
+	while ((task = hash_seq_search(&seq)) != NULL)
+	{
+		pid_t		pid;
+		char		error[PP_MAX_ERROR_LEN];
+		PipelineWorkerSlot *slot = &pp_shared->slots[task->slot];
+
+		if (GetBackgroundWorkerPid(task->handle, &pid) != BGWH_STOPPED)
+		{
+			if (task->deadline != 0 && now >= task->deadline && !task->terminated)
+			{
+				TerminateBackgroundWorker(task->handle);
+				task->terminated = true;
+			}
+			continue;
+		}
+		SpinLockAcquire(&slot->error_mutex);
+		strlcpy(error, slot->last_error, sizeof(error));
+		SpinLockRelease(&slot->error_mutex);
+		if (task->terminated)
+			snprintf(error, sizeof(error),
+					 "the task ran past its timeout and its runner was terminated");
+		else if (error[0] == '\0')
+			strlcpy(error, "the runner exited without recording the task's outcome",
+					sizeof(error));
+		finish_failed(task->task_run_id, error);
+		pp_worker_release(task->slot);
+		pfree(task->handle);
+		hash_search(running, &task->task_run_id, HASH_REMOVE, NULL);
+	}
+}
+
+/* Step 2: the state machine; returns the next instant it has work, or 0. */
+static TimestampTz
+tick(TimestampTz now)
+{
+	Oid			argtypes[2] = {BOOLOID, BOOLOID};
+	Datum		args[2];
+	bool		isnull;
+	Datum		d;
+
+	args[0] = BoolGetDatum(!recovered);
+	args[1] = BoolGetDatum(now >= next_cleanup);
+	if (SPI_execute_with_args("SELECT pipeline._scheduler_tick($1, $2)",
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "the scheduler's tick failed");
+	recovered = true;
+	if (now >= next_cleanup)
+		next_cleanup = TimestampTzPlusMilliseconds(now, CLEANUP_EVERY_MS);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/* Step 3: mark up to n queued attempts running; returns them. */
+static List *
+dispatch(int n)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(n)};
+	List	   *result = NIL;
+
+	if (n <= 0)
+		return NIL;
+	if (SPI_execute_with_args("SELECT * FROM pipeline._scheduler_dispatch($1)",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "the scheduler's dispatch failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(scheduler_context);
+		Dispatched *task = palloc0(sizeof(Dispatched));
+		bool		isnull;
+		char	   *owner;
+		Datum		d;
+
+		task->task_run_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		owner = SPI_getvalue(tuple, desc, 2);
+		task->owner = owner ? get_role_oid(owner, true) : InvalidOid;
+		strlcpy(task->label, SPI_getvalue(tuple, desc, 3), NAMEDATALEN);
+		d = SPI_getbinval(tuple, desc, 4, &isnull);
+		task->timeout_ms = isnull ? 0 : DatumGetInt64(d);
+		result = lappend(result, task);
+		MemoryContextSwitchTo(old);
+
+		if (!OidIsValid(task->owner))
+			finish_failed(task->task_run_id,
+						  psprintf("the owner of the task, role \"%s\", does not exist",
+								   owner ? owner : ""));
+	}
+	return result;
+}
+
+static void
+begin_pass(void)
+{
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+end_pass(void)
+{
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+}
+
+/* Start the runners of the attempts dispatched; false if one could not. */
+static bool
+start_runners(List *dispatched, TimestampTz now)
+{
+	ListCell   *lc;
+	List	   *unstarted = NIL;
+
+	foreach(lc, dispatched)
+	{
+		Dispatched *task = lfirst(lc);
+		RunnerParams params;
+		BackgroundWorkerHandle *handle = NULL;
+		MemoryContext old;
+		int			slot;
+		RunningTask *entry;
+
+		if (!OidIsValid(task->owner))
+			continue;
+		params.task_run_id = task->task_run_id;
+		old = MemoryContextSwitchTo(scheduler_context);
+		slot = pp_worker_start(PP_WORKER_RUNNER, MyDatabaseId, task->owner, task->label,
+							   &params, sizeof(params), -1, &handle);
+		MemoryContextSwitchTo(old);
+		if (slot < 0)
+		{
+			unstarted = lappend(unstarted, task);
+			continue;
+		}
+		entry = hash_search(running, &task->task_run_id, HASH_ENTER, NULL);
+		entry->slot = slot;
+		entry->handle = handle;
+		entry->terminated = false;
+		entry->deadline = task->timeout_ms > 0 ?
+			TimestampTzPlusMilliseconds(now, task->timeout_ms + TIMEOUT_GRACE_MS) : 0;
+	}
+
+	/* no worker free: those attempts wait in the queue again */
+	if (unstarted != NIL)
+	{
+		begin_pass();
+		foreach(lc, unstarted)
+		{
+			Dispatched *task = lfirst(lc);
+			Oid			argtypes[1] = {INT8OID};
+			Datum		args[1] = {Int64GetDatum(task->task_run_id)};
+
+			SPI_execute_with_args("UPDATE pipeline.task_runs SET status = 'queued' "
+								  "WHERE task_run_id = $1 AND status = 'running'",
+								  1, argtypes, args, NULL, false, 0);
+		}
+		end_pass();
+	}
+	list_free_deep(dispatched);
+	return unstarted == NIL;
+}
+
+/*
+ * pp_scheduler_pass
+ *		One pass (see the file header); returns the milliseconds the
+ *		coordinator may sleep, or -1 for "no scheduled work".
+ */
+long
+pp_scheduler_pass(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz wake;
+	List	   *dispatched;
+	HASH_SEQ_STATUS seq;
+	RunningTask *task;
+	long		sleep_ms = -1;
+
+	if (running == NULL)
+		scheduler_init();
+
+	begin_pass();
+	if (!scheduler_installed())
+	{
+		end_pass();
+		return -1;
+	}
+	reap_runners(now);
+	wake = tick(now);
+	dispatched = dispatch(pp_max_task_runs - (int) hash_get_num_entries(running));
+	end_pass();
+
+	if (!start_runners(dispatched, now))
+		sleep_ms = START_RETRY_MS;
+
+	/* sleep until the next due instant or the next deadline */
+	hash_seq_init(&seq, running);
+	while ((task = hash_seq_search(&seq)) != NULL)
+	{
+		if (task->deadline != 0 && !task->terminated &&
+			(wake == 0 || task->deadline < wake))
+			wake = task->deadline;
+	}
+	if (wake != 0)
+	{
+		long		secs;
+		int			usecs;
+		long		ms;
+
+		now = GetCurrentTimestamp();
+		if (wake <= now)
+			ms = 0;
+		else
+		{
+			TimestampDifference(now, wake, &secs, &usecs);
+			ms = secs * 1000 + (usecs + 999) / 1000;	/* never wake early */
+		}
+		sleep_ms = sleep_ms < 0 ? ms : Min(sleep_ms, ms);
+	}
+	return sleep_ms;
+}
+
+/* ---------------------------------------------------------------------
+ * Data-aware triggers
+ * ---------------------------------------------------------------------
+ */
+static List *written_tables = NIL;	/* this transaction's, in TopMemoryContext */
+static bool data_callback_registered = false;
+
+static void
+bump_versions(void)
+{
+	ListCell   *lc;
+
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	foreach(lc, written_tables)
+	{
+		Oid			relid = lfirst_oid(lc);
+		PipelineDataVersion *entry = NULL;
+
+		for (int i = 0; i < pp_shared->nwatched && entry == NULL; i++)
+		{
+			if (pp_shared->watched[i].dboid == MyDatabaseId &&
+				pp_shared->watched[i].relid == relid)
+				entry = &pp_shared->watched[i];
+		}
+		if (entry == NULL && pp_shared->nwatched < PP_MAX_WATCHED)
+		{
+			entry = &pp_shared->watched[pp_shared->nwatched++];
+			entry->dboid = MyDatabaseId;
+			entry->relid = relid;
+			entry->version = pp_shared->data_epoch;
+		}
+		if (entry)
+			entry->version++;
+	}
+	LWLockRelease(pp_shared->lock);
+}
+
+static void
+data_xact_callback(XactEvent event, void *arg)
+{
+	if (written_tables == NIL)
+		return;
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) &&
+		pp_shared != NULL)
+	{
+		bump_versions();
+		pp_coordinator_wake(MyDatabaseId);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		list_free(written_tables);
+		written_tables = NIL;
+	}
+}
+
+/*
+ * pipeline.dag_data_trigger(): statement trigger on a table that a
+ * data-aware DAG watches.  Cheap: notes the table; the work is at commit.
+ */
+PG_FUNCTION_INFO_V1(pipeline_dag_data_trigger);
+Datum
+pipeline_dag_data_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			relid;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pipeline.dag_data_trigger() must be called as a trigger")));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	if (!list_member_oid(written_tables, relid))
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		written_tables = lappend_oid(written_tables, relid);
+		MemoryContextSwitchTo(old);
+	}
+	if (!data_callback_registered)
+	{
+		RegisterXactCallback(data_xact_callback, NULL);
+		data_callback_registered = true;
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * pipeline._data_version(tables): the sum of the tables' versions, NULL
+ * when none was written since the server started.
+ */
+PG_FUNCTION_INFO_V1(pipeline_data_version);
+Datum
+pipeline_data_version(PG_FUNCTION_ARGS)
+{
+	ArrayType  *tables = PG_GETARG_ARRAYTYPE_P(0);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	uint64		sum = 0;
+	bool		found = false;
+
+	pp_shmem_require();
+	deconstruct_array(tables, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	for (int e = 0; e < n; e++)
+	{
+		if (nulls[e])
+			continue;
+		for (int i = 0; i < pp_shared->nwatched; i++)
+		{
+			if (pp_shared->watched[i].dboid == MyDatabaseId &&
+				pp_shared->watched[i].relid == DatumGetObjectId(elems[e]))
+			{
+				sum += pp_shared->watched[i].version;
+				found = true;
+			}
+		}
+	}
+	LWLockRelease(pp_shared->lock);
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64((int64) sum);
+}
