@@ -177,7 +177,7 @@ BEGIN
        OR NEW.end_date IS DISTINCT FROM OLD.end_date OR (NEW.enabled AND NOT OLD.enabled) THEN
         -- validates the time zone even without a schedule
         PERFORM pipeline.cron_next('@daily', now(), NEW.timezone);
-        IF NEW.schedule IS NULL THEN
+        IF NEW.schedule IS NULL OR NOT NEW.enabled THEN
             NEW.next_fire_at := NULL;
         ELSE
             NEW.next_fire_at := pipeline.cron_next(NEW.schedule,
@@ -203,7 +203,10 @@ DECLARE
     dag_owner name;
 BEGIN
     SELECT owner INTO dag_owner FROM pipeline.dags WHERE dag_id = NEW.dag_id;
-    IF dag_owner IS DISTINCT FROM current_user
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'DAG % does not exist', NEW.dag_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF dag_owner <> current_user
        AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
         RAISE EXCEPTION 'only the owner of a DAG can write its tasks'
             USING ERRCODE = 'insufficient_privilege',

@@ -499,13 +499,35 @@ pipeline_check_sql(PG_FUNCTION_ARGS)
 	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *what = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ErrorContextCallback callback;
-	List	   *parsetrees;
+	MemoryContext context = CurrentMemoryContext;
+	List	   *volatile parsetrees = NIL;
 
 	callback.callback = check_sql_context;
 	callback.arg = what;
 	callback.previous = error_context_stack;
 	error_context_stack = &callback;
-	parsetrees = pg_parse_query(sql);
+	PG_TRY();
+	{
+		parsetrees = pg_parse_query(sql);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* point into the task's text, not into the statement calling us */
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (edata->cursorpos > 0 || edata->internalpos > 0)
+		{
+			/* (SPI's callback may have moved it to internalpos already) */
+			edata->internalpos = Max(edata->cursorpos, edata->internalpos);
+			edata->internalquery = sql;
+			edata->cursorpos = 0;
+		}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 	error_context_stack = callback.previous;
 
 	if (parsetrees == NIL)
