@@ -118,6 +118,8 @@ CREATE TABLE pipeline.task_runs (
 CREATE INDEX task_runs_active ON pipeline.task_runs (status, scheduled_at)
     WHERE status IN ('waiting', 'scheduled', 'queued', 'running');
 CREATE INDEX task_runs_started ON pipeline.task_runs (started_at);
+CREATE INDEX task_runs_dag ON pipeline.task_runs (dag_id, started_at);
+CREATE INDEX task_runs_task ON pipeline.task_runs (dag_id, task);
 COMMENT ON TABLE pipeline.task_runs IS
 'one row per attempt of a task in a DAG run: status, attempt, times, rows affected, error';
 
@@ -174,7 +176,7 @@ BEGIN
     IF TG_OP = 'INSERT'
        OR NEW.schedule IS DISTINCT FROM OLD.schedule OR NEW.timezone <> OLD.timezone
        OR NEW.catchup <> OLD.catchup OR NEW.start_date <> OLD.start_date
-       OR NEW.end_date IS DISTINCT FROM OLD.end_date OR (NEW.enabled AND NOT OLD.enabled) THEN
+       OR NEW.end_date IS DISTINCT FROM OLD.end_date OR NEW.enabled <> OLD.enabled THEN
         -- validates the time zone even without a schedule
         PERFORM pipeline.cron_next('@daily', now(), NEW.timezone);
         IF NEW.schedule IS NULL OR NOT NEW.enabled THEN
@@ -191,6 +193,8 @@ BEGIN
     RETURN NEW;
 END
 $$;
+COMMENT ON FUNCTION pipeline._dag_guard() IS
+'trigger: the writer owns a new DAG, only a superuser changes an owner; checks the schedule and time zone and sets the next fire time';
 CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.dags
     FOR EACH ROW EXECUTE FUNCTION pipeline._dag_guard();
 
@@ -220,6 +224,8 @@ BEGIN
     RETURN NEW;
 END
 $$;
+COMMENT ON FUNCTION pipeline._task_guard() IS
+'trigger: only the owner of a DAG (or a superuser) writes its tasks, which run as that owner';
 CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.tasks
     FOR EACH ROW EXECUTE FUNCTION pipeline._task_guard();
 
@@ -288,6 +294,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION pipeline._watch(regclass) IS
+'puts the data trigger of data-aware DAGs on a table, once';
 
 -- stop watching the tables no DAG names any more
 CREATE FUNCTION pipeline._unwatch(rels regclass[])
@@ -306,6 +314,8 @@ BEGIN
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION pipeline._unwatch(regclass[]) IS
+'removes the data trigger from the tables no DAG watches any more';
 
 -- a source's name or a table's name -> the table
 CREATE FUNCTION pipeline._watched_tables(names text[])
@@ -333,6 +343,8 @@ BEGIN
     RETURN result;
 END
 $$;
+COMMENT ON FUNCTION pipeline._watched_tables(text[]) IS
+'the tables that trigger_on names: a Kafka source''s target table, or a table';
 
 ------------------------------------------------------------------------
 -- The SQL interface.
@@ -353,6 +365,8 @@ BEGIN
     RETURN d;
 END
 $$;
+COMMENT ON FUNCTION pipeline._dag_for_update(text) IS
+'the DAG or job of that name, locked; a clear error when the caller cannot see one';
 
 CREATE FUNCTION pipeline._check_intervals(what text, VARIADIC pairs text[])
 RETURNS void
@@ -368,6 +382,8 @@ BEGIN
     END LOOP;
 END
 $$;
+COMMENT ON FUNCTION pipeline._check_intervals(text, text[]) IS
+'raises an error for the first (name, interval) pair whose interval is not positive';
 
 CREATE FUNCTION pipeline.create_dag(
     name                text,
@@ -733,11 +749,13 @@ BEGIN
         logical_date := now();
         data_interval_end := now();
     ELSE
-        data_interval_end := pipeline.cron_prev(d.schedule, now() + '1 microsecond', d.timezone);
+        data_interval_end := pipeline.cron_prev(d.schedule, now() + interval '1 microsecond', d.timezone);
         logical_date := pipeline.cron_prev(d.schedule, data_interval_end, d.timezone);
     END IF;
 END
 $$;
+COMMENT ON FUNCTION pipeline._latest_interval(pipeline.dags) IS
+'the data interval a run made now covers: the latest complete one of the schedule ([now, now] without one)';
 
 CREATE FUNCTION pipeline.run_now(name text)
 RETURNS bigint
@@ -778,7 +796,7 @@ BEGIN
     IF from_date IS NULL OR to_date IS NULL OR from_date > to_date THEN
         RAISE EXCEPTION 'backfill needs from_date <= to_date' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    f := pipeline.cron_next(d.schedule, from_date - '1 microsecond', d.timezone);
+    f := pipeline.cron_next(d.schedule, from_date - interval '1 microsecond', d.timezone);
     WHILE f <= to_date LOOP
         seen := seen + 1;
         IF seen > 100000 THEN
@@ -901,6 +919,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION pipeline._task_run_finish(bigint, text, text, text, bigint, timestamptz) IS
+'scheduler: records the outcome of a running attempt and NOTIFYs pipeline_scheduler of a failure';
 
 -- The runner's start: what to run, in which data interval.
 CREATE FUNCTION pipeline._task_run_start(id bigint)
@@ -924,6 +944,8 @@ AS $$
               (extract(epoch FROM clock_timestamp() - tr.started_at) * 1000)::bigint,
               tr.pokes
 $$;
+COMMENT ON FUNCTION pipeline._task_run_start(bigint) IS
+'scheduler: a runner marks its attempt started and reads what to run, in which data interval';
 
 -- Pick queued attempts, oldest first, and mark them running.
 CREATE FUNCTION pipeline._scheduler_dispatch(n integer)
@@ -943,6 +965,8 @@ AS $$
     RETURNING tr.task_run_id, d.owner, tr.dag || '.' || tr.task,
               (extract(epoch FROM t.timeout) * 1000)::bigint
 $$;
+COMMENT ON FUNCTION pipeline._scheduler_dispatch(integer) IS
+'scheduler: marks up to n queued attempts running, oldest first, for the coordinator to start their runners';
 
 -- One pass of the state machine; returns when it next has something to do.
 CREATE FUNCTION pipeline._scheduler_tick(recover boolean, cleanup boolean)
@@ -982,7 +1006,7 @@ BEGIN
                 n := n + 1;
             END LOOP;
         ELSE
-            f := pipeline.cron_prev(dg.schedule, now_ + '1 microsecond', dg.timezone);
+            f := pipeline.cron_prev(dg.schedule, now_ + interval '1 microsecond', dg.timezone);
             IF (dg.end_date IS NULL OR f <= dg.end_date)
                AND NOT EXISTS (SELECT 1 FROM pipeline.dag_runs r
                                 WHERE r.dag_id = dg.dag_id AND r.status = 'queued') THEN
@@ -1147,6 +1171,8 @@ BEGIN
                  (SELECT min(scheduled_at) FROM pipeline.task_runs WHERE status = 'scheduled'));
 END
 $$;
+COMMENT ON FUNCTION pipeline._scheduler_tick(boolean, boolean) IS
+'scheduler: one pass of the state machine (fires, data triggers, runs, retries, trigger rules, completions, retention); returns when it next has work';
 
 REVOKE ALL ON FUNCTION pipeline._scheduler_tick(boolean, boolean),
     pipeline._scheduler_dispatch(integer), pipeline._task_run_start(bigint),

@@ -33,7 +33,9 @@ SELECT next_fire_at > now() AND next_fire_at <= now() + '1 minute' AS next_withi
        next_fire_at = date_trunc('minute', next_fire_at) AS on_the_minute
   FROM pipeline.dags WHERE name = 'every_minute';
 SELECT pipeline.disable('every_minute');
-SELECT * FROM pipeline.dag_status ORDER BY name;
+SELECT name, schedule, timezone, enabled, next_run_at IS NOT NULL AS has_next_run, queued_runs,
+       running_runs, last_status
+  FROM pipeline.dag_status ORDER BY name;
 
 -- errors: DAGs
 SELECT pipeline.create_dag('etl');

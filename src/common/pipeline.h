@@ -191,6 +191,7 @@ extern PGDLLEXPORT void pp_launcher_main(Datum main_arg);
 extern void pp_coordinator_main(PipelineWorkerArgs *args);
 extern void pp_coordinator_wake(Oid dboid);
 extern void pp_coordinator_wake_at_commit(void);
+extern bool pp_lock_extension(void);
 
 /* src/kafka: the coordinator's and the workers' entry points */
 extern long pp_kafka_supervise(void);

@@ -22,9 +22,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_extension.h"
 #include "commands/extension.h"
-#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -88,22 +86,16 @@ start_consumer(ConsumerEntry *entry, TimestampTz now)
 }
 
 /*
- * Are this version's catalogs there to read?  Takes a share lock on the
- * extension first, so a DROP EXTENSION waits for this short transaction
- * instead of dropping the tables under it; and a database still at an
- * older version (before ALTER EXTENSION UPDATE) simply has no sources.
+ * Are this version's catalogs there to read?  A database still at an older
+ * version (before ALTER EXTENSION UPDATE) simply has no sources.
  */
 static bool
 catalogs_present(void)
 {
-	Oid			extoid = get_extension_oid(PP_EXTENSION_NAME, true);
 	Oid			nsp;
 
-	if (!OidIsValid(extoid))
+	if (!pp_lock_extension())
 		return false;
-	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
-	if (!OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true)))
-		return false;			/* dropped while we waited */
 	nsp = get_namespace_oid("pipeline", true);
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("sources", nsp)) &&
 		OidIsValid(get_relname_relid("sinks", nsp));

@@ -96,13 +96,18 @@ scheduler_init(void)
 						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
-/* Is the scheduler's SQL installed (the extension may be at 0.3.0)? */
+/*
+ * Is the scheduler's SQL installed (the extension may be at 0.3.0)?  Locks
+ * the extension against DROP EXTENSION for the pass.
+ */
 static bool
 scheduler_installed(void)
 {
 	bool		isnull;
 	Datum		d;
 
+	if (!pp_lock_extension())
+		return false;
 	if (SPI_execute("SELECT to_regprocedure('pipeline._scheduler_tick(boolean,boolean)') IS NOT NULL",
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for the scheduler's functions");

@@ -23,7 +23,9 @@
 
 #include "access/xact.h"
 #include "commands/dbcommands.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "storage/lmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
@@ -119,6 +121,23 @@ pp_coordinator_main(PipelineWorkerArgs *args)
 }
 
 /*
+ * pp_lock_extension
+ *		In a transaction: is the extension installed?  Takes a share lock on
+ *		it first, so a DROP EXTENSION waits for the caller's (short)
+ *		transaction instead of dropping the catalogs under it.
+ */
+bool
+pp_lock_extension(void)
+{
+	Oid			extoid = get_extension_oid(PP_EXTENSION_NAME, true);
+
+	if (!OidIsValid(extoid))
+		return false;
+	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+	return OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true));	/* not dropped while we waited */
+}
+
+/*
  * pp_coordinator_wake
  *		Set the latch of a database's coordinator; when it has none, ask the
  *		launcher to start one.
@@ -164,6 +183,9 @@ void
 pp_coordinator_wake_at_commit(void)
 {
 	if (pp_shared == NULL)
+		return;
+	/* the coordinator's own writes (the scheduler's) are acted on already */
+	if (MyPipelineWorker != NULL && MyPipelineWorker->kind == PP_WORKER_COORDINATOR)
 		return;
 	if (!xact_callback_registered)
 	{
