@@ -83,6 +83,7 @@ CREATE TABLE pipeline.dag_runs (
     ended_at            timestamptz,
     duration            interval GENERATED ALWAYS AS (ended_at - started_at) STORED
 );
+ALTER TABLE pipeline.dag_runs ADD UNIQUE (run_id, dag_id);
 CREATE UNIQUE INDEX dag_runs_logical_date ON pipeline.dag_runs (dag_id, logical_date)
     WHERE run_type IN ('scheduled', 'backfill');
 CREATE INDEX dag_runs_active ON pipeline.dag_runs (dag_id, status)
@@ -93,7 +94,7 @@ COMMENT ON TABLE pipeline.dag_runs IS
 
 CREATE TABLE pipeline.task_runs (
     task_run_id         bigserial PRIMARY KEY,
-    run_id              bigint NOT NULL REFERENCES pipeline.dag_runs ON DELETE CASCADE,
+    run_id              bigint NOT NULL,
     dag_id              bigint NOT NULL,
     dag                 text NOT NULL,
     task                text NOT NULL,
@@ -113,6 +114,7 @@ CREATE TABLE pipeline.task_runs (
     sqlstate            text,
     pid                 integer,
     UNIQUE (run_id, task, attempt),
+    FOREIGN KEY (run_id, dag_id) REFERENCES pipeline.dag_runs (run_id, dag_id) ON DELETE CASCADE,
     FOREIGN KEY (dag_id, task) REFERENCES pipeline.tasks (dag_id, name) ON DELETE CASCADE
 );
 CREATE INDEX task_runs_active ON pipeline.task_runs (status, scheduled_at)
@@ -147,6 +149,15 @@ GRANT SELECT, INSERT, DELETE ON pipeline.task_runs TO PUBLIC;
 GRANT USAGE ON SEQUENCE pipeline.dags_dag_id_seq, pipeline.dag_runs_run_id_seq,
     pipeline.task_runs_task_run_id_seq TO PUBLIC;
 
+-- Whether the current role (not the session's: a SECURITY DEFINER function
+-- may be running) is a superuser.
+CREATE FUNCTION pipeline._is_superuser()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user $$;
+COMMENT ON FUNCTION pipeline._is_superuser() IS 'whether the current role is a superuser';
+
 -- Checks every write of a DAG: the owner is the writer (a superuser may
 -- name another), the schedule and time zone are valid, and the next fire
 -- time follows the schedule.
@@ -156,7 +167,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+    superuser boolean := pipeline._is_superuser();
 BEGIN
     IF TG_OP = 'INSERT' AND NOT superuser THEN
         NEW.owner := current_user;
@@ -211,7 +222,7 @@ BEGIN
         RAISE EXCEPTION 'DAG % does not exist', NEW.dag_id USING ERRCODE = 'undefined_object';
     END IF;
     IF dag_owner <> current_user
-       AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+       AND NOT pipeline._is_superuser() THEN
         RAISE EXCEPTION 'only the owner of a DAG can write its tasks'
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('The DAG is owned by %I; its tasks run as that role.', dag_owner);
@@ -228,6 +239,27 @@ COMMENT ON FUNCTION pipeline._task_guard() IS
 'trigger: only the owner of a DAG (or a superuser) writes its tasks, which run as that owner';
 CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.tasks
     FOR EACH ROW EXECUTE FUNCTION pipeline._task_guard();
+
+-- A run or an attempt written by a role other than the scheduler names its
+-- DAG as the DAG is named (the payloads of NOTIFY show it).
+CREATE FUNCTION pipeline._run_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pipeline._is_superuser() THEN
+        NEW.dag := (SELECT name FROM pipeline.dags WHERE dag_id = NEW.dag_id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._run_guard() IS
+'trigger: a run or attempt written by a user carries its DAG''s real name';
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.dag_runs
+    FOR EACH ROW EXECUTE FUNCTION pipeline._run_guard();
+CREATE TRIGGER guard BEFORE INSERT ON pipeline.task_runs
+    FOR EACH ROW EXECUTE FUNCTION pipeline._run_guard();
 
 -- a committed change wakes the coordinator, which schedules at once
 CREATE TRIGGER wake_coordinator AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
@@ -297,6 +329,15 @@ $$;
 COMMENT ON FUNCTION pipeline._watch(regclass) IS
 'puts the data trigger of data-aware DAGs on a table, once';
 
+-- how many DAGs, of any role, watch a table (RLS would hide others')
+CREATE FUNCTION pipeline._watchers(rel regclass)
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT count(*) FROM pipeline.dags WHERE rel = ANY (trigger_on) $$;
+COMMENT ON FUNCTION pipeline._watchers(regclass) IS
+'how many DAGs of any role watch a table (so a trigger another role needs is kept)';
+
 -- stop watching the tables no DAG names any more
 CREATE FUNCTION pipeline._unwatch(rels regclass[])
 RETURNS void
@@ -307,8 +348,11 @@ DECLARE
     rel regclass;
 BEGIN
     FOREACH rel IN ARRAY coalesce(rels, '{}') LOOP
-        IF NOT EXISTS (SELECT 1 FROM pipeline.dags WHERE rel = ANY (trigger_on))
-           AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'pipeline_dag_data') THEN
+        -- a trigger nobody needs is dropped by a role that may; one left
+        -- behind only counts writes
+        IF pipeline._watchers(rel) = 0
+           AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'pipeline_dag_data')
+           AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
             EXECUTE format('DROP TRIGGER pipeline_dag_data ON %s', rel);
         END IF;
     END LOOP;
@@ -337,6 +381,11 @@ BEGIN
             RAISE EXCEPTION 'trigger_on names "%", which is neither a source nor a table', n
                 USING ERRCODE = 'undefined_object',
                       HINT = 'Name Kafka sources (pipeline.sources) or tables.';
+        END IF;
+        IF NOT has_table_privilege(rel, 'SELECT') THEN
+            RAISE EXCEPTION 'permission denied to watch table %', rel
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'A data-aware DAG needs SELECT on the tables it watches.';
         END IF;
         result := result || rel;
     END LOOP;
@@ -915,7 +964,8 @@ BEGIN
             'event', 'task_failed', 'dag', tr.dag, 'task', tr.task, 'run_id', tr.run_id,
             'task_run_id', tr.task_run_id, 'attempt', tr.attempt,
             'will_retry', tr.retry < coalesce(t.retries, 0),
-            'logical_date', tr.logical_date, 'error', tr.error, 'sqlstate', tr.sqlstate)::text);
+            'logical_date', tr.logical_date, 'sqlstate', tr.sqlstate,
+            'owner', (SELECT owner FROM pipeline.dags WHERE dag_id = tr.dag_id))::text);
     END IF;
 END
 $$;
@@ -1082,8 +1132,12 @@ BEGIN
     --    upstream_failed (repeated, as a decision can decide the next)
     LOOP
         WITH latest AS (
-            SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task, tr.status
-              FROM pipeline.dag_runs r JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
+            SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
+                   CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
+                        ELSE tr.status END AS status
+              FROM pipeline.dag_runs r
+              JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
+              JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
              WHERE r.status = 'running'
              ORDER BY tr.run_id, tr.task, tr.attempt DESC),
         counted AS (
@@ -1130,8 +1184,12 @@ BEGIN
     -- 7. DAG runs whose tasks are all done: success, or failed when a task failed
     FOR fin IN
         WITH latest AS (
-            SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task, tr.status
-              FROM pipeline.dag_runs r JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
+            SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
+                   CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
+                        ELSE tr.status END AS status
+              FROM pipeline.dag_runs r
+              JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
+              JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
              WHERE r.status = 'running'
              ORDER BY tr.run_id, tr.task, tr.attempt DESC),
         done AS (
@@ -1151,7 +1209,8 @@ BEGIN
             'event', 'dag_run_finished', 'dag', fin.dag, 'run_id', fin.run_id,
             'status', fin.status, 'run_type', fin.run_type, 'logical_date', fin.logical_date,
             'data_interval_end', fin.data_interval_end, 'started_at', fin.started_at,
-            'ended_at', fin.ended_at)::text);
+            'ended_at', fin.ended_at,
+            'owner', (SELECT owner FROM pipeline.dags WHERE dag_id = fin.dag_id))::text);
         IF fin.status = 'success' THEN
             DELETE FROM pipeline.dag_runs r USING pipeline.dags dd
              WHERE r.run_id = fin.run_id AND dd.dag_id = r.dag_id AND dd.history_errors_only;
