@@ -35,16 +35,17 @@
  *   when it fires at both: a job every 15 minutes keeps firing every 15
  *   real minutes through the repeated hour, '30 1 * * *' fires once.
  *
- * Search.  wall_next() and wall_prev() find the nearest matching wall-clock
- * time at or after (before) a given one, field by field on a broken-down
+ * Search.  wall_search() finds the nearest matching wall-clock time at or
+ * after (or before) a given one, field by field on a broken-down
  * civil time without any time zone, jumping to the next allowed month,
  * day, hour, minute, second.  wall_instants() turns a wall time into its
  * instants with the UTC offsets in effect a day before and a day after it:
  * W is valid for offset o if the offset at W - o is o; valid for neither
  * offset, W is in a gap and fires when the gap ends (binary search);
  * valid for both, it is repeated.  This assumes at most one change of
- * offset within two days, which holds for every zone in the tz database
- * since the 19th century.
+ * offset within two days and changes of at most a day, which holds for all
+ * the changes of the tz database (the largest, 24 hours, are Samoa's in
+ * 2011 and Alaska's in 1867).
  *
  * first(W), the first fire of W (the end of the gap for a skipped W), does
  * not decrease as W grows, and a second fire of a repeated W is later than
@@ -515,123 +516,60 @@ prev_bit(uint64 bits, int from)
 }
 
 /*
- * The first matching wall-clock time >= w (seconds since 1970-01-01 on the
- * wall clock), if it is <= limit.  Field by field: a field with no allowed
- * value left carries into the next larger one, which resets the smaller.
+ * The nearest matching wall-clock time at or after w (forward) or at or
+ * before it, in seconds since 1970-01-01 on the wall clock; false if it is
+ * beyond limit.  Field by field from the month down: a field keeps its value
+ * if allowed, else takes the nearest allowed one and resets the smaller
+ * fields to their first (forward) or last value; with none left, it carries
+ * into the next larger field, which is checked again.
  */
 static bool
-wall_next(const Schedule *s, int64 w, int64 limit, int64 *result)
+wall_search(const Schedule *s, int64 w, int64 limit, bool forward, int64 *result)
 {
+	static const int first[5] = {1, 1, 0, 0, 0};	/* month day hour min sec */
+	static const int last[5] = {12, 31, 23, 59, 59};
+	uint64		bits[5] = {s->months, 0, s->hours, s->minutes, s->seconds};
 	int64		day0 = floor_div(w, SECS_PER_DAY);
 	int			sod = (int) (w - day0 * SECS_PER_DAY);
+	int			v[5] = {0, 0, sod / 3600, sod / 60 % 60, sod % 60};
 	int64		year;
-	int			month,
-				day,
-				hour = sod / 3600,
-				minute = sod / 60 % 60,
-				second = sod % 60,
-				n;
+	int			f = 0;
 
-	civil_from_days(day0, &year, &month, &day);
-	for (;;)
+	civil_from_days(day0, &year, &v[0], &v[1]);
+	while (f < 5)
 	{
-		if ((n = next_bit(s->months, month)) < 0)
-		{
-			year++, month = 1, day = 1, hour = minute = second = 0;
-			continue;
-		}
-		if (n != month)
-			month = n, day = 1, hour = minute = second = 0;
-		if (days_from_civil(year, month, 1) * SECS_PER_DAY > limit)
-			return false;
-		if ((n = next_bit(month_days(s, year, month), day)) < 0)
-		{
-			month++, day = 1, hour = minute = second = 0;
-			continue;
-		}
-		if (n != day)
-			day = n, hour = minute = second = 0;
-		if ((n = next_bit(s->hours, hour)) < 0)
-		{
-			day++, hour = minute = second = 0;
-			continue;
-		}
-		if (n != hour)
-			hour = n, minute = second = 0;
-		if ((n = next_bit(s->minutes, minute)) < 0)
-		{
-			hour++, minute = second = 0;
-			continue;
-		}
-		if (n != minute)
-			minute = n, second = 0;
-		if ((n = next_bit(s->seconds, second)) < 0)
-		{
-			minute++, second = 0;
-			continue;
-		}
-		*result = days_from_civil(year, month, day) * SECS_PER_DAY +
-			hour * 3600 + minute * 60 + n;
-		return *result <= limit;
-	}
-}
+		int			n;
 
-/* The last matching wall-clock time <= w, if it is >= limit. */
-static bool
-wall_prev(const Schedule *s, int64 w, int64 limit, int64 *result)
-{
-	int64		day0 = floor_div(w, SECS_PER_DAY);
-	int			sod = (int) (w - day0 * SECS_PER_DAY);
-	int64		year;
-	int			month,
-				day,
-				hour = sod / 3600,
-				minute = sod / 60 % 60,
-				second = sod % 60,
-				n;
+		if (f == 1)
+			bits[1] = month_days(s, year, v[0]);
+		n = forward ? next_bit(bits[f], v[f]) : prev_bit(bits[f], v[f]);
+		if (n < 0)
+		{
+			for (int g = f; g < 5; g++)
+				v[g] = forward ? first[g] : last[g];
+			if (f == 0)
+				year += forward ? 1 : -1;
+			else
+				v[--f] += forward ? 1 : -1;
+			continue;
+		}
+		if (n != v[f])
+			for (int g = f + 1; g < 5; g++)
+				v[g] = forward ? first[g] : last[g];
+		v[f] = n;
+		if (f == 0)
+		{
+			int64		start = days_from_civil(year, n, 1) * SECS_PER_DAY;
 
-	civil_from_days(day0, &year, &month, &day);
-	for (;;)
-	{
-		if ((n = prev_bit(s->months, month)) < 0)
-		{
-			year--, month = 12, day = 31, hour = 23, minute = second = 59;
-			continue;
+			if (forward ? start > limit :
+				start + days_in_month(year, n) * SECS_PER_DAY <= limit)
+				return false;
 		}
-		if (n != month)
-			month = n, day = 31, hour = 23, minute = second = 59;
-		if (days_from_civil(year, month, days_in_month(year, month) + 1) * SECS_PER_DAY <= limit)
-			return false;
-		if ((n = prev_bit(month_days(s, year, month), day)) < 0)
-		{
-			month--, day = 31, hour = 23, minute = second = 59;
-			continue;
-		}
-		if (n != day)
-			day = n, hour = 23, minute = second = 59;
-		if ((n = prev_bit(s->hours, hour)) < 0)
-		{
-			day--, hour = 23, minute = second = 59;
-			continue;
-		}
-		if (n != hour)
-			hour = n, minute = second = 59;
-		if ((n = prev_bit(s->minutes, minute)) < 0)
-		{
-			hour--, minute = second = 59;
-			continue;
-		}
-		if (n != minute)
-			minute = n, second = 59;
-		if ((n = prev_bit(s->seconds, second)) < 0)
-		{
-			minute--, second = 59;
-			continue;
-		}
-		*result = days_from_civil(year, month, day) * SECS_PER_DAY +
-			hour * 3600 + minute * 60 + n;
-		return *result >= limit;
+		f++;
 	}
+	*result = days_from_civil(year, v[0], v[1]) * SECS_PER_DAY +
+		v[2] * 3600 + v[3] * 60 + v[4];
+	return forward ? *result <= limit : *result >= limit;
 }
 
 
@@ -736,7 +674,7 @@ cron_next_fire(const Schedule *s, const pg_tz *tz, pg_time_t a)
 		int64		wall;
 		Instants	in;
 
-		if (!wall_next(s, w, limit, &wall))
+		if (!wall_search(s, w, limit, true, &wall))
 			return PG_INT64_MAX;
 		wall_instants(tz, wall, &in);
 		if (s->every_hour && in.second > a)
@@ -779,7 +717,7 @@ cron_prev_fire(const Schedule *s, const pg_tz *tz, pg_time_t c)
 		Instants	in;
 		pg_time_t	last;
 
-		if (!wall_prev(s, w, limit, &wall))
+		if (!wall_search(s, w, limit, false, &wall))
 			return PG_INT64_MIN;
 		wall_instants(tz, wall, &in);
 		last = s->every_hour ? in.second : in.first;
@@ -818,7 +756,8 @@ fire_time(FunctionCallInfo fcinfo, bool forward)
 	if (tz == NULL || !pg_tz_acceptable(tz))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("time zone \"%s\" not recognized", zone)));
+				 errmsg("time zone \"%s\" not recognized", zone),
+				 errhint("A time zone is a name from pg_timezone_names, such as 'Europe/Paris'.")));
 	if (TIMESTAMP_NOT_FINITE(ts))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
@@ -826,14 +765,12 @@ fire_time(FunctionCallInfo fcinfo, bool forward)
 				 errdetail("A schedule's fire times are computed from a finite timestamp.")));
 
 	/*
-	 * Whole seconds: the fires after ts are those after its second, the
-	 * fires before ts those at or before the second before its ceiling.
+	 * Fires are whole seconds: those after ts are after floor(ts), those
+	 * before ts are at or before ceil(ts) - 1.
 	 */
 	t = floor_div(ts, USECS_PER_SEC) + UNIX_TO_PG_SECS;
-	if (!forward && ts % USECS_PER_SEC != 0)
-		t++;
 	if (!forward)
-		t--;
+		t += (ts % USECS_PER_SEC != 0) - 1;
 
 	if (sched.interval > 0)
 		fire = forward ? (floor_div(t, sched.interval) + 1) * sched.interval
@@ -847,12 +784,15 @@ fire_time(FunctionCallInfo fcinfo, bool forward)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("schedule \"%s\" never fires", spec),
-				 errdetail("No date matches its day-of-month, month and day-of-week fields (the calendar repeats every 400 years).")));
+				 errdetail("No date matches its day-of-month, month and day-of-week fields (the calendar repeats every 400 years)."),
+				 errhint("February has at most 29 days; April, June, September and November have 30.")));
 	fire -= UNIX_TO_PG_SECS;
 	if (fire < MIN_TIMESTAMP / USECS_PER_SEC || fire >= END_TIMESTAMP / USECS_PER_SEC)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+				 errmsg("timestamp out of range"),
+				 errdetail("The %s fire of schedule \"%s\" is outside the range of timestamp with time zone.",
+						   forward ? "next" : "previous", spec)));
 	PG_RETURN_TIMESTAMPTZ(fire * USECS_PER_SEC);
 }
 
