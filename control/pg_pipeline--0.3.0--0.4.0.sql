@@ -39,6 +39,7 @@ CREATE TABLE pipeline.dags (
     is_job              boolean NOT NULL DEFAULT false,
     owner               name NOT NULL DEFAULT current_user,
     next_fire_at        timestamptz,        -- kept by the scheduler
+    last_fire_at        timestamptz,        -- the latest fire a run was made for
     data_seen           bigint,             -- version of trigger_on data last run for
     data_run_at         timestamptz,        -- when the last data-triggered run was made
     created_at          timestamptz NOT NULL DEFAULT now()
@@ -193,8 +194,13 @@ BEGIN
         IF NEW.schedule IS NULL OR NOT NEW.enabled THEN
             NEW.next_fire_at := NULL;
         ELSE
+            -- catch-up goes on from the last fire made (history retention may
+            -- have deleted its run), unless start_date moved on purpose
             NEW.next_fire_at := pipeline.cron_next(NEW.schedule,
-                CASE WHEN NEW.catchup THEN NEW.start_date ELSE greatest(NEW.start_date, now()) END,
+                CASE WHEN NOT NEW.catchup THEN greatest(NEW.start_date, now())
+                     WHEN TG_OP = 'UPDATE' AND NEW.start_date = OLD.start_date
+                     THEN greatest(NEW.start_date, coalesce(OLD.last_fire_at, NEW.start_date))
+                     ELSE NEW.start_date END,
                 NEW.timezone);
             IF NEW.end_date IS NOT NULL AND NEW.next_fire_at > NEW.end_date THEN
                 NEW.next_fire_at := NULL;
@@ -361,11 +367,11 @@ $$;
 COMMENT ON FUNCTION pipeline._unwatch(regclass[]) IS
 'removes the data trigger from the tables no DAG watches any more';
 
--- a source's name or a table's name -> the table
+-- a source's name or a table's name -> the table (names resolve in the
+-- caller's search_path, so neither this nor create_dag pins one)
 CREATE FUNCTION pipeline._watched_tables(names text[])
 RETURNS regclass[]
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     n text;
@@ -449,7 +455,6 @@ CREATE FUNCTION pipeline.create_dag(
     enabled             boolean     DEFAULT true)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     id bigint;
@@ -846,7 +851,7 @@ BEGIN
         RAISE EXCEPTION 'backfill needs from_date <= to_date' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     f := pipeline.cron_next(d.schedule, from_date - interval '1 microsecond', d.timezone);
-    WHILE f <= to_date LOOP
+    WHILE f <= to_date AND pipeline.cron_next(d.schedule, f, d.timezone) <= now() LOOP
         seen := seen + 1;
         IF seen > 100000 THEN
             RAISE EXCEPTION 'backfill of more than 100000 runs refused' USING ERRCODE = 'program_limit_exceeded',
@@ -865,7 +870,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline.backfill(text, timestamptz, timestamptz) IS
-'queues a run for every data interval whose logical date is in [from_date, to_date] and has no scheduled or backfill run yet; returns how many';
+'queues a run for every data interval that has ended, whose logical date is in [from_date, to_date] and that has no scheduled or backfill run yet; returns how many';
 
 CREATE FUNCTION pipeline.clear(name text, run_id bigint DEFAULT NULL)
 RETURNS integer
@@ -1029,6 +1034,7 @@ DECLARE
     wake timestamptz;
     dg pipeline.dags;
     f timestamptz;
+    last_fire timestamptz;
     n integer;
     v bigint;
     fin record;
@@ -1045,6 +1051,7 @@ BEGIN
     FOR dg IN SELECT * FROM pipeline.dags
               WHERE enabled AND next_fire_at <= now_
               ORDER BY next_fire_at FOR UPDATE SKIP LOCKED LOOP
+        last_fire := NULL;
         IF dg.catchup THEN
             f := dg.next_fire_at;
             n := 0;
@@ -1052,11 +1059,13 @@ BEGIN
                 INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
                 VALUES (dg.dag_id, dg.name, 'scheduled', pipeline.cron_prev(dg.schedule, f, dg.timezone), f)
                 ON CONFLICT DO NOTHING;
+                last_fire := f;
                 f := pipeline.cron_next(dg.schedule, f, dg.timezone);
                 n := n + 1;
             END LOOP;
         ELSE
             f := pipeline.cron_prev(dg.schedule, now_ + interval '1 microsecond', dg.timezone);
+            last_fire := f;
             IF (dg.end_date IS NULL OR f <= dg.end_date)
                AND NOT EXISTS (SELECT 1 FROM pipeline.dag_runs r
                                 WHERE r.dag_id = dg.dag_id AND r.status = 'queued') THEN
@@ -1069,12 +1078,18 @@ BEGIN
         IF dg.end_date IS NOT NULL AND f > dg.end_date THEN
             f := NULL;
         END IF;
-        UPDATE pipeline.dags SET next_fire_at = f WHERE dag_id = dg.dag_id;
+        UPDATE pipeline.dags SET next_fire_at = f, last_fire_at = coalesce(last_fire, last_fire_at)
+         WHERE dag_id = dg.dag_id;
     END LOOP;
 
     -- 2. data-aware triggers: new committed data, at most every trigger_interval
     FOR dg IN SELECT * FROM pipeline.dags WHERE enabled AND trigger_on IS NOT NULL LOOP
         v := pipeline._data_version(dg.trigger_on);
+        IF dg.data_seen IS NULL THEN
+            -- a new DAG: writes from now on count (0: none seen yet)
+            UPDATE pipeline.dags SET data_seen = coalesce(v, 0) WHERE dag_id = dg.dag_id;
+            CONTINUE;
+        END IF;
         CONTINUE WHEN v IS NULL OR v = dg.data_seen;
         IF dg.data_run_at IS NOT NULL AND dg.data_run_at + dg.trigger_interval > now_ THEN
             wake := least(wake, dg.data_run_at + dg.trigger_interval);
@@ -1088,29 +1103,7 @@ BEGIN
          WHERE dag_id = dg.dag_id AND data_seen IS NOT DISTINCT FROM dg.data_seen;
     END LOOP;
 
-    -- 3. queued DAG runs start, oldest first, within max_active_runs; their
-    --    tasks wait for their upstream tasks
-    WITH active AS (
-        SELECT r.dag_id, count(*) AS nrun FROM pipeline.dag_runs r
-         WHERE r.status = 'running' GROUP BY r.dag_id),
-    candidates AS (
-        SELECT r.run_id,
-               row_number() OVER (PARTITION BY r.dag_id ORDER BY r.logical_date, r.run_id) AS rank,
-               d.max_active_runs - coalesce(a.nrun, 0) AS room
-          FROM pipeline.dag_runs r
-          JOIN pipeline.dags d ON d.dag_id = r.dag_id
-          LEFT JOIN active a ON a.dag_id = r.dag_id
-         WHERE r.status = 'queued'),
-    started AS (
-        UPDATE pipeline.dag_runs r SET status = 'running', started_at = now_
-          FROM candidates c
-         WHERE c.run_id = r.run_id AND c.rank <= c.room
-        RETURNING r.run_id, r.dag_id, r.dag, r.logical_date)
-    INSERT INTO pipeline.task_runs (run_id, dag_id, dag, task, status, logical_date, scheduled_at)
-    SELECT s.run_id, s.dag_id, s.dag, t.name, 'waiting', s.logical_date, now_
-      FROM started s JOIN pipeline.tasks t ON t.dag_id = s.dag_id;
-
-    -- 4. a failed attempt with retries left gets a next attempt after its delay
+    -- 3. a failed attempt with retries left gets a next attempt after its delay
     INSERT INTO pipeline.task_runs (run_id, dag_id, dag, task, attempt, retry, status,
                                     logical_date, scheduled_at)
     SELECT tr.run_id, tr.dag_id, tr.dag, tr.task, tr.attempt + 1, tr.retry + 1, 'scheduled',
@@ -1124,97 +1117,126 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM pipeline.task_runs x
                         WHERE x.run_id = tr.run_id AND x.task = tr.task AND x.attempt > tr.attempt);
 
-    -- 5. retries and sensor pokes whose time has come are queued
+    -- 4. retries and sensor pokes whose time has come are queued
     UPDATE pipeline.task_runs SET status = 'queued'
      WHERE status = 'scheduled' AND scheduled_at <= now_;
 
-    -- 6. waiting tasks whose trigger rule is decided: queued, skipped or
-    --    upstream_failed (repeated, as a decision can decide the next)
+    -- 5.-7. until no run starts: trigger rules, finished runs, starting runs
     LOOP
-        WITH latest AS (
-            SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
-                   CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
-                        ELSE tr.status END AS status
-              FROM pipeline.dag_runs r
-              JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
-              JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
-             WHERE r.status = 'running'
-             ORDER BY tr.run_id, tr.task, tr.attempt DESC),
-        counted AS (
-            SELECT w.task_run_id, t.trigger_rule, t.depends_on_past, w.dag_id, w.task, w.logical_date,
-                   count(*) FILTER (WHERE u.status = 'success') AS ok,
-                   count(*) FILTER (WHERE u.status IN ('failed', 'upstream_failed')) AS bad,
-                   count(*) FILTER (WHERE u.status = 'skipped') AS skipped,
-                   cardinality(t.upstream) AS total
-              FROM pipeline.task_runs w
-              JOIN pipeline.tasks t ON t.dag_id = w.dag_id AND t.name = w.task
-              LEFT JOIN latest u ON u.run_id = w.run_id AND u.task = ANY (t.upstream)
-             WHERE w.status = 'waiting'
-             GROUP BY w.task_run_id, t.trigger_rule, t.depends_on_past, w.dag_id, w.task,
-                      w.logical_date, t.upstream),
-        decided AS (
-            SELECT c.*, CASE c.trigger_rule
-                   WHEN 'all_success' THEN CASE WHEN c.bad > 0 THEN 'upstream_failed'
-                                                WHEN c.ok + c.skipped < c.total THEN NULL
-                                                WHEN c.skipped > 0 THEN 'skipped'
-                                                ELSE 'queued' END
-                   WHEN 'all_done' THEN CASE WHEN c.ok + c.bad + c.skipped < c.total THEN NULL
-                                             ELSE 'queued' END
-                   WHEN 'one_failed' THEN CASE WHEN c.bad > 0 THEN 'queued'
-                                               WHEN c.ok + c.skipped < c.total THEN NULL
-                                               ELSE 'skipped' END
-                   END AS decision
-              FROM counted c)
-        UPDATE pipeline.task_runs tr SET
-            status = x.decision,
-            scheduled_at = now_,
-            ended_at = CASE WHEN x.decision = 'queued' THEN NULL ELSE now_ END
-          FROM decided x
-         WHERE tr.task_run_id = x.task_run_id AND x.decision IS NOT NULL
-           AND (x.decision <> 'queued' OR NOT x.depends_on_past
-                OR coalesce((SELECT p.status IN ('success', 'skipped')
-                               FROM pipeline.dag_runs pr
-                               JOIN pipeline.task_runs p ON p.run_id = pr.run_id AND p.task = x.task
-                              WHERE pr.dag_id = x.dag_id AND pr.logical_date < x.logical_date
-                              ORDER BY pr.logical_date DESC, p.attempt DESC LIMIT 1), true));
-        GET DIAGNOSTICS n = ROW_COUNT;
-        EXIT WHEN n = 0;
-    END LOOP;
+        -- 5. waiting tasks whose trigger rule is decided: queued, skipped or
+        --    upstream_failed (repeated, as a decision can decide the next)
+        LOOP
+            WITH latest AS (
+                SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
+                       CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
+                            ELSE tr.status END AS status
+                  FROM pipeline.dag_runs r
+                  JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
+                  JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
+                 WHERE r.status = 'running'
+                 ORDER BY tr.run_id, tr.task, tr.attempt DESC),
+            counted AS (
+                SELECT w.task_run_id, t.trigger_rule, t.depends_on_past, w.dag_id, w.task, w.logical_date,
+                       count(*) FILTER (WHERE u.status = 'success') AS ok,
+                       count(*) FILTER (WHERE u.status IN ('failed', 'upstream_failed')) AS bad,
+                       count(*) FILTER (WHERE u.status = 'skipped') AS skipped,
+                       cardinality(t.upstream) AS total
+                  FROM pipeline.task_runs w
+                  JOIN pipeline.tasks t ON t.dag_id = w.dag_id AND t.name = w.task
+                  LEFT JOIN latest u ON u.run_id = w.run_id AND u.task = ANY (t.upstream)
+                 WHERE w.status = 'waiting'
+                 GROUP BY w.task_run_id, t.trigger_rule, t.depends_on_past, w.dag_id, w.task,
+                          w.logical_date, t.upstream),
+            decided AS (
+                SELECT c.*, CASE c.trigger_rule
+                       WHEN 'all_success' THEN CASE WHEN c.bad > 0 THEN 'upstream_failed'
+                                                    WHEN c.ok + c.skipped < c.total THEN NULL
+                                                    WHEN c.skipped > 0 THEN 'skipped'
+                                                    ELSE 'queued' END
+                       WHEN 'all_done' THEN CASE WHEN c.ok + c.bad + c.skipped < c.total THEN NULL
+                                                 ELSE 'queued' END
+                       WHEN 'one_failed' THEN CASE WHEN c.bad > 0 THEN 'queued'
+                                                   WHEN c.ok + c.skipped < c.total THEN NULL
+                                                   ELSE 'skipped' END
+                       END AS decision
+                  FROM counted c)
+            UPDATE pipeline.task_runs tr SET
+                status = x.decision,
+                scheduled_at = now_,
+                ended_at = CASE WHEN x.decision = 'queued' THEN NULL ELSE now_ END
+              FROM decided x
+             WHERE tr.task_run_id = x.task_run_id AND x.decision IS NOT NULL
+               AND (x.decision <> 'queued' OR NOT x.depends_on_past
+                    OR coalesce((SELECT p.status IN ('success', 'skipped')
+                                   FROM pipeline.dag_runs pr
+                                   JOIN pipeline.task_runs p ON p.run_id = pr.run_id AND p.task = x.task
+                                  WHERE pr.dag_id = x.dag_id AND pr.logical_date < x.logical_date
+                                  ORDER BY pr.logical_date DESC, p.attempt DESC LIMIT 1), true));
+            GET DIAGNOSTICS n = ROW_COUNT;
+            EXIT WHEN n = 0;
+        END LOOP;
 
-    -- 7. DAG runs whose tasks are all done: success, or failed when a task failed
-    FOR fin IN
-        WITH latest AS (
-            SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
-                   CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
-                        ELSE tr.status END AS status
+        -- 6. DAG runs whose tasks are all done: success, or failed when a task failed
+        FOR fin IN
+            WITH latest AS (
+                SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
+                       CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
+                            ELSE tr.status END AS status
+                  FROM pipeline.dag_runs r
+                  JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
+                  JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
+                 WHERE r.status = 'running'
+                 ORDER BY tr.run_id, tr.task, tr.attempt DESC),
+            done AS (
+                SELECT r.run_id, bool_or(l.status IN ('failed', 'upstream_failed')) AS failed
+                  FROM pipeline.dag_runs r LEFT JOIN latest l ON l.run_id = r.run_id
+                 WHERE r.status = 'running'
+                 GROUP BY r.run_id
+                HAVING bool_and(l.status IN ('success', 'failed', 'upstream_failed', 'skipped'))
+                       OR count(l.task) = 0)
+            UPDATE pipeline.dag_runs r SET
+                status = CASE WHEN coalesce(done.failed, false) THEN 'failed' ELSE 'success' END,
+                ended_at = now_
+              FROM done WHERE done.run_id = r.run_id
+            RETURNING r.*
+        LOOP
+            PERFORM pg_notify('pipeline_scheduler', json_build_object(
+                'event', 'dag_run_finished', 'dag', fin.dag, 'run_id', fin.run_id,
+                'status', fin.status, 'run_type', fin.run_type, 'logical_date', fin.logical_date,
+                'data_interval_end', fin.data_interval_end, 'started_at', fin.started_at,
+                'ended_at', fin.ended_at,
+                'owner', (SELECT owner FROM pipeline.dags WHERE dag_id = fin.dag_id))::text);
+            IF fin.status = 'success' THEN
+                DELETE FROM pipeline.dag_runs r USING pipeline.dags dd
+                 WHERE r.run_id = fin.run_id AND dd.dag_id = r.dag_id AND dd.history_errors_only;
+            END IF;
+        END LOOP;
+
+        -- 7. queued DAG runs start, oldest first, within max_active_runs (a run
+        --    that finished may have made room); their tasks wait for upstream
+        WITH active AS (
+            SELECT r.dag_id, count(*) AS nrun FROM pipeline.dag_runs r
+             WHERE r.status = 'running' GROUP BY r.dag_id),
+        candidates AS (
+            SELECT r.run_id,
+                   row_number() OVER (PARTITION BY r.dag_id ORDER BY r.logical_date, r.run_id) AS rank,
+                   d.max_active_runs - coalesce(a.nrun, 0) AS room
               FROM pipeline.dag_runs r
-              JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
-              JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
-             WHERE r.status = 'running'
-             ORDER BY tr.run_id, tr.task, tr.attempt DESC),
-        done AS (
-            SELECT r.run_id, bool_or(l.status IN ('failed', 'upstream_failed')) AS failed
-              FROM pipeline.dag_runs r LEFT JOIN latest l ON l.run_id = r.run_id
-             WHERE r.status = 'running'
-             GROUP BY r.run_id
-            HAVING bool_and(l.status IN ('success', 'failed', 'upstream_failed', 'skipped'))
-                   OR count(l.task) = 0)
-        UPDATE pipeline.dag_runs r SET
-            status = CASE WHEN coalesce(done.failed, false) THEN 'failed' ELSE 'success' END,
-            ended_at = now_
-          FROM done WHERE done.run_id = r.run_id
-        RETURNING r.*
-    LOOP
-        PERFORM pg_notify('pipeline_scheduler', json_build_object(
-            'event', 'dag_run_finished', 'dag', fin.dag, 'run_id', fin.run_id,
-            'status', fin.status, 'run_type', fin.run_type, 'logical_date', fin.logical_date,
-            'data_interval_end', fin.data_interval_end, 'started_at', fin.started_at,
-            'ended_at', fin.ended_at,
-            'owner', (SELECT owner FROM pipeline.dags WHERE dag_id = fin.dag_id))::text);
-        IF fin.status = 'success' THEN
-            DELETE FROM pipeline.dag_runs r USING pipeline.dags dd
-             WHERE r.run_id = fin.run_id AND dd.dag_id = r.dag_id AND dd.history_errors_only;
-        END IF;
+              JOIN pipeline.dags d ON d.dag_id = r.dag_id
+              LEFT JOIN active a ON a.dag_id = r.dag_id
+             WHERE r.status = 'queued'),
+        started AS (
+            UPDATE pipeline.dag_runs r SET status = 'running', started_at = now_
+              FROM candidates c
+             WHERE c.run_id = r.run_id AND c.rank <= c.room
+            RETURNING r.run_id, r.dag_id, r.dag, r.logical_date),
+        waiting AS (
+            INSERT INTO pipeline.task_runs (run_id, dag_id, dag, task, status, logical_date, scheduled_at)
+            SELECT s.run_id, s.dag_id, s.dag, t.name, 'waiting', s.logical_date, now_
+              FROM started s JOIN pipeline.tasks t ON t.dag_id = s.dag_id)
+        SELECT count(*) INTO n FROM started;
+
+        EXIT WHEN n = 0;
     END LOOP;
 
     -- 8. history retention

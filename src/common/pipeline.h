@@ -38,7 +38,7 @@
 #define PP_MAX_PARAMS_LEN	96	/* what fits in bgw_extra beside our header */
 #define PP_MAX_DB_REQUESTS	64
 #define PP_MAX_PAUSED_DBS	16
-#define PP_MAX_WATCHED		256	/* tables watched by data-aware DAGs */
+#define PP_MAX_WATCHED		1024	/* tables written under a data-aware DAG */
 
 /* Kinds of worker; the names are what pg_stat_activity.backend_type shows. */
 typedef enum PipelineWorkerKind

@@ -370,6 +370,8 @@ static bool data_callback_registered = false;
 static void
 bump_versions(void)
 {
+	static bool warned = false;
+	bool		full = false;
 	ListCell   *lc;
 
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
@@ -393,8 +395,22 @@ bump_versions(void)
 		}
 		if (entry)
 			entry->version++;
+		else
+			full = true;
 	}
 	LWLockRelease(pp_shared->lock);
+
+	/* after the commit: a WARNING cannot fail it any more */
+	if (full && !warned)
+	{
+		warned = true;
+		ereport(WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("pg_pipeline cannot track writes to more than %d tables watched by data-aware DAGs",
+						PP_MAX_WATCHED),
+				 errdetail("DAGs watching further tables are not triggered until the server restarts."),
+				 errhint("Watch fewer tables, for example one table that a statement trigger of your own touches.")));
+	}
 }
 
 static void
