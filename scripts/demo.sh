@@ -47,6 +47,7 @@ port = $PORT
 listen_addresses = ''
 unix_socket_directories = '$WORK'
 shared_preload_libraries = 'pg_pipeline'
+max_worker_processes = 32    # launcher, coordinator, consumer, sink and the scheduler's runners
 CONF
 pp_as_pg pg_ctl -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
 pp_as_pg createdb -h "$WORK" -p "$PORT" demo

@@ -105,3 +105,120 @@ VALUES ('u7', 'view', '/p1', '2026-11-25T13:00:30Z', 1.5);
 SELECT window_start::time(0), page, views, users, is_final
   FROM raw.page_views_per_minute WHERE window_start >= '2026-11-25T12:59:00Z' ORDER BY 1, 2;
 UNLISTEN *;
+
+\echo
+\echo '-- 10. Scheduling: an hourly DAG over the events, as in Airflow'
+\echo '   wait until the hour is complete, summarise it, check it against the live window; alert on failure'
+CREATE TABLE raw.page_hourly (
+    hour   timestamptz,
+    page   text,
+    events bigint,
+    users  bigint,
+    amount numeric,
+    PRIMARY KEY (hour, page)
+);
+\o /dev/null
+SELECT pipeline.create_dag('page_hourly', schedule => '0 * * * *', timezone => 'UTC',
+                           catchup => false, max_active_runs => 1);
+-- a sensor: an event at or after the end of the hour has arrived
+SELECT pipeline.add_task('page_hourly', 'wait_for_hour',
+    sensor        => $$SELECT max(event_time) >= pipeline.data_interval_end() FROM raw.user_events$$,
+    poke_interval => '10 seconds', timeout => '10 minutes');
+-- the run's data interval [logical_date, data_interval_end) is its hour
+SELECT pipeline.add_task('page_hourly', 'summarize', $$
+    DELETE FROM raw.page_hourly WHERE hour = pipeline.logical_date();
+    INSERT INTO raw.page_hourly
+    SELECT pipeline.logical_date(), page, count(*), count(DISTINCT user_id), sum(amount)
+      FROM raw.user_events
+     WHERE event_time >= pipeline.logical_date() AND event_time < pipeline.data_interval_end()
+     GROUP BY page$$,
+    upstream => '{wait_for_hour}', retries => 3, retry_delay => '10 seconds', timeout => '5 minutes');
+SELECT pipeline.add_task('page_hourly', 'check', $check$
+    DO $$
+    BEGIN
+        IF EXISTS ((SELECT page, events, amount FROM raw.page_hourly
+                     WHERE hour = pipeline.logical_date()
+                    EXCEPT ALL
+                    SELECT page, sum(views), sum(amount) FROM raw.page_views_per_minute
+                     WHERE window_start >= pipeline.logical_date()
+                       AND window_start < pipeline.data_interval_end()
+                     GROUP BY page)
+                   UNION ALL
+                   (SELECT page, sum(views), sum(amount) FROM raw.page_views_per_minute
+                     WHERE window_start >= pipeline.logical_date()
+                       AND window_start < pipeline.data_interval_end()
+                     GROUP BY page
+                    EXCEPT ALL
+                    SELECT page, events, amount FROM raw.page_hourly
+                     WHERE hour = pipeline.logical_date())) THEN
+            RAISE EXCEPTION 'page_hourly for % differs from the live window', pipeline.logical_date();
+        END IF;
+    END
+    $$ $check$,
+    upstream => '{summarize}');
+SELECT pipeline.add_task('page_hourly', 'alert',
+    $$SELECT pg_notify('demo_alerts', 'page_hourly failed for ' || pipeline.logical_date())$$,
+    upstream => '{check}', trigger_rule => 'one_failed');
+\o
+SELECT name, command IS NULL AS is_sensor, upstream, trigger_rule, retries, timeout
+  FROM pipeline.tasks WHERE dag_id = (SELECT dag_id FROM pipeline.dags WHERE name = 'page_hourly')
+ ORDER BY created_at;
+
+\echo '   the demo''s events are from 12:00 to 13:00 UTC: backfill that hour instead of waiting for a schedule'
+LISTEN pipeline_scheduler;
+SELECT pipeline.backfill('page_hourly', '2026-11-25 12:00+00', '2026-11-25 12:00+00') AS runs_queued;
+-- wait (at most 20 s) for the run to finish; its NOTIFY shows when it does
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM pipeline.dag_runs
+                           WHERE dag = 'page_hourly' AND status IN ('success', 'failed'));
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT run_id, run_type, logical_date::time(0), data_interval_end::time(0), status, duration
+  FROM pipeline.dag_runs WHERE dag = 'page_hourly';
+SELECT task, attempt, status, pokes, rows_affected, duration, error
+  FROM pipeline.task_runs WHERE dag = 'page_hourly' ORDER BY started_at NULLS LAST, task;
+SELECT hour::time(0), page, events, users, amount FROM raw.page_hourly ORDER BY page;
+UNLISTEN *;
+
+\echo
+\echo '-- 11. A one-line job as in pg_cron, run now; and a DAG run by new data from Kafka'
+SELECT pipeline.schedule('analyze_events', '30 3 * * *', 'VACUUM (ANALYZE) raw.user_events',
+                         timezone => 'Europe/Paris') AS job_id;
+SELECT pipeline.run_now('analyze_events') AS run_id;
+CREATE MATERIALIZED VIEW raw.top_pages AS
+    SELECT page, count(*) AS views FROM raw.user_events GROUP BY page;
+-- runs when the source user_events loads new events, at most every 10 seconds
+\o /dev/null
+SELECT pipeline.create_dag('refresh_top_pages', trigger_on => '{user_events}', trigger_interval => '10 seconds');
+SELECT pipeline.add_task('refresh_top_pages', 'refresh', 'REFRESH MATERIALIZED VIEW raw.top_pages');
+\o
+\echo '   three new events for page /p9 arrive on the topic (kcat); the consumer loads them, the DAG runs'
+\setenv BOOTSTRAP :bootstrap
+\! printf 'p9|{"user_id":"u1","action":"view","page":"/p9","event_time":"2026-11-25T13:01:00Z","amount":1}\np9|{"user_id":"u2","action":"view","page":"/p9","event_time":"2026-11-25T13:01:10Z","amount":2}\np9|{"user_id":"u3","action":"view","page":"/p9","event_time":"2026-11-25T13:01:20Z","amount":3}\n' | kcat -P -b "$BOOTSTRAP" -t user-events -K '|'
+-- wait (at most 20 s) for the job's run, and for a data-triggered run made
+-- after the three events were loaded (without reading the view: this loop is
+-- one transaction, and its lock would hold up the refresh)
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM pipeline.dag_runs
+                           WHERE dag = 'analyze_events' AND status IN ('success', 'failed'))
+              AND (SELECT count(*) FROM raw.user_events WHERE page = '/p9') = 3
+              AND EXISTS (SELECT 1 FROM pipeline.dag_runs
+                           WHERE dag = 'refresh_top_pages' AND status IN ('success', 'failed')
+                             AND data_interval_end >= (SELECT max(_ingested_at) FROM raw.user_events
+                                                        WHERE page = '/p9'));
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT page, views FROM raw.top_pages ORDER BY page;
+SELECT run_id, dag, run_type, status, logical_date, data_interval_end
+  FROM pipeline.dag_runs WHERE dag IN ('analyze_events', 'refresh_top_pages') ORDER BY run_id;
+SELECT name, schedule, timezone, command, next_run_at, last_status, last_duration FROM pipeline.jobs;
+SELECT name, schedule, timezone, next_run_at, queued_runs, running_runs, last_logical_date, last_status
+  FROM pipeline.dag_status ORDER BY name;
