@@ -484,16 +484,24 @@ BEGIN
     IF create_dag.trigger_on IS NOT NULL THEN
         rels := pipeline._watched_tables(create_dag.trigger_on);
     END IF;
-    INSERT INTO pipeline.dags (name, schedule, timezone, catchup, max_active_runs, start_date,
-                               end_date, trigger_on, trigger_interval, history_retention,
-                               history_errors_only, enabled)
-    VALUES (create_dag.name, create_dag.schedule, coalesce(create_dag.timezone, 'UTC'),
-            coalesce(create_dag.catchup, false), create_dag.max_active_runs,
-            coalesce(create_dag.start_date, now()), create_dag.end_date, rels,
-            coalesce(create_dag.trigger_interval, '0'),
-            coalesce(create_dag.history_retention, '7 days'),
-            coalesce(create_dag.history_errors_only, false), coalesce(create_dag.enabled, true))
-    RETURNING dag_id INTO id;
+    BEGIN
+        INSERT INTO pipeline.dags (name, schedule, timezone, catchup, max_active_runs, start_date,
+                                   end_date, trigger_on, trigger_interval, history_retention,
+                                   history_errors_only, enabled)
+        VALUES (create_dag.name, create_dag.schedule, coalesce(create_dag.timezone, 'UTC'),
+                coalesce(create_dag.catchup, false), create_dag.max_active_runs,
+                coalesce(create_dag.start_date, now()), create_dag.end_date, rels,
+                coalesce(create_dag.trigger_interval, '0'),
+                coalesce(create_dag.history_retention, '7 days'),
+                coalesce(create_dag.history_errors_only, false), coalesce(create_dag.enabled, true))
+        RETURNING dag_id INTO id;
+    EXCEPTION WHEN unique_violation THEN
+        -- a DAG of another role, which row-level security hides
+        RAISE EXCEPTION 'DAG or job "%" already exists', create_dag.name
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'Names of DAGs and jobs are unique in a database, across roles.',
+                  HINT = 'Choose another name.';
+    END;
     FOREACH rel IN ARRAY coalesce(rels, '{}') LOOP
         PERFORM pipeline._watch(rel);
     END LOOP;
