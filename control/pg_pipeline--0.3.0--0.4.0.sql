@@ -404,6 +404,25 @@ COMMENT ON FUNCTION pipeline._watched_tables(text[]) IS
 ------------------------------------------------------------------------
 -- The SQL interface.
 ------------------------------------------------------------------------
+-- Dropping a DAG or a task deletes runs and attempts that a scheduler pass
+-- may be writing, in another order: both take this lock for their
+-- transaction (a pass only tries, and comes back 100 ms later).
+CREATE FUNCTION pipeline._scheduler_lock(wait boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF wait THEN
+        PERFORM pg_advisory_xact_lock(1347438928, 5);
+        RETURN true;
+    END IF;
+    RETURN pg_try_advisory_xact_lock(1347438928, 5);
+END
+$$;
+COMMENT ON FUNCTION pipeline._scheduler_lock(boolean) IS
+'serialises a scheduler pass with drop_dag and drop_task (a transaction-level advisory lock)';
+
 CREATE FUNCTION pipeline._dag_for_update(dag_name text)
 RETURNS pipeline.dags
 LANGUAGE plpgsql
@@ -596,6 +615,7 @@ DECLARE
     d pipeline.dags := pipeline._dag_for_update(drop_task.dag);
     downstream text;
 BEGIN
+    PERFORM pipeline._scheduler_lock(true);
     SELECT t.name INTO downstream FROM pipeline.tasks t
      WHERE t.dag_id = d.dag_id AND drop_task.name = ANY (t.upstream) LIMIT 1;
     IF downstream IS NOT NULL THEN
@@ -620,6 +640,7 @@ AS $$
 DECLARE
     rels regclass[];
 BEGIN
+    PERFORM pipeline._scheduler_lock(true);
     DELETE FROM pipeline.dags d WHERE d.name = drop_dag.name RETURNING d.trigger_on INTO rels;
     IF NOT FOUND THEN
         IF if_exists THEN

@@ -7,6 +7,9 @@
  * The coordinator of each database calls pp_scheduler_pass() at every
  * wake-up.  A pass
  *
+ *	0. takes pipeline._scheduler_lock() without waiting (drop_dag and
+ *	   drop_task take it too: they delete runs a pass may be writing, in
+ *	   another order) or comes back in 100 ms;
  *	1. reaps the runners that exited: an attempt they left "running" (the
  *	   runner died, or was terminated past its timeout) is failed with the
  *	   worker's last error;
@@ -55,6 +58,8 @@
 #define CLEANUP_EVERY_MS	10000
 /* after a runner could not start, try again this soon */
 #define START_RETRY_MS		1000
+/* while a drop holds the scheduler's lock, try again this soon */
+#define LOCK_RETRY_MS		100
 
 typedef struct RunningTask
 {
@@ -113,6 +118,17 @@ scheduler_installed(void)
 		elog(ERROR, "could not look for the scheduler's functions");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return DatumGetBool(d);
+}
+
+/* Take pipeline._scheduler_lock() for the pass, without waiting. */
+static bool
+scheduler_lock(void)
+{
+	bool		isnull;
+
+	if (SPI_execute("SELECT pipeline._scheduler_lock(false)", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not take the scheduler's lock");
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 static void
@@ -324,6 +340,12 @@ pp_scheduler_pass(void)
 	{
 		end_pass();
 		return -1;
+	}
+	if (!scheduler_lock())
+	{
+		/* a drop_dag or drop_task is deleting runs: come back soon */
+		end_pass();
+		return LOCK_RETRY_MS;
 	}
 	reap_runners(now);
 	wake = tick(now);
