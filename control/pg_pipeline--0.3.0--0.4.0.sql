@@ -159,6 +159,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user $$;
 COMMENT ON FUNCTION pipeline._is_superuser() IS 'whether the current role is a superuser';
 
+CREATE FUNCTION pipeline._check_name(kind text, name text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid % name "%"', kind, name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = 'A name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._check_name(text, text) IS 'raises an error for an invalid DAG or task name';
+
 -- Checks every write of a DAG: the owner is the writer (a superuser may
 -- name another), the schedule and time zone are valid, and the next fire
 -- time follows the schedule.
@@ -177,11 +192,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'A DAG''s tasks run as its owner.';
     END IF;
-    IF NEW.name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid DAG name "%"', NEW.name
-            USING ERRCODE = 'invalid_name',
-                  DETAIL = 'A name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.';
-    END IF;
+    PERFORM pipeline._check_name('DAG', NEW.name);
     IF NEW.schedule = '' THEN
         NEW.schedule := NULL;
     END IF;
@@ -233,11 +244,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('The DAG is owned by %I; its tasks run as that role.', dag_owner);
     END IF;
-    IF NEW.name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid task name "%"', NEW.name
-            USING ERRCODE = 'invalid_name',
-                  DETAIL = 'A name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.';
-    END IF;
+    PERFORM pipeline._check_name('task', NEW.name);
     RETURN NEW;
 END
 $$;

@@ -11,9 +11,10 @@ use FindBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use JSON::PP;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(pipeline_node coordinator_pid wait_until);
+our @EXPORT = qw(pipeline_node coordinator_pid wait_until listen_json);
 
 # A new node with pg_pipeline preloaded (test/preload.conf) plus any extra
 # configuration lines.
@@ -52,6 +53,29 @@ sub wait_until
 		usleep(20_000);
 	}
 	return undef;
+}
+
+# A session LISTENing on a channel whose payloads are JSON.  Returns the
+# session (quit it at the end) and a function that returns the
+# notifications arrived since its last call, in order, as
+# { payload => decoded JSON (or { bad => text }), pid => sender }.
+sub listen_json
+{
+	my ($node, $channel, $dbname) = @_;
+	my $session = $node->background_psql($dbname // 'postgres');
+	$session->query_safe("LISTEN $channel");
+	my $poll = sub {
+		my ($out) = $session->query('SELECT 1');
+		my @new;
+		for my $line (split /\n/, $out)
+		{
+			next unless $line =~ /^Asynchronous notification "\Q$channel\E" with payload "(.*)" received from server process with PID (\d+)\.$/;
+			my $p = eval { decode_json($1) };
+			push @new, { payload => $p // { bad => $1 }, pid => $2 };
+		}
+		return @new;
+	};
+	return ($session, $poll);
 }
 
 1;

@@ -146,18 +146,11 @@ sub exact
 }
 
 # A session that listens; psql prints what arrived after each command.
-my $listener = $node->background_psql('postgres');
-$listener->query_safe('LISTEN pipeline_window_closed');
+my ($listener, $poll) = listen_json($node, 'pipeline_window_closed');
 my @notes;
 sub poll_notes
 {
-	my ($out) = $listener->query('SELECT 1');
-	for my $line (split /\n/, $out)
-	{
-		next unless $line =~ /^Asynchronous notification "pipeline_window_closed" with payload "(.*)" received from server process with PID (\d+)\.$/;
-		my $p = eval { decode_json($1) };
-		push @notes, { payload => $p // { bad => $1 }, pid => $2 };
-	}
+	push @notes, $poll->();
 	return scalar @notes;
 }
 

@@ -64,18 +64,11 @@ CREATE TABLE alice.never (x int);
 CREATE TABLE alice.events (id serial PRIMARY KEY, v int);
 });
 
-my $listener = $node->background_psql('postgres');
-$listener->query_safe('LISTEN pipeline_scheduler');
+my ($listener, $poll) = listen_json($node, 'pipeline_scheduler');
 my @notes;
 sub poll_notes
 {
-	my ($out) = $listener->query('SELECT 1');
-	for my $line (split /\n/, $out)
-	{
-		next unless $line =~ /^Asynchronous notification "pipeline_scheduler" with payload "(.*)" received from server process with PID (\d+)\.$/;
-		my $p = eval { decode_json($1) };
-		push @notes, $p // { bad => $1 };
-	}
+	push @notes, map { $_->{payload} } $poll->();
 	return scalar @notes;
 }
 
