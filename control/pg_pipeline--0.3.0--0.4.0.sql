@@ -537,6 +537,61 @@ $$;
 COMMENT ON FUNCTION pipeline.create_dag(text, text, text, boolean, integer, timestamptz, timestamptz, text[], interval, interval, boolean, boolean) IS
 'creates a DAG: a schedule (cron or interval) in a time zone, and/or a data trigger; add its tasks with pipeline.add_task()';
 
+-- Checks a task as it will be stored (by add_task or alter_task).
+CREATE FUNCTION pipeline._check_task(d pipeline.dags, t pipeline.tasks)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    IF (t.command IS NULL) = (t.sensor IS NULL) THEN
+        RAISE EXCEPTION 'a task has either a command or a sensor'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'command => SQL to run; sensor => a query returning one boolean, polled every poke_interval until true.';
+    END IF;
+    PERFORM pipeline._check_sql(coalesce(t.command, t.sensor),
+                                CASE WHEN t.command IS NULL THEN 'sensor' ELSE 'command' END);
+    SELECT u INTO missing FROM unnest(t.upstream) u
+     WHERE NOT EXISTS (SELECT 1 FROM pipeline.tasks x WHERE x.dag_id = d.dag_id AND x.name = u)
+     LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'upstream task "%" is not a task of DAG "%"', missing, d.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Add tasks after their upstream tasks.';
+    END IF;
+    -- no cycle: the task is not upstream of its own upstream tasks
+    IF t.name = ANY (t.upstream) OR EXISTS (
+        WITH RECURSIVE above(name) AS (
+            SELECT unnest(t.upstream)
+            UNION
+            SELECT unnest(x.upstream) FROM pipeline.tasks x JOIN above ON x.name = above.name
+             WHERE x.dag_id = d.dag_id)
+        SELECT 1 FROM above WHERE above.name = t.name) THEN
+        RAISE EXCEPTION 'task "%" of DAG "%" would depend on itself', t.name, d.name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'A DAG has no cycles.';
+    END IF;
+    IF t.trigger_rule IS NULL OR t.trigger_rule NOT IN ('all_success', 'all_done', 'one_failed') THEN
+        RAISE EXCEPTION 'invalid trigger rule "%"', t.trigger_rule
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use all_success (the default), all_done or one_failed.';
+    END IF;
+    IF t.retries IS NULL OR t.retries NOT BETWEEN 0 AND 100 THEN
+        RAISE EXCEPTION 'retries must be between 0 and 100, not %', t.retries
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pipeline._check_intervals('task ' || t.name,
+        'retry_delay', t.retry_delay::text, 'max_retry_delay', t.max_retry_delay::text,
+        'timeout', t.timeout::text, 'poke_interval', t.poke_interval::text);
+    IF t.poke_interval < '1 second' THEN
+        RAISE EXCEPTION 'poke_interval must be at least 1 second' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._check_task(pipeline.dags, pipeline.tasks) IS
+'raises a clear error for an invalid task: command or sensor, SQL syntax, upstream tasks and cycles, rule, retries, intervals';
+
 CREATE FUNCTION pipeline.add_task(
     dag                 text,
     name                text,
@@ -557,61 +612,94 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     d pipeline.dags := pipeline._dag_for_update(add_task.dag);
-    missing text;
+    t pipeline.tasks;
 BEGIN
     IF add_task.name IS NULL THEN
         RAISE EXCEPTION 'the name of a task must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF EXISTS (SELECT 1 FROM pipeline.tasks t WHERE t.dag_id = d.dag_id AND t.name = add_task.name) THEN
+    IF EXISTS (SELECT 1 FROM pipeline.tasks x WHERE x.dag_id = d.dag_id AND x.name = add_task.name) THEN
         RAISE EXCEPTION 'DAG "%" already has a task "%"', d.name, add_task.name
             USING ERRCODE = 'duplicate_object',
-                  HINT = 'Drop it with pipeline.drop_task() first.';
+                  HINT = 'Change it with pipeline.alter_task(), or drop it with pipeline.drop_task() first.';
     END IF;
-    IF (add_task.command IS NULL) = (add_task.sensor IS NULL) THEN
-        RAISE EXCEPTION 'a task has either a command or a sensor'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'command => SQL to run; sensor => a query returning one boolean, polled every poke_interval until true.';
-    END IF;
-    PERFORM pipeline._check_sql(coalesce(add_task.command, add_task.sensor),
-                                CASE WHEN add_task.command IS NULL THEN 'sensor' ELSE 'command' END);
-    SELECT u INTO missing FROM unnest(coalesce(add_task.upstream, '{}')) u
-     WHERE u = add_task.name
-        OR NOT EXISTS (SELECT 1 FROM pipeline.tasks t WHERE t.dag_id = d.dag_id AND t.name = u)
-     LIMIT 1;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'upstream task "%" is not a task of DAG "%"', missing, d.name
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Add tasks after their upstream tasks; a DAG has no cycles.';
-    END IF;
-    IF add_task.trigger_rule IS NULL OR add_task.trigger_rule NOT IN ('all_success', 'all_done', 'one_failed') THEN
-        RAISE EXCEPTION 'invalid trigger rule "%"', add_task.trigger_rule
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use all_success (the default), all_done or one_failed.';
-    END IF;
-    IF add_task.retries IS NULL OR add_task.retries NOT BETWEEN 0 AND 100 THEN
-        RAISE EXCEPTION 'retries must be between 0 and 100, not %', add_task.retries
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM pipeline._check_intervals('task ' || add_task.name,
-        'retry_delay', add_task.retry_delay::text, 'max_retry_delay', add_task.max_retry_delay::text,
-        'timeout', add_task.timeout::text, 'poke_interval', add_task.poke_interval::text);
-    IF add_task.poke_interval < '1 second' THEN
-        RAISE EXCEPTION 'poke_interval must be at least 1 second' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    INSERT INTO pipeline.tasks (dag_id, name, command, sensor, poke_interval, upstream, trigger_rule,
-                                retries, retry_delay, retry_exponential_backoff, max_retry_delay,
-                                timeout, depends_on_past)
-    VALUES (d.dag_id, add_task.name, add_task.command, add_task.sensor,
-            coalesce(add_task.poke_interval, '1 minute'),
-            (SELECT coalesce(array_agg(DISTINCT u), '{}') FROM unnest(add_task.upstream) u),
-            add_task.trigger_rule, add_task.retries, coalesce(add_task.retry_delay, '5 minutes'),
-            coalesce(add_task.retry_exponential_backoff, false),
-            coalesce(add_task.max_retry_delay, '1 day'), add_task.timeout,
-            coalesce(add_task.depends_on_past, false));
+    t.dag_id := d.dag_id;
+    t.name := add_task.name;
+    t.command := add_task.command;
+    t.sensor := add_task.sensor;
+    t.poke_interval := coalesce(add_task.poke_interval, '1 minute');
+    t.upstream := (SELECT coalesce(array_agg(DISTINCT u), '{}') FROM unnest(add_task.upstream) u);
+    t.trigger_rule := add_task.trigger_rule;
+    t.retries := add_task.retries;
+    t.retry_delay := coalesce(add_task.retry_delay, '5 minutes');
+    t.retry_exponential_backoff := coalesce(add_task.retry_exponential_backoff, false);
+    t.max_retry_delay := coalesce(add_task.max_retry_delay, '1 day');
+    t.timeout := add_task.timeout;
+    t.depends_on_past := coalesce(add_task.depends_on_past, false);
+    t.created_at := now();
+    PERFORM pipeline._check_task(d, t);
+    INSERT INTO pipeline.tasks SELECT t.*;
 END
 $$;
 COMMENT ON FUNCTION pipeline.add_task(text, text, text, text[], text, integer, interval, boolean, interval, interval, text, interval, boolean) IS
 'adds a task to a DAG: a command or a sensor, after its upstream tasks, with retries and a timeout';
+
+CREATE FUNCTION pipeline.alter_task(
+    dag                 text,
+    name                text,
+    command             text     DEFAULT NULL,
+    upstream            text[]   DEFAULT NULL,
+    trigger_rule        text     DEFAULT NULL,
+    retries             integer  DEFAULT NULL,
+    retry_delay         interval DEFAULT NULL,
+    retry_exponential_backoff boolean DEFAULT NULL,
+    max_retry_delay     interval DEFAULT NULL,
+    timeout             interval DEFAULT NULL,
+    sensor              text     DEFAULT NULL,
+    poke_interval       interval DEFAULT NULL,
+    depends_on_past     boolean  DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d pipeline.dags := pipeline._dag_for_update(alter_task.dag);
+    t pipeline.tasks;
+BEGIN
+    SELECT * INTO t FROM pipeline.tasks x WHERE x.dag_id = d.dag_id AND x.name = alter_task.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'DAG "%" has no task "%"', d.name, alter_task.name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    -- a command replaces a sensor and the other way round
+    IF alter_task.command IS NOT NULL THEN
+        t.command := alter_task.command;
+        t.sensor := NULL;
+    ELSIF alter_task.sensor IS NOT NULL THEN
+        t.sensor := alter_task.sensor;
+        t.command := NULL;
+    END IF;
+    IF alter_task.upstream IS NOT NULL THEN
+        t.upstream := (SELECT coalesce(array_agg(DISTINCT u), '{}') FROM unnest(alter_task.upstream) u);
+    END IF;
+    t.trigger_rule := coalesce(alter_task.trigger_rule, t.trigger_rule);
+    t.retries := coalesce(alter_task.retries, t.retries);
+    t.retry_delay := coalesce(alter_task.retry_delay, t.retry_delay);
+    t.retry_exponential_backoff := coalesce(alter_task.retry_exponential_backoff, t.retry_exponential_backoff);
+    t.max_retry_delay := coalesce(alter_task.max_retry_delay, t.max_retry_delay);
+    t.timeout := CASE WHEN alter_task.timeout = '0' THEN NULL ELSE coalesce(alter_task.timeout, t.timeout) END;
+    t.poke_interval := coalesce(alter_task.poke_interval, t.poke_interval);
+    t.depends_on_past := coalesce(alter_task.depends_on_past, t.depends_on_past);
+    PERFORM pipeline._check_task(d, t);
+    UPDATE pipeline.tasks x SET
+        command = t.command, sensor = t.sensor, upstream = t.upstream, trigger_rule = t.trigger_rule,
+        retries = t.retries, retry_delay = t.retry_delay,
+        retry_exponential_backoff = t.retry_exponential_backoff, max_retry_delay = t.max_retry_delay,
+        timeout = t.timeout, poke_interval = t.poke_interval, depends_on_past = t.depends_on_past
+     WHERE x.dag_id = d.dag_id AND x.name = t.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.alter_task(text, text, text, text[], text, integer, interval, boolean, interval, interval, text, interval, boolean) IS
+'changes a task (NULL: unchanged; timeout => ''0'' removes the timeout); runs already started keep what they read';
 
 CREATE FUNCTION pipeline.drop_task(dag text, name text)
 RETURNS void
@@ -673,14 +761,20 @@ CREATE FUNCTION pipeline.alter_dag(
     trigger_interval    interval    DEFAULT NULL,
     history_retention   interval    DEFAULT NULL,
     history_errors_only boolean     DEFAULT NULL,
-    enabled             boolean     DEFAULT NULL)
+    enabled             boolean     DEFAULT NULL,
+    trigger_on          text[]      DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     d pipeline.dags := pipeline._dag_for_update(alter_dag.name);
+    rels regclass[] := d.trigger_on;
+    rel regclass;
 BEGIN
+    IF alter_dag.trigger_on IS NOT NULL THEN
+        rels := CASE WHEN cardinality(alter_dag.trigger_on) = 0 THEN NULL
+                     ELSE pipeline._watched_tables(alter_dag.trigger_on) END;
+    END IF;
     IF alter_dag.max_active_runs IS NOT NULL AND alter_dag.max_active_runs NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'max_active_runs must be between 1 and 1000, not %', alter_dag.max_active_runs
             USING ERRCODE = 'invalid_parameter_value';
@@ -695,12 +789,20 @@ BEGIN
         trigger_interval    = coalesce(alter_dag.trigger_interval, d.trigger_interval),
         history_retention   = coalesce(alter_dag.history_retention, d.history_retention),
         history_errors_only = coalesce(alter_dag.history_errors_only, d.history_errors_only),
-        enabled             = coalesce(alter_dag.enabled, d.enabled)
+        enabled             = coalesce(alter_dag.enabled, d.enabled),
+        trigger_on          = rels,
+        data_seen           = CASE WHEN rels IS DISTINCT FROM d.trigger_on THEN NULL ELSE d.data_seen END
     WHERE dag_id = d.dag_id;
+    IF rels IS DISTINCT FROM d.trigger_on THEN
+        FOREACH rel IN ARRAY coalesce(rels, '{}') LOOP
+            PERFORM pipeline._watch(rel);
+        END LOOP;
+        PERFORM pipeline._unwatch(d.trigger_on);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION pipeline.alter_dag(text, text, text, boolean, integer, timestamptz, timestamptz, interval, interval, boolean, boolean) IS
-'changes a DAG''s settings (NULL: unchanged; schedule => '''' removes the schedule)';
+COMMENT ON FUNCTION pipeline.alter_dag(text, text, text, boolean, integer, timestamptz, timestamptz, interval, interval, boolean, boolean, text[]) IS
+'changes a DAG''s settings (NULL: unchanged; schedule => '''' removes the schedule, trigger_on => ''{}'' the data trigger)';
 
 CREATE FUNCTION pipeline.enable(name text)
 RETURNS void LANGUAGE sql
@@ -808,25 +910,13 @@ BEGIN
     END IF;
     PERFORM pipeline.alter_dag(alter_job.name, schedule => alter_job.schedule,
                                timezone => alter_job.timezone, enabled => alter_job.enabled);
-    IF alter_job.command IS NOT NULL THEN
-        PERFORM pipeline._check_sql(alter_job.command, 'command');
-    END IF;
-    IF alter_job.retries IS NOT NULL AND alter_job.retries NOT BETWEEN 0 AND 100 THEN
-        RAISE EXCEPTION 'retries must be between 0 and 100, not %', alter_job.retries
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    PERFORM pipeline._check_intervals('job ' || alter_job.name, 'retry_delay', alter_job.retry_delay::text,
-                                      'timeout', alter_job.timeout::text);
-    UPDATE pipeline.tasks t SET
-        command     = coalesce(alter_job.command, t.command),
-        retries     = coalesce(alter_job.retries, t.retries),
-        retry_delay = coalesce(alter_job.retry_delay, t.retry_delay),
-        timeout     = coalesce(alter_job.timeout, t.timeout)
-    WHERE t.dag_id = d.dag_id;
+    PERFORM pipeline.alter_task(alter_job.name, alter_job.name, command => alter_job.command,
+                                retries => alter_job.retries, retry_delay => alter_job.retry_delay,
+                                timeout => alter_job.timeout);
 END
 $$;
 COMMENT ON FUNCTION pipeline.alter_job(text, text, text, text, boolean, integer, interval, interval) IS
-'changes a job''s schedule, command, time zone, retries or timeout (NULL: unchanged)';
+'changes a job''s schedule, command, time zone, retries or timeout (NULL: unchanged; timeout => ''0'' removes it)';
 
 -- The data interval a run made now covers: the last complete one.
 CREATE FUNCTION pipeline._latest_interval(d pipeline.dags, OUT logical_date timestamptz,

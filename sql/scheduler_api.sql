@@ -70,12 +70,36 @@ SELECT pipeline.add_task('nope', 'x', 'SELECT 1');
 SELECT pipeline.drop_task('etl', 'build');
 SELECT pipeline.drop_task('etl', 'nope');
 
+-- changing a task: what is given changes; no cycle; a timeout can be removed
+SELECT pipeline.alter_task('etl', 'alert', 'SELECT 3', upstream => '{wait_for_data,build}', timeout => '5 minutes');
+SELECT name, command, upstream, timeout FROM pipeline.tasks WHERE name = 'alert';
+SELECT pipeline.alter_task('etl', 'alert', timeout => '0', trigger_rule => 'all_done');
+SELECT name, command, trigger_rule, timeout FROM pipeline.tasks WHERE name = 'alert';
+SELECT pipeline.alter_task('etl', 'wait_for_data', upstream => '{alert}');
+SELECT pipeline.alter_task('etl', 'build', upstream => '{build}');
+SELECT pipeline.alter_task('etl', 'build', command => 'SELEC 2');
+SELECT pipeline.alter_task('etl', 'nope', command => 'SELECT 2');
+SELECT pipeline.alter_task('etl', 'wait_for_data', command => 'SELECT 4');   -- a sensor becomes a command
+SELECT name, command, sensor FROM pipeline.tasks WHERE name = 'wait_for_data';
+
+-- the data trigger of a DAG can be added and removed
+CREATE TABLE sched_events (x int);
+SELECT pipeline.alter_dag('etl', trigger_on => '{sched_events}');
+SELECT trigger_on FROM pipeline.dags WHERE name = 'etl';
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'sched_events'::regclass;
+SELECT pipeline.alter_dag('etl', trigger_on => '{}');
+SELECT trigger_on FROM pipeline.dags WHERE name = 'etl';
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'sched_events'::regclass;
+DROP TABLE sched_events;
+
 -- one-line jobs
 SELECT pipeline.schedule('nightly', '1 day', 'VACUUM pg_class') > 0 AS scheduled;
 SELECT name, schedule, command, enabled, last_status FROM pipeline.jobs;
 SELECT pipeline.schedule('nightly', '2 days', 'ANALYZE pg_class') > 0 AS replaced;
 SELECT pipeline.alter_job('nightly', timeout => '10 minutes', retries => 2);
 SELECT name, schedule, command FROM pipeline.jobs;
+SELECT retries, timeout FROM pipeline.tasks WHERE name = 'nightly';
+SELECT pipeline.alter_job('nightly', timeout => '0');
 SELECT retries, timeout FROM pipeline.tasks WHERE name = 'nightly';
 SELECT pipeline.schedule('etl', '1 day', 'SELECT 1');
 SELECT pipeline.unschedule('etl');
