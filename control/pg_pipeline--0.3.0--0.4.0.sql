@@ -121,6 +121,9 @@ CREATE TABLE pipeline.task_runs (
 CREATE INDEX task_runs_active ON pipeline.task_runs (status, scheduled_at)
     WHERE status IN ('waiting', 'scheduled', 'queued', 'running');
 CREATE INDEX task_runs_started ON pipeline.task_runs (started_at);
+-- runs come and go in bursts: keep the planner's statistics close behind
+ALTER TABLE pipeline.dag_runs SET (autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 500);
+ALTER TABLE pipeline.task_runs SET (autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 500);
 CREATE INDEX task_runs_dag ON pipeline.task_runs (dag_id, started_at);
 CREATE INDEX task_runs_task ON pipeline.task_runs (dag_id, task);
 COMMENT ON TABLE pipeline.task_runs IS
@@ -1162,6 +1165,7 @@ DECLARE
     f timestamptz;
     last_fire timestamptz;
     n integer;
+    started_runs integer := 0;
     v bigint;
     fin record;
 BEGIN
@@ -1361,9 +1365,16 @@ BEGIN
             SELECT s.run_id, s.dag_id, s.dag, t.name, 'waiting', s.logical_date, now_
               FROM started s JOIN pipeline.tasks t ON t.dag_id = s.dag_id)
         SELECT count(*) INTO n FROM started;
+        started_runs := started_runs + n;
 
         EXIT WHEN n = 0;
     END LOOP;
+
+    -- a burst of runs (a backfill, run_now in a loop) makes the statistics
+    -- of the run tables wrong enough for quadratic plans: refresh them
+    IF started_runs >= 100 THEN
+        ANALYZE pipeline.dag_runs, pipeline.task_runs;
+    END IF;
 
     -- 8. history retention
     IF cleanup THEN

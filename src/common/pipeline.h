@@ -72,6 +72,7 @@ typedef struct PipelineWorkerSlot
 	pid_t		pid;			/* 0 when no process is attached */
 	Latch	   *latch;			/* the process's latch while attached */
 	bool		no_restart;		/* exited on purpose: do not restart */
+	uint32		wakes;			/* pp_worker_wake() calls: asked to look again */
 	int			restarts;		/* restarts by the parent so far */
 	char		label[NAMEDATALEN];	/* what it works on (a source's name) */
 	/* progress, written by the worker under the lock after each batch */

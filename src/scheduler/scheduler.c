@@ -85,6 +85,8 @@ static HTAB *running = NULL;
 static MemoryContext scheduler_context = NULL;
 static bool recovered = false;
 static TimestampTz next_cleanup = 0;
+static TimestampTz next_due = 0;	/* the last pass's next instant with work */
+static uint32 wakes_seen = 0;		/* our slot's wakes at the last pass */
 
 static void
 scheduler_init(void)
@@ -318,9 +320,62 @@ start_runners(List *dispatched, TimestampTz now)
 }
 
 /*
+ * Has anything happened since the last pass that a pass must look at: a
+ * wake-up asked by a commit or a runner (pp_worker_wake counts them in our
+ * slot), a runner's exit, a due instant?  The postmaster also sets our
+ * latch when a runner starts; that alone needs no pass.
+ */
+static bool
+pass_needed(TimestampTz now)
+{
+	HASH_SEQ_STATUS seq;
+	RunningTask *task;
+	uint32		wakes = pp_shared->slots[MyPipelineWorker->slot].wakes;
+	bool		needed = false;
+
+	if (wakes != wakes_seen || !recovered || next_due == 0 || now >= next_due)
+		needed = true;
+	hash_seq_init(&seq, running);
+	while ((task = hash_seq_search(&seq)) != NULL)
+	{
+		pid_t		pid;
+
+		if (!needed && GetBackgroundWorkerPid(task->handle, &pid) == BGWH_STOPPED)
+			needed = true;
+	}
+	wakes_seen = wakes;
+	return needed;
+}
+
+/* A sleep of more than a second ends a second early (see below). */
+static long
+early(long ms)
+{
+	return ms > 1100 ? ms - 1000 : ms;
+}
+
+/* Milliseconds from now until an instant, rounded up (never wake early). */
+static long
+ms_until(TimestampTz instant)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		secs;
+	int			usecs;
+
+	if (instant <= now)
+		return 0;
+	TimestampDifference(now, instant, &secs, &usecs);
+	return secs * 1000 + (usecs + 999) / 1000;
+}
+
+/*
  * pp_scheduler_pass
  *		One pass (see the file header); returns the milliseconds the
  *		coordinator may sleep, or -1 for "no scheduled work".
+ *
+ * A long sleep is cut one second short: Linux lets a sleep of t end up to
+ * t / 1000 late (timer slack, at most 100 ms), so the last sleep before a
+ * due instant is kept near one second, 1 ms of slack.
  */
 long
 pp_scheduler_pass(void)
@@ -334,6 +389,8 @@ pp_scheduler_pass(void)
 
 	if (running == NULL)
 		scheduler_init();
+	if (!pass_needed(now))
+		return next_due != 0 ? early(ms_until(next_due)) : -1;
 
 	begin_pass();
 	if (!scheduler_installed())
@@ -345,6 +402,7 @@ pp_scheduler_pass(void)
 	{
 		/* a drop_dag or drop_task is deleting runs: come back soon */
 		end_pass();
+		next_due = TimestampTzPlusMilliseconds(now, LOCK_RETRY_MS);
 		return LOCK_RETRY_MS;
 	}
 	reap_runners(now);
@@ -353,7 +411,12 @@ pp_scheduler_pass(void)
 	end_pass();
 
 	if (!start_runners(dispatched, now))
-		sleep_ms = START_RETRY_MS;
+	{
+		TimestampTz retry_at = TimestampTzPlusMilliseconds(now, START_RETRY_MS);
+
+		if (wake == 0 || retry_at < wake)
+			wake = retry_at;
+	}
 
 	/* sleep until the next due instant or the next deadline */
 	hash_seq_init(&seq, running);
@@ -363,20 +426,11 @@ pp_scheduler_pass(void)
 			(wake == 0 || task->deadline < wake))
 			wake = task->deadline;
 	}
+	next_due = wake;
 	if (wake != 0)
 	{
-		long		secs;
-		int			usecs;
-		long		ms;
+		long		ms = early(ms_until(wake));
 
-		now = GetCurrentTimestamp();
-		if (wake <= now)
-			ms = 0;
-		else
-		{
-			TimestampDifference(now, wake, &secs, &usecs);
-			ms = secs * 1000 + (usecs + 999) / 1000;	/* never wake early */
-		}
 		sleep_ms = sleep_ms < 0 ? ms : Min(sleep_ms, ms);
 	}
 	return sleep_ms;

@@ -318,7 +318,10 @@ pp_worker_wake(PipelineWorkerKind kind, Oid dboid)
 
 		if (slot->kind == kind && slot->dboid == dboid &&
 			slot->state == PP_SLOT_RUNNING && slot->latch != NULL)
+		{
 			latch = slot->latch;
+			slot->wakes++;		/* a torn read only causes an extra pass */
+		}
 	}
 	LWLockRelease(pp_shared->lock);
 	if (latch)
