@@ -1165,7 +1165,7 @@ DECLARE
     f timestamptz;
     last_fire timestamptz;
     n integer;
-    started_runs integer := 0;
+    q record;
     v bigint;
     fin record;
 BEGIN
@@ -1343,38 +1343,39 @@ BEGIN
         END LOOP;
 
         -- 7. queued DAG runs start, oldest first, within max_active_runs (a run
-        --    that finished may have made room); their tasks wait for upstream
-        WITH active AS (
-            SELECT r.dag_id, count(*) AS nrun FROM pipeline.dag_runs r
-             WHERE r.status = 'running' GROUP BY r.dag_id),
-        candidates AS (
-            SELECT r.run_id,
-                   row_number() OVER (PARTITION BY r.dag_id ORDER BY r.logical_date, r.run_id) AS rank,
-                   d.max_active_runs - coalesce(a.nrun, 0) AS room
-              FROM pipeline.dag_runs r
-              JOIN pipeline.dags d ON d.dag_id = r.dag_id
-              LEFT JOIN active a ON a.dag_id = r.dag_id
-             WHERE r.status = 'queued'),
-        started AS (
-            UPDATE pipeline.dag_runs r SET status = 'running', started_at = now_
-              FROM candidates c
-             WHERE c.run_id = r.run_id AND c.rank <= c.room
-            RETURNING r.run_id, r.dag_id, r.dag, r.logical_date),
-        waiting AS (
-            INSERT INTO pipeline.task_runs (run_id, dag_id, dag, task, status, logical_date, scheduled_at)
-            SELECT s.run_id, s.dag_id, s.dag, t.name, 'waiting', s.logical_date, now_
-              FROM started s JOIN pipeline.tasks t ON t.dag_id = s.dag_id)
-        SELECT count(*) INTO n FROM started;
-        started_runs := started_runs + n;
+        --    that finished may have made room); their tasks wait for upstream.
+        --    DAG by DAG, each statement an index probe: one statement over all
+        --    queued runs got cubic plans from statistics taken while idle
+        n := 0;
+        FOR q IN SELECT x.dag_id,
+                        d.max_active_runs - (SELECT count(*) FROM pipeline.dag_runs r
+                                              WHERE r.dag_id = x.dag_id AND r.status = 'running') AS room
+                   FROM (SELECT DISTINCT r.dag_id FROM pipeline.dag_runs r WHERE r.status = 'queued') x
+                   JOIN pipeline.dags d ON d.dag_id = x.dag_id LOOP
+            CONTINUE WHEN q.room <= 0;
+            WITH started AS (
+                UPDATE pipeline.dag_runs r SET status = 'running', started_at = now_
+                 WHERE r.run_id = ANY (ARRAY(
+                        SELECT c.run_id FROM pipeline.dag_runs c
+                         WHERE c.dag_id = q.dag_id AND c.status = 'queued'
+                         ORDER BY c.logical_date, c.run_id LIMIT q.room))
+                RETURNING r.run_id, r.dag_id, r.dag, r.logical_date),
+            waiting AS (
+                INSERT INTO pipeline.task_runs (run_id, dag_id, dag, task, status, logical_date, scheduled_at)
+                SELECT s.run_id, s.dag_id, s.dag, t.name, 'waiting', s.logical_date, now_
+                  FROM started s JOIN pipeline.tasks t ON t.dag_id = s.dag_id)
+            SELECT n + count(*) INTO n FROM started;
+        END LOOP;
+
+        -- a burst of runs makes the statistics of the run tables wrong
+        -- enough for quadratic plans in steps 5 and 6: refresh them (the
+        -- cached plans are invalidated with them)
+        IF n >= 100 THEN
+            ANALYZE pipeline.dag_runs, pipeline.task_runs;
+        END IF;
 
         EXIT WHEN n = 0;
     END LOOP;
-
-    -- a burst of runs (a backfill, run_now in a loop) makes the statistics
-    -- of the run tables wrong enough for quadratic plans: refresh them
-    IF started_runs >= 100 THEN
-        ANALYZE pipeline.dag_runs, pipeline.task_runs;
-    END IF;
 
     -- 8. history retention
     IF cleanup THEN
