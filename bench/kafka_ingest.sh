@@ -103,12 +103,7 @@ cleanup() {
 	for p in "${BG_PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
-	if [ "$started_server" = 1 ] && [ -f "$PGDATA_DIR/postmaster.pid" ]; then
-		timeout 60 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop \
-			>/dev/null 2>&1 ||
-			timeout 30 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop \
-				>/dev/null 2>&1 || true
-	fi
+	bench_stop_server
 	if [ "$started_broker" = 1 ]; then
 		timeout 30 "$BROKER" stop "$WORK/broker" >/dev/null 2>&1 || true
 	fi

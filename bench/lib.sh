@@ -45,9 +45,21 @@ bench_medians() {
 	done
 }
 
+# bench_stop_server: stop the server bench_start_server started (fast, else
+# immediate), if it did; for the callers' EXIT traps.
+bench_stop_server() {
+	if [ "${started_server:-0}" = 1 ] && [ -f "$PGDATA_DIR/postmaster.pid" ]; then
+		timeout 60 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop \
+			>/dev/null 2>&1 ||
+			timeout 30 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop \
+				>/dev/null 2>&1 || true
+	fi
+}
+
 # bench_start_server: initdb, the settings every benchmark uses (sized for
 # bulk loading, durable commits) followed by the lines on standard input,
-# start, and create the database.  Sets started_server=1 for the cleanup.
+# start, and create the database.  Sets started_server=1 for
+# bench_stop_server.
 bench_start_server() {
 	log "starting PostgreSQL (port $PORT, socket $WORK)"
 	timeout 120 runuser -u postgres -- "$PP_BINDIR/initdb" -D "$PGDATA_DIR" -A trust -U postgres \
@@ -69,7 +81,6 @@ log_min_messages = warning
 CONF
 		cat
 	} >>"$PGDATA_DIR/postgresql.conf"
-	# shellcheck disable=SC2034  # read by the caller's cleanup
 	started_server=1
 	timeout 120 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w start \
 		>/dev/null || { tail -20 "$WORK/server.log" >&2; die "server did not start"; }

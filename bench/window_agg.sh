@@ -116,12 +116,7 @@ started_server=0
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	if [ "$started_server" = 1 ] && [ -f "$PGDATA_DIR/postmaster.pid" ]; then
-		timeout 60 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop \
-			>/dev/null 2>&1 ||
-			timeout 30 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop \
-				>/dev/null 2>&1 || true
-	fi
+	bench_stop_server
 	if [ "$KEEP" != 1 ]; then
 		rm -rf "$PGDATA_DIR" "$FILES"
 	fi
