@@ -42,6 +42,7 @@ CREATE TABLE pipeline.dags (
     last_fire_at        timestamptz,        -- the latest fire a run was made for
     data_seen           bigint,             -- version of trigger_on data last run for
     data_run_at         timestamptz,        -- when the last data-triggered run was made
+    data_pending        boolean NOT NULL DEFAULT false, -- new data waits for trigger_interval
     created_at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX dags_next_fire_at ON pipeline.dags (next_fire_at) WHERE enabled;
@@ -1220,8 +1221,14 @@ BEGIN
             UPDATE pipeline.dags SET data_seen = coalesce(v, 0) WHERE dag_id = dg.dag_id;
             CONTINUE;
         END IF;
-        CONTINUE WHEN v IS NULL OR v = dg.data_seen;
+        -- new data: a version not run for, or data noted before a restart
+        -- (shared memory forgets the versions, the catalog does not)
+        CONTINUE WHEN NOT (dg.data_pending OR (v IS NOT NULL AND v <> dg.data_seen));
         IF dg.data_run_at IS NOT NULL AND dg.data_run_at + dg.trigger_interval > now_ THEN
+            IF NOT dg.data_pending THEN
+                UPDATE pipeline.dags SET data_pending = true, data_seen = coalesce(v, data_seen)
+                 WHERE dag_id = dg.dag_id;
+            END IF;
             wake := least(wake, dg.data_run_at + dg.trigger_interval);
             CONTINUE;
         END IF;
@@ -1229,8 +1236,9 @@ BEGIN
             INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
             VALUES (dg.dag_id, dg.name, 'data', coalesce(dg.data_run_at, dg.created_at), now_);
         END IF;
-        UPDATE pipeline.dags SET data_seen = v, data_run_at = now_
-         WHERE dag_id = dg.dag_id AND data_seen IS NOT DISTINCT FROM dg.data_seen;
+        UPDATE pipeline.dags SET data_seen = coalesce(v, data_seen), data_run_at = now_,
+               data_pending = false
+         WHERE dag_id = dg.dag_id;
     END LOOP;
 
     -- 3. a failed attempt with retries left gets a next attempt after its delay

@@ -30,7 +30,9 @@
  * the watched tables, notes the table; at commit the table's version in
  * shared memory is bumped and the coordinator woken.  Versions start at the
  * server's start time, so a version seen before a restart is never seen
- * again (and no run is made for data nobody wrote since).
+ * again (and no run is made for data nobody wrote since); data seen but not
+ * yet run for (inside trigger_interval) is kept in pipeline.dags as
+ * data_pending, which a restart does not forget.
  *
  *-------------------------------------------------------------------------
  */
