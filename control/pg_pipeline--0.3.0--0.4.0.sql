@@ -1153,6 +1153,21 @@ $$;
 COMMENT ON FUNCTION pipeline._scheduler_dispatch(integer) IS
 'scheduler: marks up to n queued attempts running, oldest first, for the coordinator to start their runners';
 
+-- The latest attempt of each task of each running DAG run; a failed one
+-- with retries left is 'up_for_retry' (not done), so no decision depends
+-- on whether its next attempt was made yet.
+CREATE VIEW pipeline._latest_attempts AS
+SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
+       CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
+            ELSE tr.status END AS status
+  FROM pipeline.dag_runs r
+  JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
+  JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
+ WHERE r.status = 'running'
+ ORDER BY tr.run_id, tr.task, tr.attempt DESC;
+COMMENT ON VIEW pipeline._latest_attempts IS
+'scheduler: the latest attempt of each task of each running DAG run (failed with retries left: up_for_retry)';
+
 -- One pass of the state machine; returns when it next has something to do.
 CREATE FUNCTION pipeline._scheduler_tick(recover boolean, cleanup boolean)
 RETURNS timestamptz
@@ -1264,16 +1279,7 @@ BEGIN
         -- 5. waiting tasks whose trigger rule is decided: queued, skipped or
         --    upstream_failed (repeated, as a decision can decide the next)
         LOOP
-            WITH latest AS (
-                SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
-                       CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
-                            ELSE tr.status END AS status
-                  FROM pipeline.dag_runs r
-                  JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
-                  JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
-                 WHERE r.status = 'running'
-                 ORDER BY tr.run_id, tr.task, tr.attempt DESC),
-            counted AS (
+            WITH counted AS (
                 SELECT w.task_run_id, t.trigger_rule, t.depends_on_past, w.dag_id, w.task, w.logical_date,
                        count(*) FILTER (WHERE u.status = 'success') AS ok,
                        count(*) FILTER (WHERE u.status IN ('failed', 'upstream_failed')) AS bad,
@@ -1281,7 +1287,7 @@ BEGIN
                        cardinality(t.upstream) AS total
                   FROM pipeline.task_runs w
                   JOIN pipeline.tasks t ON t.dag_id = w.dag_id AND t.name = w.task
-                  LEFT JOIN latest u ON u.run_id = w.run_id AND u.task = ANY (t.upstream)
+                  LEFT JOIN pipeline._latest_attempts u ON u.run_id = w.run_id AND u.task = ANY (t.upstream)
                  WHERE w.status = 'waiting'
                  GROUP BY w.task_run_id, t.trigger_rule, t.depends_on_past, w.dag_id, w.task,
                           w.logical_date, t.upstream),
@@ -1316,18 +1322,9 @@ BEGIN
 
         -- 6. DAG runs whose tasks are all done: success, or failed when a task failed
         FOR fin IN
-            WITH latest AS (
-                SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
-                       CASE WHEN tr.status = 'failed' AND tr.retry < t.retries THEN 'up_for_retry'
-                            ELSE tr.status END AS status
-                  FROM pipeline.dag_runs r
-                  JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
-                  JOIN pipeline.tasks t ON t.dag_id = tr.dag_id AND t.name = tr.task
-                 WHERE r.status = 'running'
-                 ORDER BY tr.run_id, tr.task, tr.attempt DESC),
-            done AS (
+            WITH done AS (
                 SELECT r.run_id, bool_or(l.status IN ('failed', 'upstream_failed')) AS failed
-                  FROM pipeline.dag_runs r LEFT JOIN latest l ON l.run_id = r.run_id
+                  FROM pipeline.dag_runs r LEFT JOIN pipeline._latest_attempts l ON l.run_id = r.run_id
                  WHERE r.status = 'running'
                  GROUP BY r.run_id
                 HAVING bool_and(l.status IN ('success', 'failed', 'upstream_failed', 'skipped'))
