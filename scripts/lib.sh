@@ -35,8 +35,12 @@ pp_install_deps() {
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# PG_CONFIG in the environment picks another server tree (a developer's
+# private copy, say); the default is Debian's.
 pp_pg_config() {
-	if [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config" ]; then
+	if [ -n "${PG_CONFIG:-}" ]; then
+		echo "$PG_CONFIG"
+	elif [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config" ]; then
 		echo "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
 	else
 		command -v pg_config
@@ -75,4 +79,4 @@ pp_make_workdir() {
 	fi
 }
 
-PP_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+PP_BINDIR=$(if [ -n "${PG_CONFIG:-}" ]; then "$PG_CONFIG" --bindir; else echo "/usr/lib/postgresql/$PG_MAJOR/bin"; fi)
