@@ -57,6 +57,14 @@
 	pg_foreign_server_aclcheck(serverid, roleid, mode)
 #endif
 
+/* Ownership of a database: object_ownercheck() from PostgreSQL 16 on. */
+#if PG_VERSION_NUM >= 160000
+#define pp_database_ownercheck(dboid, roleid) \
+	object_ownercheck(DatabaseRelationId, dboid, roleid)
+#else
+#define pp_database_ownercheck(dboid, roleid) pg_database_ownercheck(dboid, roleid)
+#endif
+
 /* The JSON lexer gained a caller-provided context in PostgreSQL 17. */
 #include "common/jsonapi.h"
 #if PG_VERSION_NUM >= 170000

@@ -158,6 +158,19 @@ extern void pp_shmem_require(void);
 extern const char *pp_worker_kind_name(PipelineWorkerKind kind);
 extern const char *pp_worker_state_name(PipelineWorkerState state);
 
+/* src/common/asrole.c: SQL run on someone else's behalf (STYLE.md 17) */
+typedef struct PipelineAsRole
+{
+	Oid			user;
+	int			sec;
+	int			guc_level;
+} PipelineAsRole;
+extern void pp_as_role_begin(PipelineAsRole *save, Oid role);
+extern void pp_as_role_end(PipelineAsRole *save);
+extern int	pp_pinned_search_path_begin(void);
+extern void pp_pinned_search_path_end(int level);
+extern void pp_pin_session_search_path(void);
+
 /* src/common/zstd.c */
 extern bytea *pp_zstd_compress(const void *data, size_t len);
 extern bytea *pp_zstd_decompress(bytea *in);
@@ -179,6 +192,8 @@ extern void pp_worker_signal_database(Oid dboid, int signo);
 extern void pp_worker_set_no_restart(void);
 extern void pp_worker_announce(const char *what);
 extern void pp_worker_record_error(int slot, const char *message);
+extern void pp_worker_xact_start(void);
+extern void pp_worker_xact_commit(void);
 extern PipelineWorkerArgs *MyPipelineWorker;
 extern PGDLLEXPORT void pp_worker_main(Datum main_arg);
 

@@ -59,6 +59,7 @@
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
 #include "pgstat.h"
+#include "storage/pmsignal.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
@@ -360,7 +361,7 @@ stop_source(const char *error)
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(params.source), CStringGetTextDatum(error)};
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_execute_with_args("UPDATE pipeline.sources SET paused = true, error = $2, "
@@ -369,7 +370,7 @@ stop_source(const char *error)
 		elog(ERROR, "could not stop source \"%s\"", params.source);
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	ereport(LOG,
 			(errmsg("source \"%s\" stopped on a bad message (on_error = stop)", params.source),
 			 errdetail("%s", error),
@@ -415,7 +416,7 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 	char	   *stop_error = NULL;
 	rd_kafka_topic_partition_list_t *offsets;
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
@@ -481,7 +482,7 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 	table_close(rel, NoLock);
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	return true;
 }
 
@@ -611,7 +612,7 @@ assign_new_partitions(void)
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(Max(found->cnt, 1));
 	rd_kafka_error_t *error;
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	for (int i = 0; i < found->cnt; i++)
@@ -645,7 +646,7 @@ assign_new_partitions(void)
 	}
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	rd_kafka_topic_partition_list_destroy(found);
 
 	if (list->cnt > 0)
@@ -722,9 +723,9 @@ create_consumer(void)
 	char		value[256];
 	size_t		len = sizeof(value);
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	conf = pp_kafka_build_conf(config.server, GetUserId(), config.properties, "source", false);
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 
 	/* exactly-once needs these; the user cannot set them (fdw.c) */
 	rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
@@ -824,13 +825,13 @@ pp_kafka_consumer_main(PipelineWorkerArgs *args)
 	memcpy(&params, args->params, sizeof(params));
 	pgstat_report_appname(psprintf("pg_pipeline source %s", params.source));
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	wanted = lock_source(true);
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	if (!wanted)
 	{
 		pp_worker_set_no_restart();
@@ -853,6 +854,9 @@ pp_kafka_consumer_main(PipelineWorkerArgs *args)
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
+		/* it waits in librdkafka, not on its latch: look for itself */
+		if (!PostmasterIsAlive())
+			proc_exit(1);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

@@ -90,7 +90,7 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 static void
 begin(void)
 {
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
@@ -100,7 +100,7 @@ commit(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 }
 
 /* Lock the sink's row; false when it changed, was paused or dropped. */
@@ -142,9 +142,9 @@ sink_conf(void)
 {
 	rd_kafka_conf_t *conf;
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	conf = pp_kafka_build_conf(server, GetUserId(), properties, "sink", false);
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	return conf;
 }
 

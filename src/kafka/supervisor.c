@@ -112,10 +112,10 @@ read_sources(void)
 	while ((entry = hash_seq_search(&status)) != NULL)
 		entry->wanted = false;
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	if (!catalogs_present())
 	{
-		CommitTransactionCommand();
+		pp_worker_xact_commit();
 		return;					/* nothing is wanted */
 	}
 	SPI_connect();
@@ -182,7 +182,7 @@ read_sources(void)
 	}
 	SPI_finish();
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 }
 
 /*

@@ -85,26 +85,25 @@ static TimestampTz task_interval_end;
 
 /*
  * Bookkeeping runs as the bootstrap superuser: the catalogs' writes are the
- * extension's, not the owner's.
+ * extension's, not the owner's.  Through pp_as_role_begin, so the path the
+ * owner (or the database's owner) set for this session resolves nothing.
  */
 static void
-bookkeeping_begin(Oid *save_user, int *save_sec)
+bookkeeping_begin(PipelineAsRole *as)
 {
-	StartTransactionCommand();
-	GetUserIdAndSecContext(save_user, save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	pp_worker_xact_start();
+	pp_as_role_begin(as, BOOTSTRAP_SUPERUSERID);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
 static void
-bookkeeping_end(Oid save_user, int save_sec)
+bookkeeping_end(PipelineAsRole *as)
 {
 	PopActiveSnapshot();
 	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
-	CommitTransactionCommand();
+	pp_as_role_end(as);
+	pp_worker_xact_commit();
 }
 
 static int64
@@ -132,13 +131,12 @@ timestamptz_column(HeapTuple tuple, TupleDesc desc, int col)
 static bool
 start_attempt(TaskAttempt *task)
 {
-	Oid			save_user;
-	int			save_sec;
+	PipelineAsRole as;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(task->task_run_id)};
 	bool		found = false;
 
-	bookkeeping_begin(&save_user, &save_sec);
+	bookkeeping_begin(&as);
 	if (SPI_execute_with_args("SELECT * FROM pipeline._task_run_start($1)",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not start task run " INT64_FORMAT, task->task_run_id);
@@ -161,15 +159,14 @@ start_attempt(TaskAttempt *task)
 		task->pokes = (int32) int8_column(tuple, desc, 8);
 		found = true;
 	}
-	bookkeeping_end(save_user, save_sec);
+	bookkeeping_end(&as);
 	return found;
 }
 
 static void
 finish_attempt(TaskAttempt *task, TaskOutcome *outcome)
 {
-	Oid			save_user;
-	int			save_sec;
+	PipelineAsRole as;
 	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
 	Datum		args[6];
 	char		nulls[6] = "      ";
@@ -194,12 +191,12 @@ finish_attempt(TaskAttempt *task, TaskOutcome *outcome)
 	else
 		nulls[5] = 'n';
 
-	bookkeeping_begin(&save_user, &save_sec);
+	bookkeeping_begin(&as);
 	if (SPI_execute_with_args("SELECT pipeline._task_run_finish($1, $2, $3, $4, $5, $6)",
 							  6, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the end of task run " INT64_FORMAT,
 			 task->task_run_id);
-	bookkeeping_end(save_user, save_sec);
+	bookkeeping_end(&as);
 }
 
 /*
@@ -218,7 +215,7 @@ execute_top_level(const char *sql, uint64 *rows)
 	task_context = AllocSetContextCreate(TopMemoryContext, "pg_pipeline task",
 										 ALLOCSET_DEFAULT_SIZES);
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	xact_started = true;
 	MemoryContextSwitchTo(task_context);
 	parsetrees = pg_parse_query(sql);
@@ -239,7 +236,7 @@ execute_top_level(const char *sql, uint64 *rows)
 
 		if (!xact_started)
 		{
-			StartTransactionCommand();
+			pp_worker_xact_start();
 			xact_started = true;
 		}
 		if (implicit_block)
@@ -277,12 +274,12 @@ execute_top_level(const char *sql, uint64 *rows)
 		{
 			if (implicit_block)
 				EndImplicitTransactionBlock();
-			CommitTransactionCommand();
+			pp_worker_xact_commit();
 			xact_started = false;
 		}
 		else if (IsA(raw->stmt, TransactionStmt))
 		{
-			CommitTransactionCommand();
+			pp_worker_xact_commit();
 			xact_started = false;
 		}
 		else
@@ -291,7 +288,7 @@ execute_top_level(const char *sql, uint64 *rows)
 		MemoryContextDelete(statement_context);
 	}
 	if (xact_started)
-		CommitTransactionCommand();	/* an empty command */
+		pp_worker_xact_commit();	/* an empty command */
 
 	if (IsTransactionBlock())
 		ereport(ERROR,
@@ -308,7 +305,7 @@ poke(const char *sql)
 {
 	bool		result = false;
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_execute(sql, false, 1) < 0)
@@ -327,7 +324,7 @@ poke(const char *sql)
 	}
 	PopActiveSnapshot();
 	SPI_finish();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	return result;
 }
 

@@ -252,7 +252,7 @@ dispatch(int n)
 static void
 begin_pass(void)
 {
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
@@ -262,7 +262,7 @@ end_pass(void)
 {
 	PopActiveSnapshot();
 	SPI_finish();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 }
 
 /* Start the runners of the attempts dispatched; false if one could not. */

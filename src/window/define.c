@@ -201,6 +201,7 @@ read_aggregates(Oid source, const char *aggregates, Bitmapset **attnos)
 	List	   *ctx;
 	List	   *result = NIL;
 	ListCell   *lc;
+	int			pin_level;
 
 	error_context_stack = &errcb;
 	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
@@ -223,6 +224,15 @@ read_aggregates(Oid source, const char *aggregates, Bitmapset **attnos)
 				 errmsg("aggregates cannot contain subqueries, window functions or set-returning functions")));
 	ctx = deparse_context_for(get_rel_name(source), source);
 
+	/*
+	 * Analysed in the caller's search_path, stored as text deparsed under
+	 * the pinned one: every function, operator and type outside pg_catalog
+	 * comes out schema-qualified, so maintenance (which runs this text
+	 * under the same pinned path, as the owner, maybe in another role's
+	 * session) binds exactly what the caller meant, whatever path is set
+	 * later.
+	 */
+	pin_level = pp_pinned_search_path_begin();
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
@@ -316,6 +326,7 @@ read_aggregates(Oid source, const char *aggregates, Bitmapset **attnos)
 										  ctx, false, false);
 		result = lappend(result, col);
 	}
+	pp_pinned_search_path_end(pin_level);
 	if (result == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -796,8 +807,11 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 	/* fill it from the rows already there */
 	{
 		PipelineWindow  *def = pp_window_load(id, false);
+		PipelineAsRole as;
 
+		pp_window_as_owner(def, &as);
 		pp_window_rebuild(def, false, 0, 0);
+		pp_as_role_end(&as);
 	}
 	SPI_finish();
 	PG_RETURN_OID(RangeVarGetRelid(rv, NoLock, false));
@@ -898,8 +912,7 @@ Datum
 pipeline_rebuild_window(PG_FUNCTION_ARGS)
 {
 	PipelineWindow  *def;
-	Oid			save_user;
-	int			save_sec;
+	PipelineAsRole as;
 	bool		has_range = !PG_ARGISNULL(1) || !PG_ARGISNULL(2);
 	int64		from = DT_NOBEGIN;
 	int64		to = DT_NOEND;
@@ -922,9 +935,9 @@ pipeline_rebuild_window(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_time must be before to_time")));
-	pp_window_as_owner(def, &save_user, &save_sec);
+	pp_window_as_owner(def, &as);
 	written = pp_window_rebuild(def, has_range, from, to);
-	SetUserIdAndSecContext(save_user, save_sec);
+	pp_as_role_end(&as);
 	SPI_finish();
 	PG_RETURN_INT64((int64) written);
 }
@@ -955,12 +968,11 @@ pipeline_flush_window(PG_FUNCTION_ARGS)
 	foreach(lc, ids)
 	{
 		PipelineWindow  *def = pp_window_load(lfirst_int(lc), false);
-		Oid			save_user;
-		int			save_sec;
+		PipelineAsRole as;
 
-		pp_window_as_owner(def, &save_user, &save_sec);
+		pp_window_as_owner(def, &as);
 		merged += pp_window_sweep(def);
-		SetUserIdAndSecContext(save_user, save_sec);
+		pp_as_role_end(&as);
 	}
 	SPI_finish();
 	PG_RETURN_INT64((int64) merged);

@@ -222,8 +222,10 @@ load_watermark(PipelineWindow *def)
  * pp_window_load
  *		Read a window aggregate's definition.  The caller is connected to
  *		SPI; the result lives in the caller's memory context.  The catalog
- *		is read as the bootstrap superuser: a writer to the source need not
- *		see the row under row-level security.  The watermark is not read
+ *		is read as the bootstrap superuser (a writer to the source need not
+ *		see the row under row-level security), through pp_as_role_begin:
+ *		pinned search_path, so the session's functions and operators never
+ *		run with the superuser's rights.  The watermark is not read
  *		here: the work that needs it does (load_watermark), so an async
  *		window's trigger, which only appends to the delta, does not.
  */
@@ -244,8 +246,7 @@ pp_window_load(int32 id, bool missing_ok)
 		"FROM pipeline.windows w WHERE w.id = $1";
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(id)};
-	Oid			save_user;
-	int			save_sec;
+	PipelineAsRole as;
 	PipelineWindow  *def;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -254,13 +255,12 @@ pp_window_load(int32 id, bool missing_ok)
 	char	  **raw;
 	int			n;
 
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
 	if (spi_run(sql, 1, argtypes, values, NULL, InvalidSnapshot) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.windows");
 	if (SPI_processed == 0)
 	{
-		SetUserIdAndSecContext(save_user, save_sec);
+		pp_as_role_end(&as);
 		if (missing_ok)
 			return NULL;
 		ereport(ERROR,
@@ -338,7 +338,7 @@ pp_window_load(int32 id, bool missing_ok)
 				 errmsg("the owner of window aggregate \"%s\" no longer exists", def->name)));
 	def->lateness_us = DatumGetInt64(SPI_getbinval(tup, desc, 27, &isnull));
 	def->lateness = psprintf("'" INT64_FORMAT " microseconds'::interval", def->lateness_us);
-	SetUserIdAndSecContext(save_user, save_sec);
+	pp_as_role_end(&as);
 	return def;
 }
 
@@ -368,14 +368,15 @@ pp_window_id_of(Oid result, bool missing_ok)
 
 /*
  * pp_window_as_owner
- *		Run what follows as the window's owner (the caller restores with
- *		SetUserIdAndSecContext(*save_user, *save_sec)).
+ *		Run what follows as the window's owner, in a security-restricted
+ *		operation under the pinned search_path (pp_as_role_begin): a writer
+ *		of the source, whose session this may be, chooses no name it
+ *		resolves.  The caller ends it with pp_as_role_end(as).
  */
 void
-pp_window_as_owner(PipelineWindow *def, Oid *save_user, int *save_sec)
+pp_window_as_owner(PipelineWindow *def, PipelineAsRole *as)
 {
-	GetUserIdAndSecContext(save_user, save_sec);
-	SetUserIdAndSecContext(def->owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	pp_as_role_begin(as, def->owner);
 }
 
 /* ------------------------------------------------------------- SQL pieces */
@@ -1518,8 +1519,7 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	PipelineWindow  *def;
-	Oid			save_user;
-	int			save_sec;
+	PipelineAsRole as;
 	int32		id;
 	TriggerEvent ev;
 
@@ -1547,8 +1547,8 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 				 errmsg("pipeline.window_maintain(%d) fired on table \"%s\", which is not the source of window aggregate \"%s\"",
 						id, RelationGetRelationName(td->tg_relation), def->name),
 				 errhint("Window triggers are made by pipeline.create_window(); drop this one.")));
-	pp_window_as_owner(def, &save_user, &save_sec);
-	PG_TRY();
+	/* an error unwinds the role and the search_path with the (sub)transaction */
+	pp_window_as_owner(def, &as);
 	{
 		if (ev == TRIGGER_EVENT_TRUNCATE)
 		{
@@ -1588,11 +1588,7 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 								ev == TRIGGER_EVENT_UPDATE, true);
 		}
 	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_user, save_sec);
-	}
-	PG_END_TRY();
+	pp_as_role_end(&as);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }

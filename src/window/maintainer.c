@@ -49,7 +49,7 @@ all_windows(void)
 	List	   *ids = NIL;
 	MemoryContext caller = CurrentMemoryContext;
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_execute("SELECT id FROM pipeline.windows ORDER BY id", true, 0) == SPI_OK_SELECT)
@@ -69,7 +69,7 @@ all_windows(void)
 	PopActiveSnapshot();
 	MemoryContextSwitchTo(caller);
 	ids = list_copy(ids);		/* out of the transaction's memory */
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	MemoryContextSwitchTo(caller);
 	return ids;
 }
@@ -84,23 +84,22 @@ drain_one(int32 id, MemoryContext scratch)
 	PG_TRY();
 	{
 		PipelineWindow *def;
-		Oid			save_user;
-		int			save_sec;
+		PipelineAsRole as;
 
-		StartTransactionCommand();
+		pp_worker_xact_start();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		def = pp_window_load(id, true);
 		if (def)
 		{
 			pgstat_report_activity(STATE_RUNNING, psprintf("maintaining %s", def->name));
-			pp_window_as_owner(def, &save_user, &save_sec);
+			pp_window_as_owner(def, &as);
 			merged = pp_window_sweep(def);
-			SetUserIdAndSecContext(save_user, save_sec);
+			pp_as_role_end(&as);
 		}
 		SPI_finish();
 		PopActiveSnapshot();
-		CommitTransactionCommand();
+		pp_worker_xact_commit();
 		MemoryContextSwitchTo(old);
 	}
 	PG_CATCH();
@@ -113,7 +112,7 @@ drain_one(int32 id, MemoryContext scratch)
 		AbortCurrentTransaction();
 
 		/* record it where users look, in a transaction of its own */
-		StartTransactionCommand();
+		pp_worker_xact_start();
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		{
@@ -125,7 +124,7 @@ drain_one(int32 id, MemoryContext scratch)
 		}
 		SPI_finish();
 		PopActiveSnapshot();
-		CommitTransactionCommand();
+		pp_worker_xact_commit();
 		ereport(LOG,
 				(errmsg("pg_pipeline maintainer: window aggregate %d failed: %s", id, edata->message)));
 		FreeErrorData(edata);

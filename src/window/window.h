@@ -99,7 +99,7 @@ extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
 extern uint64 pp_window_drain(PipelineWindow *def);
 extern void pp_window_close(PipelineWindow *def);
 extern uint64 pp_window_sweep(PipelineWindow *def);
-extern void pp_window_as_owner(PipelineWindow *def, Oid *save_user, int *save_sec);
+extern void pp_window_as_owner(PipelineWindow *def, PipelineAsRole *as);
 extern void pp_window_wake_maintainer_at_commit(void);
 
 

@@ -44,9 +44,9 @@ extension_installed(void)
 {
 	bool		installed;
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	installed = OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true));
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	return installed;
 }
 
@@ -68,10 +68,10 @@ pp_coordinator_main(PipelineWorkerArgs *args)
 		proc_exit(0);
 	}
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	dbname = MemoryContextStrdup(TopMemoryContext,
 								 get_database_name(MyDatabaseId));
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 	pp_worker_announce(psprintf("database \"%s\"", dbname));
 
 	/* workers of a predecessor cannot be adopted: stop them */

@@ -32,6 +32,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/syscache.h"
 
 #include "common/pipeline.h"
 
@@ -61,24 +62,65 @@ database_oid_of(const char *dbname)
 }
 
 /*
+ * Would PostgreSQL let the current role run this database-wide statement?
+ * Checked before pausing, because the hook runs before PostgreSQL's own
+ * permission check: a role that may not drop a database must not stop its
+ * pipeline by trying (docs/security.md).  The rules are PostgreSQL's own:
+ * DROP and ALTER ... SET TABLESPACE need ownership, RENAME ownership and
+ * CREATEDB, CREATE DATABASE ... TEMPLATE CREATEDB and a template that is
+ * one (datistemplate) or is owned.
+ */
+static bool
+may_run(Oid dboid, bool need_createdb, bool template_copy)
+{
+	Oid			role = GetUserId();
+
+	if (superuser_arg(role))
+		return true;
+	if (need_createdb && !have_createdb_privilege())
+		return false;
+	if (template_copy)
+	{
+		HeapTuple	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+		bool		is_template;
+
+		if (!HeapTupleIsValid(tup))
+			return false;
+		is_template = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+		ReleaseSysCache(tup);
+		if (is_template)
+			return true;
+	}
+	return pp_database_ownercheck(dboid, role);
+}
+
+/*
  * Which database, other than ours, does this statement need without other
- * connections?  InvalidOid for all other statements.
+ * connections?  InvalidOid for all other statements, and when the role may
+ * not run it (PostgreSQL refuses it after this hook: nothing to pause).
  */
 static Oid
 database_needing_exclusive_access(Node *parsetree)
 {
 	ListCell   *lc;
+	Oid			dboid = InvalidOid;
+	bool		need_createdb = false;
+	bool		template_copy = false;
 
 	switch (nodeTag(parsetree))
 	{
 		case T_DropdbStmt:
-			return database_oid_of(((DropdbStmt *) parsetree)->dbname);
+			dboid = database_oid_of(((DropdbStmt *) parsetree)->dbname);
+			break;
 		case T_RenameStmt:
 			{
 				RenameStmt *stmt = (RenameStmt *) parsetree;
 
 				if (stmt->renameType == OBJECT_DATABASE)
-					return database_oid_of(stmt->subname);
+				{
+					dboid = database_oid_of(stmt->subname);
+					need_createdb = true;
+				}
 				break;
 			}
 		case T_AlterDatabaseStmt:
@@ -87,7 +129,7 @@ database_needing_exclusive_access(Node *parsetree)
 
 				foreach(lc, stmt->options)
 					if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
-						return database_oid_of(stmt->dbname);
+						dboid = database_oid_of(stmt->dbname);
 				break;
 			}
 		case T_CreatedbStmt:
@@ -99,14 +141,20 @@ database_needing_exclusive_access(Node *parsetree)
 					DefElem    *def = (DefElem *) lfirst(lc);
 
 					if (strcmp(def->defname, "template") == 0 && def->arg)
-						return database_oid_of(defGetString(def));
+					{
+						dboid = database_oid_of(defGetString(def));
+						need_createdb = true;
+						template_copy = true;
+					}
 				}
 				break;
 			}
 		default:
 			break;
 	}
-	return InvalidOid;
+	if (OidIsValid(dboid) && !may_run(dboid, need_createdb, template_copy))
+		return InvalidOid;
+	return dboid;
 }
 
 /* Stop the database's workers and keep the launcher from starting more. */

@@ -180,7 +180,7 @@ scan_databases(void)
 	while ((entry = hash_seq_search(&status)) != NULL)
 		entry->seen = false;
 
-	StartTransactionCommand();
+	pp_worker_xact_start();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
@@ -206,7 +206,7 @@ scan_databases(void)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+	pp_worker_xact_commit();
 
 	hash_seq_init(&status, databases);
 	while ((entry = hash_seq_search(&status)) != NULL)

@@ -25,6 +25,7 @@
 
 #include <signal.h>
 
+#include "access/xact.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -398,6 +399,30 @@ detach_slot(int code, Datum arg)
 }
 
 /*
+ * pp_worker_xact_start / pp_worker_xact_commit
+ *		Every worker's transactions, the worker_spi way (STYLE.md 18): a new
+ *		statement start time first (else now() and every timestamp the pass
+ *		writes stay at the worker's start), and after the commit the
+ *		statistics of what it wrote (else autovacuum and autoanalyze never
+ *		see a table that only workers write).  pgstat_report_stat limits
+ *		itself to one flush a second.
+ */
+void
+pp_worker_xact_start(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+}
+
+void
+pp_worker_xact_commit(void)
+{
+	CommitTransactionCommand();
+	if (!IsTransactionOrTransactionBlock())
+		pgstat_report_stat(false);
+}
+
+/*
  * pp_worker_main
  *		Entry point of every dynamic pg_pipeline worker.
  */
@@ -437,6 +462,15 @@ pp_worker_main(Datum main_arg)
 	emit_log_hook = record_error_hook;
 
 	BackgroundWorkerInitializeConnectionByOid(my_args.dboid, my_args.roleoid, 0);
+
+	/*
+	 * The worker's own statements resolve no name in a path that a role or
+	 * the database's owner set (ALTER ROLE/DATABASE ... SET search_path).
+	 * A runner runs its owner's commands as that owner would in psql: it
+	 * pins only its bookkeeping (pp_as_role_begin).
+	 */
+	if (my_args.kind != PP_WORKER_RUNNER)
+		pp_pin_session_search_path();
 
 	/* "running" means connected: the role is known from here on */
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);

@@ -1,0 +1,222 @@
+-- pg_pipeline 0.4.0 -> 0.5.0: trust (issue 10).
+--
+-- What changes for SQL:
+--   * the catalogs with an owner (sources, sinks, windows) get a guard
+--     trigger: a non-superuser's new row is its own, only a superuser
+--     changes an owner, and a role that is not the owner (a pipeline_admin
+--     member) changes only what an operator may (pause, resume, errors);
+--   * a window's definition is never updated in place (alter_window drops
+--     and creates), so nobody can rewrite the SQL it runs;
+--   * the catalogs that hang off those (offsets, archive, dead letters,
+--     sink progress, window progress) are visible to the owner and
+--     pipeline_admin, writable by the owner only: an operator cannot move
+--     offsets, which would lose or double messages;
+--   * intervals a scheduler pass adds to now() are bounded, so an absurd
+--     value is refused at once instead of making every pass fail;
+--   * pipeline.workers shows a role its own workers (the database's
+--     coordinator, maintainer and the launcher to everyone);
+--   * pipeline._watchers, which counted other roles' DAGs, is replaced by
+--     a yes/no answer for a table the caller may read.
+-- docs/security.md describes the whole model.
+
+\echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.5.0'" to load this file. \quit
+
+------------------------------------------------------------------------
+-- Owners and what a non-owner may change
+------------------------------------------------------------------------
+
+-- TG_ARGV[0]: what the object is called in messages; TG_ARGV[1..]: the
+-- columns a role other than the owner (a pipeline_admin member: the row
+-- policies let it see and update every row) may change.
+CREATE FUNCTION pipeline._owner_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    superuser boolean := pipeline._is_superuser();
+    operational text[] := TG_ARGV[1:];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NOT superuser THEN
+            NEW.owner := current_user;
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF NEW.owner IS DISTINCT FROM OLD.owner AND NOT superuser THEN
+        RAISE EXCEPTION 'only a superuser can change the owner of % "%"', TG_ARGV[0], OLD.name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The %s runs as its owner, %I.', TG_ARGV[0], OLD.owner);
+    END IF;
+    IF OLD.owner <> current_user AND NOT superuser
+       AND (to_jsonb(NEW) - operational) IS DISTINCT FROM (to_jsonb(OLD) - operational) THEN
+        RAISE EXCEPTION 'only the owner of % "%" can change its definition', TG_ARGV[0], OLD.name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The %s runs as its owner, %I.', TG_ARGV[0], OLD.owner),
+                  HINT = 'Members of pipeline_admin may pause, resume and drop it.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._owner_guard() IS
+'trigger: a non-superuser''s new row is its own; only a superuser changes an owner; a non-owner changes only the operational columns named in the trigger''s arguments';
+
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.sources
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_guard('source', 'paused', 'error', 'config_version');
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.sinks
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_guard('sink', 'paused', 'error', 'config_version');
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.windows
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_guard('window aggregate',
+        'maintained_at', 'last_error', 'last_error_at');
+
+-- A window's definition is the SQL its maintenance runs as its owner, in
+-- the sessions of the source's writers: create_window analyses it and
+-- stores it; nothing rewrites it afterwards (alter_window drops and
+-- creates).  Only an owner change (by a superuser) and the maintenance
+-- columns may be updated.
+CREATE FUNCTION pipeline._window_frozen()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    mutable text[] := '{owner,maintained_at,last_error,last_error_at}';
+BEGIN
+    IF (to_jsonb(NEW) - mutable) IS DISTINCT FROM (to_jsonb(OLD) - mutable) THEN
+        RAISE EXCEPTION 'the definition of window aggregate "%" cannot be updated', OLD.name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Change a window with pipeline.alter_window().';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._window_frozen() IS
+'trigger: a window aggregate''s definition is written once, by create_window';
+CREATE TRIGGER frozen BEFORE UPDATE ON pipeline.windows
+    FOR EACH ROW EXECUTE FUNCTION pipeline._window_frozen();
+
+-- The rows that hang off a source, sink or window: the owner and
+-- pipeline_admin see them, only the owner writes them (consumers, sinks
+-- and maintenance run as the owner; superusers bypass row security).
+DROP POLICY owner_or_admin ON pipeline.source_offsets;
+DROP POLICY owner_or_admin ON pipeline.source_archive;
+DROP POLICY owner_or_admin ON pipeline.dead_letters;
+DROP POLICY owner_or_admin ON pipeline.sink_progress;
+DROP POLICY owner_or_admin ON pipeline.window_progress;
+
+CREATE POLICY owner_or_admin ON pipeline.source_offsets FOR SELECT
+    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source));
+CREATE POLICY owner_writes ON pipeline.source_offsets
+    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source AND s.owner = current_user));
+CREATE POLICY owner_or_admin ON pipeline.source_archive FOR SELECT
+    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source));
+CREATE POLICY owner_writes ON pipeline.source_archive
+    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source AND s.owner = current_user));
+CREATE POLICY owner_or_admin ON pipeline.dead_letters FOR SELECT
+    USING (owner = current_user OR pipeline.is_admin());
+CREATE POLICY owner_writes ON pipeline.dead_letters
+    USING (owner = current_user);
+CREATE POLICY owner_or_admin ON pipeline.sink_progress FOR SELECT
+    USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = sink));
+CREATE POLICY owner_writes ON pipeline.sink_progress
+    USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = sink AND s.owner = current_user));
+CREATE POLICY owner_or_admin ON pipeline.window_progress FOR SELECT
+    USING (EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.id = window_id));
+CREATE POLICY owner_writes ON pipeline.window_progress
+    USING (EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.id = window_id AND w.owner = current_user));
+
+------------------------------------------------------------------------
+-- Bounded intervals
+------------------------------------------------------------------------
+
+-- A scheduler pass adds these to now(): '100000000 years' would make every
+-- pass fail with "timestamp out of range".  Refused up front instead.
+CREATE OR REPLACE FUNCTION pipeline._check_intervals(what text, VARIADIC pairs text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(pairs, 1), 0) / 2 LOOP
+        IF pairs[2 * i] IS NOT NULL AND pairs[2 * i]::interval <= '0' THEN
+            RAISE EXCEPTION '% of % must be positive, not %', pairs[2 * i - 1], what, pairs[2 * i]
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF pairs[2 * i] IS NOT NULL AND pairs[2 * i]::interval > '1 year' THEN
+            RAISE EXCEPTION '% of % must be at most 1 year, not %', pairs[2 * i - 1], what, pairs[2 * i]
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pipeline._check_intervals(text, text[]) IS
+'raises an error for the first (name, interval) pair whose interval is not positive or above 1 year';
+
+ALTER TABLE pipeline.tasks
+    ADD CONSTRAINT tasks_intervals_bounded CHECK (
+        retry_delay <= '1 year' AND max_retry_delay <= '1 year'
+        AND poke_interval <= '1 year' AND (timeout IS NULL OR timeout <= '1 year'));
+ALTER TABLE pipeline.dags
+    ADD CONSTRAINT dags_intervals_bounded CHECK (
+        trigger_interval <= '1 year' AND history_retention <= '100 years');
+
+------------------------------------------------------------------------
+-- What other roles' work shows
+------------------------------------------------------------------------
+
+CREATE OR REPLACE VIEW pipeline.workers AS
+SELECT w.kind,
+       w.label AS works_on,
+       w.pid,
+       d.datname AS database,
+       r.rolname AS role,
+       w.state,
+       w.started_at,
+       w.restarts,
+       w.last_error,
+       w.last_error_at,
+       w.items,
+       w.bytes,
+       round(w.items_per_sec::numeric, 1) AS items_per_sec,
+       round(w.bytes_per_sec::numeric, 1) AS bytes_per_sec,
+       w.last_batch_at
+  FROM pipeline.get_workers() w
+  LEFT JOIN pg_catalog.pg_database d ON d.oid = w.datid
+  LEFT JOIN pg_catalog.pg_roles r ON r.oid = w.roleid
+ WHERE w.kind IN ('launcher', 'coordinator', 'maintainer')
+    OR r.rolname = current_user
+    OR pipeline.is_admin();
+COMMENT ON VIEW pipeline.workers IS
+'pg_pipeline workers of this database (and the launcher): kind, what it works on, state, restarts, last error, progress; a role sees its own consumers, sinks and runners (pipeline_admin all)';
+
+-- whether any DAG, of any role, watches a table the caller may read (RLS
+-- would hide other roles' DAGs; a count told how many)
+CREATE FUNCTION pipeline._watched(rel regclass)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.has_table_privilege(rel, 'SELECT')
+         AND EXISTS (SELECT 1 FROM pipeline.dags WHERE rel OPERATOR(pg_catalog.=) ANY (trigger_on)) $$;
+COMMENT ON FUNCTION pipeline._watched(regclass) IS
+'whether some DAG of any role watches a table the caller may read (so a trigger another role needs is kept)';
+
+CREATE OR REPLACE FUNCTION pipeline._unwatch(rels regclass[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel regclass;
+BEGIN
+    FOREACH rel IN ARRAY coalesce(rels, '{}') LOOP
+        -- a trigger nobody needs is dropped by a role that may; one left
+        -- behind only counts writes
+        IF NOT pipeline._watched(rel)
+           AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'pipeline_dag_data')
+           AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
+            EXECUTE format('DROP TRIGGER pipeline_dag_data ON %s', rel);
+        END IF;
+    END LOOP;
+END
+$$;
+DROP FUNCTION pipeline._watchers(regclass);

@@ -1,0 +1,102 @@
+/*-------------------------------------------------------------------------
+ *
+ * asrole.c
+ *	  Run SQL on someone else's behalf, safely: the one helper for every
+ *	  statement pg_pipeline runs as a role other than the session's.
+ *
+ * The extension runs SQL in contexts its caller does not control: catalog
+ * reads as the bootstrap superuser, window maintenance as the window's
+ * owner inside a writer's session, the runner's bookkeeping as the
+ * superuser.  Each of them would otherwise resolve unqualified functions
+ * and operators (format(), =, date_bin(), +) in the search_path of the
+ * session, which the session's role (or the database's owner, through
+ * ALTER DATABASE ... SET) chooses: a function or operator of the same
+ * signature in a schema before pg_catalog would run with the other role's
+ * rights.  PostgreSQL's REFRESH MATERIALIZED VIEW (matview.c,
+ * ExecRefreshMatView) shows the sequence, followed here:
+ *
+ *	save the user and security context;
+ *	switch to the role with SECURITY_LOCAL_USERID_CHANGE and
+ *	  SECURITY_RESTRICTED_OPERATION (no SET ROLE, no temporary objects, no
+ *	  cursors WITH HOLD left behind by the code that runs);
+ *	NewGUCNestLevel(), then search_path = pg_catalog, pg_temp (pg_temp
+ *	  last: a temporary object never shadows a catalog one, and functions
+ *	  and operators are never looked up in pg_temp);
+ *	... the statements, every name schema-qualified ...
+ *	AtEOXact_GUC(), restore the user.
+ *
+ * On an error the transaction's (or subtransaction's) abort undoes both
+ * the GUC level and the user: callers need no PG_TRY for them.
+ *
+ * A user's own expressions (a window's aggregates) are analysed once, at
+ * creation, and stored as text deparsed under this same search_path
+ * (pp_pinned_search_path_begin/end): every name outside pg_catalog comes
+ * out schema-qualified, so running the text later under the pinned path
+ * binds the same objects.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "common/pipeline.h"
+
+/* the search_path of everything run on someone else's behalf */
+#define PP_SAFE_SEARCH_PATH "pg_catalog, pg_temp"
+
+/*
+ * pp_pinned_search_path_begin
+ *		Open a GUC nest level with search_path = pg_catalog, pg_temp.
+ *		Returns the level for pp_pinned_search_path_end.
+ */
+int
+pp_pinned_search_path_begin(void)
+{
+	int			level = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", PP_SAFE_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return level;
+}
+
+void
+pp_pinned_search_path_end(int level)
+{
+	AtEOXact_GUC(false, level);
+}
+
+/*
+ * pp_as_role_begin
+ *		Run what follows as "role" (the bootstrap superuser, an object's
+ *		owner), in a security-restricted operation, under the pinned
+ *		search_path.  Undo with pp_as_role_end (or an abort).
+ */
+void
+pp_as_role_begin(PipelineAsRole *save, Oid role)
+{
+	GetUserIdAndSecContext(&save->user, &save->sec);
+	SetUserIdAndSecContext(role, save->sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save->guc_level = pp_pinned_search_path_begin();
+}
+
+void
+pp_as_role_end(PipelineAsRole *save)
+{
+	pp_pinned_search_path_end(save->guc_level);
+	SetUserIdAndSecContext(save->user, save->sec);
+}
+
+/*
+ * pp_pin_session_search_path
+ *		A worker's whole session: its own statements (catalog bookkeeping)
+ *		never resolve names in a path a role or the database's owner set.
+ */
+void
+pp_pin_session_search_path(void)
+{
+	SetConfigOption("search_path", PP_SAFE_SEARCH_PATH, PGC_USERSET, PGC_S_SESSION);
+}
