@@ -160,6 +160,31 @@ ALTER TABLE pipeline.dags
     ADD CONSTRAINT dags_intervals_bounded CHECK (
         trigger_interval <= '1 year' AND history_retention <= '100 years');
 
+-- the same bounds, with a clear message, for create_dag, alter_dag and
+-- direct writes (fires before the guard trigger and the constraint)
+CREATE FUNCTION pipeline._dag_bounds()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.trigger_interval > '1 year' THEN
+        RAISE EXCEPTION 'trigger_interval of DAG "%" must be at most 1 year, not %', NEW.name, NEW.trigger_interval
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.history_retention > '100 years' THEN
+        RAISE EXCEPTION 'history_retention of DAG "%" must be at most 100 years, not %', NEW.name, NEW.history_retention
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A scheduler pass deletes the history older than now() - history_retention.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._dag_bounds() IS
+'trigger: a DAG''s trigger_interval is at most 1 year and its history_retention at most 100 years';
+CREATE TRIGGER bounds BEFORE INSERT OR UPDATE ON pipeline.dags
+    FOR EACH ROW EXECUTE FUNCTION pipeline._dag_bounds();
+
 ------------------------------------------------------------------------
 -- What other roles' work shows
 ------------------------------------------------------------------------
