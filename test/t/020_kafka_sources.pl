@@ -691,7 +691,7 @@ SET ROLE pp_props;
 SELECT pipeline.create_source('src_props', 'kafka', 'pr', 'ev_props', batch_ms => 10);
 });
 wait_sql(30, q{SELECT state || ':' || (SELECT count(*) > 0 FROM ev_props) FROM pipeline.source_status WHERE source = 'src_props'},
-	'running:t', 'a source of a role that is not a superuser runs');
+	'running:true', 'a source of a role that is not a superuser runs');
 sql(qq{SET ROLE pp_props;
 UPDATE pipeline.sources
    SET properties = '{"security.protocol": "sasl_plaintext", "sasl.mechanism": "GSSAPI",
@@ -700,7 +700,7 @@ UPDATE pipeline.sources
  WHERE name = 'src_props'});
 wait_sql(30, q{SELECT state || ':' || (last_error LIKE '%Kafka property "sasl.mechanism" cannot be set in the source properties%')
                  FROM pipeline.source_status WHERE source = 'src_props'},
-	'error:t', 'a refused property written directly into the catalog: the consumer reports it as its last error');
+	'error:true', 'a refused property written directly into the catalog: the consumer reports it as its last error');
 sleep(1);
 ok(!-e $pwned, 'the kinit command of the attack never ran');
 sql(q{SELECT pipeline.drop_source('src_props');
