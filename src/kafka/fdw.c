@@ -7,11 +7,23 @@
  *
  * Connection settings follow the PostgreSQL convention for remote
  * credentials: a foreign server carries the cluster's settings (brokers,
- * any librdkafka property), a user mapping the role's credentials
- * (sasl_username, sasl_password, any librdkafka property), and a source's
- * own properties come last.  Every property is checked with librdkafka's
- * own rd_kafka_conf_set() when it is stored, so a typo is refused by
- * CREATE SERVER or create_source(), not discovered later by a worker.
+ * TLS and SASL policy), a user mapping the role's credentials
+ * (sasl_username, sasl_password, other secrets), and a source's or sink's
+ * own properties come last.
+ *
+ * librdkafka's properties reach far beyond the connection: some name files,
+ * run commands (sasl.kerberos.kinit.cmd), load libraries
+ * (plugin.library.paths, ssl.engine.location) or contact other endpoints,
+ * all as the database server's OS user.  So one allow-list,
+ * kafka_properties[], says for every property pg_pipeline passes on what
+ * kind it is, and kind_rules[] where each kind may be set: tuning at every
+ * level, brokers on the server, TLS/SASL policy and credentials on the
+ * server or a user mapping, secrets only on user mappings, and anything
+ * that touches the host only on a server, set by a superuser.  Anything
+ * else is refused.  check_property() applies it when options are stored
+ * (the validator, _check_source, _check_sink) and again every time a
+ * configuration is built for a worker, before any value reaches
+ * rd_kafka_conf_set(); then librdkafka checks the value itself.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,6 +60,202 @@ static const char *const managed_properties[] = {
 	"log.queue", NULL
 };
 
+/*
+ * Where a property is given.  A server's options are checked with
+ * "superuser" = the role running CREATE/ALTER SERVER is one (the validator)
+ * or the server's owner is one (when the options are used).
+ */
+typedef enum KafkaLevel
+{
+	KAFKA_LEVEL_SERVER,			/* CREATE/ALTER SERVER ... OPTIONS */
+	KAFKA_LEVEL_MAPPING,		/* CREATE/ALTER USER MAPPING ... OPTIONS */
+	KAFKA_LEVEL_PROPERTIES		/* a source's or sink's properties jsonb */
+} KafkaLevel;
+
+#define AT_SERVER		0x01	/* in a server's options */
+#define AT_SERVER_SU	0x02	/* in a server's options, by a superuser only */
+#define AT_MAPPING		0x04	/* in a user mapping's options */
+#define AT_PROPERTIES	0x08	/* in a source's or sink's properties */
+
+/*
+ * What a property does decides where it may be set.  Each kind's levels,
+ * and the sentences that explain a refusal, are in kind_rules[].
+ */
+typedef enum KafkaPropertyKind
+{
+	KIND_TUNING,				/* sizes, timeouts, names: nothing outside the
+								 * client */
+	KIND_BROKERS,				/* which hosts are contacted */
+	KIND_SECURITY,				/* how the connection and credentials are
+								 * protected */
+	KIND_CREDENTIAL,			/* who connects (not secret) */
+	KIND_SECRET,				/* passwords and private keys */
+	KIND_HOST					/* a file, command, library or endpoint of the
+								 * database server's host, or its log */
+} KafkaPropertyKind;
+
+static const struct
+{
+	int			levels;
+	const char *detail;
+	const char *hint;
+}			kind_rules[] = {
+	[KIND_TUNING] = {AT_SERVER | AT_MAPPING | AT_PROPERTIES, NULL, NULL},
+	[KIND_BROKERS] = {AT_SERVER,
+		"The brokers and how they are reached are part of the server's definition.",
+	"Set it with CREATE SERVER or ALTER SERVER."},
+	[KIND_SECURITY] = {AT_SERVER | AT_MAPPING,
+		"How the connection and its credentials are protected is for the server and the user mapping to decide, not for a source or sink.",
+	"Set it in the server's options or in a user mapping's."},
+	[KIND_CREDENTIAL] = {AT_SERVER | AT_MAPPING,
+		"Credentials belong to the server or to a user mapping, not to a source or sink.",
+	"Set it in a user mapping's options (CREATE USER MAPPING) or in the server's."},
+	[KIND_SECRET] = {AT_MAPPING,
+		"Secrets belong in user mappings, whose options only the mapped role, the server's owner and superusers can read.",
+	"Set it with CREATE USER MAPPING or ALTER USER MAPPING."},
+	[KIND_HOST] = {AT_SERVER_SU,
+		"It names a file, a command, a library or an endpoint of the database server's host, or writes to its log.",
+	"Only a superuser may set it, in the options of a server that a superuser owns (CREATE SERVER or ALTER SERVER)."},
+};
+
+/*
+ * The allow-list: every librdkafka property pg_pipeline passes on, and what
+ * it does (so where it may be set).  A property that is not here is refused
+ * at every level, whatever librdkafka would make of it (a local offset
+ * file, a signal handler, callbacks).  superuser_value: a value that only
+ * a superuser may set on a server, wherever else the property may be set
+ * (GSSAPI runs the kinit command and uses the host's Kerberos identity).
+ * Keep it in step with "Which properties may be set where" in
+ * docs/kafka.md.
+ */
+static const struct
+{
+	const char *name;
+	KafkaPropertyKind kind;
+	const char *superuser_value;
+}			kafka_properties[] = {
+	/* client-wide tuning */
+	{"client.id", KIND_TUNING},
+	{"client.rack", KIND_TUNING},
+	{"message.max.bytes", KIND_TUNING},
+	{"message.copy.max.bytes", KIND_TUNING},
+	{"receive.message.max.bytes", KIND_TUNING},
+	{"max.in.flight.requests.per.connection", KIND_TUNING},
+	{"max.in.flight", KIND_TUNING},
+	{"topic.metadata.refresh.interval.ms", KIND_TUNING},
+	{"metadata.max.age.ms", KIND_TUNING},
+	{"topic.metadata.refresh.fast.interval.ms", KIND_TUNING},
+	{"topic.metadata.refresh.sparse", KIND_TUNING},
+	{"topic.metadata.propagation.max.ms", KIND_TUNING},
+	{"socket.timeout.ms", KIND_TUNING},
+	{"socket.send.buffer.bytes", KIND_TUNING},
+	{"socket.receive.buffer.bytes", KIND_TUNING},
+	{"socket.keepalive.enable", KIND_TUNING},
+	{"socket.nagle.disable", KIND_TUNING},
+	{"socket.max.fails", KIND_TUNING},
+	{"socket.connection.setup.timeout.ms", KIND_TUNING},
+	{"connections.max.idle.ms", KIND_TUNING},
+	{"reconnect.backoff.ms", KIND_TUNING},
+	{"reconnect.backoff.max.ms", KIND_TUNING},
+	{"api.version.request", KIND_TUNING},
+	{"api.version.request.timeout.ms", KIND_TUNING},
+	{"api.version.fallback.ms", KIND_TUNING},
+	{"broker.version.fallback", KIND_TUNING},
+	{"allow.auto.create.topics", KIND_TUNING},
+	{"log.connection.close", KIND_TUNING},
+	/* consumer tuning */
+	{"group.id", KIND_TUNING},
+	{"group.instance.id", KIND_TUNING},
+	{"partition.assignment.strategy", KIND_TUNING},
+	{"session.timeout.ms", KIND_TUNING},
+	{"heartbeat.interval.ms", KIND_TUNING},
+	{"coordinator.query.interval.ms", KIND_TUNING},
+	{"max.poll.interval.ms", KIND_TUNING},
+	{"auto.commit.interval.ms", KIND_TUNING},
+	{"queued.min.messages", KIND_TUNING},
+	{"queued.max.messages.kbytes", KIND_TUNING},
+	{"fetch.wait.max.ms", KIND_TUNING},
+	{"fetch.message.max.bytes", KIND_TUNING},
+	{"max.partition.fetch.bytes", KIND_TUNING},
+	{"fetch.max.bytes", KIND_TUNING},
+	{"fetch.min.bytes", KIND_TUNING},
+	{"fetch.error.backoff.ms", KIND_TUNING},
+	{"isolation.level", KIND_TUNING},
+	{"check.crcs", KIND_TUNING},
+	{"auto.offset.reset", KIND_TUNING},
+	/* producer tuning */
+	{"queue.buffering.max.messages", KIND_TUNING},
+	{"queue.buffering.max.kbytes", KIND_TUNING},
+	{"queue.buffering.max.ms", KIND_TUNING},
+	{"linger.ms", KIND_TUNING},
+	{"message.send.max.retries", KIND_TUNING},
+	{"retries", KIND_TUNING},
+	{"retry.backoff.ms", KIND_TUNING},
+	{"queue.buffering.backpressure.threshold", KIND_TUNING},
+	{"compression.codec", KIND_TUNING},
+	{"compression.type", KIND_TUNING},
+	{"compression.level", KIND_TUNING},
+	{"batch.num.messages", KIND_TUNING},
+	{"batch.size", KIND_TUNING},
+	{"sticky.partitioning.linger.ms", KIND_TUNING},
+	{"request.required.acks", KIND_TUNING},
+	{"acks", KIND_TUNING},
+	{"request.timeout.ms", KIND_TUNING},
+	{"message.timeout.ms", KIND_TUNING},
+	{"delivery.timeout.ms", KIND_TUNING},
+	{"partitioner", KIND_TUNING},
+	/* the cluster */
+	{"bootstrap.servers", KIND_BROKERS},
+	{"metadata.broker.list", KIND_BROKERS},
+	{"broker.address.family", KIND_BROKERS},
+	{"broker.address.ttl", KIND_BROKERS},
+	/* protection of the connection */
+	{"security.protocol", KIND_SECURITY},
+	{"sasl.mechanism", KIND_SECURITY, "GSSAPI"},
+	{"sasl.mechanisms", KIND_SECURITY, "GSSAPI"},
+	{"ssl.cipher.suites", KIND_SECURITY},
+	{"ssl.curves.list", KIND_SECURITY},
+	{"ssl.sigalgs.list", KIND_SECURITY},
+	{"enable.ssl.certificate.verification", KIND_SECURITY},
+	{"ssl.endpoint.identification.algorithm", KIND_SECURITY},
+	{"ssl.ca.pem", KIND_SECURITY},
+	/* who connects */
+	{"sasl.username", KIND_CREDENTIAL},
+	{"ssl.certificate.pem", KIND_CREDENTIAL},
+	{"sasl.oauthbearer.client.id", KIND_CREDENTIAL},
+	{"sasl.oauthbearer.scope", KIND_CREDENTIAL},
+	{"sasl.oauthbearer.extensions", KIND_CREDENTIAL},
+	/* secrets */
+	{"sasl.password", KIND_SECRET},
+	{"ssl.key.password", KIND_SECRET},
+	{"ssl.keystore.password", KIND_SECRET},
+	{"ssl.key.pem", KIND_SECRET},
+	{"sasl.oauthbearer.client.secret", KIND_SECRET},
+	/* files, commands, libraries, endpoints, the server log */
+	{"ssl.key.location", KIND_HOST},
+	{"ssl.certificate.location", KIND_HOST},
+	{"ssl.ca.location", KIND_HOST},
+	{"ssl.ca.certificate.stores", KIND_HOST},
+	{"ssl.crl.location", KIND_HOST},
+	{"ssl.keystore.location", KIND_HOST},
+	{"ssl.engine.location", KIND_HOST},
+	{"ssl.engine.id", KIND_HOST},
+	{"ssl.providers", KIND_HOST},
+	{"sasl.kerberos.kinit.cmd", KIND_HOST},
+	{"sasl.kerberos.keytab", KIND_HOST},
+	{"sasl.kerberos.principal", KIND_HOST},	/* substituted into kinit.cmd */
+	{"sasl.kerberos.service.name", KIND_HOST},
+	{"sasl.kerberos.min.time.before.relogin", KIND_HOST},
+	{"sasl.oauthbearer.method", KIND_HOST},
+	{"sasl.oauthbearer.token.endpoint.url", KIND_HOST},
+	{"sasl.oauthbearer.config", KIND_HOST},
+	{"enable.sasl.oauthbearer.unsecure.jwt", KIND_HOST},
+	{"plugin.library.paths", KIND_HOST},
+	{"client.dns.lookup", KIND_HOST},
+	{"debug", KIND_HOST},
+	{"log_level", KIND_HOST},
+};
+
 /* Our option names that are spelled differently in librdkafka. */
 static const char *
 property_name(const char *option)
@@ -61,15 +269,42 @@ property_name(const char *option)
 	return option;
 }
 
-/* Set one property, or raise a clear error with librdkafka's reason. */
-static void
-set_property(rd_kafka_conf_t *conf, const char *name, const char *value,
-			 const char *where)
+/* Does librdkafka know this property?  (Asking never sets anything.) */
+static bool
+librdkafka_knows(const char *prop)
 {
-	char		errstr[512];
-	const char *prop = property_name(name);
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+	size_t		size = 0;
+	bool		known;
 
-	for (int i = 0; managed_properties[i]; i++)
+	known = rd_kafka_conf_get(conf, prop, NULL, &size) != RD_KAFKA_CONF_UNKNOWN ||
+		rd_kafka_topic_conf_get(tconf, prop, NULL, &size) != RD_KAFKA_CONF_UNKNOWN;
+	rd_kafka_topic_conf_destroy(tconf);
+	rd_kafka_conf_destroy(conf);
+	return known;
+}
+
+/*
+ * check_property
+ *		Raise a clear error unless the property may be given at this level:
+ *		it must be on the allow-list, allowed at the level, and a superuser-
+ *		only one (or value) needs a server set by (or owned by) a superuser.
+ *		Nothing is given to librdkafka before this check has passed: some
+ *		properties act as soon as they are set (plugin.library.paths loads
+ *		its libraries).  Destroys conf before raising.
+ */
+static void
+check_property(rd_kafka_conf_t *conf, const char *name, const char *prop,
+			   const char *value, KafkaLevel level, bool superuser,
+			   const char *where)
+{
+	int			i;
+	int			levels;
+	int			at;
+	const char *su_value;
+
+	for (i = 0; managed_properties[i]; i++)
 		if (strcmp(prop, managed_properties[i]) == 0)
 		{
 			rd_kafka_conf_destroy(conf);
@@ -80,6 +315,76 @@ set_property(rd_kafka_conf_t *conf, const char *name, const char *value,
 					 errhint("Remove it from the %s.", where)));
 		}
 
+	for (i = 0; i < (int) lengthof(kafka_properties); i++)
+		if (strcmp(prop, kafka_properties[i].name) == 0)
+			break;
+	if (i == (int) lengthof(kafka_properties))
+	{
+		rd_kafka_conf_destroy(conf);
+		if (!librdkafka_knows(prop))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid Kafka property \"%s\" in the %s", name, where),
+					 errdetail("librdkafka: No such configuration property: \"%s\"", prop),
+					 errhint("See \"Which properties may be set where\" in pg_pipeline's docs/kafka.md.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("Kafka property \"%s\" is not supported by pg_pipeline", prop),
+				 errdetail("pg_pipeline gives librdkafka only the properties on its list, and \"%s\" is not on it.", prop),
+				 errhint("See \"Which properties may be set where\" in pg_pipeline's docs/kafka.md.")));
+	}
+
+	levels = kind_rules[kafka_properties[i].kind].levels;
+	su_value = kafka_properties[i].superuser_value;
+	at = level == KAFKA_LEVEL_SERVER ? AT_SERVER :
+		level == KAFKA_LEVEL_MAPPING ? AT_MAPPING : AT_PROPERTIES;
+
+	if (level == KAFKA_LEVEL_SERVER && (levels & AT_SERVER_SU) && !superuser)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set Kafka property \"%s\" in the %s", prop, where),
+				 errdetail("%s", kind_rules[kafka_properties[i].kind].detail),
+				 errhint("%s", kind_rules[kafka_properties[i].kind].hint)));
+	}
+	if (!(levels & at) && !(level == KAFKA_LEVEL_SERVER && (levels & AT_SERVER_SU)))
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode((levels & AT_SERVER_SU) ? ERRCODE_INSUFFICIENT_PRIVILEGE :
+						 ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("Kafka property \"%s\" cannot be set in the %s", prop, where),
+				 errdetail("%s", kind_rules[kafka_properties[i].kind].detail),
+				 errhint("%s", kind_rules[kafka_properties[i].kind].hint)));
+	}
+	if (su_value && pg_strcasecmp(value, su_value) == 0 &&
+		!(level == KAFKA_LEVEL_SERVER && superuser))
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set Kafka property \"%s\" to \"%s\" in the %s",
+						prop, value, where),
+				 errdetail("%s runs a Kerberos command on the database server's host and authenticates with that host's credentials.",
+						   su_value),
+				 errhint("%s", kind_rules[KIND_HOST].hint)));
+	}
+}
+
+/*
+ * Set one property after check_property(), or raise a clear error with
+ * librdkafka's reason.  superuser: see KafkaLevel.
+ */
+static void
+set_property(rd_kafka_conf_t *conf, const char *name, const char *value,
+			 KafkaLevel level, bool superuser, const char *where)
+{
+	char		errstr[512];
+	const char *prop = property_name(name);
+
+	check_property(conf, name, prop, value, level, superuser, where);
+
 	if (rd_kafka_conf_set(conf, prop, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
 	{
 		rd_kafka_conf_destroy(conf);
@@ -87,12 +392,13 @@ set_property(rd_kafka_conf_t *conf, const char *name, const char *value,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid Kafka property \"%s\" in the %s", name, where),
 				 errdetail("librdkafka: %s", errstr),
-				 errhint("Any librdkafka configuration property may be given; see its CONFIGURATION.md.")));
+				 errhint("See librdkafka's CONFIGURATION.md for the values it takes.")));
 	}
 }
 
 static void
-set_options(rd_kafka_conf_t *conf, List *options, const char *where)
+set_options(rd_kafka_conf_t *conf, List *options, KafkaLevel level,
+			bool superuser, const char *where)
 {
 	ListCell   *lc;
 
@@ -100,13 +406,17 @@ set_options(rd_kafka_conf_t *conf, List *options, const char *where)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
-		set_property(conf, def->defname, defGetString(def), where);
+		set_property(conf, def->defname, defGetString(def), level, superuser, where);
 	}
 }
 
 /*
  * pipeline.kafka_fdw_validator(options text[], catalog oid): checks the
- * options of the wrapper, its servers and user mappings.
+ * options of the wrapper, its servers and user mappings.  It runs in the
+ * session of CREATE/ALTER SERVER or USER MAPPING, with the whole list the
+ * object will have, so superuser() is the role that writes it: a server's
+ * owner who is not a superuser cannot add a superuser-only property, nor
+ * change the options of a server that holds one.
  */
 PG_FUNCTION_INFO_V1(pipeline_kafka_fdw_validator);
 Datum
@@ -132,8 +442,10 @@ pipeline_kafka_fdw_validator(PG_FUNCTION_ARGS)
 	}
 
 	conf = rd_kafka_conf_new();
-	set_options(conf, options,
-				catalog == ForeignServerRelationId ? "server options" : "user mapping options");
+	if (catalog == ForeignServerRelationId)
+		set_options(conf, options, KAFKA_LEVEL_SERVER, superuser(), "server options");
+	else
+		set_options(conf, options, KAFKA_LEVEL_MAPPING, false, "user mapping options");
 	rd_kafka_conf_destroy(conf);
 	PG_RETURN_VOID();
 }
@@ -194,9 +506,18 @@ pp_kafka_build_conf(const char *server, Oid userid, Jsonb *properties,
 				 errhint("GRANT USAGE ON FOREIGN SERVER %s to the source's owner.",
 						 quote_identifier(server))));
 
+	/*
+	 * Every level is checked again here, not only when it was stored: a
+	 * catalog row written by an older version, or pipeline.sources updated
+	 * directly, must not reach librdkafka with a property its level may
+	 * not give.  A server's superuser-only options count only on a server
+	 * a superuser owns.
+	 */
 	conf = rd_kafka_conf_new();
-	set_options(conf, fs->options, "server options");
-	set_options(conf, user_mapping_options(userid, fs->serverid), "user mapping options");
+	set_options(conf, fs->options, KAFKA_LEVEL_SERVER, superuser_arg(fs->owner),
+				"server options");
+	set_options(conf, user_mapping_options(userid, fs->serverid), KAFKA_LEVEL_MAPPING,
+				false, "user mapping options");
 
 	if (properties && !JB_ROOT_IS_SCALAR(properties))
 	{
@@ -227,7 +548,8 @@ pp_kafka_build_conf(const char *server, Oid userid, Jsonb *properties,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("Kafka property \"%s\" must be a string, number or boolean", key)));
 				}
-				set_property(conf, key, val, psprintf("%s properties", what));
+				set_property(conf, key, val, KAFKA_LEVEL_PROPERTIES, false,
+							 psprintf("%s properties", what));
 			}
 		}
 	}

@@ -676,6 +676,39 @@ wait_sql(10, q{SELECT concat_ws(':', state, lag, (SELECT count(*) FROM ev_dt)) F
 	'running:0:10', 'recreated target: running again, lag 0');
 
 ########################################################################
+# Properties written around create_source (an owner may update its own row
+# of pipeline.sources; a row may come from an older version) are checked
+# again by the consumer: the refusal is its last error, and the command of
+# the reported attack (issue 10) never runs.
+########################################################################
+my $pwned = "$tmp/pwned";
+sql(q{
+CREATE ROLE pp_props LOGIN;
+GRANT USAGE ON FOREIGN SERVER kafka TO pp_props;
+CREATE TABLE ev_props (id int);
+GRANT INSERT ON ev_props TO pp_props;
+SET ROLE pp_props;
+SELECT pipeline.create_source('src_props', 'kafka', 'pr', 'ev_props', batch_ms => 10);
+});
+wait_sql(30, q{SELECT state || ':' || (SELECT count(*) > 0 FROM ev_props) FROM pipeline.source_status WHERE source = 'src_props'},
+	'running:true', 'a source of a role that is not a superuser runs');
+sql(qq{SET ROLE pp_props;
+UPDATE pipeline.sources
+   SET properties = '{"security.protocol": "sasl_plaintext", "sasl.mechanism": "GSSAPI",
+                      "sasl.kerberos.kinit.cmd": "touch $pwned"}',
+       config_version = config_version + 1
+ WHERE name = 'src_props'});
+wait_sql(30, q{SELECT state || ':' || (last_error LIKE '%Kafka property "sasl.mechanism" cannot be set in the source properties%')
+                 FROM pipeline.source_status WHERE source = 'src_props'},
+	'error:true', 'a refused property written directly into the catalog: the consumer reports it as its last error');
+sleep(1);
+ok(!-e $pwned, 'the kinit command of the attack never ran');
+sql(q{SELECT pipeline.drop_source('src_props');
+      DROP TABLE ev_props;
+      REVOKE USAGE ON FOREIGN SERVER kafka FROM pp_props;
+      DROP ROLE pp_props;});
+
+########################################################################
 # drop_source: the consumer goes away, the dead letters stay.
 ########################################################################
 my $dead_before = sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'bad'});
