@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/guc.h"
 
 #include "common/pipeline.h"
@@ -99,4 +100,24 @@ void
 pp_pin_session_search_path(void)
 {
 	SetConfigOption("search_path", PP_SAFE_SEARCH_PATH, PGC_USERSET, PGC_S_SESSION);
+}
+
+/*
+ * pp_xact_lock
+ *		A transaction-level lock in a key space no SQL can name: the
+ *		advisory lock tag with a fourth field that pg_advisory_lock() and
+ *		its siblings never use (they use 1 and 2).  A role that takes every
+ *		advisory lock it can think of still cannot freeze a maintainer, a
+ *		window's writers or the scheduler (docs/security.md).  Returns false
+ *		when !wait and another transaction holds it.
+ */
+#define PP_LOCKTAG_FIELD4	0x7070
+
+bool
+pp_xact_lock(uint32 class, uint32 key, bool wait)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, class, key, PP_LOCKTAG_FIELD4);
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
 }

@@ -39,6 +39,7 @@
 #define PP_MAX_DB_REQUESTS	64
 #define PP_MAX_PAUSED_DBS	16
 #define PP_MAX_WATCHED		1024	/* tables written under a data-aware DAG */
+#define PP_WORKER_LOCK_TIMEOUT	"10s"	/* coordinator's and maintainer's waits */
 
 /* Kinds of worker; the names are what pg_stat_activity.backend_type shows. */
 typedef enum PipelineWorkerKind
@@ -170,6 +171,7 @@ extern void pp_as_role_end(PipelineAsRole *save);
 extern int	pp_pinned_search_path_begin(void);
 extern void pp_pinned_search_path_end(int level);
 extern void pp_pin_session_search_path(void);
+extern bool pp_xact_lock(uint32 class, uint32 key, bool wait);
 
 /* src/common/zstd.c */
 extern bytea *pp_zstd_compress(const void *data, size_t len);

@@ -63,6 +63,15 @@
 /* while a drop holds the scheduler's lock, try again this soon */
 #define LOCK_RETRY_MS		100
 
+/*
+ * ... but not for ever: the lock only keeps a pass from deadlocking with a
+ * drop's cascade, and any role can take it (drop_dag in a transaction it
+ * leaves open).  After this long without it a pass goes on regardless; a
+ * deadlock, should one come, aborts one side and the pass is retried.
+ */
+#define LOCK_PATIENCE_MS	5000
+static TimestampTz lock_missed_since = 0;
+
 typedef struct RunningTask
 {
 	int64		task_run_id;	/* hash key */
@@ -400,12 +409,19 @@ pp_scheduler_pass(void)
 		end_pass();
 		return -1;
 	}
-	if (!scheduler_lock())
+	if (scheduler_lock())
+		lock_missed_since = 0;
+	else
 	{
-		/* a drop_dag or drop_task is deleting runs: come back soon */
-		end_pass();
-		next_due = TimestampTzPlusMilliseconds(now, LOCK_RETRY_MS);
-		return LOCK_RETRY_MS;
+		if (lock_missed_since == 0)
+			lock_missed_since = now;
+		if (TimestampDifferenceMilliseconds(lock_missed_since, now) < LOCK_PATIENCE_MS)
+		{
+			/* a drop_dag or drop_task is deleting runs: come back soon */
+			end_pass();
+			next_due = TimestampTzPlusMilliseconds(now, LOCK_RETRY_MS);
+			return LOCK_RETRY_MS;
+		}
 	}
 	reap_runners(now);
 	wake = tick(now);

@@ -54,8 +54,9 @@
  * takes a new snapshot that includes what those writers committed.  In
  * REPEATABLE READ and SERIALIZABLE, a concurrent change of the same group
  * makes the upsert fail with a serialization error instead.  Sessions lock
- * their groups with transaction advisory locks (key: window id, hash of
- * the group), taken in hash order, before their statement.  No writer
+ * their groups with transaction locks in pg_pipeline's own key space
+ * (pp_xact_lock, which no SQL can take; key: window id, hash of the
+ * group), taken in hash order, before their statement.  No writer
  * updates a row shared with writers of other groups.  An async drain runs
  * every statement with one registered snapshot (run_snapshot).
  *
@@ -83,8 +84,13 @@
 #include "common/pipeline.h"
 #include "window/window.h"
 
-/* advisory lock class of "drain this window's delta" (key 2: window id) */
+/*
+ * Locks in pg_pipeline's own key space (pp_xact_lock): "drain this
+ * window's delta" (key: window id), and a session window's group (class:
+ * this plus the window id, key: hash of the group).
+ */
 #define DRAIN_LOCK_CLASS	0x70705749
+#define SESSION_LOCK_CLASS	0x10000000
 
 static bool maintainer_wake_pending = false;
 static bool xact_callback_registered = false;
@@ -1256,21 +1262,37 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 	{
 		if (locks)
 		{
-			StringInfoData buf;
-
-			initStringInfo(&buf);
+			/*
+			 * The groups' locks, in hash order (no deadlock between two
+			 * writers), in pg_pipeline's own lock space: no role can take
+			 * them from SQL to stall this window's writers.
+			 */
 			if (def->ngroups == 0)
-				appendStringInfo(&buf, "SELECT pg_advisory_xact_lock(%d, 0)", def->id);
+				(void) pp_xact_lock(SESSION_LOCK_CLASS + def->id, 0, true);
 			else
 			{
-				appendStringInfo(&buf,
-								 "SELECT count(pg_advisory_xact_lock(%d, h)) FROM "
-								 "(SELECT DISTINCT hashtext(ROW(", def->id);
+				StringInfoData buf;
+				uint32	   *hashes;
+				uint64		nh;
+
+				initStringInfo(&buf);
+				appendStringInfoString(&buf, "SELECT DISTINCT hashtext(ROW(");
 				for (int i = 0; i < def->ngroups; i++)
 					appendStringInfo(&buf, "%sd.%s", i > 0 ? ", " : "", def->groups[i]);
-				appendStringInfo(&buf, ")::text) AS h FROM (%s) d ORDER BY 1) l", delta_peek_sql);
+				appendStringInfo(&buf, ")::text) AS h FROM (%s) d ORDER BY 1", delta_peek_sql);
+				run(def, buf.data, 0, NULL, SPI_OK_SELECT);
+				nh = SPI_processed;
+				hashes = palloc(sizeof(uint32) * (nh + 1));
+				for (uint64 r = 0; r < nh; r++)
+				{
+					bool		isnull;
+
+					hashes[r] = (uint32) DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+																	 SPI_tuptable->tupdesc, 1, &isnull));
+				}
+				for (uint64 r = 0; r < nh; r++)
+					(void) pp_xact_lock(SESSION_LOCK_CLASS + def->id, hashes[r], true);
 			}
-			run(def, buf.data, 0, NULL, SPI_OK_SELECT);
 		}
 		run(def, session_sql(def, delta_sql, true), 0, NULL, SPI_OK_SELECT);
 		written = finish(def, false, false, true);
@@ -1411,8 +1433,7 @@ pp_window_drain(PipelineWindow *def)
 
 	if (def->delta == NULL)
 		return 0;
-	run(def, psprintf("SELECT pg_advisory_xact_lock(%d, %d)", DRAIN_LOCK_CLASS, def->id),
-		0, NULL, SPI_OK_SELECT);
+	(void) pp_xact_lock(DRAIN_LOCK_CLASS, def->id, true);
 
 	/* one snapshot, taken once the previous drain committed, for it all */
 	run_snapshot = RegisterSnapshot(GetLatestSnapshot());

@@ -32,6 +32,9 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "catalog/namespace.h"
+#include "commands/extension.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "common/pipeline.h"
@@ -257,6 +260,40 @@ at_end_of_xact(Oid dboid, bool resume)
 	npending++;
 }
 
+/*
+ * LOCK TABLE on pg_pipeline's catalogs: PUBLIC may write them (under row
+ * security and guard triggers), and PostgreSQL lets any role with UPDATE
+ * or DELETE on a table lock it in any mode.  A role holding ACCESS
+ * EXCLUSIVE on pipeline.sources in an open transaction would stop every
+ * consumer and the scheduler of every role.  Only a superuser may lock
+ * them above ACCESS SHARE.
+ */
+static void
+check_catalog_lock(LockStmt *stmt)
+{
+	Oid			nsp;
+	ListCell   *lc;
+
+	if (stmt->mode <= AccessShareLock || superuser())
+		return;
+	nsp = get_namespace_oid("pipeline", true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true)))
+		return;
+	foreach(lc, stmt->relations)
+	{
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (OidIsValid(relid) && get_rel_namespace(relid) == nsp)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only a superuser can lock pg_pipeline's catalog \"%s\" in this mode",
+							get_rel_name(relid)),
+					 errdetail("pg_pipeline's workers read and write these tables for every role."),
+					 errhint("Change pipeline objects with the pipeline.* functions.")));
+	}
+}
+
 static void
 next_process_utility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -282,6 +319,8 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (OidIsValid(dboid) && dboid != MyDatabaseId)
 		pause_database(dboid);	/* until the transaction ends */
+	if (IsA(stmt, LockStmt))
+		check_catalog_lock((LockStmt *) stmt);
 	if (IsA(stmt, RenameStmt))
 		pp_window_check_rename((RenameStmt *) stmt);	/* columns windows read */
 

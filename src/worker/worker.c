@@ -472,6 +472,15 @@ pp_worker_main(Datum main_arg)
 	if (my_args.kind != PP_WORKER_RUNNER)
 		pp_pin_session_search_path();
 
+	/*
+	 * The coordinator and the maintainer work for every role: a row or
+	 * table lock some role keeps in a transaction it leaves open must not
+	 * hold them for ever.  Their passes give up after a while, show the
+	 * error (pipeline.workers, windows.last_error) and come back.
+	 */
+	if (my_args.kind == PP_WORKER_COORDINATOR || my_args.kind == PP_WORKER_MAINTAINER)
+		SetConfigOption("lock_timeout", PP_WORKER_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION);
+
 	/* "running" means connected: the role is known from here on */
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
 	slot->roleoid = GetUserId();

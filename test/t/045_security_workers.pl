@@ -117,6 +117,15 @@ SELECT pipeline.create_window('alice_s.ev_w', 'alice_s.ev', 't', pipeline.tumble
 SELECT pipeline.schedule('alice_job', '1 day', 'SELECT count(*) FROM alice_s.ev');
 });
 
+# Mallory holds every advisory lock key pg_pipeline used on 0.4.0: the
+# scheduler's (a pass only tries it), and for the window the drain's and
+# its groups'.  None of them may freeze the scheduler or the maintainer.
+my $wid = sql('victim', "SELECT id FROM pipeline.windows WHERE name = 'alice_s.ev_w'");
+my $mallory = $node->background_psql('victim', on_error_stop => 1,
+	extra_params => [ '-U', 'mallory' ]);
+$mallory->query_safe("SELECT pg_advisory_lock(1347438928, 5), pg_advisory_lock(1886410569, $wid),
+                             pg_advisory_lock($wid, 0)");
+
 # 3,000 rows from Kafka, in two batches some seconds apart
 my $file = "$tmp/ev.csv";
 my @batch_at;
@@ -143,6 +152,8 @@ ok(defined wait_until(30, sub {
 ok(defined wait_until(30, sub {
 	sql('victim', 'SELECT coalesce(sum(n), 0) FROM alice_s.ev_w') == 3000 }),
 	'the maintainer merged every row into the async window');
+
+$mallory->quit;
 
 is(sql('victim', q{SELECT coalesce(string_agg(DISTINCT as_role || ': ' || what, ', '), 'none')
                      FROM public.sprung WHERE as_role NOT IN ('alice', 'dbo')}),
