@@ -25,6 +25,7 @@ int			pp_naptime_ms = 60000;
 int			pp_restart_delay_ms = 1000;
 int			pp_max_restart_delay_ms = 60000;
 int			pp_log_level = LOG;
+int			pp_max_message_bytes = 64 * 1024 * 1024;
 
 static const struct config_enum_entry log_level_options[] = {
 	{"debug5", DEBUG5, false},
@@ -123,6 +124,16 @@ pp_guc_init(void)
 							"this keeps that aggregation in memory.",
 							&pp_window_work_mem_kb, 65536, 64, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.max_message_bytes",
+							"Largest Kafka message (value plus key) a source "
+							"loads; a larger one is a dead letter.",
+							"Checked before the message is decoded, so one huge "
+							"message cannot exhaust a batch's buffer or stall "
+							"its consumer.",
+							&pp_max_message_bytes, 64 * 1024 * 1024, 1024,
+							256 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("pg_pipeline.log_level",
 							 "Message level of the workers' start, stop and "

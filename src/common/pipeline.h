@@ -149,6 +149,7 @@ extern int	pp_naptime_ms;
 extern int	pp_restart_delay_ms;
 extern int	pp_max_restart_delay_ms;
 extern int	pp_log_level;
+extern int	pp_max_message_bytes;
 extern void pp_guc_init(void);
 extern bool pp_guc_database_allowed(const char *dbname);
 

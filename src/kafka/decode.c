@@ -3,9 +3,9 @@
  * decode.c
  *	  Turn Kafka messages into lines of COPY input for a source's target.
  *
- * Rows go into the target through the COPY machinery (see consumer.c), so
- * every format is decoded here into one line of COPY text (or CSV) per
- * message, in the column order of a TargetLayout built once per batch:
+ * Rows go into the target through the COPY machinery (see load.c), so
+ * every message is decoded here into exactly one line of COPY input, in
+ * the column order of a TargetLayout built once per batch:
  *
  *	json	the message must be a JSON object; each top-level key fills the
  *			column of the same name, through the column's input function
@@ -16,13 +16,28 @@
  *	jsonb	the message, checked to be JSON, into one column
  *	text	the message into one column
  *	bytea	the message's bytes into one bytea column
- *	csv		the message is one CSV record for the columns in order
+ *	csv		the message is one CSV record for the data columns in order;
+ *			it is parsed here and its fields re-emitted
  *
  * Metadata columns (_topic, _partition, _offset, _key, _timestamp,
  * _headers, _ingested_at) are filled when the target has them.
  *
- * A message that cannot be decoded is reported through *error and never
- * raises: the caller sends it to the dead letters and goes on.
+ * One message, one line.  The bytes of a message come from whoever can
+ * write to the topic, so none of them may reach COPY's framing: every
+ * value is written in COPY's text format with backslash, tab and line
+ * breaks escaped (so no end-of-data marker \. and no row or column break
+ * can come from the data), or, for the jsonb fast path, in CSV with quote
+ * and delimiter set to control bytes that the message is checked not to
+ * hold.  Text that PostgreSQL could not store (a NUL byte, bytes invalid in
+ * the database encoding), in the value of a text-like format, the key or
+ * the headers, is refused here with its position, and so is a message
+ * larger than pg_pipeline.max_message_bytes.  load.c checks after each
+ * COPY that it read exactly one line per message up to the end.
+ *
+ * A message that cannot be decoded is reported through *error and
+ * *sqlstate and normally does not raise; load.c catches what does (the
+ * JSON parser's stack depth check, a conversion error) and blames the
+ * message.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +50,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
@@ -109,6 +125,10 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 				layout->data_validates_json = (att->atttypid == JSONBOID ||
 											   att->atttypid == JSONOID);
 			}
+			if (meta == META_NONE)
+				layout->ndata++;
+			layout->has_key |= (meta == META_KEY);
+			layout->has_headers |= (meta == META_HEADERS);
 			layout->names[n] = pstrdup(name);
 			layout->name_lens[n] = strlen(name);
 			layout->meta[n] = meta;
@@ -124,7 +144,9 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 	 * column: the message goes to COPY as it is, in CSV with quote and
 	 * delimiter set to control bytes that valid JSON never holds (only
 	 * line breaks, which JSON allows only as whitespace, become spaces).
-	 * No escaping, and COPY's parse is a scan for those bytes.  Invalid
+	 * No escaping, and COPY's parse is a scan for those bytes.  A message
+	 * holding any other control byte is refused before it gets there, so
+	 * the quote and delimiter can never come from a message.  Invalid
 	 * JSON fails in the column's input function and is set aside like any
 	 * bad row.
 	 */
@@ -167,20 +189,6 @@ pp_kafka_escape_text(StringInfo out, const char *s, int len)
 		start = s + 1;
 	}
 	appendBinaryStringInfo(out, start, end - start);
-}
-
-/* Append s to out as a quoted CSV field. */
-static void
-escape_csv(StringInfo out, const char *s, int len)
-{
-	appendStringInfoChar(out, '"');
-	for (int i = 0; i < len; i++)
-	{
-		if (s[i] == '"')
-			appendStringInfoChar(out, '"');
-		appendStringInfoChar(out, s[i]);
-	}
-	appendStringInfoChar(out, '"');
 }
 
 /* ---- json: one pass of PostgreSQL's JSON lexer over the message ---- */
@@ -390,18 +398,120 @@ valid_json(const char *payload, int len, bool escapes, char **error)
 	return true;
 }
 
-/* Append the value of a metadata column. */
+/*
+ * pp_kafka_text_problem
+ *		NULL when s[0..len) is text PostgreSQL can store (valid in the
+ *		database encoding, no NUL byte), else what is wrong with it, for an
+ *		error message ("holds a NUL byte at byte 3").
+ */
+char *
+pp_kafka_text_problem(const char *s, size_t len)
+{
+	int			encoding = GetDatabaseEncoding();
+	int			valid;
+	int			bad_len;
+	StringInfoData bytes;
+
+	if (len > (size_t) MaxAllocSize)
+		return pstrdup("is too large for a text value");
+	valid = pg_encoding_verifymbstr(encoding, s, (int) len);
+	if (valid == (int) len)
+		return NULL;
+	if (s[valid] == '\0')
+		return psprintf("holds a NUL byte at byte %d", valid);
+
+	/* the bytes of the bad character, as PostgreSQL's own message shows them */
+	bad_len = Min(pg_encoding_mblen(encoding, s + valid), (int) len - valid);
+	initStringInfo(&bytes);
+	for (int i = 0; i < Max(bad_len, 1); i++)
+		appendStringInfo(&bytes, "%s0x%02x", i > 0 ? " " : "", (unsigned char) s[valid + i]);
+	return psprintf("is not valid %s: invalid byte sequence %s at byte %d",
+					GetDatabaseEncodingName(), bytes.data, valid);
+}
+
+/*
+ * Append the fields of a message that must be exactly one CSV record to
+ * out, in COPY's text format (tab-separated, each field escaped, \N for
+ * NULL).  The rules are COPY's CSV defaults: delimiter ',', quote and
+ * escape '"' (a quote may open a quoted section anywhere in a field), an
+ * unquoted empty field is NULL, line breaks are data only inside quotes.
+ * Returns the number of fields, or -1 with *error set when the message is
+ * not one record.  The caller has dropped trailing line breaks.
+ */
+static int
+csv_record_to_text(StringInfo out, const char *s, int len, char **error)
+{
+	int			nfields = 0;
+	int			i = 0;
+
+	for (;;)
+	{
+		bool		in_quote = false;
+		bool		saw_quote = false;
+		int			value_start;
+		const char *run;
+
+		if (nfields > 0)
+			appendStringInfoChar(out, '\t');
+		value_start = out->len;
+		run = s + i;
+		for (; i < len; i++)
+		{
+			char		c = s[i];
+
+			if (in_quote)
+			{
+				if (c != '"')
+					continue;
+				pp_kafka_escape_text(out, run, s + i - run);
+				if (i + 1 < len && s[i + 1] == '"')
+				{
+					appendStringInfoChar(out, '"');
+					i++;
+				}
+				else
+					in_quote = false;
+				run = s + i + 1;
+			}
+			else if (c == '"' || c == ',' || c == '\n' || c == '\r')
+			{
+				if (c == '\n' || c == '\r')
+				{
+					*error = pstrdup("the message holds more than one CSV record (a line break outside quotes)");
+					return -1;
+				}
+				pp_kafka_escape_text(out, run, s + i - run);
+				if (c == ',')
+					break;
+				in_quote = saw_quote = true;
+				run = s + i + 1;
+			}
+		}
+		if (in_quote)
+		{
+			*error = pstrdup("the message is not a CSV record: a quoted field is not closed");
+			return -1;
+		}
+		if (i >= len)
+			pp_kafka_escape_text(out, run, s + i - run);
+		if (!saw_quote && out->len == value_start)
+			appendStringInfoString(out, "\\N");
+		nfields++;
+		if (i >= len)
+			return nfields;
+		i++;					/* past the comma */
+	}
+}
+
+/* Append the value of a metadata column, in COPY's text format. */
 static void
 append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
-			KafkaRecord *rec, const char *ingested_at, bool csv)
+			KafkaRecord *rec, const char *ingested_at)
 {
 	switch (meta)
 	{
 		case META_TOPIC:
-			if (csv)
-				escape_csv(out, rec->topic, strlen(rec->topic));
-			else
-				pp_kafka_escape_text(out, rec->topic, strlen(rec->topic));
+			pp_kafka_escape_text(out, rec->topic, strlen(rec->topic));
 			break;
 		case META_PARTITION:
 			appendStringInfo(out, "%d", (int) rec->partition);
@@ -411,24 +521,20 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 			break;
 		case META_KEY:
 			if (rec->key == NULL)
-				appendStringInfoString(out, csv ? "" : "\\N");
-			else if (csv)
-				escape_csv(out, rec->key, rec->key_len);
+				appendStringInfoString(out, "\\N");
 			else
 				pp_kafka_escape_text(out, rec->key, rec->key_len);
 			break;
 		case META_TIMESTAMP:
 			if (rec->timestamp_ms < 0)
-				appendStringInfoString(out, csv ? "" : "\\N");
+				appendStringInfoString(out, "\\N");
 			else
 				appendStringInfoString(out,
 									   timestamptz_to_str(DatumGetTimestampTz(pp_kafka_timestamp_datum(rec->timestamp_ms))));
 			break;
 		case META_HEADERS:
 			if (pp_kafka_record_headers(rec) == NULL)
-				appendStringInfoString(out, csv ? "" : "\\N");
-			else if (csv)
-				escape_csv(out, rec->headers, rec->headers_len);
+				appendStringInfoString(out, "\\N");
 			else
 				pp_kafka_escape_text(out, rec->headers, rec->headers_len);
 			break;
@@ -441,32 +547,133 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 }
 
 /*
+ * The jsonb fast path: the message as one CSV line whose quote (\x01) and
+ * delimiter (\x02) it cannot hold.  Line breaks become spaces (JSON allows
+ * them only as whitespace: a message with one is checked to be JSON first,
+ * so one inside a string is not made valid).  Any other control byte (none
+ * is valid JSON outside \t and line breaks) refuses the message, and so
+ * does text the database cannot store.  The scan for control bytes is the
+ * one that looks for line breaks anyway.
+ */
+static bool
+append_raw_json_line(StringInfo out, const char *payload, int len,
+					 char **error, const char **sqlstate)
+{
+	const char *p = payload;
+	const char *end = payload + len;
+	int			start_len = out->len;
+	bool		line_breaks = false;
+	char	   *problem;
+
+	/* COPY's end-of-data marker \. can only start a line; no JSON does */
+	if (payload[0] == '\\')
+	{
+		if (!valid_json(payload, len, false, error))
+			return false;
+		elog(ERROR, "a JSON text cannot start with a backslash");
+	}
+
+	enlargeStringInfo(out, len + 1);
+	while (p < end)
+	{
+		const char *brk = p;
+
+		while (brk < end && ((unsigned char) *brk >= 0x20 || *brk == '\t'))
+			brk++;
+		appendBinaryStringInfo(out, p, brk - p);
+		if (brk < end)
+		{
+			if (*brk != '\n' && *brk != '\r')
+			{
+				out->len = start_len;
+				out->data[start_len] = '\0';
+				if (*brk == '\0')
+				{
+					*error = psprintf("the message holds a NUL byte at byte %d", (int) (brk - payload));
+					*sqlstate = "22021";
+				}
+				else
+					*error = psprintf("invalid JSON: the message holds the control byte 0x%02x at byte %d",
+									  (unsigned char) *brk, (int) (brk - payload));
+				return false;
+			}
+			line_breaks = true;
+			appendStringInfoChar(out, ' ');
+		}
+		p = brk + 1;
+	}
+	appendStringInfoChar(out, '\n');
+
+	if ((problem = pp_kafka_text_problem(payload, len)) != NULL ||
+		(line_breaks && !valid_json(payload, len, false, error)))
+	{
+		out->len = start_len;
+		out->data[start_len] = '\0';
+		if (problem)
+		{
+			*error = psprintf("the message %s", problem);
+			*sqlstate = "22021";
+		}
+		return false;
+	}
+	return true;
+}
+
+/*
  * pp_kafka_decode
- *		Append the COPY line of one message to out.  Returns false (out
- *		untouched, *error set) when the message cannot be decoded.
- *		*missing gets a bit per column (of the first 64) whose JSON key was
- *		absent and that has a default: the line leaves those columns out,
- *		and the caller loads it with a column list without them.
+ *		Append the COPY line (text format; CSV for the jsonb fast path) of
+ *		one message to out.  Returns false (out untouched, *error and
+ *		*sqlstate set) when the message cannot be decoded.  *missing gets a
+ *		bit per column (of the first 64) whose JSON key was absent and that
+ *		has a default: the line leaves those columns out, and the caller
+ *		loads it with a column list without them.
  */
 bool
 pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 				TimestampTz ingested_at, StringInfo out, uint64 *missing,
-				char **error)
+				char **error, const char **sqlstate)
 {
 	const char *payload = rec->payload;
-	int			len = (int) rec->len;
+	int			len;
 	int			start_len = out->len;
 	JsonField  *fields = NULL;
-	bool		csv = (layout->format == FORMAT_CSV);
 	bool		first = true;
+	char	   *problem;
 	static TimestampTz ingested_cached = 0;
 	static char ingested_text[MAXDATELEN + 1];
 
 	*missing = 0;
+	*sqlstate = "22P02";
+
+	/* checked before anything is allocated for it */
+	if (rec->len + (rec->key ? rec->key_len : 0) > (size_t) pp_max_message_bytes)
+	{
+		*error = psprintf("the message is %zu bytes (value and key), more than pg_pipeline.max_message_bytes (%d)",
+						  rec->len + (rec->key ? rec->key_len : 0), pp_max_message_bytes);
+		*sqlstate = "54000";
+		return false;
+	}
+	len = (int) rec->len;
+
 	if (ingested_at != ingested_cached)
 	{
 		strlcpy(ingested_text, timestamptz_to_str(ingested_at), sizeof(ingested_text));
 		ingested_cached = ingested_at;
+	}
+
+	/* the metadata the target takes must be text too */
+	if (layout->has_key && rec->key != NULL &&
+		(problem = pp_kafka_text_problem(rec->key, rec->key_len)) != NULL)
+	{
+		*error = psprintf("the message key %s", problem);
+		*sqlstate = "22021";
+		return false;
+	}
+	if (layout->has_headers && pp_kafka_record_headers(rec) != NULL && rec->headers_error)
+	{
+		*error = pstrdup(rec->headers_error);
+		*sqlstate = "22021";
+		return false;
 	}
 
 	if (payload == NULL && layout->format != FORMAT_TEXT && layout->format != FORMAT_BYTEA)
@@ -474,81 +681,63 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 		*error = pstrdup("the message has no value");
 		return false;
 	}
+	if (payload != NULL && len == 0 &&
+		(layout->format == FORMAT_JSON || layout->format == FORMAT_JSONB))
+	{
+		*error = pstrdup("the message is empty");
+		return false;
+	}
+
+	/* one validating pass over text-like values (the fast path has its own) */
+	if (payload != NULL && layout->format != FORMAT_BYTEA && !layout->raw_json_lines &&
+		(problem = pp_kafka_text_problem(payload, len)) != NULL)
+	{
+		*error = psprintf("the message %s", problem);
+		*sqlstate = "22021";
+		return false;
+	}
 
 	switch (layout->format)
 	{
 		case FORMAT_JSON:
-			if (len == 0)
-			{
-				*error = pstrdup("the message is empty");
-				return false;
-			}
 			fields = palloc0(sizeof(JsonField) * layout->ncolumns);
 			if (!decode_json_fields(layout, payload, len, fields, error))
 				return false;
 			break;
 		case FORMAT_JSONB:
-			if (len == 0)
-			{
-				*error = pstrdup("the message is empty");
-				return false;
-			}
 			if (layout->raw_json_lines)
-			{
-				const char *p = payload;
-				const char *end = payload + len;
-
-				/*
-				 * A line break is harmless only as whitespace between
-				 * tokens: a raw one inside a string (invalid JSON) must not
-				 * turn into a valid space.  Such messages are checked first.
-				 */
-				if ((memchr(payload, '\n', len) || memchr(payload, '\r', len)) &&
-					!valid_json(payload, len, false, error))
-					return false;
-
-				enlargeStringInfo(out, len + 1);
-				while (p < end)
-				{
-					const char *brk = p;
-
-					while (brk < end && *brk != '\n' && *brk != '\r')
-						brk++;
-					appendBinaryStringInfo(out, p, brk - p);
-					if (brk < end)
-						appendStringInfoChar(out, ' ');
-					p = brk + 1;
-				}
-				appendStringInfoChar(out, '\n');
-				return true;
-			}
+				return append_raw_json_line(out, payload, len, error, sqlstate);
 			/* a json or jsonb column validates it; a text column would not */
 			if (!layout->data_validates_json && !valid_json(payload, len, false, error))
 				return false;
 			break;
 		case FORMAT_CSV:
-			/* one record per message: a trailing line break is not data */
-			while (len > 0 && (payload[len - 1] == '\n' || payload[len - 1] == '\r'))
-				len--;
-			if (memchr(payload, '\n', len) != NULL || memchr(payload, '\r', len) != NULL)
 			{
-				/* quoted line breaks are fine, COPY reads them */
-				bool		quoted = false;
+				int			nfields;
 
-				for (int i = 0; i < len; i++)
+				/* one record per message: a trailing line break is not data */
+				while (len > 0 && (payload[len - 1] == '\n' || payload[len - 1] == '\r'))
+					len--;
+				*sqlstate = "22P04";	/* bad_copy_file_format, as COPY says */
+				if (len == 2 && payload[0] == '\\' && payload[1] == '.')
 				{
-					if (payload[i] == '"')
-						quoted = !quoted;
-					else if (!quoted && (payload[i] == '\n' || payload[i] == '\r'))
-					{
-						*error = pstrdup("the message holds more than one CSV record");
-						return false;
-					}
+					*error = pstrdup("the message is COPY's end-of-data marker \\., not a CSV record");
+					return false;
 				}
+				nfields = csv_record_to_text(out, payload, len, error);
+				if (nfields >= 0 && nfields != layout->ndata)
+					*error = psprintf("the message has %d CSV field%s, the target has %d data column%s",
+									  nfields, nfields == 1 ? "" : "s",
+									  layout->ndata, layout->ndata == 1 ? "" : "s");
+				if (nfields != layout->ndata)
+				{
+					out->len = start_len;
+					out->data[start_len] = '\0';
+					return false;
+				}
+				first = (nfields == 0);
+				break;
 			}
-			appendBinaryStringInfo(out, payload, len);
-			first = false;
-			break;
 		default:
 			break;
 	}
@@ -557,7 +746,7 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 	{
 		MetaColumn	meta = layout->meta[i];
 
-		if (meta == META_NONE && csv)
+		if (meta == META_NONE && layout->format == FORMAT_CSV)
 			continue;			/* the record itself */
 
 		if (meta == META_NONE && layout->format == FORMAT_JSON &&
@@ -568,11 +757,11 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 		}
 
 		if (!first)
-			appendStringInfoChar(out, csv ? ',' : '\t');
+			appendStringInfoChar(out, '\t');
 		first = false;
 
 		if (meta != META_NONE)
-			append_meta(out, meta, layout, rec, ingested_text, csv);
+			append_meta(out, meta, layout, rec, ingested_text);
 		else if (layout->format == FORMAT_JSON)
 		{
 			if (!fields[i].present || fields[i].isnull)
@@ -592,8 +781,6 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 			appendBinaryStringInfo(out, hex, len * 2);
 			pfree(hex);
 		}
-		else if (payload == NULL)
-			appendStringInfoString(out, "\\N");
 		else
 			pp_kafka_escape_text(out, payload, len);
 	}
@@ -601,6 +788,5 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 
 	if (fields)
 		pfree(fields);
-	(void) start_len;
 	return true;
 }

@@ -66,6 +66,9 @@ typedef struct TargetLayout
 	int			data_column;	/* single-column formats: index in names */
 	bool		data_validates_json;	/* it is json or jsonb */
 	bool		raw_json_lines;	/* jsonb into a json(b) column alone: see decode.c */
+	int			ndata;			/* data columns (csv: fields per record) */
+	bool		has_key;		/* a _key column: the key must be text */
+	bool		has_headers;	/* a _headers column: so must the headers */
 	char	   *topic;
 } TargetLayout;
 
@@ -86,6 +89,7 @@ typedef struct KafkaRecord
 	const char *headers;		/* JSON object of the headers, or NULL: */
 	size_t		headers_len;	/* read them with pp_kafka_record_headers() */
 	bool		headers_done;
+	const char *headers_error;	/* a header that is not text, or NULL */
 	const rd_kafka_message_t *msg;
 	/* filled by pp_kafka_load() */
 	int			line_start;		/* its COPY line in the batch buffer */
@@ -116,7 +120,9 @@ extern void pp_kafka_layout_init(TargetLayout *layout, Relation rel,
 								 const char *topic);
 extern bool pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 							TimestampTz ingested_at, StringInfo out,
-							uint64 *missing, char **error);
+							uint64 *missing, char **error,
+							const char **sqlstate);
+extern char *pp_kafka_text_problem(const char *s, size_t len);
 
 /* src/kafka/load.c */
 extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,

@@ -24,6 +24,7 @@
 
 #include "access/xact.h"
 #include "commands/copy.h"
+#include "commands/copyfrom_internal.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lockdefs.h"
@@ -49,6 +50,7 @@ static struct
 	int			count;
 	int			next;			/* next record */
 	int			done;			/* bytes of it already given */
+	bool		eof;			/* COPY asked past the last record */
 } feed;
 
 /* Unix milliseconds (Kafka's timestamps) to a timestamptz Datum. */
@@ -81,10 +83,33 @@ pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
 	rec->headers_done = false;	/* built on demand: most targets want none */
 }
 
+/* Append a header name or value to a JSON object as a string: as itself
+ * when it is text, else as "\\x" and its bytes in hex (for dead letters). */
+static const char *
+append_header_string(StringInfo json, const char *s, size_t len)
+{
+	char	   *problem = pp_kafka_text_problem(s, len);
+
+	if (problem == NULL)
+		escape_json(json, pnstrdup(s, len));
+	else
+	{
+		char	   *hex = palloc(len * 2 + 1);
+
+		hex[hex_encode(s, len, hex)] = '\0';
+		appendStringInfo(json, "\"\\\\x%s\"", hex);
+	}
+	return problem;
+}
+
 /*
  * pp_kafka_record_headers
  *		The headers of a record as a JSON object of name to value (string or
- *		null), or NULL when it has none; built once, on first use.
+ *		null), or NULL when it has none; built once, on first use, in the
+ *		current memory context (which must live as long as the record).  A
+ *		name or value that is not text (a NUL byte, invalid in the database
+ *		encoding) appears as "\\x" and its hex, and rec->headers_error says
+ *		which: such a message cannot fill a _headers column.
  */
 const char *
 pp_kafka_record_headers(KafkaRecord *rec)
@@ -105,14 +130,19 @@ pp_kafka_record_headers(KafkaRecord *rec)
 		appendStringInfoChar(&json, '{');
 		for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
 		{
+			const char *problem;
+
 			if (i > 0)
 				appendStringInfoString(&json, ", ");
-			escape_json(&json, name);
+			problem = append_header_string(&json, name, strlen(name));
+			if (problem && rec->headers_error == NULL)
+				rec->headers_error = psprintf("the name of header %zu %s", i + 1, problem);
 			appendStringInfoString(&json, ": ");
 			if (value == NULL)
 				appendStringInfoString(&json, "null");
-			else
-				escape_json(&json, pnstrdup(value, size));
+			else if ((problem = append_header_string(&json, value, size)) != NULL &&
+					 rec->headers_error == NULL)
+				rec->headers_error = psprintf("the value of header %zu %s", i + 1, problem);
 		}
 		appendStringInfoChar(&json, '}');
 		rec->headers = json.data;
@@ -141,10 +171,19 @@ copy_source(void *outbuf, int minread, int maxread)
 			feed.done = 0;
 		}
 	}
+	if (written == 0 && feed.next == feed.count)
+		feed.eof = true;
 	return written;
 }
 
-/* COPY the given records into the target; raises on any bad row. */
+/*
+ * COPY the given records into the target; raises on any bad row.  Every
+ * line is in COPY's text format, except the jsonb fast path's CSV (see
+ * decode.c), so no byte of a message can end the data or start a row.
+ * As a second line of defence, a COPY that did not read to the end of
+ * its input, or read another number of lines than there are messages,
+ * raises too: the messages are then isolated like bad rows.
+ */
 static void
 copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 			 KafkaRecord *recs, int *idx, int count, StringInfo buf)
@@ -153,13 +192,12 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	List	   *colnames = NIL;
 	List	   *options = NIL;
 	CopyFromState cstate;
+	uint64		lines;
 
 	for (int i = 0; i < layout->ncolumns; i++)
 		if (i >= 64 || (missing & (UINT64CONST(1) << i)) == 0)
 			colnames = lappend(colnames, makeString(layout->names[i]));
-	if (layout->format == FORMAT_CSV)
-		options = list_make1(makeDefElem("format", (Node *) makeString("csv"), -1));
-	else if (layout->raw_json_lines)
+	if (layout->raw_json_lines)
 	{
 		options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
 		options = lappend(options, makeDefElem("quote", (Node *) makeString("\x01"), -1));
@@ -175,11 +213,22 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	feed.count = count;
 	feed.next = 0;
 	feed.done = 0;
+	feed.eof = false;
 
 	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_source, colnames, options);
 	(void) CopyFrom(cstate);
+	/* NextCopyFrom counts the line it finds at the end of the data too */
+	lines = cstate->cur_lineno - 1;
 	EndCopyFrom(cstate);
 	free_parsestate(pstate);
+
+	if (!feed.eof || lines != (uint64) count)
+		ereport(ERROR,
+				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+				 errmsg("the COPY input of %d message%s was read as " UINT64_FORMAT " line%s%s",
+						count, count == 1 ? "" : "s", lines, lines == 1 ? "" : "s",
+						feed.eof ? "" : " and not to its end"),
+				 errdetail("A message's bytes reached COPY's framing.")));
 }
 
 static bool
@@ -264,59 +313,94 @@ load_range(Relation rel, TargetLayout *layout, uint64 missing, KafkaRecord *recs
 }
 
 /*
- * pp_kafka_load
- *		Decode and load n records into rel, in the caller's transaction.
- *		Every record that cannot be loaded is marked bad and given to the
- *		handler; returns false (the caller rolls back) when it said stop.
+ * Decode one record into buf, catching an error raised inside the decoder
+ * (PostgreSQL's JSON parser checks the stack depth, an encoding conversion
+ * can fail): that is the message's fault, like a soft decoding error.  The
+ * decoder only computes over memory in the current context (which the
+ * caller resets), so nothing else needs cleaning up.  Errors that are not
+ * about the message (cancel, shutdown, out of memory) are re-thrown.
  */
-bool
-pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
-			  BadRecordHandler bad, void *arg)
+static bool
+decode_one(TargetLayout *layout, KafkaRecord *rec, TimestampTz now, StringInfo buf,
+		   char **error, const char **sqlstate)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	StringInfoData buf;
+	MemoryContext context = CurrentMemoryContext;
+	int			start_len = buf->len;
+	uint32		holdoff = InterruptHoldoffCount;
+	volatile bool ok = false;
+
+	PG_TRY();
+	{
+		ok = pp_kafka_decode(layout, rec, now, buf, &rec->missing, error, sqlstate);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(context);
+		edata = CopyErrorData();
+		if (transient_error(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+		InterruptHoldoffCount = holdoff;
+		buf->len = start_len;
+		buf->data[start_len] = '\0';
+		*error = psprintf("could not decode the message: %s", edata->message);
+		*sqlstate = unpack_sql_state(edata->sqlerrcode);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* The most bytes a batch's COPY text may reach before it is loaded. */
+#define CHUNK_BYTES (256 * 1024 * 1024)
+
+/*
+ * Decode recs[0..n) into buf and load them; bad ones go to the handler.
+ * Returns false when the handler said stop.
+ */
+static bool
+load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
+		   TimestampTz now, StringInfo buf, BadRecordHandler bad, void *arg)
+{
 	uint64	   *groups = palloc(sizeof(uint64) * Max(n, 1));
 	int			ngroups = 0;
 	int		   *idx = palloc(sizeof(int) * Max(n, 1));
-
 	MemoryContext message_context;
 	MemoryContext old;
-	Size		total = 0;
-
-	/* COPY FROM applies no row-level security: refuse, as COPY itself does */
-	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("table \"%s\" has row-level security enabled", RelationGetRelationName(rel)),
-				 errdetail("pg_pipeline loads through COPY, which does not apply row-level security policies.")));
 
 	/*
 	 * Decode everything; undecodable messages are bad before loading.  The
 	 * lexer's allocations for one message live in a context reset after it,
 	 * so a batch reuses the same few blocks instead of faulting in new pages.
 	 */
-	for (int i = 0; i < n; i++)
-		total += recs[i].len + 64;
-	initStringInfo(&buf);
-	enlargeStringInfo(&buf, Min(total + total / 4, MaxAllocSize - 1));
+	resetStringInfo(buf);
 	message_context = AllocSetContextCreate(CurrentMemoryContext, "pg_pipeline message",
 											ALLOCSET_DEFAULT_SIZES);
 	for (int i = 0; i < n; i++)
 	{
 		KafkaRecord *rec = &recs[i];
 		char	   *error = NULL;
+		const char *sqlstate = NULL;
 		int			g;
 
-		rec->line_start = buf.len;
+		/* built here, not in the message context: dead letters use them */
+		if (layout->has_headers)
+			(void) pp_kafka_record_headers(rec);
+		rec->line_start = buf->len;
 		old = MemoryContextSwitchTo(message_context);
-		rec->bad = !pp_kafka_decode(layout, rec, now, &buf, &rec->missing, &error);
+		rec->bad = !decode_one(layout, rec, now, buf, &error, &sqlstate);
 		MemoryContextSwitchTo(old);
-		rec->line_len = buf.len - rec->line_start;
+		rec->line_len = buf->len - rec->line_start;
 		if (rec->bad)
 		{
+			char		state[6];
+
 			error = pstrdup(error);
+			strlcpy(state, sqlstate, sizeof(state));
 			MemoryContextReset(message_context);
-			if (!bad(rec, error, "22P02", arg))
+			if (!bad(rec, error, state, arg))
 				return false;
 			continue;
 		}
@@ -328,7 +412,6 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 		if (g == ngroups)
 			groups[ngroups++] = rec->missing;
 	}
-
 	MemoryContextDelete(message_context);
 
 	for (int g = 0; g < ngroups; g++)
@@ -338,8 +421,62 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 		for (int i = 0; i < n; i++)
 			if (!recs[i].bad && recs[i].missing == groups[g])
 				idx[count++] = i;
-		if (!load_range(rel, layout, groups[g], recs, idx, count, &buf, bad, arg))
+		if (!load_range(rel, layout, groups[g], recs, idx, count, buf, bad, arg))
 			return false;
 	}
+	pfree(groups);
+	pfree(idx);
+	return true;
+}
+
+/*
+ * pp_kafka_load
+ *		Decode and load n records into rel, in the caller's transaction.
+ *		Every record that cannot be loaded is marked bad and given to the
+ *		handler; returns false (the caller rolls back) when it said stop.
+ *		A batch whose COPY text could pass 1 GB (a palloc's limit) is
+ *		loaded in several chunks of at most CHUNK_BYTES of message bytes
+ *		each (the text of one is at most twice that, for bytea's hex);
+ *		a single message is at most pg_pipeline.max_message_bytes.
+ */
+bool
+pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
+			  BadRecordHandler bad, void *arg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	StringInfoData buf;
+	Size		total = 0;
+	int			start = 0;
+
+	/* COPY FROM applies no row-level security: refuse, as COPY itself does */
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("table \"%s\" has row-level security enabled", RelationGetRelationName(rel)),
+				 errdetail("pg_pipeline loads through COPY, which does not apply row-level security policies.")));
+
+	for (int i = 0; i < n; i++)
+		total += Min(recs[i].len, (Size) pp_max_message_bytes) + 64;
+	initStringInfo(&buf);
+	enlargeStringInfo(&buf, Min(total + total / 4, (Size) CHUNK_BYTES));
+
+	while (start < n)
+	{
+		Size		bytes = 0;
+		int			end = start;
+
+		/* at least one record per chunk; oversized ones cost nothing */
+		do
+		{
+			if (recs[end].len + recs[end].key_len <= (Size) pp_max_message_bytes)
+				bytes += recs[end].len + recs[end].key_len + 64;
+			end++;
+		} while (end < n && bytes + recs[end].len + recs[end].key_len + 64 <= CHUNK_BYTES);
+
+		if (!load_chunk(rel, layout, recs + start, end - start, now, &buf, bad, arg))
+			return false;
+		start = end;
+	}
+	pfree(buf.data);
 	return true;
 }
