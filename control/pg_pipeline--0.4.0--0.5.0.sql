@@ -22,6 +22,112 @@
 \echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.5.0'" to load this file. \quit
 
 ------------------------------------------------------------------------
+-- Owners by OID
+------------------------------------------------------------------------
+
+-- An owner was a name: a role dropped while it owned pipeline objects left
+-- them to the next role created with that name (its sources' payloads, its
+-- DAGs, which then ran as the newcomer).  The role's OID is kept beside
+-- the name, set when a row is written (and when a superuser changes the
+-- owner), never from what a writer puts in it: row security, the workers
+-- and the runners go by the OID; the name is for people.  A row whose role
+-- is gone belongs to nobody: only superusers and pipeline_admin see it, and
+-- nothing runs it.
+ALTER TABLE pipeline.sources ADD COLUMN owner_oid oid;
+ALTER TABLE pipeline.sinks ADD COLUMN owner_oid oid;
+ALTER TABLE pipeline.windows ADD COLUMN owner_oid oid;
+ALTER TABLE pipeline.dags ADD COLUMN owner_oid oid;
+ALTER TABLE pipeline.dead_letters ADD COLUMN owner_oid oid;
+ALTER TABLE pipeline.outbox ADD COLUMN owner_oid oid;
+COMMENT ON COLUMN pipeline.sources.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.sinks.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.windows.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.dags.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.dead_letters.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.outbox.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+UPDATE pipeline.sources t SET owner_oid = r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = t.owner;
+UPDATE pipeline.sinks t SET owner_oid = r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = t.owner;
+UPDATE pipeline.windows t SET owner_oid = r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = t.owner;
+ALTER TABLE pipeline.dags DISABLE TRIGGER guard;
+UPDATE pipeline.dags t SET owner_oid = r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = t.owner;
+ALTER TABLE pipeline.dags ENABLE TRIGGER guard;
+UPDATE pipeline.dead_letters t SET owner_oid = r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = t.owner;
+UPDATE pipeline.outbox t SET owner_oid = r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = t.owner;
+
+-- the current role's OID (current_user is a name)
+CREATE FUNCTION pipeline._current_role_oid()
+RETURNS oid
+LANGUAGE sql STABLE PARALLEL SAFE
+-- (a scalar subquery, so that it is inlined and a policy reads it once per
+-- statement, not once per row)
+AS $$ SELECT (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER) $$;
+COMMENT ON FUNCTION pipeline._current_role_oid() IS 'the OID of the current role';
+
+-- Runs after the guards (trigger names sort "guard" < "owner_oid"), which
+-- have made a non-superuser's new row its own.
+CREATE FUNCTION pipeline._owner_oid()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.owner IS DISTINCT FROM OLD.owner THEN
+        NEW.owner_oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = NEW.owner);
+        IF NEW.owner_oid IS NULL THEN
+            RAISE EXCEPTION 'role "%" does not exist', NEW.owner USING ERRCODE = 'undefined_object';
+        END IF;
+    ELSE
+        NEW.owner_oid := OLD.owner_oid;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._owner_oid() IS
+'trigger: keeps owner_oid the OID of the owner a row was written with, whatever the writer put there';
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.sources
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.sinks
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.windows
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.dags
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.dead_letters
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.outbox
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+
+ALTER POLICY owner_or_admin ON pipeline.sources
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
+ALTER POLICY owner_or_admin ON pipeline.sinks
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
+ALTER POLICY owner_or_admin ON pipeline.windows
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
+ALTER POLICY owner_or_admin ON pipeline.dags
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
+
+-- The scheduler starts a runner as the DAG's owner by OID: the name it
+-- hands over is that OID's (NULL when the role is gone: the attempt fails
+-- with "the owner of the task ... does not exist").
+CREATE OR REPLACE FUNCTION pipeline._scheduler_dispatch(n integer)
+RETURNS TABLE (task_run_id bigint, owner name, label text, timeout_ms bigint)
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH pick AS (
+        SELECT tr.task_run_id FROM pipeline.task_runs tr
+         WHERE tr.status = 'queued'
+         ORDER BY tr.scheduled_at, tr.task_run_id
+         LIMIT n FOR UPDATE SKIP LOCKED)
+    UPDATE pipeline.task_runs tr SET status = 'running', pid = NULL
+      FROM pick, pipeline.dags d, pipeline.tasks t
+     WHERE tr.task_run_id = pick.task_run_id AND d.dag_id = tr.dag_id
+       AND t.dag_id = tr.dag_id AND t.name = tr.task
+    RETURNING tr.task_run_id, (SELECT r.rolname FROM pg_roles r WHERE r.oid = d.owner_oid),
+              tr.dag || '.' || tr.task, (extract(epoch FROM t.timeout) * 1000)::bigint
+$$;
+
+------------------------------------------------------------------------
 -- Owners and what a non-owner may change
 ------------------------------------------------------------------------
 
@@ -107,23 +213,23 @@ DROP POLICY owner_or_admin ON pipeline.window_progress;
 CREATE POLICY owner_or_admin ON pipeline.source_offsets FOR SELECT
     USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source));
 CREATE POLICY owner_writes ON pipeline.source_offsets
-    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source AND s.owner = current_user));
+    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source AND s.owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid()));
 CREATE POLICY owner_or_admin ON pipeline.source_archive FOR SELECT
     USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source));
 CREATE POLICY owner_writes ON pipeline.source_archive
-    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source AND s.owner = current_user));
+    USING (EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = source AND s.owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid()));
 CREATE POLICY owner_or_admin ON pipeline.dead_letters FOR SELECT
-    USING (owner = current_user OR pipeline.is_admin());
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
 CREATE POLICY owner_writes ON pipeline.dead_letters
-    USING (owner = current_user);
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid());
 CREATE POLICY owner_or_admin ON pipeline.sink_progress FOR SELECT
     USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = sink));
 CREATE POLICY owner_writes ON pipeline.sink_progress
-    USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = sink AND s.owner = current_user));
+    USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = sink AND s.owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid()));
 CREATE POLICY owner_or_admin ON pipeline.window_progress FOR SELECT
     USING (EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.id = window_id));
 CREATE POLICY owner_writes ON pipeline.window_progress
-    USING (EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.id = window_id AND w.owner = current_user));
+    USING (EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.id = window_id AND w.owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid()));
 
 ------------------------------------------------------------------------
 -- Bounded intervals

@@ -169,6 +169,35 @@ SELECT count(*) AS offsets_bob_sees FROM pipeline.source_offsets;
 RESET ROLE;
 
 ------------------------------------------------------------------------
+-- 3b. Owners by OID: a DAG's owner cannot be forged through owner_oid,
+-- and a role dropped while it owned a DAG does not leave it to the next
+-- role created with its name.
+------------------------------------------------------------------------
+CREATE ROLE sec_carol LOGIN;
+SET ROLE sec_carol;
+SELECT pipeline.create_dag('carol_dag') > 0 AS created;
+SELECT pipeline.add_task('carol_dag', 'work', 'SELECT 1');
+UPDATE pipeline.dags SET owner_oid = 10 WHERE name = 'carol_dag';
+INSERT INTO pipeline.sinks (name, server, topic, owner_oid) VALUES ('carol_sink', 'nowhere', 't', 10);
+SELECT d.name, d.owner, r.rolname AS owner_by_oid
+  FROM pipeline.dags d JOIN pg_roles r ON r.oid = d.owner_oid WHERE d.name = 'carol_dag'
+UNION ALL
+SELECT s.name, s.owner, r.rolname FROM pipeline.sinks s JOIN pg_roles r ON r.oid = s.owner_oid
+ WHERE s.name = 'carol_sink';
+DELETE FROM pipeline.sinks WHERE name = 'carol_sink';
+RESET ROLE;
+DROP ROLE sec_carol;
+CREATE ROLE sec_carol LOGIN;
+SET ROLE sec_carol;
+SELECT count(*) AS dags_the_new_carol_sees FROM pipeline.dags;
+SELECT pipeline.run_now('carol_dag');
+RESET ROLE;
+SELECT name, owner, NOT EXISTS (SELECT FROM pg_roles r WHERE r.oid = d.owner_oid) AS orphaned
+  FROM pipeline.dags d WHERE name = 'carol_dag';
+SELECT pipeline.drop_dag('carol_dag');
+DROP ROLE sec_carol;
+
+------------------------------------------------------------------------
 -- 4. Intervals a scheduler pass adds to now() are bounded.
 ------------------------------------------------------------------------
 SET ROLE sec_alice;

@@ -38,7 +38,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "miscadmin.h"
+#include "utils/lsyscache.h"
 #include "storage/lock.h"
 #include "utils/guc.h"
 
@@ -120,4 +122,24 @@ pp_xact_lock(uint32 class, uint32 key, bool wait)
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, class, key, PP_LOCKTAG_FIELD4);
 	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * pp_owner_name_sql
+ *		SQL for the name of the role that owns a catalog row of "table"
+ *		(sources, sinks, windows, dags), NULL when that role is gone: by the
+ *		owner's OID (0.5.0 on), or by its name in a database whose extension
+ *		is not updated yet.  Prefix: the row's alias with its dot, or "".
+ */
+const char *
+pp_owner_name_sql(const char *table, const char *prefix)
+{
+	Oid			nsp = get_namespace_oid("pipeline", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
+
+	if (OidIsValid(rel) && get_attnum(rel, "owner_oid") != InvalidAttrNumber)
+		return psprintf("(SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid "
+						"OPERATOR(pg_catalog.=) %sowner_oid)", prefix);
+	return psprintf("(SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.rolname "
+					"OPERATOR(pg_catalog.=) %sowner)", prefix);
 }

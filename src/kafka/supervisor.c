@@ -121,11 +121,12 @@ read_sources(void)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	/* consumers, sinks and, while some window exists, one maintainer */
-	if (SPI_execute(psprintf("SELECT name, owner::text, consumers, config_version, %d FROM pipeline.sources "
+	if (SPI_execute(psprintf("SELECT name, %s, consumers, config_version, %d FROM pipeline.sources "
 							 "WHERE NOT paused UNION ALL "
-							 "SELECT name, owner::text, 1, config_version, %d FROM pipeline.sinks "
+							 "SELECT name, %s, 1, config_version, %d FROM pipeline.sinks "
 							 "WHERE NOT paused%s",
-							 PP_WORKER_CONSUMER, PP_WORKER_SINK,
+							 pp_owner_name_sql("sources", ""), PP_WORKER_CONSUMER,
+							 pp_owner_name_sql("sinks", ""), PP_WORKER_SINK,
 							 OidIsValid(get_relname_relid("windows", get_namespace_oid("pipeline", false))) ?
 							 psprintf(" UNION ALL SELECT 'windows', "
 									  "(SELECT rolname::text FROM pg_catalog.pg_roles WHERE oid = 10), 1, 1, %d "
@@ -140,7 +141,8 @@ read_sources(void)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
-		Oid			owner = get_role_oid(TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull)), true);
+		Datum		owner_name = SPI_getbinval(tup, desc, 2, &isnull);
+		Oid			owner = isnull ? InvalidOid : get_role_oid(TextDatumGetCString(owner_name), true);
 		int			count = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
 		int			version = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 		PipelineWorkerKind kind = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));

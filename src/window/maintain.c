@@ -238,7 +238,8 @@ load_watermark(PipelineWindow *def)
 PipelineWindow *
 pp_window_load(int32 id, bool missing_ok)
 {
-	static const char *sql =
+	static char *sql = NULL;
+	static const char *sql_head =
 		"SELECT w.id, w.name, " QUALIFIED("state_table") ", " QUALIFIED("delta_table") ", "
 		QUALIFIED("late_table") ", " QUALIFIED("source") ", w.source::oid, w.time_column::text, "
 		"(SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid = w.source "
@@ -247,7 +248,9 @@ pp_window_load(int32 id, bool missing_ok)
 		"coalesce((extract(epoch FROM w.size) / nullif(extract(epoch FROM w.slide), 0))::bigint, 0), "
 		"w.group_by::text[], w.agg_names, w.agg_kinds, w.agg_exprs, w.agg_args, w.agg_types, "
 		"w.columns::text[], w.emit, w.late_rows, w.mode, w.retention::text, w.sink, "
-		"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = w.owner), "
+		"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = ";
+	/* ... the owner's name (pp_owner_name_sql), then: */
+	static const char *sql_tail = "), "
 		"(extract(epoch FROM w.allowed_lateness) * 1000000)::bigint "
 		"FROM pipeline.windows w WHERE w.id = $1";
 	Oid			argtypes[1] = {INT4OID};
@@ -262,6 +265,10 @@ pp_window_load(int32 id, bool missing_ok)
 	int			n;
 
 	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
+	if (sql == NULL)			/* the owner by OID once the catalog has it */
+		sql = MemoryContextStrdup(TopMemoryContext,
+								  psprintf("%s%s%s", sql_head,
+										   pp_owner_name_sql("windows", "w."), sql_tail));
 	if (spi_run(sql, 1, argtypes, values, NULL, InvalidSnapshot) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.windows");
 	if (SPI_processed == 0)
