@@ -99,6 +99,21 @@ typedef struct PipelineDataVersion
 } PipelineDataVersion;
 
 /*
+ * The watched tables a prepared transaction wrote (scheduler.c): their
+ * versions are bumped when COMMIT PREPARED names its GID, in whatever
+ * session.  gid[0] == 0: a free entry.
+ */
+#define PP_MAX_PREPARED		32
+#define PP_PREPARED_RELS	8
+typedef struct PipelinePrepared
+{
+	Oid			dboid;
+	char		gid[200];		/* GIDSIZE */
+	int			nrels;			/* > PP_PREPARED_RELS: every watched table */
+	Oid			relids[PP_PREPARED_RELS];
+} PipelinePrepared;
+
+/*
  * The one shared structure.  lock protects everything in it but the
  * per-slot error fields: the slot array, the launcher's request queue
  * (databases to look at again), the list of paused databases and the
@@ -119,6 +134,8 @@ typedef struct PipelineShared
 	uint64		data_epoch;		/* first data version: the start time */
 	int			nwatched;
 	PipelineDataVersion watched[PP_MAX_WATCHED];
+	bool		prepared_overflow;	/* some prepared writes not kept */
+	PipelinePrepared prepared[PP_MAX_PREPARED];
 	int			nslots;
 	PipelineWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } PipelineShared;
@@ -222,6 +239,8 @@ extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
 extern int	pp_max_task_runs;
 extern long pp_scheduler_pass(void);
 extern void pp_scheduler_runner_main(PipelineWorkerArgs *args);
+extern void pp_scheduler_preparing(const char *gid);
+extern void pp_scheduler_prepared_end(const char *gid, bool commit);
 
 /* src/window: the maintainer worker of async window aggregates */
 extern int	pp_window_delay_ms;

@@ -507,6 +507,98 @@ bump_versions(void)
 	}
 }
 
+/*
+ * Two-phase commit.  PREPARE TRANSACTION ends this session's transaction
+ * without committing it: the tables it wrote are kept in shared memory
+ * under its GID (the utility hook tells us the GID first), and COMMIT
+ * PREPARED, in any session, bumps them.  When the table of prepared
+ * transactions is full, the next COMMIT PREPARED of the database bumps
+ * every watched table of it: an extra run rather than a missed one.
+ */
+static char preparing_gid[200];
+
+void
+pp_scheduler_preparing(const char *gid)
+{
+	strlcpy(preparing_gid, gid ? gid : "", sizeof(preparing_gid));
+}
+
+static void
+keep_prepared(void)
+{
+	PipelinePrepared *free_entry = NULL;
+
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < PP_MAX_PREPARED && free_entry == NULL; i++)
+		if (pp_shared->prepared[i].gid[0] == '\0')
+			free_entry = &pp_shared->prepared[i];
+	if (free_entry == NULL || preparing_gid[0] == '\0')
+		pp_shared->prepared_overflow = true;
+	else
+	{
+		ListCell   *lc;
+
+		free_entry->dboid = MyDatabaseId;
+		strlcpy(free_entry->gid, preparing_gid, sizeof(free_entry->gid));
+		free_entry->nrels = list_length(written_tables);
+		if (free_entry->nrels <= PP_PREPARED_RELS)
+		{
+			int			n = 0;
+
+			foreach(lc, written_tables)
+				free_entry->relids[n++] = lfirst_oid(lc);
+		}
+	}
+	LWLockRelease(pp_shared->lock);
+	preparing_gid[0] = '\0';
+}
+
+/*
+ * pp_scheduler_prepared_end
+ *		From the utility hook, after COMMIT PREPARED or ROLLBACK PREPARED
+ *		of "gid" succeeded.
+ */
+void
+pp_scheduler_prepared_end(const char *gid, bool commit)
+{
+	List	   *rels = NIL;
+	bool		all = false;
+
+	if (pp_shared == NULL || gid == NULL)
+		return;
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < PP_MAX_PREPARED; i++)
+	{
+		PipelinePrepared *p = &pp_shared->prepared[i];
+
+		if (p->gid[0] == '\0' || p->dboid != MyDatabaseId || strcmp(p->gid, gid) != 0)
+			continue;
+		if (p->nrels > PP_PREPARED_RELS)
+			all = true;
+		else
+			for (int r = 0; r < p->nrels; r++)
+				rels = lappend_oid(rels, p->relids[r]);
+		p->gid[0] = '\0';
+		break;
+	}
+	if (commit && (all || (rels == NIL && pp_shared->prepared_overflow)))
+		for (int i = 0; i < pp_shared->nwatched; i++)
+			if (pp_shared->watched[i].dboid == MyDatabaseId)
+				rels = lappend_oid(rels, pp_shared->watched[i].relid);
+	LWLockRelease(pp_shared->lock);
+
+	if (commit && rels != NIL)
+	{
+		List	   *mine = written_tables;
+
+		written_tables = rels;
+		bump_versions();
+		written_tables = mine;
+		pp_coordinator_wake(MyDatabaseId);
+	}
+	list_free(rels);
+}
+
 static void
 data_xact_callback(XactEvent event, void *arg)
 {
@@ -518,6 +610,8 @@ data_xact_callback(XactEvent event, void *arg)
 		bump_versions();
 		pp_coordinator_wake(MyDatabaseId);
 	}
+	if (event == XACT_EVENT_PREPARE && pp_shared != NULL)
+		keep_prepared();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)

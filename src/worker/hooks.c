@@ -321,6 +321,9 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 		pause_database(dboid);	/* until the transaction ends */
 	if (IsA(stmt, LockStmt))
 		check_catalog_lock((LockStmt *) stmt);
+	if (IsA(stmt, TransactionStmt) &&
+		((TransactionStmt *) stmt)->kind == TRANS_STMT_PREPARE)
+		pp_scheduler_preparing(((TransactionStmt *) stmt)->gid);	/* for its callbacks */
 	if (IsA(stmt, RenameStmt))
 		pp_window_check_rename((RenameStmt *) stmt);	/* columns windows read */
 
@@ -338,8 +341,12 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 			 ((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
 	{
 		/* the wake-up of a prepared transaction comes with its commit */
+		pp_scheduler_prepared_end(((TransactionStmt *) stmt)->gid, true);
 		pp_coordinator_wake(MyDatabaseId);
 	}
+	else if (IsA(stmt, TransactionStmt) &&
+			 ((TransactionStmt *) stmt)->kind == TRANS_STMT_ROLLBACK_PREPARED)
+		pp_scheduler_prepared_end(((TransactionStmt *) stmt)->gid, false);
 }
 
 /*

@@ -26,7 +26,7 @@ chomp $addr;
 die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
 END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
 
-my $node = pipeline_node('security_workers');
+my $node = pipeline_node('security_workers', conf => 'max_prepared_transactions = 4');
 $node->start;
 
 # The test's own queries name their objects in a path it chooses: the
@@ -161,6 +161,29 @@ is(sql('victim', q{SELECT coalesce(string_agg(DISTINCT as_role || ': ' || what, 
 is(sql('victim', q{SELECT coalesce(string_agg(DISTINCT as_role || ': ' || what, ', '), 'none')
                      FROM public.sprung}),
 	'none', 'no worker resolved a name in a search_path a role set');
+
+########################################################################
+# A data-aware DAG is triggered by a two-phase commit: when COMMIT
+# PREPARED commits the rows (in another session), not at PREPARE.
+########################################################################
+sql('victim', q{
+SET ROLE alice;
+CREATE TABLE alice_s.orders (id int);
+SELECT pipeline.create_dag('on_orders', trigger_on => '{alice_s.orders}');
+SELECT pipeline.add_task('on_orders', 'count', 'SELECT count(*) FROM alice_s.orders');
+});
+my $data_runs = sub {
+	sql('victim', "SELECT count(*) FROM pipeline.dag_runs WHERE dag = 'on_orders'") };
+sql('victim', q{SET ROLE alice; BEGIN; INSERT INTO alice_s.orders VALUES (1); PREPARE TRANSACTION 'pp_2pc_1'});
+sleep 2;
+is($data_runs->(), '0', 'a prepared transaction triggers nothing yet');
+sql('victim', q{COMMIT PREPARED 'pp_2pc_1'});
+ok(defined wait_until(20, sub { $data_runs->() eq '1' }),
+	'COMMIT PREPARED (in another session) triggers the data-aware DAG');
+sql('victim', q{SET ROLE alice; BEGIN; INSERT INTO alice_s.orders VALUES (2); PREPARE TRANSACTION 'pp_2pc_2'});
+sql('victim', q{ROLLBACK PREPARED 'pp_2pc_2'});
+sleep 2;
+is($data_runs->(), '1', 'ROLLBACK PREPARED triggers nothing');
 
 ########################################################################
 # Statistics and timestamps of what the consumer wrote.
