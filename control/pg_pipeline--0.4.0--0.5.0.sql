@@ -292,6 +292,81 @@ CREATE TRIGGER bounds BEFORE INSERT OR UPDATE ON pipeline.dags
     FOR EACH ROW EXECUTE FUNCTION pipeline._dag_bounds();
 
 ------------------------------------------------------------------------
+-- Per-role limits on what all roles share
+------------------------------------------------------------------------
+
+-- A role's sources take background workers (max_worker_processes) and its
+-- data-aware DAGs entries of a shared array (1,024 tables per server) that
+-- every role's DAGs need: pg_pipeline.max_consumers_per_role and
+-- pg_pipeline.max_watched_per_role bound one role's share (defaults 64 and
+-- 64 when the library is not loaded).
+CREATE FUNCTION pipeline._role_limit(setting text, fallback integer)
+RETURNS integer
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce(nullif(current_setting('pg_pipeline.' || setting, true), '')::integer, fallback) $$;
+COMMENT ON FUNCTION pipeline._role_limit(text, integer) IS
+'the value of a pg_pipeline.max_*_per_role setting, or the default when the library is not loaded';
+
+CREATE FUNCTION pipeline._source_limits()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    lim integer := pipeline._role_limit('max_consumers_per_role', 64);
+    total bigint;
+BEGIN
+    SELECT coalesce(sum(s.consumers), 0) + NEW.consumers INTO total
+      FROM pipeline.sources s
+     WHERE s.owner = NEW.owner AND s.name <> NEW.name;
+    IF total > lim THEN
+        RAISE EXCEPTION 'role "%" would have % consumers, more than pg_pipeline.max_consumers_per_role (%)',
+                NEW.owner, total, lim
+            USING ERRCODE = 'configuration_limit_exceeded',
+                  DETAIL = 'Each consumer of a source is a background worker.',
+                  HINT = 'Lower consumers of this or another source, or ask the administrator to raise the setting.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._source_limits() IS
+'trigger: a role''s sources have at most pg_pipeline.max_consumers_per_role consumers in all';
+CREATE TRIGGER limits BEFORE INSERT OR UPDATE OF consumers, owner ON pipeline.sources
+    FOR EACH ROW EXECUTE FUNCTION pipeline._source_limits();
+
+CREATE FUNCTION pipeline._dag_limits()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    lim integer := pipeline._role_limit('max_watched_per_role', 64);
+    total bigint;
+BEGIN
+    IF NEW.trigger_on IS NULL THEN
+        RETURN NEW;
+    END IF;
+    SELECT count(DISTINCT t) INTO total
+      FROM (SELECT unnest(d.trigger_on) AS t FROM pipeline.dags d
+             WHERE d.owner = NEW.owner AND d.dag_id <> NEW.dag_id
+            UNION ALL SELECT unnest(NEW.trigger_on)) w;
+    IF total > lim THEN
+        RAISE EXCEPTION 'role "%" would watch % tables, more than pg_pipeline.max_watched_per_role (%)',
+                NEW.owner, total, lim
+            USING ERRCODE = 'configuration_limit_exceeded',
+                  DETAIL = 'Data-aware DAGs of all roles share 1024 watched tables per server.',
+                  HINT = 'Watch fewer tables (for example one table a trigger of yours writes), or ask the administrator to raise the setting.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._dag_limits() IS
+'trigger: a role''s data-aware DAGs watch at most pg_pipeline.max_watched_per_role tables in all';
+CREATE TRIGGER limits BEFORE INSERT OR UPDATE OF trigger_on, owner ON pipeline.dags
+    FOR EACH ROW EXECUTE FUNCTION pipeline._dag_limits();
+
+------------------------------------------------------------------------
 -- What other roles' work shows
 ------------------------------------------------------------------------
 

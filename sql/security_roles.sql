@@ -162,6 +162,21 @@ BEGIN;
 LOCK TABLE pipeline.sources IN ACCESS SHARE MODE;
 ROLLBACK;
 RESET ROLE;
+-- one role's share of the workers and of the watched-table array is
+-- bounded (pg_pipeline.max_consumers_per_role, max_watched_per_role)
+SHOW pg_pipeline.max_consumers_per_role;
+SHOW pg_pipeline.max_watched_per_role;
+SET ROLE sec_alice;
+SELECT pipeline.alter_source('sec_src', consumers => 40);
+SELECT pipeline.create_source('sec_src2', server => 'sec_kafka', topic => 't2',
+    target => 'sec_a.raw', format => 'jsonb', consumers => 30);
+SELECT count(*) AS alices_sources FROM pipeline.sources;
+DO $$ BEGIN FOR i IN 1..65 LOOP EXECUTE format('CREATE TABLE sec_a.wt%s (x int)', i); END LOOP; END $$;
+SELECT pipeline.create_dag('sec_watch', trigger_on => (SELECT array_agg('sec_a.wt' || i) FROM generate_series(1, 65) i));
+SELECT pipeline.create_dag('sec_watch', trigger_on => (SELECT array_agg('sec_a.wt' || i) FROM generate_series(1, 64) i)) > 0 AS created;
+SELECT pipeline.drop_dag('sec_watch');
+SELECT pipeline.alter_source('sec_src', consumers => 1);
+RESET ROLE;
 -- Bob sees nothing of it
 SET ROLE sec_bob;
 SELECT count(*) AS sources_bob_sees FROM pipeline.sources;

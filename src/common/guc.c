@@ -26,6 +26,8 @@ int			pp_restart_delay_ms = 1000;
 int			pp_max_restart_delay_ms = 60000;
 int			pp_log_level = LOG;
 int			pp_max_message_bytes = 64 * 1024 * 1024;
+static int	pp_max_consumers_per_role = 64;
+static int	pp_max_watched_per_role = 64;
 
 static const struct config_enum_entry log_level_options[] = {
 	{"debug5", DEBUG5, false},
@@ -134,6 +136,23 @@ pp_guc_init(void)
 							&pp_max_message_bytes, 64 * 1024 * 1024, 1024,
 							256 * 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
+
+	/* read by SQL (pipeline._role_limits): no C variable is needed */
+	DefineCustomIntVariable("pg_pipeline.max_consumers_per_role",
+							"Most consumers (the sum of the consumers of its "
+							"sources) one role may have in a database.",
+							"Consumers are background workers: one role must "
+							"not take every max_worker_processes slot.",
+							&pp_max_consumers_per_role, 64, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.max_watched_per_role",
+							"Most tables one role's data-aware DAGs may watch "
+							"in a database.",
+							"The versions of watched tables live in a shared "
+							"array of 1024 entries for the whole server.",
+							&pp_max_watched_per_role, 64, 1, 1024,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("pg_pipeline.log_level",
 							 "Message level of the workers' start, stop and "
