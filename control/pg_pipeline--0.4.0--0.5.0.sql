@@ -128,6 +128,46 @@ AS $$
 $$;
 
 ------------------------------------------------------------------------
+-- A source's target by OID
+------------------------------------------------------------------------
+
+-- The target was kept as a (qualified) name and looked up at every batch:
+-- once the table was renamed or dropped, a table created later under that
+-- name, by whoever may create in that schema, received the source's rows.
+-- Its OID is now kept beside the name, taken when the row is written; the
+-- consumer opens the table by OID (a renamed table keeps its rows coming,
+-- a dropped one stops the source with a clear error).  Once that table is
+-- gone, the next write of the row by its owner (resume_source, after the
+-- table was created again) takes the name's table anew.
+ALTER TABLE pipeline.sources ADD COLUMN target_oid oid;
+COMMENT ON COLUMN pipeline.sources.target_oid IS
+'the target table''s OID, taken when the source was written (target is its name then)';
+UPDATE pipeline.sources SET target_oid = pg_catalog.to_regclass(target);
+
+CREATE FUNCTION pipeline._target_oid()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.target IS DISTINCT FROM OLD.target
+       OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = OLD.target_oid) THEN
+        NEW.target_oid := pg_catalog.to_regclass(NEW.target);
+        IF NEW.target_oid IS NULL THEN
+            RAISE EXCEPTION 'relation "%" does not exist', NEW.target USING ERRCODE = 'undefined_table';
+        END IF;
+    ELSE
+        NEW.target_oid := OLD.target_oid;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._target_oid() IS
+'trigger: keeps a source''s target_oid the OID of the table its target named when written';
+CREATE TRIGGER target_oid BEFORE INSERT OR UPDATE ON pipeline.sources
+    FOR EACH ROW EXECUTE FUNCTION pipeline._target_oid();
+
+------------------------------------------------------------------------
 -- Owners and what a non-owner may change
 ------------------------------------------------------------------------
 

@@ -125,6 +125,21 @@ pp_xact_lock(uint32 class, uint32 key, bool wait)
 }
 
 /*
+ * pp_catalog_has_column
+ *		Does pipeline.<table> have <column>?  A database whose extension is
+ *		not updated yet (ALTER EXTENSION ... UPDATE after a new library) has
+ *		the previous release's catalogs: the workers read both.
+ */
+bool
+pp_catalog_has_column(const char *table, const char *column)
+{
+	Oid			nsp = get_namespace_oid("pipeline", true);
+	Oid			rel = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
+
+	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
+}
+
+/*
  * pp_owner_name_sql
  *		SQL for the name of the role that owns a catalog row of "table"
  *		(sources, sinks, windows, dags), NULL when that role is gone: by the
@@ -134,10 +149,7 @@ pp_xact_lock(uint32 class, uint32 key, bool wait)
 const char *
 pp_owner_name_sql(const char *table, const char *prefix)
 {
-	Oid			nsp = get_namespace_oid("pipeline", true);
-	Oid			rel = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
-
-	if (OidIsValid(rel) && get_attnum(rel, "owner_oid") != InvalidAttrNumber)
+	if (pp_catalog_has_column(table, "owner_oid"))
 		return psprintf("(SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid "
 						"OPERATOR(pg_catalog.=) %sowner_oid)", prefix);
 	return psprintf("(SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.rolname "

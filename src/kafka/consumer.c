@@ -59,6 +59,7 @@
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
 #include "pgstat.h"
+#include "storage/lmgr.h"
 #include "storage/pmsignal.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -70,6 +71,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/regproc.h"
 #include "utils/varlena.h"
@@ -95,6 +97,7 @@ typedef struct SourceConfig
 	char	   *server;
 	char	   *topic;
 	char	   *target;
+	Oid			target_oid;		/* 0: by name (catalogs before 0.5.0) */
 	SourceFormat format;
 	char	   *target_column;
 	OnError		on_error;
@@ -212,9 +215,12 @@ lock_source(bool load)
 	int			version;
 	bool		paused;
 
-	if (SPI_execute_with_args("SELECT config_version, paused, server::text, topic, target, format, "
-							  "target_column::text, on_error, properties, batch_rows, batch_bytes, "
-							  "batch_ms, start_from, archive FROM pipeline.sources WHERE name = $1 FOR SHARE",
+	if (SPI_execute_with_args(psprintf("SELECT config_version, paused, server::text, topic, target, format, "
+									   "target_column::text, on_error, properties, batch_rows, batch_bytes, "
+									   "batch_ms, start_from, archive, %s FROM pipeline.sources "
+									   "WHERE name = $1 FOR SHARE",
+									   pp_catalog_has_column("sources", "target_oid") ?
+									   "target_oid" : "0::oid"),
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read source \"%s\"", params.source);
 	if (SPI_processed == 0)
@@ -245,6 +251,9 @@ lock_source(bool load)
 		config.batch_ms = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12, &isnull));
 		config.start_from = spi_text(13);
 		config.archive = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 14, &isnull));
+		config.target_oid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
+		if (isnull)
+			config.target_oid = InvalidOid;
 		MemoryContextSwitchTo(old);
 	}
 	return true;
@@ -428,8 +437,24 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 		return false;
 	}
 
-	rv = makeRangeVarFromNameList(pp_qualified_name_list(config.target));
-	rel = table_openrv(rv, RowExclusiveLock);
+	if (OidIsValid(config.target_oid))
+	{
+		/* by OID: renamed, it is still the target; dropped, the source stops */
+		LockRelationOid(config.target_oid, RowExclusiveLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(config.target_oid)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the target table of source \"%s\" (\"%s\") was dropped",
+							params.source, config.target),
+					 errhint("Create the table again, then SELECT pipeline.resume_source('%s').",
+							 params.source)));
+		rel = table_open(config.target_oid, NoLock);
+	}
+	else
+	{
+		rv = makeRangeVarFromNameList(pp_qualified_name_list(config.target));
+		rel = table_openrv(rv, RowExclusiveLock);
+	}
 	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -22,6 +22,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/syscache.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -56,8 +57,11 @@ pp_kafka_open_replay_target(const char *source, Oid target, TargetLayout *layout
 	SourceFormat format;
 	Relation	rel;
 
-	if (SPI_execute_with_args("SELECT target, format, target_column::text, topic FROM pipeline.sources "
-							  "WHERE name = $1", 1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(psprintf("SELECT target, format, target_column::text, topic, %s "
+									   "FROM pipeline.sources WHERE name = $1",
+									   pp_catalog_has_column("sources", "target_oid") ?
+									   "target_oid" : "0::oid"),
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.sources");
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -69,6 +73,20 @@ pp_kafka_open_replay_target(const char *source, Oid target, TargetLayout *layout
 	column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 	topic = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 
+	if (!OidIsValid(target))
+	{
+		bool		isnull;
+
+		/* the source's own target, by OID (by name before 0.5.0) */
+		target = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+		if (isnull)
+			target = InvalidOid;
+		if (OidIsValid(target) && !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(target)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the target table of source \"%s\" (\"%s\") was dropped", source, own_target),
+					 errhint("Give another table to load into.")));
+	}
 	if (OidIsValid(target))
 		rel = table_open(target, RowExclusiveLock);
 	else

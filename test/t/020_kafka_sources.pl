@@ -669,7 +669,12 @@ is(sql(q{SELECT next_offset FROM pipeline.source_partitions WHERE source = 'src_
 	'dropped target: the offset did not move');
 ok(wait_until(10, sub { consumer_restarts('src_dt') > 0 }), 'dropped target: the consumer is retried');
 sql(q{CREATE TABLE ev_dt (id int, _offset bigint)});
-wait_sql(30, 'SELECT count(*) FROM ev_dt', '10', 'recreated target: the source recovers by itself');
+# (the target is kept by OID since 0.5.0: a table created under its name is
+# taken only when the owner says so)
+sleep 1;
+is(sql('SELECT count(*) FROM ev_dt'), '0', 'recreated target: not taken by itself');
+sql(q{SELECT pipeline.resume_source('src_dt')});
+wait_sql(30, 'SELECT count(*) FROM ev_dt', '10', 'recreated target: the source recovers after resume_source');
 is(sql(q{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_dt}),
 	join(',', map { "$_\@" . ($_ - 1) } 11 .. 20), 'recreated target: nothing lost or doubled');
 wait_sql(10, q{SELECT concat_ws(':', state, lag, (SELECT count(*) FROM ev_dt)) FROM pipeline.source_status WHERE source = 'src_dt'},

@@ -196,4 +196,24 @@ cmp_ok($batch_at[1] - $batch_at[0], '>=', 1.5,
 is(sql('victim', q{SELECT count(DISTINCT t) > 1 FROM alice_s.ev}), 't',
 	'now() in the target\'s defaults moves from batch to batch');
 
+########################################################################
+# The target by OID: renamed, it keeps receiving the rows; a table created
+# later under its old name receives none.
+########################################################################
+sql('victim', q{
+SET ROLE alice;
+ALTER TABLE alice_s.ev RENAME TO ev_renamed;
+CREATE TABLE alice_s.ev (k text, v int, t timestamptz DEFAULT now());
+});
+open(my $fh3, '>', $file) or die;
+print $fh3 map { qq({"k": "late$_", "v": $_}\n) } (1 .. 100);
+close($fh3);
+my ($out3, $err3);
+IPC::Run::run([ 'kcat', '-P', '-b', $addr, '-t', 'ev', '-l', $file ], '>', \$out3, '2>', \$err3,
+	IPC::Run::timeout(60)) or die "kcat failed: $err3";
+ok(defined wait_until(30, sub { sql('victim', 'SELECT count(*) FROM alice_s.ev_renamed') == 3100 }),
+	'a renamed target keeps receiving the source\'s rows');
+is(sql('victim', 'SELECT count(*) FROM alice_s.ev'), '0',
+	'a table created under the target\'s old name receives none');
+
 done_testing();
