@@ -172,6 +172,7 @@ extern void pp_pinned_search_path_end(int level);
 extern void pp_pin_session_search_path(void);
 
 /* src/common/zstd.c */
+extern int	pp_zstd_max_output;
 extern bytea *pp_zstd_compress(const void *data, size_t len);
 extern bytea *pp_zstd_decompress(bytea *in);
 
