@@ -4,9 +4,12 @@
  *	  pg_pipeline's configuration parameters (pg_pipeline.*).
  *
  * Every parameter is documented in docs/configuration.md; keep the two in
- * step.  Parameters that size shared memory are PGC_POSTMASTER, the rest
- * are PGC_SIGHUP so an operator can change them with pg_reload_conf() and
- * the workers pick them up at their next wake-up.
+ * step.  Parameters that size shared memory are PGC_POSTMASTER; those that
+ * steer the workers are PGC_SIGHUP so an operator can change them with
+ * pg_reload_conf() and the workers pick them up at their next wake-up.
+ * pg_pipeline.window_work_mem is per session (PGC_USERSET), and
+ * pg_pipeline.max_decompressed_size, a safety limit on what any role may
+ * ask to decompress, only a superuser may change (PGC_SUSET).
  *
  *-------------------------------------------------------------------------
  */
@@ -14,6 +17,7 @@
 
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/varlena.h"
 
 #include "common/pipeline.h"
@@ -153,6 +157,15 @@ pp_guc_init(void)
 							"array of 1024 entries for the whole server.",
 							&pp_max_watched_per_role, 64, 1, 1024,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.max_decompressed_size",
+							"Largest output of one zstd frame (dead letters, "
+							"the raw archive, pipeline.zstd_decompress).",
+							"A larger frame is refused before it is "
+							"decompressed.  Only a superuser may raise it.",
+							&pp_zstd_max_output, 256 * 1024 * 1024, 1024,
+							(int) (MaxAllocSize - VARHDRSZ),
+							PGC_SUSET, GUC_UNIT_BYTE, NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("pg_pipeline.log_level",
 							 "Message level of the workers' start, stop and "

@@ -194,6 +194,7 @@ extern bool pp_catalog_has_column(const char *table, const char *column);
 extern const char *pp_owner_name_sql(const char *table, const char *prefix);
 
 /* src/common/zstd.c */
+extern int	pp_zstd_max_output;
 extern bytea *pp_zstd_compress(const void *data, size_t len);
 extern bytea *pp_zstd_decompress(bytea *in);
 

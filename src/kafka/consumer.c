@@ -593,15 +593,19 @@ mine(const char *topic, int partition)
 	return (h + (uint32) partition) % (uint32) params.count == (uint32) params.index;
 }
 
-/* Where a partition without a stored offset starts. */
+/*
+ * Where a partition without a stored offset starts.  start_from applies to
+ * the first assignment only (first = the source has no stored offset at
+ * all); a partition found later starts at its beginning.
+ */
 static int64
-start_offset(const char *topic, int partition)
+start_offset(const char *topic, int partition, bool first)
 {
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t err;
 	int64		offset;
 
-	if (strcmp(config.start_from, "earliest") == 0)
+	if (!first || strcmp(config.start_from, "earliest") == 0)
 		return RD_KAFKA_OFFSET_BEGINNING;
 	if (strcmp(config.start_from, "latest") == 0)
 		return RD_KAFKA_OFFSET_END;
@@ -627,8 +631,51 @@ start_offset(const char *topic, int partition)
 }
 
 /*
+ * Does the source have a stored offset for any partition?  Until it has,
+ * its partitions are being assigned for the first time.
+ */
+static bool
+source_has_offsets(void)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(params.source)};
+
+	if (SPI_execute_with_args("SELECT 1 FROM pipeline.source_offsets WHERE source = $1 LIMIT 1",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the offsets of source \"%s\"", params.source);
+	return SPI_processed > 0;
+}
+
+/* Store a partition's first offset unless someone already stored one. */
+static void
+store_offset_if_absent(const char *topic, int partition, int64 next_offset)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, INT8OID};
+	Datum		values[4] = {CStringGetTextDatum(params.source), CStringGetTextDatum(topic),
+	Int32GetDatum(partition), Int64GetDatum(next_offset)};
+
+	if (SPI_execute_with_args("INSERT INTO pipeline.source_offsets (source, topic, partition, next_offset) "
+							  "VALUES ($1, $2, $3, $4) ON CONFLICT (source, topic, partition) DO NOTHING",
+							  4, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the offset of partition %d", partition);
+}
+
+/*
  * Assign the partitions of this worker that it does not read yet, at their
  * stored offsets.  Runs in its own transaction.
+ *
+ * A partition without a stored offset starts at start_from only in the
+ * source's first assignment, while the source has no stored offset at all;
+ * one found later (a partition added to a topic, a new topic of a list or
+ * a pattern) starts at its beginning, as Flink does with discovered
+ * partitions: 'latest' there would skip whatever was written to it before
+ * the next metadata look-up.  For that rule to hold across workers and
+ * restarts, the worker that makes the first assignment stores where every
+ * partition found then starts, its own and those of the source's other
+ * workers (unless they stored theirs already), in one transaction and in
+ * (topic, partition) order, so that workers doing this at once wait for
+ * each other without deadlocking.  reset_offsets(name, text) deletes every
+ * offset: the next assignment is a first one again.
  */
 static void
 assign_new_partitions(void)
@@ -636,17 +683,21 @@ assign_new_partitions(void)
 	rd_kafka_topic_partition_list_t *found = discover_partitions();
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(Max(found->cnt, 1));
 	rd_kafka_error_t *error;
+	bool		first;
 
+	rd_kafka_topic_partition_list_sort(found, NULL, NULL);
 	pp_worker_xact_start();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	first = !source_has_offsets();
 	for (int i = 0; i < found->cnt; i++)
 	{
 		const char *topic = found->elems[i].topic;
 		int			p = found->elems[i].partition;
+		bool		own = mine(topic, p);
 		int64		offset;
 
-		if (!mine(topic, p) || rd_kafka_topic_partition_list_find(assigned, topic, p) != NULL)
+		if (own ? rd_kafka_topic_partition_list_find(assigned, topic, p) != NULL : !first)
 			continue;
 		offset = stored_offset(topic, p, false);
 		if (offset < 0)
@@ -659,15 +710,24 @@ assign_new_partitions(void)
 			int64		low,
 						high;
 
-			offset = start_offset(topic, p);
+			offset = start_offset(topic, p, first);
 			if ((offset == RD_KAFKA_OFFSET_BEGINNING || offset == RD_KAFKA_OFFSET_END) &&
 				rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high,
 												 METADATA_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
 				offset = (offset == RD_KAFKA_OFFSET_BEGINNING) ? low : high;
-			if (offset >= 0)
+			/* the first assignment is stored whole, or not at all */
+			if (offset < 0 && first)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("could not find where partition %d of topic \"%s\" starts", p, topic),
+						 errdetail("The watermark offsets of the partition could not be read.")));
+			if (offset >= 0 && own)
 				store_offset(topic, p, offset, -1);
+			else if (offset >= 0)
+				store_offset_if_absent(topic, p, offset);
 		}
-		rd_kafka_topic_partition_list_add(list, topic, p)->offset = offset;
+		if (own)
+			rd_kafka_topic_partition_list_add(list, topic, p)->offset = offset;
 	}
 	SPI_finish();
 	PopActiveSnapshot();

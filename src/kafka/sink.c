@@ -19,18 +19,49 @@
  *	3. in a second transaction the acknowledged rows are deleted.
  *
  * A worker killed between 2 and 3 leaves sent rows in the outbox.  At
- * start, the worker therefore reads the last message of every partition:
- * the idempotent producer keeps each partition in order, so every row of
- * that partition with a sequence number up to that message's was
- * delivered, and is deleted instead of being sent again.
+ * start, the worker therefore looks for its own last message in every
+ * partition that has such rows: the idempotent producer keeps each
+ * partition in order, so every row of that partition with a sequence
+ * number up to that message's was delivered, and is deleted instead of
+ * being sent again.
+ *
+ * Its own messages, not anyone's.  Whoever may write to the topic can add
+ * a message with any pg_pipeline_seq header: trusted, a high number would
+ * make the worker delete rows it never sent, and any foreign message at
+ * the end of a partition would hide the worker's last one.  So each
+ * message also carries pg_pipeline_sig, an HMAC-SHA256 (128 bits, in hex)
+ * of its topic, partition and sequence number under a key only the
+ * database server can compute:
+ *
+ *	key = HMAC-SHA256(the cluster's mock authentication nonce,
+ *					  "pg_pipeline sink" | database OID | sink name | created_at)
+ *
+ * The nonce is 32 random bytes that initdb writes into pg_control (the
+ * secret behind SCRAM's answers for unknown roles); no SQL function shows
+ * it, and HMAC outputs do not reveal it.  Physical standbys share it, so a
+ * promoted standby recognises the messages its primary sent.  The sink's
+ * name and created_at make each incarnation of a sink its own key, so the
+ * messages of a dropped sink of the same name, or of another sink on the
+ * same topic, are not taken for its own.  The restart check reads windows
+ * of growing size backwards from the end of the partition until one holds
+ * a message whose signature matches, and trusts only that message's
+ * number.  A copied genuine message says nothing false (its rows were
+ * delivered), and no one without the key can sign another number.  What
+ * this costs: a new cluster (pg_upgrade, dump and restore) has a new nonce,
+ * so rows sent but not yet deleted when the old one stopped are sent once
+ * more; nothing is lost.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_control.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -42,11 +73,14 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "common/pipeline.h"
 #include "kafka/kafka.h"
 
 #define SEQ_HEADER "pg_pipeline_seq"
+#define SIG_HEADER "pg_pipeline_sig"
+#define SIG_BYTES 16			/* of the HMAC-SHA256, shown in hex */
 #define FLUSH_POLL_MS 100
 #define TAIL_TIMEOUT_MS 5000
 
@@ -60,6 +94,7 @@ static rd_kafka_t *producer = NULL;
 static int	failed_deliveries;
 static char delivery_error[512];
 static MemoryContext batch_context;	/* the rows of the batch in flight */
+static uint8 sink_key[PG_SHA256_DIGEST_LENGTH];	/* signs the messages */
 
 static void
 destroy_producer(int code, Datum arg)
@@ -103,6 +138,92 @@ commit(void)
 	pp_worker_xact_commit();
 }
 
+/*
+ * HMAC-SHA256 of data under key into out (PG_SHA256_DIGEST_LENGTH bytes).
+ * Call inside a transaction: the context belongs to its resource owner.
+ */
+static void
+hmac_sha256(const uint8 *key, size_t keylen, const void *data, size_t len, uint8 *out)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+
+	if (ctx == NULL)
+		elog(ERROR, "out of memory for an HMAC");
+	if (pg_hmac_init(ctx, key, keylen) < 0 ||
+		pg_hmac_update(ctx, data, len) < 0 ||
+		pg_hmac_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute an HMAC: %s", pg_hmac_error(ctx));
+	pg_hmac_free(ctx);
+}
+
+/* The key of this incarnation of the sink (see the file header). */
+static void
+derive_key(TimestampTz created_at)
+{
+	StringInfoData id;
+
+	initStringInfo(&id);
+	appendStringInfo(&id, "pg_pipeline sink\n%u\n%s\n" INT64_FORMAT,
+					 MyDatabaseId, params.source, (int64) created_at);
+	hmac_sha256((const uint8 *) GetMockAuthenticationNonce(), MOCK_AUTH_NONCE_LEN,
+				id.data, id.len, sink_key);
+	pfree(id.data);
+}
+
+/* The pg_pipeline_sig of a message: hex of SIG_BYTES bytes, NUL-terminated. */
+static void
+sign(int partition, int64 seq, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	char	   *what = psprintf("%s\n%d\n" INT64_FORMAT, topic, partition, seq);
+	uint8		mac[PG_SHA256_DIGEST_LENGTH];
+
+	hmac_sha256(sink_key, sizeof(sink_key), what, strlen(what), mac);
+	pfree(what);
+	for (int i = 0; i < SIG_BYTES; i++)
+	{
+		hex[2 * i] = digits[mac[i] >> 4];
+		hex[2 * i + 1] = digits[mac[i] & 15];
+	}
+	hex[2 * SIG_BYTES] = '\0';
+}
+
+/*
+ * The sequence number a message of this sink carries, or 0 when it is not
+ * one of its own (no headers, or a signature that does not match).
+ */
+static int64
+own_seq(const rd_kafka_message_t *msg, int partition)
+{
+	rd_kafka_headers_t *hdrs;
+	const void *seqv;
+	const void *sigv;
+	size_t		seqlen;
+	size_t		siglen;
+	char		seqtext[32];
+	char		expected[2 * SIG_BYTES + 1];
+	char	   *end;
+	int64		seq;
+	int			diff = 0;
+
+	if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		rd_kafka_header_get_last(hdrs, SEQ_HEADER, &seqv, &seqlen) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		rd_kafka_header_get_last(hdrs, SIG_HEADER, &sigv, &siglen) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		seqv == NULL || sigv == NULL || seqlen == 0 || seqlen >= sizeof(seqtext) ||
+		siglen != 2 * SIG_BYTES)
+		return 0;
+	memcpy(seqtext, seqv, seqlen);
+	seqtext[seqlen] = '\0';
+	errno = 0;
+	seq = strtoi64(seqtext, &end, 10);
+	if (errno != 0 || *end != '\0' || seq <= 0)
+		return 0;
+	sign(partition, seq, expected);
+	for (int i = 0; i < 2 * SIG_BYTES; i++)
+		diff |= expected[i] ^ ((const char *) sigv)[i];
+	return diff == 0 ? seq : 0;
+}
+
 /* Lock the sink's row; false when it changed, was paused or dropped. */
 static bool
 lock_sink(bool load)
@@ -113,8 +234,8 @@ lock_sink(bool load)
 	HeapTuple	tup;
 	TupleDesc	desc;
 
-	if (SPI_execute_with_args("SELECT config_version, paused, server::text, topic, properties, batch_rows "
-							  "FROM pipeline.sinks WHERE name = $1 FOR SHARE",
+	if (SPI_execute_with_args("SELECT config_version, paused, server::text, topic, properties, batch_rows, "
+							  "created_at FROM pipeline.sinks WHERE name = $1 FOR SHARE",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read sink \"%s\"", params.source);
 	if (SPI_processed == 0)
@@ -133,6 +254,7 @@ lock_sink(bool load)
 		properties = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
 		batch_rows = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 		MemoryContextSwitchTo(old);
+		derive_key(DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull)));
 	}
 	return true;
 }
@@ -188,17 +310,66 @@ partition_count(void)
 }
 
 /*
- * The sequence number of the last message of a partition (0 when empty
- * or not ours), read with a short-lived consumer.
+ * The highest sequence number of this sink's own messages in offsets
+ * [start, end) of a partition, or 0.  Waits at most TAIL_TIMEOUT_MS for
+ * each message.
  */
 static int64
-tail_seq(rd_kafka_t *consumer, int partition)
+scan_range(rd_kafka_t *consumer, int partition, int64 start, int64 end)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), TAIL_TIMEOUT_MS);
+	int64		found = 0;
+
+	rd_kafka_topic_partition_list_add(list, topic, partition)->offset = start;
+	rd_kafka_assign(consumer, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	for (;;)
+	{
+		rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, FLUSH_POLL_MS);
+		bool		done = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (msg == NULL)
+		{
+			if (GetCurrentTimestamp() < deadline)
+				continue;
+			rd_kafka_assign(consumer, NULL);
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not read partition %d of topic \"%s\" from offset " INT64_FORMAT,
+							partition, topic, start)));
+		}
+		if (msg->partition == partition && msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			done = true;
+		else if (msg->partition == partition && msg->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+				 msg->offset >= start)
+		{
+			if (msg->offset < end)
+				found = Max(found, own_seq(msg, partition));
+			done = (msg->offset >= end - 1);
+			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), TAIL_TIMEOUT_MS);
+		}
+		rd_kafka_message_destroy(msg);
+		if (done)
+			break;
+	}
+	rd_kafka_assign(consumer, NULL);
+	return found;
+}
+
+/*
+ * The sequence number of this sink's own last message in a partition (0
+ * when there is none): windows of 16, 128, 1024, ... messages, read
+ * backwards from the end until one holds a message of the sink.  Messages
+ * of anyone else (whatever headers they carry) are passed over.
+ */
+static int64
+last_own_seq(rd_kafka_t *consumer, int partition)
 {
 	int64		low,
 				high,
-				seq = 0;
-	rd_kafka_topic_partition_list_t *list;
-	TimestampTz deadline;
+				window = 16;
 	rd_kafka_resp_err_t err;
 
 	err = rd_kafka_query_watermark_offsets(consumer, topic, partition, &low, &high, TAIL_TIMEOUT_MS);
@@ -207,60 +378,72 @@ tail_seq(rd_kafka_t *consumer, int partition)
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not read the end of partition %d of topic \"%s\"", partition, topic),
 				 errdetail("librdkafka: %s", rd_kafka_err2str(err))));
-	if (high <= low)
-		return 0;
-
-	list = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(list, topic, partition)->offset = high - 1;
-	rd_kafka_assign(consumer, list);
-	rd_kafka_topic_partition_list_destroy(list);
-
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), TAIL_TIMEOUT_MS);
-	while (GetCurrentTimestamp() < deadline)
+	while (high > low)
 	{
-		rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, FLUSH_POLL_MS);
-		rd_kafka_headers_t *hdrs;
-		const void *value;
-		size_t		size;
+		int64		start = Max(low, high - window);
+		int64		seq = scan_range(consumer, partition, start, high);
 
-		CHECK_FOR_INTERRUPTS();
-		if (msg == NULL)
-			continue;
-		if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && msg->partition == partition &&
-			rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-			rd_kafka_header_get_last(hdrs, SEQ_HEADER, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-			value != NULL && size < 32)
-			seq = strtoi64(pnstrdup(value, size), NULL, 10);
-		rd_kafka_message_destroy(msg);
-		rd_kafka_assign(consumer, NULL);
-		return seq;
+		if (seq > 0)
+			return seq;
+		high = start;
+		window *= 8;
 	}
-	rd_kafka_assign(consumer, NULL);
-	ereport(ERROR,
-			(errcode(ERRCODE_CONNECTION_FAILURE),
-			 errmsg("could not read the last message of partition %d of topic \"%s\"", partition, topic)));
 	return 0;
 }
 
 /*
  * After a restart: rows that were sent before the worker stopped (their
- * sequence number is at most the last one in their partition) are done.
+ * sequence number is at most that of the sink's own last message in their
+ * partition) are done.  Only partitions with numbered rows are read.
  */
 static void
 forget_delivered(void)
 {
-	rd_kafka_conf_t *conf = sink_conf();
+	Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
+	Datum		values[3];
+	int			nparts;
+	int		   *parts;
+	int64	   *tails;
+	rd_kafka_conf_t *conf;
 	char		errstr[512];
 	rd_kafka_t *consumer;
-	int64	   *tails = palloc0(sizeof(int64) * npartitions);
 
+	/* the partitions whose rows may have been sent */
+	begin();
+	values[0] = CStringGetTextDatum(params.source);
+	values[1] = Int32GetDatum(npartitions);
+	if (SPI_execute_with_args("SELECT DISTINCT partition FROM pipeline.outbox WHERE sink = $1 "
+							  "AND seq IS NOT NULL AND partition >= 0 AND partition < $2 ORDER BY 1",
+							  2, argtypes, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the outbox of sink \"%s\"", params.source);
+	nparts = (int) SPI_processed;
+	parts = MemoryContextAlloc(TopMemoryContext, sizeof(int) * Max(nparts, 1));
+	for (int i = 0; i < nparts; i++)
+	{
+		bool		isnull;
+
+		parts[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	commit();
+	if (nparts == 0)
+	{
+		pfree(parts);
+		return;
+	}
+
+	conf = sink_conf();
 	rd_kafka_conf_set(conf, "group.id", psprintf("pg_pipeline.sink.%s", params.source), errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
+	rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr));
 	consumer = pp_kafka_new_client(conf, RD_KAFKA_CONSUMER, log_cb, "sink", params.source);
+	tails = MemoryContextAllocZero(TopMemoryContext, sizeof(int64) * nparts);
 	PG_TRY();
 	{
-		for (int p = 0; p < npartitions; p++)
-			tails[p] = tail_seq(consumer, p);
+		/* a transaction for the signatures' HMAC contexts */
+		begin();
+		for (int i = 0; i < nparts; i++)
+			tails[i] = last_own_seq(consumer, parts[i]);
+		commit();
 	}
 	PG_FINALLY();
 	{
@@ -269,13 +452,13 @@ forget_delivered(void)
 	PG_END_TRY();
 
 	begin();
-	for (int p = 0; p < npartitions; p++)
+	values[0] = CStringGetTextDatum(params.source);	/* the first was SPI's */
+	for (int i = 0; i < nparts; i++)
 	{
-		Oid			argtypes[3] = {TEXTOID, INT4OID, INT8OID};
-		Datum		values[3] = {CStringGetTextDatum(params.source), Int32GetDatum(p), Int64GetDatum(tails[p])};
-
-		if (tails[p] <= 0)
+		if (tails[i] <= 0)
 			continue;
+		values[1] = Int32GetDatum(parts[i]);
+		values[2] = Int64GetDatum(tails[i]);
 		if (SPI_execute_with_args("WITH gone AS (DELETE FROM pipeline.outbox WHERE sink = $1 "
 								  "AND partition = $2 AND seq <= $3 RETURNING 1) "
 								  "UPDATE pipeline.sink_progress SET published = published + "
@@ -284,6 +467,8 @@ forget_delivered(void)
 			elog(ERROR, "could not forget the delivered messages of sink \"%s\"", params.source);
 	}
 	commit();
+	pfree(parts);
+	pfree(tails);
 }
 
 typedef struct OutboxRow
@@ -293,6 +478,7 @@ typedef struct OutboxRow
 	char	   *key;
 	char	   *payload;
 	Jsonb	   *headers;
+	char		sig[2 * SIG_BYTES + 1];	/* pg_pipeline_sig */
 } OutboxRow;
 
 /*
@@ -370,6 +556,8 @@ take_batch(OutboxRow *rows)
 									  3, uargtypes, uvalues, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not number an outbox row");
 		}
+		for (int i = 0; i < n; i++)
+			sign(rows[i].partition, rows[i].seq, rows[i].sig);
 	}
 	{
 		Oid			pargtypes[2] = {TEXTOID, INT8OID};
@@ -395,8 +583,6 @@ send_batch(OutboxRow *rows, int n)
 		char		seqtext[32];
 		rd_kafka_resp_err_t err;
 
-		snprintf(seqtext, sizeof(seqtext), INT64_FORMAT, rows[i].seq);
-		rd_kafka_header_add(hdrs, SEQ_HEADER, -1, seqtext, -1);
 		if (rows[i].headers && !JB_ROOT_IS_SCALAR(rows[i].headers))
 		{
 			JsonbIterator *it = JsonbIteratorInit(&rows[i].headers->root);
@@ -420,6 +606,10 @@ send_batch(OutboxRow *rows, int n)
 																			NumericGetDatum(v.val.numeric))), -1);
 			}
 		}
+		/* last, so that they are what a reader's "last header" finds */
+		snprintf(seqtext, sizeof(seqtext), INT64_FORMAT, rows[i].seq);
+		rd_kafka_header_add(hdrs, SEQ_HEADER, -1, seqtext, -1);
+		rd_kafka_header_add(hdrs, SIG_HEADER, -1, rows[i].sig, -1);
 		for (;;)
 		{
 			err = rd_kafka_producev(producer,

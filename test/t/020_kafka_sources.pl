@@ -5,7 +5,8 @@
 # target table that comes back.
 #
 # Not covered, because the mock broker cannot do it: a partition added to a
-# topic (no admin API), and reset_offsets() to a past timestamp (no
+# topic (no admin API; t/025 checks the same rule with a new topic of a list
+# and of a pattern), and reset_offsets() to a past timestamp (no
 # offsets-for-times; only a timestamp after every message is checked).
 use strict;
 use warnings;

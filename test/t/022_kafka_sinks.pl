@@ -50,7 +50,7 @@ sub broker_cmd
 
 # All messages of a topic: hashrefs with partition, offset, key (undef for
 # NULL), payload (undef for NULL), headers (hashref of the user headers)
-# and seq (the pg_pipeline_seq header, or undef).
+# seq (the pg_pipeline_seq header, or undef) and sig (pg_pipeline_sig).
 sub read_topic
 {
 	my ($topic) = @_;
@@ -71,13 +71,15 @@ sub read_topic
 			$hdr{$name} = $value;
 		}
 		my $seq = delete $hdr{pg_pipeline_seq};
+		my $sig = delete $hdr{pg_pipeline_sig};
 		push @msgs, {
 			partition => $p,
 			offset => $o,
 			key => $klen < 0 ? undef : $k,
 			payload => $slen < 0 ? undef : $s,
 			headers => \%hdr,
-			seq => $seq };
+			seq => $seq,
+			sig => $sig };
 	}
 	return @msgs;
 }
@@ -206,6 +208,9 @@ for my $m (sort { $a->{partition} <=> $b->{partition} || $a->{offset} <=> $b->{o
 	$key_ok = 0 if $key_partition{ $m->{key} } != $m->{partition};
 }
 ok($seq_ok, '(a) every message has a unique pg_pipeline_seq header, increasing in each partition');
+my %sig_seen;
+is(scalar(grep { defined $_->{sig} && $_->{sig} =~ /^[0-9a-f]{32}$/ && !$sig_seen{ $_->{sig} }++ } @msgs),
+	scalar(@msgs), '(a) every message has its own pg_pipeline_sig, 32 hex digits');
 ok($key_ok, '(a) messages with the same key share a partition');
 cmp_ok(scalar(keys %last_seq), '>', 1, '(a) messages are spread over several partitions');
 is(sql("SELECT published || ':' || last_seq FROM pipeline.sink_progress WHERE sink = 'main'"),
