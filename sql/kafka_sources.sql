@@ -37,6 +37,9 @@ SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'e
 SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', format => 'jsonb', target_column => 'amount');
 SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', format => 'bytea');
 SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', start_from => 'yesterday-ish');
+-- a time Kafka cannot search for: infinite, or before 1970
+SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', start_from => 'infinity');
+SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', start_from => '1969-12-31 23:59:59.999+00');
 SELECT pipeline.create_source('bad name!', server => 'kafka', topic => 't', target => 'events');
 SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', consumers => 0);
 SELECT pipeline.create_source('s', server => 'kafka', topic => 't', target => 'events', batch_rows => 0);

@@ -255,7 +255,7 @@ pipeline_replay_archive(PG_FUNCTION_ARGS)
 			recs[kept].topic = row_topic;
 			kept++;
 		}
-		(void) pp_kafka_load(rel, &layout, recs, kept, report_bad, &bad);
+		(void) pp_kafka_load(rel, &layout, recs, kept, report_bad, &bad, false);
 		for (int i = 0; i < kept; i++)
 			if (!recs[i].bad)
 				loaded++;

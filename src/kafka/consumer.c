@@ -32,6 +32,10 @@
  * message is handled by the source's on_error policy: dead_letter (the
  * raw payload, zstd-compressed, with the error), skip (a WARNING), or stop
  * (the batch is rolled back and the source is paused with the error).
+ * An error of the target rather than of a message (load.c decides: by
+ * SQLSTATE class, or every message failing alike) pauses the source the
+ * same way whatever the policy, so skip and dead_letter never pass over
+ * good messages.
  *
  * Errors of the worker itself (target dropped, no privilege) end it; the
  * coordinator restarts it with backoff and the error stays visible in
@@ -346,10 +350,15 @@ store_dead_letter(KafkaRecord *msg, const char *error, const char *sqlstate)
 	else
 		nulls[5] = 'n';
 	values[6] = Int32GetDatum((int32) msg->len);
-	if (msg->timestamp_ms >= 0)
-		values[7] = pp_kafka_timestamp_datum(msg->timestamp_ms);
-	else
-		nulls[7] = 'n';
+	{
+		TimestampTz ts;
+
+		/* none, or one a timestamptz cannot hold: NULL */
+		if (pp_kafka_timestamp_from_ms(msg->timestamp_ms, &ts))
+			values[7] = TimestampTzGetDatum(ts);
+		else
+			nulls[7] = 'n';
+	}
 	values[8] = CStringGetTextDatum(error);
 	if (sqlstate)
 		values[9] = CStringGetTextDatum(sqlstate);
@@ -363,10 +372,22 @@ store_dead_letter(KafkaRecord *msg, const char *error, const char *sqlstate)
 		elog(ERROR, "could not store a dead letter");
 }
 
-/* The source is stopped by a bad message: pause it with the error. */
-static void
-stop_source(const char *error)
+/* Why a batch stopped the source (the loader's handler fills it). */
+typedef struct StopReason
 {
+	char	   *error;
+	bool		target;			/* the target refused the batch */
+} StopReason;
+
+/*
+ * The source is stopped by a bad message (on_error = stop) or by its
+ * target, whatever the policy: pause it with the error.
+ */
+static void
+stop_source(const StopReason *why)
+{
+	const char *error = why->error;
+
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(params.source), CStringGetTextDatum(error)};
 
@@ -380,19 +401,36 @@ stop_source(const char *error)
 	SPI_finish();
 	PopActiveSnapshot();
 	pp_worker_xact_commit();
-	ereport(LOG,
-			(errmsg("source \"%s\" stopped on a bad message (on_error = stop)", params.source),
-			 errdetail("%s", error),
-			 errhint("Fix the cause, then SELECT pipeline.resume_source('%s').", params.source)));
+	if (why->target)
+		ereport(LOG,
+				(errmsg("source \"%s\" paused: its target refused a batch", params.source),
+				 errdetail("%s", error),
+				 errhint("Nothing was skipped and no offset moved. Fix the target, then SELECT pipeline.resume_source('%s').",
+						 params.source)));
+	else
+		ereport(LOG,
+				(errmsg("source \"%s\" stopped on a bad message (on_error = stop)", params.source),
+				 errdetail("%s", error),
+				 errhint("Fix the cause, then SELECT pipeline.resume_source('%s').", params.source)));
 	pp_worker_record_error(MyPipelineWorker->slot, error);
 }
 
-/* The source's on_error policy, for the loader. */
+/*
+ * The source's on_error policy, for the loader.  A batch the target
+ * refused (rec NULL) stops the source whatever the policy: neither
+ * skipped nor dead-lettered, it loads again after resume_source().
+ */
 static bool
 handle_bad_message(KafkaRecord *rec, const char *error, const char *sqlstate, void *arg)
 {
-	char	  **stop_error = arg;
+	StopReason *stop = arg;
 
+	if (rec == NULL)
+	{
+		stop->error = pstrdup(error);
+		stop->target = true;
+		return false;
+	}
 	switch (config.on_error)
 	{
 		case ON_ERROR_DEAD_LETTER:
@@ -405,7 +443,7 @@ handle_bad_message(KafkaRecord *rec, const char *error, const char *sqlstate, vo
 					 errdetail("%s", error)));
 			break;
 		case ON_ERROR_STOP:
-			*stop_error = psprintf("partition %d offset " INT64_FORMAT ": %s",
+			stop->error = psprintf("partition %d offset " INT64_FORMAT ": %s",
 								   rec->partition, rec->offset, error);
 			return false;
 	}
@@ -422,7 +460,7 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 	RangeVar   *rv;
 	Relation	rel;
 	TargetLayout layout;
-	char	   *stop_error = NULL;
+	StopReason	stop = {NULL, false};
 	rd_kafka_topic_partition_list_t *offsets;
 
 	pp_worker_xact_start();
@@ -466,13 +504,13 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 	for (int i = 0; i < n; i++)
 		*bytes += items[i].len;
 
-	if (!pp_kafka_load(rel, &layout, items, n, handle_bad_message, &stop_error))
+	if (!pp_kafka_load(rel, &layout, items, n, handle_bad_message, &stop, true))
 	{
 		table_close(rel, NoLock);
 		SPI_finish();
 		PopActiveSnapshot();
 		AbortCurrentTransaction();
-		stop_source(stop_error);
+		stop_source(&stop);
 		return false;
 	}
 

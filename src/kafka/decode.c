@@ -20,7 +20,11 @@
  *			it is parsed here and its fields re-emitted
  *
  * Metadata columns (_topic, _partition, _offset, _key, _timestamp,
- * _headers, _ingested_at) are filled when the target has them.
+ * _timestamp_ms, _headers, _ingested_at) are filled when the target has
+ * them.  A producer sets a message's timestamp to any int64: _timestamp is
+ * NULL when it is none or no valid timestamptz (negative, or its
+ * microseconds overflow), never a wrong or infinite time; _timestamp_ms
+ * keeps the raw value (NULL only for Kafka's -1, "no timestamp").
  *
  * One message, one line.  The bytes of a message come from whoever can
  * write to the topic, so none of them may reach COPY's framing: every
@@ -68,6 +72,7 @@ static const struct
 	{"_offset", META_OFFSET},
 	{"_key", META_KEY},
 	{"_timestamp", META_TIMESTAMP},
+	{"_timestamp_ms", META_TIMESTAMP_MS},
 	{"_headers", META_HEADERS},
 	{"_ingested_at", META_INGESTED_AT},
 	{NULL, META_NONE}
@@ -526,11 +531,20 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 				pp_kafka_escape_text(out, rec->key, rec->key_len);
 			break;
 		case META_TIMESTAMP:
-			if (rec->timestamp_ms < 0)
+			{
+				TimestampTz ts;
+
+				if (pp_kafka_timestamp_from_ms(rec->timestamp_ms, &ts))
+					appendStringInfoString(out, timestamptz_to_str(ts));
+				else
+					appendStringInfoString(out, "\\N");
+			}
+			break;
+		case META_TIMESTAMP_MS:
+			if (rec->timestamp_ms == -1)
 				appendStringInfoString(out, "\\N");
 			else
-				appendStringInfoString(out,
-									   timestamptz_to_str(DatumGetTimestampTz(pp_kafka_timestamp_datum(rec->timestamp_ms))));
+				appendStringInfo(out, INT64_FORMAT, rec->timestamp_ms);
 			break;
 		case META_HEADERS:
 			if (pp_kafka_record_headers(rec) == NULL)

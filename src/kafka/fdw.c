@@ -727,8 +727,20 @@ pipeline_check_source(PG_FUNCTION_ARGS)
 	check_topic_name(topic, true);
 
 	if (strcmp(start_from, "earliest") != 0 && strcmp(start_from, "latest") != 0)
-		(void) DirectFunctionCall3(timestamptz_in, CStringGetDatum(start_from),
-								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	{
+		int64		ms;
+
+		if (!pp_kafka_ms_from_timestamptz(DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																				  CStringGetDatum(start_from),
+																				  ObjectIdGetDatum(InvalidOid),
+																				  Int32GetDatum(-1))),
+										  &ms))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("start_from \"%s\" is not a time Kafka can search for", start_from),
+					 errdetail("Kafka's timestamps are milliseconds since 1970-01-01 00:00:00 UTC, and its negative ones mean earliest and latest."),
+					 errhint("Use earliest, latest, or a finite time from 1970 on.")));
+	}
 
 	pp_kafka_build_conf(server, GetUserId(), properties, "source", true);
 

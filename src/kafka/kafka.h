@@ -49,6 +49,7 @@ typedef enum MetaColumn
 	META_OFFSET,
 	META_KEY,
 	META_TIMESTAMP,
+	META_TIMESTAMP_MS,
 	META_HEADERS,
 	META_INGESTED_AT
 } MetaColumn;
@@ -85,7 +86,7 @@ typedef struct KafkaRecord
 	size_t		key_len;
 	int32		partition;
 	int64		offset;
-	int64		timestamp_ms;	/* -1 when unknown */
+	int64		timestamp_ms;	/* as Kafka gave it, any int64; -1 when none */
 	const char *headers;		/* JSON object of the headers, or NULL: */
 	size_t		headers_len;	/* read them with pp_kafka_record_headers() */
 	bool		headers_done;
@@ -100,7 +101,9 @@ typedef struct KafkaRecord
 
 /*
  * What the loader does with a message that cannot be loaded: returns false
- * to stop the whole batch (on_error = stop).
+ * to stop the whole batch (on_error = stop).  rec is NULL when the target
+ * refused the batch whatever its messages (see load.c): the handler must
+ * then return false, and the caller rolls the batch back.
  */
 typedef bool (*BadRecordHandler) (KafkaRecord *rec, const char *error,
 								  const char *sqlstate, void *arg);
@@ -126,10 +129,12 @@ extern char *pp_kafka_text_problem(const char *s, size_t len);
 
 /* src/kafka/load.c */
 extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,
-						  int n, BadRecordHandler bad, void *arg);
+						  int n, BadRecordHandler bad, void *arg,
+						  bool target_to_handler);
 extern void pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg);
 extern const char *pp_kafka_record_headers(KafkaRecord *rec);
-extern Datum pp_kafka_timestamp_datum(int64 ms);
+extern bool pp_kafka_timestamp_from_ms(int64 ms, TimestampTz *result);
+extern bool pp_kafka_ms_from_timestamptz(TimestampTz ts, int64 *ms);
 
 /* src/kafka/replay.c */
 extern Relation pp_kafka_open_replay_target(const char *source, Oid target,

@@ -18,11 +18,48 @@
  * recursively until each failing message is alone: k bad messages in n
  * cost about k * log2(n) extra COPY calls, and a clean batch costs one.
  *
+ * Whose fault an error is.  on_error (skip, dead_letter) may set aside
+ * only what a message caused; an error of the target would otherwise
+ * skip or dead-letter every good message of the batch.  By the SQLSTATE of
+ * the COPY's error (blame()):
+ *
+ *	transient		08, 40, 53, 57, 58, XX, 55P03, 55006: raised; the batch
+ *					fails whole and the consumer is restarted
+ *	the target's	0A 0B 0L 0P 25 28 2B 2D 3B 3D 3F 42 55 F0: not about a
+ *					row's values (no such column, no privilege, read-only,
+ *					not supported); no bisection, the batch is refused
+ *	the message's	22 (a value that does not fit) and every decoding
+ *					error; 23505, 23P01, 23503 (a row against other rows: a
+ *					batch of duplicates or orphans is ordinary data)
+ *	unsure			the rest: 23502 NOT NULL, 23514 CHECK, P0001 a trigger's
+ *					RAISE, 38/39 a routine's error, 54 a row too big, ...:
+ *					the message's, unless every message the chunk tried to
+ *					insert (two or more) failed with the same SQLSTATE: then
+ *					the target's (a NOT NULL column added without default, a
+ *					constraint or trigger that refuses every row).
+ *
+ * A validating BEFORE trigger that raises P0001 for some rows blames those
+ * rows, which is what its author expects; one that raises for every row
+ * is a property of the target.  So that a rule on uniform failure can be
+ * applied, the failing messages of a chunk are collected first and handed
+ * to the handler only after the whole chunk was tried: a handler never
+ * skips or dead-letters a message of a batch that is then refused.  The
+ * consumer gets a refusal as a NULL record and pauses the source; the
+ * replays, which run in their caller's transaction, raise the error of the
+ * target instead and do not apply the uniform rule (dead letters that
+ * still fail are expected to fail alike).
+ *
+ * Timestamps: a producer sets any int64 as a message's time.
+ * pp_kafka_timestamp_from_ms() refuses what no timestamptz holds
+ * (negative, or microseconds that overflow), so _timestamp and a dead
+ * letter's message_time are NULL rather than a wrapped-around time.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/int.h"
 #include "commands/copy.h"
 #include "commands/copyfrom_internal.h"
 #include "miscadmin.h"
@@ -53,12 +90,53 @@ static struct
 	bool		eof;			/* COPY asked past the last record */
 } feed;
 
-/* Unix milliseconds (Kafka's timestamps) to a timestamptz Datum. */
-Datum
-pp_kafka_timestamp_datum(int64 ms)
+/* Milliseconds from 1970-01-01 (Kafka's epoch) to 2000-01-01 (PostgreSQL's). */
+#define EPOCH_SHIFT_MS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
+
+/*
+ * pp_kafka_timestamp_from_ms
+ *		A Kafka timestamp (milliseconds since 1970-01-01 UTC) as a
+ *		timestamptz.  Returns false when it has none: negative (Kafka's -1
+ *		for "no timestamp"; Kafka has no time before 1970), or beyond what a
+ *		timestamptz holds: a producer may set any int64, and its microseconds
+ *		can overflow.  The result is never infinity.
+ */
+bool
+pp_kafka_timestamp_from_ms(int64 ms, TimestampTz *result)
 {
-	return TimestampTzGetDatum((TimestampTz) ms * 1000 -
-							   ((TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY));
+	int64		us;
+
+	if (ms < 0 || pg_mul_s64_overflow(ms, 1000, &us))
+		return false;
+	us -= EPOCH_SHIFT_MS * 1000;	/* us >= 0: cannot overflow */
+	if (!IS_VALID_TIMESTAMP(us) || TIMESTAMP_NOT_FINITE(us))
+		return false;
+	*result = us;
+	return true;
+}
+
+/*
+ * pp_kafka_ms_from_timestamptz
+ *		A timestamptz as a Kafka timestamp (milliseconds since 1970-01-01
+ *		UTC, rounded down).  Returns false for infinity and for times before
+ *		1970, which Kafka cannot search for (its negative timestamps are
+ *		sentinels: -1 latest, -2 earliest).
+ */
+bool
+pp_kafka_ms_from_timestamptz(TimestampTz ts, int64 *ms)
+{
+	int64		q;
+
+	if (TIMESTAMP_NOT_FINITE(ts))
+		return false;
+	q = ts / 1000;
+	if (ts % 1000 < 0)
+		q--;
+	q += EPOCH_SHIFT_MS;		/* |ts / 1000| is far below the int64 range */
+	if (q < 0)
+		return false;
+	*ms = q;
+	return true;
 }
 
 /* A record of a consumed message; the message must outlive it. */
@@ -249,28 +327,95 @@ transient_error(int sqlerrcode)
 	}
 }
 
+/* Whose fault a non-transient error of a COPY is (see the file header). */
+typedef enum Blame
+{
+	BLAME_MESSAGE,				/* the message's, however many fail alike */
+	BLAME_TARGET,				/* the target's, whatever the messages */
+	BLAME_UNSURE				/* the message's, unless all fail alike */
+} Blame;
+
+static Blame
+blame(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_DATA_EXCEPTION:	/* 22: a value that does not fit */
+			return BLAME_MESSAGE;
+		case ERRCODE_FEATURE_NOT_SUPPORTED: /* 0A */
+		case ERRCODE_INVALID_TRANSACTION_INITIATION:	/* 0B */
+		case ERRCODE_INVALID_GRANTOR:	/* 0L */
+		case ERRCODE_INVALID_ROLE_SPECIFICATION:	/* 0P */
+		case ERRCODE_INVALID_TRANSACTION_STATE: /* 25: read-only */
+		case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:	/* 28 */
+		case ERRCODE_DEPENDENT_PRIVILEGE_DESCRIPTORS_STILL_EXIST:	/* 2B */
+		case ERRCODE_INVALID_TRANSACTION_TERMINATION:	/* 2D */
+		case ERRCODE_SAVEPOINT_EXCEPTION:	/* 3B */
+		case ERRCODE_INVALID_CATALOG_NAME:	/* 3D */
+		case ERRCODE_INVALID_SCHEMA_NAME:	/* 3F */
+		case ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: /* 42: no such
+															 * column, no
+															 * privilege */
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:	/* 55 */
+		case ERRCODE_CONFIG_FILE_ERROR: /* F0 */
+			return BLAME_TARGET;
+		default:
+			/* a row against other rows: a duplicate, an orphan */
+			if (sqlerrcode == ERRCODE_UNIQUE_VIOLATION ||
+				sqlerrcode == ERRCODE_EXCLUSION_VIOLATION ||
+				sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION)
+				return BLAME_MESSAGE;
+			/* NOT NULL, CHECK, a trigger's RAISE, a routine's error, ... */
+			return BLAME_UNSURE;
+	}
+}
+
+/* The loading of one chunk: what load_range() found. */
+typedef struct ChunkLoad
+{
+	Relation	rel;
+	TargetLayout *layout;
+	KafkaRecord *recs;
+	StringInfo	buf;
+	/* messages that failed alone, in the order found */
+	int		   *failed;			/* index in recs */
+	char	  **errors;
+	int		   *sqlstates;		/* packed */
+	int			nfailed;
+	/* an error of the target (BLAME_TARGET), or NULL */
+	ErrorData  *target_error;
+} ChunkLoad;
+
+/* An error's text for the handler: its message and context. */
+static char *
+error_text(ErrorData *edata)
+{
+	return edata->context ?
+		psprintf("%s (%s)", edata->message, edata->context) : pstrdup(edata->message);
+}
+
 /*
  * Load recs[idx[0..count)] in a subtransaction; when that fails, split the
- * range and retry each half, down to single bad messages, which go to the
- * handler.  Returns false when the handler said stop.
+ * range and retry each half, down to single messages, which are noted in
+ * cl->failed (the caller hands them to the handler).  An error of the
+ * target (BLAME_TARGET) is noted in cl->target_error and ends the loading;
+ * the batch is lost anyway.  Transient errors are raised.
  */
-static bool
-load_range(Relation rel, TargetLayout *layout, uint64 missing, KafkaRecord *recs,
-		   int *idx, int count, StringInfo buf, BadRecordHandler bad, void *arg)
+static void
+load_range(ChunkLoad *cl, uint64 missing, int *idx, int count)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
-	bool		go_on = true;
 
-	if (count == 0)
-		return true;
+	if (count == 0 || cl->target_error != NULL)
+		return;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		copy_records(rel, layout, missing, recs, idx, count, buf);
+		copy_records(cl->rel, cl->layout, missing, cl->recs, idx, count, cl->buf);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -285,7 +430,7 @@ load_range(Relation rel, TargetLayout *layout, uint64 missing, KafkaRecord *recs
 	CurrentResourceOwner = oldowner;
 
 	if (edata == NULL)
-		return true;
+		return;
 
 	/*
 	 * Not the message's fault: a cancel or shutdown, a deadlock or lock
@@ -295,21 +440,38 @@ load_range(Relation rel, TargetLayout *layout, uint64 missing, KafkaRecord *recs
 	if (transient_error(edata->sqlerrcode))
 		ReThrowError(edata);
 
+	if (blame(edata->sqlerrcode) == BLAME_TARGET)
+	{
+		cl->target_error = edata;
+		return;
+	}
+
 	if (count == 1)
 	{
-		KafkaRecord *rec = &recs[idx[0]];
-		char	   *error = edata->context ?
-			psprintf("%s (%s)", edata->message, edata->context) : pstrdup(edata->message);
-
-		rec->bad = true;
-		go_on = bad(rec, error, unpack_sql_state(edata->sqlerrcode), arg);
+		cl->recs[idx[0]].bad = true;
+		cl->failed[cl->nfailed] = idx[0];
+		cl->errors[cl->nfailed] = error_text(edata);
+		cl->sqlstates[cl->nfailed] = edata->sqlerrcode;
+		cl->nfailed++;
 		FreeErrorData(edata);
-		return go_on;
+		return;
 	}
 	FreeErrorData(edata);
 
-	return load_range(rel, layout, missing, recs, idx, count / 2, buf, bad, arg) &&
-		load_range(rel, layout, missing, recs, idx + count / 2, count - count / 2, buf, bad, arg);
+	load_range(cl, missing, idx, count / 2);
+	load_range(cl, missing, idx + count / 2, count - count / 2);
+}
+
+/* qsort: failures (positions in ChunkLoad's arrays) in message order */
+static int *sort_by;
+
+static int
+compare_failure(const void *a, const void *b)
+{
+	int			x = sort_by[*(const int *) a];
+	int			y = sort_by[*(const int *) b];
+
+	return (x > y) - (x < y);
 }
 
 /*
@@ -358,15 +520,24 @@ decode_one(TargetLayout *layout, KafkaRecord *rec, TimestampTz now, StringInfo b
 
 /*
  * Decode recs[0..n) into buf and load them; bad ones go to the handler.
- * Returns false when the handler said stop.
+ * Returns false when the handler said stop.  With target_to_handler, an
+ * error of the target (by its class, or the same SQLSTATE of doubtful
+ * class for every message loaded, two or more) goes to the handler with a
+ * NULL record; without it, one by its class is raised and the uniform rule
+ * does not apply.
  */
 static bool
 load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
-		   TimestampTz now, StringInfo buf, BadRecordHandler bad, void *arg)
+		   TimestampTz now, StringInfo buf, BadRecordHandler bad, void *arg,
+		   bool target_to_handler)
 {
 	uint64	   *groups = palloc(sizeof(uint64) * Max(n, 1));
 	int			ngroups = 0;
 	int		   *idx = palloc(sizeof(int) * Max(n, 1));
+	int			nloaded = 0;
+	int		   *order;
+	char		code[6];		/* a SQLSTATE for the handler */
+	ChunkLoad	cl;
 	MemoryContext message_context;
 	MemoryContext old;
 
@@ -405,6 +576,7 @@ load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 			continue;
 		}
 		MemoryContextReset(message_context);
+		nloaded++;
 		/* the column sets of this batch: nearly always just one */
 		for (g = 0; g < ngroups; g++)
 			if (groups[g] == rec->missing)
@@ -414,16 +586,70 @@ load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 	}
 	MemoryContextDelete(message_context);
 
-	for (int g = 0; g < ngroups; g++)
+	memset(&cl, 0, sizeof(cl));
+	cl.rel = rel;
+	cl.layout = layout;
+	cl.recs = recs;
+	cl.buf = buf;
+	cl.failed = palloc(sizeof(int) * Max(n, 1));
+	cl.errors = palloc(sizeof(char *) * Max(n, 1));
+	cl.sqlstates = palloc(sizeof(int) * Max(n, 1));
+	for (int g = 0; g < ngroups && cl.target_error == NULL; g++)
 	{
 		int			count = 0;
 
 		for (int i = 0; i < n; i++)
 			if (!recs[i].bad && recs[i].missing == groups[g])
 				idx[count++] = i;
-		if (!load_range(rel, layout, groups[g], recs, idx, count, buf, bad, arg))
+		load_range(&cl, groups[g], idx, count);
+	}
+
+	/* the target refused the batch, by the class of its error */
+	if (cl.target_error != NULL)
+	{
+		if (!target_to_handler)
+			ReThrowError(cl.target_error);
+		strlcpy(code, unpack_sql_state(cl.target_error->sqlerrcode), sizeof(code));
+		return bad(NULL, psprintf("the target refused the batch: %s (SQLSTATE %s)",
+								  error_text(cl.target_error), code),
+				   code, arg);
+	}
+
+	/* every message loaded failed alike, with an error of doubtful class */
+	if (target_to_handler && nloaded >= 2 && cl.nfailed == nloaded &&
+		blame(cl.sqlstates[0]) == BLAME_UNSURE)
+	{
+		bool		alike = true;
+
+		for (int f = 1; f < cl.nfailed && alike; f++)
+			alike = (cl.sqlstates[f] == cl.sqlstates[0]);
+		if (alike)
+		{
+			strlcpy(code, unpack_sql_state(cl.sqlstates[0]), sizeof(code));
+			return bad(NULL, psprintf("every one of the %d messages of the batch failed with SQLSTATE %s: %s",
+									  nloaded, code, cl.errors[0]),
+					   code, arg);
+		}
+	}
+
+	/* the messages' own faults, in message order */
+	order = palloc(sizeof(int) * Max(cl.nfailed, 1));
+	for (int f = 0; f < cl.nfailed; f++)
+		order[f] = f;
+	sort_by = cl.failed;
+	qsort(order, cl.nfailed, sizeof(int), compare_failure);
+	for (int f = 0; f < cl.nfailed; f++)
+	{
+		int			k = order[f];
+
+		strlcpy(code, unpack_sql_state(cl.sqlstates[k]), sizeof(code));
+		if (!bad(&recs[cl.failed[k]], cl.errors[k], code, arg))
 			return false;
 	}
+	pfree(order);
+	pfree(cl.failed);
+	pfree(cl.errors);
+	pfree(cl.sqlstates);
 	pfree(groups);
 	pfree(idx);
 	return true;
@@ -432,8 +658,13 @@ load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 /*
  * pp_kafka_load
  *		Decode and load n records into rel, in the caller's transaction.
- *		Every record that cannot be loaded is marked bad and given to the
- *		handler; returns false (the caller rolls back) when it said stop.
+ *		Every record that cannot be loaded by its own fault is marked bad
+ *		and given to the handler; returns false (the caller rolls back) when
+ *		it said stop.  An error of the target (see the file header) goes to
+ *		the handler with a NULL record when target_to_handler (the consumer:
+ *		it pauses the source), else it is raised (the replays, in the
+ *		caller's transaction); the uniform-failure rule applies only with
+ *		target_to_handler.
  *		A batch whose COPY text could pass 1 GB (a palloc's limit) is
  *		loaded in several chunks of at most CHUNK_BYTES of message bytes
  *		each (the text of one is at most twice that, for bytea's hex);
@@ -441,7 +672,7 @@ load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
  */
 bool
 pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
-			  BadRecordHandler bad, void *arg)
+			  BadRecordHandler bad, void *arg, bool target_to_handler)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	StringInfoData buf;
@@ -473,7 +704,8 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 			end++;
 		} while (end < n && bytes + recs[end].len + recs[end].key_len + 64 <= CHUNK_BYTES);
 
-		if (!load_chunk(rel, layout, recs + start, end - start, now, &buf, bad, arg))
+		if (!load_chunk(rel, layout, recs + start, end - start, now, &buf, bad, arg,
+						target_to_handler))
 			return false;
 		start = end;
 	}

@@ -162,7 +162,8 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 	rel = pp_kafka_open_replay_target(source, InvalidOid, &layout);
 
 	if (SPI_execute_with_args("SELECT id, partition, \"offset\", key, payload, "
-							  "extract(epoch FROM message_time) * 1000, headers::text, topic "
+							  "CASE WHEN isfinite(message_time) THEN floor(extract(epoch FROM message_time) * 1000)::bigint END, "
+							  "headers::text, topic "
 							  "FROM pipeline.dead_letters WHERE source = $1 "
 							  "AND ($2 IS NULL OR id = ANY ($2)) ORDER BY id FOR UPDATE",
 							  2, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
@@ -197,13 +198,13 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 			rec->len = VARSIZE(payload) - VARHDRSZ;
 		}
 		d = SPI_getbinval(tup, desc, 6, &isnull);
-		rec->timestamp_ms = isnull ? -1 : (int64) DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+		rec->timestamp_ms = isnull ? -1 : DatumGetInt64(d);
 		rec->headers = SPI_getvalue(tup, desc, 7);
 		rec->headers_len = rec->headers ? strlen(rec->headers) : 0;
 		rec->topic = SPI_getvalue(tup, desc, 8);
 	}
 
-	(void) pp_kafka_load(rel, &layout, st.recs, (int) n, still_bad, &st);
+	(void) pp_kafka_load(rel, &layout, st.recs, (int) n, still_bad, &st, false);
 	table_close(rel, NoLock);
 
 	for (uint64 i = 0; i < n; i++)

@@ -128,6 +128,7 @@ static rd_kafka_mock_cluster_t *mcluster = NULL;
 static const char *control_path = NULL;
 static bool control_created = false;
 static bool quit_requested = false;
+static rd_kafka_t *producer = NULL;	/* for "produce", made on first use */
 
 
 static void
@@ -536,6 +537,46 @@ reply_mock_result(const char *what, rd_kafka_resp_err_t err)
 		reply_error("%s: %s", what, rd_kafka_err2name(err));
 }
 
+/*
+ * Produce one message with the given timestamp (kcat cannot set one) and
+ * wait for its acknowledgement.  The producer connects to the cluster like
+ * any client; it is made on first use and destroyed before the cluster.
+ */
+static void
+produce_message(const char *topic, int32_t partition, int64_t timestamp,
+				const char *value)
+{
+	char		errstr[512];
+	rd_kafka_resp_err_t err;
+
+	if (producer == NULL)
+	{
+		rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+		if (rd_kafka_conf_set(conf, "bootstrap.servers",
+							  rd_kafka_mock_cluster_bootstraps(mcluster),
+							  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+			rd_kafka_conf_set(conf, "linger.ms", "0", errstr,
+							  sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+			(producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+									 sizeof(errstr))) == NULL)
+		{
+			reply_error("cannot create a producer: %s", errstr);
+			return;
+		}
+	}
+	err = rd_kafka_producev(producer,
+							RD_KAFKA_V_TOPIC(topic),
+							RD_KAFKA_V_PARTITION(partition),
+							RD_KAFKA_V_TIMESTAMP(timestamp),
+							RD_KAFKA_V_VALUE((void *) value, strlen(value)),
+							RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							RD_KAFKA_V_END);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		err = rd_kafka_flush(producer, 10000);
+	reply_mock_result("produce", err);
+}
+
 #define MAX_ARGS 8
 
 /*
@@ -685,6 +726,24 @@ execute_command(char *line, const char *source)
 																 (int32_t) num,
 																 broker_id));
 		}
+	}
+	else if (strcmp(cmd, "produce") == 0)
+	{
+		char	   *end;
+		long long	ts;
+
+		errno = 0;
+		ts = (argc == 5) ? strtoll(argv[3], &end, 10) : 0;
+		if (argc != 5)
+			reply_error("usage: produce TOPIC PARTITION TIMESTAMP_MS VALUE");
+		else if (!valid_topic_name(argv[1]))
+			reply_error("invalid topic name \"%s\"", argv[1]);
+		else if (!parse_long(argv[2], 0, MAX_PARTITIONS - 1, &num))
+			reply_error("invalid partition \"%s\"", argv[2]);
+		else if (errno != 0 || *end != '\0' || end == argv[3])
+			reply_error("invalid timestamp \"%s\"", argv[3]);
+		else
+			produce_message(argv[1], (int32_t) num, (int64_t) ts, argv[4]);
 	}
 	else if (strcmp(cmd, "bootstrap") == 0)
 	{
@@ -994,6 +1053,8 @@ main(int argc, char **argv)
 		unlink(control_path);
 
 	/* the cluster must go before the handle that owns it */
+	if (producer)
+		rd_kafka_destroy(producer);
 	rd_kafka_mock_cluster_destroy(mcluster);
 	rd_kafka_destroy(rk);
 
