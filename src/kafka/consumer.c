@@ -642,18 +642,30 @@ start_offset(const char *topic, int partition, bool first)
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t err;
 	int64		offset;
+	int64		ms;
 
 	if (!first || strcmp(config.start_from, "earliest") == 0)
 		return RD_KAFKA_OFFSET_BEGINNING;
 	if (strcmp(config.start_from, "latest") == 0)
 		return RD_KAFKA_OFFSET_END;
 
-	/* a timestamp: ask the broker for the first offset at or after it */
+	/*
+	 * A timestamp: ask the broker for the first offset at or after it.
+	 * Checked again here (create_source checks it too): a value written
+	 * straight into the catalog must not become a wrapped-around time.
+	 */
+	if (!pp_kafka_ms_from_timestamptz(DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																			  CStringGetDatum(config.start_from),
+																			  ObjectIdGetDatum(InvalidOid),
+																			  Int32GetDatum(-1))),
+									  &ms))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("start_from \"%s\" of source \"%s\" is not a time Kafka can search for",
+						config.start_from, params.source),
+				 errhint("Use earliest, latest, or a finite time from 1970 on.")));
 	list = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(list, topic, partition)->offset =
-		(DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(config.start_from),
-												 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))) +
-		 ((TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)) / 1000;
+	rd_kafka_topic_partition_list_add(list, topic, partition)->offset = ms;
 	err = rd_kafka_offsets_for_times(rk, list, METADATA_TIMEOUT_MS);
 	offset = list->elems[0].offset;
 	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
