@@ -161,7 +161,31 @@ ROLLBACK;
 BEGIN;
 LOCK TABLE pipeline.sources IN ACCESS SHARE MODE;
 ROLLBACK;
+-- nor through a view of one's own (LOCK of a view locks what it reads,
+-- checked as the view's owner), even one that reads it in a subquery
+BEGIN;
+CREATE TEMP VIEW sec_v AS SELECT * FROM pipeline.sources;
+LOCK TABLE sec_v IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+BEGIN;
+CREATE TEMP VIEW sec_v0 AS SELECT 1 AS one WHERE EXISTS (SELECT FROM pipeline.dag_runs);
+CREATE TEMP VIEW sec_v1 AS SELECT * FROM sec_v0;
+LOCK TABLE sec_v1 IN EXCLUSIVE MODE;
+ROLLBACK;
+-- a view of one's own tables may be locked as before
+BEGIN;
+CREATE TABLE sec_b.mine (x int);
+CREATE TEMP VIEW sec_v2 AS SELECT * FROM sec_b.mine;
+LOCK TABLE sec_v2 IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+-- the data trigger of DAGs on a table no DAG watches notes nothing: it
+-- cannot fill the server's array of watched tables
+CREATE TABLE sec_b.noise (x int);
+CREATE TRIGGER pipeline_dag_data AFTER INSERT ON sec_b.noise
+    FOR EACH STATEMENT EXECUTE FUNCTION pipeline.dag_data_trigger();
+INSERT INTO sec_b.noise VALUES (1);
 RESET ROLE;
+SELECT pipeline._data_version('{sec_b.noise}') IS NULL AS noise_not_tracked;
 -- one role's share of the workers and of the watched-table array is
 -- bounded (pg_pipeline.max_consumers_per_role, max_watched_per_role)
 SHOW pg_pipeline.max_consumers_per_role;

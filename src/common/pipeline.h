@@ -103,13 +103,13 @@ typedef struct PipelineDataVersion
  * versions are bumped when COMMIT PREPARED names its GID, in whatever
  * session.  gid[0] == 0: a free entry.
  */
-#define PP_MAX_PREPARED		32
-#define PP_PREPARED_RELS	8
+#define PP_MAX_PREPARED		64
+#define PP_PREPARED_RELS	16
 typedef struct PipelinePrepared
 {
 	Oid			dboid;
 	char		gid[200];		/* GIDSIZE */
-	int			nrels;			/* > PP_PREPARED_RELS: every watched table */
+	int			nrels;
 	Oid			relids[PP_PREPARED_RELS];
 } PipelinePrepared;
 
@@ -131,10 +131,9 @@ typedef struct PipelineShared
 	Oid			requests[PP_MAX_DB_REQUESTS];
 	int			npaused;
 	Oid			paused[PP_MAX_PAUSED_DBS];
-	uint64		data_epoch;		/* first data version: the start time */
+	uint64		data_epoch;		/* the data versions' clock: starts at the start time, +1 a bump */
 	int			nwatched;
 	PipelineDataVersion watched[PP_MAX_WATCHED];
-	bool		prepared_overflow;	/* some prepared writes not kept */
 	PipelinePrepared prepared[PP_MAX_PREPARED];
 	int			nslots;
 	PipelineWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];

@@ -514,6 +514,16 @@ pp_kafka_build_conf(const char *server, Oid userid, Jsonb *properties,
 	 * a superuser owns.
 	 */
 	conf = rd_kafka_conf_new();
+
+	/*
+	 * librdkafka's own default SASL mechanism is GSSAPI, which runs kinit
+	 * as the server's OS user with the host's Kerberos identity: a user
+	 * mapping that only asked for security.protocol SASL_PLAINTEXT would
+	 * get it.  The default here is PLAIN; GSSAPI only when a superuser's
+	 * server says so (check_property).
+	 */
+	if (rd_kafka_conf_set(conf, "sasl.mechanisms", "PLAIN", value, sizeof(value)) != RD_KAFKA_CONF_OK)
+		elog(ERROR, "could not set librdkafka's default SASL mechanism: %s", value);
 	set_options(conf, fs->options, KAFKA_LEVEL_SERVER, superuser_arg(fs->owner),
 				"server options");
 	set_options(conf, user_mapping_options(userid, fs->serverid), KAFKA_LEVEL_MAPPING,

@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -96,6 +97,7 @@ static HTAB *running = NULL;
 static MemoryContext scheduler_context = NULL;
 static bool recovered = false;
 static TimestampTz next_cleanup = 0;
+static void prune_watched(void);
 static TimestampTz next_due = 0;	/* the last pass's next instant with work */
 static uint32 wakes_seen = 0;		/* our slot's wakes at the last pass */
 
@@ -212,9 +214,12 @@ tick(TimestampTz now)
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "the scheduler's tick failed");
 	recovered = true;
-	if (now >= next_cleanup)
-		next_cleanup = TimestampTzPlusMilliseconds(now, CLEANUP_EVERY_MS);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (now >= next_cleanup)
+	{
+		prune_watched();		/* (after reading the tick's result) */
+		next_cleanup = TimestampTzPlusMilliseconds(now, CLEANUP_EVERY_MS);
+	}
 	return isnull ? 0 : DatumGetTimestampTz(d);
 }
 
@@ -485,10 +490,10 @@ bump_versions(void)
 			entry = &pp_shared->watched[pp_shared->nwatched++];
 			entry->dboid = MyDatabaseId;
 			entry->relid = relid;
-			entry->version = pp_shared->data_epoch;
 		}
+		/* one clock for all tables: a pruned, re-created entry moves on */
 		if (entry)
-			entry->version++;
+			entry->version = ++pp_shared->data_epoch;
 		else
 			full = true;
 	}
@@ -511,9 +516,11 @@ bump_versions(void)
  * Two-phase commit.  PREPARE TRANSACTION ends this session's transaction
  * without committing it: the tables it wrote are kept in shared memory
  * under its GID (the utility hook tells us the GID first), and COMMIT
- * PREPARED, in any session, bumps them.  When the table of prepared
- * transactions is full, the next COMMIT PREPARED of the database bumps
- * every watched table of it: an extra run rather than a missed one.
+ * PREPARED, in any session, bumps them.  What does not fit (more than
+ * PP_MAX_PREPARED prepared transactions with watched writes at once, more
+ * than PP_PREPARED_RELS tables in one) is not counted: a missed run of the
+ * writer's own DAGs, never a run of every other role's (a role could
+ * otherwise trigger them all at will).
  */
 static char preparing_gid[200];
 
@@ -532,22 +539,20 @@ keep_prepared(void)
 	for (int i = 0; i < PP_MAX_PREPARED && free_entry == NULL; i++)
 		if (pp_shared->prepared[i].gid[0] == '\0')
 			free_entry = &pp_shared->prepared[i];
-	if (free_entry == NULL || preparing_gid[0] == '\0')
-		pp_shared->prepared_overflow = true;
-	else
+	if (free_entry != NULL && preparing_gid[0] != '\0')
 	{
 		ListCell   *lc;
+		int			n = 0;
 
 		free_entry->dboid = MyDatabaseId;
 		strlcpy(free_entry->gid, preparing_gid, sizeof(free_entry->gid));
-		free_entry->nrels = list_length(written_tables);
-		if (free_entry->nrels <= PP_PREPARED_RELS)
+		foreach(lc, written_tables)
 		{
-			int			n = 0;
-
-			foreach(lc, written_tables)
-				free_entry->relids[n++] = lfirst_oid(lc);
+			if (n == PP_PREPARED_RELS)
+				break;
+			free_entry->relids[n++] = lfirst_oid(lc);
 		}
+		free_entry->nrels = n;
 	}
 	LWLockRelease(pp_shared->lock);
 	preparing_gid[0] = '\0';
@@ -562,7 +567,6 @@ void
 pp_scheduler_prepared_end(const char *gid, bool commit)
 {
 	List	   *rels = NIL;
-	bool		all = false;
 
 	if (pp_shared == NULL || gid == NULL)
 		return;
@@ -573,18 +577,11 @@ pp_scheduler_prepared_end(const char *gid, bool commit)
 
 		if (p->gid[0] == '\0' || p->dboid != MyDatabaseId || strcmp(p->gid, gid) != 0)
 			continue;
-		if (p->nrels > PP_PREPARED_RELS)
-			all = true;
-		else
-			for (int r = 0; r < p->nrels; r++)
-				rels = lappend_oid(rels, p->relids[r]);
+		for (int r = 0; r < p->nrels; r++)
+			rels = lappend_oid(rels, p->relids[r]);
 		p->gid[0] = '\0';
 		break;
 	}
-	if (commit && (all || (rels == NIL && pp_shared->prepared_overflow)))
-		for (int i = 0; i < pp_shared->nwatched; i++)
-			if (pp_shared->watched[i].dboid == MyDatabaseId)
-				rels = lappend_oid(rels, pp_shared->watched[i].relid);
 	LWLockRelease(pp_shared->lock);
 
 	if (commit && rels != NIL)
@@ -622,6 +619,86 @@ data_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * Does some DAG of this database watch relid?  The trigger function is
+ * PUBLIC's: anyone can attach it to tables of their own, and each table
+ * noted takes one of the server's PP_MAX_WATCHED entries.  A table with an
+ * entry is watched (entries of tables no DAG watches are pruned by the
+ * coordinator); otherwise the catalog says, read as the superuser (row
+ * security hides other roles' DAGs) under the pinned search_path.
+ */
+static bool
+table_is_watched(Oid relid)
+{
+	bool		watched = false;
+	PipelineAsRole as;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+
+	if (pp_shared == NULL)
+		return false;
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	for (int i = 0; i < pp_shared->nwatched && !watched; i++)
+		watched = pp_shared->watched[i].dboid == MyDatabaseId &&
+			pp_shared->watched[i].relid == relid;
+	LWLockRelease(pp_shared->lock);
+	if (watched)
+		return true;
+
+	SPI_connect();
+	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM pipeline.dags "
+							  "WHERE $1::pg_catalog.regclass OPERATOR(pg_catalog.=) ANY (trigger_on))",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.dags");
+	{
+		bool		isnull;
+
+		watched = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	pp_as_role_end(&as);
+	SPI_finish();
+	return watched;
+}
+
+/*
+ * prune_watched
+ *		The coordinator, now and then: forget the entries of this database's
+ *		tables that no DAG watches any more (dropped DAGs, dropped tables),
+ *		so the server's PP_MAX_WATCHED entries are not used up for ever.
+ *		The caller is connected to SPI, as a superuser.  Versions only ever
+ *		grow (data_clock), so a table watched again later starts above
+ *		whatever a DAG saw of it before.
+ */
+static void
+prune_watched(void)
+{
+	List	   *keep = NIL;
+	int			n = 0;
+
+	if (SPI_execute("SELECT DISTINCT t::pg_catalog.oid FROM pipeline.dags, "
+					"pg_catalog.unnest(trigger_on) t", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.dags");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+
+		keep = lappend_oid(keep, DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[r],
+																 SPI_tuptable->tupdesc, 1, &isnull)));
+	}
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < pp_shared->nwatched; i++)
+	{
+		PipelineDataVersion *e = &pp_shared->watched[i];
+
+		if (e->dboid != MyDatabaseId || list_member_oid(keep, e->relid))
+			pp_shared->watched[n++] = *e;
+	}
+	pp_shared->nwatched = n;
+	LWLockRelease(pp_shared->lock);
+	list_free(keep);
+}
+
+/*
  * pipeline.dag_data_trigger(): statement trigger on a table that a
  * data-aware DAG watches.  Cheap: notes the table; the work is at commit.
  */
@@ -637,7 +714,7 @@ pipeline_dag_data_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pipeline.dag_data_trigger() must be called as a trigger")));
 	relid = RelationGetRelid(trigdata->tg_relation);
-	if (!list_member_oid(written_tables, relid))
+	if (!list_member_oid(written_tables, relid) && table_is_watched(relid))
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 

@@ -36,6 +36,10 @@
 #include "commands/extension.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "access/relation.h"
+#include "nodes/nodeFuncs.h"
+#include "rewrite/rewriteHandler.h"
+#include "catalog/pg_class.h"
 
 #include "common/pipeline.h"
 
@@ -263,33 +267,84 @@ at_end_of_xact(Oid dboid, bool resume)
 /*
  * LOCK TABLE on pg_pipeline's catalogs: PUBLIC may write them (under row
  * security and guard triggers), and PostgreSQL lets any role with UPDATE
- * or DELETE on a table lock it in any mode.  A role holding ACCESS
- * EXCLUSIVE on pipeline.sources in an open transaction would stop every
- * consumer and the scheduler of every role.  Only a superuser may lock
- * them above ACCESS SHARE.
+ * or DELETE on a table lock it in any mode, directly or through a view it
+ * owns (LOCK of a view locks what the view reads, checked as the view's
+ * owner).  A role holding ACCESS EXCLUSIVE on pipeline.sources in an open
+ * transaction would stop every consumer and the scheduler of every role.
+ * Only a superuser may lock them above ACCESS SHARE.
  */
+typedef struct CatalogLockWalk
+{
+	Oid			nsp;			/* schema pipeline */
+	Oid			view;			/* the view being walked (its OLD/NEW entries) */
+	int			depth;
+} CatalogLockWalk;
+
+static bool reaches_catalog(Oid relid, CatalogLockWalk *walk);
+
+static bool
+catalog_lock_walker(Node *node, CatalogLockWalk *walk)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		return rte->rtekind == RTE_RELATION && rte->relid != walk->view &&
+			reaches_catalog(rte->relid, walk);
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, catalog_lock_walker, (void *) walk,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, catalog_lock_walker, (void *) walk);
+}
+
+/* Is relid a catalog, or a view that reads one (at any depth)? */
+static bool
+reaches_catalog(Oid relid, CatalogLockWalk *walk)
+{
+	CatalogLockWalk inner;
+	Relation	rel;
+	bool		found;
+
+	if (get_rel_namespace(relid) == walk->nsp)
+		return true;
+	if (get_rel_relkind(relid) != RELKIND_VIEW)
+		return false;
+	if (walk->depth >= 64)
+		return true;			/* views of views of views...: refuse */
+	inner = *walk;
+	inner.view = relid;
+	inner.depth++;
+	rel = relation_open(relid, AccessShareLock);
+	found = catalog_lock_walker((Node *) get_view_query(rel), &inner);
+	relation_close(rel, AccessShareLock);
+	return found;
+}
+
 static void
 check_catalog_lock(LockStmt *stmt)
 {
-	Oid			nsp;
+	CatalogLockWalk walk = {InvalidOid, InvalidOid, 0};
 	ListCell   *lc;
 
 	if (stmt->mode <= AccessShareLock || superuser())
 		return;
-	nsp = get_namespace_oid("pipeline", true);
-	if (!OidIsValid(nsp) || !OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true)))
+	walk.nsp = get_namespace_oid("pipeline", true);
+	if (!OidIsValid(walk.nsp) || !OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true)))
 		return;
 	foreach(lc, stmt->relations)
 	{
 		RangeVar   *rv = lfirst_node(RangeVar, lc);
 		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
-		if (OidIsValid(relid) && get_rel_namespace(relid) == nsp)
+		if (OidIsValid(relid) && reaches_catalog(relid, &walk))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("only a superuser can lock pg_pipeline's catalog \"%s\" in this mode",
-							get_rel_name(relid)),
-					 errdetail("pg_pipeline's workers read and write these tables for every role."),
+					 errmsg("only a superuser can lock pg_pipeline's catalogs in this mode"),
+					 errdetail("\"%s\" is or reads a catalog that pg_pipeline's workers read and write for every role.",
+							   get_rel_name(relid)),
 					 errhint("Change pipeline objects with the pipeline.* functions.")));
 	}
 }
