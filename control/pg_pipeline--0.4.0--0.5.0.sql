@@ -150,12 +150,19 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_OP = 'INSERT' OR NEW.target IS DISTINCT FROM OLD.target
-       OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = OLD.target_oid) THEN
+    IF TG_OP = 'INSERT' OR NEW.target IS DISTINCT FROM OLD.target THEN
         NEW.target_oid := pg_catalog.to_regclass(NEW.target);
         IF NEW.target_oid IS NULL THEN
             RAISE EXCEPTION 'relation "%" does not exist', NEW.target USING ERRCODE = 'undefined_table';
         END IF;
+    ELSIF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = OLD.target_oid)
+          AND NOT NEW.paused AND NEW.error IS NULL
+          AND NEW.config_version <> OLD.config_version
+          AND OLD.owner_oid = pipeline._current_role_oid() THEN
+        -- the table is gone and its owner resumes (or alters) the source:
+        -- the name's table now, if there is one (never by itself, nor by
+        -- a worker pausing it or an admin)
+        NEW.target_oid := coalesce(pg_catalog.to_regclass(NEW.target), OLD.target_oid);
     ELSE
         NEW.target_oid := OLD.target_oid;
     END IF;
@@ -261,7 +268,18 @@ CREATE POLICY owner_writes ON pipeline.source_archive
 CREATE POLICY owner_or_admin ON pipeline.dead_letters FOR SELECT
     USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
 CREATE POLICY owner_writes ON pipeline.dead_letters
-    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid());
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid())
+    WITH CHECK (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid()
+                AND EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name OPERATOR(pg_catalog.=) source
+                              AND s.owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid()));
+-- the outbox: what a sink publishes, under its owner's credentials; admins
+-- see it, only the sink's owner writes it
+DROP POLICY owner_or_admin ON pipeline.outbox;
+CREATE POLICY owner_or_admin ON pipeline.outbox FOR SELECT
+    USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name OPERATOR(pg_catalog.=) sink));
+CREATE POLICY owner_writes ON pipeline.outbox
+    USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name OPERATOR(pg_catalog.=) sink
+                     AND s.owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid()));
 CREATE POLICY owner_or_admin ON pipeline.sink_progress FOR SELECT
     USING (EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = sink));
 CREATE POLICY owner_writes ON pipeline.sink_progress
@@ -435,16 +453,17 @@ SELECT w.kind,
 COMMENT ON VIEW pipeline.workers IS
 'pg_pipeline workers of this database (and the launcher): kind, what it works on, state, restarts, last error, progress; a role sees its own consumers, sinks and runners (pipeline_admin all)';
 
--- whether any DAG, of any role, watches a table the caller may read (RLS
--- would hide other roles' DAGs; a count told how many)
+-- whether any DAG, of any role, watches a table (RLS would hide other
+-- roles' DAGs; 0.4.0's _watchers told how many).  A yes or no, asked by
+-- _unwatch only for tables the caller owns; a role calling it directly
+-- learns that one bit about a table it names.
 CREATE FUNCTION pipeline._watched(rel regclass)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT pg_catalog.has_table_privilege(rel, 'SELECT')
-         AND EXISTS (SELECT 1 FROM pipeline.dags WHERE rel OPERATOR(pg_catalog.=) ANY (trigger_on)) $$;
+AS $$ SELECT EXISTS (SELECT 1 FROM pipeline.dags WHERE rel OPERATOR(pg_catalog.=) ANY (trigger_on)) $$;
 COMMENT ON FUNCTION pipeline._watched(regclass) IS
-'whether some DAG of any role watches a table the caller may read (so a trigger another role needs is kept)';
+'whether some DAG of any role watches a table (so a trigger another role needs is kept)';
 
 CREATE OR REPLACE FUNCTION pipeline._unwatch(rels regclass[])
 RETURNS void
@@ -457,9 +476,9 @@ BEGIN
     FOREACH rel IN ARRAY coalesce(rels, '{}') LOOP
         -- a trigger nobody needs is dropped by a role that may; one left
         -- behind only counts writes
-        IF NOT pipeline._watched(rel)
+        IF pg_has_role((SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE')
            AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'pipeline_dag_data')
-           AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE') THEN
+           AND NOT pipeline._watched(rel) THEN
             EXECUTE format('DROP TRIGGER pipeline_dag_data ON %s', rel);
         END IF;
     END LOOP;

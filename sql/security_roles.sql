@@ -201,6 +201,25 @@ SELECT pipeline.create_dag('sec_watch', trigger_on => (SELECT array_agg('sec_a.w
 SELECT pipeline.drop_dag('sec_watch');
 SELECT pipeline.alter_source('sec_src', consumers => 1);
 RESET ROLE;
+-- an operator may not lose, rewrite or inject a sink's messages: they go
+-- out under the sink owner's credentials
+SET ROLE sec_alice;
+SELECT pipeline.create_sink('sec_out', server => 'sec_kafka', topic => 'out');
+SELECT pipeline.publish('sec_out', 'hello') > 0 AS published;
+RESET ROLE;
+SET ROLE sec_op;
+SELECT count(*) AS admin_sees_outbox FROM pipeline.outbox WHERE sink = 'sec_out';
+DELETE FROM pipeline.outbox WHERE sink = 'sec_out';
+UPDATE pipeline.outbox SET payload = 'forged' WHERE sink = 'sec_out';
+INSERT INTO pipeline.outbox (sink, payload) VALUES ('sec_out', 'injected');
+RESET ROLE;
+SELECT payload FROM pipeline.outbox WHERE sink = 'sec_out';
+-- nor may Bob plant a dead letter for Alice's source, for a replay to load
+SET ROLE sec_bob;
+INSERT INTO pipeline.dead_letters (source, topic, partition, "offset", payload, payload_size, error)
+VALUES ('sec_src', 't', 0, 1, '\x7b7d', 2, 'planted');
+RESET ROLE;
+SELECT pipeline.drop_sink('sec_out');
 -- Bob sees nothing of it
 SET ROLE sec_bob;
 SELECT count(*) AS sources_bob_sees FROM pipeline.sources;
