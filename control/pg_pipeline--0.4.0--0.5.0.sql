@@ -174,6 +174,12 @@ COMMENT ON FUNCTION pipeline._target_oid() IS
 CREATE TRIGGER target_oid BEFORE INSERT OR UPDATE ON pipeline.sources
     FOR EACH ROW EXECUTE FUNCTION pipeline._target_oid();
 
+-- A sink's restart check signs its messages with a key that includes
+-- created_at: two incarnations of a name (drop_sink and create_sink in one
+-- transaction) must not share it, so the time of the insert, not of the
+-- transaction.
+ALTER TABLE pipeline.sinks ALTER COLUMN created_at SET DEFAULT pg_catalog.clock_timestamp();
+
 ------------------------------------------------------------------------
 -- Owners and what a non-owner may change
 ------------------------------------------------------------------------

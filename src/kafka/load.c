@@ -58,6 +58,9 @@
  */
 #include "postgres.h"
 
+#include "commands/trigger.h"
+#include "mb/pg_wchar.h"
+
 #include "access/xact.h"
 #include "common/int.h"
 #include "commands/copy.h"
@@ -275,6 +278,15 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	for (int i = 0; i < layout->ncolumns; i++)
 		if (i >= 64 || (missing & (UINT64CONST(1) << i)) == 0)
 			colnames = lappend(colnames, makeString(layout->names[i]));
+	/*
+	 * The lines are in the database's encoding (decode.c checks and escapes
+	 * them so): COPY must not read them in the session's client_encoding,
+	 * which a role or the database may set (ALTER ROLE ... SET
+	 * client_encoding), and which could turn an escaped backslash into the
+	 * trail byte of a multi-byte character.
+	 */
+	options = lappend(options, makeDefElem("encoding",
+										   (Node *) makeString(pstrdup(GetDatabaseEncodingName())), -1));
 	if (layout->raw_json_lines)
 	{
 		options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
@@ -319,8 +331,16 @@ transient_error(int sqlerrcode)
 		case ERRCODE_INSUFFICIENT_RESOURCES:	/* 53 */
 		case ERRCODE_OPERATOR_INTERVENTION:	/* 57: cancel, shutdown */
 		case ERRCODE_SYSTEM_ERROR:	/* 58 */
-		case ERRCODE_INTERNAL_ERROR:	/* XX */
 			return true;
+		case ERRCODE_INTERNAL_ERROR:	/* XX */
+			/*
+			 * XX001/XX002: corrupted data or index.  XX000 itself is what
+			 * elog() raises, and some input functions raise it on bad
+			 * text (hstore, PostGIS): a message that always fails with it
+			 * would otherwise stop its source for ever.  It is judged like
+			 * a NOT NULL or CHECK failure (blame()).
+			 */
+			return sqlerrcode != ERRCODE_INTERNAL_ERROR;
 		default:
 			return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
 				sqlerrcode == ERRCODE_OBJECT_IN_USE;
@@ -338,6 +358,20 @@ typedef enum Blame
 static Blame
 blame(int sqlerrcode)
 {
+	/*
+	 * Class 42 codes that input functions raise on a value's own text:
+	 * tsquery, jsonpath and ltree syntax (42601), reg* names that do not
+	 * exist (42P01, 42704, 42883, 42725) or cannot be names (42602).  One
+	 * message can cause them, so one message is not the target's fault.
+	 */
+	if (sqlerrcode == ERRCODE_SYNTAX_ERROR ||
+		sqlerrcode == ERRCODE_INVALID_NAME ||
+		sqlerrcode == ERRCODE_UNDEFINED_TABLE ||
+		sqlerrcode == ERRCODE_UNDEFINED_OBJECT ||
+		sqlerrcode == ERRCODE_UNDEFINED_FUNCTION ||
+		sqlerrcode == ERRCODE_AMBIGUOUS_FUNCTION)
+		return BLAME_UNSURE;
+
 	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
 	{
 		case ERRCODE_DATA_EXCEPTION:	/* 22: a value that does not fit */
@@ -678,6 +712,21 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 	StringInfoData buf;
 	Size		total = 0;
 	int			start = 0;
+
+	/*
+	 * Deferred constraints (DEFERRABLE INITIALLY DEFERRED unique, foreign
+	 * and exclusion constraints, deferred constraint triggers) would be
+	 * checked at COMMIT, after the subtransactions that find the bad
+	 * messages: one duplicate would fail every retry of its batch for ever.
+	 * Checked at the end of each COPY instead, inside its subtransaction,
+	 * like the immediate ones.  For this transaction only.
+	 */
+	{
+		ConstraintsSetStmt immediate = {.type = T_ConstraintsSetStmt, .constraints = NIL,
+		.deferred = false};
+
+		AfterTriggerSetState(&immediate);
+	}
 
 	/* COPY FROM applies no row-level security: refuse, as COPY itself does */
 	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)

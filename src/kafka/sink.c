@@ -40,7 +40,9 @@
  * secret behind SCRAM's answers for unknown roles); no SQL function shows
  * it, and HMAC outputs do not reveal it.  Physical standbys share it, so a
  * promoted standby recognises the messages its primary sent.  The sink's
- * name and created_at make each incarnation of a sink its own key, so the
+ * name and created_at (the clock time of its insert, since 0.5.0: a drop
+ * and a create in one transaction differ) make each incarnation of a sink
+ * its own key, so the
  * messages of a dropped sink of the same name, or of another sink on the
  * same topic, are not taken for its own.  The restart check reads windows
  * of growing size backwards from the end of the partition until one holds
