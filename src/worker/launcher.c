@@ -164,6 +164,19 @@ launcher_detach(int code, Datum arg)
 }
 
 /*
+ * A database's coordinator is gone and will not be restarted (the
+ * database was dropped or is not wanted, the extension was dropped): stop
+ * the consumers, sinks, maintainer and runners it started and free their
+ * slots.  Nobody else would: a coordinator frees its predecessor's workers
+ * only when one starts again.  Waits for them (at most 10 s).
+ */
+static void
+stop_database_workers(Oid dboid)
+{
+	pp_worker_terminate_database(dboid, -1);
+}
+
+/*
  * Read pg_database (a shared catalog, readable without a database
  * connection): add databases we have not seen, forget dropped ones.
  */
@@ -218,6 +231,7 @@ scan_databases(void)
 			TerminateBackgroundWorker(entry->handle);
 		if (entry->slot >= 0)
 			pp_worker_release(entry->slot);
+		stop_database_workers(entry->dboid);
 		hash_search(databases, &entry->dboid, HASH_REMOVE, NULL);
 	}
 }
@@ -311,6 +325,7 @@ coordinator_exited(DatabaseEntry *entry, TimestampTz now)
 		pp_worker_release(entry->slot);
 		entry->slot = -1;
 		entry->state = COORD_PROBE;
+		stop_database_workers(entry->dboid);
 		return;
 	}
 	if (no_restart)
@@ -319,6 +334,7 @@ coordinator_exited(DatabaseEntry *entry, TimestampTz now)
 		entry->slot = -1;
 		entry->state = COORD_ABSENT;
 		entry->failures = 0;
+		stop_database_workers(entry->dboid);
 		return;
 	}
 
@@ -417,6 +433,7 @@ launcher_step(void)
 						pp_worker_release(entry->slot);
 					entry->slot = -1;
 					entry->state = COORD_PROBE;
+					stop_database_workers(entry->dboid);
 				}
 				else if (entry->next_start <= now)
 					start_coordinator(entry, now);

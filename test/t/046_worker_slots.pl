@@ -1,0 +1,68 @@
+# Worker slots come back when a database or the extension goes (issue 11's
+# lifecycle bugs): on 0.4.0, DROP DATABASE and DROP EXTENSION ... CASCADE
+# with a source and a sink left their consumer's and sink's slots taken until
+# the server restarted (and the consumer running until its next message).
+# With pg_pipeline.max_workers = 4 (a coordinator, a consumer and a sink
+# per database), a second and a third database could then not start theirs.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use PipelineTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
+my $tmp = PostgreSQL::Test::Utils::tempdir('worker_slots');
+my $bdir = "$tmp/broker";
+my $addr = `$pp_broker start $bdir --topic ev:1`;
+chomp $addr;
+die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
+END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+
+my $node = pipeline_node('worker_slots', conf => "pg_pipeline.max_workers = 4\n");
+$node->start;
+
+# a database with the extension, a source and a sink, all running
+sub pipeline_database
+{
+	my ($db) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$node->safe_psql($db, qq{
+CREATE EXTENSION pg_pipeline;
+CREATE SERVER kafka FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers '$addr', "fetch.wait.max.ms" '10');
+CREATE TABLE ev (payload jsonb);
+SELECT pipeline.create_source('ev', 'kafka', 'ev', 'ev', format => 'jsonb');
+SELECT pipeline.create_sink('out', 'kafka', 'out');
+});
+	my $got = '';
+	my $ok = defined wait_until(30, sub {
+		$got = $node->safe_psql($db, q{SELECT string_agg(kind || ':' || state, ',' ORDER BY kind)
+		                                  FROM pipeline.workers WHERE kind IN ('consumer', 'sink')});
+		$got eq 'consumer:running,sink:running' });
+	is($got, 'consumer:running,sink:running', "$db: its consumer and sink run");
+}
+
+sub processes
+{
+	my ($db) = @_;
+	return $node->safe_psql('postgres', qq{SELECT count(*) FROM pg_stat_activity
+	                                         WHERE datname = '$db' AND backend_type LIKE 'pg_pipeline %'});
+}
+
+pipeline_database('d1');
+$node->safe_psql('postgres', 'DROP DATABASE d1');
+pipeline_database('d2');
+
+$node->safe_psql('d2', 'DROP EXTENSION pg_pipeline CASCADE');
+ok(defined wait_until(15, sub { processes('d2') eq '0' }),
+	'DROP EXTENSION stops the database\'s consumer and sink, not only its coordinator');
+pipeline_database('d3');
+
+# switched off for a database: its consumer and sink stop too
+$node->append_conf('postgresql.conf', "pg_pipeline.databases = 'postgres'");
+$node->reload;
+ok(defined wait_until(15, sub { processes('d3') eq '0' }),
+	'pg_pipeline.databases without d3: d3\'s consumer and sink stop');
+
+done_testing();
