@@ -250,6 +250,9 @@ extern void pp_window_maintainer_main(PipelineWorkerArgs *args);
 struct RenameStmt;
 extern void pp_window_check_rename(struct RenameStmt *stmt);
 
+/* src/kafka/fdw.c: a Kafka server or user mapping changed (from the hook) */
+extern void pp_kafka_connection_changed(const char *server, Oid role);
+
 /* src/worker/hooks.c */
 extern void pp_hooks_init(void);
 

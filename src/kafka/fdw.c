@@ -29,6 +29,12 @@
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
+
+#include "commands/extension.h"
+
+#include "catalog/pg_authid.h"
+
 #include "access/htup_details.h"
 #include "access/reloptions.h"
 #include "access/table.h"
@@ -812,4 +818,51 @@ pipeline_check_source(PG_FUNCTION_ARGS)
 	if (column == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(DirectFunctionCall1(namein, CStringGetDatum(column)));
+}
+
+/*
+ * pp_kafka_connection_changed
+ *		After ALTER SERVER (options or owner) of a Kafka server, or a user
+ *		mapping created, altered or dropped on one: the running consumers
+ *		and sinks that use it take the change at once (their config_version
+ *		moves, the coordinator restarts them with the new settings), instead
+ *		of keeping the old ones until a pause and resume.  A user mapping
+ *		touches only the objects of its role (all of them for PUBLIC's): a
+ *		role altering its own mapping restarts nobody else's workers.
+ *		Written as the bootstrap superuser: the statement's role may not see
+ *		the sources it concerns.
+ */
+void
+pp_kafka_connection_changed(const char *server, Oid role)
+{
+	ForeignServer *fs = GetForeignServerByName(server, true);
+	PipelineAsRole as;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	bool		by_oid;
+
+	if (fs == NULL || strcmp(GetForeignDataWrapper(fs->fdwid)->fdwname, KAFKA_FDW_NAME) != 0 ||
+		!OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true)))
+		return;
+	by_oid = pp_catalog_has_column("sources", "owner_oid") &&
+		pp_catalog_has_column("sinks", "owner_oid");
+	if (OidIsValid(role) && !by_oid)
+		return;					/* an extension not updated yet: leave it */
+	values[0] = CStringGetTextDatum(server);
+	values[1] = ObjectIdGetDatum(role);
+
+	SPI_connect();
+	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
+	for (int i = 0; i < 2; i++)
+	{
+		char	   *sql = psprintf("UPDATE pipeline.%s SET config_version = config_version "
+								   "OPERATOR(pg_catalog.+) 1 WHERE server OPERATOR(pg_catalog.=) $1::pg_catalog.name%s",
+								   i == 0 ? "sources" : "sinks",
+								   OidIsValid(role) ? " AND owner_oid OPERATOR(pg_catalog.=) $2" : "");
+
+		if (SPI_execute_with_args(sql, 2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not note the change of server \"%s\"", server);
+	}
+	pp_as_role_end(&as);
+	SPI_finish();
 }

@@ -34,6 +34,7 @@
 #include "tcop/utility.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "access/relation.h"
@@ -349,6 +350,21 @@ check_catalog_lock(LockStmt *stmt)
 	}
 }
 
+/* A user mapping statement changed server's settings for user (or PUBLIC). */
+static void
+mapping_changed(const char *server, RoleSpec *user)
+{
+	Oid			role = InvalidOid;
+
+	if (user != NULL && user->roletype != ROLESPEC_PUBLIC)
+	{
+		role = get_rolespec_oid(user, true);
+		if (!OidIsValid(role))
+			return;				/* IF EXISTS of a role that is not */
+	}
+	pp_kafka_connection_changed(server, role);
+}
+
 static void
 next_process_utility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -402,6 +418,21 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 	else if (IsA(stmt, TransactionStmt) &&
 			 ((TransactionStmt *) stmt)->kind == TRANS_STMT_ROLLBACK_PREPARED)
 		pp_scheduler_prepared_end(((TransactionStmt *) stmt)->gid, false);
+	/* connection settings that running consumers and sinks use */
+	else if (IsA(stmt, AlterForeignServerStmt))
+		pp_kafka_connection_changed(((AlterForeignServerStmt *) stmt)->servername, InvalidOid);
+	else if (IsA(stmt, AlterOwnerStmt) &&
+			 ((AlterOwnerStmt *) stmt)->objectType == OBJECT_FOREIGN_SERVER)
+		pp_kafka_connection_changed(strVal(((AlterOwnerStmt *) stmt)->object), InvalidOid);
+	else if (IsA(stmt, CreateUserMappingStmt))
+		mapping_changed(((CreateUserMappingStmt *) stmt)->servername,
+						((CreateUserMappingStmt *) stmt)->user);
+	else if (IsA(stmt, AlterUserMappingStmt))
+		mapping_changed(((AlterUserMappingStmt *) stmt)->servername,
+						((AlterUserMappingStmt *) stmt)->user);
+	else if (IsA(stmt, DropUserMappingStmt))
+		mapping_changed(((DropUserMappingStmt *) stmt)->servername,
+						((DropUserMappingStmt *) stmt)->user);
 }
 
 /*

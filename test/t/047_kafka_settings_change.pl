@@ -1,0 +1,70 @@
+# Connection settings reach running consumers (issue 11's lifecycle bugs):
+# on 0.4.0, ALTER SERVER and user mapping changes did not reach running
+# consumers and sinks until a pause and resume.  Now they restart with the
+# new settings at once; a role's own user mapping restarts only its own.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use PipelineTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
+my $tmp = PostgreSQL::Test::Utils::tempdir('settings_change');
+my $bdir = "$tmp/broker";
+my $addr = `$pp_broker start $bdir --topic a:1 --topic b:1`;
+chomp $addr;
+die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
+END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+
+my $node = pipeline_node('settings_change');
+$node->start;
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+sql(qq{
+CREATE EXTENSION pg_pipeline;
+CREATE ROLE alice LOGIN;
+CREATE ROLE bob LOGIN;
+CREATE SERVER kafka FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers '$addr', "fetch.wait.max.ms" '10');
+GRANT USAGE ON FOREIGN SERVER kafka TO alice, bob;
+CREATE TABLE ta (payload jsonb);
+CREATE TABLE tb (payload jsonb);
+GRANT INSERT ON ta TO alice;
+GRANT INSERT ON tb TO bob;
+SET ROLE alice;
+SELECT pipeline.create_source('sa', 'kafka', 'a', 'public.ta', format => 'jsonb');
+SET ROLE bob;
+SELECT pipeline.create_source('sb', 'kafka', 'b', 'public.tb', format => 'jsonb');
+});
+
+sub pid_of
+{
+	my ($source) = @_;
+	return sql(qq{SELECT pid FROM pipeline.workers
+	               WHERE kind = 'consumer' AND works_on = '$source' AND state = 'running'});
+}
+my ($a0, $b0);
+ok(defined wait_until(30, sub { $a0 = pid_of('sa'); $b0 = pid_of('sb'); $a0 ne '' && $b0 ne '' }),
+	'both consumers run');
+
+# bob's own user mapping: only bob's consumer takes it
+sql(q{SET ROLE bob; CREATE USER MAPPING FOR bob SERVER kafka OPTIONS ("client.id" 'bobs')});
+my $b1;
+ok(defined wait_until(20, sub { $b1 = pid_of('sb'); $b1 ne '' && $b1 ne $b0 }),
+	'a user mapping created for bob restarts bob\'s consumer');
+is(pid_of('sa'), $a0, 'and not alice\'s');
+
+# the server's options: every consumer on it
+sql(q{ALTER SERVER kafka OPTIONS (SET "fetch.wait.max.ms" '20')});
+ok(defined wait_until(20, sub { my $a = pid_of('sa'); my $b = pid_of('sb');
+	$a ne '' && $a ne $a0 && $b ne '' && $b ne $b1 }),
+	'ALTER SERVER restarts every consumer on the server with the new settings');
+
+# a mapping for a role that does not exist touches nothing
+my ($a2, $b2) = (pid_of('sa'), pid_of('sb'));
+sql(q{DROP USER MAPPING IF EXISTS FOR CURRENT_USER SERVER kafka});
+sleep 2;
+is(pid_of('sa') . ',' . pid_of('sb'), "$a2,$b2", 'a user mapping of another role restarts nobody\'s consumer');
+
+done_testing();
