@@ -51,6 +51,19 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
  * and last error are kept), or -1 to claim a free one.  The handle is
  * allocated in CurrentMemoryContext, which must outlive the worker.
  */
+/*
+ * A worker that could not start its child says so where users look: its
+ * own last_error in pipeline.workers (the coordinator's row, which every
+ * role sees: the kind only, never another role's object), not only in the
+ * server log.  The launcher has no slot of its own: its WARNING is it.
+ */
+static void
+start_failed(const char *message)
+{
+	if (MyPipelineWorker != NULL)
+		pp_worker_record_error(MyPipelineWorker->slot, message);
+}
+
 int
 pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 				const char *label, const void *params, Size params_len,
@@ -80,6 +93,9 @@ pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 		if (slotno < 0)
 		{
 			LWLockRelease(pp_shared->lock);
+			start_failed(psprintf("no free pg_pipeline worker slot for a %s (all %d in use): "
+								  "raise pg_pipeline.max_workers",
+								  pp_worker_kind_name(kind), pp_shared->nslots));
 			ereport(WARNING,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("no free pg_pipeline worker slot for a %s",
@@ -143,6 +159,9 @@ pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 		LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
 		slot->state = reuse_slot >= 0 ? PP_SLOT_BACKOFF : PP_SLOT_FREE;
 		LWLockRelease(pp_shared->lock);
+		start_failed(psprintf("could not start a pg_pipeline %s: all background worker slots "
+							  "are in use: raise max_worker_processes",
+							  pp_worker_kind_name(kind)));
 		ereport(WARNING,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("could not start a pg_pipeline %s",

@@ -65,4 +65,25 @@ $node->reload;
 ok(defined wait_until(15, sub { processes('d3') eq '0' }),
 	'pg_pipeline.databases without d3: d3\'s consumer and sink stop');
 
+# Out of slots: said where users look, not only in the server log.  d3's
+# coordinator, consumer and sink fill three of the four slots; two more
+# sources in d4 (its coordinator takes the fourth) cannot start.
+$node->append_conf('postgresql.conf', "pg_pipeline.databases = ''");
+$node->reload;
+$node->safe_psql('postgres', 'CREATE DATABASE d4');
+$node->safe_psql('d4', qq{
+CREATE EXTENSION pg_pipeline;
+CREATE SERVER kafka FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers '$addr', "fetch.wait.max.ms" '10');
+CREATE TABLE ev (payload jsonb);
+});
+ok(defined wait_until(30, sub { processes('d3') eq '3' && processes('d4') eq '1' }),
+	'd3 runs again, and d4 has its coordinator: every slot is taken');
+$node->safe_psql('d4', q{SELECT pipeline.create_source('ev', 'kafka', 'ev', 'ev', format => 'jsonb')});
+my $err = '';
+ok(defined wait_until(30, sub {
+	$err = $node->safe_psql('d4', q{SELECT coalesce(last_error, '') FROM pipeline.workers WHERE kind = 'coordinator'});
+	$err =~ /no free pg_pipeline worker slot for a consumer/ }),
+	'the coordinator\'s last_error in pipeline.workers says a consumer found no slot');
+like($err, qr/raise pg_pipeline\.max_workers/, 'with what to do');
+
 done_testing();
