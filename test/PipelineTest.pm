@@ -14,7 +14,7 @@ use Test::More;
 use JSON::PP;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(pipeline_node coordinator_pid wait_until listen_json);
+our @EXPORT = qw(pipeline_node coordinator_pid wait_until listen_json broker_program start_broker);
 
 # A new node with pg_pipeline preloaded (test/preload.conf) plus any extra
 # configuration lines.
@@ -76,6 +76,31 @@ sub listen_json
 		return @new;
 	};
 	return ($session, $poll);
+}
+
+# The test Kafka broker's control program (test/broker/pp-broker).
+sub broker_program
+{
+	return "$FindBin::RealBin/../broker/pp-broker";
+}
+
+# Start a test broker in $dir with topics given as "name:partitions";
+# returns its address.  Every broker started so is stopped at exit.
+my @brokers;
+sub start_broker
+{
+	my ($dir, @topics) = @_;
+	my $prog = broker_program();
+	my $addr = `$prog start $dir @{[ map { "--topic $_" } @topics ]}`;
+	chomp $addr;
+	die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
+	push @brokers, $dir;
+	return $addr;
+}
+END
+{
+	local $?;
+	system(broker_program(), 'stop', $_) for grep { -d } @brokers;
 }
 
 1;

@@ -37,14 +37,10 @@ note("random seed $seed (set PP_HOSTILE_SEED to change it)");
 srand($seed);
 
 my $limit = 65536;
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('kafka_hostile');
 my $bdir = "$tmp/broker";
 my @formats = qw(csv jsonb json text bytea);
-my $addr = `$pp_broker start $bdir @{[ map { "--topic h_$_:2" } @formats ]}`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, map { "h_$_:2" } @formats);
 
 my $node = pipeline_node('kafka_hostile',
 	init => { extra => [ '--encoding=UTF8', '--locale=C' ] },

@@ -29,13 +29,9 @@ plan skip_all => 'kcat not found in PATH'
   unless grep { -x "$_/kcat" } split /:/, ($ENV{PATH} // '');
 
 my $t_start = time();
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('kafka_new_partitions');
 my $bdir = "$tmp/broker";
-my $addr = `$pp_broker start $bdir --topic np-old:4`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, qw(np-old:4));
 
 my $node = pipeline_node('new_partitions', conf => "log_min_messages = info\n");
 $node->start;

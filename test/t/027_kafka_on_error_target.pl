@@ -29,13 +29,9 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $t_start = time();
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('kafka_on_error_target');
 my $bdir = "$tmp/broker";
-my $addr = `$pp_broker start $bdir --topic tg:1`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, qw(tg:1));
 
 my $node = pipeline_node('kafka_on_error_target',
 	init => { extra => [ '--encoding=UTF8', '--locale=C' ] },

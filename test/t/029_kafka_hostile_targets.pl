@@ -21,13 +21,9 @@ use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('hostile_targets');
 my $bdir = "$tmp/broker";
-my $addr = `$pp_broker start $bdir --topic def:1 --topic tsq:1 --topic enc:1 --topic hs:1`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, qw(def:1 tsq:1 enc:1 hs:1));
 
 my $node = pipeline_node('hostile_targets',
 	init => { extra => [ '--encoding=UTF8', '--locale=C' ] });

@@ -18,13 +18,9 @@ use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('security_workers');
 my $bdir = "$tmp/broker";
-my $addr = `$pp_broker start $bdir --topic ev:2`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, qw(ev:2));
 
 my $node = pipeline_node('security_workers', conf => 'max_prepared_transactions = 4');
 $node->start;

@@ -12,13 +12,9 @@ use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('worker_slots');
 my $bdir = "$tmp/broker";
-my $addr = `$pp_broker start $bdir --topic ev:1`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, qw(ev:1));
 
 my $node = pipeline_node('worker_slots', conf => "pg_pipeline.max_workers = 4\n");
 $node->start;

@@ -10,13 +10,9 @@ use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('settings_change');
 my $bdir = "$tmp/broker";
-my $addr = `$pp_broker start $bdir --topic a:1 --topic b:1`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, qw(a:1 b:1));
 
 my $node = pipeline_node('settings_change');
 $node->start;
