@@ -1,6 +1,10 @@
 -- pg_pipeline 0.4.0 -> 0.5.0: trust (issue 10).
 --
 -- What changes for SQL:
+--   * owners by OID (owner_oid, set by a trigger): row security, the
+--     workers and the runners go by it, so a role created under a dropped
+--     owner's name inherits nothing;
+--   * a source's target by OID (target_oid, set by a trigger);
 --   * the catalogs with an owner (sources, sinks, windows) get a guard
 --     trigger: a non-superuser's new row is its own, only a superuser
 --     changes an owner, and a role that is not the owner (a pipeline_admin
@@ -8,15 +12,17 @@
 --   * a window's definition is never updated in place (alter_window drops
 --     and creates), so nobody can rewrite the SQL it runs;
 --   * the catalogs that hang off those (offsets, archive, dead letters,
---     sink progress, window progress) are visible to the owner and
---     pipeline_admin, writable by the owner only: an operator cannot move
---     offsets, which would lose or double messages;
+--     sink progress, window progress, the outbox) are visible to the owner
+--     and pipeline_admin, writable by the owner only: an operator cannot
+--     move offsets or a sink's messages, which would lose or double them;
 --   * intervals a scheduler pass adds to now() are bounded, so an absurd
 --     value is refused at once instead of making every pass fail;
+--   * one role's share of consumers and watched tables is bounded
+--     (pg_pipeline.max_consumers_per_role, max_watched_per_role);
 --   * pipeline.workers shows a role its own workers (the database's
 --     coordinator, maintainer and the launcher to everyone);
 --   * pipeline._watchers, which counted other roles' DAGs, is replaced by
---     a yes/no answer for a table the caller may read.
+--     a yes/no answer (_watched), asked only for tables the caller owns.
 -- docs/security.md describes the whole model.
 
 \echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.5.0'" to load this file. \quit
