@@ -14,7 +14,7 @@ use Test::More;
 use JSON::PP;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(pipeline_node coordinator_pid wait_until listen_json broker_program start_broker);
+our @EXPORT = qw(pipeline_node coordinator_pid wait_until wait_for_sql listen_json broker_program start_broker);
 
 # A new node with pg_pipeline preloaded (test/preload.conf) plus any extra
 # configuration lines.
@@ -53,6 +53,16 @@ sub wait_until
 		usleep(20_000);
 	}
 	return undef;
+}
+
+# Wait until a query on the node's postgres database gives the wanted text,
+# then check it (so a timeout shows what it was).
+sub wait_for_sql
+{
+	my ($node, $timeout, $stmt, $want, $name) = @_;
+	my $got;
+	wait_until($timeout, sub { $got = $node->safe_psql('postgres', $stmt); $got eq $want });
+	is($got, $want, $name);
 }
 
 # A session LISTENing on a channel whose payloads are JSON.  Returns the

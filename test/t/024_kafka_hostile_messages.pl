@@ -49,13 +49,7 @@ $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-sub wait_sql
-{
-	my ($timeout, $stmt, $want, $name) = @_;
-	my $got;
-	wait_until($timeout, sub { $got = sql($stmt); $got eq $want });
-	is($got, $want, $name);
-}
+sub wait_sql { wait_for_sql($node, @_) }
 
 # Is a byte string text PostgreSQL takes: valid UTF-8 without NUL?
 sub valid_text

@@ -40,13 +40,7 @@ $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-sub wait_sql
-{
-	my ($timeout, $stmt, $want, $name) = @_;
-	my $got;
-	wait_until($timeout, sub { $got = sql($stmt); $got eq $want });
-	is($got, $want, $name);
-}
+sub wait_sql { wait_for_sql($node, @_) }
 
 # One message per line, produced at once (one produce request).
 my $nfile = 0;
