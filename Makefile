@@ -5,9 +5,19 @@
 #   make prove_installcheck         TAP tests under test/t
 #   make lint                       cppcheck over src/
 #
-# One version number: EXTVERSION. Every release ships an install script
-# control/pg_pipeline--$(EXTVERSION).sql and an upgrade script from the
-# previous release.
+# One version number: EXTVERSION.  The extension's SQL is written once, in
+# the area files control/sql/*.sql (SQL_SOURCES, concatenated in that
+# order), each object as it is in the current release; make builds from
+# them the full install script control/pg_pipeline--$(EXTVERSION).sql
+# (generated, not in git, as pgvector builds its own).  Beside it ship
+# control/pg_pipeline--0.1.0.sql, the oldest release (frozen: never edit
+# it), and the hand-written upgrade scripts
+# control/pg_pipeline--<previous>--<next>.sql, one per release, never edited
+# once shipped.  Changing the SQL: edit the area file AND write the same
+# change into the upgrade script to EXTVERSION; test/t/013_upgrade.pl
+# installs 0.1.0, updates along the chain and fails, naming the object,
+# where that differs from a fresh install (docs/architecture.md, "Changing
+# the SQL").
 
 EXTENSION    = pg_pipeline
 EXTVERSION   = 0.5.0
@@ -16,7 +26,10 @@ MODULE_big   = pg_pipeline
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS         = $(SRCS:.c=.o)
 
-DATA         = $(wildcard control/pg_pipeline--*.sql)
+SQL_SOURCES  = control/sql/core.sql control/sql/kafka.sql \
+               control/sql/window.sql control/sql/scheduler.sql
+DATA_built   = control/pg_pipeline--$(EXTVERSION).sql
+DATA         = control/pg_pipeline--0.1.0.sql $(wildcard control/pg_pipeline--*--*.sql)
 EXTRA_CLEAN  = pg_pipeline.control
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -40,6 +53,10 @@ all: pg_pipeline.control
 
 pg_pipeline.control: control/pg_pipeline.control.in Makefile
 	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@
+
+# The full install script of the current version: the area files, in order.
+$(DATA_built): $(SQL_SOURCES)
+	cat $^ > $@
 
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
