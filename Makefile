@@ -26,6 +26,7 @@ MODULE_big   = pg_pipeline
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))
 OBJS         = $(SRCS:.c=.o)
 
+# core first: it opens the install script and defines what the others use
 SQL_SOURCES  = control/sql/core.sql control/sql/kafka.sql \
                control/sql/window.sql control/sql/scheduler.sql
 DATA_built   = control/pg_pipeline--$(EXTVERSION).sql
