@@ -20,7 +20,7 @@
 # the SQL").
 
 EXTENSION    = pg_pipeline
-EXTVERSION   = 0.5.0
+EXTVERSION   = 0.6.0
 MODULE_big   = pg_pipeline
 
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))

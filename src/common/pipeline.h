@@ -99,16 +99,23 @@ typedef struct PipelineDataVersion
 } PipelineDataVersion;
 
 /*
- * The watched tables a prepared transaction wrote (scheduler.c): their
- * versions are bumped when COMMIT PREPARED names its GID, in whatever
- * session.  gid[0] == 0: a free entry.
+ * What a prepared transaction will wake when COMMIT PREPARED names its GID,
+ * in whatever session (wake.c): workers, and the watched tables it wrote
+ * (their data versions, scheduler.c).  gid[0] == 0: a free entry.
  */
 #define PP_MAX_PREPARED		64
 #define PP_PREPARED_RELS	16
+#define PP_PREPARED_WAKES	8
 typedef struct PipelinePrepared
 {
 	Oid			dboid;
 	char		gid[200];		/* GIDSIZE */
+	int			nwakes;
+	struct
+	{
+		int32		kind;		/* a PipelineWorkerKind */
+		Oid			dboid;
+	}			wakes[PP_PREPARED_WAKES];
 	int			nrels;
 	Oid			relids[PP_PREPARED_RELS];
 } PipelinePrepared;
@@ -223,16 +230,17 @@ extern PGDLLEXPORT void pp_worker_main(Datum main_arg);
 extern void pp_launcher_register(void);
 extern void pp_launcher_request(Oid dboid);
 extern bool pp_database_paused(Oid dboid);
+extern void pp_database_resume(Oid dboid);
 extern PGDLLEXPORT void pp_launcher_main(Datum main_arg);
 
 /* src/worker/coordinator.c */
 extern void pp_coordinator_main(PipelineWorkerArgs *args);
 extern void pp_coordinator_wake(Oid dboid);
-extern void pp_coordinator_wake_at_commit(void);
 extern bool pp_lock_extension(void);
 
-/* src/kafka: the coordinator's and the workers' entry points */
-extern long pp_kafka_supervise(void);
+/* src/kafka: the coordinator's wanted list and the workers' entry points */
+struct PipelineSupervisor;
+extern void pp_kafka_wanted(struct PipelineSupervisor *sup);
 extern void pp_kafka_consumer_main(PipelineWorkerArgs *args);
 extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
 
@@ -240,8 +248,8 @@ extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
 extern int	pp_max_task_runs;
 extern long pp_scheduler_pass(void);
 extern void pp_scheduler_runner_main(PipelineWorkerArgs *args);
-extern void pp_scheduler_preparing(const char *gid);
-extern void pp_scheduler_prepared_end(const char *gid, bool commit);
+struct List;
+extern void pp_scheduler_tables_written(struct List *relids);
 
 /* src/window: the maintainer worker of async window aggregates */
 extern int	pp_window_delay_ms;

@@ -98,29 +98,6 @@ pp_shmem_require(void)
 }
 
 const char *
-pp_worker_kind_name(PipelineWorkerKind kind)
-{
-	switch (kind)
-	{
-		case PP_WORKER_LAUNCHER:
-			return "launcher";
-		case PP_WORKER_COORDINATOR:
-			return "coordinator";
-		case PP_WORKER_CONSUMER:
-			return "consumer";
-		case PP_WORKER_SINK:
-			return "sink";
-		case PP_WORKER_RUNNER:
-			return "runner";
-		case PP_WORKER_MAINTAINER:
-			return "maintainer";
-		case PP_WORKER_NKINDS:
-			break;
-	}
-	return "unknown";
-}
-
-const char *
 pp_worker_state_name(PipelineWorkerState state)
 {
 	switch (state)

@@ -85,6 +85,7 @@
 #define SIG_BYTES 16			/* of the HMAC-SHA256, shown in hex */
 #define FLUSH_POLL_MS 100
 #define TAIL_TIMEOUT_MS 5000
+#define UNACKED_REPORT_MS 5000	/* a batch unacknowledged this long is reported */
 
 static ConsumerParams params;	/* the sink's name travels as "source" */
 static char *server;
@@ -94,7 +95,9 @@ static int	batch_rows;
 static int	npartitions;
 static rd_kafka_t *producer = NULL;
 static int	failed_deliveries;
-static char delivery_error[512];
+static char delivery_error[512];	/* of a failed delivery report */
+static char kafka_error[512];	/* librdkafka's latest complaint (log, error) */
+static TimestampTz reported_at = 0;	/* last report_unpublished(), 0: none */
 static MemoryContext batch_context;	/* the rows of the batch in flight */
 static uint8 sink_key[PG_SHA256_DIGEST_LENGTH];	/* signs the messages */
 
@@ -121,7 +124,55 @@ static void
 log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	if (level <= 3)
-		strlcpy(delivery_error, buf, sizeof(delivery_error));
+		strlcpy(kafka_error, buf, sizeof(kafka_error));
+}
+
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	strlcpy(kafka_error, reason, sizeof(kafka_error));
+}
+
+/*
+ * While the sink cannot publish, say so where users look, as a source
+ * does: "why" (librdkafka's latest complaint when it made one) goes into
+ * the worker's last_error, again every second for as long as it lasts, so
+ * pipeline.sink_status shows "error" until a delivery report confirms a
+ * batch (which moves the slot's last_batch_at past it).  One WARNING in
+ * the server log per episode.
+ */
+static void
+report_unpublished(const char *why)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	char		message[PP_MAX_ERROR_LEN];
+
+	if (!TimestampDifferenceExceeds(reported_at, now, 1000))
+		return;
+	snprintf(message, sizeof(message), "sink \"%s\" cannot publish to topic \"%s\": %s%s%s",
+			 params.source, topic, why,
+			 kafka_error[0] ? "; librdkafka: " : "", kafka_error);
+	if (reported_at == 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("sink \"%s\" cannot publish to topic \"%s\"", params.source, topic),
+				 errdetail("%s%s%s", why, kafka_error[0] ? "; librdkafka: " : "", kafka_error),
+				 errhint("The messages wait in pipeline.outbox and are sent once the broker answers.")));
+	pp_worker_record_error(MyPipelineWorker->slot, message);
+	reported_at = now;
+}
+
+/* librdkafka complained while the sink was idle: show it, once. */
+static void
+report_idle_complaint(void)
+{
+	char		message[PP_MAX_ERROR_LEN];
+
+	if (kafka_error[0] == '\0')
+		return;
+	snprintf(message, sizeof(message), "Kafka: %s", kafka_error);
+	pp_worker_record_error(MyPipelineWorker->slot, message);
+	kafka_error[0] = '\0';
 }
 
 static void
@@ -281,6 +332,7 @@ create_producer(void)
 	rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "compression.codec", "zstd", errstr, sizeof(errstr));
 	rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	producer = pp_kafka_new_client(conf, RD_KAFKA_PRODUCER, log_cb, "sink", params.source);
 	before_shmem_exit(destroy_producer, 0);
 }
@@ -294,17 +346,25 @@ partition_count(void)
 		rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer, topic, NULL);
 		const struct rd_kafka_metadata *md = NULL;
 		int			count = -1;
+		rd_kafka_resp_err_t err;
 
-		if (rd_kafka_metadata(producer, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-			md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		err = rd_kafka_metadata(producer, 0, rkt, &md, 2000);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
+			err = md->topics[0].err;
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1)
 			count = md->topics[0].partition_cnt;
 		if (md)
 			rd_kafka_metadata_destroy(md);
 		rd_kafka_topic_destroy(rkt);
 		if (count > 0)
 			return count;
-		pp_worker_record_error(MyPipelineWorker->slot,
-							   psprintf("Kafka: no metadata for topic \"%s\" yet", topic));
+		rd_kafka_poll(producer, 0);	/* serve the log: why */
+		{
+			char		why[128];
+
+			snprintf(why, sizeof(why), "no metadata for the topic (%s)", rd_kafka_err2str(err));
+			report_unpublished(why);
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PP_WAIT_EVENT);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
@@ -577,8 +637,12 @@ take_batch(OutboxRow *rows)
 static bool
 send_batch(OutboxRow *rows, int n)
 {
+	TimestampTz produced_at = GetCurrentTimestamp();
+
 	failed_deliveries = 0;
 	delivery_error[0] = '\0';
+	kafka_error[0] = '\0';
+	reported_at = 0;
 	for (int i = 0; i < n; i++)
 	{
 		rd_kafka_headers_t *hdrs = rd_kafka_headers_new(4);
@@ -634,13 +698,29 @@ send_batch(OutboxRow *rows, int n)
 			return false;
 		}
 	}
-	/* wait for the acknowledgements, interruptibly */
+	/*
+	 * Wait for the acknowledgements, interruptibly.  A broker that does not
+	 * answer keeps them out until message.timeout.ms; meanwhile the sink
+	 * says why it is not publishing.
+	 */
 	while (rd_kafka_outq_len(producer) > 0)
 	{
 		rd_kafka_poll(producer, FLUSH_POLL_MS);
 		CHECK_FOR_INTERRUPTS();
+		if (kafka_error[0] != '\0' ||
+			TimestampDifferenceExceeds(produced_at, GetCurrentTimestamp(), UNACKED_REPORT_MS))
+		{
+			char		why[64];
+
+			snprintf(why, sizeof(why), "%d messages not acknowledged yet",
+					 rd_kafka_outq_len(producer));
+			report_unpublished(why);
+		}
 	}
-	return failed_deliveries == 0;
+	if (failed_deliveries > 0)
+		return false;
+	kafka_error[0] = '\0';		/* what it said is over: all delivered */
+	return true;
 }
 
 /* The batch is acknowledged: its rows leave the outbox. */
@@ -743,6 +823,7 @@ pp_kafka_sink_main(PipelineWorkerArgs *args)
 						 pp_naptime_ms, PP_WAIT_EVENT);
 		ResetLatch(MyLatch);
 		rd_kafka_poll(producer, 0);
+		report_idle_complaint();
 	}
 	proc_exit(0);
 }

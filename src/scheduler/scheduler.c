@@ -27,8 +27,9 @@
  * nothing waits for a poll.
  *
  * Data-aware triggers: pipeline.dag_data_trigger(), a statement trigger on
- * the watched tables, notes the table; at commit the table's version in
- * shared memory is bumped and the coordinator woken.  Versions start at the
+ * the watched tables, notes the table (pp_wake_table_at_commit); at commit
+ * (or COMMIT PREPARED) wake.c calls pp_scheduler_tables_written, which
+ * bumps the table's version in shared memory, and wakes the coordinator.  Versions start at the
  * server's start time, so a version seen before a restart is never seen
  * again (and no run is made for data nobody wrote since); data seen but not
  * yet run for (inside trigger_interval) is kept in pipeline.dags as
@@ -54,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "scheduler/scheduler.h"
+#include "worker/worker.h"
 
 /* the runner's own timeout stops it; past this grace we terminate it */
 #define TIMEOUT_GRACE_MS	10000
@@ -170,11 +172,10 @@ reap_runners(TimestampTz now)
 	hash_seq_init(&seq, running);
 	while ((task = hash_seq_search(&seq)) != NULL)
 	{
-		pid_t		pid;
-		char		error[PP_MAX_ERROR_LEN];
-		PipelineWorkerSlot *slot = &pp_shared->slots[task->slot];
+		PipelineWorkerExit exit;
+		char	   *error = exit.last_error;
 
-		if (GetBackgroundWorkerPid(task->handle, &pid) != BGWH_STOPPED)
+		if (!pp_worker_reap(&task->handle, task->slot, &exit))
 		{
 			if (task->deadline != 0 && now >= task->deadline && !task->terminated)
 			{
@@ -183,18 +184,15 @@ reap_runners(TimestampTz now)
 			}
 			continue;
 		}
-		SpinLockAcquire(&slot->error_mutex);
-		strlcpy(error, slot->last_error, sizeof(error));
-		SpinLockRelease(&slot->error_mutex);
+		/* a runner is never restarted (kinds.c): its exit ends the attempt */
 		if (task->terminated)
-			snprintf(error, sizeof(error),
+			snprintf(error, sizeof(exit.last_error),
 					 "the task ran past its timeout and its runner was terminated");
 		else if (error[0] == '\0')
 			strlcpy(error, "the runner exited without recording the task's outcome",
-					sizeof(error));
+					sizeof(exit.last_error));
 		finish_failed(task->task_run_id, error);
 		pp_worker_release(task->slot);
-		pfree(task->handle);
 		hash_search(running, &task->task_run_id, HASH_REMOVE, NULL);
 	}
 }
@@ -346,7 +344,7 @@ pass_needed(TimestampTz now)
 {
 	HASH_SEQ_STATUS seq;
 	RunningTask *task;
-	uint32		wakes = pp_shared->slots[MyPipelineWorker->slot].wakes;
+	uint32		wakes = pp_worker_slot_wakes(MyPipelineWorker->slot);
 	bool		needed = false;
 
 	if (wakes != wakes_seen || !recovered || next_due == 0 || now >= next_due)
@@ -354,9 +352,7 @@ pass_needed(TimestampTz now)
 	hash_seq_init(&seq, running);
 	while ((task = hash_seq_search(&seq)) != NULL)
 	{
-		pid_t		pid;
-
-		if (!needed && GetBackgroundWorkerPid(task->handle, &pid) == BGWH_STOPPED)
+		if (!needed && pp_worker_reap(&task->handle, task->slot, NULL))
 			needed = true;
 	}
 	wakes_seen = wakes;
@@ -463,18 +459,20 @@ pp_scheduler_pass(void)
  * Data-aware triggers
  * ---------------------------------------------------------------------
  */
-static List *written_tables = NIL;	/* this transaction's, in TopMemoryContext */
-static bool data_callback_registered = false;
-
-static void
-bump_versions(void)
+/*
+ * pp_scheduler_tables_written
+ *		At the commit of a transaction that wrote watched tables (wake.c,
+ *		also at COMMIT PREPARED): bump their data versions.
+ */
+void
+pp_scheduler_tables_written(List *relids)
 {
 	static bool warned = false;
 	bool		full = false;
 	ListCell   *lc;
 
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
-	foreach(lc, written_tables)
+	foreach(lc, relids)
 	{
 		Oid			relid = lfirst_oid(lc);
 		PipelineDataVersion *entry = NULL;
@@ -509,112 +507,6 @@ bump_versions(void)
 						PP_MAX_WATCHED),
 				 errdetail("DAGs watching further tables are not triggered until the server restarts."),
 				 errhint("Watch fewer tables, for example one table that a statement trigger of your own touches.")));
-	}
-}
-
-/*
- * Two-phase commit.  PREPARE TRANSACTION ends this session's transaction
- * without committing it: the tables it wrote are kept in shared memory
- * under its GID (the utility hook tells us the GID first), and COMMIT
- * PREPARED, in any session, bumps them.  What does not fit (more than
- * PP_MAX_PREPARED prepared transactions with watched writes at once, more
- * than PP_PREPARED_RELS tables in one) is not counted: a missed run of the
- * writer's own DAGs, never a run of every other role's (a role could
- * otherwise trigger them all at will).
- */
-static char preparing_gid[200];
-
-void
-pp_scheduler_preparing(const char *gid)
-{
-	strlcpy(preparing_gid, gid ? gid : "", sizeof(preparing_gid));
-}
-
-static void
-keep_prepared(void)
-{
-	PipelinePrepared *free_entry = NULL;
-
-	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < PP_MAX_PREPARED && free_entry == NULL; i++)
-		if (pp_shared->prepared[i].gid[0] == '\0')
-			free_entry = &pp_shared->prepared[i];
-	if (free_entry != NULL && preparing_gid[0] != '\0')
-	{
-		ListCell   *lc;
-		int			n = 0;
-
-		free_entry->dboid = MyDatabaseId;
-		strlcpy(free_entry->gid, preparing_gid, sizeof(free_entry->gid));
-		foreach(lc, written_tables)
-		{
-			if (n == PP_PREPARED_RELS)
-				break;
-			free_entry->relids[n++] = lfirst_oid(lc);
-		}
-		free_entry->nrels = n;
-	}
-	LWLockRelease(pp_shared->lock);
-	preparing_gid[0] = '\0';
-}
-
-/*
- * pp_scheduler_prepared_end
- *		From the utility hook, after COMMIT PREPARED or ROLLBACK PREPARED
- *		of "gid" succeeded.
- */
-void
-pp_scheduler_prepared_end(const char *gid, bool commit)
-{
-	List	   *rels = NIL;
-
-	if (pp_shared == NULL || gid == NULL)
-		return;
-	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < PP_MAX_PREPARED; i++)
-	{
-		PipelinePrepared *p = &pp_shared->prepared[i];
-
-		if (p->gid[0] == '\0' || p->dboid != MyDatabaseId || strcmp(p->gid, gid) != 0)
-			continue;
-		for (int r = 0; r < p->nrels; r++)
-			rels = lappend_oid(rels, p->relids[r]);
-		p->gid[0] = '\0';
-		break;
-	}
-	LWLockRelease(pp_shared->lock);
-
-	if (commit && rels != NIL)
-	{
-		List	   *mine = written_tables;
-
-		written_tables = rels;
-		bump_versions();
-		written_tables = mine;
-		pp_coordinator_wake(MyDatabaseId);
-	}
-	list_free(rels);
-}
-
-static void
-data_xact_callback(XactEvent event, void *arg)
-{
-	if (written_tables == NIL)
-		return;
-	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) &&
-		pp_shared != NULL)
-	{
-		bump_versions();
-		pp_coordinator_wake(MyDatabaseId);
-	}
-	if (event == XACT_EVENT_PREPARE && pp_shared != NULL)
-		keep_prepared();
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_PREPARE)
-	{
-		list_free(written_tables);
-		written_tables = NIL;
 	}
 }
 
@@ -714,18 +606,8 @@ pipeline_dag_data_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pipeline.dag_data_trigger() must be called as a trigger")));
 	relid = RelationGetRelid(trigdata->tg_relation);
-	if (!list_member_oid(written_tables, relid) && table_is_watched(relid))
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		written_tables = lappend_oid(written_tables, relid);
-		MemoryContextSwitchTo(old);
-	}
-	if (!data_callback_registered)
-	{
-		RegisterXactCallback(data_xact_callback, NULL);
-		data_callback_registered = true;
-	}
+	if (!pp_wake_table_noted(relid) && table_is_watched(relid))
+		pp_wake_table_at_commit(relid); /* bumped at commit, or COMMIT PREPARED */
 	return PointerGetDatum(NULL);
 }
 

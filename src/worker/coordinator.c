@@ -8,11 +8,12 @@
  * in its database and exits at once, marked "no restart", when it is not
  * (that is how the launcher learns where the extension lives).  Then it
  * sleeps on its latch.  Catalog changes wake it at commit through
- * pp_coordinator_wake_at_commit(), so it never polls; pg_pipeline.naptime
- * is only a safety net.  At every wake-up it runs one short transaction:
- * it checks the extension is still there (DROP EXTENSION ends it) and, as
- * the subsystems land, starts and supervises their workers through the
- * dynamic worker API of worker.c.
+ * pp_wake_at_commit() (wake.c), so it never polls; pg_pipeline.naptime
+ * is only a safety net.  At every wake-up it checks the extension is
+ * still there (DROP EXTENSION ends it), asks each subsystem which workers
+ * it wants (Kafka: consumers and sinks; windows: the maintainer) and lets
+ * the one reconcile routine (supervise.c) run exactly those, then runs a
+ * pass of the scheduler, which starts its runners itself.
  *
  * Signals: SIGTERM ends it (die(), so even a long catalog query is
  * interrupted); SIGHUP reloads the configuration at the next wake-up.
@@ -22,21 +23,25 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
-#include "common/pipeline.h"
+#include "worker/worker.h"
 
-static bool wake_pending = false;
-static bool xact_callback_registered = false;
+static PipelineSupervisor *supervisor = NULL;
 
 /* Is the extension installed in this database?  Opens a transaction. */
 static bool
@@ -48,6 +53,54 @@ extension_installed(void)
 	installed = OidIsValid(get_extension_oid(PP_EXTENSION_NAME, true));
 	pp_worker_xact_commit();
 	return installed;
+}
+
+/*
+ * The window area's wanted worker: one maintainer while pipeline.windows
+ * has a row, as the bootstrap superuser (it merges each window as the
+ * window's owner).  In the caller's transaction, connected to SPI.
+ */
+static void
+windows_wanted(PipelineSupervisor *sup)
+{
+	Oid			nsp = get_namespace_oid("pipeline", true);
+	bool		isnull;
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("windows", nsp)))
+		return;					/* not updated to 0.3.0 yet */
+	if (SPI_execute("SELECT EXISTS (SELECT FROM pipeline.windows)", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.windows");
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		pp_supervisor_want(sup, PP_WORKER_MAINTAINER, "windows", 0,
+						   BOOTSTRAP_SUPERUSERID, NULL, 0);
+}
+
+/*
+ * One supervision pass: every subsystem names the workers it wants, in one
+ * short transaction that holds the extension (a DROP EXTENSION waits for
+ * it, and a pass after the drop wants nothing), then the one reconcile
+ * routine makes it so.  Returns the milliseconds until a restart is due,
+ * or -1.
+ */
+static long
+supervise(void)
+{
+	if (supervisor == NULL)
+		supervisor = pp_supervisor_create("pg_pipeline workers");
+	pp_supervisor_begin(supervisor);
+
+	pp_worker_xact_start();
+	if (pp_lock_extension())
+	{
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pp_kafka_wanted(supervisor);	/* consumers, sinks */
+		windows_wanted(supervisor); /* the maintainer */
+		PopActiveSnapshot();
+		SPI_finish();
+	}
+	pp_worker_xact_commit();
+	return pp_supervisor_reconcile(supervisor);
 }
 
 /*
@@ -83,7 +136,7 @@ pp_coordinator_main(PipelineWorkerArgs *args)
 		long		due;
 
 		pgstat_report_activity(STATE_RUNNING, "supervising workers");
-		due = pp_kafka_supervise();
+		due = supervise();
 		if (due >= 0)
 			timeout = Min(timeout, due);
 		pgstat_report_activity(STATE_RUNNING, "scheduling");
@@ -140,57 +193,10 @@ pp_lock_extension(void)
 /*
  * pp_coordinator_wake
  *		Set the latch of a database's coordinator; when it has none, ask the
- *		launcher to start one.
+ *		launcher to start one.  (pp_wake, for the coordinator.)
  */
 void
 pp_coordinator_wake(Oid dboid)
 {
-	if (pp_shared == NULL)
-		return;
-	if (!pp_worker_wake(PP_WORKER_COORDINATOR, dboid))
-		pp_launcher_request(dboid);
-}
-
-static void
-wake_at_commit_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-			if (wake_pending)
-				pp_coordinator_wake(MyDatabaseId);
-			wake_pending = false;
-			break;
-		case XACT_EVENT_PREPARE:
-			/* nothing is visible yet: COMMIT PREPARED wakes (hooks.c) */
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			wake_pending = false;
-			break;
-		default:
-			break;
-	}
-}
-
-/*
- * pp_coordinator_wake_at_commit
- *		Wake this database's coordinator when the current transaction
- *		commits, so it sees the catalog change it made.  Nothing happens if
- *		the transaction aborts.
- */
-void
-pp_coordinator_wake_at_commit(void)
-{
-	if (pp_shared == NULL)
-		return;
-	/* the coordinator's own writes (the scheduler's) are acted on already */
-	if (MyPipelineWorker != NULL && MyPipelineWorker->kind == PP_WORKER_COORDINATOR)
-		return;
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(wake_at_commit_callback, NULL);
-		xact_callback_registered = true;
-	}
-	wake_pending = true;
+	pp_wake(PP_WORKER_COORDINATOR, dboid);
 }

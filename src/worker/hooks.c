@@ -42,11 +42,9 @@
 #include "rewrite/rewriteHandler.h"
 #include "catalog/pg_class.h"
 
-#include "common/pipeline.h"
+#include "worker/worker.h"
 
 #define PAUSE_WAIT_MS 5000
-
-static void at_end_of_xact(Oid dboid, bool resume);
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 static object_access_hook_type prev_object_access = NULL;
@@ -60,7 +58,7 @@ object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	if (classId == ExtensionRelationId &&
 		(access == OAT_POST_CREATE || access == OAT_DROP))
-		pp_coordinator_wake_at_commit();
+		pp_wake_at_commit(PP_WORKER_COORDINATOR);
 }
 
 static Oid
@@ -177,7 +175,7 @@ pause_database(Oid dboid)
 		pp_shared->paused[pp_shared->npaused++] = dboid;
 	LWLockRelease(pp_shared->lock);
 	if (!full)
-		at_end_of_xact(dboid, true);
+		pp_wake_launcher_at_end_of_xact(dboid, true);	/* resume, committed or not */
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
@@ -203,66 +201,6 @@ pause_database(Oid dboid)
 		CHECK_FOR_INTERRUPTS();
 		pg_usleep(10000L);
 	}
-}
-
-/*
- * Work left for the end of the transaction, committed or aborted: a paused
- * database to resume, a database for the launcher to look at.  Deferred
- * because the launcher must see what the statement committed (a new or
- * renamed database), and because a failed statement must resume too.
- */
-typedef struct PendingDatabase
-{
-	Oid			dboid;
-	bool		resume;
-} PendingDatabase;
-
-#define MAX_PENDING 4
-static PendingDatabase pending[MAX_PENDING];
-static int	npending = 0;
-static bool end_of_xact_registered = false;
-
-static void
-end_of_xact_callback(XactEvent event, void *arg)
-{
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
-		return;
-
-	for (int i = 0; i < npending; i++)
-	{
-		if (pending[i].resume)
-		{
-			LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
-			for (int j = 0; j < pp_shared->npaused; j++)
-			{
-				if (pp_shared->paused[j] == pending[i].dboid)
-				{
-					pp_shared->paused[j] = pp_shared->paused[--pp_shared->npaused];
-					break;
-				}
-			}
-			LWLockRelease(pp_shared->lock);
-		}
-		pp_launcher_request(pending[i].dboid);
-	}
-	npending = 0;
-}
-
-static void
-at_end_of_xact(Oid dboid, bool resume)
-{
-	if (!end_of_xact_registered)
-	{
-		RegisterXactCallback(end_of_xact_callback, NULL);
-		end_of_xact_registered = true;
-	}
-	/* database-wide statements cannot run in a transaction block: few */
-	if (npending >= MAX_PENDING)
-		elog(ERROR, "too many pending pg_pipeline database requests");
-	pending[npending].dboid = dboid;
-	pending[npending].resume = resume;
-	npending++;
 }
 
 /*
@@ -394,7 +332,7 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 		check_catalog_lock((LockStmt *) stmt);
 	if (IsA(stmt, TransactionStmt) &&
 		((TransactionStmt *) stmt)->kind == TRANS_STMT_PREPARE)
-		pp_scheduler_preparing(((TransactionStmt *) stmt)->gid);	/* for its callbacks */
+		pp_wake_preparing(((TransactionStmt *) stmt)->gid);	/* kept under it */
 	if (IsA(stmt, RenameStmt))
 		pp_window_check_rename((RenameStmt *) stmt);	/* columns windows read */
 
@@ -405,19 +343,18 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (IsA(stmt, CreatedbStmt))
 	{
 		/* the template may have had the extension: look at the copy */
-		at_end_of_xact(get_database_oid(((CreatedbStmt *) stmt)->dbname, false),
-					   false);
+		pp_wake_launcher_at_end_of_xact(get_database_oid(((CreatedbStmt *) stmt)->dbname, false),
+										false);
 	}
 	else if (IsA(stmt, TransactionStmt) &&
 			 ((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
 	{
-		/* the wake-up of a prepared transaction comes with its commit */
-		pp_scheduler_prepared_end(((TransactionStmt *) stmt)->gid, true);
-		pp_coordinator_wake(MyDatabaseId);
+		/* the wake-ups of a prepared transaction come with its commit */
+		pp_wake_prepared_end(((TransactionStmt *) stmt)->gid, true);
 	}
 	else if (IsA(stmt, TransactionStmt) &&
 			 ((TransactionStmt *) stmt)->kind == TRANS_STMT_ROLLBACK_PREPARED)
-		pp_scheduler_prepared_end(((TransactionStmt *) stmt)->gid, false);
+		pp_wake_prepared_end(((TransactionStmt *) stmt)->gid, false);
 	/* connection settings that running consumers and sinks use */
 	else if (IsA(stmt, AlterForeignServerStmt))
 		pp_kafka_connection_changed(((AlterForeignServerStmt *) stmt)->servername, InvalidOid);

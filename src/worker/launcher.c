@@ -55,7 +55,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "common/pipeline.h"
+#include "worker/worker.h"
 
 /* How many databases may be probed at the same time. */
 #define MAX_CONCURRENT_PROBES 2
@@ -151,6 +151,26 @@ pp_database_paused(Oid dboid)
 			paused = true;
 	LWLockRelease(pp_shared->lock);
 	return paused;
+}
+
+/*
+ * pp_database_resume
+ *		The statement that paused a database has ended (wake.c, at the end
+ *		of its transaction): take it off the paused list.
+ */
+void
+pp_database_resume(Oid dboid)
+{
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < pp_shared->npaused; i++)
+	{
+		if (pp_shared->paused[i] == dboid)
+		{
+			pp_shared->paused[i] = pp_shared->paused[--pp_shared->npaused];
+			break;
+		}
+	}
+	LWLockRelease(pp_shared->lock);
 }
 
 static void
@@ -297,28 +317,18 @@ database_wanted(DatabaseEntry *entry)
  * start): the delay doubles at every consecutive failure.  Returns it.
  */
 static int
-schedule_restart(DatabaseEntry *entry, TimestampTz now)
+schedule_restart(DatabaseEntry *entry, TimestampTz started_at, TimestampTz now)
 {
-	int			delay_ms = pp_restart_delay(++entry->failures);
-
-	entry->next_start = TimestampTzPlusMilliseconds(now, delay_ms);
+	entry->next_start = pp_restart_next(&entry->failures, started_at, now);
 	entry->state = COORD_BACKOFF;
-	return delay_ms;
+	return (int) TimestampDifferenceMilliseconds(now, entry->next_start);
 }
 
-/* The coordinator of entry has exited: decide what comes next. */
+/* The coordinator of entry has exited (reaped): decide what comes next. */
 static void
-coordinator_exited(DatabaseEntry *entry, TimestampTz now)
+coordinator_exited(DatabaseEntry *entry, bool no_restart, TimestampTz now)
 {
-	bool		no_restart;
 	int			delay_ms;
-
-	LWLockAcquire(pp_shared->lock, LW_SHARED);
-	no_restart = pp_shared->slots[entry->slot].no_restart;
-	LWLockRelease(pp_shared->lock);
-
-	pfree(entry->handle);
-	entry->handle = NULL;
 
 	if (!database_wanted(entry))
 	{
@@ -339,10 +349,7 @@ coordinator_exited(DatabaseEntry *entry, TimestampTz now)
 	}
 
 	/* a failure: a run longer than the longest delay resets the count */
-	if (TimestampDifferenceExceeds(entry->started_at, now,
-								   pp_max_restart_delay_ms))
-		entry->failures = 0;
-	delay_ms = schedule_restart(entry, now);
+	delay_ms = schedule_restart(entry, entry->started_at, now);
 	pp_worker_backoff(entry->slot);
 	ereport(pp_log_level,
 			(errmsg("pg_pipeline coordinator for database \"%s\" exited, restarting in %d ms",
@@ -368,7 +375,7 @@ start_coordinator(DatabaseEntry *entry, TimestampTz now)
 	}
 	/* no slot or no process: try again later, with the usual backoff */
 	entry->handle = NULL;
-	(void) schedule_restart(entry, now);
+	(void) schedule_restart(entry, 0, now);
 }
 
 /*
@@ -385,15 +392,13 @@ launcher_step(void)
 	int			probing = 0;
 
 	/* count probes still in flight: started coordinators not yet running */
-	LWLockAcquire(pp_shared->lock, LW_SHARED);
 	hash_seq_init(&status, databases);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		if (entry->state == COORD_STARTED &&
-			pp_shared->slots[entry->slot].state == PP_SLOT_STARTING)
+			pp_worker_slot_state(entry->slot) == PP_SLOT_STARTING)
 			probing++;
 	}
-	LWLockRelease(pp_shared->lock);
 
 	hash_seq_init(&status, databases);
 	while ((entry = hash_seq_search(&status)) != NULL)
@@ -404,11 +409,11 @@ launcher_step(void)
 		{
 			case COORD_STARTED:
 				{
-					pid_t		pid;
+					PipelineWorkerExit exit;
 
-					if (GetBackgroundWorkerPid(entry->handle, &pid) == BGWH_STOPPED)
+					if (pp_worker_reap(&entry->handle, entry->slot, &exit))
 					{
-						coordinator_exited(entry, now);
+						coordinator_exited(entry, exit.no_restart, now);
 						if (entry->state == COORD_BACKOFF)
 							wake_at = (wake_at == 0 || entry->next_start < wake_at) ?
 								entry->next_start : wake_at;

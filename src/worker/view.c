@@ -14,7 +14,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "common/pipeline.h"
+#include "worker/worker.h"
 
 #define WORKERS_COLS 15
 
@@ -37,7 +37,7 @@ pipeline_wake_coordinator(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pipeline.wake_coordinator() must be called as a trigger")));
-	pp_coordinator_wake_at_commit();
+	pp_wake_at_commit(PP_WORKER_COORDINATOR);
 	return PointerGetDatum(NULL);
 }
 

@@ -15,7 +15,7 @@
  *
  * Every worker starts in pp_worker_main(), which attaches to its slot,
  * installs the signal handlers, connects to the database as the role and
- * dispatches to the kind's main function.  An emit_log_hook copies every
+ * calls the main function of its kind's row in pp_worker_kinds (kinds.c).  An emit_log_hook copies every
  * ERROR or FATAL the worker raises into its slot, so the last error of a
  * worker that died stays visible in pipeline.workers.
  *
@@ -34,7 +34,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/timestamp.h"
 
-#include "common/pipeline.h"
+#include "worker/worker.h"
 
 PipelineWorkerArgs *MyPipelineWorker = NULL;
 
@@ -75,6 +75,9 @@ pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 	int			slotno = reuse_slot;
 
 	pp_shmem_require();
+	if (kind <= PP_WORKER_LAUNCHER || kind >= PP_WORKER_NKINDS ||
+		pp_worker_kind_info(kind)->main == NULL)
+		elog(ERROR, "pg_pipeline worker kind %d has no main function", kind);
 	if (params_len > PP_MAX_PARAMS_LEN)
 		elog(ERROR, "worker parameters of %zu bytes exceed %d",
 			 params_len, PP_MAX_PARAMS_LEN);
@@ -187,6 +190,91 @@ pp_restart_delay(int failures)
 	for (int i = 1; i < failures && delay_ms < pp_max_restart_delay_ms; i++)
 		delay_ms *= 2;
 	return Min(delay_ms, pp_max_restart_delay_ms);
+}
+
+/*
+ * pp_restart_next
+ *		When to start again a worker that failed: to run (started_at, when
+ *		its start was asked) or to start (started_at 0).  Counts the failure
+ *		in *failures; a run longer than the longest delay starts the count
+ *		again, so a worker that fails once a day waits restart_delay, not a
+ *		delay earned days ago.
+ */
+TimestampTz
+pp_restart_next(int *failures, TimestampTz started_at, TimestampTz now)
+{
+	if (started_at != 0 &&
+		TimestampDifferenceExceeds(started_at, now, pp_max_restart_delay_ms))
+		*failures = 0;
+	return TimestampTzPlusMilliseconds(now, pp_restart_delay(++(*failures)));
+}
+
+/*
+ * pp_worker_reap
+ *		Has the worker started with *handle (in slot) exited?  If so, frees
+ *		the handle, sets *handle to NULL and fills *exit from its slot; the
+ *		slot itself stays as it is, for the caller to release or back off.
+ *		With exit NULL, only says whether it runs.
+ */
+bool
+pp_worker_reap(BackgroundWorkerHandle **handle, int slotno, PipelineWorkerExit *exit)
+{
+	PipelineWorkerSlot *slot = &pp_shared->slots[slotno];
+	pid_t		pid;
+
+	if (GetBackgroundWorkerPid(*handle, &pid) != BGWH_STOPPED)
+		return false;
+	if (exit == NULL)
+		return true;
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	exit->no_restart = slot->no_restart;
+	LWLockRelease(pp_shared->lock);
+	SpinLockAcquire(&slot->error_mutex);
+	strlcpy(exit->last_error, slot->last_error, sizeof(exit->last_error));
+	SpinLockRelease(&slot->error_mutex);
+	pfree(*handle);
+	*handle = NULL;
+	return true;
+}
+
+/* pp_worker_slot_state: the state of a slot, as pipeline.workers shows it. */
+PipelineWorkerState
+pp_worker_slot_state(int slotno)
+{
+	PipelineWorkerState state;
+
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	state = pp_shared->slots[slotno].state;
+	LWLockRelease(pp_shared->lock);
+	return state;
+}
+
+/* pp_worker_slot_set_latch: wake the process in a slot, if any. */
+void
+pp_worker_slot_set_latch(int slotno)
+{
+	Latch	   *latch;
+
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	latch = pp_shared->slots[slotno].latch;
+	LWLockRelease(pp_shared->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+/*
+ * pp_worker_slot_wakes: how often pp_worker_wake() asked the worker in a
+ * slot to look again; a changed count means "something happened".
+ */
+uint32
+pp_worker_slot_wakes(int slotno)
+{
+	uint32		wakes;
+
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	wakes = pp_shared->slots[slotno].wakes;
+	LWLockRelease(pp_shared->lock);
+	return wakes;
 }
 
 /*
@@ -448,6 +536,7 @@ pp_worker_xact_commit(void)
 void
 pp_worker_main(Datum main_arg)
 {
+	const PipelineWorkerKindInfo *info;
 	PipelineWorkerSlot *slot;
 	bool		mine;
 
@@ -460,6 +549,9 @@ pp_worker_main(Datum main_arg)
 	if (pp_shared == NULL || my_args.slot < 0 ||
 		my_args.slot >= pp_shared->nslots)
 		elog(FATAL, "pg_pipeline worker started without its slot");
+	if (my_args.kind <= PP_WORKER_LAUNCHER || my_args.kind >= PP_WORKER_NKINDS ||
+		pp_worker_kind_info(my_args.kind)->main == NULL)
+		elog(FATAL, "pg_pipeline worker kind %d is not supported", my_args.kind);
 
 	slot = &pp_shared->slots[my_args.slot];
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
@@ -482,13 +574,15 @@ pp_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(my_args.dboid, my_args.roleoid, 0);
 
+	info = pp_worker_kind_info(my_args.kind);
+
 	/*
 	 * The worker's own statements resolve no name in a path that a role or
 	 * the database's owner set (ALTER ROLE/DATABASE ... SET search_path).
 	 * A runner runs its owner's commands as that owner would in psql: it
 	 * pins only its bookkeeping (pp_as_role_begin).
 	 */
-	if (my_args.kind != PP_WORKER_RUNNER)
+	if (info->pin_search_path)
 		pp_pin_session_search_path();
 
 	/*
@@ -497,7 +591,7 @@ pp_worker_main(Datum main_arg)
 	 * hold them for ever.  Their passes give up after a while, show the
 	 * error (pipeline.workers, windows.last_error) and come back.
 	 */
-	if (my_args.kind == PP_WORKER_COORDINATOR || my_args.kind == PP_WORKER_MAINTAINER)
+	if (info->lock_timeout)
 		SetConfigOption("lock_timeout", PP_WORKER_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION);
 
 	/* "running" means connected: the role is known from here on */
@@ -506,26 +600,6 @@ pp_worker_main(Datum main_arg)
 	slot->state = PP_SLOT_RUNNING;
 	LWLockRelease(pp_shared->lock);
 
-	switch ((PipelineWorkerKind) my_args.kind)
-	{
-		case PP_WORKER_COORDINATOR:
-			pp_coordinator_main(&my_args);
-			break;
-		case PP_WORKER_CONSUMER:
-			pp_kafka_consumer_main(&my_args);
-			break;
-		case PP_WORKER_SINK:
-			pp_kafka_sink_main(&my_args);
-			break;
-		case PP_WORKER_MAINTAINER:
-			pp_window_maintainer_main(&my_args);
-			break;
-		case PP_WORKER_RUNNER:
-			pp_scheduler_runner_main(&my_args);
-			break;
-		default:
-			elog(FATAL, "pg_pipeline worker kind %d is not supported",
-				 my_args.kind);
-	}
+	info->main(&my_args);
 	proc_exit(0);
 }
