@@ -844,19 +844,23 @@ SELECT s.name AS sink,
        CASE
            WHEN s.error IS NOT NULL THEN 'stopped'
            WHEN s.paused THEN 'paused'
-           WHEN w.state = 'running' THEN 'running'
-           WHEN w.state = 'restarting' THEN 'error'
+           WHEN w.state = 'running' AND NOT w.failing THEN 'running'
+           WHEN w.state = 'restarting' OR w.failing THEN 'error'
            ELSE 'starting'
        END AS state,
        (SELECT count(*) FROM pipeline.outbox o WHERE o.sink = s.name) AS waiting,
        p.published,
        p.last_seq,
-       p.updated_at AS last_publish_at,
+       CASE WHEN p.published > 0 THEN p.updated_at END AS last_publish_at,
        coalesce(s.error, w.last_error) AS last_error
   FROM pipeline.sinks s
   LEFT JOIN pipeline.sink_progress p ON p.sink = s.name
   LEFT JOIN LATERAL (
-        SELECT wk.state, wk.last_error FROM pipeline.get_workers() wk
+        SELECT wk.state, wk.last_error,
+               coalesce(wk.last_error_at > coalesce(wk.last_batch_at, '-infinity')
+                        AND wk.last_error_at > now() - interval '1 minute', false) AS failing
+          FROM pipeline.get_workers() wk
          WHERE wk.kind = 'sink' AND wk.label = s.name LIMIT 1) w ON true;
-COMMENT ON VIEW pipeline.sink_status IS 'per sink: state, messages waiting, published, last error';
+COMMENT ON VIEW pipeline.sink_status IS
+'per sink: state (error while it cannot publish), messages waiting, published, last confirmed publish, last error';
 GRANT SELECT ON pipeline.sink_status TO PUBLIC;
