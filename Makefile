@@ -33,9 +33,15 @@ DATA_built   = control/pg_pipeline--$(EXTVERSION).sql
 DATA         = control/pg_pipeline--0.1.0.sql $(wildcard control/pg_pipeline--*--*.sql)
 EXTRA_CLEAN  = pg_pipeline.control
 
-REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --temp-config=$(srcdir)/test/preload.conf \
-               --temp-instance=tmp_check --port=$(or $(PGPORT),55432)
+# Every test lives under test/: the pg_regress suite in test/sql and
+# test/expected (its results and temporary instance go to test/ too), the
+# TAP tests in test/t with their helper module test/PipelineTest.pm.
+REGRESS      = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=$(srcdir)/test --outputdir=test \
+               --temp-config=$(srcdir)/test/preload.conf \
+               --temp-instance=test/tmp_check --port=$(or $(PGPORT),55432)
+EXTRA_CLEAN += test/results test/log test/regression.diffs test/regression.out test/*.notify \
+               test/tmp_check tmp_check
 
 PG_CONFIG   ?= pg_config
 PKG_CONFIG  ?= pkg-config
@@ -68,6 +74,15 @@ include $(PGXS)
 .PHONY: broker lint prove_installcheck
 broker:
 	$(MAKE) -C test/broker
+
+# The TAP tests, by PGXS's own recipe (TESTDIR, PG_REGRESS, PATH with the
+# server's bindir, PostgreSQL::Test::* on the include path; logs in
+# tmp_check/log), over test/t instead of t/.  One file:
+#   make prove_installcheck PROVE_TESTS=test/t/010_worker_lifecycle.pl
+PG_PROVE_FLAGS += -I $(srcdir)/test
+PROVE_TESTS ?= test/t/*.pl
+prove_installcheck: broker
+	$(prove_installcheck)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --std=c99 \

@@ -8,10 +8,10 @@
 # Installs what it needs (as root), builds with -Werror, installs the
 # extension, then runs, as the postgres user from a copy of the tree:
 #   - make lint (cppcheck),
-#   - the pg_regress suite (sql/, expected/) on a temporary instance with
-#     the library preloaded,
-#   - the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster, the test
-#     broker, kcat).
+#   - make installcheck: the pg_regress suite (test/sql, test/expected) on
+#     a temporary instance with the library preloaded,
+#   - make prove_installcheck: the TAP tests test/t/*.pl
+#     (PostgreSQL::Test::Cluster, the test broker, kcat).
 # It ends with one line "N passed, N failed" over all of them and exits
 # non-zero when anything failed.
 
@@ -36,7 +36,8 @@ pp_build_install
 WORK=${PP_TEST_WORK:-/tmp/pg_pipeline-test}
 pp_make_workdir "$WORK"
 cd "$WORK/tree"
-PGXS_DIR=$(dirname "$(dirname "$(dirname "$("$(pp_pg_config)" --pgxs)")")")
+# the Makefile's test targets, run as postgres in the copy
+pp_make() { pp_as_pg make -s PG_CONFIG="$(pp_pg_config)" "$@"; }
 
 no_tap=false
 if [ "${1:-}" = --no-tap ]; then
@@ -51,16 +52,9 @@ if [ $# -eq 0 ]; then
 	count lint $?
 	set -e
 
-	pp_log "pg_regress"
-	mapfile -t regress < <(cd sql && ls -1 ./*.sql | sed 's|^\./||; s|\.sql$||')
+	pp_log "pg_regress (make installcheck)"
 	set +e
-	pp_as_pg "$PGXS_DIR/src/test/regress/pg_regress" \
-		--temp-instance="$WORK/regress_instance" \
-		--temp-config=test/preload.conf \
-		--port="${PP_TEST_PORT:-55432}" \
-		--inputdir=. --outputdir="$WORK/regress" \
-		--bindir="$PP_BINDIR" \
-		"${regress[@]}" | tee "$WORK/regress.out"
+	pp_make installcheck PGPORT="${PP_TEST_PORT:-55432}" | tee "$WORK/regress.out"
 	set -e
 	while read -r name status; do
 		count "regress/$name" "$status"
@@ -69,30 +63,40 @@ if [ $# -eq 0 ]; then
 	if [ ! -s "$WORK/regress.out" ] || ! grep -q 'tests passed\|tests failed\|test passed\|test failed' "$WORK/regress.out"; then
 		count regress-run 1
 	fi
-	[ -f "$WORK/regress/regression.diffs" ] && cat "$WORK/regress/regression.diffs"
+	[ -f test/regression.diffs ] && cat test/regression.diffs
 fi
 
-pp_log "TAP tests"
-pp_as_pg mkdir -p "$WORK/tap"
+pp_log "TAP tests (make prove_installcheck)"
 if $no_tap; then
 	tap=()
 elif [ $# -gt 0 ]; then
-	tap=("$@")
+	tap=()
+	for name in "$@"; do
+		for f in test/$name; do tap+=("$f"); done	# names and patterns under test/
+	done
 else
-	mapfile -t tap < <(cd test && ls -1 t/*.pl)
+	mapfile -t tap < <(ls -1 test/t/*.pl)
 fi
-for t in "${tap[@]+"${tap[@]}"}"; do
+if [ ${#tap[@]} -gt 0 ]; then
+	# One prove over every file; a file failed when prove's summary
+	# report names it, and the run failed when prove gave no result.
 	set +e
-	(cd test && pp_as_pg env TESTDIR="$WORK/tap" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-		prove -I "$PGXS_DIR/src/test/perl" -I . --timer "$t")
-	count "tap/$t" $?
+	pp_make prove_installcheck PROVE_TESTS="${tap[*]}" PROVE_FLAGS=--timer 2>&1 | tee "$WORK/tap.out"
 	set -e
-done
+	mapfile -t tap_failed < <(sed -n '/^Test Summary Report/,$ s/^\(test\/t\/[^ ]*\.pl\) .*(Wstat: .*/\1/p' "$WORK/tap.out")
+	for t in "${tap[@]}"; do
+		case " ${tap_failed[*]-} " in
+		*" $t "*) count "tap/${t#test/}" 1 ;;
+		*) count "tap/${t#test/}" 0 ;;
+		esac
+	done
+	grep -q '^Result: ' "$WORK/tap.out" || count tap-run 1
+fi
 
 echo
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed: ${failures[*]}"
-	echo "logs: $WORK/tap/tmp_check/log, $WORK/regress"
+	echo "logs: $WORK/tree/tmp_check/log (TAP), $WORK/tree/test/regression.diffs (pg_regress)"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

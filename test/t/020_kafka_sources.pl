@@ -13,23 +13,18 @@ use warnings;
 use Digest::MD5 qw(md5_hex);
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use IPC::Run;
 use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
 my $t_start = time();
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('kafka_sources');
 my $bdir = "$tmp/broker";
 
 # One broker; 1-partition topics keep offsets equal to the order of lines.
 my @topics = qw(j:1 jb:1 txt:1 bin:1 csv:1 meta:1 bad:1 deep:1 pr:1 dt:1 two:4);
-my $addr = `$pp_broker start $bdir @{[ map { "--topic $_" } @topics ]}`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, @topics);
 
 my $node = pipeline_node('kafka_sources',
 	init => { extra => [ '--encoding=UTF8', '--locale=C' ] },
@@ -37,75 +32,6 @@ my $node = pipeline_node('kafka_sources',
 $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-# Run a statement that must fail: returns "SQLSTATE: message".
-sub sql_error
-{
-	my ($stmt) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$stmt");
-	return "no error (exit $ret)" if $ret == 0;
-	return $err =~ /ERROR:\s+([0-9A-Z]{5}):\s+([^\n]*)/ ? "$1: $2" : "unparsed: $err";
-}
-
-# Produce messages (one per element, none may hold "\n") with kcat, zstd.
-# Options: keys (a '|' in the line separates the key), null_empty (-Z:
-# an empty value becomes NULL), headers (list of name=value), partition.
-my $nfile = 0;
-sub produce
-{
-	my ($topic, $messages, %o) = @_;
-	my $file = "$tmp/msg" . $nfile++;
-	open(my $fh, '>:raw', $file) or die;
-	print $fh map { "$_\n" } @$messages;
-	close($fh);
-	kcat_file($topic, $file, 1, %o);
-}
-
-# kcat -P of one file: one message per line with $lines, else the whole
-# file as one message.
-sub kcat_file
-{
-	my ($topic, $file, $lines, %o) = @_;
-	my @cmd = ('kcat', '-P', '-b', $addr, '-t', $topic, '-z', 'zstd',
-		'-X', 'message.max.bytes=20000000');
-	push @cmd, '-l' if $lines;
-	push @cmd, '-K|' if $o{keys};
-	push @cmd, '-Z' if $o{null_empty};
-	push @cmd, '-p', $o{partition} if defined $o{partition};
-	push @cmd, map { ('-H', $_) } @{ $o{headers} // [] };
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ @cmd, $file ], '>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "kcat failed: $err";
-}
-
-sub raw_message
-{
-	my ($topic, $bytes) = @_;
-	my $file = "$tmp/msg" . $nfile++;
-	open(my $fh, '>:raw', $file) or die;
-	print $fh $bytes;
-	close($fh);
-	kcat_file($topic, $file, 0);
-}
-
-# Wait until a query gives the wanted text; with a test name, the last
-# value is also checked (so a timeout shows what it was).
-sub wait_sql
-{
-	my ($timeout, $stmt, $want, $name) = @_;
-	my $got;
-	my $ok = defined wait_until($timeout, sub { $got = sql($stmt); $got eq $want });
-	is($got, $want, $name) if defined $name;
-	diag("timeout after $timeout s: $stmt gave '$got', not '$want'") if !$ok && !defined $name;
-	return $ok;
-}
-
-sub consumer_pids
-{
-	my ($source) = @_;
-	return sql("SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pipeline.workers
-	             WHERE kind = 'consumer' AND works_on = '$source' AND state = 'running'");
-}
 
 sub consumer_restarts
 {
@@ -220,7 +146,7 @@ my %refused = (
 for my $case (sort keys %refused)
 {
 	my ($stmt, $want) = @{ $refused{$case} };
-	like(sql_error($stmt), $want, "refused: $case");
+	like(sql_error($node, $stmt), $want, "refused: $case");
 }
 is(sql(q{SELECT count(*) FROM pipeline.sources}), '0', 'no refused source was stored');
 is(sql(q{SELECT count(*) FROM pg_foreign_server WHERE srvname LIKE 'bad%'}) . ':' .
@@ -228,22 +154,22 @@ is(sql(q{SELECT count(*) FROM pg_foreign_server WHERE srvname LIKE 'bad%'}) . ':
 
 # Valid ones for the checks that need an existing source.
 sql(q{SELECT pipeline.create_source('v', 'kafka', 'j', 'v_json'); SELECT pipeline.pause_source('v')});
-like(sql_error(q{SELECT pipeline.create_source('v', 'kafka', 'j', 'v_json')}),
+like(sql_error($node, q{SELECT pipeline.create_source('v', 'kafka', 'j', 'v_json')}),
 	qr/^42710: source "v" already exists/, 'refused: duplicate source name');
-like(sql_error(q{SELECT pipeline.alter_source('v', format => 'xml')}),
+like(sql_error($node, q{SELECT pipeline.alter_source('v', format => 'xml')}),
 	qr/^22023: invalid source format "xml"/, 'refused: alter to an invalid format');
-like(sql_error(q{SELECT pipeline.alter_source('v', properties => '{"enable.auto.commit": "false"}')}),
+like(sql_error($node, q{SELECT pipeline.alter_source('v', properties => '{"enable.auto.commit": "false"}')}),
 	qr/^22023: Kafka property "enable.auto.commit" is managed by pg_pipeline/,
 	'refused: alter to a managed property');
-like(sql_error(q{SELECT pipeline.alter_source('v', format => 'bytea')}),
+like(sql_error($node, q{SELECT pipeline.alter_source('v', format => 'bytea')}),
 	qr/^42804: column "id" has type integer, which the bytea format cannot fill/,
 	'refused: alter to a format the target cannot take');
-like(sql_error(q{SELECT pipeline.reset_offsets('v', 'not a time')}),
+like(sql_error($node, q{SELECT pipeline.reset_offsets('v', 'not a time')}),
 	qr/^22007: invalid input syntax for type timestamp with time zone/,
 	'refused: reset to an invalid timestamp');
-like(sql_error(q{SELECT pipeline.reset_offsets('v', '{"0": -5}'::jsonb)}),
+like(sql_error($node, q{SELECT pipeline.reset_offsets('v', '{"0": -5}'::jsonb)}),
 	qr/^22023: invalid partition offset "0": -5/, 'refused: reset to a negative offset');
-like(sql_error(q{SELECT pipeline.reset_offsets('v', '[1, 2]'::jsonb)}),
+like(sql_error($node, q{SELECT pipeline.reset_offsets('v', '[1, 2]'::jsonb)}),
 	qr/^22023: offsets must be a JSON object of partition: offset/, 'refused: reset to a non-object');
 is(sql(q{SELECT format || ',' || on_error || ',' || properties::text FROM pipeline.sources WHERE name = 'v'}),
 	'json,dead_letter,{}', 'refused alters changed nothing');
@@ -284,9 +210,9 @@ my @json = (
 	'{"id":7,"name":"ünïcödé ✓ 😀","note":"{\"not\": \"nested\"}"}',
 	'  {  "id" : 8 , "name" : "spaces" }  ',
 );
-produce('j', \@json);
+kcat_produce($addr, 'j', \@json);
 sql(q{SELECT pipeline.create_source('src_json', 'kafka', 'j', 'ev_json')});
-wait_sql(30, 'SELECT count(*) FROM ev_json', '8', 'json: all rows arrive');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_json', '8', 'json: all rows arrive');
 is(sql(q{SELECT string_agg(id || ':' || _offset || ':' || _partition, ',' ORDER BY id) FROM ev_json}),
 	'1:0:0,2:1:0,3:2:0,4:3:0,5:4:0,6:5:0,7:6:0,8:7:0', 'json: every message once, with its offset');
 is(sql(q{SELECT concat_ws('|', name, amount, tags::text, attrs::text, flag, status, note, seen = '2024-01-02T03:04:05Z', n_default)
@@ -316,9 +242,9 @@ is(sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'src_json'}),
 sql(q{CREATE TABLE ev_jsonb (_offset bigint, doc jsonb, _partition int)});
 my @jsonb = ('{"a": 1, "b": {"c": [true, null]}}', '[1, 2, 3]', '42', '"str"', 'null',
 	'{"u": "\u00e9\\\\"}', '{bad', '  {"ws": true}  ');
-produce('jb', \@jsonb);
+kcat_produce($addr, 'jb', \@jsonb);
 sql(q{SELECT pipeline.create_source('src_jsonb', 'kafka', 'jb', 'ev_jsonb', format => 'jsonb')});
-wait_sql(30, q{SELECT count(*) FROM pipeline.source_partitions WHERE source = 'src_jsonb' AND next_offset = 8}, '1');
+wait_for_sql($node, 30, q{SELECT count(*) FROM pipeline.source_partitions WHERE source = 'src_jsonb' AND next_offset = 8}, '1');
 is(sql(q{SELECT string_agg(_offset || '=' || doc::text, ' ' ORDER BY _offset) FROM ev_jsonb}),
 	'0={"a": 1, "b": {"c": [true, null]}} 1=[1, 2, 3] 2=42 3="str" 4=null 5={"u": "é\\\\"} 7={"ws": true}',
 	'jsonb: objects, arrays, scalars, escapes; the first column not starting with _');
@@ -328,10 +254,10 @@ is(sql(q{SELECT string_agg("offset" || ':' || sqlstate, ',') FROM pipeline.dead_
 # text: the message into one column, byte for byte.
 sql(q{CREATE TABLE ev_text (id bigserial, line text, _offset bigint, _key text)});
 my @text = ('plain', "tab\there", 'back\\slash', '\\N', 'ünï', 'k|', 'k2|');
-produce('txt', \@text, keys => 1);
-produce('txt', ['k3|'], keys => 1, null_empty => 1);
+kcat_produce($addr, 'txt', \@text, key => '|');
+kcat_produce($addr, 'txt', ['k3|'], key => '|', null_empty => 1);
 sql(q{SELECT pipeline.create_source('src_text', 'kafka', 'txt', 'ev_text', format => 'text', target_column => 'line')});
-wait_sql(30, 'SELECT count(*) FROM ev_text', '8');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_text', '8');
 is(sql(q{SELECT string_agg(_offset || '=' || coalesce(quote_literal(line), 'NULL') || '/' || coalesce(_key, 'NULL'), ' ' ORDER BY _offset) FROM ev_text}),
 	"0='plain'/NULL 1='tab\there'/NULL 2=E'back\\\\slash'/NULL 3=E'\\\\N'/NULL 4='ünï'/NULL 5=''/k 6=''/k2 7=NULL/k3",
 	'text: tabs, backslashes, a literal \N, UTF-8, empty message, NULL value');
@@ -339,23 +265,23 @@ is(sql(q{SELECT string_agg(_offset || '=' || coalesce(quote_literal(line), 'NULL
 # bytea: the message's bytes, including NUL and line breaks.
 sql(q{CREATE TABLE ev_bytea (_offset bigint, data bytea)});
 my $all_bytes = join('', map { chr } 0 .. 255);
-raw_message('bin', $all_bytes);
-raw_message('bin', "\n\\x00\r\n");
-produce('bin', ['hello']);
+kcat_produce($addr, 'bin', [ $all_bytes ], whole => 1);
+kcat_produce($addr, 'bin', [ "\n\\x00\r\n" ], whole => 1);
+kcat_produce($addr, 'bin', ['hello']);
 sql(q{SELECT pipeline.create_source('src_bytea', 'kafka', 'bin', 'ev_bytea', format => 'bytea')});
-wait_sql(30, 'SELECT count(*) FROM ev_bytea', '3');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_bytea', '3');
 is(sql(q{SELECT string_agg(_offset || '=' || encode(data, 'hex'), ' ' ORDER BY _offset) FROM ev_bytea}),
 	'0=' . unpack('H*', $all_bytes) . ' 1=' . unpack('H*', "\n\\x00\r\n") . ' 2=' . unpack('H*', 'hello'),
 	'bytea: every byte value kept');
 
 # csv: one record per message, the data columns in order.
 sql(q{CREATE TABLE ev_csv (id int, _offset bigint, name text, amount numeric)});
-produce('csv', [ '1,alice,1.5', '2,"bob, jr",2', '3,"say ""hi""",', '4,,0', '5,"",0',
+kcat_produce($addr, 'csv', [ '1,alice,1.5', '2,"bob, jr",2', '3,"say ""hi""",', '4,,0', '5,"",0',
 	'x,bad,1', '6,too,1,many', '7,short' ]);
-raw_message('csv', "8,a,1\n9,b,2\n");
-raw_message('csv', "10,\"line1\nline2\",3\n");
+kcat_produce($addr, 'csv', [ "8,a,1\n9,b,2\n" ], whole => 1);
+kcat_produce($addr, 'csv', [ "10,\"line1\nline2\",3\n" ], whole => 1);
 sql(q{SELECT pipeline.create_source('src_csv', 'kafka', 'csv', 'ev_csv', format => 'csv')});
-wait_sql(30, q{SELECT count(*) FROM pipeline.source_partitions WHERE source = 'src_csv' AND next_offset = 10}, '1');
+wait_for_sql($node, 30, q{SELECT count(*) FROM pipeline.source_partitions WHERE source = 'src_csv' AND next_offset = 10}, '1');
 is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(quote_literal(name), 'NULL'), coalesce(amount::text, 'NULL')), ' ' ORDER BY id) FROM ev_csv}),
 	"1:0:'alice':1.5 2:1:'bob, jr':2 3:2:'say \"hi\"':NULL 4:3:NULL:0 5:4:'':0 10:9:'line1\nline2':3",
 	'csv: quoting, empty fields, NULLs, a quoted line break');
@@ -366,11 +292,11 @@ is(sql(q{SELECT string_agg("offset" || ':' || sqlstate, ',' ORDER BY "offset") F
 sql(q{CREATE TABLE ev_meta (doc jsonb, _topic text, _partition int, _offset bigint, _key text,
 	_timestamp timestamptz, _headers jsonb, _ingested_at timestamptz)});
 my $t_produce = time();
-produce('meta', [ 'k1|{"n": 1}', "k\\t2|{\"n\": 2}", '{"n": 3}' ], keys => 1,
+kcat_produce($addr, 'meta', [ 'k1|{"n": 1}', "k\\t2|{\"n\": 2}", '{"n": 3}' ], key => '|',
 	headers => [ 'h1=v1', 'h2=v 2' ]);
-produce('meta', [ '{"n": 4}' ]);
+kcat_produce($addr, 'meta', [ '{"n": 4}' ]);
 sql(q{SELECT pipeline.create_source('src_meta', 'kafka', 'meta', 'ev_meta', format => 'jsonb')});
-wait_sql(30, 'SELECT count(*) FROM ev_meta', '4');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_meta', '4');
 is(sql(q{SELECT string_agg(concat_ws('|', doc->>'n', _topic, _partition, _offset, coalesce(_key, 'NULL'), coalesce(_headers::text, 'NULL')), ' ' ORDER BY _offset) FROM ev_meta}),
 	'1|meta|0|0|k1|{"h1": "v1", "h2": "v 2"} 2|meta|0|1|k\\t2|{"h1": "v1", "h2": "v 2"} 3|meta|0|2|NULL|{"h1": "v1", "h2": "v 2"} 4|meta|0|3|NULL|NULL',
 	'metadata: topic, partition, offset, key (NULL without one), headers (NULL without any)');
@@ -385,10 +311,10 @@ is(sql(qq{SELECT count(*) FROM ev_meta
 is(sql(q{SELECT string_agg(concat_ws(':', source, partition, next_offset, high_watermark, lag), ' ' ORDER BY source)
           FROM pipeline.source_partitions WHERE source IN ('src_json', 'src_meta')}),
 	'src_json:0:8:8:0 src_meta:0:4:4:0', 'source_partitions: next offset = high watermark, lag 0');
-wait_sql(10, q{SELECT concat_ws(':', state, consumers, consumers_running, lag, dead_letters, last_error IS NULL)
+wait_for_sql($node, 10, q{SELECT concat_ws(':', state, consumers, consumers_running, lag, dead_letters, last_error IS NULL)
           FROM pipeline.source_status WHERE source = 'src_jsonb'},
 	'running:1:1:0:1:t', 'source_status: running, 1 consumer, lag 0, one dead letter, no error');
-my $pid_json = consumer_pids('src_json');
+my $pid_json = worker_pids($node, 'consumer', 'src_json');
 like($pid_json, qr/^\d+$/, 'one running consumer for src_json');
 is(sql(qq{SELECT backend_type || '|' || application_name FROM pg_stat_activity WHERE pid = $pid_json}),
 	'pg_pipeline consumer|pg_pipeline source src_json',
@@ -450,10 +376,10 @@ for my $id (1 .. 300)
 }
 die "not every bad kind placed" unless $bi == @bad_kinds;
 my $first_bad_offset = (split /:/, $expect_dead[0])[0];
-produce('bad', \@bad_lines, keys => 1);
+kcat_produce($addr, 'bad', \@bad_lines, key => '|');
 # a NULL value (tombstone), then good ones again
 push @expect_dead, join(':', scalar(@bad_lines), '22P02', 'kb99', 0, 'NULL');
-produce('bad', ['kb99|'], keys => 1, null_empty => 1);
+kcat_produce($addr, 'bad', ['kb99|'], key => '|', null_empty => 1);
 my $bad_total = @bad_lines + 1;
 my @more;
 for my $id (301 .. 310)
@@ -461,7 +387,7 @@ for my $id (301 .. 310)
 	push @expect_good, "$id:" . ($bad_total + @more) . ":k$id";
 	push @more, qq(k$id|{"id": $id, "name": "n$id"});
 }
-produce('bad', \@more, keys => 1);
+kcat_produce($addr, 'bad', \@more, key => '|');
 $bad_total += @more;
 my $expect_good = join(' ', sort { (split /:/, $a)[0] <=> (split /:/, $b)[0] } @expect_good);
 my $expect_dead = join(' ', @expect_dead);
@@ -474,9 +400,9 @@ SELECT pipeline.create_source('bad', 'kafka', 'bad', 'ev_bad', batch_rows => 50)
 SELECT pipeline.create_source('bad_skip', 'kafka', 'bad', 'ev_bad_skip', batch_rows => 50, on_error => 'skip');
 SELECT pipeline.create_source('bad_stop', 'kafka', 'bad', 'ev_bad_stop', batch_rows => 50, on_error => 'stop');
 });
-ok(wait_until(10, sub { consumer_pids('bad') ne '' }), 'consumer of source "bad" started');
-my $bad_pid = consumer_pids('bad');
-wait_sql(60, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad'},
+ok(wait_until(10, sub { worker_pids($node, 'consumer', 'bad') ne '' }), 'consumer of source "bad" started');
+my $bad_pid = worker_pids($node, 'consumer', 'bad');
+wait_for_sql($node, 60, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad'},
 	$bad_total, 'dead_letter: the source reaches the end of the topic');
 note(sprintf('bad messages: %.1f s to ingest %d messages', time() - $t0, $bad_total));
 is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad}),
@@ -491,13 +417,13 @@ is(sql(q{SELECT count(*) FROM pipeline.dead_letters
 	'0', 'dead letters name topic, partition, error and message time');
 like(sql(qq{SELECT error FROM pipeline.dead_letters WHERE source = 'bad' AND sqlstate = '23514'}),
 	qr/ev_bad_amount_check/, 'the error of a constraint violation names the constraint');
-is(consumer_pids('bad'), $bad_pid, 'dead_letter: the same consumer process all along');
+is(worker_pids($node, 'consumer', 'bad'), $bad_pid, 'dead_letter: the same consumer process all along');
 is(consumer_restarts('bad'), '0', 'dead_letter: the consumer never restarted');
-wait_sql(10, q{SELECT concat_ws(':', state, lag, dead_letters) FROM pipeline.source_status WHERE source = 'bad'},
+wait_for_sql($node, 10, q{SELECT concat_ws(':', state, lag, dead_letters) FROM pipeline.source_status WHERE source = 'bad'},
 	'running:0:' . scalar(@expect_dead), 'source_status: running, lag 0, dead letters counted');
 
 # skip: the same good rows, no dead letters, a warning per bad message.
-wait_sql(30, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_skip'},
+wait_for_sql($node, 30, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_skip'},
 	$bad_total, 'skip: the source reaches the end of the topic');
 is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad_skip}),
 	$expect_good, 'skip: every good message in the table once');
@@ -510,7 +436,7 @@ is(consumer_restarts('bad_skip'), '0', 'skip: the consumer never restarted');
 
 # stop: the batch with the first bad message is rolled back and the source
 # stops with the error; alter + resume take it on.
-wait_sql(30, q{SELECT state FROM pipeline.source_status WHERE source = 'bad_stop'}, 'stopped',
+wait_for_sql($node, 30, q{SELECT state FROM pipeline.source_status WHERE source = 'bad_stop'}, 'stopped',
 	'stop: the source stops at the first bad message');
 like(sql(q{SELECT last_error FROM pipeline.source_status WHERE source = 'bad_stop'}),
 	qr/^partition 0 offset $first_bad_offset: /, 'stop: last_error names the bad message');
@@ -531,7 +457,7 @@ sql(q{SELECT pipeline.alter_source('bad_stop', on_error => 'dead_letter')});
 is(sql(q{SELECT state || ':' || (SELECT on_error FROM pipeline.sources WHERE name = 'bad_stop') FROM pipeline.source_status WHERE source = 'bad_stop'}),
 	'stopped:dead_letter', 'alter_source changes on_error and leaves the source stopped');
 sql(q{SELECT pipeline.resume_source('bad_stop')});
-wait_sql(30, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_stop'},
+wait_for_sql($node, 30, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'bad_stop'},
 	$bad_total, 'resumed with dead_letter: the source reaches the end of the topic');
 is(sql(q{SELECT string_agg(concat_ws(':', id, _offset, coalesce(_key, 'NULL')), ' ' ORDER BY id) FROM ev_bad_stop}),
 	$expect_good, 'resumed: every good message in the table once');
@@ -543,11 +469,11 @@ is(sql(q{SELECT state || ':' || (last_error IS NULL) FROM pipeline.source_status
 # A message that makes PostgreSQL's JSON parser exceed max_stack_depth (an
 # ERROR, not a soft decoding error) must still be just one dead letter.
 sql(q{CREATE TABLE ev_deep (id int, tags jsonb, _offset bigint)});
-produce('deep', [ '{"id": 1}', '{"id": 2, "tags": ' . ('[' x 100_000) . (']' x 100_000) . '}', '{"id": 3}' ]);
+kcat_produce($addr, 'deep', [ '{"id": 1}', '{"id": 2, "tags": ' . ('[' x 100_000) . (']' x 100_000) . '}', '{"id": 3}' ]);
 sql(q{SELECT pipeline.create_source('src_deep', 'kafka', 'deep', 'ev_deep')});
 # (regression: "stack depth limit exceeded" from the JSON parser used to
 # fail the whole batch for ever)
-wait_sql(20, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'src_deep'},
+wait_for_sql($node, 20, q{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = 'src_deep'},
 	'3', 'deeply nested JSON: the source gets past it');
 is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_deep}), '1,3',
 	'deeply nested JSON: the good messages around it are ingested');
@@ -559,69 +485,69 @@ is(sql(q{SELECT string_agg("offset"::text, ',') FROM pipeline.dead_letters WHERE
 ########################################################################
 sql(q{CREATE TABLE ev_pr (id int, _offset bigint)});
 sub ids_json { my ($from, $to) = @_; return [ map { qq({"id": $_}) } $from .. $to ]; }
-produce('pr', ids_json(1, 10));
+kcat_produce($addr, 'pr', ids_json(1, 10));
 sql(q{SELECT pipeline.create_source('src_pr', 'kafka', 'pr', 'ev_pr', batch_ms => 10)});
-wait_sql(30, 'SELECT count(*) FROM ev_pr', '10', 'pause: 10 rows before the pause');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_pr', '10', 'pause: 10 rows before the pause');
 sql(q{SELECT pipeline.pause_source('src_pr')});
-ok(wait_until(10, sub { consumer_pids('src_pr') eq '' }), 'pause: the consumer stops');
+ok(wait_until(10, sub { worker_pids($node, 'consumer', 'src_pr') eq '' }), 'pause: the consumer stops');
 is(sql(q{SELECT state || ':' || consumers_running FROM pipeline.source_status WHERE source = 'src_pr'}),
 	'paused:0', 'pause: source_status says paused');
-produce('pr', ids_json(11, 20));
+kcat_produce($addr, 'pr', ids_json(11, 20));
 sleep 2;
 is(sql('SELECT count(*) FROM ev_pr'), '10', 'pause: messages produced while paused are not ingested');
 is(sql(q{SELECT next_offset FROM pipeline.source_partitions WHERE source = 'src_pr'}), '10',
 	'pause: the stored offset did not move');
 sql(q{SELECT pipeline.resume_source('src_pr')});
-wait_sql(30, 'SELECT count(*) FROM ev_pr', '20', 'resume: the messages produced while paused arrive');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_pr', '20', 'resume: the messages produced while paused arrive');
 is(sql(q{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_pr}),
 	join(',', map { "$_\@" . ($_ - 1) } 1 .. 20), 'resume: each message once');
 
 sql(q{SELECT pipeline.reset_offsets('src_pr', 'earliest')});
-wait_sql(30, 'SELECT count(*) FROM ev_pr', '40', 'reset to earliest: the count doubles');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_pr', '40', 'reset to earliest: the count doubles');
 is(sql(q{SELECT count(*) FILTER (WHERE c = 2) || '/' || count(*) FROM (SELECT id, count(*) c FROM ev_pr GROUP BY id) s}),
 	'20/20', 'reset to earliest: every message exactly twice');
 
 sql(q{SELECT pipeline.reset_offsets('src_pr', '{"0": 15}'::jsonb)});
-wait_sql(30, 'SELECT count(*) FROM ev_pr', '45', 'reset to offset 15: 5 more rows');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_pr', '45', 'reset to offset 15: 5 more rows');
 is(sql(q{SELECT string_agg(id || 'x' || c, ',' ORDER BY id) FROM (SELECT id, count(*) c FROM ev_pr WHERE id > 14 GROUP BY id) s}),
 	'15x2,16x3,17x3,18x3,19x3,20x3', 'reset to offset 15: offsets 15..19 once more');
 is(sql(q{SELECT next_offset FROM pipeline.source_partitions WHERE source = 'src_pr'}), '20',
 	'reset to offset 15: the stored offset is back at the end');
 
 # latest: nothing old again, only what is produced after the consumer started
-my $old_pid = consumer_pids('src_pr');
+my $old_pid = worker_pids($node, 'consumer', 'src_pr');
 sql(q{SELECT pipeline.reset_offsets('src_pr', 'latest')});
-ok(wait_until(10, sub { my $p = consumer_pids('src_pr'); $p ne '' && $p ne $old_pid }),
+ok(wait_until(10, sub { my $p = worker_pids($node, 'consumer', 'src_pr'); $p ne '' && $p ne $old_pid }),
 	'reset to latest: a new consumer');
 sleep 2;		# its partition assignment resolves "latest" asynchronously
 is(sql('SELECT count(*) FROM ev_pr'), '45', 'reset to latest: nothing old ingested again');
-produce('pr', ids_json(21, 25));
-wait_sql(30, 'SELECT count(*) FROM ev_pr', '50', 'reset to latest: new messages arrive');
+kcat_produce($addr, 'pr', ids_json(21, 25));
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_pr', '50', 'reset to latest: new messages arrive');
 is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_pr WHERE id > 20}), '21,22,23,24,25',
 	'reset to latest: each new message once');
 
 # a timestamp after every message: like latest
-$old_pid = consumer_pids('src_pr');
+$old_pid = worker_pids($node, 'consumer', 'src_pr');
 sql(q{SELECT pipeline.reset_offsets('src_pr', '2999-01-01 00:00:00+00')});
-ok(wait_until(10, sub { my $p = consumer_pids('src_pr'); $p ne '' && $p ne $old_pid }),
+ok(wait_until(10, sub { my $p = worker_pids($node, 'consumer', 'src_pr'); $p ne '' && $p ne $old_pid }),
 	'reset to a future timestamp: a new consumer');
 sleep 2;
 is(sql('SELECT count(*) FROM ev_pr'), '50', 'reset to a future timestamp: nothing old ingested again');
-produce('pr', ids_json(26, 30));
-wait_sql(30, 'SELECT count(*) FROM ev_pr', '55', 'reset to a future timestamp: new messages arrive');
+kcat_produce($addr, 'pr', ids_json(26, 30));
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_pr', '55', 'reset to a future timestamp: new messages arrive');
 is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_pr WHERE id > 25}), '26,27,28,29,30',
 	'reset to a future timestamp: each new message once');
 is(consumer_restarts('src_pr'), '0', 'pause/resume/reset: no consumer restart counted as a failure');
 
 # alter: a new consumer with the new settings, from the stored offset
-$old_pid = consumer_pids('src_pr');
+$old_pid = worker_pids($node, 'consumer', 'src_pr');
 sql(q{SELECT pipeline.alter_source('src_pr', batch_rows => 2, batch_ms => 5)});
-ok(wait_until(10, sub { my $p = consumer_pids('src_pr'); $p ne '' && $p ne $old_pid }),
+ok(wait_until(10, sub { my $p = worker_pids($node, 'consumer', 'src_pr'); $p ne '' && $p ne $old_pid }),
 	'alter_source: the consumer restarts with the new settings');
 is(sql(q{SELECT batch_rows || ':' || batch_ms FROM pipeline.sources WHERE name = 'src_pr'}), '2:5',
 	'alter_source: settings stored');
-produce('pr', ids_json(31, 35));
-wait_sql(30, 'SELECT count(*) FROM ev_pr', '60', 'alter_source: ingestion goes on');
+kcat_produce($addr, 'pr', ids_json(31, 35));
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_pr', '60', 'alter_source: ingestion goes on');
 is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_pr WHERE id > 30}), '31,32,33,34,35',
 	'alter_source: nothing lost or doubled');
 
@@ -631,18 +557,18 @@ is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM ev_pr WHERE id > 30})
 sql(q{CREATE TABLE ev_two (id int, _partition int, _offset bigint)});
 for my $p (0 .. 3)
 {
-	produce('two', ids_json($p * 100 + 1, $p * 100 + 100), partition => $p);
+	kcat_produce($addr, 'two', ids_json($p * 100 + 1, $p * 100 + 100), partition => $p);
 }
 sql(q{SELECT pipeline.create_source('src_two', 'kafka', 'two', 'ev_two', consumers => 2)});
-wait_sql(30, 'SELECT count(*) FROM ev_two', '400', 'consumers => 2: all 400 rows arrive');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_two', '400', 'consumers => 2: all 400 rows arrive');
 is(sql(q{SELECT count(DISTINCT (_partition, _offset)) || ':' || count(DISTINCT id) || ':' ||
                count(*) FILTER (WHERE (id - 1) / 100 = _partition AND (id - 1) % 100 = _offset) FROM ev_two}),
 	'400:400:400', 'consumers => 2: every message once, at its partition and offset');
-my @two = split /,/, consumer_pids('src_two');
+my @two = split /,/, worker_pids($node, 'consumer', 'src_two');
 is(scalar(@two), 2, 'consumers => 2: two consumer processes run');
 is(sql(q{SELECT string_agg(items::text, ',') FROM pipeline.workers WHERE kind = 'consumer' AND works_on = 'src_two'}),
 	'200,200', 'consumers => 2: each read two of the four partitions');
-wait_sql(10, q{SELECT concat_ws(':', state, consumers, consumers_running, lag) FROM pipeline.source_status WHERE source = 'src_two'},
+wait_for_sql($node, 10, q{SELECT concat_ws(':', state, consumers, consumers_running, lag) FROM pipeline.source_status WHERE source = 'src_two'},
 	'running:2:2:0', 'consumers => 2: source_status shows both, lag 0');
 is(sql(q{SELECT string_agg(concat_ws(':', partition, next_offset, lag), ' ' ORDER BY partition) FROM pipeline.source_partitions WHERE source = 'src_two'}),
 	'0:100:0 1:100:0 2:100:0 3:100:0', 'consumers => 2: every partition caught up');
@@ -653,14 +579,14 @@ is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_pipeline
 # A dropped target table: a visible error, then recovery by itself.
 ########################################################################
 sql(q{CREATE TABLE ev_dt (id int, _offset bigint)});
-produce('dt', ids_json(1, 10));
+kcat_produce($addr, 'dt', ids_json(1, 10));
 sql(q{SELECT pipeline.create_source('src_dt', 'kafka', 'dt', 'ev_dt', batch_ms => 10)});
-wait_sql(30, 'SELECT count(*) FROM ev_dt', '10', 'dropped target: 10 rows before the drop');
-my $dt_pid = consumer_pids('src_dt');	# before it meets the missing table
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_dt', '10', 'dropped target: 10 rows before the drop');
+my $dt_pid = worker_pids($node, 'consumer', 'src_dt');	# before it meets the missing table
 ok($dt_pid =~ /^\d+$/, 'dropped target: a consumer runs before the drop');
 sql(q{DROP TABLE ev_dt});
-produce('dt', ids_json(11, 20));
-wait_sql(30, q{SELECT state || ':' || (last_error LIKE '%ev_dt%') FROM pipeline.source_status WHERE source = 'src_dt'},
+kcat_produce($addr, 'dt', ids_json(11, 20));
+wait_for_sql($node, 30, q{SELECT state || ':' || (last_error LIKE '%ev_dt%') FROM pipeline.source_status WHERE source = 'src_dt'},
 	'error:true', 'dropped target: the source shows an error naming the table');
 # (regression: the consumer that failed on the missing table used to hang
 # in rd_kafka_destroy() instead of exiting and being restarted)
@@ -675,10 +601,10 @@ sql(q{CREATE TABLE ev_dt (id int, _offset bigint)});
 sleep 1;
 is(sql('SELECT count(*) FROM ev_dt'), '0', 'recreated target: not taken by itself');
 sql(q{SELECT pipeline.resume_source('src_dt')});
-wait_sql(30, 'SELECT count(*) FROM ev_dt', '10', 'recreated target: the source recovers after resume_source');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_dt', '10', 'recreated target: the source recovers after resume_source');
 is(sql(q{SELECT string_agg(id || '@' || _offset, ',' ORDER BY id) FROM ev_dt}),
 	join(',', map { "$_\@" . ($_ - 1) } 11 .. 20), 'recreated target: nothing lost or doubled');
-wait_sql(10, q{SELECT concat_ws(':', state, lag, (SELECT count(*) FROM ev_dt)) FROM pipeline.source_status WHERE source = 'src_dt'},
+wait_for_sql($node, 10, q{SELECT concat_ws(':', state, lag, (SELECT count(*) FROM ev_dt)) FROM pipeline.source_status WHERE source = 'src_dt'},
 	'running:0:10', 'recreated target: running again, lag 0');
 
 ########################################################################
@@ -696,7 +622,7 @@ GRANT INSERT ON ev_props TO pp_props;
 SET ROLE pp_props;
 SELECT pipeline.create_source('src_props', 'kafka', 'pr', 'ev_props', batch_ms => 10);
 });
-wait_sql(30, q{SELECT state || ':' || (SELECT count(*) > 0 FROM ev_props) FROM pipeline.source_status WHERE source = 'src_props'},
+wait_for_sql($node, 30, q{SELECT state || ':' || (SELECT count(*) > 0 FROM ev_props) FROM pipeline.source_status WHERE source = 'src_props'},
 	'running:true', 'a source of a role that is not a superuser runs');
 sql(qq{SET ROLE pp_props;
 UPDATE pipeline.sources
@@ -704,7 +630,7 @@ UPDATE pipeline.sources
                       "sasl.kerberos.kinit.cmd": "touch $pwned"}',
        config_version = config_version + 1
  WHERE name = 'src_props'});
-wait_sql(30, q{SELECT state || ':' || (last_error LIKE '%Kafka property "sasl.mechanism" cannot be set in the source properties%')
+wait_for_sql($node, 30, q{SELECT state || ':' || (last_error LIKE '%Kafka property "sasl.mechanism" cannot be set in the source properties%')
                  FROM pipeline.source_status WHERE source = 'src_props'},
 	'error:true', 'a refused property written directly into the catalog: the consumer reports it as its last error');
 sleep(1);
@@ -729,8 +655,8 @@ is(sql(q{SELECT count(*) FROM pipeline.dead_letters WHERE source = 'bad'}), $dea
 is(sql(q{SELECT count(*) FROM pipeline.source_offsets WHERE source = 'bad'}) . ':' .
    sql(q{SELECT count(*) FROM pipeline.sources WHERE name = 'bad'}), '0:0',
 	'drop_source: the source and its offsets are gone');
-produce('bad', [ 'k311|{"id": 311, "name": "after drop"}' ], keys => 1);
-wait_sql(30, q{SELECT count(*) FROM ev_bad_skip WHERE id = 311}, '1', 'another source of the topic still ingests');
+kcat_produce($addr, 'bad', [ 'k311|{"id": 311, "name": "after drop"}' ], key => '|');
+wait_for_sql($node, 30, q{SELECT count(*) FROM ev_bad_skip WHERE id = 311}, '1', 'another source of the topic still ingests');
 is(sql(q{SELECT count(*) FROM ev_bad}), $rows_before, 'drop_source: nothing more ingested for the dropped source');
 
 # Nothing crashed.

@@ -16,13 +16,9 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 my $t_start = time();
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $tmp = PostgreSQL::Test::Utils::tempdir('exactly_once');
 my $bdir = "$tmp/broker";
-my $addr = `$pp_broker start $bdir --topic eo:4 --topic bd:4`;
-chomp $addr;
-die "broker did not start" unless $? == 0 && $addr =~ /^127\.0\.0\.1:\d+$/;
-END { system($pp_broker, 'stop', $bdir) if $bdir && -d $bdir; }
+my $addr = start_broker($bdir, qw(eo:4 bd:4));
 
 my $node = pipeline_node('exactly_once',
 	conf => "restart_after_crash = on\nlog_statement = none\nmax_wal_size = 1GB\n");
@@ -85,13 +81,6 @@ sub broker_partitions
 		$n{$p}++;
 	}
 	return join(' ', map { "$_:" . ($min{$_} // '-') . ':' . (defined $max{$_} ? $max{$_} + 1 : '-') . ':' . ($n{$_} // 0) } 0 .. 3);
-}
-
-sub consumer_pid
-{
-	my ($source) = @_;
-	return try_sql("SELECT pid FROM pipeline.workers
-	                 WHERE kind = 'consumer' AND works_on = '$source' AND state = 'running'");
 }
 
 sub stored_total
@@ -160,7 +149,7 @@ for my $i (0 .. $#faults)
 	my $pid;
 	my $before = $i == 0 ? 0 : $last_at;
 	my $ok = wait_until(60, sub {
-		$pid = consumer_pid('eo');
+		$pid = worker_pids($node, 'consumer', 'eo');
 		return $pid ne '' && $pid ne $last_pid && stored_total('eo') > $before;
 	});
 	ok(defined $ok, "fault " . ($i + 1) . ": a new consumer is running and ingesting")
@@ -235,7 +224,7 @@ for my $p (0 .. 3)
 }
 sql(q{SELECT pipeline.create_source('bd', 'kafka', 'bd', 'events_bd', batch_rows => 1000)});
 ok(defined wait_until(30, sub { stored_total('bd') >= 10_000 }), 'broker outage: the ingestion started');
-system($pp_broker, 'cmd', $bdir, 'down', '1') == 0 or die 'broker down failed';
+broker_cmd($bdir, 'down', '1');
 my $t_down = time();
 my $at_down = stored_total('bd');
 phase("broker down at $at_down rows of " . (4 * $bd_per_partition));
@@ -254,7 +243,7 @@ while (time() - $t_down < 20)
 	sleep 0.5;
 }
 my $at_up = stored_total('bd');
-system($pp_broker, 'cmd', $bdir, 'up', '1') == 0 or die 'broker up failed';
+broker_cmd($bdir, 'up', '1');
 phase("broker up again at $at_up rows; states seen: " . join(', ', map { "$_ x$states{$_}" } sort keys %states));
 note("errors seen: $_") for sort keys %errors;
 # the outage must not look like a healthy source: an error state, or the

@@ -17,74 +17,22 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use IPC::Run;
 use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-plan skip_all => 'kcat not found in PATH'
-  unless grep { -x "$_/kcat" } split /:/, ($ENV{PATH} // '');
+skip_without_kcat();
 
 my $t_start = time();
 
 # ---- the broker ----------------------------------------------------------
 
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $broker_dir = "$PostgreSQL::Test::Utils::tmp_check/broker_022";
-my $addr = `$pp_broker start $broker_dir --brokers 1 --topic sink-main:4 --topic sink-crash:4 --topic sink-pause:4 --topic sink-drop:4 --topic sink-keep:4`;
-chomp $addr;
-BAIL_OUT("the test broker did not start: $addr") unless $addr =~ /^127\.0\.0\.1:\d+$/;
-END
-{
-	local $?;
-	system($pp_broker, 'stop', $broker_dir) if defined $broker_dir && -d $broker_dir;
-}
+my $addr = start_broker($broker_dir, qw(sink-main:4 sink-crash:4 sink-pause:4 sink-drop:4 sink-keep:4));
 
-sub broker_cmd
-{
-	my @cmd = @_;
-	system($pp_broker, 'cmd', $broker_dir, @cmd) == 0
-	  or die "pp-broker cmd @cmd failed";
-}
-
-# All messages of a topic: hashrefs with partition, offset, key (undef for
-# NULL), payload (undef for NULL), headers (hashref of the user headers)
-# seq (the pg_pipeline_seq header, or undef) and sig (pg_pipeline_sig).
-sub read_topic
-{
-	my ($topic) = @_;
-	my ($out, $err) = ('', '');
-	my @cmd = ('kcat', '-C', '-b', $addr, '-t', $topic, '-o', 'beginning', '-e', '-q',
-		'-f', '%p\t%o\t%K\t%k\t%S\t%s\t%h\n');
-	IPC::Run::run(\@cmd, '<', \'', '>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "kcat failed on topic $topic: $err";
-	my @msgs;
-	for my $line (split /\n/, $out)
-	{
-		my ($p, $o, $klen, $k, $slen, $s, $h) = split /\t/, $line, 7;
-		die "unexpected kcat line: $line" unless defined $h;
-		my %hdr;
-		for my $kv (split /,/, $h)
-		{
-			my ($name, $value) = split /=/, $kv, 2;
-			$hdr{$name} = $value;
-		}
-		my $seq = delete $hdr{pg_pipeline_seq};
-		my $sig = delete $hdr{pg_pipeline_sig};
-		push @msgs, {
-			partition => $p,
-			offset => $o,
-			key => $klen < 0 ? undef : $k,
-			payload => $slen < 0 ? undef : $s,
-			headers => \%hdr,
-			seq => $seq,
-			sig => $sig };
-	}
-	return @msgs;
-}
-
-# A message as one comparable string: key, payload, user headers.
+# A message as one comparable string: key, payload, user headers (not the
+# sink's pg_pipeline_seq and pg_pipeline_sig).
 sub canon
 {
 	my ($m) = @_;
@@ -92,7 +40,7 @@ sub canon
 	return join("\t",
 		$m->{key} // '<null>',
 		$m->{payload} // '<null>',
-		join(',', map { "$_=$h->{$_}" } sort keys %$h));
+		join(',', map { "$_=$h->{$_}" } grep { !/^pg_pipeline_(seq|sig)$/ } sort keys %$h));
 }
 
 sub canon_list { return [ sort map { canon($_) } @_ ] }
@@ -105,7 +53,7 @@ sub wait_topic
 	my $start = time();
 	while (1)
 	{
-		@msgs = read_topic($topic);
+		@msgs = read_topic($addr, $topic);
 		last if @msgs >= $n || time() - $start > $timeout;
 		sleep 0.3;
 	}
@@ -121,52 +69,23 @@ $node->safe_psql('postgres', "CREATE SERVER kafka FOREIGN DATA WRAPPER pipeline_
 
 sub sql { return $node->safe_psql('postgres', $_[0]) }
 
-sub waiting
-{
-	my ($sink) = @_;
-	return sql("SELECT waiting FROM pipeline.sink_status WHERE sink = '$sink'");
-}
-
-sub sink_pid
-{
-	my ($sink) = @_;
-	return sql("SELECT pid FROM pipeline.workers WHERE kind = 'sink' AND works_on = '$sink' AND state = 'running' AND pid IS NOT NULL");
-}
-
-# Wait until the sink's outbox is empty.
-sub wait_drained
-{
-	my ($sink, $timeout) = @_;
-	return wait_until($timeout, sub {
-		my $w = eval { waiting($sink) } // '';
-		$w eq '0' });
-}
-
 # Check a topic against the expected messages: wait for them, let the sink
 # drain, then compare the exact multiset.
 sub check_topic
 {
 	my ($topic, $sink, $expected, $name) = @_;
 	my @msgs = wait_topic($topic, scalar(@$expected), 60);
-	ok(defined wait_drained($sink, 60), "$name: the outbox of $sink drained");
-	@msgs = read_topic($topic);
+	ok(defined wait_sink_drained($node, $sink, 60), "$name: the outbox of $sink drained");
+	@msgs = read_topic($addr, $topic);
 	is_deeply(canon_list(@msgs), [ sort @$expected ], "$name: exactly the expected messages, each once")
 	  or diag(sprintf('%d messages on %s, %d expected', scalar(@msgs), $topic, scalar(@$expected)));
 	return @msgs;
 }
 
-# psql with verbose errors, for the SQLSTATE: returns stderr.
-sub sql_error
-{
-	my ($query) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$query");
-	return $ret == 0 ? "(no error; output: $out)" : $err;
-}
-
 # ---- (a) committed messages arrive exactly once ----------------------------
 
 sql("SELECT pipeline.create_sink('main', server => 'kafka', topic => 'sink-main')");
-ok(defined wait_until(30, sub { sink_pid('main') ne '' }), 'the sink worker of main runs');
+ok(defined wait_until(30, sub { worker_pids($node, 'sink', 'main') ne '' }), 'the sink worker of main runs');
 is(sql("SELECT state || ':' || waiting || ':' || published FROM pipeline.sink_status WHERE sink = 'main'"),
 	'running:0:0', 'sink_status: running, nothing waiting or published');
 
@@ -253,7 +172,7 @@ push @expected_main, join("\t", '<null>', 'marker-c', '');
 @msgs = wait_topic('sink-main', scalar(@expected_main), 30);
 ok((grep { ($_->{payload} // '') eq 'marker-c' } @msgs), '(c) a message committed later is published meanwhile');
 sleep 1;    # give the sink every chance to get it wrong
-@msgs = read_topic('sink-main');
+@msgs = read_topic($addr, 'sink-main');
 is(scalar(grep { ($_->{payload} // '') =~ /^open-/ } @msgs), 0, '(c) nothing of the open transaction on the topic yet');
 is(sql("SELECT count(*) FROM pipeline.outbox WHERE sink = 'main'"), '0', '(c) its rows are invisible to others');
 $t0 = time();
@@ -267,17 +186,17 @@ note(sprintf('(c) the committed transaction was on the topic after %.1f s', time
 
 # Acknowledgements take 100 ms, so a kill often lands after a batch was
 # sent and before its rows left the outbox (the case the tail check is for).
-broker_cmd('rtt', 'all', '100');
+broker_cmd($broker_dir, 'rtt', 'all', '100');
 sql("SELECT pipeline.create_sink('crash', server => 'kafka', topic => 'sink-crash', batch_rows => 250)");
 sql('CREATE TABLE crash_ids (id int PRIMARY KEY)');
-ok(defined wait_until(30, sub { sink_pid('crash') ne '' }), '(d) the sink worker of crash runs');
+ok(defined wait_until(30, sub { worker_pids($node, 'sink', 'crash') ne '' }), '(d) the sink worker of crash runs');
 
 # Wait for the server to be back after a crash restart, and the sink worker.
 sub wait_sink_back
 {
 	my ($sink, $old_pid, $timeout) = @_;
 	return wait_until($timeout, sub {
-		my $p = eval { local $SIG{__WARN__} = sub { }; sink_pid($sink) } // '';
+		my $p = worker_pids($node, 'sink', $sink);
 		$p ne '' && $p ne $old_pid });
 }
 
@@ -305,7 +224,7 @@ for my $c (1 .. $chunks)
 		sql("SELECT published > $published_before AND waiting > 0
 			   FROM pipeline.sink_status WHERE sink = 'crash'") eq 't' });
 	$landed++ if defined $in_flight;
-	my $pid = sink_pid('crash');
+	my $pid = worker_pids($node, 'sink', 'crash');
 	if ($pid eq '')
 	{
 		fail("(d) no sink worker to kill after chunk $c");
@@ -340,13 +259,13 @@ for my $c (1 .. $chunks)
 }
 is($sigkills . ':' . $terms, '3:2', '(d) killed with SIGKILL 3 times and terminated twice');
 note("(d) $landed of 5 kills landed while the sink had published part of a chunk");
-broker_cmd('rtt', 'all', '0');
+broker_cmd($broker_dir, 'rtt', 'all', '0');
 
 my $expected_count = sql('SELECT count(*) FROM crash_ids');
 is($expected_count, $chunk * $chunks, '(d) every chunk committed; the transaction killed by the crash did not');
-ok(defined wait_drained('crash', 120), '(d) the outbox of crash drained');
+ok(defined wait_sink_drained($node, 'crash', 120), '(d) the outbox of crash drained');
 @msgs = wait_topic('sink-crash', $expected_count, 60);
-@msgs = read_topic('sink-crash');
+@msgs = read_topic($addr, 'sink-crash');
 my %count;
 my $bad_payloads = 0;
 for my $m (@msgs)
@@ -386,12 +305,12 @@ sql("SELECT count(pipeline.publish('pz', 'before-pause-' || g, 'p' || (g % 5))) 
 my @expected_pz = map { join("\t", 'p' . ($_ % 5), "before-pause-$_", '') } 1 .. 100;
 check_topic('sink-pause', 'pz', \@expected_pz, '(e) before pause');
 sql("SELECT pipeline.pause_sink('pz')");
-ok(defined wait_until(20, sub { sink_pid('pz') eq '' }), '(e) the paused sink has no running worker');
+ok(defined wait_until(20, sub { worker_pids($node, 'sink', 'pz') eq '' }), '(e) the paused sink has no running worker');
 is(sql("SELECT state FROM pipeline.sink_status WHERE sink = 'pz'"), 'paused', '(e) sink_status says paused');
 sql("SELECT count(pipeline.publish('pz', 'while-paused-' || g, 'p' || (g % 5))) FROM generate_series(1, 300) g");
 sleep 3;
-is(waiting('pz'), '300', '(e) the outbox keeps filling while paused');
-is(scalar(read_topic('sink-pause')), 100, '(e) nothing published while paused');
+is(sql("SELECT waiting FROM pipeline.sink_status WHERE sink = 'pz'"), '300', '(e) the outbox keeps filling while paused');
+is(scalar(read_topic($addr, 'sink-pause')), 100, '(e) nothing published while paused');
 $t0 = time();
 sql("SELECT pipeline.resume_sink('pz')");
 push @expected_pz, map { join("\t", 'p' . ($_ % 5), "while-paused-$_", '') } 1 .. 300;
@@ -418,12 +337,12 @@ is(sql("SELECT count(*) FROM pipeline.outbox WHERE sink = 'keepme'"), '50', '(f)
 is(sql("SELECT (SELECT count(*) FROM pipeline.sinks WHERE name = 'dropme') + (SELECT count(*) FROM pipeline.sink_progress WHERE sink = 'dropme')"),
 	'0', '(f) the sink and its progress are gone');
 is(sql("SELECT count(*) FROM pipeline.sink_status WHERE sink = 'dropme'"), '0', '(f) sink_status no longer lists it');
-like(sql_error("SELECT pipeline.drop_sink('dropme')"), qr/ERROR:  42704: sink "dropme" does not exist/,
+like(sql_error($node, "SELECT pipeline.drop_sink('dropme')"), qr/^42704: sink "dropme" does not exist/,
 	'(f) dropping it again: undefined_object');
 ($ret, $out, $err) = $node->psql('postgres', "SELECT pipeline.drop_sink('dropme', if_exists => true)");
 ok($ret == 0 && $err =~ /NOTICE:  sink "dropme" does not exist, skipping/, '(f) if_exists: a notice, no error');
 sleep 1;
-is(scalar(read_topic('sink-drop')), 0, '(f) nothing of the dropped sink was published');
+is(scalar(read_topic($addr, 'sink-drop')), 0, '(f) nothing of the dropped sink was published');
 sql("SELECT pipeline.drop_sink('keepme')");
 
 # ---- (g) bad definitions ----------------------------------------------------
@@ -431,47 +350,47 @@ sql("SELECT pipeline.drop_sink('keepme')");
 sql("CREATE FOREIGN DATA WRAPPER other_fdw");
 sql("CREATE SERVER other FOREIGN DATA WRAPPER other_fdw");
 my $sinks_before = sql('SELECT count(*) FROM pipeline.sinks');
-like(sql_error("SELECT pipeline.create_sink('g1', server => 'nope', topic => 't')"),
-	qr/ERROR:  42704: server "nope" does not exist/, '(g) unknown server: undefined_object');
-like(sql_error("SELECT pipeline.create_sink('g1', server => 'other', topic => 't')"),
-	qr/ERROR:  42809: server "other" is not a Kafka server/, '(g) a server of another wrapper: wrong_object_type');
-like(sql_error("SELECT pipeline.create_sink('g1', server => 'kafka', topic => 'bad topic!')"),
-	qr/ERROR:  22023: invalid Kafka topic name "bad topic!"/, '(g) invalid topic name: invalid_parameter_value');
-like(sql_error("SELECT pipeline.create_sink('g1', server => 'kafka', topic => '')"),
-	qr/ERROR:  22023: invalid Kafka topic name ""/, '(g) empty topic name: invalid_parameter_value');
-like(sql_error("SELECT pipeline.create_sink('g1', server => 'kafka', topic => 't', properties => '{\"no.such.property\": \"1\"}')"),
-	qr/ERROR:  22023: invalid Kafka property "no.such.property"/, '(g) unknown property: invalid_parameter_value');
-like(sql_error("SELECT pipeline.create_sink('g1', server => 'kafka', topic => 't', properties => '{\"linger.ms\": \"soon\"}')"),
-	qr/ERROR:  22023: invalid Kafka property "linger.ms" in the sink properties/,
+like(sql_error($node, "SELECT pipeline.create_sink('g1', server => 'nope', topic => 't')"),
+	qr/^42704: server "nope" does not exist/, '(g) unknown server: undefined_object');
+like(sql_error($node, "SELECT pipeline.create_sink('g1', server => 'other', topic => 't')"),
+	qr/^42809: server "other" is not a Kafka server/, '(g) a server of another wrapper: wrong_object_type');
+like(sql_error($node, "SELECT pipeline.create_sink('g1', server => 'kafka', topic => 'bad topic!')"),
+	qr/^22023: invalid Kafka topic name "bad topic!"/, '(g) invalid topic name: invalid_parameter_value');
+like(sql_error($node, "SELECT pipeline.create_sink('g1', server => 'kafka', topic => '')"),
+	qr/^22023: invalid Kafka topic name ""/, '(g) empty topic name: invalid_parameter_value');
+like(sql_error($node, "SELECT pipeline.create_sink('g1', server => 'kafka', topic => 't', properties => '{\"no.such.property\": \"1\"}')"),
+	qr/^22023: invalid Kafka property "no.such.property"/, '(g) unknown property: invalid_parameter_value');
+like(sql_error($node, "SELECT pipeline.create_sink('g1', server => 'kafka', topic => 't', properties => '{\"linger.ms\": \"soon\"}')"),
+	qr/^22023: invalid Kafka property "linger.ms" in the sink properties/,
 	'(g) invalid property value: invalid_parameter_value, naming the sink properties');
-like(sql_error("SELECT pipeline.create_sink('g1', server => 'kafka', topic => 't', properties => '{\"linger.ms\": [1]}')"),
-	qr/ERROR:  22023: Kafka property "linger.ms" must be a string, number or boolean/, '(g) non-scalar property: invalid_parameter_value');
-like(sql_error("SELECT pipeline.create_sink('main', server => 'kafka', topic => 'sink-main')"),
-	qr/ERROR:  42710: sink "main" already exists/, '(g) duplicate sink name: duplicate_object');
-like(sql_error("SELECT pipeline.create_sink('bad name!', server => 'kafka', topic => 't')"),
-	qr/ERROR:  42602: invalid sink name "bad name!"/, '(g) invalid sink name: invalid_name');
-like(sql_error("SELECT pipeline.create_sink(NULL, server => 'kafka', topic => 't')"),
-	qr/ERROR:  22004: /, '(g) NULL name: null_value_not_allowed');
-like(sql_error("SELECT pipeline.create_sink('g1', server => 'kafka', topic => 't', batch_rows => 0)"),
-	qr/ERROR:  22023: batch_rows must be between 1 and 100000/, '(g) batch_rows 0: invalid_parameter_value');
-like(sql_error("SELECT pipeline.publish('nope', 'x')"),
-	qr/ERROR:  42704: sink "nope" does not exist/, '(g) publish to an unknown sink: undefined_object');
-like(sql_error("SELECT pipeline.publish('main', 'x', headers => '[1, 2]')"),
-	qr/ERROR:  23514: /, '(g) headers that are not an object: check_violation');
-like(sql_error("SELECT pipeline.pause_sink('nope')"),
-	qr/ERROR:  42704: sink "nope" does not exist/, '(g) pause an unknown sink: undefined_object');
-like(sql_error("SELECT pipeline.resume_sink('nope')"),
-	qr/ERROR:  42704: sink "nope" does not exist/, '(g) resume an unknown sink: undefined_object');
+like(sql_error($node, "SELECT pipeline.create_sink('g1', server => 'kafka', topic => 't', properties => '{\"linger.ms\": [1]}')"),
+	qr/^22023: Kafka property "linger.ms" must be a string, number or boolean/, '(g) non-scalar property: invalid_parameter_value');
+like(sql_error($node, "SELECT pipeline.create_sink('main', server => 'kafka', topic => 'sink-main')"),
+	qr/^42710: sink "main" already exists/, '(g) duplicate sink name: duplicate_object');
+like(sql_error($node, "SELECT pipeline.create_sink('bad name!', server => 'kafka', topic => 't')"),
+	qr/^42602: invalid sink name "bad name!"/, '(g) invalid sink name: invalid_name');
+like(sql_error($node, "SELECT pipeline.create_sink(NULL, server => 'kafka', topic => 't')"),
+	qr/^22004: /, '(g) NULL name: null_value_not_allowed');
+like(sql_error($node, "SELECT pipeline.create_sink('g1', server => 'kafka', topic => 't', batch_rows => 0)"),
+	qr/^22023: batch_rows must be between 1 and 100000/, '(g) batch_rows 0: invalid_parameter_value');
+like(sql_error($node, "SELECT pipeline.publish('nope', 'x')"),
+	qr/^42704: sink "nope" does not exist/, '(g) publish to an unknown sink: undefined_object');
+like(sql_error($node, "SELECT pipeline.publish('main', 'x', headers => '[1, 2]')"),
+	qr/^23514: /, '(g) headers that are not an object: check_violation');
+like(sql_error($node, "SELECT pipeline.pause_sink('nope')"),
+	qr/^42704: sink "nope" does not exist/, '(g) pause an unknown sink: undefined_object');
+like(sql_error($node, "SELECT pipeline.resume_sink('nope')"),
+	qr/^42704: sink "nope" does not exist/, '(g) resume an unknown sink: undefined_object');
 # another role sees and touches only its own sinks (row-level security)
 sql('CREATE ROLE pp_other');
 is(sql("SET ROLE pp_other; SELECT count(*) FROM pipeline.sinks"), '0', '(g) another role sees no sink of ours');
 is(sql("SET ROLE pp_other; SELECT count(*) FROM pipeline.sink_status"), '0', '(g) ... not even in pipeline.sink_status');
-like(sql_error("SET ROLE pp_other; SELECT pipeline.publish('main', 'from-other')"),
-	qr/ERROR:  42704: sink "main" does not exist/, '(g) another role cannot publish to our sink');
-like(sql_error("SET ROLE pp_other; INSERT INTO pipeline.outbox (sink, payload) VALUES ('main', 'from-other')"),
-	qr/ERROR:  42501: new row violates row-level security policy/, '(g) ... nor insert into our outbox');
-like(sql_error("SET ROLE pp_other; SELECT pipeline.pause_sink('main')"),
-	qr/ERROR:  42704: sink "main" does not exist/, '(g) ... nor pause our sink');
+like(sql_error($node, "SET ROLE pp_other; SELECT pipeline.publish('main', 'from-other')"),
+	qr/^42704: sink "main" does not exist/, '(g) another role cannot publish to our sink');
+like(sql_error($node, "SET ROLE pp_other; INSERT INTO pipeline.outbox (sink, payload) VALUES ('main', 'from-other')"),
+	qr/^42501: new row violates row-level security policy/, '(g) ... nor insert into our outbox');
+like(sql_error($node, "SET ROLE pp_other; SELECT pipeline.pause_sink('main')"),
+	qr/^42704: sink "main" does not exist/, '(g) ... nor pause our sink');
 is(sql('SELECT count(*) FROM pipeline.sinks'), $sinks_before, '(g) no bad definition was stored');
 is(sql("SELECT count(*) FROM pipeline.outbox"), '0', '(g) no failed publish left a row');
 

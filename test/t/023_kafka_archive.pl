@@ -10,30 +10,20 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use IPC::Run;
 use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-plan skip_all => 'kcat not found in PATH'
-  unless grep { -x "$_/kcat" } split /:/, ($ENV{PATH} // '');
+skip_without_kcat();
 
 my $t_start = time();
 my $partitions = 4;
 
 # ---- the broker ----------------------------------------------------------
 
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $broker_dir = "$PostgreSQL::Test::Utils::tmp_check/broker_023";
-my $addr = `$pp_broker start $broker_dir --brokers 1 --topic arch:$partitions`;
-chomp $addr;
-BAIL_OUT("the test broker did not start: $addr") unless $addr =~ /^127\.0\.0\.1:\d+$/;
-END
-{
-	local $?;
-	system($pp_broker, 'stop', $broker_dir) if defined $broker_dir && -d $broker_dir;
-}
+my $addr = start_broker($broker_dir, "arch:$partitions");
 
 # What was produced: per partition, the list of messages in offset order,
 # each [key, payload, good?].
@@ -44,12 +34,8 @@ my %produced = map { $_ => [] } 0 .. $partitions - 1;
 sub produce
 {
 	my ($partition, @msgs) = @_;
-	my $in = join('', map { "$_->[0]#$_->[1]\n" } @msgs);
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-P', '-b', $addr, '-t', 'arch', '-p', $partition, '-K', '#',
-			'-z', 'zstd', '-H', 'src=pp' ],
-		'<', \$in, '>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "kcat could not produce: $err";
+	kcat_produce($addr, 'arch', [ map { "$_->[0]#$_->[1]" } @msgs ],
+		partition => $partition, key => '#', headers => ['src=pp']);
 	push @{ $produced{$partition} }, @msgs;
 }
 
@@ -99,13 +85,6 @@ my $node = pipeline_node('archive', conf => 'restart_after_crash = on');
 $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]) }
-
-sub sql_error
-{
-	my ($query) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$query");
-	return $ret == 0 ? "(no error; output: $out)" : $err;
-}
 
 # Wait until the source stored offsets past every produced message.
 sub wait_ingested
@@ -225,18 +204,18 @@ is(sql("SELECT pipeline.replay_archive('arch', 'events_replay', from_offset => 1
 	'replay from past the end loads nothing');
 
 # errors
-like(sql_error("SELECT pipeline.replay_archive('nope', 'events_replay')"),
-	qr/ERROR:  42704: source "nope" does not exist/, 'replay of an unknown source: undefined_object');
-like(sql_error("SELECT pipeline.replay_archive(NULL, 'events_replay')"),
-	qr/ERROR:  22004: /, 'replay of a NULL source: null_value_not_allowed');
-like(sql_error("SELECT pipeline.replay_archive('arch', 'no_such_table')"),
-	qr/ERROR:  42P01: relation "no_such_table" does not exist/, 'replay into a missing table: undefined_table');
+like(sql_error($node, "SELECT pipeline.replay_archive('nope', 'events_replay')"),
+	qr/^42704: source "nope" does not exist/, 'replay of an unknown source: undefined_object');
+like(sql_error($node, "SELECT pipeline.replay_archive(NULL, 'events_replay')"),
+	qr/^22004: /, 'replay of a NULL source: null_value_not_allowed');
+like(sql_error($node, "SELECT pipeline.replay_archive('arch', 'no_such_table')"),
+	qr/^42P01: relation "no_such_table" does not exist/, 'replay into a missing table: undefined_table');
 
 # another role sees and replays only the archives of its own sources
 sql('CREATE ROLE pp_other');
 sql('GRANT SELECT, INSERT ON events_replay TO pp_other');
-like(sql_error("SET ROLE pp_other; SELECT pipeline.replay_archive('arch', 'events_replay')"),
-	qr/ERROR:  42704: source "arch" does not exist/, 'another role cannot replay the archive of our source');
+like(sql_error($node, "SET ROLE pp_other; SELECT pipeline.replay_archive('arch', 'events_replay')"),
+	qr/^42704: source "arch" does not exist/, 'another role cannot replay the archive of our source');
 is(sql('SET ROLE pp_other; SELECT count(*) FROM pipeline.source_archive'), '0',
 	'another role sees no archived batch of ours');
 is(sql('SET ROLE pp_other; SELECT count(*) FROM pipeline.source_archive_stats'), '0',
@@ -250,8 +229,8 @@ ok(defined wait_until(20, sub {
 	sql("SELECT count(*) FROM pipeline.workers WHERE kind = 'consumer' AND works_on = 'arch' AND state = 'running'") eq '0' }),
 	'paused again');
 # the whole cluster goes away: nothing of the topic is left anywhere
-system($pp_broker, 'stop', $broker_dir) == 0 or die 'could not stop the broker';
-ok(system("$pp_broker status $broker_dir >/dev/null 2>&1") != 0, 'the broker is gone, with every message');
+system(broker_program(), 'stop', $broker_dir) == 0 or die 'could not stop the broker';
+ok(system(broker_program() . " status $broker_dir >/dev/null 2>&1") != 0, 'the broker is gone, with every message');
 sql('TRUNCATE events');
 is(sql("SELECT pipeline.replay_archive('arch')"), $good, 'replay into the source\'s own target loads every good message');
 is(sql("SELECT count(*) FROM (

@@ -49,8 +49,6 @@ $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-sub wait_sql { wait_for_sql($node, @_) }
-
 # Is a byte string text PostgreSQL takes: valid UTF-8 without NUL?
 sub valid_text
 {
@@ -245,7 +243,7 @@ for my $source (sort keys %sources)
 	my %count;
 	$count{ $_->{p} }++ for @$msgs;
 
-	wait_sql(60, qq{SELECT string_agg(partition || ':' || next_offset, ' ' ORDER BY partition)
+	wait_for_sql($node, 60, qq{SELECT string_agg(partition || ':' || next_offset, ' ' ORDER BY partition)
 	                  FROM pipeline.source_partitions WHERE source = '$source'},
 		"0:$count{0} 1:$count{1}", "$source: the offsets reach the end of both partitions");
 
@@ -359,7 +357,7 @@ for my $source (sort keys %sources)
 	}
 	is(join("\n", @wrong[0 .. ($#wrong < 20 ? $#wrong : 19)]), '', "$source: every message is one row or one dead letter, as it must be");
 	note("$source: " . ($state{row} // 0) . ' rows, ' . ($state{dead} // 0) . ' dead letters');
-	wait_sql(10, qq{SELECT concat_ws(':', state, consumers_running, lag) FROM pipeline.source_status WHERE source = '$source'},
+	wait_for_sql($node, 10, qq{SELECT concat_ws(':', state, consumers_running, lag) FROM pipeline.source_status WHERE source = '$source'},
 		'running:1:0', "$source: running, lag 0");
 	is(sql(qq{SELECT sum(restarts) FROM pipeline.workers WHERE kind = 'consumer' AND works_on = '$source'}), '0',
 		"$source: the consumer never restarted");

@@ -19,14 +19,12 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use IPC::Run;
 use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-plan skip_all => 'kcat not found in PATH'
-  unless grep { -x "$_/kcat" } split /:/, ($ENV{PATH} // '');
+skip_without_kcat();
 
 my $t_start = time();
 my $tmp = PostgreSQL::Test::Utils::tempdir('kafka_new_partitions');
@@ -41,34 +39,10 @@ sub sql { return $node->safe_psql('postgres', $_[0]); }
 # Produce JSON messages {"id": n} with kcat: round robin over the
 # partitions unless one is given.  kcat creates an unknown topic (4
 # partitions) on the mock broker.
-my $nfile = 0;
 sub produce
 {
 	my ($topic, $from, $to, $partition) = @_;
-	my $file = "$tmp/msg" . $nfile++;
-	open(my $fh, '>', $file) or die;
-	print $fh map { qq({"id": $_}\n) } $from .. $to;
-	close($fh);
-	my @cmd = ('kcat', '-P', '-b', $addr, '-t', $topic, '-l', '-z', 'zstd');
-	push @cmd, '-p', $partition if defined $partition;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ @cmd, $file ], '>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "kcat failed: $err";
-}
-
-sub wait_sql
-{
-	my ($timeout, $stmt, $want, $name) = @_;
-	my $got;
-	wait_until($timeout, sub { $got = sql($stmt); $got eq $want });
-	is($got, $want, $name);
-}
-
-sub consumer_pids
-{
-	my ($source) = @_;
-	return sql("SELECT coalesce(string_agg(pid::text, ',' ORDER BY pid), '') FROM pipeline.workers
-	             WHERE kind = 'consumer' AND works_on = '$source' AND state = 'running' AND pid IS NOT NULL");
+	kcat_produce($addr, $topic, [ map { qq({"id": $_}) } $from .. $to ], partition => $partition);
 }
 
 # Every partition of every topic the sources read has a stored offset:
@@ -104,11 +78,11 @@ is(sql(q{SELECT string_agg(source || ':' || partition || '@' || next_offset, ','
            FROM pipeline.source_offsets}),
 	join(',', (map { "src_list:$_\@10" } 0 .. 3), (map { "src_re:$_\@10" } 0 .. 3)),
 	'(a) every partition starts at its end (10)');
-ok(defined wait_until(30, sub { split(/,/, consumer_pids('src_list')) == 2 }),
+ok(defined wait_until(30, sub { split(/,/, worker_pids($node, 'consumer', 'src_list')) == 2 }),
 	'(a) the list source runs two consumers');
 produce('np-old', 1001, 1020);
-wait_sql(30, 'SELECT count(*) FROM ev_re', '20', '(a) regex source: the 20 messages produced after the start arrive');
-wait_sql(30, 'SELECT count(*) FROM ev_list', '20', '(a) list source: the 20 messages produced after the start arrive');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_re', '20', '(a) regex source: the 20 messages produced after the start arrive');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_list', '20', '(a) list source: the 20 messages produced after the start arrive');
 is(sql('SELECT count(*) FROM ev_re WHERE id < 1000') . ':' . sql('SELECT count(*) FROM ev_list WHERE id < 1000'),
 	'0:0', '(a) none of the 40 old messages was loaded, by either source or consumer');
 
@@ -121,9 +95,9 @@ my $t0 = time();
 produce('np-new', 2001 + $_ * 10, 2010 + $_ * 10, $_) for 0 .. 3;
 note(sprintf('(b) np-new was written in %.1f s; the regex source had %s of its messages by then',
 	time() - $t0, sql(q{SELECT count(*) FROM ev_re WHERE _topic = 'np-new'})));
-wait_sql(30, q{SELECT count(*) FROM ev_re WHERE _topic = 'np-new'}, '40',
+wait_for_sql($node, 30, q{SELECT count(*) FROM ev_re WHERE _topic = 'np-new'}, '40',
 	'(b) regex source: all 40 messages of the new topic arrive');
-wait_sql(30, q{SELECT count(*) FROM ev_list WHERE _topic = 'np-new'}, '40',
+wait_for_sql($node, 30, q{SELECT count(*) FROM ev_list WHERE _topic = 'np-new'}, '40',
 	'(b) list source: all 40 messages of the new topic arrive');
 note(sprintf('(b) loaded %.1f s after the topic was created', time() - $t0));
 for my $s (qw(ev_re ev_list))
@@ -136,14 +110,14 @@ for my $s (qw(ev_re ev_list))
 
 # ---- (c) a restart afterwards changes nothing --------------------------------
 
-my $old = consumer_pids('src_list');
+my $old = worker_pids($node, 'consumer', 'src_list');
 sql("SELECT pg_terminate_backend(pid) FROM pipeline.workers WHERE kind = 'consumer' AND works_on IN ('src_re', 'src_list') AND pid IS NOT NULL");
-ok(defined wait_until(60, sub { my $p = consumer_pids('src_list'); split(/,/, $p) == 2 && $p ne $old && consumer_pids('src_re') ne '' }),
+ok(defined wait_until(60, sub { my $p = worker_pids($node, 'consumer', 'src_list'); split(/,/, $p) == 2 && $p ne $old && worker_pids($node, 'consumer', 'src_re') ne '' }),
 	'(c) the consumers are back');
 produce('np-new', 3001 + $_ * 2, 3002 + $_ * 2, $_) for 0 .. 3;
 produce('np-old', 3101, 3108);
-wait_sql(30, 'SELECT count(*) FROM ev_re', '76', '(c) regex source: the 16 new messages arrive');
-wait_sql(30, 'SELECT count(*) FROM ev_list', '76', '(c) list source: the 16 new messages arrive');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_re', '76', '(c) regex source: the 16 new messages arrive');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_list', '76', '(c) list source: the 16 new messages arrive');
 sleep 1;
 is(sql('SELECT count(*) - count(DISTINCT id) FROM ev_re') . ':' . sql('SELECT count(*) - count(DISTINCT id) FROM ev_list'),
 	'0:0', '(c) nothing loaded twice');
@@ -151,14 +125,14 @@ is(sql('SELECT count(*) - count(DISTINCT id) FROM ev_re') . ':' . sql('SELECT co
 # ---- (d) reset_offsets(name, 'latest'): a first assignment again -------------
 
 produce('np-new', 4001, 4010, 1);
-wait_sql(30, 'SELECT count(*) FROM ev_re', '86', '(d) regex source is at the end of both topics');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_re', '86', '(d) regex source is at the end of both topics');
 sql("TRUNCATE ev_re");
 sql(q{SELECT pipeline.reset_offsets('src_re', 'latest')});
 ok(defined wait_until(30, sub { offsets_stored('src_re', 8) }), '(d) latest resolved again for all 8 partitions');
 sleep 1;
 is(sql('SELECT count(*) FROM ev_re'), '0', '(d) nothing old is loaded again after reset_offsets(latest)');
 produce('np-new', 5001 + $_, 5001 + $_, $_) for 0 .. 3;
-wait_sql(30, 'SELECT count(*) FROM ev_re', '4', '(d) only what came after the reset');
+wait_for_sql($node, 30, 'SELECT count(*) FROM ev_re', '4', '(d) only what came after the reset');
 
 unlike(slurp_file($node->logfile), qr/terminated by signal|exited with exit code [^01]/,
 	'no worker crashed');

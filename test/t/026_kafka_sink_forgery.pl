@@ -24,56 +24,22 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use IPC::Run;
 use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-plan skip_all => 'kcat not found in PATH'
-  unless grep { -x "$_/kcat" } split /:/, ($ENV{PATH} // '');
+skip_without_kcat();
 
 my $t_start = time();
-my $pp_broker = "$FindBin::RealBin/../broker/pp-broker";
 my $broker_dir = "$PostgreSQL::Test::Utils::tmp_check/broker_026";
-my $addr = `$pp_broker start $broker_dir --topic sink-forge:4`;
-chomp $addr;
-BAIL_OUT("the test broker did not start: $addr") unless $addr =~ /^127\.0\.0\.1:\d+$/;
-END
-{
-	local $?;
-	system($pp_broker, 'stop', $broker_dir) if defined $broker_dir && -d $broker_dir;
-}
-
-# All messages of the topic: partition, offset, payload, headers (hashref).
-sub read_topic
-{
-	my ($topic) = @_;
-	my ($out, $err) = ('', '');
-	my @cmd = ('kcat', '-C', '-b', $addr, '-t', $topic, '-o', 'beginning', '-e', '-q',
-		'-f', '%p\t%o\t%s\t%h\n');
-	IPC::Run::run(\@cmd, '<', \'', '>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "kcat failed on topic $topic: $err";
-	my @msgs;
-	for my $line (split /\n/, $out)
-	{
-		my ($p, $o, $s, $h) = split /\t/, $line, 4;
-		die "unexpected kcat line: $line" unless defined $h;
-		my %hdr = map { split /=/, $_, 2 } split /,/, $h;
-		push @msgs, { partition => $p, offset => $o, payload => $s, headers => \%hdr };
-	}
-	return @msgs;
-}
+my $addr = start_broker($broker_dir, qw(sink-forge:4));
 
 # Write one message to a partition with the given headers (name=value).
 sub forge
 {
 	my ($partition, $payload, @headers) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-P', '-b', $addr, '-t', 'sink-forge', '-p', $partition,
-			map { ('-H', $_) } @headers ],
-		'<', \"$payload\n", '>', \$out, '2>', \$err, IPC::Run::timeout(60))
-	  or die "kcat failed: $err";
+	kcat_produce($addr, 'sink-forge', [$payload], partition => $partition, headers => \@headers);
 }
 
 my $node = pipeline_node('sink_forgery');
@@ -82,31 +48,20 @@ sub sql { return $node->safe_psql('postgres', $_[0]) }
 sql('CREATE EXTENSION pg_pipeline');
 sql("CREATE SERVER kafka FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers '$addr')");
 
-sub sink_running
-{
-	return sql("SELECT count(*) FROM pipeline.workers WHERE kind = 'sink' AND works_on = 'forge'
-	              AND state = 'running' AND pid IS NOT NULL");
-}
-
-sub wait_drained
-{
-	return wait_until($_[0], sub { sql("SELECT waiting FROM pipeline.sink_status WHERE sink = 'forge'") eq '0' });
-}
-
 # ---- published normally ------------------------------------------------------
 
 sql("SELECT pipeline.create_sink('forge', server => 'kafka', topic => 'sink-forge')");
 sql("SELECT count(pipeline.publish('forge', 'a-' || g)) FROM generate_series(1, 20) g");
-ok(defined wait_drained(60), 'the 20 first rows are published');
+ok(defined wait_sink_drained($node, 'forge', 60), 'the 20 first rows are published');
 my @first;
-ok(defined wait_until(30, sub { @first = read_topic('sink-forge'); @first == 20 }), '... and on the topic');
+ok(defined wait_until(30, sub { @first = read_topic($addr, 'sink-forge'); @first == 20 }), '... and on the topic');
 my %real = map { $_->{payload} => $_ } @first;
 ok(!(grep { ($_->{headers}{pg_pipeline_seq} // '') !~ /^\d+$/ } @first), 'each carries pg_pipeline_seq');
 
 # ---- the state a worker leaves when it dies ------------------------------------
 
 sql("SELECT pipeline.pause_sink('forge')");
-ok(defined wait_until(30, sub { sink_running() eq '0' }), 'paused: the worker is gone');
+ok(defined wait_until(30, sub { worker_pids($node, 'sink', 'forge') eq '' }), 'paused: the worker is gone');
 
 # a-11 .. a-20 were acknowledged, but their delete did not commit
 my @values;
@@ -153,11 +108,11 @@ note("$forged forged messages written");
 # ---- the sink comes back -------------------------------------------------------
 
 sql("SELECT pipeline.resume_sink('forge')");
-ok(defined wait_drained(60), 'resumed: the outbox drains');
+ok(defined wait_sink_drained($node, 'forge', 60), 'resumed: the outbox drains');
 my @all;
-wait_until(30, sub { @all = read_topic('sink-forge'); @all >= 20 + 40 + $forged });
+wait_until(30, sub { @all = read_topic($addr, 'sink-forge'); @all >= 20 + 40 + $forged });
 sleep 1;
-@all = read_topic('sink-forge');
+@all = read_topic($addr, 'sink-forge');
 my %count;
 $count{ $_->{payload} }++ for grep { $_->{payload} !~ /^forged-/ } @all;
 my @want = ((map { "a-$_" } 1 .. 20), (map { "b-$_" } 1 .. 40));

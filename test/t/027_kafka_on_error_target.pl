@@ -22,7 +22,6 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use IPC::Run;
 use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -40,21 +39,12 @@ $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-sub wait_sql { wait_for_sql($node, @_) }
-
-# One message per line, produced at once (one produce request).
-my $nfile = 0;
+# Messages produced at once (one produce request), counted.
 my $produced = 0;
 sub produce
 {
 	my (@messages) = @_;
-	my $file = "$tmp/msg" . $nfile++;
-	open(my $fh, '>:raw', $file) or die;
-	print $fh map { "$_\n" } @messages;
-	close($fh);
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-P', '-b', $addr, '-t', 'tg', '-p', '0', '-z', 'zstd', '-l', $file ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60)) or die "kcat failed: $err";
+	kcat_produce($addr, 'tg', \@messages, partition => 0);
 	$produced += @messages;
 }
 sub good { return map { qq({"id": $_, "name": "n$_"}) } @_; }
@@ -87,7 +77,7 @@ sub check_loaded
 	my $want = join(',', map { "$_->[0]\@$_->[1]" } sort { $a->[0] <=> $b->[0] } @loaded);
 	for my $s (@sources)
 	{
-		wait_sql(60, qq{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = '$s'},
+		wait_for_sql($node, 60, qq{SELECT coalesce(max(next_offset), -1) FROM pipeline.source_partitions WHERE source = '$s'},
 			$produced, "$what: $s reaches the end of the topic");
 		is(sql(qq{SELECT string_agg(id || '\@' || _offset, ',' ORDER BY id) FROM $table{$s}}), $want,
 			"$what: $s holds every good message exactly once");
@@ -132,7 +122,7 @@ sub target_break
 	produce_good(@ids);
 	for my $s (@sources)
 	{
-		wait_sql(60, qq{SELECT state FROM pipeline.source_status WHERE source = '$s'}, 'stopped',
+		wait_for_sql($node, 60, qq{SELECT state FROM pipeline.source_status WHERE source = '$s'}, 'stopped',
 			"$what: $s pauses");
 		like(sql(qq{SELECT error FROM pipeline.sources WHERE name = '$s' AND paused}), $error,
 			"$what: $s shows the target's error");
@@ -149,7 +139,7 @@ sub target_break
 	sql($fix);
 	sql(qq{SELECT pipeline.resume_source('$_')}) for @sources;
 	check_loaded("$what, fixed and resumed");
-	wait_sql(20, qq{SELECT string_agg(state || ':' || (last_error IS NULL), ',' ORDER BY source)
+	wait_for_sql($node, 20, qq{SELECT string_agg(state || ':' || (last_error IS NULL), ',' ORDER BY source)
 	                  FROM pipeline.source_status WHERE source IN ('s_skip', 's_dead')},
 		'running:true,running:true', "$what: both run again, the error cleared");
 }
@@ -188,7 +178,7 @@ target_break('a CHECK constraint no row passes (23514)',
 	produce_good(@ids);
 	for my $s (@sources)
 	{
-		wait_sql(60, qq{SELECT state || ':' || (last_error LIKE '%permission denied for table $table{$s}%')
+		wait_for_sql($node, 60, qq{SELECT state || ':' || (last_error LIKE '%permission denied for table $table{$s}%')
 		                  FROM pipeline.source_status WHERE source = '$s'},
 			'error:true', "INSERT revoked: $s shows the error");
 		is(sql(qq{SELECT next_offset FROM pipeline.source_partitions WHERE source = '$s'}), $offset,

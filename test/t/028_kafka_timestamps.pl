@@ -18,7 +18,6 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $t_start = time();
-my $pp_broker = broker_program();
 my $tmp = PostgreSQL::Test::Utils::tempdir('kafka_timestamps');
 my $bdir = "$tmp/broker";
 my $addr = start_broker($bdir, qw(ts:1));
@@ -29,8 +28,6 @@ my $node = pipeline_node('kafka_timestamps',
 $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-sub wait_sql { wait_for_sql($node, @_) }
 
 # [ timestamp in ms, what _timestamp must be (undef: NULL) ]
 my @cases = (
@@ -45,13 +42,12 @@ my @cases = (
 my $i = 0;
 for my $c (@cases)
 {
-	system($pp_broker, 'cmd', $bdir, 'produce', 'ts', '0', $c->[0], qq({"id":$i})) == 0
-	  or die "produce failed";
+	broker_cmd($bdir, 'produce', 'ts', '0', $c->[0], qq({"id":$i}));
 	$i++;
 }
 # and messages that are dead letters, with a good and a bad timestamp
-system($pp_broker, 'cmd', $bdir, 'produce', 'ts', '0', '1700000000123', 'notjson1') == 0 or die;
-system($pp_broker, 'cmd', $bdir, 'produce', 'ts', '0', '9223372036854775807', 'notjson2') == 0 or die;
+broker_cmd($bdir, 'produce', 'ts', '0', '1700000000123', 'notjson1');
+broker_cmd($bdir, 'produce', 'ts', '0', '9223372036854775807', 'notjson2');
 my $total = @cases + 2;
 
 sql(qq{
@@ -63,7 +59,7 @@ CREATE TABLE t_ts_replay (LIKE t_ts);
 SELECT pipeline.create_source('s_ts', 'kafka', 'ts', 't_ts', archive => true);
 SELECT pipeline.create_source('s_ts_text', 'kafka', 'ts', 't_ts_text', on_error => 'skip');
 });
-wait_sql(60, q{SELECT string_agg(source || ':' || next_offset, ',' ORDER BY source) FROM pipeline.source_partitions},
+wait_for_sql($node, 60, q{SELECT string_agg(source || ':' || next_offset, ',' ORDER BY source) FROM pipeline.source_partitions},
 	"s_ts:$total,s_ts_text:$total", 'both sources reach the end of the topic');
 
 my $want = join("\n", map { "$_|" . ($cases[$_][1] // 'NULL') . "|$cases[$_][0]" } 0 .. $#cases);

@@ -16,7 +16,6 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/..";
-use IPC::Run;
 use PipelineTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -29,19 +28,6 @@ my $node = pipeline_node('hostile_targets',
 	init => { extra => [ '--encoding=UTF8', '--locale=C' ] });
 $node->start;
 sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-my $nfile = 0;
-sub produce
-{
-	my ($topic, @messages) = @_;
-	my $file = "$tmp/msg" . $nfile++;
-	open(my $fh, '>:raw', $file) or die;
-	print $fh map { "$_\n" } @messages;
-	close($fh);
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-P', '-b', $addr, '-t', $topic, '-p', '0', '-l', $file ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60)) or die "kcat failed: $err";
-}
 
 sql(qq{
 CREATE EXTENSION pg_pipeline;
@@ -62,18 +48,18 @@ SET ROLE pp_enc;
 SELECT pipeline.create_source('s_enc', 'kafka', 'enc', 'public.t_enc', format => 'text', target_column => 'v');
 });
 
-produce('def', '{"id": 1, "name": "a"}', '{"id": 2, "name": "b"}');
-produce('tsq', '{"id": 1, "q": "a & b"}');
-produce('hs', '{"id": 1, "h": "a=>1"}');
+kcat_produce($addr, 'def', [ '{"id": 1, "name": "a"}', '{"id": 2, "name": "b"}' ]);
+kcat_produce($addr, 'tsq', [ '{"id": 1, "q": "a & b"}' ]);
+kcat_produce($addr, 'hs', [ '{"id": 1, "h": "a=>1"}' ]);
 ok(defined wait_until(60, sub { sql('SELECT (SELECT count(*) FROM t_def) + (SELECT count(*) FROM t_tsq)
                                            + (SELECT count(*) FROM t_hs)') eq '4' }),
 	'good messages load');
 
 # the bad message, then good ones, in one batch
-produce('def', '{"id": 1, "name": "dup"}', '{"id": 3, "name": "c"}', '{"id": 4, "name": "d"}');
-produce('tsq', '{"id": 2, "q": "a & "}', '{"id": 3, "q": "c"}', '{"id": 4, "q": "d"}');
-produce('hs', '{"id": 2, "h": "a=>"}', '{"id": 3, "h": "b=>2"}');
-produce('enc', "caf\xc3\xa9");
+kcat_produce($addr, 'def', [ '{"id": 1, "name": "dup"}', '{"id": 3, "name": "c"}', '{"id": 4, "name": "d"}' ]);
+kcat_produce($addr, 'tsq', [ '{"id": 2, "q": "a & "}', '{"id": 3, "q": "c"}', '{"id": 4, "q": "d"}' ]);
+kcat_produce($addr, 'hs', [ '{"id": 2, "h": "a=>"}', '{"id": 3, "h": "b=>2"}' ]);
+kcat_produce($addr, 'enc', [ "caf\xc3\xa9" ]);
 
 ok(defined wait_until(60, sub { sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM t_def}) eq '1,2,3,4' }),
 	'A: after a duplicate under a deferred unique constraint, the good messages load');

@@ -111,13 +111,8 @@ SELECT pipeline.create_window('w_session_sync', 'ev', 'ts', pipeline.session('1 
                               group_by => '{user_id}');
 });
 
-sub maintainer_pid
-{
-	return sql("SELECT string_agg(pid::text, ',') FROM pipeline.workers
-	             WHERE kind = 'maintainer' AND state = 'running'") // '';
-}
 my $mpid;
-ok(defined wait_until(10, sub { $mpid = maintainer_pid(); $mpid =~ /^\d+$/ }),
+ok(defined wait_until(10, sub { $mpid = worker_pids($node, 'maintainer'); $mpid =~ /^\d+$/ }),
 	'one maintainer worker runs for the async windows (pipeline.workers)');
 is(sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_pipeline maintainer'"), '1',
 	'pg_stat_activity shows it as pg_pipeline maintainer');
@@ -148,11 +143,6 @@ sub exact
 # A session that listens; psql prints what arrived after each command.
 my ($listener, $poll) = listen_json($node, 'pipeline_window_closed');
 my @notes;
-sub poll_notes
-{
-	push @notes, $poll->();
-	return scalar @notes;
-}
 
 # ---- four writers at once ----------------------------------------------------
 
@@ -243,7 +233,7 @@ sub announced_ok
 my @fixed = grep { !/session/ } (@async, @sync);
 my @sessions = grep { /session/ } (@async, @sync);
 my $announced = wait_until(20, sub {
-	poll_notes();
+	push @notes, $poll->();
 	!grep { announced_ok($_) ne '0/0' } @fixed });
 ok(defined $announced, 'a listening session saw every final window announced');
 for my $win (@fixed)
@@ -292,9 +282,9 @@ my $bg = IPC::Run::start([ 'pgbench', '--no-vacuum', '-h', $node->host, '-p', $n
 	'-c', 2, '-j', 2, '-t', 150, '-f', "$base/insert.sql\@8", '-f', "$base/update.sql\@1",
 	'-f', "$base/delete.sql\@1", 'postgres' ], '>', \my $bg_out, '2>', \my $bg_err, IPC::Run::timeout(300));
 ok(defined wait_until(30, sub { sql('SELECT count(*) FROM ev') > 100 }), 'writers are busy again');
-my $old = maintainer_pid();
+my $old = worker_pids($node, 'maintainer');
 sql("SELECT pg_terminate_backend($old)");
-ok(defined wait_until(30, sub { my $p = maintainer_pid(); $p =~ /^\d+$/ && $p ne $old }),
+ok(defined wait_until(30, sub { my $p = worker_pids($node, 'maintainer'); $p =~ /^\d+$/ && $p ne $old }),
 	'the maintainer comes back after SIGTERM');
 ok($bg->finish, 'second pgbench run ended without error') or diag("stdout:\n$bg_out\nstderr:\n$bg_err");
 like($bg_out, qr{number of transactions actually processed: 300/300}, 'second run: every transaction committed');

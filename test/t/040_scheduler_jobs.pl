@@ -26,24 +26,13 @@ my $node = pipeline_node('scheduler_jobs', conf => "pg_pipeline.max_task_runs = 
 $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
-# as alice, a plain LOGIN role
-sub alice
-{
-	return $node->safe_psql('postgres', $_[0], connstr => $node->connstr('postgres') . ' user=alice');
-}
-# wait for a query to return 't'; returns the seconds waited or undef
-sub wait_sql
-{
-	my ($timeout, $query) = @_;
-	return wait_until($timeout, sub { sql($query) eq 't' });
-}
 
 sql(q{
 CREATE EXTENSION pg_pipeline;
 CREATE ROLE alice LOGIN;
 CREATE SCHEMA alice AUTHORIZATION alice;
 });
-alice(q{
+sql_as($node, 'alice', q{
 CREATE FUNCTION alice.super() RETURNS boolean LANGUAGE sql STABLE
     AS $$ SELECT rolsuper FROM pg_roles WHERE rolname = current_user $$;
 -- what each task wrote, and as whom, in which transaction, for which interval
@@ -73,19 +62,13 @@ is(sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'alice'"), 'f', 'alice is 
 
 # A session that listens to the scheduler's announcements.
 my ($listener, $poll) = listen_json($node, 'pipeline_scheduler');
-my @notes;
-sub poll_notes
-{
-	push @notes, map { $_->{payload} } $poll->();
-	return scalar @notes;
-}
 
 # ---- everything starts at once ------------------------------------------------
 
 # '0 0 1 1 *' is a far schedule (New Year, UTC); checks on those jobs look
 # at their manual runs only.
 my $t0 = time();
-alice(q{
+sql_as($node, 'alice', q{
 SELECT pipeline.schedule('every1', '1 second', $$INSERT INTO alice.ticks (tag) VALUES ('every1')$$);
 SELECT pipeline.schedule('quiet', '1 second', $$INSERT INTO alice.ticks (tag) VALUES ('quiet')$$,
                          history_errors_only => true);
@@ -104,7 +87,7 @@ SELECT pipeline.schedule('multibad', '0 0 1 1 *',
     $$INSERT INTO alice.ticks (tag) VALUES ('multibad-1'); INSERT INTO alice.ticks (tag) VALUES ((1/0)::text)$$);
 SELECT pipeline.schedule('far', '0 0 1 1 *', $$INSERT INTO alice.ticks (tag) VALUES ('far-1')$$);
 });
-alice(q{
+sql_as($node, 'alice', q{
 SELECT pipeline.run_now(n) FROM unnest('{failjob,backoff,sleeper,vac,proc,multi,multibad,far}'::text[]) n;
 });
 is(sql("SELECT string_agg(DISTINCT owner, ',') FROM pipeline.dags"), 'alice', 'every job is owned by alice');
@@ -112,7 +95,7 @@ is(sql("SELECT count(*) FROM pipeline.dags WHERE is_job"), '10', 'pipeline.sched
 
 # ---- an interval job runs every second, as alice -----------------------------
 
-ok(defined wait_sql(10, "SELECT count(*) >= 4 FROM alice.ticks WHERE tag = 'every1'"),
+wait_for_sql($node, 10, "SELECT count(*) >= 4 FROM alice.ticks WHERE tag = 'every1'", 't',
 	"a '1 second' job ran 4 times");
 note(sprintf('every1 ran 4 times %.1f s after scheduling', time() - $t0));
 my $runs_ok = sql(q{
@@ -156,10 +139,10 @@ is(sql(q{SELECT name || ':' || owner || ':' || enabled || ':' || last_status FRO
 
 # ---- alter_job: command and schedule -----------------------------------------
 
-alice(q{SELECT pipeline.alter_job('every1', schedule => '2 seconds',
-                                  command => $$INSERT INTO alice.ticks (tag) VALUES ('every1-v2')$$)});
+sql_as($node, 'alice', q{SELECT pipeline.alter_job('every1', schedule => '2 seconds',
+                                                 command => $$INSERT INTO alice.ticks (tag) VALUES ('every1-v2')$$)});
 my $t_alter = sql('SELECT clock_timestamp()');
-ok(defined wait_sql(10, "SELECT count(*) >= 3 FROM alice.ticks WHERE tag = 'every1-v2'"),
+wait_for_sql($node, 10, "SELECT count(*) >= 3 FROM alice.ticks WHERE tag = 'every1-v2'", 't',
 	'alter_job: the new command runs');
 is(sql(qq{SELECT count(*) FROM alice.ticks WHERE tag = 'every1' AND at > '$t_alter'::timestamptz + interval '0.5 s'}),
 	'0', 'alter_job: the old command does not run any more');
@@ -175,16 +158,16 @@ SELECT bool_and(d = '2 seconds') FROM (
 
 # ---- disable / enable ------------------------------------------------------
 
-alice(q{SELECT pipeline.disable('every1')});
+sql_as($node, 'alice', q{SELECT pipeline.disable('every1')});
 my $t_dis = sql('SELECT clock_timestamp()');
 is(sql(q{SELECT enabled FROM pipeline.jobs WHERE name = 'every1'}), 'f', 'disable: pipeline.jobs shows it disabled');
 sleep(5);
 is(sql(qq{SELECT count(*) FROM pipeline.dag_runs WHERE dag = 'every1' AND created_at > '$t_dis'}), '0',
 	'disable: no new run in 5 s (two fires of a 2-second job)');
-alice(q{SELECT pipeline.enable('every1')});
+sql_as($node, 'alice', q{SELECT pipeline.enable('every1')});
 my $t_en = sql('SELECT clock_timestamp()');
-ok(defined wait_sql(4, qq{SELECT count(*) > 0 FROM pipeline.dag_runs
-                          WHERE dag = 'every1' AND created_at > '$t_en' AND status = 'success'}),
+wait_for_sql($node, 4, qq{SELECT count(*) > 0 FROM pipeline.dag_runs
+                          WHERE dag = 'every1' AND created_at > '$t_en' AND status = 'success'}, 't',
 	'enable: the job runs again');
 is(sql(qq{SELECT count(*) FROM pipeline.dag_runs WHERE dag = 'every1'
            AND data_interval_end > '$t_dis' AND data_interval_end <= '$t_en'}), '0',
@@ -193,7 +176,7 @@ is(sql(qq{SELECT count(*) FROM pipeline.dag_runs WHERE dag = 'every1'
 # ---- unschedule --------------------------------------------------------------
 
 my $every1_id = sql(q{SELECT dag_id FROM pipeline.dags WHERE name = 'every1'});
-alice(q{SELECT pipeline.unschedule('every1')});
+sql_as($node, 'alice', q{SELECT pipeline.unschedule('every1')});
 is(sql(qq{SELECT (SELECT count(*) FROM pipeline.dags WHERE dag_id = $every1_id) || '/'
               || (SELECT count(*) FROM pipeline.tasks WHERE dag_id = $every1_id) || '/'
               || (SELECT count(*) FROM pipeline.dag_runs WHERE dag_id = $every1_id) || '/'
@@ -207,7 +190,7 @@ cmp_ok(sql(q{SELECT count(*) FROM alice.ticks WHERE tag LIKE 'every1%'}), '<=', 
 
 # ---- run_now and re-scheduling a name ------------------------------------------
 
-ok(defined wait_sql(5, q{SELECT count(*) = 1 FROM alice.ticks WHERE tag = 'far-1'}), 'run_now: the job ran');
+wait_for_sql($node, 5, q{SELECT count(*) = 1 FROM alice.ticks WHERE tag = 'far-1'}, 't', 'run_now: the job ran');
 is(sql(q{
 SELECT r.run_type || ':' || r.status || ':' || tr.status || ':' || tr.rows_affected
   FROM pipeline.dag_runs r JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
@@ -227,12 +210,12 @@ SELECT k.ld = r.logical_date AND k.die = r.data_interval_end
 	'run_now: the run covers the latest complete interval (last year, UTC), as the task saw it');
 
 my $far_id = sql(q{SELECT dag_id FROM pipeline.dags WHERE name = 'far'});
-is(alice(q{SELECT pipeline.schedule('far', '0 0 1 1 *', $$INSERT INTO alice.ticks (tag) VALUES ('far-2')$$)}),
+is(sql_as($node, 'alice', q{SELECT pipeline.schedule('far', '0 0 1 1 *', $$INSERT INTO alice.ticks (tag) VALUES ('far-2')$$)}),
 	$far_id, 'scheduling the same name again returns the same job');
 is(sql(q{SELECT count(*) || ':' || string_agg(command, ',') FROM pipeline.jobs WHERE name = 'far'}),
 	q{1:INSERT INTO alice.ticks (tag) VALUES ('far-2')}, 'and replaces its command (one job)');
-alice(q{SELECT pipeline.run_now('far')});
-ok(defined wait_sql(5, q{SELECT count(*) = 1 FROM alice.ticks WHERE tag = 'far-2'}),
+sql_as($node, 'alice', q{SELECT pipeline.run_now('far')});
+wait_for_sql($node, 5, q{SELECT count(*) = 1 FROM alice.ticks WHERE tag = 'far-2'}, 't',
 	'the replaced job runs its new command');
 is(sql(q{SELECT count(*) FROM alice.ticks WHERE tag = 'far-1'}), '1', 'and not the old one');
 
@@ -246,13 +229,13 @@ sub job_outcome
 	                FROM pipeline.task_runs tr JOIN pipeline.dag_runs r ON r.run_id = tr.run_id
 	               WHERE tr.dag = '$job' AND r.run_type = 'manual'});
 }
-ok(defined wait_sql(10, q{SELECT count(*) = 4 FROM pipeline.dag_runs
+wait_for_sql($node, 10, q{SELECT count(*) = 4 FROM pipeline.dag_runs
                            WHERE dag IN ('vac', 'proc', 'multi', 'multibad') AND run_type = 'manual'
-                             AND status IN ('success', 'failed')}),
+                             AND status IN ('success', 'failed')}, 't',
 	'the top-level jobs finished');
 like(job_outcome('vac'), qr/^success:/, 'VACUUM as a job succeeds');
-ok(defined wait_sql(5, q{SELECT vacuum_count = 1 AND last_vacuum IS NOT NULL
-                          FROM pg_stat_user_tables WHERE relid = 'alice.vac_me'::regclass}),
+wait_for_sql($node, 5, q{SELECT vacuum_count = 1 AND last_vacuum IS NOT NULL
+                          FROM pg_stat_user_tables WHERE relid = 'alice.vac_me'::regclass}, 't',
 	'and the table was vacuumed (pg_stat_user_tables.last_vacuum, vacuum_count = 1)');
 like(job_outcome('proc'), qr/^success:/, 'CALL of a procedure that commits twice succeeds');
 is(sql(q{SELECT string_agg(tag, ',' ORDER BY id) || ' ' || count(DISTINCT xid)
@@ -268,7 +251,7 @@ is(sql(q{SELECT count(*) FROM alice.ticks WHERE tag LIKE 'multibad-%'}), '0',
 
 # ---- timeout -----------------------------------------------------------------
 
-ok(defined wait_sql(10, q{SELECT status = 'failed' FROM pipeline.task_runs WHERE dag = 'sleeper'}),
+wait_for_sql($node, 10, q{SELECT status = 'failed' FROM pipeline.task_runs WHERE dag = 'sleeper'}, 't',
 	'a task running past its timeout fails');
 my ($sl_status, $sl_secs, $sl_state, $sl_err, $sl_pid) = split /\|/, sql(q{
 SELECT status, extract(epoch FROM ended_at - started_at), sqlstate, error, pid
@@ -285,7 +268,7 @@ is(sql(q{SELECT status FROM pipeline.dag_runs WHERE dag = 'sleeper'}), 'failed',
 
 # ---- failures, retries and backoff ----------------------------------------------
 
-ok(defined wait_sql(10, q{SELECT status = 'failed' FROM pipeline.dag_runs WHERE dag = 'failjob'}),
+wait_for_sql($node, 10, q{SELECT status = 'failed' FROM pipeline.dag_runs WHERE dag = 'failjob'}, 't',
 	'a failing job with 2 retries ends failed');
 is(sql(q{
 SELECT string_agg(attempt || ':' || retry || ':' || status || ':' || error || ':' || sqlstate, ',' ORDER BY attempt)
@@ -303,7 +286,7 @@ ok((!grep { $_ < 1.0 || $_ > 2.0 } @g), "retries: each retry starts 1 s (retry_d
 like(sql(q{SELECT last_status || ':' || last_error FROM pipeline.jobs WHERE name = 'failjob'}),
 	qr/^failed:division by zero$/, 'pipeline.jobs shows the last error');
 
-ok(defined wait_sql(15, q{SELECT status = 'failed' FROM pipeline.dag_runs WHERE dag = 'backoff'}),
+wait_for_sql($node, 15, q{SELECT status = 'failed' FROM pipeline.dag_runs WHERE dag = 'backoff'}, 't',
 	'a DAG task with exponential backoff ends failed after its retries');
 is(sql(q{SELECT string_agg(attempt || ':' || status, ',' ORDER BY attempt) FROM pipeline.task_runs WHERE dag = 'backoff'}),
 	'1:failed,2:failed,3:failed,4:failed', 'backoff: 4 attempts');
@@ -324,17 +307,17 @@ for my $i (0 .. 2)
 
 # ---- history: errors only, retention -----------------------------------------
 
-ok(defined wait_sql(5, q{SELECT count(*) >= 3 FROM alice.ticks WHERE tag = 'quiet'}),
+wait_for_sql($node, 5, q{SELECT count(*) >= 3 FROM alice.ticks WHERE tag = 'quiet'}, 't',
 	'history_errors_only: the job runs');
 is(sql(q{SELECT count(*) FILTER (WHERE status = 'success') || '/' || (count(*) <= 1)
            FROM pipeline.dag_runs WHERE dag = 'quiet'}), '0/true',
 	'history_errors_only: no successful run kept (at most the one running)');
 is(sql(q{SELECT count(*) FROM pipeline.task_runs WHERE dag = 'quiet' AND status = 'success'}), '0',
 	'history_errors_only: no successful task run kept');
-alice(q{SELECT pipeline.alter_job('quiet', command => 'SELECT 1/0')});
-ok(defined wait_sql(5, q{SELECT count(*) > 0 FROM pipeline.dag_runs WHERE dag = 'quiet' AND status = 'failed'}),
+sql_as($node, 'alice', q{SELECT pipeline.alter_job('quiet', command => 'SELECT 1/0')});
+wait_for_sql($node, 5, q{SELECT count(*) > 0 FROM pipeline.dag_runs WHERE dag = 'quiet' AND status = 'failed'}, 't',
 	'history_errors_only: a failed run is kept');
-alice(q{SELECT pipeline.disable('quiet')});
+sql_as($node, 'alice', q{SELECT pipeline.disable('quiet')});
 is(sql(q{SELECT count(*) FROM pipeline.task_runs
           WHERE dag = 'quiet' AND status = 'failed' AND error = 'division by zero'}) > 0 ? 'yes' : 'no',
 	'yes', 'history_errors_only: with its error');
@@ -343,7 +326,7 @@ my $short_first;
 ok(defined wait_until(5, sub {
 	$short_first = sql(q{SELECT min(run_id) FROM pipeline.dag_runs WHERE dag = 'short' AND status = 'success'});
 	$short_first ne '' }), 'history_retention: the job ran');
-my $gone = wait_sql(25, qq{SELECT NOT EXISTS (SELECT 1 FROM pipeline.dag_runs WHERE run_id = $short_first)});
+my $gone = wait_for_sql($node, 25, qq{SELECT NOT EXISTS (SELECT 1 FROM pipeline.dag_runs WHERE run_id = $short_first)}, 't');
 ok(defined $gone, "history_retention '2 seconds': the first run is removed");
 note(sprintf('retention removed the first run %.1f s after it was looked at', $gone // -1));
 is(sql(qq{SELECT count(*) FROM pipeline.task_runs WHERE run_id = $short_first}), '0',
@@ -355,11 +338,11 @@ SELECT count(*), extract(epoch FROM clock_timestamp() - min(ended_at)),
 note("history_retention: $kept runs kept of $ran, the oldest ended $oldest s ago");
 cmp_ok($kept, '<', $ran - 3, 'history_retention: fewer runs kept than ran');
 cmp_ok($oldest, '<', 2 + 10 + 2, 'history_retention: no kept run older than retention + the cleanup period');
-alice(q{SELECT pipeline.disable('short')});
+sql_as($node, 'alice', q{SELECT pipeline.disable('short')});
 
 # ---- NOTIFY ------------------------------------------------------------------
 
-poll_notes();
+my @notes = map { $_->{payload} } $poll->();
 my @failed = grep { ($_->{event} // '') eq 'task_failed' && ($_->{dag} // '') eq 'failjob' } @notes;
 is(join(',', map { "$_->{attempt}:" . ($_->{will_retry} ? 'retry' : 'final') } @failed),
 	'1:retry,2:retry,3:final', 'NOTIFY task_failed for each attempt, will_retry until the last');
@@ -378,14 +361,14 @@ $listener->quit;
 
 # ---- the cap: pg_pipeline.max_task_runs = 2 ---------------------------------------
 
-ok(defined wait_sql(10, q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_pipeline runner'}),
+wait_for_sql($node, 10, q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_pipeline runner'}, 't',
 	'no runner left before the cap section');
 $node->append_conf('postgresql.conf', "pg_pipeline.max_task_runs = 2\n");
 $node->reload;
-alice(q{SELECT pipeline.schedule('cap' || i, '0 0 1 1 *', 'SELECT pg_sleep(1)') FROM generate_series(1, 5) i});
+sql_as($node, 'alice', q{SELECT pipeline.schedule('cap' || i, '0 0 1 1 *', 'SELECT pg_sleep(1)') FROM generate_series(1, 5) i});
 usleep(500_000);	# the coordinator reloads when the SIGHUP wakes it
 my $t_cap = time();
-alice(q{SELECT pipeline.run_now('cap' || i) FROM generate_series(1, 5) i});
+sql_as($node, 'alice', q{SELECT pipeline.run_now('cap' || i) FROM generate_series(1, 5) i});
 my $max_runners = 0;
 my $done_cap = wait_until(15, sub {
 	my $out = sql(q{

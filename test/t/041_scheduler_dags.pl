@@ -23,16 +23,6 @@ my $node = pipeline_node('scheduler_dags', conf => "pg_pipeline.max_task_runs = 
 $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
-# as alice, a plain LOGIN role that owns the DAGs
-sub alice
-{
-	return $node->safe_psql('postgres', $_[0], connstr => $node->connstr('postgres') . ' user=alice');
-}
-sub wait_sql
-{
-	my ($timeout, $query) = @_;
-	return wait_until($timeout, sub { sql($query) eq 't' });
-}
 # 'task:status' of a DAG's latest attempts, by task name
 sub task_states
 {
@@ -48,7 +38,7 @@ CREATE EXTENSION pg_pipeline;
 CREATE ROLE alice LOGIN;
 CREATE SCHEMA alice AUTHORIZATION alice;
 });
-alice(q{
+sql_as($node, 'alice', q{
 CREATE TABLE alice.raw (id int, v int);
 CREATE TABLE alice.extracted (id int, v int);
 CREATE TABLE alice.transformed (id int, v int);
@@ -65,12 +55,6 @@ CREATE TABLE alice.events (id serial PRIMARY KEY, v int);
 });
 
 my ($listener, $poll) = listen_json($node, 'pipeline_scheduler');
-my @notes;
-sub poll_notes
-{
-	push @notes, map { $_->{payload} } $poll->();
-	return scalar @notes;
-}
 
 # ---- the DAGs ----------------------------------------------------------------
 
@@ -97,9 +81,9 @@ for my $i (1 .. $#chain)
 	$seed_sql .= "SELECT pipeline.add_task('seed', '$chain[$i]', \$c\$$seed_cmd{$chain[$i]}\$c\$, upstream => '{$chain[$i - 1]}',
 	                 retries => 3, retry_delay => '5 minutes', timeout => '2 hours');\n";
 }
-alice($seed_sql);
+sql_as($node, 'alice', $seed_sql);
 
-alice(q{
+sql_as($node, 'alice', q{
 -- a sensor whose condition never holds
 SELECT pipeline.create_dag('never');
 SELECT pipeline.add_task('never', 'wait', sensor => 'SELECT count(*) > 0 FROM alice.never',
@@ -140,7 +124,7 @@ is(sql(q{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'alice.events'::regclas
 	'1', 'create_dag with trigger_on puts a trigger on the watched table');
 my $t_ondata = time();
 
-alice(q{
+sql_as($node, 'alice', q{
 SELECT pipeline.run_now('seed');
 SELECT pipeline.run_now('never');
 SELECT pipeline.run_now('rules');
@@ -198,7 +182,7 @@ is($lingering, 0, 'in none of them was the runner of that poke still there (no w
 is($others, 0, 'nothing downstream of the sensor starts while it waits');
 
 my $t_ins = sql(q{INSERT INTO alice.raw VALUES (1, 10), (2, 20), (3, 30); SELECT clock_timestamp()});
-ok(defined wait_sql(10, q{SELECT status = 'success' FROM pipeline.dag_runs WHERE dag = 'seed'}),
+wait_for_sql($node, 10, q{SELECT status = 'success' FROM pipeline.dag_runs WHERE dag = 'seed'}, 't',
 	'data arrives: the seed DAG run succeeds');
 my $sensor_after = sql(qq{SELECT round(extract(epoch FROM ended_at - '$t_ins'::timestamptz), 2) || ' ' || pokes
                            FROM pipeline.task_runs WHERE dag = 'seed' AND task = 'wait_for_data'});
@@ -233,7 +217,7 @@ SELECT data_interval_end - logical_date = interval '1 day'
 
 # ---- a sensor that times out -------------------------------------------------------
 
-ok(defined wait_sql(10, q{SELECT status = 'failed' FROM pipeline.dag_runs WHERE dag = 'never'}),
+wait_for_sql($node, 10, q{SELECT status = 'failed' FROM pipeline.dag_runs WHERE dag = 'never'}, 't',
 	'a sensor whose condition never holds fails the run');
 my ($nv_err, $nv_state, $nv_pokes, $nv_secs, $nv_attempts) = split /\|/, sql(q{
 SELECT error, sqlstate, pokes, extract(epoch FROM ended_at - started_at),
@@ -249,7 +233,7 @@ is($nv_attempts, '1', 'one attempt (no retries)');
 
 # ---- trigger rules -------------------------------------------------------------
 
-ok(defined wait_sql(5, q{SELECT status IN ('success', 'failed') FROM pipeline.dag_runs WHERE dag = 'rules'}),
+wait_for_sql($node, 5, q{SELECT status IN ('success', 'failed') FROM pipeline.dag_runs WHERE dag = 'rules'}, 't',
 	'the rules DAG run finished');
 is(task_states('rules'), 'a:failed,b:upstream_failed,c:success,d:success,e:upstream_failed',
 	'a failed: b (all_success) and e (after b) upstream_failed, c (one_failed) and d (all_done) ran');
@@ -258,7 +242,7 @@ is(sql(q{SELECT string_agg(task, ',' ORDER BY task) FROM alice.log WHERE dag = '
 is(sql(q{SELECT count(*) FROM pipeline.task_runs WHERE dag = 'rules' AND task IN ('b', 'e') AND started_at IS NOT NULL}),
 	'0', 'upstream_failed tasks never started');
 is(sql(q{SELECT status FROM pipeline.dag_runs WHERE dag = 'rules'}), 'failed', 'the run ends failed');
-ok(defined wait_sql(5, q{SELECT status = 'success' FROM pipeline.dag_runs WHERE dag = 'allgood'}),
+wait_for_sql($node, 5, q{SELECT status = 'success' FROM pipeline.dag_runs WHERE dag = 'allgood'}, 't',
 	'a DAG whose tasks all succeed ends success');
 is(task_states('allgood'), 'a:success,alert:skipped,b:success', 'its one_failed task is skipped');
 is(sql(q{SELECT string_agg(task, ',' ORDER BY task) FROM alice.log WHERE dag = 'allgood'}), 'a,b',
@@ -266,14 +250,14 @@ is(sql(q{SELECT string_agg(task, ',' ORDER BY task) FROM alice.log WHERE dag = '
 
 # ---- clear() -------------------------------------------------------------------
 
-ok(defined wait_sql(5, q{SELECT status = 'failed' FROM pipeline.dag_runs WHERE dag = 'fixme'}),
+wait_for_sql($node, 5, q{SELECT status = 'failed' FROM pipeline.dag_runs WHERE dag = 'fixme'}, 't',
 	'fixme fails while its table is missing');
 is(sql(q{SELECT string_agg(task || ':' || status || ':' || coalesce(sqlstate, '-'), ',' ORDER BY task)
            FROM pipeline.task_runs WHERE dag = 'fixme'}),
 	'a:failed:42P01,b:upstream_failed:-', 'a failed (undefined table), b upstream_failed');
-alice('CREATE TABLE alice.fix_target (x int)');
-is(alice(q{SELECT pipeline.clear('fixme')}), '2', 'clear() re-runs the 2 failed and upstream_failed tasks');
-ok(defined wait_sql(5, q{SELECT status = 'success' FROM pipeline.dag_runs WHERE dag = 'fixme'}),
+sql_as($node, 'alice', 'CREATE TABLE alice.fix_target (x int)');
+is(sql_as($node, 'alice', q{SELECT pipeline.clear('fixme')}), '2', 'clear() re-runs the 2 failed and upstream_failed tasks');
+wait_for_sql($node, 5, q{SELECT status = 'success' FROM pipeline.dag_runs WHERE dag = 'fixme'}, 't',
 	'after clear() the run ends success');
 is(sql(q{SELECT string_agg(task || ':' || attempt || ':' || retry || ':' || status, ',' ORDER BY task, attempt)
            FROM pipeline.task_runs WHERE dag = 'fixme'}),
@@ -285,7 +269,7 @@ is(sql(q{SELECT (SELECT count(*) FROM alice.fix_target) || ' ' || (SELECT count(
 
 # ---- max_active_runs -------------------------------------------------------------
 
-ok(defined wait_sql(12, q{SELECT count(*) FILTER (WHERE status = 'success') = 3 FROM pipeline.dag_runs WHERE dag = 'serial'}),
+wait_for_sql($node, 12, q{SELECT count(*) FILTER (WHERE status = 'success') = 3 FROM pipeline.dag_runs WHERE dag = 'serial'}, 't',
 	'max_active_runs = 1: the 3 runs all succeed');
 my $serial = sql(q{
 SELECT string_agg(round(extract(epoch FROM started_at - prev_end), 2)::text, ',' ORDER BY started_at) FROM (
@@ -304,7 +288,7 @@ cmp_ok(sql(q{SELECT extract(epoch FROM max(ended_at) - min(started_at)) FROM pip
 
 # ---- NOTIFY ----------------------------------------------------------------------
 
-poll_notes();
+my @notes = map { $_->{payload} } $poll->();
 my @fin = grep { ($_->{event} // '') eq 'dag_run_finished' } @notes;
 my %fin;
 push @{ $fin{ $_->{dag} } }, $_->{status} for @fin;
@@ -334,13 +318,13 @@ sub now_epoch { return sql('SELECT extract(epoch FROM clock_timestamp())'); }
 
 # (the time before the INSERT: the coordinator may act before a later read)
 my $w1 = sql(q{SELECT extract(epoch FROM clock_timestamp()); INSERT INTO alice.events (v) VALUES (1)});
-ok(defined wait_sql(3, q{SELECT count(*) = 1 FROM pipeline.dag_runs WHERE dag = 'ondata'}), 'an INSERT triggers a run');
+wait_for_sql($node, 3, q{SELECT count(*) = 1 FROM pipeline.dag_runs WHERE dag = 'ondata'}, 't', 'an INSERT triggers a run');
 my @r = data_runs();
 my $lat1 = $r[0][0] - $w1;
 note(sprintf('data trigger: run queued %.3f s after the INSERT began', $lat1));
 cmp_ok($lat1, '<', 1, 'within 1 s of the write');
 is($r[0][3], 'data', "the run's type is 'data'");
-ok(defined wait_sql(5, q{SELECT status = 'success' FROM pipeline.dag_runs WHERE dag = 'ondata'}), 'and succeeds');
+wait_for_sql($node, 5, q{SELECT status = 'success' FROM pipeline.dag_runs WHERE dag = 'ondata'}, 't', 'and succeeds');
 is(sql(q{
 SELECT l.ld = r.logical_date AND l.die = r.data_interval_end AND r.logical_date = d.created_at
   FROM alice.log l, pipeline.dag_runs r, pipeline.dags d
@@ -383,7 +367,7 @@ my $u = sql(q{SELECT extract(epoch FROM clock_timestamp()); UPDATE alice.events 
 ok(defined wait_until(3, sub { scalar(data_runs()) == $n_runs + 1 }), 'an UPDATE triggers a run');
 @r = data_runs();
 cmp_ok($r[-1][0] - $u, '<', 1, 'within 1 s');
-ok(defined wait_sql(5, q{SELECT bool_and(status = 'success') FROM pipeline.dag_runs WHERE dag = 'ondata'}),
+wait_for_sql($node, 5, q{SELECT bool_and(status = 'success') FROM pipeline.dag_runs WHERE dag = 'ondata'}, 't',
 	'it succeeds');
 
 # rolled-back writes do not
@@ -394,13 +378,13 @@ sleep(2.5);
 is(scalar(data_runs()), $n_runs, 'writes that roll back trigger nothing');
 
 # the trigger goes with the last DAG that watches the table, whoever owns it
-alice(q{SELECT pipeline.create_dag('ondata2', trigger_on => '{alice.events}')});
+sql_as($node, 'alice', q{SELECT pipeline.create_dag('ondata2', trigger_on => '{alice.events}')});
 sql(q{SELECT pipeline.create_dag('ondata_admin', trigger_on => '{alice.events}')});
 my $trig = q{SELECT count(*) FROM pg_trigger WHERE tgrelid = 'alice.events'::regclass AND tgname = 'pipeline_dag_data'};
 is(sql($trig), '1', 'three DAGs watching a table share one trigger');
-alice(q{SELECT pipeline.drop_dag('ondata')});
+sql_as($node, 'alice', q{SELECT pipeline.drop_dag('ondata')});
 is(sql($trig), '1', 'drop_dag keeps the trigger while another DAG of the owner watches the table');
-alice(q{SELECT pipeline.drop_dag('ondata2')});
+sql_as($node, 'alice', q{SELECT pipeline.drop_dag('ondata2')});
 is(sql($trig), '1', 'drop_dag keeps the trigger while a DAG of another role watches the table');
 sql(q{SELECT pipeline.drop_dag('ondata_admin')});
 is(sql($trig), '0', 'drop_dag of the last DAG watching the table drops the trigger');

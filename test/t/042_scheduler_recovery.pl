@@ -21,19 +21,6 @@ $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-# Wait until a query returns the expected text; on timeout, say what it
-# returned last.
-sub wait_sql
-{
-	my ($timeout, $query, $expected, $name) = @_;
-	my $last = '';
-	my $ok = defined wait_until($timeout, sub {
-		$last = eval { $node->safe_psql('postgres', $query) } // '';
-		$last eq $expected });
-	ok($ok, $name) or diag("last result: '$last', expected '$expected'");
-	return $ok;
-}
-
 sql('CREATE EXTENSION pg_pipeline');
 ok(defined wait_until(10, sub { coordinator_pid($node, 'postgres') ne '' }),
 	'coordinator runs');
@@ -52,13 +39,13 @@ SELECT pipeline.add_task('nc', 't', 'SELECT 1', retries => 2, retry_delay => '1 
 });
 
 # catch-up from start_date: the first run covers the first interval after it
-wait_sql(10, q{SELECT count(*) >= 3 FROM pipeline.dag_runs WHERE dag = 'cu' AND status = 'success'},
+wait_for_sql($node, 10, q{SELECT count(*) >= 3 FROM pipeline.dag_runs WHERE dag = 'cu' AND status = 'success'},
 	't', 'catch-up DAG runs from its start_date');
 is(sql(q{SELECT min(r.data_interval_end) = pipeline.cron_next('2 seconds', d.start_date)
            FROM pipeline.dag_runs r JOIN pipeline.dags d USING (dag_id)
           WHERE d.name = 'cu' GROUP BY d.start_date}),
 	't', 'the first catch-up run ends at the first fire after start_date');
-wait_sql(10, q{SELECT count(*) >= 1 FROM pipeline.dag_runs WHERE dag = 'nc' AND status = 'success'},
+wait_for_sql($node, 10, q{SELECT count(*) >= 1 FROM pipeline.dag_runs WHERE dag = 'nc' AND status = 'success'},
 	't', 'no-catch-up DAG runs');
 
 $node->stop('fast');
@@ -69,13 +56,13 @@ $node->start;
 note(sprintf('server down for %.1f s', $t_up - $t_down));
 
 # both go on after the restart
-wait_sql(15, qq{SELECT count(*) FILTER (WHERE dag = 'cu') > 0 AND count(*) FILTER (WHERE dag = 'nc') > 0
+wait_for_sql($node, 15, qq{SELECT count(*) FILTER (WHERE dag = 'cu') > 0 AND count(*) FILTER (WHERE dag = 'nc') > 0
                   FROM pipeline.dag_runs
                  WHERE data_interval_end > to_timestamp($t_up) + interval '2 seconds'
                    AND status = 'success'},
 	't', 'both DAGs run again after the restart');
 sql(q{SELECT pipeline.disable('cu'); SELECT pipeline.disable('nc')});
-wait_sql(15, q{SELECT count(*) FROM pipeline.dag_runs WHERE dag IN ('cu', 'nc') AND status IN ('queued', 'running')},
+wait_for_sql($node, 15, q{SELECT count(*) FROM pipeline.dag_runs WHERE dag IN ('cu', 'nc') AND status IN ('queued', 'running')},
 	'0', 'runs of both DAGs finish');
 
 # catchup => true: one scheduled run per fire, consecutive, none twice
@@ -174,7 +161,7 @@ for my $mode ('fast', 'immediate')
 	my ($run) = start_sleeper(1, "$mode stop: the first attempt sleeps in a runner");
 	$node->stop($mode);
 	$node->start;
-	wait_sql(20, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", 'success',
+	wait_for_sql($node, 20, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", 'success',
 		"$mode stop: the DAG run ends in success");
 	is(attempts($run), '1:0:failed 2:1:success', "$mode stop: attempt 1 failed, attempt 2 (the retry) succeeded");
 	is(sql("SELECT error || ' / ' || sqlstate FROM pipeline.task_runs WHERE run_id = $run AND attempt = 1"),
@@ -196,7 +183,7 @@ my $runner_error = 'terminating background worker "pg_pipeline runner" due to ad
 {
 	my ($run, $pid) = start_sleeper(1, 'runner kill: the first attempt sleeps');
 	sql("SELECT pg_terminate_backend($pid)");
-	wait_sql(15, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", 'success',
+	wait_for_sql($node, 15, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", 'success',
 		'runner kill: the DAG run ends in success');
 	is(attempts($run), '1:0:failed 2:1:success', 'runner kill: attempt 1 failed, the retry succeeded');
 	is(sql("SELECT error FROM pipeline.task_runs WHERE run_id = $run AND attempt = 1"),
@@ -206,7 +193,7 @@ my $runner_error = 'terminating background worker "pg_pipeline runner" due to ad
 	sql("SELECT pg_terminate_backend($pid)");
 	my $pid2 = wait_runner($run, 2, 'runner kill twice: the retry sleeps too');
 	sql("SELECT pg_terminate_backend($pid2)");
-	wait_sql(15, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", 'failed',
+	wait_for_sql($node, 15, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", 'failed',
 		'runner kill twice: the DAG run fails once the retries are used up');
 	is(attempts($run), '1:0:failed 2:1:failed', 'runner kill twice: no third attempt');
 	is(sql("SELECT count(DISTINCT error) || ':' || min(error) FROM pipeline.task_runs WHERE run_id = $run"),
@@ -220,7 +207,7 @@ my $runner_error = 'terminating background worker "pg_pipeline runner" due to ad
 {
 	sql(q{CREATE TABLE hb_log (at timestamptz DEFAULT clock_timestamp());
 	      SELECT pipeline.schedule('hb', '1 seconds', 'INSERT INTO hb_log DEFAULT VALUES')});
-	wait_sql(10, q{SELECT count(*) > 0 FROM hb_log}, 't', 'coordinator kill: the 1-second job runs');
+	wait_for_sql($node, 10, q{SELECT count(*) > 0 FROM hb_log}, 't', 'coordinator kill: the 1-second job runs');
 	my ($run) = start_sleeper(1, 'coordinator kill: an attempt sleeps');
 	my $old = coordinator_pid($node, 'postgres');
 	sql("SELECT pg_terminate_backend($old)");
@@ -229,12 +216,12 @@ my $runner_error = 'terminating background worker "pg_pipeline runner" due to ad
 		$new = coordinator_pid($node, 'postgres'); $new ne '' && $new ne $old }),
 		'coordinator kill: the launcher starts a new coordinator');
 	my $new_start = sql("SELECT extract(epoch FROM backend_start) FROM pg_stat_activity WHERE pid = $new");
-	wait_sql(20, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", 'success',
+	wait_for_sql($node, 20, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", 'success',
 		'coordinator kill: the DAG run that was running ends in success');
 	is(attempts($run), '1:0:failed 2:1:success', 'coordinator kill: attempt 1 failed, the retry succeeded');
 	is(sql("SELECT error FROM pipeline.task_runs WHERE run_id = $run AND attempt = 1"),
 		$restart_error, 'coordinator kill: attempt 1 failed as one the scheduler lost');
-	wait_sql(10, qq{SELECT count(*) >= 2 FROM pipeline.dag_runs
+	wait_for_sql($node, 10, qq{SELECT count(*) >= 2 FROM pipeline.dag_runs
 	                 WHERE dag = 'hb' AND status = 'success' AND created_at > to_timestamp($new_start)},
 		't', 'coordinator kill: the 1-second job goes on under the new coordinator');
 	is(sql(qq{SELECT count(*) >= 2 FROM hb_log WHERE at > to_timestamp($new_start)}),
@@ -277,7 +264,7 @@ is(sql("SELECT count(*) FROM (($expected) EXCEPT ALL ($runs)) m") . '/' .
 	'0/0', 'backfill: one run per minute from T-9 to T+5 but T-4, with its data interval; missing/extra none');
 is(sql(q{SELECT string_agg(DISTINCT run_type, ',') FROM pipeline.dag_runs WHERE dag = 'bf'}),
 	'backfill', 'backfill: every run is of type backfill');
-wait_sql(30, q{SELECT string_agg(status || ':' || n, ',' ORDER BY status)
+wait_for_sql($node, 30, q{SELECT string_agg(status || ':' || n, ',' ORDER BY status)
                  FROM (SELECT status, count(*) n FROM pipeline.dag_runs WHERE dag = 'bf' GROUP BY status) s},
 	'success:14', 'backfill: all 14 runs succeed');
 is(sql("SELECT count(*) FROM (($runs) EXCEPT ALL (SELECT logical_date, data_interval_end FROM bf_log)) m") . '/' .
@@ -302,7 +289,7 @@ SELECT pipeline.add_task('bf1', 'load', 'SELECT pg_sleep(0.2)');
 });
 is(sql(qq{SELECT pipeline.backfill('bf1', '$t0', timestamptz '$t0' + interval '3 minutes')}), '4',
 	'backfill of a DAG with max_active_runs 1: 4 runs');
-wait_sql(10, q{SELECT string_agg(status, ',' ORDER BY logical_date) FROM pipeline.dag_runs WHERE dag = 'bf1'},
+wait_for_sql($node, 10, q{SELECT string_agg(status, ',' ORDER BY logical_date) FROM pipeline.dag_runs WHERE dag = 'bf1'},
 	'success,success,success,success', 'max_active_runs 1: the 4 runs succeed within seconds');
 is(sql(q{SELECT bool_and(started_at >= prev_end) FROM (
            SELECT started_at, lag(ended_at) OVER (ORDER BY logical_date) AS prev_end
@@ -331,7 +318,7 @@ sql(qq{INSERT INTO dp_fail VALUES ('$l1')});
 is(sql(qq{SELECT pipeline.backfill('dp', '$l1', timestamptz '$l1' + interval '1 minute')}), '2',
 	'depends_on_past: two consecutive runs queued');
 my ($r1, $r2) = split /\n/, sql(q{SELECT run_id FROM pipeline.dag_runs WHERE dag = 'dp' ORDER BY logical_date});
-wait_sql(15, "SELECT status FROM pipeline.dag_runs WHERE run_id = $r1", 'failed',
+wait_for_sql($node, 15, "SELECT status FROM pipeline.dag_runs WHERE run_id = $r1", 'failed',
 	'depends_on_past: the first run fails');
 sleep 2;
 is(sql("SELECT status FROM pipeline.dag_runs WHERE run_id = $r2") . ' ' . attempts($r2),
@@ -339,7 +326,7 @@ is(sql("SELECT status FROM pipeline.dag_runs WHERE run_id = $r2") . ' ' . attemp
 is(sql('SELECT count(*) FROM dp_log'), '0', 'depends_on_past: the waiting task did not run');
 sql('DELETE FROM dp_fail');
 is(sql("SELECT pipeline.clear('dp', $r1)"), '1', 'clear the failed run: one task again');
-wait_sql(15, "SELECT string_agg(status, ',' ORDER BY logical_date) FROM pipeline.dag_runs WHERE dag = 'dp'",
+wait_for_sql($node, 15, "SELECT string_agg(status, ',' ORDER BY logical_date) FROM pipeline.dag_runs WHERE dag = 'dp'",
 	'success,success', 'depends_on_past: after the clear both runs succeed');
 is(attempts($r1), '1:0:failed 2:0:success', 'depends_on_past: the cleared task ran again');
 is(sql(qq{SELECT string_agg((ld - timestamptz '$l1')::text, ',' ORDER BY at) FROM dp_log}), '00:00:00,00:01:00',

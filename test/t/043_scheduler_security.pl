@@ -20,13 +20,6 @@ $node->start;
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-# run SQL as a role
-sub as
-{
-	my ($role, $query) = @_;
-	return $node->safe_psql('postgres', $query, extra_params => [ '-U', $role ]);
-}
-
 # SQL as a role that must fail with an error matching $re
 sub refused
 {
@@ -35,17 +28,6 @@ sub refused
 		extra_params => [ '-U', $role, '-v', 'ON_ERROR_STOP=1' ]);
 	ok($ret != 0 && $err =~ $re, $name)
 	  or diag("exit $ret, stdout '$out', stderr '$err'");
-}
-
-sub wait_sql
-{
-	my ($timeout, $query, $expected, $name) = @_;
-	my $last = '';
-	my $ok = defined wait_until($timeout, sub {
-		$last = eval { sql($query) } // '';
-		$last eq $expected });
-	ok($ok, $name) or diag("last result: '$last', expected '$expected'");
-	return $ok;
 }
 
 # the command every task of this test runs: who it runs as, and in which process
@@ -67,7 +49,7 @@ sub ran_as
 sub run_done
 {
 	my ($run, $expected, $name) = @_;
-	return wait_sql(15, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", $expected, $name);
+	return wait_for_sql($node, 15, "SELECT status FROM pipeline.dag_runs WHERE run_id = $run", $expected, $name);
 }
 
 sql(q{
@@ -83,15 +65,15 @@ GRANT INSERT ON public.whoami TO PUBLIC;
 # ---------------------------------------------------------------------
 # Each role's job runs as that role.
 # ---------------------------------------------------------------------
-as('alice', "SELECT pipeline.schedule('alice_job', '2 seconds', \$\$" . whoami_sql('alice_job')
+sql_as($node, 'alice', "SELECT pipeline.schedule('alice_job', '2 seconds', \$\$" . whoami_sql('alice_job')
 	. " /* alice-secret */\$\$)");
-as('alice', "SELECT pipeline.create_dag('alice_dag');
+sql_as($node, 'alice', "SELECT pipeline.create_dag('alice_dag');
              SELECT pipeline.add_task('alice_dag', 'a1', \$\$" . whoami_sql('alice_dag.a1') . " /* alice-secret */\$\$)");
-as('bob', "SELECT pipeline.schedule('bob_job', '2 seconds', \$\$" . whoami_sql('bob_job') . "\$\$)");
+sql_as($node, 'bob', "SELECT pipeline.schedule('bob_job', '2 seconds', \$\$" . whoami_sql('bob_job') . "\$\$)");
 is(sql(q{SELECT string_agg(name || ':' || owner, ',' ORDER BY name) FROM pipeline.dags}),
 	'alice_dag:alice,alice_job:alice,bob_job:bob', 'each DAG is owned by the role that made it');
 
-wait_sql(15, q{SELECT string_agg(DISTINCT what, ',' ORDER BY what) FROM public.whoami}, 'alice_job,bob_job',
+wait_for_sql($node, 15, q{SELECT string_agg(DISTINCT what, ',' ORDER BY what) FROM public.whoami}, 'alice_job,bob_job',
 	'both jobs ran');
 is(sql(q{SELECT string_agg(DISTINCT what || '=' || su || '/' || cu, ',' ORDER BY what || '=' || su || '/' || cu)
            FROM public.whoami}),
@@ -111,18 +93,18 @@ like($alice_command, qr/alice-secret/, "alice's command as the superuser reads i
 # ---------------------------------------------------------------------
 # bob sees only his own.
 # ---------------------------------------------------------------------
-is(as('bob', q{SELECT string_agg(name, ',') FROM pipeline.dags}), 'bob_job', 'bob sees only his DAG');
-is(as('bob', q{SELECT string_agg(name || '=' || dag_id, ',') FROM pipeline.tasks}), "bob_job=$bob_job",
+is(sql_as($node, 'bob', q{SELECT string_agg(name, ',') FROM pipeline.dags}), 'bob_job', 'bob sees only his DAG');
+is(sql_as($node, 'bob', q{SELECT string_agg(name || '=' || dag_id, ',') FROM pipeline.tasks}), "bob_job=$bob_job",
 	'bob sees only his task');
-is(as('bob', q{SELECT count(*) FROM pipeline.tasks WHERE command LIKE '%alice%'}), '0',
+is(sql_as($node, 'bob', q{SELECT count(*) FROM pipeline.tasks WHERE command LIKE '%alice%'}), '0',
 	"bob cannot read alice's commands");
-is(as('bob', q{SELECT string_agg(name || ':' || command, ',') FROM pipeline.jobs}),
+is(sql_as($node, 'bob', q{SELECT string_agg(name || ':' || command, ',') FROM pipeline.jobs}),
 	'bob_job:' . whoami_sql('bob_job'), 'pipeline.jobs shows bob only his job');
-is(as('bob', q{SELECT string_agg(name, ',') FROM pipeline.dag_status}), 'bob_job',
+is(sql_as($node, 'bob', q{SELECT string_agg(name, ',') FROM pipeline.dag_status}), 'bob_job',
 	'pipeline.dag_status shows bob only his job');
-is(as('bob', q{SELECT count(*) > 0 AND bool_and(dag = 'bob_job') FROM pipeline.dag_runs}), 't',
+is(sql_as($node, 'bob', q{SELECT count(*) > 0 AND bool_and(dag = 'bob_job') FROM pipeline.dag_runs}), 't',
 	'bob sees only his dag_runs');
-is(as('bob', q{SELECT count(*) > 0 AND bool_and(dag = 'bob_job') FROM pipeline.task_runs}), 't',
+is(sql_as($node, 'bob', q{SELECT count(*) > 0 AND bool_and(dag = 'bob_job') FROM pipeline.task_runs}), 't',
 	'bob sees only his task_runs');
 is(sql(qq{SELECT count(*) > 0 FROM pipeline.task_runs WHERE dag_id = $alice_job}), 't',
 	'(alice has task runs to hide)');
@@ -154,15 +136,15 @@ refused('bob', qq{INSERT INTO pipeline.tasks (dag_id, name, command) VALUES ($al
 refused('bob', qq{UPDATE pipeline.tasks SET dag_id = $alice_dag WHERE dag_id = $bob_job},
 	qr/DAG $alice_dag does not exist|only the owner of a DAG can write its tasks|row-level security/,
 	"bob cannot move his task into alice's DAG");
-is(as('bob', qq{WITH u AS (UPDATE pipeline.tasks SET command = 'SELECT 1' WHERE dag_id = $alice_job RETURNING 1)
+is(sql_as($node, 'bob', qq{WITH u AS (UPDATE pipeline.tasks SET command = 'SELECT 1' WHERE dag_id = $alice_job RETURNING 1)
                 SELECT count(*) FROM u}), '0', "bob's UPDATE of alice's command changes no row");
-is(as('bob', qq{WITH u AS (UPDATE pipeline.dags SET owner = 'bob' WHERE dag_id = $alice_job RETURNING 1)
+is(sql_as($node, 'bob', qq{WITH u AS (UPDATE pipeline.dags SET owner = 'bob' WHERE dag_id = $alice_job RETURNING 1)
                 SELECT count(*) FROM u}), '0', "bob's UPDATE of alice's DAG changes no row");
-is(as('bob', q{WITH d AS (DELETE FROM pipeline.dags WHERE name LIKE 'alice%' RETURNING 1)
+is(sql_as($node, 'bob', q{WITH d AS (DELETE FROM pipeline.dags WHERE name LIKE 'alice%' RETURNING 1)
                SELECT count(*) FROM d}), '0', "bob's DELETE of alice's DAGs deletes nothing");
-is(as('bob', qq{WITH d AS (DELETE FROM pipeline.dag_runs WHERE dag_id = $alice_job RETURNING 1)
+is(sql_as($node, 'bob', qq{WITH d AS (DELETE FROM pipeline.dag_runs WHERE dag_id = $alice_job RETURNING 1)
                 SELECT count(*) FROM d}), '0', "bob's DELETE of alice's runs deletes nothing");
-is(as('bob', qq{WITH d AS (DELETE FROM pipeline.task_runs WHERE dag_id = $alice_job RETURNING 1)
+is(sql_as($node, 'bob', qq{WITH d AS (DELETE FROM pipeline.task_runs WHERE dag_id = $alice_job RETURNING 1)
                 SELECT count(*) FROM d}), '0', "bob's DELETE of alice's task runs deletes nothing");
 refused('bob', qq{INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
                   VALUES ($alice_job, 'alice_job', 'manual', now(), now())},
@@ -180,34 +162,34 @@ is(sql(qq{SELECT string_agg(name, ',' ORDER BY name) FROM pipeline.tasks WHERE d
 	'a1,alice_job', "alice's tasks are unchanged");
 
 # the owner herself may do what bob may not (so the refusals above are about bob)
-as('alice', q{SELECT pipeline.alter_job('alice_job', retries => 1)});
-is(as('alice', q{SELECT retries FROM pipeline.tasks WHERE name = 'alice_job'}), '1',
+sql_as($node, 'alice', q{SELECT pipeline.alter_job('alice_job', retries => 1)});
+is(sql_as($node, 'alice', q{SELECT retries FROM pipeline.tasks WHERE name = 'alice_job'}), '1',
 	'alice alters her own job');
 
 # a DAG that bob writes is bob's, whatever owner he names; its tasks run as bob
-as('bob', q{INSERT INTO pipeline.dags (name, owner) VALUES ('bob_as_alice', 'alice')});
+sql_as($node, 'bob', q{INSERT INTO pipeline.dags (name, owner) VALUES ('bob_as_alice', 'alice')});
 is(sql(q{SELECT owner FROM pipeline.dags WHERE name = 'bob_as_alice'}), 'bob',
 	"bob's INSERT of a DAG owned by alice makes it bob's");
 refused('bob', q{UPDATE pipeline.dags SET owner = 'alice' WHERE name = 'bob_as_alice'},
 	qr/only a superuser can change the owner of DAG "bob_as_alice"/, 'bob cannot give his DAG to alice');
-as('bob', "SELECT pipeline.add_task('bob_as_alice', 't', \$\$" . whoami_sql('bob_as_alice') . "\$\$)");
-my $run = as('bob', q{SELECT pipeline.run_now('bob_as_alice')});
+sql_as($node, 'bob', "SELECT pipeline.add_task('bob_as_alice', 't', \$\$" . whoami_sql('bob_as_alice') . "\$\$)");
+my $run = sql_as($node, 'bob', q{SELECT pipeline.run_now('bob_as_alice')});
 run_done($run, 'success', "bob's run of bob_as_alice succeeds");
 is(ran_as($run, 't'), 'bob/bob', 'and its task ran as bob');
 
 # ---------------------------------------------------------------------
 # carol (pipeline_admin) sees and manages all, but writes no one's tasks.
 # ---------------------------------------------------------------------
-is(as('carol', q{SELECT string_agg(name, ',' ORDER BY name) FROM pipeline.dags}),
+is(sql_as($node, 'carol', q{SELECT string_agg(name, ',' ORDER BY name) FROM pipeline.dags}),
 	'alice_dag,alice_job,bob_as_alice,bob_job', 'carol sees every DAG');
-is(as('carol', qq{SELECT command FROM pipeline.tasks WHERE dag_id = $alice_job}), $alice_command,
+is(sql_as($node, 'carol', qq{SELECT command FROM pipeline.tasks WHERE dag_id = $alice_job}), $alice_command,
 	"carol reads alice's command");
-is(as('carol', qq{SELECT count(*) > 0 FROM pipeline.task_runs WHERE dag_id = $alice_job}), 't',
+is(sql_as($node, 'carol', qq{SELECT count(*) > 0 FROM pipeline.task_runs WHERE dag_id = $alice_job}), 't',
 	"carol sees alice's task runs");
-as('carol', q{SELECT pipeline.disable('alice_job')});
+sql_as($node, 'carol', q{SELECT pipeline.disable('alice_job')});
 is(sql(q{SELECT enabled::text || ':' || owner FROM pipeline.dags WHERE name = 'alice_job'}),
 	'false:alice', "carol disables alice's job (still alice's)");
-$run = as('carol', q{SELECT pipeline.run_now('alice_job')});
+$run = sql_as($node, 'carol', q{SELECT pipeline.run_now('alice_job')});
 run_done($run, 'success', "carol's run_now of alice's job succeeds");
 is(ran_as($run, 'alice_job'), 'alice/alice', "and it ran as alice, not as carol");
 my $guard = qr/only the owner of a DAG can write its tasks/;
@@ -223,11 +205,11 @@ refused('carol', qq{INSERT INTO pipeline.tasks (dag_id, name, command) VALUES ($
 	$guard, "carol cannot INSERT a task into alice's DAG");
 refused('carol', q{UPDATE pipeline.dags SET owner = 'carol' WHERE name = 'alice_dag'},
 	qr/only a superuser can change the owner/, "carol cannot take alice's DAG");
-as('carol', q{SELECT pipeline.create_dag('carol_dag'); SELECT pipeline.add_task('carol_dag', 't', 'SELECT 1')});
+sql_as($node, 'carol', q{SELECT pipeline.create_dag('carol_dag'); SELECT pipeline.add_task('carol_dag', 't', 'SELECT 1')});
 refused('carol', qq{UPDATE pipeline.tasks SET dag_id = $alice_dag WHERE name = 't' AND dag_id =
                     (SELECT dag_id FROM pipeline.dags WHERE name = 'carol_dag')},
 	$guard, "carol cannot move her task into alice's DAG");
-as('carol', q{INSERT INTO pipeline.dags (name, owner) VALUES ('carol_as_alice', 'alice')});
+sql_as($node, 'carol', q{INSERT INTO pipeline.dags (name, owner) VALUES ('carol_as_alice', 'alice')});
 is(sql(q{SELECT owner FROM pipeline.dags WHERE name = 'carol_as_alice'}), 'carol',
 	"carol's INSERT of a DAG owned by alice makes it carol's");
 is(sql(qq{SELECT command FROM pipeline.tasks WHERE dag_id = $alice_job}), $alice_command,
@@ -247,9 +229,9 @@ is(ran_as($run, 'a1') . ' ' . ran_as($run, 'su_added'), 'alice/alice alice/alice
 # ---------------------------------------------------------------------
 # Another role's running command is not readable in pg_stat_activity.
 # ---------------------------------------------------------------------
-as('alice', q{SELECT pipeline.create_dag('alice_slow');
+sql_as($node, 'alice', q{SELECT pipeline.create_dag('alice_slow');
               SELECT pipeline.add_task('alice_slow', 't', 'SELECT pg_sleep(30) /* alice-secret-slow */')});
-$run = as('alice', q{SELECT pipeline.run_now('alice_slow')});
+$run = sql_as($node, 'alice', q{SELECT pipeline.run_now('alice_slow')});
 my $pid = '';
 ok(defined wait_until(15, sub {
 	$pid = sql(qq{SELECT a.pid FROM pg_stat_activity a JOIN pipeline.task_runs tr ON tr.pid = a.pid
@@ -258,7 +240,7 @@ ok(defined wait_until(15, sub {
 is(sql("SELECT usename || ':' || backend_type || ':' || (query LIKE '%alice-secret-slow%')::text
           FROM pg_stat_activity WHERE pid = $pid"),
 	'alice:pg_pipeline runner:true', "the runner is connected as alice and shows alice's command to a superuser");
-is(as('bob', "SELECT coalesce(query, '') FROM pg_stat_activity WHERE pid = $pid"), '<insufficient privilege>',
+is(sql_as($node, 'bob', "SELECT coalesce(query, '') FROM pg_stat_activity WHERE pid = $pid"), '<insufficient privilege>',
 	"bob cannot read alice's running command in pg_stat_activity");
 sql("SELECT pg_terminate_backend($pid)");
 run_done($run, 'failed', "alice's slow run ends once its runner is terminated");

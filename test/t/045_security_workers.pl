@@ -122,23 +122,11 @@ my $mallory = $node->background_psql('victim', on_error_stop => 1,
 $mallory->query_safe("SELECT pg_advisory_lock(1347438928, 5), pg_advisory_lock(1886410569, $wid),
                              pg_advisory_lock($wid, 0)");
 
-# messages into topic ev with kcat, one per line
-my $file = "$tmp/ev.json";
-sub produce_json
-{
-	open(my $fh, '>', $file) or die;
-	print $fh map { "$_\n" } @_;
-	close($fh);
-	my ($out, $err);
-	IPC::Run::run([ 'kcat', '-P', '-b', $addr, '-t', 'ev', '-l', $file ], '>', \$out, '2>', \$err,
-		IPC::Run::timeout(60)) or die "kcat failed: $err";
-}
-
 # 3,000 rows from Kafka, in two batches some seconds apart
 my @batch_at;
 for my $batch (1, 2)
 {
-	produce_json(map { qq({"k": "k$_", "v": $_}) } (1 .. 1500));
+	kcat_produce($addr, 'ev', [ map { qq({"k": "k$_", "v": $_}) } 1 .. 1500 ]);
 	ok(defined wait_until(30, sub { sql('victim', 'SELECT count(*) FROM alice_s.ev') == 1500 * $batch }),
 		"batch $batch loaded")
 	  or diag(sql('victim', q{SELECT kind, works_on, state, last_error FROM pipeline.workers;
@@ -207,7 +195,7 @@ SET ROLE alice;
 ALTER TABLE alice_s.ev RENAME TO ev_renamed;
 CREATE TABLE alice_s.ev (k text, v int, t timestamptz DEFAULT now());
 });
-produce_json(map { qq({"k": "late$_", "v": $_}) } (1 .. 100));
+kcat_produce($addr, 'ev', [ map { qq({"k": "late$_", "v": $_}) } 1 .. 100 ]);
 ok(defined wait_until(30, sub { sql('victim', 'SELECT count(*) FROM alice_s.ev_renamed') == 3100 }),
 	'a renamed target keeps receiving the source\'s rows');
 is(sql('victim', 'SELECT count(*) FROM alice_s.ev'), '0',

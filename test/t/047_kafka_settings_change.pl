@@ -34,33 +34,33 @@ SET ROLE bob;
 SELECT pipeline.create_source('sb', 'kafka', 'b', 'public.tb', format => 'jsonb');
 });
 
-sub pid_of
-{
-	my ($source) = @_;
-	return sql(qq{SELECT pid FROM pipeline.workers
-	               WHERE kind = 'consumer' AND works_on = '$source' AND state = 'running'});
-}
 my ($a0, $b0);
-ok(defined wait_until(30, sub { $a0 = pid_of('sa'); $b0 = pid_of('sb'); $a0 ne '' && $b0 ne '' }),
+ok(defined wait_until(30, sub {
+	$a0 = worker_pids($node, 'consumer', 'sa');
+	$b0 = worker_pids($node, 'consumer', 'sb');
+	$a0 ne '' && $b0 ne '' }),
 	'both consumers run');
 
 # bob's own user mapping: only bob's consumer takes it
 sql(q{SET ROLE bob; CREATE USER MAPPING FOR bob SERVER kafka OPTIONS ("client.id" 'bobs')});
 my $b1;
-ok(defined wait_until(20, sub { $b1 = pid_of('sb'); $b1 ne '' && $b1 ne $b0 }),
+ok(defined wait_until(20, sub { $b1 = worker_pids($node, 'consumer', 'sb'); $b1 ne '' && $b1 ne $b0 }),
 	'a user mapping created for bob restarts bob\'s consumer');
-is(pid_of('sa'), $a0, 'and not alice\'s');
+is(worker_pids($node, 'consumer', 'sa'), $a0, 'and not alice\'s');
 
 # the server's options: every consumer on it
 sql(q{ALTER SERVER kafka OPTIONS (SET "fetch.wait.max.ms" '20')});
-ok(defined wait_until(20, sub { my $a = pid_of('sa'); my $b = pid_of('sb');
+ok(defined wait_until(20, sub {
+	my $a = worker_pids($node, 'consumer', 'sa');
+	my $b = worker_pids($node, 'consumer', 'sb');
 	$a ne '' && $a ne $a0 && $b ne '' && $b ne $b1 }),
 	'ALTER SERVER restarts every consumer on the server with the new settings');
 
 # a mapping for a role that does not exist touches nothing
-my ($a2, $b2) = (pid_of('sa'), pid_of('sb'));
+my ($a2, $b2) = (worker_pids($node, 'consumer', 'sa'), worker_pids($node, 'consumer', 'sb'));
 sql(q{DROP USER MAPPING IF EXISTS FOR CURRENT_USER SERVER kafka});
 sleep 2;
-is(pid_of('sa') . ',' . pid_of('sb'), "$a2,$b2", 'a user mapping of another role restarts nobody\'s consumer');
+is(worker_pids($node, 'consumer', 'sa') . ',' . worker_pids($node, 'consumer', 'sb'), "$a2,$b2",
+	'a user mapping of another role restarts nobody\'s consumer');
 
 done_testing();
