@@ -8,7 +8,9 @@
 #    interval, each of which runs its tasks;
 #  - a data-aware DAG whose table is dropped and created again (the
 #    recovery docs/kafka.md recommends) says so in dag_status, then
-#    watches the new table and runs for its writes.
+#    watches the new table and runs for its writes;
+#  - the library works with a database whose extension is still at 0.5.0,
+#    and with it once updated.
 #
 # pg_pipeline.naptime is 1 s here: nothing wakes the scheduler when a table
 # is created, so the drop is seen at its next pass (within the naptime).
@@ -167,6 +169,36 @@ sql(q{INSERT INTO raw_events VALUES (2, 'after')});
 wait_for_sql($node, 30, q{SELECT count(*) FROM pipeline.dag_runs WHERE dag = 'on_events' AND status = 'success'},
 	'3', 'and its writes run the DAG again');
 is(sql(q{SELECT count(*) FROM seen}), '3', 'each run ran its task');
+
+# ---------------------------------------------------------------------
+# The library before ALTER EXTENSION UPDATE: a database at 0.5.0
+# ---------------------------------------------------------------------
+sub old { return $node->safe_psql('old', $_[0]); }
+sql(q{CREATE DATABASE old});
+old(q{
+CREATE EXTENSION pg_pipeline VERSION '0.5.0';
+CREATE FUNCTION public.load_orders() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'orders are missing' USING DETAIL = 'The extract found 0 rows.';
+END
+$$;
+SELECT pipeline.create_dag('old_dag');
+SELECT pipeline.add_task('old_dag', 'fine', 'SELECT 1');
+SELECT pipeline.add_task('old_dag', 'failing', 'SELECT public.load_orders()', upstream => '{fine}');
+SELECT pipeline.run_now('old_dag');
+});
+ok(defined wait_until(30, sub { old(q{SELECT status FROM pipeline.dag_runs}) eq 'failed' }),
+	'at 0.5.0, the scheduler runs a DAG (the tick of 0.5.0)');
+is(old(q{SELECT string_agg(task || ':' || status || ':' || coalesce(error, ''), ',' ORDER BY task)
+           FROM pipeline.task_runs}),
+	'failing:failed:orders are missing,fine:success:', 'and the runner records the error as 0.5.0 did');
+old(q{ALTER EXTENSION pg_pipeline UPDATE});
+old(q{SELECT pipeline.run_now('old_dag')});
+ok(defined wait_until(30, sub { old(q{SELECT count(*) FROM pipeline.dag_runs WHERE status = 'failed'}) eq '2' }),
+	'after ALTER EXTENSION UPDATE, the same library runs it with the new tick');
+is(old(q{SELECT error_detail FROM pipeline.task_runs WHERE task = 'failing' AND error_detail IS NOT NULL}),
+	'The extract found 0 rows.', 'and records the error whole');
 
 $node->stop;
 done_testing();
