@@ -52,6 +52,7 @@
 #include "utils/timestamp.h"
 
 #include "scheduler/scheduler.h"
+#include "worker/catch.h"
 
 /* What one attempt runs; read by _task_run_start. */
 typedef struct TaskAttempt
@@ -71,8 +72,7 @@ typedef struct TaskAttempt
 typedef struct TaskOutcome
 {
 	const char *status;			/* success, failed or scheduled (next poke) */
-	char	   *error;
-	char		sqlstate[6];
+	ErrorData  *error;			/* failed: why (SQLSTATE, message, detail...) */
 	bool		has_rows;
 	uint64		rows;
 	int64		next_poke_ms;
@@ -163,37 +163,47 @@ start_attempt(TaskAttempt *task)
 	return found;
 }
 
+/*
+ * Record the outcome (pipeline._task_run_finish): with the error's five
+ * fields, or its message and SQLSTATE alone in a database whose extension
+ * is not updated to 0.6.0 yet.
+ */
 static void
 finish_attempt(TaskAttempt *task, TaskOutcome *outcome)
 {
 	PipelineAsRole as;
-	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
-	Datum		args[6];
-	char		nulls[6] = "      ";
+	Oid			argtypes[4 + PP_ERROR_NFIELDS] = {INT8OID, TEXTOID, INT8OID, TIMESTAMPTZOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[4 + PP_ERROR_NFIELDS];
+	char		nulls[4 + PP_ERROR_NFIELDS];
+	const char *sql;
 
+	memset(nulls, ' ', sizeof(nulls));
 	args[0] = Int64GetDatum(task->task_run_id);
 	args[1] = CStringGetTextDatum(outcome->status);
-	if (outcome->error)
-		args[2] = CStringGetTextDatum(outcome->error);
+	if (outcome->has_rows)
+		args[2] = Int64GetDatum((int64) outcome->rows);
 	else
 		nulls[2] = 'n';
-	if (outcome->sqlstate[0])
-		args[3] = CStringGetTextDatum(outcome->sqlstate);
-	else
-		nulls[3] = 'n';
-	if (outcome->has_rows)
-		args[4] = Int64GetDatum((int64) outcome->rows);
-	else
-		nulls[4] = 'n';
 	if (strcmp(outcome->status, "scheduled") == 0)
-		args[5] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+		args[3] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																  outcome->next_poke_ms));
 	else
-		nulls[5] = 'n';
+		nulls[3] = 'n';
+	/* $5 .. $9: SQLSTATE, message, detail, hint, context */
+	if (outcome->error)
+		pp_error_fields(outcome->error, args + 4, nulls + 4);
+	else
+		memset(nulls + 4, 'n', PP_ERROR_NFIELDS);
 
 	bookkeeping_begin(&as);
-	if (SPI_execute_with_args("SELECT pipeline._task_run_finish($1, $2, $3, $4, $5, $6)",
-							  6, argtypes, args, nulls, false, 1) != SPI_OK_SELECT)
+	if (pp_catalog_has_column("task_runs", "error_detail"))
+		sql = "SELECT pipeline._task_run_finish($1, $2, $6, $5, $3, $4, "
+			"err_detail => $7, err_hint => $8, err_context => $9)";
+	else
+		sql = "SELECT pipeline._task_run_finish($1, $2, $6, $5, $3, $4)";
+	if (SPI_execute_with_args(sql, 4 + PP_ERROR_NFIELDS, argtypes, args, nulls,
+							  false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the end of task run " INT64_FORMAT,
 			 task->task_run_id);
 	bookkeeping_end(&as);
@@ -376,9 +386,10 @@ run_attempt(TaskAttempt *task, TaskOutcome *outcome)
 			if (!done && task->timeout_ms > 0 && task->elapsed_ms >= task->timeout_ms)
 			{
 				outcome->status = "failed";
-				outcome->error = psprintf("sensor timed out after %s (%d pokes)",
-										  interval_text(task->timeout_ms), task->pokes);
-				strlcpy(outcome->sqlstate, "57014", sizeof(outcome->sqlstate));
+				outcome->error = palloc0(sizeof(ErrorData));
+				outcome->error->sqlerrcode = ERRCODE_QUERY_CANCELED;
+				outcome->error->message = psprintf("sensor timed out after %s (%d pokes)",
+												   interval_text(task->timeout_ms), task->pokes);
 			}
 			else if (!done)
 			{
@@ -389,31 +400,16 @@ run_attempt(TaskAttempt *task, TaskOutcome *outcome)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-		bool		timed_out;
-
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		timed_out = edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-			task->timeout_ms > 0 &&
-			TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
-									   (int) Min(task->timeout_ms, INT_MAX));
-		disable_all_timeouts(false);
-		QueryCancelPending = false;
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
+		ErrorData  *edata = pp_worker_catch(context);
 
 		outcome->status = "failed";
-		if (timed_out)
-			outcome->error = psprintf("task timed out after %s",
+		outcome->error = edata;
+		/* the task's own timeout, rather than "canceling statement ..." */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && task->timeout_ms > 0 &&
+			TimestampDifferenceExceeds(started, GetCurrentTimestamp(),
+									   (int) Min(task->timeout_ms, INT_MAX)))
+			edata->message = psprintf("task timed out after %s",
 									  interval_text(task->timeout_ms));
-		else
-			outcome->error = pstrdup(edata->message ? edata->message : "unknown error");
-		strlcpy(outcome->sqlstate, unpack_sql_state(edata->sqlerrcode),
-				sizeof(outcome->sqlstate));
-		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 
@@ -448,7 +444,7 @@ pp_scheduler_runner_main(PipelineWorkerArgs *args)
 	if (strcmp(outcome.status, "failed") == 0)
 		ereport(LOG,
 				(errmsg("pg_pipeline task run " INT64_FORMAT " failed: %s",
-						task.task_run_id, outcome.error)));
+						task.task_run_id, outcome.error->message)));
 	finish_attempt(&task, &outcome);
 	pp_coordinator_wake(MyDatabaseId);
 	proc_exit(0);

@@ -119,22 +119,41 @@ scheduler_init(void)
 }
 
 /*
- * Is the scheduler's SQL installed (the extension may be at 0.3.0)?  Locks
- * the extension against DROP EXTENSION for the pass.
+ * Which pipeline._scheduler_tick() the database has: the extension may be
+ * at 0.3.0 (none), or at 0.4.0 or 0.5.0 (a tick that reads the clock
+ * itself) while the library is already newer.
  */
-static bool
+typedef enum TickVersion
+{
+	TICK_NONE,
+	TICK_READS_CLOCK,			/* _scheduler_tick(recover, cleanup) */
+	TICK_TAKES_NOW				/* _scheduler_tick(recover, cleanup, now), 0.6.0 on */
+} TickVersion;
+
+/*
+ * Which tick is installed?  Locks the extension against DROP EXTENSION
+ * for the pass.
+ */
+static TickVersion
 scheduler_installed(void)
 {
 	bool		isnull;
-	Datum		d;
+	HeapTuple	tuple;
+	TupleDesc	desc;
 
 	if (!pp_lock_extension())
-		return false;
-	if (SPI_execute("SELECT to_regprocedure('pipeline._scheduler_tick(boolean,boolean)') IS NOT NULL",
+		return TICK_NONE;
+	if (SPI_execute("SELECT to_regprocedure('pipeline._scheduler_tick(boolean,boolean,timestamptz)') IS NOT NULL, "
+					"to_regprocedure('pipeline._scheduler_tick(boolean,boolean)') IS NOT NULL",
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for the scheduler's functions");
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return DatumGetBool(d);
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	if (DatumGetBool(SPI_getbinval(tuple, desc, 1, &isnull)))
+		return TICK_TAKES_NOW;
+	if (DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull)))
+		return TICK_READS_CLOCK;
+	return TICK_NONE;
 }
 
 /* Take pipeline._scheduler_lock() for the pass, without waiting. */
@@ -197,19 +216,27 @@ reap_runners(TimestampTz now)
 	}
 }
 
-/* Step 2: the state machine; returns the next instant it has work, or 0. */
+/*
+ * Step 2: the state machine; returns the next instant it has work, or 0.
+ * The tick reads no clock: it is handed the current time here, so that a
+ * test can hand it any (sql/scheduler_tick.sql).
+ */
 static TimestampTz
-tick(TimestampTz now)
+tick(TickVersion version, TimestampTz now)
 {
-	Oid			argtypes[2] = {BOOLOID, BOOLOID};
-	Datum		args[2];
+	Oid			argtypes[3] = {BOOLOID, BOOLOID, TIMESTAMPTZOID};
+	Datum		args[3];
 	bool		isnull;
 	Datum		d;
 
 	args[0] = BoolGetDatum(!recovered);
 	args[1] = BoolGetDatum(now >= next_cleanup);
-	if (SPI_execute_with_args("SELECT pipeline._scheduler_tick($1, $2)",
-							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
+	if (SPI_execute_with_args(version == TICK_TAKES_NOW ?
+							  "SELECT pipeline._scheduler_tick($1, $2, $3)" :
+							  "SELECT pipeline._scheduler_tick($1, $2)",
+							  version == TICK_TAKES_NOW ? 3 : 2,
+							  argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "the scheduler's tick failed");
 	recovered = true;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -398,6 +425,7 @@ pp_scheduler_pass(void)
 	HASH_SEQ_STATUS seq;
 	RunningTask *task;
 	long		sleep_ms = -1;
+	TickVersion version;
 
 	if (running == NULL)
 		scheduler_init();
@@ -405,7 +433,8 @@ pp_scheduler_pass(void)
 		return next_due != 0 ? early(ms_until(next_due)) : -1;
 
 	begin_pass();
-	if (!scheduler_installed())
+	version = scheduler_installed();
+	if (version == TICK_NONE)
 	{
 		end_pass();
 		return -1;
@@ -425,7 +454,7 @@ pp_scheduler_pass(void)
 		}
 	}
 	reap_runners(now);
-	wake = tick(now);
+	wake = tick(version, now);
 	dispatched = dispatch(pp_max_task_runs - (int) hash_get_num_entries(running));
 	end_pass();
 

@@ -36,6 +36,7 @@
 #include "common/compat.h"
 #include "common/pipeline.h"
 #include "window/window.h"
+#include "worker/catch.h"
 
 int			pp_window_delay_ms = 200;
 
@@ -74,6 +75,39 @@ all_windows(void)
 	return ids;
 }
 
+/*
+ * Record a window's failure where users look (window_status), in a
+ * transaction of its own: the error's SQLSTATE, message, detail, hint and
+ * context (the message alone in a database whose extension is not
+ * updated to 0.6.0 yet).
+ */
+static void
+record_failure(int32 id, ErrorData *edata)
+{
+	Oid			argtypes[1 + PP_ERROR_NFIELDS] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[1 + PP_ERROR_NFIELDS];
+	char		nulls[1 + PP_ERROR_NFIELDS];
+
+	values[0] = Int32GetDatum(id);
+	nulls[0] = ' ';
+	pp_error_fields(edata, values + 1, nulls + 1);
+
+	pp_worker_xact_start();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (pp_catalog_has_column("windows", "last_error_detail"))
+		SPI_execute_with_args("UPDATE pipeline.windows SET last_error_at = now(), "
+							  "last_error_sqlstate = $2, last_error = $3, last_error_detail = $4, "
+							  "last_error_hint = $5, last_error_context = $6 WHERE id = $1",
+							  1 + PP_ERROR_NFIELDS, argtypes, values, nulls, false, 0);
+	else
+		SPI_execute_with_args("UPDATE pipeline.windows SET last_error = $3, last_error_at = now() "
+							  "WHERE id = $1", 3, argtypes, values, nulls, false, 0);
+	SPI_finish();
+	PopActiveSnapshot();
+	pp_worker_xact_commit();
+}
+
 /* Drain one window; on error record it and go on.  Returns rows merged. */
 static uint64
 drain_one(int32 id, MemoryContext scratch)
@@ -104,27 +138,9 @@ drain_one(int32 id, MemoryContext scratch)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = pp_worker_catch(scratch);
 
-		MemoryContextSwitchTo(scratch);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-
-		/* record it where users look, in a transaction of its own */
-		pp_worker_xact_start();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		{
-			Oid			argtypes[2] = {INT4OID, TEXTOID};
-			Datum		values[2] = {Int32GetDatum(id), CStringGetTextDatum(edata->message)};
-
-			SPI_execute_with_args("UPDATE pipeline.windows SET last_error = $2, last_error_at = now() "
-								  "WHERE id = $1", 2, argtypes, values, NULL, false, 0);
-		}
-		SPI_finish();
-		PopActiveSnapshot();
-		pp_worker_xact_commit();
+		record_failure(id, edata);
 		ereport(LOG,
 				(errmsg("pg_pipeline maintainer: window aggregate %d failed: %s", id, edata->message)));
 		FreeErrorData(edata);
