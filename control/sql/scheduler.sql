@@ -46,6 +46,8 @@ CREATE TABLE pipeline.dags (
     data_pending        boolean NOT NULL DEFAULT false, -- new data waits for trigger_interval
     created_at          timestamptz NOT NULL DEFAULT now(),
     owner_oid           oid,                -- set by trigger _owner_oid
+    trigger_on_names    text[],             -- set by trigger watch_names
+    watch_problem       text,               -- set by a scheduler pass
     -- a scheduler pass adds these to now(): '100000000 years' would make
     -- every pass fail with "timestamp out of range" (_dag_bounds says so
     -- first, with a clear message)
@@ -56,6 +58,10 @@ CREATE INDEX dags_next_fire_at ON pipeline.dags (next_fire_at) WHERE enabled;
 COMMENT ON TABLE pipeline.dags IS
 'scheduled DAGs and one-line jobs: schedule, time zone, catch-up, concurrency, data trigger, history retention';
 COMMENT ON COLUMN pipeline.dags.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.dags.trigger_on_names IS
+'the qualified names of the tables trigger_on watches, in its order (a table dropped and created again under its name is watched again)';
+COMMENT ON COLUMN pipeline.dags.watch_problem IS
+'why the DAG does not watch all of trigger_on''s tables (a table dropped, not readable by the owner), as the scheduler last saw it';
 
 CREATE TABLE pipeline.tasks (
     dag_id              bigint NOT NULL REFERENCES pipeline.dags ON DELETE CASCADE,
@@ -129,6 +135,9 @@ CREATE TABLE pipeline.task_runs (
     error               text,
     sqlstate            text,
     pid                 integer,
+    error_detail        text,
+    error_hint          text,
+    error_context       text,
     UNIQUE (run_id, task, attempt),
     FOREIGN KEY (run_id, dag_id) REFERENCES pipeline.dag_runs (run_id, dag_id) ON DELETE CASCADE,
     FOREIGN KEY (dag_id, task) REFERENCES pipeline.tasks (dag_id, name) ON DELETE CASCADE
@@ -140,6 +149,11 @@ CREATE INDEX task_runs_dag ON pipeline.task_runs (dag_id, started_at);
 CREATE INDEX task_runs_task ON pipeline.task_runs (dag_id, task);
 COMMENT ON TABLE pipeline.task_runs IS
 'one row per attempt of a task in a DAG run: status, attempt, times, rows affected, error';
+COMMENT ON COLUMN pipeline.task_runs.error IS 'why the attempt failed: the error''s message';
+COMMENT ON COLUMN pipeline.task_runs.sqlstate IS 'the SQLSTATE of the error the attempt failed with';
+COMMENT ON COLUMN pipeline.task_runs.error_detail IS 'the DETAIL of the error the attempt failed with';
+COMMENT ON COLUMN pipeline.task_runs.error_hint IS 'the HINT of the error the attempt failed with';
+COMMENT ON COLUMN pipeline.task_runs.error_context IS 'the CONTEXT of the error the attempt failed with (where it was raised)';
 
 SELECT pg_catalog.pg_extension_config_dump('pipeline.dags', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.dags_dag_id_seq', '');
@@ -295,6 +309,53 @@ CREATE TRIGGER limits BEFORE INSERT OR UPDATE OF trigger_on, owner ON pipeline.d
 CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.dags
     FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
 
+-- A data-aware DAG keeps the qualified names of the tables it watches
+-- beside their OIDs (following renames): a table dropped and created again
+-- under its name (as docs/kafka.md recommends to recover a source) is
+-- watched again by a scheduler pass (_rewatch).
+CREATE FUNCTION pipeline._qualified_name(rel regclass)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('%I.%I', n.nspname, c.relname)
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = rel
+$$;
+COMMENT ON FUNCTION pipeline._qualified_name(regclass) IS
+'schema.name of a table, quoted as needed (NULL when no table has that OID)';
+
+-- trigger_on_names follows trigger_on: the names of the tables that
+-- exist; a dropped table's position keeps the name it had.  A write that
+-- leaves every table existing clears watch_problem.
+CREATE FUNCTION pipeline._dag_watch_names()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.trigger_on IS NULL THEN
+        NEW.trigger_on_names := NULL;
+        NEW.watch_problem := NULL;
+        RETURN NEW;
+    END IF;
+    NEW.trigger_on_names := ARRAY(
+        SELECT coalesce(pipeline._qualified_name(w.rel), w.name)
+          FROM unnest(NEW.trigger_on, NEW.trigger_on_names) WITH ORDINALITY w(rel, name, i)
+         WHERE w.rel IS NOT NULL
+         ORDER BY w.i);
+    IF TG_OP = 'UPDATE' AND NOT EXISTS (
+        SELECT 1 FROM unnest(NEW.trigger_on) r WHERE pipeline._qualified_name(r) IS NULL) THEN
+        NEW.watch_problem := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._dag_watch_names() IS
+'trigger: keeps a DAG''s trigger_on_names the qualified names of its trigger_on tables';
+CREATE TRIGGER watch_names BEFORE INSERT OR UPDATE OF trigger_on ON pipeline.dags
+    FOR EACH ROW EXECUTE FUNCTION pipeline._dag_watch_names();
+
 CREATE FUNCTION pipeline._task_guard()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -387,6 +448,7 @@ AS 'MODULE_PATHNAME', 'pipeline_data_version'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION pipeline._data_version(regclass[]) IS
 'the data version of watched tables since the server started (NULL: no write seen)';
+REVOKE ALL ON FUNCTION pipeline._data_version(regclass[]) FROM PUBLIC;
 
 CREATE FUNCTION pipeline._check_sql(sql text, what text)
 RETURNS void
@@ -479,6 +541,67 @@ END
 $$;
 COMMENT ON FUNCTION pipeline._watched_tables(text[]) IS
 'the tables that trigger_on names: a Kafka source''s target table, or a table';
+
+-- A scheduler pass: the tables of DAG d whose OID is gone are looked up by
+-- name and watched again where the DAG's owner may; a rename is followed.
+-- A table watched again counts as new data (it was filled, perhaps, before
+-- its trigger was put back): the DAG runs once for it.  Returns whether a
+-- table is still not watched (watch_problem says why).
+CREATE FUNCTION pipeline._rewatch(d pipeline.dags)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rels regclass[] := d.trigger_on;
+    names text[] := d.trigger_on_names;
+    problems text[] := '{}';
+    adopted boolean := false;
+    rel regclass;
+    name text;
+BEGIN
+    FOR i IN 1 .. coalesce(cardinality(d.trigger_on), 0) LOOP
+        name := pipeline._qualified_name(d.trigger_on[i]);
+        IF name IS NOT NULL THEN
+            names[i] := name;           -- it exists (renamed, perhaps)
+            CONTINUE;
+        END IF;
+        name := names[i];
+        rel := CASE WHEN name IS NOT NULL THEN to_regclass(name) END;
+        IF rel IS NULL THEN
+            problems := problems || format('table %s was dropped; it is watched again once created again',
+                                           coalesce(name, 'with OID ' || d.trigger_on[i]::oid));
+        ELSIF (SELECT c.relpersistence = 't' OR c.relkind NOT IN ('r', 'p')
+                 FROM pg_class c WHERE c.oid = rel) THEN
+            problems := problems || format('%s was created again, but not as a table', name);
+        ELSIF NOT coalesce(has_table_privilege(d.owner_oid, rel, 'SELECT'), false) THEN
+            problems := problems || format('table %s was created again, but the DAG''s owner cannot read it', name);
+        ELSIF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'pipeline_dag_data')
+              AND NOT coalesce(pg_has_role(d.owner_oid, (SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE')
+                               OR has_table_privilege(d.owner_oid, rel, 'TRIGGER'), false) THEN
+            problems := problems || format('table %s was created again, but the DAG''s owner may not put a trigger on it', name);
+        ELSE
+            BEGIN
+                -- never wait for a lock in a pass: try again at the next
+                EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', rel);
+                PERFORM pipeline._watch(rel);
+                rels[i] := rel;
+                adopted := true;
+            EXCEPTION WHEN lock_not_available THEN
+                problems := problems || format('table %s was created again and is watched once it is not locked', name);
+            END;
+        END IF;
+    END LOOP;
+    UPDATE pipeline.dags SET trigger_on = rels, trigger_on_names = names,
+           watch_problem = nullif(array_to_string(problems, '; '), ''),
+           data_pending = data_pending OR (adopted AND data_seen IS NOT NULL)
+     WHERE dag_id = d.dag_id;
+    RETURN cardinality(problems) > 0;
+END
+$$;
+COMMENT ON FUNCTION pipeline._rewatch(pipeline.dags) IS
+'scheduler: watches again the tables of a data-aware DAG that were dropped and created again under their names, follows renames; returns whether one is still not watched';
+REVOKE ALL ON FUNCTION pipeline._rewatch(pipeline.dags) FROM PUBLIC;
 
 ------------------------------------------------------------------------
 -- The SQL interface.
@@ -1035,6 +1158,21 @@ $$;
 COMMENT ON FUNCTION pipeline.run_now(text) IS
 'queues a run of a DAG or job now, over its latest complete data interval; returns the run_id';
 
+-- A finished run that ran no task (0.5.0 made such runs for a DAG whose
+-- tasks came after its first fires) is queued again; true when it was.
+CREATE FUNCTION pipeline._run_again(run bigint)
+RETURNS boolean
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE pipeline.dag_runs r SET status = 'queued', started_at = NULL, ended_at = NULL
+     WHERE r.run_id = run AND r.status IN ('success', 'failed')
+       AND NOT EXISTS (SELECT 1 FROM pipeline.task_runs tr WHERE tr.run_id = r.run_id)
+    RETURNING true
+$$;
+COMMENT ON FUNCTION pipeline._run_again(bigint) IS
+'queues again a finished DAG run that ran no task; whether it did (NULL: no such run)';
+
 CREATE FUNCTION pipeline.backfill(name text, from_date timestamptz, to_date timestamptz)
 RETURNS integer
 LANGUAGE plpgsql
@@ -1046,6 +1184,7 @@ DECLARE
     nxt timestamptz;
     made integer := 0;
     seen integer := 0;
+    queued boolean;
 BEGIN
     IF d.schedule IS NULL THEN
         RAISE EXCEPTION 'DAG "%" has no schedule, so no data intervals to backfill', d.name
@@ -1065,7 +1204,13 @@ BEGIN
         INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
         VALUES (d.dag_id, d.name, 'backfill', f, nxt)
         ON CONFLICT DO NOTHING;
-        IF FOUND THEN
+        queued := FOUND;
+        IF NOT queued THEN
+            queued := coalesce((SELECT pipeline._run_again(r.run_id) FROM pipeline.dag_runs r
+                                 WHERE r.dag_id = d.dag_id AND r.logical_date = f
+                                   AND r.run_type IN ('scheduled', 'backfill')), false);
+        END IF;
+        IF queued THEN
             made := made + 1;
         END IF;
         f := nxt;
@@ -1074,7 +1219,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline.backfill(text, timestamptz, timestamptz) IS
-'queues a run for every data interval that has ended, whose logical date is in [from_date, to_date] and that has no scheduled or backfill run yet; returns how many';
+'queues a run for every data interval that has ended, whose logical date is in [from_date, to_date] and that has no scheduled or backfill run yet (or one that ran no task); returns how many';
 
 CREATE FUNCTION pipeline.clear(name text, run_id bigint DEFAULT NULL)
 RETURNS integer
@@ -1101,6 +1246,9 @@ BEGIN
             (SELECT status FROM pipeline.dag_runs dr WHERE dr.run_id = r)
             USING ERRCODE = 'object_in_use', HINT = 'Clear a run once it has finished.';
     END IF;
+    IF pipeline._run_again(r) THEN
+        RETURN (SELECT count(*) FROM pipeline.tasks t WHERE t.dag_id = d.dag_id);
+    END IF;
     INSERT INTO pipeline.task_runs (run_id, dag_id, dag, task, attempt, retry, status, logical_date)
     SELECT l.run_id, l.dag_id, l.dag, l.task, l.attempt + 1, 0, 'waiting', l.logical_date
       FROM (SELECT DISTINCT ON (tr.task) tr.* FROM pipeline.task_runs tr
@@ -1112,7 +1260,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pipeline.clear(text, bigint) IS
-'re-runs the failed and upstream_failed tasks of a finished run (by default the latest failed run); returns how many';
+'re-runs the failed and upstream_failed tasks of a finished run (by default the latest failed run), or the whole run if it ran no task; returns how many';
 
 ------------------------------------------------------------------------
 -- Views.
@@ -1121,10 +1269,13 @@ CREATE VIEW pipeline.jobs WITH (security_invoker = true) AS
 SELECT d.name, d.schedule, d.timezone, t.command, d.enabled, d.owner,
        d.next_fire_at AS next_run_at,
        l.status AS last_status, l.started_at AS last_started_at,
-       l.duration AS last_duration, l.error AS last_error
+       l.duration AS last_duration, l.error AS last_error,
+       l.sqlstate AS last_sqlstate, l.error_detail AS last_error_detail,
+       l.error_hint AS last_error_hint, l.error_context AS last_error_context
   FROM pipeline.dags d
   JOIN pipeline.tasks t ON t.dag_id = d.dag_id
-  LEFT JOIN LATERAL (SELECT tr.status, tr.started_at, tr.duration, tr.error
+  LEFT JOIN LATERAL (SELECT tr.status, tr.started_at, tr.duration, tr.error, tr.sqlstate,
+                            tr.error_detail, tr.error_hint, tr.error_context
                        FROM pipeline.task_runs tr
                       WHERE tr.dag_id = d.dag_id AND tr.started_at IS NOT NULL
                       ORDER BY tr.started_at DESC LIMIT 1) l ON true
@@ -1136,11 +1287,20 @@ CREATE VIEW pipeline.dag_status WITH (security_invoker = true) AS
 SELECT d.name, d.schedule, d.timezone, d.enabled, d.owner, d.next_fire_at AS next_run_at,
        (SELECT count(*) FROM pipeline.dag_runs r WHERE r.dag_id = d.dag_id AND r.status = 'queued') AS queued_runs,
        (SELECT count(*) FROM pipeline.dag_runs r WHERE r.dag_id = d.dag_id AND r.status = 'running') AS running_runs,
-       l.logical_date AS last_logical_date, l.status AS last_status, l.ended_at AS last_ended_at
+       l.logical_date AS last_logical_date, l.status AS last_status, l.ended_at AS last_ended_at,
+       w.watching,
+       coalesce(d.watch_problem, w.dropped) AS watch_problem
   FROM pipeline.dags d
   LEFT JOIN LATERAL (SELECT r.logical_date, r.status, r.ended_at FROM pipeline.dag_runs r
                       WHERE r.dag_id = d.dag_id AND r.status IN ('success', 'failed')
-                      ORDER BY r.ended_at DESC LIMIT 1) l ON true;
+                      ORDER BY r.ended_at DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (
+        SELECT array_agg(coalesce(pipeline._qualified_name(t.rel), t.name) ORDER BY t.i) AS watching,
+               string_agg(format('table %s was dropped; it is watched again once created again',
+                                 coalesce(t.name, 'with OID ' || t.rel::oid)), '; ' ORDER BY t.i)
+                   FILTER (WHERE pipeline._qualified_name(t.rel) IS NULL) AS dropped
+          FROM unnest(d.trigger_on, d.trigger_on_names) WITH ORDINALITY t(rel, name, i)
+         WHERE t.rel IS NOT NULL) w ON true;
 COMMENT ON VIEW pipeline.dag_status IS 'DAGs and jobs: next run, runs queued and running, the last finished run';
 GRANT SELECT ON pipeline.dag_status TO PUBLIC;
 
@@ -1149,9 +1309,12 @@ GRANT SELECT ON pipeline.dag_status TO PUBLIC;
 -- them as superuser; nobody else may).
 ------------------------------------------------------------------------
 
--- Record the outcome of an attempt that is running; NOTIFY a failure.
+-- Record the outcome of an attempt that is running; NOTIFY a failure (its
+-- SQLSTATE, never its text: every listener of the database receives it).
 CREATE FUNCTION pipeline._task_run_finish(id bigint, new_status text, err text, err_state text,
-                                          nrows bigint, next_poke timestamptz DEFAULT NULL)
+                                          nrows bigint, next_poke timestamptz DEFAULT NULL,
+                                          err_detail text DEFAULT NULL, err_hint text DEFAULT NULL,
+                                          err_context text DEFAULT NULL, at timestamptz DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1162,9 +1325,10 @@ DECLARE
 BEGIN
     UPDATE pipeline.task_runs SET
         status = new_status,
-        ended_at = CASE WHEN new_status = 'scheduled' THEN NULL ELSE clock_timestamp() END,
+        ended_at = CASE WHEN new_status = 'scheduled' THEN NULL ELSE coalesce(at, clock_timestamp()) END,
         scheduled_at = CASE WHEN new_status = 'scheduled' THEN next_poke ELSE scheduled_at END,
-        error = err, sqlstate = err_state, rows_affected = nrows
+        error = err, sqlstate = err_state, error_detail = err_detail, error_hint = err_hint,
+        error_context = err_context, rows_affected = nrows
      WHERE task_run_id = id AND status = 'running'
     RETURNING * INTO tr;
     IF FOUND AND new_status = 'failed' THEN
@@ -1178,8 +1342,10 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION pipeline._task_run_finish(bigint, text, text, text, bigint, timestamptz) IS
-'scheduler: records the outcome of a running attempt and NOTIFYs pipeline_scheduler of a failure';
+COMMENT ON FUNCTION pipeline._task_run_finish(bigint, text, text, text, bigint, timestamptz, text, text, text, timestamptz) IS
+'scheduler: records the outcome of a running attempt (the error''s message, SQLSTATE, detail, hint and context; at: when, default now) and NOTIFYs pipeline_scheduler of a failure';
+REVOKE ALL ON FUNCTION pipeline._task_run_finish(bigint, text, text, text, bigint, timestamptz, text, text, text, timestamptz)
+    FROM PUBLIC;
 
 -- The runner's start: what to run, in which data interval.
 CREATE FUNCTION pipeline._task_run_start(id bigint)
@@ -1205,6 +1371,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pipeline._task_run_start(bigint) IS
 'scheduler: a runner marks its attempt started and reads what to run, in which data interval';
+REVOKE ALL ON FUNCTION pipeline._task_run_start(bigint) FROM PUBLIC;
 
 -- Pick queued attempts, oldest first, and mark them running.  The
 -- scheduler starts a runner as the DAG's owner by OID: the name it hands
@@ -1229,6 +1396,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION pipeline._scheduler_dispatch(integer) IS
 'scheduler: marks up to n queued attempts running, oldest first, for the coordinator to start their runners';
+REVOKE ALL ON FUNCTION pipeline._scheduler_dispatch(integer) FROM PUBLIC;
 
 -- The latest attempt of each task of each running DAG run; a failed one
 -- with retries left is 'up_for_retry' (not done), so no decision depends
@@ -1245,14 +1413,15 @@ SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
 COMMENT ON VIEW pipeline._latest_attempts IS
 'scheduler: the latest attempt of each task of each running DAG run (failed with retries left: up_for_retry)';
 
--- One pass of the state machine; returns when it next has something to do.
-CREATE FUNCTION pipeline._scheduler_tick(recover boolean, cleanup boolean)
+-- One pass of the state machine at instant "now" (the coordinator passes
+-- the clock; a test any instant); returns when it next has something to
+-- do.  Reads no clock itself.
+CREATE FUNCTION pipeline._scheduler_tick(recover boolean, cleanup boolean, now timestamptz)
 RETURNS timestamptz
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    now_ timestamptz := clock_timestamp();
     wake timestamptz;
     dg pipeline.dags;
     f timestamptz;
@@ -1261,42 +1430,46 @@ DECLARE
     q record;
     v bigint;
     fin record;
+    unwatched boolean;
 BEGIN
     -- 0. after a restart, nothing is running any more
     IF recover THEN
         PERFORM pipeline._task_run_finish(tr.task_run_id, 'failed',
-                    'the server or the scheduler restarted while the task ran', '57P01', NULL)
+                    'the server or the scheduler restarted while the task ran', '57P01', NULL,
+                    at => now)
            FROM pipeline.task_runs tr WHERE tr.status = 'running';
     END IF;
 
     -- 1. scheduled fires that are due: every missed one with catch-up,
-    --    else only the latest (and not while a run of the DAG still waits)
-    FOR dg IN SELECT * FROM pipeline.dags
-              WHERE enabled AND next_fire_at <= now_
-              ORDER BY next_fire_at FOR UPDATE SKIP LOCKED LOOP
+    --    else only the latest (and not while a run of the DAG still waits).
+    --    A DAG without tasks does not fire: its fires wait for its tasks.
+    FOR dg IN SELECT d.* FROM pipeline.dags d
+              WHERE d.enabled AND d.next_fire_at <= now
+                AND EXISTS (SELECT 1 FROM pipeline.tasks t WHERE t.dag_id = d.dag_id)
+              ORDER BY d.next_fire_at FOR UPDATE OF d SKIP LOCKED LOOP
         last_fire := NULL;
         IF dg.catchup THEN
             f := dg.next_fire_at;
             n := 0;
-            WHILE f <= now_ AND (dg.end_date IS NULL OR f <= dg.end_date) AND n < 1000 LOOP
-                INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
-                VALUES (dg.dag_id, dg.name, 'scheduled', pipeline.cron_prev(dg.schedule, f, dg.timezone), f)
+            WHILE f <= now AND (dg.end_date IS NULL OR f <= dg.end_date) AND n < 1000 LOOP
+                INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end, created_at)
+                VALUES (dg.dag_id, dg.name, 'scheduled', pipeline.cron_prev(dg.schedule, f, dg.timezone), f, now)
                 ON CONFLICT DO NOTHING;
                 last_fire := f;
                 f := pipeline.cron_next(dg.schedule, f, dg.timezone);
                 n := n + 1;
             END LOOP;
         ELSE
-            f := pipeline.cron_prev(dg.schedule, now_ + interval '1 microsecond', dg.timezone);
+            f := pipeline.cron_prev(dg.schedule, now + interval '1 microsecond', dg.timezone);
             last_fire := f;
             IF (dg.end_date IS NULL OR f <= dg.end_date)
                AND NOT EXISTS (SELECT 1 FROM pipeline.dag_runs r
                                 WHERE r.dag_id = dg.dag_id AND r.status = 'queued') THEN
-                INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
-                VALUES (dg.dag_id, dg.name, 'scheduled', pipeline.cron_prev(dg.schedule, f, dg.timezone), f)
+                INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end, created_at)
+                VALUES (dg.dag_id, dg.name, 'scheduled', pipeline.cron_prev(dg.schedule, f, dg.timezone), f, now)
                 ON CONFLICT DO NOTHING;
             END IF;
-            f := pipeline.cron_next(dg.schedule, now_, dg.timezone);
+            f := pipeline.cron_next(dg.schedule, now, dg.timezone);
         END IF;
         IF dg.end_date IS NOT NULL AND f > dg.end_date THEN
             f := NULL;
@@ -1305,7 +1478,31 @@ BEGIN
          WHERE dag_id = dg.dag_id;
     END LOOP;
 
-    -- 2. data-aware triggers: new committed data, at most every trigger_interval
+    -- 2. data-aware triggers.  First the watched tables that were dropped
+    --    (and perhaps created again) or renamed; while one is missing, look
+    --    again every 5 seconds (nothing wakes the scheduler when a table is
+    --    created)
+    FOR dg IN SELECT d.* FROM pipeline.dags d
+              WHERE d.trigger_on IS NOT NULL
+                AND (d.watch_problem IS NOT NULL OR EXISTS (
+                     SELECT 1 FROM unnest(d.trigger_on, d.trigger_on_names) w(rel, name)
+                      WHERE w.rel IS NOT NULL
+                        AND (w.name IS NULL OR w.name IS DISTINCT FROM pipeline._qualified_name(w.rel))))
+              FOR UPDATE OF d SKIP LOCKED LOOP
+        BEGIN
+            unwatched := pipeline._rewatch(dg);
+        EXCEPTION WHEN OTHERS THEN
+            -- (a role's watched-table limit, say): said in its status, not
+            -- a failed pass for every DAG
+            UPDATE pipeline.dags SET watch_problem = SQLERRM WHERE dag_id = dg.dag_id;
+            unwatched := true;
+        END;
+        IF unwatched THEN
+            wake := least(wake, now + interval '5 seconds');
+        END IF;
+    END LOOP;
+
+    --    Then new committed data, at most every trigger_interval
     FOR dg IN SELECT * FROM pipeline.dags WHERE enabled AND trigger_on IS NOT NULL LOOP
         v := pipeline._data_version(dg.trigger_on);
         IF dg.data_seen IS NULL THEN
@@ -1316,7 +1513,9 @@ BEGIN
         -- new data: a version not run for, or data noted before a restart
         -- (shared memory forgets the versions, the catalog does not)
         CONTINUE WHEN NOT (dg.data_pending OR (v IS NOT NULL AND v <> dg.data_seen));
-        IF dg.data_run_at IS NOT NULL AND dg.data_run_at + dg.trigger_interval > now_ THEN
+        -- a DAG without tasks: the data waits for them
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pipeline.tasks t WHERE t.dag_id = dg.dag_id);
+        IF dg.data_run_at IS NOT NULL AND dg.data_run_at + dg.trigger_interval > now THEN
             IF NOT dg.data_pending THEN
                 UPDATE pipeline.dags SET data_pending = true, data_seen = coalesce(v, data_seen)
                  WHERE dag_id = dg.dag_id;
@@ -1325,10 +1524,10 @@ BEGIN
             CONTINUE;
         END IF;
         IF NOT EXISTS (SELECT 1 FROM pipeline.dag_runs r WHERE r.dag_id = dg.dag_id AND r.status = 'queued') THEN
-            INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
-            VALUES (dg.dag_id, dg.name, 'data', coalesce(dg.data_run_at, dg.created_at), now_);
+            INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end, created_at)
+            VALUES (dg.dag_id, dg.name, 'data', coalesce(dg.data_run_at, dg.created_at), now, now);
         END IF;
-        UPDATE pipeline.dags SET data_seen = coalesce(v, data_seen), data_run_at = now_,
+        UPDATE pipeline.dags SET data_seen = coalesce(v, data_seen), data_run_at = now,
                data_pending = false
          WHERE dag_id = dg.dag_id;
     END LOOP;
@@ -1338,7 +1537,7 @@ BEGIN
                                     logical_date, scheduled_at)
     SELECT tr.run_id, tr.dag_id, tr.dag, tr.task, tr.attempt + 1, tr.retry + 1, 'scheduled',
            tr.logical_date,
-           coalesce(tr.ended_at, now_) + least(t.max_retry_delay,
+           coalesce(tr.ended_at, now) + least(t.max_retry_delay,
                t.retry_delay * CASE WHEN t.retry_exponential_backoff THEN power(2, tr.retry) ELSE 1 END)
       FROM pipeline.dag_runs r
       JOIN pipeline.task_runs tr ON tr.run_id = r.run_id
@@ -1349,7 +1548,7 @@ BEGIN
 
     -- 4. retries and sensor pokes whose time has come are queued
     UPDATE pipeline.task_runs SET status = 'queued'
-     WHERE status = 'scheduled' AND scheduled_at <= now_;
+     WHERE status = 'scheduled' AND scheduled_at <= now;
 
     -- 5.-7. until no run starts: trigger rules, finished runs, starting runs
     LOOP
@@ -1383,8 +1582,8 @@ BEGIN
                   FROM counted c)
             UPDATE pipeline.task_runs tr SET
                 status = x.decision,
-                scheduled_at = now_,
-                ended_at = CASE WHEN x.decision = 'queued' THEN NULL ELSE now_ END
+                scheduled_at = now,
+                ended_at = CASE WHEN x.decision = 'queued' THEN NULL ELSE now END
               FROM decided x
              WHERE tr.task_run_id = x.task_run_id AND x.decision IS NOT NULL
                AND (x.decision <> 'queued' OR NOT x.depends_on_past
@@ -1397,7 +1596,8 @@ BEGIN
             EXIT WHEN n = 0;
         END LOOP;
 
-        -- 6. DAG runs whose tasks are all done: success, or failed when a task failed
+        -- 6. DAG runs whose tasks are all done: success, or failed when a
+        --    task failed (a run whose tasks were all dropped meanwhile too)
         FOR fin IN
             WITH done AS (
                 SELECT r.run_id, bool_or(l.status IN ('failed', 'upstream_failed')) AS failed
@@ -1408,7 +1608,7 @@ BEGIN
                        OR count(l.task) = 0)
             UPDATE pipeline.dag_runs r SET
                 status = CASE WHEN coalesce(done.failed, false) THEN 'failed' ELSE 'success' END,
-                ended_at = now_
+                ended_at = now
               FROM done WHERE done.run_id = r.run_id
             RETURNING r.*
         LOOP
@@ -1426,6 +1626,8 @@ BEGIN
 
         -- 7. queued DAG runs start, oldest first, within max_active_runs (a run
         --    that finished may have made room); their tasks wait for upstream.
+        --    A run of a DAG without tasks stays queued until it has some (in
+        --    the statement that makes the attempts, so it sees the same tasks).
         --    DAG by DAG, each statement an index probe: one statement over all
         --    queued runs got cubic plans from statistics taken while idle
         n := 0;
@@ -1436,15 +1638,16 @@ BEGIN
                    JOIN pipeline.dags d ON d.dag_id = x.dag_id LOOP
             CONTINUE WHEN q.room <= 0;
             WITH started AS (
-                UPDATE pipeline.dag_runs r SET status = 'running', started_at = now_
+                UPDATE pipeline.dag_runs r SET status = 'running', started_at = now
                  WHERE r.run_id = ANY (ARRAY(
                         SELECT c.run_id FROM pipeline.dag_runs c
                          WHERE c.dag_id = q.dag_id AND c.status = 'queued'
+                           AND EXISTS (SELECT 1 FROM pipeline.tasks t WHERE t.dag_id = q.dag_id)
                          ORDER BY c.logical_date, c.run_id LIMIT q.room))
                 RETURNING r.run_id, r.dag_id, r.dag, r.logical_date),
             waiting AS (
                 INSERT INTO pipeline.task_runs (run_id, dag_id, dag, task, status, logical_date, scheduled_at)
-                SELECT s.run_id, s.dag_id, s.dag, t.name, 'waiting', s.logical_date, now_
+                SELECT s.run_id, s.dag_id, s.dag, t.name, 'waiting', s.logical_date, now
                   FROM started s JOIN pipeline.tasks t ON t.dag_id = s.dag_id)
             SELECT n + count(*) INTO n FROM started;
         END LOOP;
@@ -1463,19 +1666,28 @@ BEGIN
     IF cleanup THEN
         DELETE FROM pipeline.dag_runs r USING pipeline.dags dd
          WHERE r.dag_id = dd.dag_id AND r.status IN ('success', 'failed')
-           AND r.ended_at < now_ - dd.history_retention;
+           AND r.ended_at < now - dd.history_retention;
     END IF;
 
-    -- 9. when something next falls due
+    -- 9. when something next falls due (a DAG without tasks: when it has some,
+    --    and adding one wakes the scheduler)
     RETURN least(wake,
-                 (SELECT min(next_fire_at) FROM pipeline.dags WHERE enabled),
+                 (SELECT min(d.next_fire_at) FROM pipeline.dags d
+                   WHERE d.enabled AND EXISTS (SELECT 1 FROM pipeline.tasks t WHERE t.dag_id = d.dag_id)),
                  (SELECT min(scheduled_at) FROM pipeline.task_runs WHERE status = 'scheduled'));
 END
 $$;
-COMMENT ON FUNCTION pipeline._scheduler_tick(boolean, boolean) IS
-'scheduler: one pass of the state machine (fires, data triggers, runs, retries, trigger rules, completions, retention); returns when it next has work';
+COMMENT ON FUNCTION pipeline._scheduler_tick(boolean, boolean, timestamptz) IS
+'scheduler: one pass of the state machine at instant now (fires, data triggers, runs, retries, trigger rules, completions, retention); returns when it next has work';
+REVOKE ALL ON FUNCTION pipeline._scheduler_tick(boolean, boolean, timestamptz) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION pipeline._scheduler_tick(boolean, boolean),
-    pipeline._scheduler_dispatch(integer), pipeline._task_run_start(bigint),
-    pipeline._task_run_finish(bigint, text, text, text, bigint, timestamptz),
-    pipeline._data_version(regclass[]) FROM PUBLIC;
+-- The tick at the current time: 0.5.0's signature, kept for a coordinator
+-- older than 0.6.0
+CREATE FUNCTION pipeline._scheduler_tick(recover boolean, cleanup boolean)
+RETURNS timestamptz
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pipeline._scheduler_tick(recover, cleanup, pg_catalog.clock_timestamp()) $$;
+COMMENT ON FUNCTION pipeline._scheduler_tick(boolean, boolean) IS
+'scheduler: one pass of the state machine at the current time (see _scheduler_tick(boolean, boolean, timestamptz))';
+REVOKE ALL ON FUNCTION pipeline._scheduler_tick(boolean, boolean) FROM PUBLIC;

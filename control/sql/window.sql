@@ -93,11 +93,20 @@ CREATE TABLE pipeline.windows (
     last_error       text,
     last_error_at    timestamptz,
     created_at       timestamptz NOT NULL DEFAULT now(),
-    owner_oid        oid                            -- set by trigger _owner_oid
+    owner_oid        oid,                           -- set by trigger _owner_oid
+    -- the rest of a maintenance error, beside last_error (last: 0.6.0 added them)
+    last_error_sqlstate text,
+    last_error_detail   text,
+    last_error_hint     text,
+    last_error_context  text
 );
 COMMENT ON TABLE pipeline.windows IS
 'window aggregates: a source table aggregated per window and group, kept up to date by pg_pipeline';
 COMMENT ON COLUMN pipeline.windows.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.windows.last_error_sqlstate IS 'the SQLSTATE of last_error';
+COMMENT ON COLUMN pipeline.windows.last_error_detail IS 'the DETAIL of last_error';
+COMMENT ON COLUMN pipeline.windows.last_error_hint IS 'the HINT of last_error';
+COMMENT ON COLUMN pipeline.windows.last_error_context IS 'the CONTEXT of last_error (where it was raised)';
 SELECT pg_catalog.pg_extension_config_dump('pipeline.windows', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.windows_id_seq', '');
 -- a role sees and changes its own windows; pipeline_admin sees them all
@@ -144,7 +153,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    mutable text[] := '{owner,maintained_at,last_error,last_error_at}';
+    mutable text[] := '{owner,maintained_at,last_error,last_error_at,last_error_sqlstate,'
+                      'last_error_detail,last_error_hint,last_error_context}';
 BEGIN
     IF (to_jsonb(NEW) - mutable) IS DISTINCT FROM (to_jsonb(OLD) - mutable) THEN
         RAISE EXCEPTION 'the definition of window aggregate "%" cannot be updated', OLD.name
@@ -157,13 +167,36 @@ $$;
 COMMENT ON FUNCTION pipeline._window_frozen() IS
 'trigger: a window aggregate''s definition is written once, by create_window';
 
--- BEFORE triggers fire by name: frozen, guard (the writer owns a new
--- window; a non-owner changes only the maintenance columns), owner_oid
+-- maintenance that succeeds sets last_error to NULL: the rest goes with it
+CREATE FUNCTION pipeline._window_error_cleared()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.last_error IS NULL THEN
+        NEW.last_error_sqlstate := NULL;
+        NEW.last_error_detail := NULL;
+        NEW.last_error_hint := NULL;
+        NEW.last_error_context := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._window_error_cleared() IS
+'trigger: a window aggregate''s error cleared clears its SQLSTATE, detail, hint and context too';
+
+-- BEFORE triggers fire by name: error_cleared, frozen, guard (the writer
+-- owns a new window; a non-owner changes only the maintenance columns),
+-- owner_oid
+CREATE TRIGGER error_cleared BEFORE UPDATE OF last_error ON pipeline.windows
+    FOR EACH ROW EXECUTE FUNCTION pipeline._window_error_cleared();
 CREATE TRIGGER frozen BEFORE UPDATE ON pipeline.windows
     FOR EACH ROW EXECUTE FUNCTION pipeline._window_frozen();
 CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.windows
     FOR EACH ROW EXECUTE FUNCTION pipeline._owner_guard('window aggregate',
-        'maintained_at', 'last_error', 'last_error_at');
+        'maintained_at', 'last_error', 'last_error_at', 'last_error_sqlstate',
+        'last_error_detail', 'last_error_hint', 'last_error_context');
 CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.windows
     FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
 -- windows need the maintainer worker (async merges, sweeps): the coordinator starts it
@@ -286,7 +319,8 @@ SELECT w.name, w.source, w.kind, w.size, w.slide, w.group_by, w.mode, w.emit,
        w.late_rows AS late_policy, w.allowed_lateness, p.max_event_time,
        p.max_event_time - w.allowed_lateness AS watermark,
        c.open_windows, c.final_windows, p.late_rows,
-       c.pending_delta, w.maintained_at, w.last_error, w.last_error_at
+       c.pending_delta, w.maintained_at, w.last_error, w.last_error_at,
+       w.last_error_sqlstate, w.last_error_detail, w.last_error_hint, w.last_error_context
   FROM pipeline.windows w, LATERAL pipeline.window_counts(w) c,
        LATERAL (SELECT max(g.max_event_time) AS max_event_time, coalesce(sum(g.late), 0)::bigint AS late_rows
                   FROM pipeline.window_progress g WHERE g.window_id = w.id) p;
