@@ -10,7 +10,7 @@
 # previous release.
 
 EXTENSION    = pg_pipeline
-EXTVERSION   = 0.5.0
+EXTVERSION   = 0.6.0
 MODULE_big   = pg_pipeline
 
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))

@@ -135,7 +135,8 @@ pp_window_load(int32 id, bool missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("window aggregate \"%s\" lost its state table or its source", def->name),
-				 errhint("Drop it with pipeline.drop_window() and create it again.")));
+				 errhint("A superuser removes it with pipeline._window_fix_dependencies(%d); "
+						 "then create it again.", id)));
 	def->source_oid = DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull));
 	def->time_col = pstrdup(quote_identifier(get_text(tup, desc, 8)));
 	def->time_type = DatumGetObjectId(SPI_getbinval(tup, desc, 9, &isnull));

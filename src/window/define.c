@@ -14,6 +14,7 @@
  *	create	create_relations: the state table and its indexes, and the view,
  *			delta and late tables the options ask for; insert_catalog_row;
  *			create_triggers: the statement triggers on the source;
+ *			record_dependencies: in pg_depend, as a view's (depend.c);
  *	fill	fill: the state from the rows already in the source.
  * Everything runs as the calling user, who owns what is created.
  *
@@ -879,6 +880,21 @@ create_triggers(NewWindow *w)
 }
 
 /*
+ * Step 3, create (continued): the window's dependencies in pg_depend, as
+ * a view has them (depend.c): its relations and triggers cannot be dropped
+ * apart from it, and CASCADE drops it whole.  Connected to SPI.
+ */
+static void
+record_dependencies(NewWindow *w)
+{
+	WindowRelations rels;
+
+	if (!pp_window_read_relations(w->id, &rels, NULL))
+		elog(ERROR, "could not read window aggregate %d", w->id);
+	pp_window_record_dependencies(w->id, &rels);
+}
+
+/*
  * Recomputes read the source by time: a NOTICE when no index on the time
  * column helps them.  Connected to SPI.
  */
@@ -916,10 +932,10 @@ fill(NewWindow *w)
 
 /*
  * pipeline.create_window(): parse the arguments, check the definition and
- * name what it creates, create the relations, the catalog row and the
- * triggers, then fill the state from the source.  Everything runs as the
- * caller, who owns what is created, in the caller's transaction: an error
- * in any step leaves nothing behind.
+ * name what it creates, create the relations, the catalog row, the
+ * triggers and the dependencies, then fill the state from the source.
+ * Everything runs as the caller, who owns what is created, in the caller's
+ * transaction: an error in any step leaves nothing behind.
  */
 PG_FUNCTION_INFO_V1(pipeline_create_window);
 Datum
@@ -936,6 +952,7 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 	create_relations(&w);
 	w.id = insert_catalog_row(&w);
 	create_triggers(&w);
+	record_dependencies(&w);
 	notice_without_time_index(&w);
 	fill(&w);
 	SPI_finish();
@@ -959,30 +976,19 @@ pipeline_drop_window(PG_FUNCTION_ARGS)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
 	int32		id;
+	WindowRelations w;
 	Oid			rels[4];
-	Oid			source;
-	char	   *source_q;
 
 	SPI_connect();
 	id = window_arg(fcinfo, 0);
 	values[0] = Int32GetDatum(id);
-	if (SPI_execute_with_args("SELECT source::oid, result::oid, state_table::oid, delta_table::oid, "
-							  "late_table::oid FROM pipeline.windows WHERE id = $1",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+	if (!pp_window_read_relations(id, &w, NULL))
 		elog(ERROR, "could not read pipeline.windows");
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	source = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-	for (int i = 0; i < 4; i++)
-	{
-		rels[i] = DatumGetObjectId(SPI_getbinval(tup, desc, i + 2, &isnull));
-		if (isnull)
-			rels[i] = InvalidOid;
-	}
+	rels[0] = w.result;
+	rels[1] = w.state;
+	rels[2] = w.delta;
+	rels[3] = w.late;
 
 	/*
 	 * Lock in the order maintenance does (source, then the window's tables,
@@ -991,8 +997,8 @@ pipeline_drop_window(PG_FUNCTION_ARGS)
 	 * maintainer to finish instead of deadlocking with them (the maintainer
 	 * then finds the window gone).
 	 */
-	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(source)))
-		LockRelationOid(source, ShareRowExclusiveLock);
+	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(w.source)))
+		LockRelationOid(w.source, ShareRowExclusiveLock);
 	{
 		/* delta (triggers, then the drain), late table, state, result */
 		static const int order[4] = {2, 3, 1, 0};
@@ -1010,14 +1016,13 @@ pipeline_drop_window(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only the owner of a window aggregate can drop it")));
-	source_q = qualified_name(source);
-	if (source_q)
-	{
-		static const char *const events[] = {"insert", "update", "delete", "truncate"};
+	pp_window_drop_triggers(id, w.source);
 
-		for (int i = 0; i < 4; i++)
-			exec(psprintf("DROP TRIGGER IF EXISTS pp_window_%d_%s ON %s", id, events[i], source_q));
-	}
+	/*
+	 * The result takes the window's other relations with it (depend.c);
+	 * those of a window made before 0.6.0 without its dependencies are
+	 * dropped one by one.
+	 */
 	for (int i = 0; i < 4; i++)
 	{
 		char	   *q = OidIsValid(rels[i]) ? qualified_name(rels[i]) : NULL;
@@ -1101,79 +1106,4 @@ pipeline_flush_window(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_INT64((int64) merged);
-}
-
-/* A trigger's name, or NULL. */
-static char *
-trigger_name(Oid trigoid)
-{
-	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	char	   *name = NULL;
-
-	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigoid));
-	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		name = pstrdup(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname));
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return name;
-}
-
-/*
- * pp_window_check_rename
- *		Refuse ALTER TABLE ... RENAME COLUMN of a column a window aggregate
- *		reads: the window keeps the column by name, so the rename would break
- *		every later write to the table.  Its triggers depend on the column
- *		(see create_window); called from the utility hook.
- */
-void
-pp_window_check_rename(RenameStmt *stmt)
-{
-	Oid			relid;
-	AttrNumber	attnum;
-	Relation	depend;
-	ScanKeyData key[3];
-	SysScanDesc scan;
-	HeapTuple	tup;
-
-	if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL || stmt->subname == NULL)
-		return;
-	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (!OidIsValid(relid))
-		return;
-	attnum = get_attnum(relid, stmt->subname);
-	if (attnum == InvalidAttrNumber)
-		return;
-
-	depend = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(RelationRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(attnum));
-	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 3, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-		char	   *trigger;
-
-		if (dep->classid != TriggerRelationId)
-			continue;
-		trigger = trigger_name(dep->objid);
-		if (trigger && strncmp(trigger, "pp_window_", 10) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("cannot rename column \"%s\" of table \"%s\": a window aggregate reads it",
-							stmt->subname, get_rel_name(relid)),
-					 errdetail("Trigger \"%s\" maintains a window aggregate that names the column.", trigger),
-					 errhint("Drop the window with pipeline.drop_window(), rename the column, "
-							 "then create the window again.")));
-	}
-	systable_endscan(scan);
-	table_close(depend, AccessShareLock);
 }

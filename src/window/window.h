@@ -89,6 +89,16 @@ typedef struct PipelineWindow
 	bool		late_old_rows;	/* deleted rows count as late (not for an UPDATE) */
 } PipelineWindow;
 
+/* A window's relations, by OID (InvalidOid: the window has none). */
+typedef struct WindowRelations
+{
+	Oid			source;
+	Oid			result;			/* the state table, or the view over it */
+	Oid			state;
+	Oid			delta;			/* async */
+	Oid			late;			/* side_table */
+} WindowRelations;
+
 /* catalog.c: reading pipeline.windows */
 extern PipelineWindow *pp_window_load(int32 id, bool missing_ok);
 extern int32 pp_window_id_of(Oid result, bool missing_ok);
@@ -121,6 +131,11 @@ extern uint64 pp_window_sweep(PipelineWindow *def);
 
 /* trigger.c: the data trigger */
 extern void pp_window_wake_maintainer_at_commit(void);
+
+/* depend.c: the window's dependencies in pg_depend */
+extern bool pp_window_read_relations(int32 id, WindowRelations *rels, char **name);
+extern void pp_window_record_dependencies(int32 id, const WindowRelations *rels);
+extern void pp_window_drop_triggers(int32 id, Oid source);
 
 
 #endif							/* PP_WINDOW_H */
