@@ -295,24 +295,43 @@ COMMENT ON FUNCTION pipeline.alter_window(regclass, pipeline.window_spec, text, 
 'changes a window aggregate (NULL keeps an option) and rebuilds it from the source';
 
 -- Counts behind pipeline.window_status (one window's tables).
+-- a relation that no longer exists (a window broken before 0.6.0 recorded
+-- its dependencies) gives NULL counts, not an error
 CREATE FUNCTION pipeline.window_counts(w pipeline.windows,
     OUT open_windows bigint, OUT final_windows bigint, OUT pending_delta bigint)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    EXECUTE format('SELECT count(DISTINCT (window_start, window_end)) FILTER (WHERE NOT is_final),
-                           count(DISTINCT (window_start, window_end)) FILTER (WHERE is_final) FROM %s',
-                   w.state_table)
-       INTO open_windows, final_windows;
-    pending_delta := 0;
-    IF w.delta_table IS NOT NULL THEN
+    IF EXISTS (SELECT FROM pg_class c WHERE c.oid = w.state_table) THEN
+        EXECUTE format('SELECT count(DISTINCT (window_start, window_end)) FILTER (WHERE NOT is_final),
+                               count(DISTINCT (window_start, window_end)) FILTER (WHERE is_final) FROM %s',
+                       w.state_table)
+           INTO open_windows, final_windows;
+    END IF;
+    IF w.delta_table IS NULL THEN
+        pending_delta := 0;
+    ELSIF EXISTS (SELECT FROM pg_class c WHERE c.oid = w.delta_table) THEN
         EXECUTE format('SELECT count(*) FROM %s', w.delta_table) INTO pending_delta;
     END IF;
 END
 $$;
 COMMENT ON FUNCTION pipeline.window_counts(pipeline.windows) IS
 'open and final windows, and delta rows waiting, of one window aggregate';
+
+-- A window's relations and triggers are recorded in pg_depend when it is
+-- created (src/window/depend.c): DROP TABLE of its result, its internal
+-- tables or its source is refused with PostgreSQL's own error, and with
+-- CASCADE (DROP TABLE, DROP VIEW, DROP SCHEMA, DROP OWNED) the whole
+-- window goes; the object access hook then deletes its catalog row.  This
+-- records them again where they are missing (windows restored by pg_dump).
+CREATE FUNCTION pipeline._window_fix_dependencies(window_id integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pipeline__window_fix_dependencies'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION pipeline._window_fix_dependencies(integer) IS
+'records a window aggregate''s dependencies in pg_depend (windows made before 0.6.0, or restored); removes a window that lost a relation; returns whether it is kept';
+REVOKE ALL ON FUNCTION pipeline._window_fix_dependencies(integer) FROM PUBLIC;
 
 CREATE VIEW pipeline.window_status WITH (security_invoker = true) AS
 SELECT w.name, w.source, w.kind, w.size, w.slide, w.group_by, w.mode, w.emit,

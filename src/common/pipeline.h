@@ -255,8 +255,10 @@ extern void pp_scheduler_tables_written(struct List *relids);
 extern int	pp_window_delay_ms;
 extern int	pp_window_work_mem_kb;
 extern void pp_window_maintainer_main(PipelineWorkerArgs *args);
+extern void pp_window_wanted(struct PipelineSupervisor *sup);
 struct RenameStmt;
 extern void pp_window_check_rename(struct RenameStmt *stmt);
+extern void pp_window_relation_dropped(Oid relid, int dropflags);
 
 /* src/kafka/fdw.c: a Kafka server or user mapping changed (from the hook) */
 extern void pp_kafka_connection_changed(const char *server, Oid role);

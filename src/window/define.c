@@ -4,13 +4,18 @@
  *	  pipeline.create_window(), drop_window(), rebuild_window() and
  *	  flush_window(): what a user calls.
  *
- * create_window() checks the definition, reads the aggregates with
- * PostgreSQL's own parser (parse analysis of "SELECT <aggregates> FROM
- * <source>", so unknown columns and bad calls get PostgreSQL's errors),
- * decides how each aggregate is kept (window.h, AggKind), creates the state
- * table and its indexes (and the view, delta and late tables the options
- * ask for), records the window in pipeline.windows, creates the statement
- * triggers on the source and fills the state from the rows already there.
+ * create_window() is a list of steps, as pg_ivm's create_immv is:
+ *	parse	parse_arguments: the options, the window kind and its sizes;
+ *	check	check_definition: the source, its time and group columns, the
+ *			aggregates read with PostgreSQL's own parser (parse analysis of
+ *			"SELECT <aggregates> FROM <source>", so unknown columns and bad
+ *			calls get PostgreSQL's errors) and how each is kept (window.h,
+ *			AggKind); name_relations, check_sink;
+ *	create	create_relations: the state table and its indexes, and the view,
+ *			delta and late tables the options ask for; insert_catalog_row;
+ *			create_triggers: the statement triggers on the source;
+ *			record_dependencies: in pg_depend, as a view's (depend.c);
+ *	fill	fill: the state from the rows already in the source.
  * Everything runs as the calling user, who owns what is created.
  *
  *-------------------------------------------------------------------------
@@ -382,89 +387,107 @@ with_suffix(const char *rel, const char *suffix)
 	return psprintf("%.*s%s", len, rel, suffix);
 }
 
-PG_FUNCTION_INFO_V1(pipeline_create_window);
-Datum
-pipeline_create_window(PG_FUNCTION_ARGS)
+/*
+ * A window aggregate being created: what create_window() reads from its
+ * arguments (parse_arguments), what the checks derive from the source and
+ * the aggregates (check_definition), the names of the relations it
+ * creates (name_relations), and its id once the catalog has it.
+ */
+typedef struct NewWindow
+{
+	/* the arguments */
+	char	   *name;
+	Oid			source;
+	char	   *time_column;
+	char	   *kind;			/* tumble, hop, cumulate or session */
+	Interval   *size;
+	Interval   *slide;			/* hop: the slide; cumulate: the step */
+	char	   *aggregates;
+	List	   *groups;			/* group column names */
+	Datum		allowed_lateness;	/* interval */
+	char	   *emit;
+	char	   *late_rows;
+	char	   *mode;
+	bool		has_retention;
+	Datum		retention;		/* interval */
+	char	   *sink;			/* or NULL */
+
+	/* from the checks */
+	AttrNumber	time_attnum;
+	char	   *ttype;			/* the time column's type, as SQL */
+	char	   *source_q;		/* qualified and quoted */
+	List	   *aggs;			/* AggColumns */
+	List	   *cols;			/* the source columns maintenance reads */
+
+	/* what is created */
+	RangeVar   *rv;				/* the result */
+	char	   *result_q,
+			   *state_q,
+			   *delta_q,		/* async only */
+			   *late_q;			/* side_table only */
+	int32		id;
+} NewWindow;
+
+/*
+ * Step 1, parse: the arguments, the options' values, the window kind and
+ * its sizes.  Nothing is looked up yet.
+ */
+static void
+parse_arguments(FunctionCallInfo fcinfo, NewWindow *w)
 {
 	static const char *const emits[] = {"on_update", "on_close", NULL};
 	static const char *const lates[] = {"update", "drop", "side_table", NULL};
 	static const char *const modes[] = {"sync", "async", NULL};
-	char	   *name = text_arg(fcinfo, 0, "name");
-	Oid			source;
-	char	   *time_column;
 	HeapTupleHeader spec;
-	char	   *aggregates = text_arg(fcinfo, 4, "aggregates");
-	char	   *emit = text_arg(fcinfo, 7, "emit");
-	char	   *late_rows = text_arg(fcinfo, 8, "late_rows");
-	char	   *mode = text_arg(fcinfo, 9, "mode");
-	char	   *sink = PG_ARGISNULL(11) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(11));
-	char	   *kind;
 	bool		isnull;
 	Datum		d;
 	int64		size_us,
 				slide_us = 0;
-	Interval   *size,
-			   *slide = NULL;
-	char		relkind;
-	AttrNumber	time_attnum;
-	Oid			time_type;
-	List	   *groups = NIL;
-	List	   *aggs;
-	Bitmapset  *attnos = NULL;
-	List	   *names;
-	RangeVar   *rv;
-	Oid			nsp;
-	char	   *nspname;
-	char	   *relname;
-	char	   *result_q,
-			   *state_q,
-			   *delta_q = NULL,
-			   *late_q = NULL;
-	char	   *source_q;
-	char	   *ttype;
-	StringInfoData buf;
-	ListCell   *lc;
-	List	   *cols = NIL;
-	int32		id;
-	int			i;
 
+	w->name = text_arg(fcinfo, 0, "name");
+	w->aggregates = text_arg(fcinfo, 4, "aggregates");
+	w->emit = text_arg(fcinfo, 7, "emit");
+	w->late_rows = text_arg(fcinfo, 8, "late_rows");
+	w->mode = text_arg(fcinfo, 9, "mode");
+	w->sink = PG_ARGISNULL(11) ? NULL : TextDatumGetCString(PG_GETARG_DATUM(11));
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("source, time_column and window_spec must not be NULL")));
-	source = PG_GETARG_OID(1);
-	time_column = NameStr(*PG_GETARG_NAME(2));
+	w->source = PG_GETARG_OID(1);
+	w->time_column = NameStr(*PG_GETARG_NAME(2));
 	spec = PG_GETARG_HEAPTUPLEHEADER(3);
 
-	check_choice(emit, "emit", emits);
-	check_choice(late_rows, "late_rows", lates);
-	check_choice(mode, "mode", modes);
-	if (strcmp(mode, "async") == 0)
+	check_choice(w->emit, "emit", emits);
+	check_choice(w->late_rows, "late_rows", lates);
+	check_choice(w->mode, "mode", modes);
+	if (strcmp(w->mode, "async") == 0)
 		pp_shmem_require();
 
 	/* the window kind and its sizes */
 	d = GetAttributeByName(spec, "kind", &isnull);
-	kind = isnull ? "" : TextDatumGetCString(d);
+	w->kind = isnull ? "" : TextDatumGetCString(d);
 	d = GetAttributeByName(spec, "size", &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the window size must not be NULL")));
-	size = DatumGetIntervalP(d);
-	if (strcmp(kind, "session") == 0)
-		size_us = interval_us(size, "the session gap", true);
-	else if (strcmp(kind, "tumble") == 0 || strcmp(kind, "hop") == 0 || strcmp(kind, "cumulate") == 0)
+	w->size = DatumGetIntervalP(d);
+	if (strcmp(w->kind, "session") == 0)
+		size_us = interval_us(w->size, "the session gap", true);
+	else if (strcmp(w->kind, "tumble") == 0 || strcmp(w->kind, "hop") == 0 ||
+			 strcmp(w->kind, "cumulate") == 0)
 	{
-		bool		cumulate = strcmp(kind, "cumulate") == 0;
+		bool		cumulate = strcmp(w->kind, "cumulate") == 0;
 
-		size_us = interval_us(size, cumulate ? "the largest window size" : "the window size", true);
+		size_us = interval_us(w->size, cumulate ? "the largest window size" : "the window size", true);
 		d = GetAttributeByName(spec, "slide", &isnull);
 		if (isnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the window %s must not be NULL", cumulate ? "step" : "slide")));
-		slide = DatumGetIntervalP(d);
-		slide_us = interval_us(slide, cumulate ? "the window step" : "the window slide", true);
+		w->slide = DatumGetIntervalP(d);
+		slide_us = interval_us(w->slide, cumulate ? "the window step" : "the window slide", true);
 		if (slide_us > size_us)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -478,18 +501,51 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid window kind \"%s\"", kind),
+				 errmsg("invalid window kind \"%s\"", w->kind),
 				 errhint("Build the window_spec with pipeline.tumble(), hop(), cumulate() or session().")));
 	if (PG_ARGISNULL(6))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("allowed_lateness must not be NULL"),
 				 errhint("Use '0' for no lateness.")));
-	(void) interval_us(PG_GETARG_INTERVAL_P(6), "allowed_lateness", false);
-	if (!PG_ARGISNULL(10))
-		(void) interval_us(PG_GETARG_INTERVAL_P(10), "retention", true);
+	w->allowed_lateness = PG_GETARG_DATUM(6);
+	(void) interval_us(DatumGetIntervalP(w->allowed_lateness), "allowed_lateness", false);
+	w->has_retention = !PG_ARGISNULL(10);
+	if (w->has_retention)
+	{
+		w->retention = PG_GETARG_DATUM(10);
+		(void) interval_us(DatumGetIntervalP(w->retention), "retention", true);
+	}
+	if (!PG_ARGISNULL(5))
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
 
-	/* the source, its time column and its group columns */
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+						  &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+			w->groups = lappend(w->groups, nulls[i] ? "" : pstrdup(NameStr(*DatumGetName(elems[i]))));
+	}
+}
+
+/*
+ * Step 2, check: the source is a table the caller may read, its time
+ * column has a time type, the group columns exist (once each), the
+ * aggregates are aggregate calls PostgreSQL's parser accepts over the
+ * source (read_aggregates, which decides how each is kept); collects the
+ * source columns maintenance reads: time, groups, aggregate inputs.
+ */
+static void
+check_definition(NewWindow *w)
+{
+	Oid			source = w->source;
+	char		relkind;
+	Oid			time_type;
+	Bitmapset  *attnos = NULL;
+	List	   *groups = NIL;
+	ListCell   *lc;
+
 	relkind = get_rel_relkind(source);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -500,105 +556,125 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", get_rel_name(source))));
-	source_q = qualified_name(source);
-	time_attnum = source_column(source, time_column);
-	time_type = get_atttype(source, time_attnum);
+	w->source_q = qualified_name(source);
+	w->time_attnum = source_column(source, w->time_column);
+	time_type = get_atttype(source, w->time_attnum);
 	if (time_type != TIMESTAMPTZOID && time_type != TIMESTAMPOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("time column \"%s\" is of type %s", time_column, format_type_be(time_type)),
+				 errmsg("time column \"%s\" is of type %s", w->time_column, format_type_be(time_type)),
 				 errhint("The time column must be timestamptz or timestamp.")));
-	ttype = format_type_be(time_type);
-	cols = lappend(cols, time_column);
-	if (!PG_ARGISNULL(5))
+	w->ttype = format_type_be(time_type);
+	w->cols = lappend(NIL, w->time_column);
+	foreach(lc, w->groups)
 	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
+		char	   *g = lfirst(lc);
+		ListCell   *seen;
 
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
-						  &elems, &nulls, &n);
-		for (i = 0; i < n; i++)
-		{
-			char	   *g = nulls[i] ? "" : pstrdup(NameStr(*DatumGetName(elems[i])));
-
-			(void) source_column(source, g);
-			check_column_name(g, "group column");
-			foreach(lc, groups)
-				if (strcmp(lfirst(lc), g) == 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_DUPLICATE_COLUMN),
-							 errmsg("group column \"%s\" is listed twice", g)));
-			groups = lappend(groups, g);
-		}
+		(void) source_column(source, g);
+		check_column_name(g, "group column");
+		foreach(seen, groups)
+			if (strcmp(lfirst(seen), g) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("group column \"%s\" is listed twice", g)));
+		groups = lappend(groups, g);
 	}
 
-	aggs = read_aggregates(source, aggregates, &attnos);
-	foreach(lc, aggs)
+	w->aggs = read_aggregates(source, w->aggregates, &attnos);
+	foreach(lc, w->aggs)
 	{
 		ListCell   *lg;
 
-		foreach(lg, groups)
+		foreach(lg, w->groups)
 			if (strcmp(((AggColumn *) lfirst(lc))->name, lfirst(lg)) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
 						 errmsg("aggregate name \"%s\" is also a group column", (char *) lfirst(lg))));
 	}
 	/* the source columns maintenance reads: time, groups, aggregate inputs */
-	foreach(lc, groups)
-		cols = add_name(cols, lfirst(lc));
+	foreach(lc, w->groups)
+		w->cols = add_name(w->cols, lfirst(lc));
 	for (int x = -1; (x = bms_next_member(attnos, x)) >= 0;)
 	{
 		char	   *c = get_attname(source, x + FirstLowInvalidHeapAttributeNumber, false);
 
 		if (strncmp(c, "pp_", 3) == 0)
 			check_column_name(c, "source column");
-		cols = add_name(cols, c);
+		w->cols = add_name(w->cols, c);
 	}
+}
 
-	/* the names of what we create */
-	names = pp_qualified_name_list(name);
-	rv = makeRangeVarFromNameList(names);
-	nsp = RangeVarGetCreationNamespace(rv);
+/*
+ * Step 2, check (continued): the names of what is created, all in the
+ * result's schema (with_suffix), and the result's name is free.
+ */
+static void
+name_relations(NewWindow *w)
+{
+	Oid			nsp;
+	char	   *nspname;
+	char	   *relname;
+
+	w->rv = makeRangeVarFromNameList(pp_qualified_name_list(w->name));
+	nsp = RangeVarGetCreationNamespace(w->rv);
 	nspname = get_namespace_name(nsp);
-	relname = rv->relname;
-	result_q = quote_qualified_identifier(nspname, relname);
-	state_q = strcmp(emit, "on_close") == 0 ?
-		quote_qualified_identifier(nspname, with_suffix(relname, "_state")) : result_q;
-	if (strcmp(mode, "async") == 0)
-		delta_q = quote_qualified_identifier(nspname, with_suffix(relname, "_delta"));
-	if (strcmp(late_rows, "side_table") == 0)
-		late_q = quote_qualified_identifier(nspname, with_suffix(relname, "_late"));
+	relname = w->rv->relname;
+	w->result_q = quote_qualified_identifier(nspname, relname);
+	w->state_q = strcmp(w->emit, "on_close") == 0 ?
+		quote_qualified_identifier(nspname, with_suffix(relname, "_state")) : w->result_q;
+	if (strcmp(w->mode, "async") == 0)
+		w->delta_q = quote_qualified_identifier(nspname, with_suffix(relname, "_delta"));
+	if (strcmp(w->late_rows, "side_table") == 0)
+		w->late_q = quote_qualified_identifier(nspname, with_suffix(relname, "_late"));
 
-	if (OidIsValid(RangeVarGetRelid(rv, NoLock, true)))
+	if (OidIsValid(RangeVarGetRelid(w->rv, NoLock, true)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_TABLE),
 				 errmsg("relation \"%s\" already exists", relname),
 				 errhint("Choose another name, or drop it first (pipeline.drop_window() for a window).")));
+}
 
-	SPI_connect();
-	if (sink)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(sink)};
+/* Step 2, check (continued): the sink exists.  Connected to SPI. */
+static void
+check_sink(NewWindow *w)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
 
-		if (SPI_execute_with_args("SELECT 1 FROM pipeline.sinks WHERE name = $1", 1, argtypes, values,
-								  NULL, true, 1) != SPI_OK_SELECT || SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("sink \"%s\" does not exist", sink),
-					 errhint("Create it first with pipeline.create_sink().")));
-	}
+	if (w->sink == NULL)
+		return;
+	values[0] = CStringGetTextDatum(w->sink);
+	if (SPI_execute_with_args("SELECT 1 FROM pipeline.sinks WHERE name = $1", 1, argtypes, values,
+							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("sink \"%s\" does not exist", w->sink),
+				 errhint("Create it first with pipeline.create_sink().")));
+}
 
-	/* the state table: window, groups, aggregates, is_final, internals */
+/*
+ * Step 3, create: the state table (window, groups, aggregates, is_final,
+ * internals) and its indexes, then the view (on_close), the delta table
+ * (async) and the late-rows table (side_table).  As the caller, who owns
+ * them.  Connected to SPI.
+ */
+static void
+create_relations(NewWindow *w)
+{
+	Oid			source = w->source;
+	StringInfoData buf;
+	ListCell   *lc;
+	int			i;
+
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "CREATE TABLE %s (window_start %s NOT NULL, window_end %s NOT NULL",
-					 state_q, ttype, ttype);
-	foreach(lc, groups)
+					 w->state_q, w->ttype, w->ttype);
+	foreach(lc, w->groups)
 		appendStringInfo(&buf, ", %s %s", quote_identifier(lfirst(lc)),
 						 column_type(source, get_attnum(source, lfirst(lc))));
 	i = 0;
-	foreach(lc, aggs)
+	foreach(lc, w->aggs)
 	{
 		AggColumn  *a = lfirst(lc);
 
@@ -610,7 +686,7 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 	appendStringInfoString(&buf, ", is_final boolean NOT NULL DEFAULT false, "
 						   "pp_rows bigint NOT NULL DEFAULT 0, pp_recompute boolean NOT NULL DEFAULT false");
 	i = 0;
-	foreach(lc, aggs)
+	foreach(lc, w->aggs)
 	{
 		AggColumn  *a = lfirst(lc);
 
@@ -624,135 +700,158 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 	exec(buf.data);
 
 	resetStringInfo(&buf);
-	appendStringInfo(&buf, "CREATE UNIQUE INDEX ON %s (window_start, window_end", state_q);
-	foreach(lc, groups)
+	appendStringInfo(&buf, "CREATE UNIQUE INDEX ON %s (window_start, window_end", w->state_q);
+	foreach(lc, w->groups)
 		appendStringInfo(&buf, ", %s", quote_identifier(lfirst(lc)));
 	appendStringInfoString(&buf, ") NULLS NOT DISTINCT");
 	exec(buf.data);
-	exec(psprintf("CREATE INDEX ON %s (window_end) WHERE NOT is_final", state_q));
-	exec(psprintf("CREATE INDEX ON %s (window_start) WHERE pp_recompute", state_q));
-	if (strcmp(kind, "session") == 0 && groups != NIL)
+	exec(psprintf("CREATE INDEX ON %s (window_end) WHERE NOT is_final", w->state_q));
+	exec(psprintf("CREATE INDEX ON %s (window_start) WHERE pp_recompute", w->state_q));
+	if (strcmp(w->kind, "session") == 0 && w->groups != NIL)
 	{
 		resetStringInfo(&buf);
-		appendStringInfo(&buf, "CREATE INDEX ON %s (", state_q);
-		foreach(lc, groups)
+		appendStringInfo(&buf, "CREATE INDEX ON %s (", w->state_q);
+		foreach(lc, w->groups)
 			appendStringInfo(&buf, "%s, ", quote_identifier(lfirst(lc)));
 		appendStringInfoString(&buf, "window_end)");
 		exec(buf.data);
 	}
-	exec(psprintf("COMMENT ON TABLE %s IS %s", state_q,
+	exec(psprintf("COMMENT ON TABLE %s IS %s", w->state_q,
 				  quote_literal_cstr(psprintf("window aggregate of %s, kept up to date by pg_pipeline: "
-											  "see pipeline.windows", source_q))));
+											  "see pipeline.windows", w->source_q))));
 
-	if (strcmp(emit, "on_close") == 0)
+	if (strcmp(w->emit, "on_close") == 0)
 	{
 		resetStringInfo(&buf);
-		appendStringInfo(&buf, "CREATE VIEW %s AS SELECT window_start, window_end", result_q);
-		foreach(lc, groups)
+		appendStringInfo(&buf, "CREATE VIEW %s AS SELECT window_start, window_end", w->result_q);
+		foreach(lc, w->groups)
 			appendStringInfo(&buf, ", %s", quote_identifier(lfirst(lc)));
-		foreach(lc, aggs)
+		foreach(lc, w->aggs)
 			appendStringInfo(&buf, ", %s", quote_identifier(((AggColumn *) lfirst(lc))->name));
-		appendStringInfo(&buf, ", is_final FROM %s WHERE is_final", state_q);
+		appendStringInfo(&buf, ", is_final FROM %s WHERE is_final", w->state_q);
 		exec(buf.data);
 	}
-	if (delta_q)
+	if (w->delta_q)
 	{
 		resetStringInfo(&buf);
-		appendStringInfo(&buf, "CREATE TABLE %s (pp_id bigserial, pp_sign smallint NOT NULL", delta_q);
-		foreach(lc, cols)
+		appendStringInfo(&buf, "CREATE TABLE %s (pp_id bigserial, pp_sign smallint NOT NULL", w->delta_q);
+		foreach(lc, w->cols)
 			appendStringInfo(&buf, ", %s %s", quote_identifier(lfirst(lc)),
 							 column_type(source, get_attnum(source, lfirst(lc))));
 		appendStringInfoString(&buf, ")");
 		exec(buf.data);
 	}
-	if (late_q)
+	if (w->late_q)
 	{
 		resetStringInfo(&buf);
 		appendStringInfo(&buf,
 						 "CREATE TABLE %s (recorded_at timestamptz NOT NULL DEFAULT now(), "
 						 "reason text NOT NULL, watermark %s, %s %s",
-						 late_q, ttype, quote_identifier(time_column), ttype);
-		foreach(lc, groups)
+						 w->late_q, w->ttype, quote_identifier(w->time_column), w->ttype);
+		foreach(lc, w->groups)
 			appendStringInfo(&buf, ", %s %s", quote_identifier(lfirst(lc)),
 							 column_type(source, get_attnum(source, lfirst(lc))));
 		appendStringInfoString(&buf, ", \"row\" jsonb)");
 		exec(buf.data);
 	}
+}
 
-	/* the catalog row */
+/*
+ * Step 3, create (continued): the catalog row, as the caller (row-level
+ * security and the guard trigger of pipeline.windows make it the caller's).
+ * Returns the window's id.  Connected to SPI.
+ */
+static int32
+insert_catalog_row(NewWindow *w)
+{
+	List	   *l_names = NIL,
+			   *l_kinds = NIL,
+			   *l_exprs = NIL,
+			   *l_args = NIL,
+			   *l_types = NIL;
+	Oid			argtypes[24];
+	Datum		values[24];
+	char		nulls[24];
+	bool		isnull;
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, w->aggs)
 	{
-		List	   *l_names = NIL,
-				   *l_kinds = NIL,
-				   *l_exprs = NIL,
-				   *l_args = NIL,
-				   *l_types = NIL;
-		Oid			argtypes[24];
-		Datum		values[24];
-		char		nulls[24];
+		AggColumn  *a = lfirst(lc);
 
-		foreach(lc, aggs)
-		{
-			AggColumn  *a = lfirst(lc);
-
-			l_names = lappend(l_names, a->name);
-			l_kinds = lappend(l_kinds, (char *) a->kind);
-			l_exprs = lappend(l_exprs, a->expr);
-			l_args = lappend(l_args, a->arg);
-			l_types = lappend(l_types, a->type);
-		}
-		memset(nulls, ' ', sizeof(nulls));
-		for (i = 0; i < 24; i++)
-			argtypes[i] = TEXTOID;
-		values[0] = CStringGetTextDatum(result_q);
-		values[1] = CStringGetTextDatum(result_q);
-		values[2] = CStringGetTextDatum(state_q);
-		values[3] = delta_q ? CStringGetTextDatum(delta_q) : (Datum) 0;
-		nulls[3] = delta_q ? ' ' : 'n';
-		values[4] = late_q ? CStringGetTextDatum(late_q) : (Datum) 0;
-		nulls[4] = late_q ? ' ' : 'n';
-		argtypes[5] = OIDOID;
-		values[5] = ObjectIdGetDatum(source);
-		values[6] = CStringGetTextDatum(time_column);
-		values[7] = CStringGetTextDatum(kind);
-		argtypes[8] = INTERVALOID;
-		values[8] = IntervalPGetDatum(size);
-		argtypes[9] = INTERVALOID;
-		values[9] = slide ? IntervalPGetDatum(slide) : (Datum) 0;
-		nulls[9] = slide ? ' ' : 'n';
-		argtypes[10] = TEXTARRAYOID;
-		values[10] = text_array_datum(groups);
-		values[11] = CStringGetTextDatum(aggregates);
-		for (i = 12; i <= 17; i++)
-			argtypes[i] = TEXTARRAYOID;
-		values[12] = text_array_datum(l_names);
-		values[13] = text_array_datum(l_kinds);
-		values[14] = text_array_datum(l_exprs);
-		values[15] = text_array_datum(l_args);
-		values[16] = text_array_datum(l_types);
-		values[17] = text_array_datum(cols);
-		values[18] = CStringGetTextDatum(emit);
-		values[19] = CStringGetTextDatum(late_rows);
-		values[20] = CStringGetTextDatum(mode);
-		argtypes[21] = INTERVALOID;
-		values[21] = PG_GETARG_DATUM(6);
-		argtypes[22] = INTERVALOID;
-		values[22] = PG_ARGISNULL(10) ? (Datum) 0 : PG_GETARG_DATUM(10);
-		nulls[22] = PG_ARGISNULL(10) ? 'n' : ' ';
-		values[23] = sink ? CStringGetTextDatum(sink) : (Datum) 0;
-		nulls[23] = sink ? ' ' : 'n';
-		if (SPI_execute_with_args("INSERT INTO pipeline.windows (name, result, state_table, delta_table, "
-								  "late_table, source, time_column, kind, size, slide, group_by, aggregates, "
-								  "agg_names, agg_kinds, agg_exprs, agg_args, agg_types, columns, emit, "
-								  "late_rows, mode, allowed_lateness, retention, sink) "
-								  "VALUES ($1, $2::regclass, $3::regclass, $4::regclass, $5::regclass, "
-								  "$6::regclass, $7, $8, $9, $10, $11::name[], $12, $13, $14, $15, $16, $17, "
-								  "$18::name[], $19, $20, $21, $22, $23, $24) RETURNING id",
-								  24, argtypes, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "could not record the window");
-		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		l_names = lappend(l_names, a->name);
+		l_kinds = lappend(l_kinds, (char *) a->kind);
+		l_exprs = lappend(l_exprs, a->expr);
+		l_args = lappend(l_args, a->arg);
+		l_types = lappend(l_types, a->type);
 	}
+	memset(nulls, ' ', sizeof(nulls));
+	for (i = 0; i < 24; i++)
+		argtypes[i] = TEXTOID;
+	values[0] = CStringGetTextDatum(w->result_q);
+	values[1] = CStringGetTextDatum(w->result_q);
+	values[2] = CStringGetTextDatum(w->state_q);
+	values[3] = w->delta_q ? CStringGetTextDatum(w->delta_q) : (Datum) 0;
+	nulls[3] = w->delta_q ? ' ' : 'n';
+	values[4] = w->late_q ? CStringGetTextDatum(w->late_q) : (Datum) 0;
+	nulls[4] = w->late_q ? ' ' : 'n';
+	argtypes[5] = OIDOID;
+	values[5] = ObjectIdGetDatum(w->source);
+	values[6] = CStringGetTextDatum(w->time_column);
+	values[7] = CStringGetTextDatum(w->kind);
+	argtypes[8] = INTERVALOID;
+	values[8] = IntervalPGetDatum(w->size);
+	argtypes[9] = INTERVALOID;
+	values[9] = w->slide ? IntervalPGetDatum(w->slide) : (Datum) 0;
+	nulls[9] = w->slide ? ' ' : 'n';
+	argtypes[10] = TEXTARRAYOID;
+	values[10] = text_array_datum(w->groups);
+	values[11] = CStringGetTextDatum(w->aggregates);
+	for (i = 12; i <= 17; i++)
+		argtypes[i] = TEXTARRAYOID;
+	values[12] = text_array_datum(l_names);
+	values[13] = text_array_datum(l_kinds);
+	values[14] = text_array_datum(l_exprs);
+	values[15] = text_array_datum(l_args);
+	values[16] = text_array_datum(l_types);
+	values[17] = text_array_datum(w->cols);
+	values[18] = CStringGetTextDatum(w->emit);
+	values[19] = CStringGetTextDatum(w->late_rows);
+	values[20] = CStringGetTextDatum(w->mode);
+	argtypes[21] = INTERVALOID;
+	values[21] = w->allowed_lateness;
+	argtypes[22] = INTERVALOID;
+	values[22] = w->has_retention ? w->retention : (Datum) 0;
+	nulls[22] = w->has_retention ? ' ' : 'n';
+	values[23] = w->sink ? CStringGetTextDatum(w->sink) : (Datum) 0;
+	nulls[23] = w->sink ? ' ' : 'n';
+	if (SPI_execute_with_args("INSERT INTO pipeline.windows (name, result, state_table, delta_table, "
+							  "late_table, source, time_column, kind, size, slide, group_by, aggregates, "
+							  "agg_names, agg_kinds, agg_exprs, agg_args, agg_types, columns, emit, "
+							  "late_rows, mode, allowed_lateness, retention, sink) "
+							  "VALUES ($1, $2::regclass, $3::regclass, $4::regclass, $5::regclass, "
+							  "$6::regclass, $7, $8, $9, $10, $11::name[], $12, $13, $14, $15, $16, $17, "
+							  "$18::name[], $19, $20, $21, $22, $23, $24) RETURNING id",
+							  24, argtypes, values, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not record the window");
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
 
-	/* the triggers that maintain it */
+/*
+ * Step 3, create (continued): the statement triggers on the source that
+ * maintain the window, and their dependencies on the source columns the
+ * window reads, as a trigger's WHEN clause has: DROP COLUMN and ALTER
+ * COLUMN TYPE of one of them are refused with PostgreSQL's own messages,
+ * instead of breaking every later write.  Connected to SPI.
+ */
+static void
+create_triggers(NewWindow *w)
+{
+	static const char *const events[] = {"insert", "update", "delete"};
+	int32		id = w->id;
+	const char *source_q = w->source_q;
+
 	exec(psprintf("CREATE TRIGGER pp_window_%d_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS pp_new "
 				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
 	exec(psprintf("CREATE TRIGGER pp_window_%d_update AFTER UPDATE ON %s "
@@ -763,58 +862,101 @@ pipeline_create_window(PG_FUNCTION_ARGS)
 	exec(psprintf("CREATE TRIGGER pp_window_%d_truncate AFTER TRUNCATE ON %s "
 				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
 
-	/*
-	 * The triggers depend on the source columns the window reads, as a
-	 * trigger's WHEN clause does: DROP COLUMN and ALTER COLUMN TYPE of one
-	 * of them are refused with PostgreSQL's own messages, instead of
-	 * breaking every later write.
-	 */
+	CommandCounterIncrement();
+	for (int i = 0; i < 3; i++)
 	{
-		static const char *const events[] = {"insert", "update", "delete"};
+		ObjectAddress trigger;
+		ObjectAddress column;
+		ListCell   *lc;
 
-		CommandCounterIncrement();
-		for (i = 0; i < 3; i++)
+		ObjectAddressSet(trigger, TriggerRelationId,
+						 get_trigger_oid(w->source, psprintf("pp_window_%d_%s", id, events[i]), false));
+		foreach(lc, w->cols)
 		{
-			ObjectAddress trigger;
-			ObjectAddress column;
-
-			ObjectAddressSet(trigger, TriggerRelationId,
-							 get_trigger_oid(source, psprintf("pp_window_%d_%s", id, events[i]), false));
-			foreach(lc, cols)
-			{
-				ObjectAddressSubSet(column, RelationRelationId, source, get_attnum(source, lfirst(lc)));
-				recordDependencyOn(&trigger, &column, DEPENDENCY_NORMAL);
-			}
+			ObjectAddressSubSet(column, RelationRelationId, w->source, get_attnum(w->source, lfirst(lc)));
+			recordDependencyOn(&trigger, &column, DEPENDENCY_NORMAL);
 		}
 	}
+}
 
-	/* recomputes read the source by time: say so when no index helps */
-	{
-		Oid			argtypes[2] = {OIDOID, INT2OID};
-		Datum		values[2] = {ObjectIdGetDatum(source), Int16GetDatum(time_attnum)};
+/*
+ * Step 3, create (continued): the window's dependencies in pg_depend, as
+ * a view has them (depend.c): its relations and triggers cannot be dropped
+ * apart from it, and CASCADE drops it whole.  Connected to SPI.
+ */
+static void
+record_dependencies(NewWindow *w)
+{
+	WindowRelations rels;
 
-		if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_index WHERE indrelid = $1 AND indkey[0] = $2",
-								  2, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 0)
-			ereport(NOTICE,
-					(errmsg("table \"%s\" has no index on \"%s\"", get_rel_name(source), time_column),
-					 errdetail("Updates, deletes, session windows, rebuilds and aggregates other than "
-							   "count, sum, avg, min, max and count(DISTINCT) read the source rows of "
-							   "the windows they touch."),
-					 errhint("CREATE INDEX ON %s (%s);", source_q, quote_identifier(time_column))));
-	}
+	if (!pp_window_read_relations(w->id, &rels, NULL))
+		elog(ERROR, "could not read window aggregate %d", w->id);
+	pp_window_record_dependencies(w->id, &rels);
+}
 
-	/* fill it from the rows already there */
-	{
-		PipelineWindow  *def = pp_window_load(id, false);
-		PipelineAsRole as;
+/*
+ * Recomputes read the source by time: a NOTICE when no index on the time
+ * column helps them.  Connected to SPI.
+ */
+static void
+notice_without_time_index(NewWindow *w)
+{
+	Oid			argtypes[2] = {OIDOID, INT2OID};
+	Datum		values[2] = {ObjectIdGetDatum(w->source), Int16GetDatum(w->time_attnum)};
 
-		pp_window_as_owner(def, &as);
-		pp_window_rebuild(def, false, 0, 0);
-		pp_as_role_end(&as);
-	}
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_index WHERE indrelid = $1 AND indkey[0] = $2",
+							  2, argtypes, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 0)
+		ereport(NOTICE,
+				(errmsg("table \"%s\" has no index on \"%s\"", get_rel_name(w->source), w->time_column),
+				 errdetail("Updates, deletes, session windows, rebuilds and aggregates other than "
+						   "count, sum, avg, min, max and count(DISTINCT) read the source rows of "
+						   "the windows they touch."),
+				 errhint("CREATE INDEX ON %s (%s);", w->source_q, quote_identifier(w->time_column))));
+}
+
+/*
+ * Step 4, fill: the state from the rows already in the source, as a full
+ * rebuild, as the window's owner.  Connected to SPI.
+ */
+static void
+fill(NewWindow *w)
+{
+	PipelineWindow *def = pp_window_load(w->id, false);
+	PipelineAsRole as;
+
+	pp_window_as_owner(def, &as);
+	pp_window_rebuild(def, false, 0, 0);
+	pp_as_role_end(&as);
+}
+
+/*
+ * pipeline.create_window(): parse the arguments, check the definition and
+ * name what it creates, create the relations, the catalog row, the
+ * triggers and the dependencies, then fill the state from the source.
+ * Everything runs as the caller, who owns what is created, in the caller's
+ * transaction: an error in any step leaves nothing behind.
+ */
+PG_FUNCTION_INFO_V1(pipeline_create_window);
+Datum
+pipeline_create_window(PG_FUNCTION_ARGS)
+{
+	NewWindow	w = {0};
+
+	parse_arguments(fcinfo, &w);
+	check_definition(&w);
+	name_relations(&w);
+
+	SPI_connect();
+	check_sink(&w);
+	create_relations(&w);
+	w.id = insert_catalog_row(&w);
+	create_triggers(&w);
+	record_dependencies(&w);
+	notice_without_time_index(&w);
+	fill(&w);
 	SPI_finish();
-	PG_RETURN_OID(RangeVarGetRelid(rv, NoLock, false));
+	PG_RETURN_OID(RangeVarGetRelid(w.rv, NoLock, false));
 }
 
 /* The window's id, from the regclass argument, or an error. */
@@ -834,30 +976,19 @@ pipeline_drop_window(PG_FUNCTION_ARGS)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		values[1];
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
 	int32		id;
+	WindowRelations w;
 	Oid			rels[4];
-	Oid			source;
-	char	   *source_q;
 
 	SPI_connect();
 	id = window_arg(fcinfo, 0);
 	values[0] = Int32GetDatum(id);
-	if (SPI_execute_with_args("SELECT source::oid, result::oid, state_table::oid, delta_table::oid, "
-							  "late_table::oid FROM pipeline.windows WHERE id = $1",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+	if (!pp_window_read_relations(id, &w, NULL))
 		elog(ERROR, "could not read pipeline.windows");
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	source = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-	for (int i = 0; i < 4; i++)
-	{
-		rels[i] = DatumGetObjectId(SPI_getbinval(tup, desc, i + 2, &isnull));
-		if (isnull)
-			rels[i] = InvalidOid;
-	}
+	rels[0] = w.result;
+	rels[1] = w.state;
+	rels[2] = w.delta;
+	rels[3] = w.late;
 
 	/*
 	 * Lock in the order maintenance does (source, then the window's tables,
@@ -866,8 +997,8 @@ pipeline_drop_window(PG_FUNCTION_ARGS)
 	 * maintainer to finish instead of deadlocking with them (the maintainer
 	 * then finds the window gone).
 	 */
-	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(source)))
-		LockRelationOid(source, ShareRowExclusiveLock);
+	if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(w.source)))
+		LockRelationOid(w.source, ShareRowExclusiveLock);
 	{
 		/* delta (triggers, then the drain), late table, state, result */
 		static const int order[4] = {2, 3, 1, 0};
@@ -885,14 +1016,13 @@ pipeline_drop_window(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only the owner of a window aggregate can drop it")));
-	source_q = qualified_name(source);
-	if (source_q)
-	{
-		static const char *const events[] = {"insert", "update", "delete", "truncate"};
+	pp_window_drop_triggers(id, w.source);
 
-		for (int i = 0; i < 4; i++)
-			exec(psprintf("DROP TRIGGER IF EXISTS pp_window_%d_%s ON %s", id, events[i], source_q));
-	}
+	/*
+	 * The result takes the window's other relations with it (depend.c);
+	 * those of a window made before 0.6.0 without its dependencies are
+	 * dropped one by one.
+	 */
 	for (int i = 0; i < 4; i++)
 	{
 		char	   *q = OidIsValid(rels[i]) ? qualified_name(rels[i]) : NULL;
@@ -976,79 +1106,4 @@ pipeline_flush_window(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_INT64((int64) merged);
-}
-
-/* A trigger's name, or NULL. */
-static char *
-trigger_name(Oid trigoid)
-{
-	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	char	   *name = NULL;
-
-	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigoid));
-	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		name = pstrdup(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname));
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return name;
-}
-
-/*
- * pp_window_check_rename
- *		Refuse ALTER TABLE ... RENAME COLUMN of a column a window aggregate
- *		reads: the window keeps the column by name, so the rename would break
- *		every later write to the table.  Its triggers depend on the column
- *		(see create_window); called from the utility hook.
- */
-void
-pp_window_check_rename(RenameStmt *stmt)
-{
-	Oid			relid;
-	AttrNumber	attnum;
-	Relation	depend;
-	ScanKeyData key[3];
-	SysScanDesc scan;
-	HeapTuple	tup;
-
-	if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL || stmt->subname == NULL)
-		return;
-	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (!OidIsValid(relid))
-		return;
-	attnum = get_attnum(relid, stmt->subname);
-	if (attnum == InvalidAttrNumber)
-		return;
-
-	depend = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(RelationRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(attnum));
-	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 3, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-		char	   *trigger;
-
-		if (dep->classid != TriggerRelationId)
-			continue;
-		trigger = trigger_name(dep->objid);
-		if (trigger && strncmp(trigger, "pp_window_", 10) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("cannot rename column \"%s\" of table \"%s\": a window aggregate reads it",
-							stmt->subname, get_rel_name(relid)),
-					 errdetail("Trigger \"%s\" maintains a window aggregate that names the column.", trigger),
-					 errhint("Drop the window with pipeline.drop_window(), rename the column, "
-							 "then create the window again.")));
-	}
-	systable_endscan(scan);
-	table_close(depend, AccessShareLock);
 }

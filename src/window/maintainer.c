@@ -21,6 +21,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -29,6 +31,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -37,11 +40,34 @@
 #include "common/pipeline.h"
 #include "window/window.h"
 #include "worker/catch.h"
+#include "worker/worker.h"
 
 int			pp_window_delay_ms = 200;
 
 #define SWEEP_INTERVAL_MS	1000
 int			pp_window_work_mem_kb = 65536;
+
+/*
+ * pp_window_wanted
+ *		The window area's wanted worker, for the coordinator's supervision
+ *		pass: one maintainer while pipeline.windows has a row, as the
+ *		bootstrap superuser (it merges each window as the window's owner).
+ *		In the caller's transaction, connected to SPI.
+ */
+void
+pp_window_wanted(PipelineSupervisor *sup)
+{
+	Oid			nsp = get_namespace_oid("pipeline", true);
+	bool		isnull;
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("windows", nsp)))
+		return;					/* not updated to 0.3.0 yet */
+	if (SPI_execute("SELECT EXISTS (SELECT FROM pipeline.windows)", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.windows");
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		pp_supervisor_want(sup, PP_WORKER_MAINTAINER, "windows", 0,
+						   BOOTSTRAP_SUPERUSERID, NULL, 0);
+}
 
 /* The windows of this database, in a fresh transaction. */
 static List *

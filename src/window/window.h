@@ -15,6 +15,7 @@
 #define PP_WINDOW_H
 
 #include "lib/stringinfo.h"
+#include "utils/snapshot.h"
 
 typedef enum WindowKind
 {
@@ -88,9 +89,37 @@ typedef struct PipelineWindow
 	bool		late_old_rows;	/* deleted rows count as late (not for an UPDATE) */
 } PipelineWindow;
 
-/* maintain.c */
+/* A window's relations, by OID (InvalidOid: the window has none). */
+typedef struct WindowRelations
+{
+	Oid			source;
+	Oid			result;			/* the state table, or the view over it */
+	Oid			state;
+	Oid			delta;			/* async */
+	Oid			late;			/* side_table */
+} WindowRelations;
+
+/* catalog.c: reading pipeline.windows */
 extern PipelineWindow *pp_window_load(int32 id, bool missing_ok);
 extern int32 pp_window_id_of(Oid result, bool missing_ok);
+extern void pp_window_as_owner(PipelineWindow *def, PipelineAsRole *as);
+
+/* sql.c: the statements of maintenance, as text */
+extern char *pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only,
+								 bool apply_late, const char *extra_filter, bool close);
+extern char *pp_window_recompute_sql(PipelineWindow *def, bool announce);
+extern char *pp_window_session_sql(PipelineWindow *def, const char *delta, bool apply_late);
+extern void pp_window_append_announce(StringInfo buf, PipelineWindow *def, const char *wm,
+									  const char *fix);
+extern const char *pp_window_announce_counts(PipelineWindow *def);
+extern char *pp_window_delta_select(PipelineWindow *def, const char *sign, const char *rel,
+									const char *where);
+
+/* apply.c: running them */
+extern int	pp_window_spi_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
+							  const char *nulls, Snapshot snapshot);
+extern void pp_window_run(PipelineWindow *def, const char *sql, int nextra, Datum *extra,
+						  int expect);
 extern uint64 pp_window_apply(PipelineWindow *def, const char *delta_sql,
 							  const char *delta_peek_sql, bool has_deletes,
 							  bool is_update, bool locks);
@@ -99,8 +128,12 @@ extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
 extern uint64 pp_window_drain(PipelineWindow *def);
 extern void pp_window_close(PipelineWindow *def);
 extern uint64 pp_window_sweep(PipelineWindow *def);
-extern void pp_window_as_owner(PipelineWindow *def, PipelineAsRole *as);
-extern void pp_window_wake_maintainer_at_commit(void);
+
+
+/* depend.c: the window's dependencies in pg_depend */
+extern bool pp_window_read_relations(int32 id, WindowRelations *rels, char **name);
+extern void pp_window_record_dependencies(int32 id, const WindowRelations *rels);
+extern void pp_window_drop_triggers(int32 id, Oid source);
 
 
 #endif							/* PP_WINDOW_H */

@@ -56,26 +56,6 @@ extension_installed(void)
 }
 
 /*
- * The window area's wanted worker: one maintainer while pipeline.windows
- * has a row, as the bootstrap superuser (it merges each window as the
- * window's owner).  In the caller's transaction, connected to SPI.
- */
-static void
-windows_wanted(PipelineSupervisor *sup)
-{
-	Oid			nsp = get_namespace_oid("pipeline", true);
-	bool		isnull;
-
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("windows", nsp)))
-		return;					/* not updated to 0.3.0 yet */
-	if (SPI_execute("SELECT EXISTS (SELECT FROM pipeline.windows)", true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.windows");
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-		pp_supervisor_want(sup, PP_WORKER_MAINTAINER, "windows", 0,
-						   BOOTSTRAP_SUPERUSERID, NULL, 0);
-}
-
-/*
  * One supervision pass: every subsystem names the workers it wants, in one
  * short transaction that holds the extension (a DROP EXTENSION waits for
  * it, and a pass after the drop wants nothing), then the one reconcile
@@ -95,7 +75,7 @@ supervise(void)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pp_kafka_wanted(supervisor);	/* consumers, sinks */
-		windows_wanted(supervisor); /* the maintainer */
+		pp_window_wanted(supervisor); /* the maintainer */
 		PopActiveSnapshot();
 		SPI_finish();
 	}

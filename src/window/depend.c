@@ -1,0 +1,375 @@
+/*-------------------------------------------------------------------------
+ *
+ * depend.c
+ *	  A window aggregate's dependencies in pg_depend, recorded as PostgreSQL
+ *	  records a view's: dropping or changing what a window uses is refused,
+ *	  or, with CASCADE, takes the whole window with it.
+ *
+ * A window's PostgreSQL objects are its result (a table, or for emit =>
+ * 'on_close' a view over the state table), its state, delta and late-rows
+ * tables and its four statement triggers on the source.  create_window
+ * records (create_triggers in define.c, then pp_window_record_dependencies):
+ *
+ *	trigger -> each source column the window reads	NORMAL	(as a trigger's
+ *		WHEN clause: DROP COLUMN, ALTER COLUMN TYPE are refused)
+ *	trigger -> result		NORMAL	DROP TABLE / DROP VIEW of the result is
+ *		refused; with CASCADE the triggers go with it
+ *	result -> source		NORMAL	as a view depends on its tables: DROP
+ *		TABLE of the source is refused; with CASCADE the window goes
+ *	state (on_close), delta, late -> result		INTERNAL	parts of the
+ *		window: dropped with the result, never alone ("you can drop view
+ *		... instead")
+ *
+ * So whatever drops one of a window's relations (DROP TABLE, DROP VIEW,
+ * DROP SCHEMA, DROP OWNED, each with CASCADE) drops the window whole, and
+ * the object access hook (pp_window_relation_dropped, with the library
+ * preloaded) deletes its catalog row, and with it its progress: writes to
+ * the source go on, and the status views list the windows that exist.
+ * RENAME COLUMN is refused by pp_window_check_rename, from the utility
+ * hook.
+ *
+ * Windows created before 0.6.0 get their dependencies from the upgrade
+ * script, which calls pipeline._window_fix_dependencies(id) for each; a
+ * window that had already lost a relation is removed by it.  pg_dump does
+ * not carry pg_depend: after a restore, a superuser calls it again
+ * (docs/window.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "common/pipeline.h"
+#include "window/window.h"
+
+static const char *const trigger_events[] = {"insert", "update", "delete", "truncate"};
+
+/* Record depender -> referenced unless pg_depend has it already. */
+static void
+depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, DependencyType type)
+{
+	Relation	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData key[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(depender->classId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(depender->objectId));
+	ScanKeyInit(&key[2], Anum_pg_depend_objsubid, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(depender->objectSubId));
+	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 3, key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		found = dep->refclassid == referenced->classId && dep->refobjid == referenced->objectId &&
+			dep->refobjsubid == referenced->objectSubId && dep->deptype == (char) type;
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+	if (!found)
+		recordDependencyOn(depender, referenced, type);
+}
+
+/*
+ * pp_window_record_dependencies
+ *		Record a window's dependencies (the file header lists them), each
+ *		once: calling it again records nothing new.  rels are the window's
+ *		relations (WindowRelations); its triggers on the source are found by
+ *		name.
+ */
+void
+pp_window_record_dependencies(int32 id, const WindowRelations *rels)
+{
+	ObjectAddress source;
+	ObjectAddress result;
+	Oid			parts[3] = {rels->state, rels->delta, rels->late};
+
+	ObjectAddressSet(source, RelationRelationId, rels->source);
+	ObjectAddressSet(result, RelationRelationId, rels->result);
+	depend_once(&result, &source, DEPENDENCY_NORMAL);
+	for (size_t i = 0; i < lengthof(trigger_events); i++)
+	{
+		Oid			trigger = get_trigger_oid(rels->source,
+											  psprintf("pp_window_%d_%s", id, trigger_events[i]), true);
+		ObjectAddress address;
+
+		if (!OidIsValid(trigger))
+			continue;			/* dropped by hand (DROP COLUMN ... CASCADE) */
+		ObjectAddressSet(address, TriggerRelationId, trigger);
+		depend_once(&address, &result, DEPENDENCY_NORMAL);
+	}
+	for (size_t i = 0; i < lengthof(parts); i++)
+	{
+		ObjectAddress part;
+
+		if (!OidIsValid(parts[i]) || parts[i] == rels->result)
+			continue;
+		ObjectAddressSet(part, RelationRelationId, parts[i]);
+		depend_once(&part, &result, DEPENDENCY_INTERNAL);
+	}
+	CommandCounterIncrement();
+}
+
+/*
+ * pp_window_read_relations
+ *		A window's relations from its catalog row, as the caller sees it
+ *		(row-level security: the owner, pipeline_admin, superusers); its
+ *		qualified name in *name.  False when the row is not there.  The
+ *		caller is connected to SPI.
+ */
+bool
+pp_window_read_relations(int32 id, WindowRelations *rels, char **name)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(id)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Oid		   *out[5] = {&rels->source, &rels->result, &rels->state, &rels->delta, &rels->late};
+
+	/* in the caller's search_path: every name qualified */
+	if (SPI_execute_with_args("SELECT w.source::pg_catalog.oid, w.result::pg_catalog.oid, "
+							  "w.state_table::pg_catalog.oid, w.delta_table::pg_catalog.oid, "
+							  "w.late_table::pg_catalog.oid, w.name FROM pipeline.windows w "
+							  "WHERE w.id OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.windows");
+	if (SPI_processed != 1)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	for (int i = 0; i < 5; i++)
+	{
+		*out[i] = DatumGetObjectId(SPI_getbinval(tup, desc, i + 1, &isnull));
+		if (isnull)
+			*out[i] = InvalidOid;
+	}
+	if (name)
+		*name = SPI_getvalue(tup, desc, 6);
+	return true;
+}
+
+/*
+ * pp_window_drop_triggers
+ *		Drop the window's triggers that are still on its source (when the
+ *		source is still there).  The caller is connected to SPI.
+ */
+void
+pp_window_drop_triggers(int32 id, Oid source)
+{
+	char	   *rel = get_rel_name(source);
+	char	   *source_q;
+
+	if (rel == NULL)
+		return;
+	source_q = quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)), rel);
+	for (size_t i = 0; i < lengthof(trigger_events); i++)
+		if (SPI_execute(psprintf("DROP TRIGGER IF EXISTS pp_window_%d_%s ON %s",
+								 id, trigger_events[i], source_q), false, 0) < 0)
+			elog(ERROR, "could not drop the triggers of window aggregate %d", id);
+}
+
+/*
+ * pp_window_relation_dropped
+ *		From the object access hook (src/worker/hooks.c), for each relation
+ *		that a DROP removes: when it is one of a window's relations (its
+ *		result, state, delta or late-rows table, or its source), delete the
+ *		window's row of pipeline.windows, and by its foreign key its
+ *		progress.  The dependencies make sure the whole window goes in the
+ *		same DROP.  Read and deleted as the bootstrap superuser (the role
+ *		that drops a relation may not see the window's row), under the
+ *		pinned search_path.  Nothing for PostgreSQL's internal drops (a
+ *		table rewrite's transient table, temporary tables at exit), the
+ *		extension's own tables, or a database without the extension.
+ */
+void
+pp_window_relation_dropped(Oid relid, int dropflags)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	PipelineAsRole as;
+	char		relkind;
+	Oid			nsp;
+
+	if ((dropflags & PERFORM_DELETION_INTERNAL) || creating_extension || IsBinaryUpgrade)
+		return;
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE && relkind != RELKIND_VIEW)
+		return;
+	nsp = get_namespace_oid("pipeline", true);
+	if (!OidIsValid(nsp) || get_rel_namespace(relid) == nsp ||
+		!OidIsValid(get_relname_relid("windows", nsp)) ||
+		!OidIsValid(get_extension_oid("pg_pipeline", true)))
+		return;
+
+	SPI_connect();
+	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
+	/* look first: a DELETE of nothing would still fire its statement triggers */
+	if (pp_window_spi_run("SELECT 1 FROM pipeline.windows w WHERE $1 IN "
+						  "(w.result, w.state_table, w.delta_table, w.late_table, w.source)",
+						  1, argtypes, values, NULL, InvalidSnapshot) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.windows");
+	if (SPI_processed > 0 &&
+		pp_window_spi_run("DELETE FROM pipeline.windows w WHERE $1 IN "
+						  "(w.result, w.state_table, w.delta_table, w.late_table, w.source)",
+						  1, argtypes, values, NULL, InvalidSnapshot) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from pipeline.windows");
+	pp_as_role_end(&as);
+	SPI_finish();
+}
+
+/*
+ * pipeline._window_fix_dependencies(window_id): record the dependencies of
+ * a window created before 0.6.0 (the upgrade calls it for each window), or
+ * after a restore.  A window that lost one of its relations already (a
+ * DROP TABLE that 0.5.0 accepted) cannot be maintained: its triggers that
+ * remain on the source and its catalog row are dropped, with a WARNING; the
+ * relations it still has are left alone.  Returns whether the window is
+ * kept.  Superusers only (REVOKEd from PUBLIC): it writes pg_depend.
+ */
+PG_FUNCTION_INFO_V1(pipeline__window_fix_dependencies);
+Datum
+pipeline__window_fix_dependencies(PG_FUNCTION_ARGS)
+{
+	int32		id = PG_GETARG_INT32(0);
+	WindowRelations rels;
+	char	   *name;
+	bool		lost = false;
+	Oid			must[5];
+
+	SPI_connect();
+	if (!pp_window_read_relations(id, &rels, &name))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("window aggregate %d does not exist", id)));
+	must[0] = rels.source;
+	must[1] = rels.result;
+	must[2] = rels.state;
+	must[3] = rels.delta;
+	must[4] = rels.late;
+	for (int i = 0; i < 5; i++)
+		if ((i < 3 || OidIsValid(must[i])) &&
+			!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(must[i])))
+			lost = true;
+
+	if (lost)
+	{
+		Oid			argtypes[1] = {INT4OID};
+		Datum		values[1] = {Int32GetDatum(id)};
+
+		pp_window_drop_triggers(id, rels.source);
+		if (SPI_execute_with_args("DELETE FROM pipeline.windows WHERE id OPERATOR(pg_catalog.=) $1",
+								  1, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not delete window aggregate %d", id);
+		ereport(WARNING,
+				(errmsg("window aggregate \"%s\" had lost one of its relations: removed", name),
+				 errdetail("Its triggers on the source and its row of pipeline.windows were dropped; "
+						   "the relations it still had were left as they are.")));
+	}
+	else
+		pp_window_record_dependencies(id, &rels);
+	SPI_finish();
+	PG_RETURN_BOOL(!lost);
+}
+
+/* A trigger's name, or NULL. */
+static char *
+trigger_name(Oid trigoid)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *name = NULL;
+
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigoid));
+	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		name = pstrdup(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return name;
+}
+
+/*
+ * pp_window_check_rename
+ *		Refuse ALTER TABLE ... RENAME COLUMN of a column a window aggregate
+ *		reads: the window keeps the column by name, so the rename would break
+ *		every later write to the table.  Its triggers depend on the column
+ *		(see create_window); called from the utility hook.
+ */
+void
+pp_window_check_rename(RenameStmt *stmt)
+{
+	Oid			relid;
+	AttrNumber	attnum;
+	Relation	depend;
+	ScanKeyData key[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (stmt->renameType != OBJECT_COLUMN || stmt->relation == NULL || stmt->subname == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	attnum = get_attnum(relid, stmt->subname);
+	if (attnum == InvalidAttrNumber)
+		return;
+
+	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(attnum));
+	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 3, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		char	   *trigger;
+
+		if (dep->classid != TriggerRelationId)
+			continue;
+		trigger = trigger_name(dep->objid);
+		if (trigger && strncmp(trigger, "pp_window_", 10) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot rename column \"%s\" of table \"%s\": a window aggregate reads it",
+							stmt->subname, get_rel_name(relid)),
+					 errdetail("Trigger \"%s\" maintains a window aggregate that names the column.", trigger),
+					 errhint("Drop the window with pipeline.drop_window(), rename the column, "
+							 "then create the window again.")));
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+}
