@@ -67,9 +67,12 @@
 
 static const char *const trigger_events[] = {"insert", "update", "delete", "truncate"};
 
-/* Record depender -> referenced unless pg_depend has it already. */
-static void
-depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, DependencyType type)
+/* A dependency of a depender that has_dependency looks for. */
+typedef bool (*DependMatch) (Form_pg_depend dep, const void *arg);
+
+/* Whether pg_depend has a row of depender that match accepts. */
+static bool
+has_dependency(const ObjectAddress *depender, DependMatch match, const void *arg)
 {
 	Relation	depend = table_open(DependRelationId, AccessShareLock);
 	ScanKeyData key[3];
@@ -85,15 +88,34 @@ depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, Depe
 				Int32GetDatum(depender->objectSubId));
 	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 3, key);
 	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-
-		found = dep->refclassid == referenced->classId && dep->refobjid == referenced->objectId &&
-			dep->refobjsubid == referenced->objectSubId && dep->deptype == (char) type;
-	}
+		found = match((Form_pg_depend) GETSTRUCT(tup), arg);
 	systable_endscan(scan);
 	table_close(depend, AccessShareLock);
-	if (!found)
+	return found;
+}
+
+typedef struct DependOn
+{
+	const ObjectAddress *referenced;
+	DependencyType type;
+} DependOn;
+
+static bool
+is_dependency_on(Form_pg_depend dep, const void *arg)
+{
+	const DependOn *on = arg;
+
+	return dep->refclassid == on->referenced->classId && dep->refobjid == on->referenced->objectId &&
+		dep->refobjsubid == on->referenced->objectSubId && dep->deptype == (char) on->type;
+}
+
+/* Record depender -> referenced unless pg_depend has it already. */
+static void
+depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, DependencyType type)
+{
+	DependOn	on = {referenced, type};
+
+	if (!has_dependency(depender, is_dependency_on, &on))
 		recordDependencyOn(depender, referenced, type);
 }
 
@@ -206,31 +228,19 @@ pp_window_drop_triggers(int32 id, Oid source)
  * before the relation's own pg_depend rows are deleted.
  */
 static bool
+is_dependency_on_relation(Form_pg_depend dep, const void *arg)
+{
+	return dep->refclassid == RelationRelationId && dep->refobjsubid == 0 &&
+		(dep->deptype == DEPENDENCY_NORMAL || dep->deptype == DEPENDENCY_INTERNAL);
+}
+
+static bool
 depends_on_relation(Oid relid)
 {
-	Relation	depend = table_open(DependRelationId, AccessShareLock);
-	ScanKeyData key[3];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
+	ObjectAddress rel;
 
-	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(RelationRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	ScanKeyInit(&key[2], Anum_pg_depend_objsubid, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(0));
-	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 3, key);
-	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-
-		found = dep->refclassid == RelationRelationId && dep->refobjsubid == 0 &&
-			(dep->deptype == DEPENDENCY_NORMAL || dep->deptype == DEPENDENCY_INTERNAL);
-	}
-	systable_endscan(scan);
-	table_close(depend, AccessShareLock);
-	return found;
+	ObjectAddressSet(rel, RelationRelationId, relid);
+	return has_dependency(&rel, is_dependency_on_relation, NULL);
 }
 
 /*
