@@ -800,3 +800,75 @@ $$;
 -- the windows of 0.5.0 get their dependencies; one that already lost a
 -- relation (a DROP TABLE that 0.5.0 accepted) is removed, with a WARNING
 SELECT pipeline._window_fix_dependencies(id) FROM pipeline.windows ORDER BY id;
+
+-- ==== review: 0.6.0 lifecycle, as an attacker sees it (docs/security.md) ====
+-- Changes:
+--   * pipeline._rewatch(pipeline.dags): a dropped watched table created
+--     again under its name is watched again only when the DAG's owner owns
+--     it or the schema it is in; another role's table (in a schema others
+--     may create in) is left for the owner to name with alter_dag, and
+--     watch_problem says so.  Before, a role with CREATE on the schema
+--     could create the table, grant SELECT and TRIGGER to the DAG's owner
+--     and have the DAG watch it and run for it.  (Its ACL, revoked from
+--     PUBLIC above, is kept by CREATE OR REPLACE.)
+--   (The object access hook's fix, src/window/depend.c, is in C only.)
+CREATE OR REPLACE FUNCTION pipeline._rewatch(d pipeline.dags)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rels regclass[] := d.trigger_on;
+    names text[] := d.trigger_on_names;
+    problems text[] := '{}';
+    adopted boolean := false;
+    rel regclass;
+    name text;
+BEGIN
+    FOR i IN 1 .. coalesce(cardinality(d.trigger_on), 0) LOOP
+        name := pipeline._qualified_name(d.trigger_on[i]);
+        IF name IS NOT NULL THEN
+            names[i] := name;           -- it exists (renamed, perhaps)
+            CONTINUE;
+        END IF;
+        name := names[i];
+        rel := CASE WHEN name IS NOT NULL THEN to_regclass(name) END;
+        IF rel IS NULL THEN
+            problems := problems || format('table %s was dropped; it is watched again once created again',
+                                           coalesce(name, 'with OID ' || d.trigger_on[i]::oid));
+        ELSIF (SELECT c.relpersistence = 't' OR c.relkind NOT IN ('r', 'p')
+                 FROM pg_class c WHERE c.oid = rel) THEN
+            problems := problems || format('%s was created again, but not as a table', name);
+        ELSIF NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE c.oid = rel AND d.owner_oid IN (c.relowner, n.nspowner)) THEN
+            -- another role's table under the name (in a schema others may
+            -- create in): watched only when the owner names it again, as a
+            -- source's target is taken only when its owner resumes it
+            problems := problems || format('table %s was created again by role %s, not by the DAG''s owner; '
+                                           'name it in alter_dag(trigger_on => ...) to watch it',
+                                           name, (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = rel));
+        ELSIF NOT coalesce(has_table_privilege(d.owner_oid, rel, 'SELECT'), false) THEN
+            problems := problems || format('table %s was created again, but the DAG''s owner cannot read it', name);
+        ELSIF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'pipeline_dag_data')
+              AND NOT coalesce(pg_has_role(d.owner_oid, (SELECT relowner FROM pg_class WHERE oid = rel), 'USAGE')
+                               OR has_table_privilege(d.owner_oid, rel, 'TRIGGER'), false) THEN
+            problems := problems || format('table %s was created again, but the DAG''s owner may not put a trigger on it', name);
+        ELSE
+            BEGIN
+                -- never wait for a lock in a pass: try again at the next
+                EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE NOWAIT', rel);
+                PERFORM pipeline._watch(rel);
+                rels[i] := rel;
+                adopted := true;
+            EXCEPTION WHEN lock_not_available THEN
+                problems := problems || format('table %s was created again and is watched once it is not locked', name);
+            END;
+        END IF;
+    END LOOP;
+    UPDATE pipeline.dags SET trigger_on = rels, trigger_on_names = names,
+           watch_problem = nullif(array_to_string(problems, '; '), ''),
+           data_pending = data_pending OR (adopted AND data_seen IS NOT NULL)
+     WHERE dag_id = d.dag_id;
+    RETURN cardinality(problems) > 0;
+END
+$$;

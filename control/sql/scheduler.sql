@@ -543,7 +543,9 @@ COMMENT ON FUNCTION pipeline._watched_tables(text[]) IS
 'the tables that trigger_on names: a Kafka source''s target table, or a table';
 
 -- A scheduler pass: the tables of DAG d whose OID is gone are looked up by
--- name and watched again where the DAG's owner may; a rename is followed.
+-- name and watched again where the DAG's owner may (a table of its own, or
+-- in a schema of its own, that it could have named in create_dag); a
+-- rename is followed.
 -- A table watched again counts as new data (it was filled, perhaps, before
 -- its trigger was put back): the DAG runs once for it.  Returns whether a
 -- table is still not watched (watch_problem says why).
@@ -574,6 +576,14 @@ BEGIN
         ELSIF (SELECT c.relpersistence = 't' OR c.relkind NOT IN ('r', 'p')
                  FROM pg_class c WHERE c.oid = rel) THEN
             problems := problems || format('%s was created again, but not as a table', name);
+        ELSIF NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                           WHERE c.oid = rel AND d.owner_oid IN (c.relowner, n.nspowner)) THEN
+            -- another role's table under the name (in a schema others may
+            -- create in): watched only when the owner names it again, as a
+            -- source's target is taken only when its owner resumes it
+            problems := problems || format('table %s was created again by role %s, not by the DAG''s owner; '
+                                           'name it in alter_dag(trigger_on => ...) to watch it',
+                                           name, (SELECT pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = rel));
         ELSIF NOT coalesce(has_table_privilege(d.owner_oid, rel, 'SELECT'), false) THEN
             problems := problems || format('table %s was created again, but the DAG''s owner cannot read it', name);
         ELSIF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'pipeline_dag_data')

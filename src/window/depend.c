@@ -67,9 +67,12 @@
 
 static const char *const trigger_events[] = {"insert", "update", "delete", "truncate"};
 
-/* Record depender -> referenced unless pg_depend has it already. */
-static void
-depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, DependencyType type)
+/* A dependency of a depender that has_dependency looks for. */
+typedef bool (*DependMatch) (Form_pg_depend dep, const void *arg);
+
+/* Whether pg_depend has a row of depender that match accepts. */
+static bool
+has_dependency(const ObjectAddress *depender, DependMatch match, const void *arg)
 {
 	Relation	depend = table_open(DependRelationId, AccessShareLock);
 	ScanKeyData key[3];
@@ -85,15 +88,34 @@ depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, Depe
 				Int32GetDatum(depender->objectSubId));
 	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 3, key);
 	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-
-		found = dep->refclassid == referenced->classId && dep->refobjid == referenced->objectId &&
-			dep->refobjsubid == referenced->objectSubId && dep->deptype == (char) type;
-	}
+		found = match((Form_pg_depend) GETSTRUCT(tup), arg);
 	systable_endscan(scan);
 	table_close(depend, AccessShareLock);
-	if (!found)
+	return found;
+}
+
+typedef struct DependOn
+{
+	const ObjectAddress *referenced;
+	DependencyType type;
+} DependOn;
+
+static bool
+is_dependency_on(Form_pg_depend dep, const void *arg)
+{
+	const DependOn *on = arg;
+
+	return dep->refclassid == on->referenced->classId && dep->refobjid == on->referenced->objectId &&
+		dep->refobjsubid == on->referenced->objectSubId && dep->deptype == (char) on->type;
+}
+
+/* Record depender -> referenced unless pg_depend has it already. */
+static void
+depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, DependencyType type)
+{
+	DependOn	on = {referenced, type};
+
+	if (!has_dependency(depender, is_dependency_on, &on))
 		recordDependencyOn(depender, referenced, type);
 }
 
@@ -197,6 +219,31 @@ pp_window_drop_triggers(int32 id, Oid source)
 }
 
 /*
+ * Whether relid depends, itself, on another relation (NORMAL or INTERNAL):
+ * a window's result depends so on its source, its state, delta and
+ * late-rows tables on its result (the file header), and a DROP that takes
+ * a window always takes its result.  Few other relations do (an
+ * inheritance child on its parent): so the DROP of any other relation is
+ * told apart by one index probe of pg_depend, with no SQL.  The hook runs
+ * before the relation's own pg_depend rows are deleted.
+ */
+static bool
+is_dependency_on_relation(Form_pg_depend dep, const void *arg)
+{
+	return dep->refclassid == RelationRelationId && dep->refobjsubid == 0 &&
+		(dep->deptype == DEPENDENCY_NORMAL || dep->deptype == DEPENDENCY_INTERNAL);
+}
+
+static bool
+depends_on_relation(Oid relid)
+{
+	ObjectAddress rel;
+
+	ObjectAddressSet(rel, RelationRelationId, relid);
+	return has_dependency(&rel, is_dependency_on_relation, NULL);
+}
+
+/*
  * pp_window_relation_dropped
  *		From the object access hook (src/worker/hooks.c), for each relation
  *		that a DROP removes: when it is one of a window's relations (its
@@ -207,28 +254,51 @@ pp_window_drop_triggers(int32 id, Oid source)
  *		that drops a relation may not see the window's row), under the
  *		pinned search_path.  Nothing for PostgreSQL's internal drops (a
  *		table rewrite's transient table, temporary tables at exit), the
- *		extension's own tables, or a database without the extension.
+ *		extension's own tables, a database without the extension, or a
+ *		relation that depends on no other (depends_on_relation: no SQL for
+ *		the DROP of a relation that is no window's).
+ *
+ *		Any role may insert rows into pipeline.windows (they are its own;
+ *		nothing maintains a row create_window did not make), naming any
+ *		relation.  Such a row must neither be deleted by someone else's
+ *		DROP as the bootstrap superuser nor, by a row lock its author holds,
+ *		make that DROP wait: a window's relations belong to its owner, so
+ *		only the rows of the relation's owner are deleted and waited for;
+ *		another role's rows naming it (a window whose owner a superuser
+ *		changed in the catalog only, say) go only when no one holds them
+ *		(SKIP LOCKED).
  */
 void
 pp_window_relation_dropped(Oid relid, int dropflags)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2];
 	PipelineAsRole as;
+	HeapTuple	classtup;
 	char		relkind;
+	Oid			relowner;
 	Oid			nsp;
 
 	if ((dropflags & PERFORM_DELETION_INTERNAL) || creating_extension || IsBinaryUpgrade)
 		return;
-	relkind = get_rel_relkind(relid);
+	classtup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(classtup))
+		return;
+	relkind = ((Form_pg_class) GETSTRUCT(classtup))->relkind;
+	relowner = ((Form_pg_class) GETSTRUCT(classtup))->relowner;
+	nsp = ((Form_pg_class) GETSTRUCT(classtup))->relnamespace;
+	ReleaseSysCache(classtup);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE && relkind != RELKIND_VIEW)
 		return;
-	nsp = get_namespace_oid("pipeline", true);
-	if (!OidIsValid(nsp) || get_rel_namespace(relid) == nsp ||
-		!OidIsValid(get_relname_relid("windows", nsp)) ||
-		!OidIsValid(get_extension_oid("pg_pipeline", true)))
+	if (!depends_on_relation(relid))
+		return;
+	if (nsp == get_namespace_oid("pipeline", true) ||
+		!OidIsValid(get_extension_oid("pg_pipeline", true)) ||
+		!OidIsValid(get_relname_relid("windows", get_namespace_oid("pipeline", true))))
 		return;
 
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = ObjectIdGetDatum(relowner);
 	SPI_connect();
 	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
 	/* look first: a DELETE of nothing would still fire its statement triggers */
@@ -237,9 +307,15 @@ pp_window_relation_dropped(Oid relid, int dropflags)
 						  1, argtypes, values, NULL, InvalidSnapshot) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.windows");
 	if (SPI_processed > 0 &&
-		pp_window_spi_run("DELETE FROM pipeline.windows w WHERE $1 IN "
-						  "(w.result, w.state_table, w.delta_table, w.late_table, w.source)",
-						  1, argtypes, values, NULL, InvalidSnapshot) != SPI_OK_DELETE)
+		pp_window_spi_run("DELETE FROM pipeline.windows w WHERE w.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+						  "SELECT x.id FROM pipeline.windows x WHERE $1 IN "
+						  "(x.result, x.state_table, x.delta_table, x.late_table, x.source) "
+						  "AND x.owner_oid OPERATOR(pg_catalog.=) $2)) "
+						  "OR w.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+						  "SELECT x.id FROM pipeline.windows x WHERE $1 IN "
+						  "(x.result, x.state_table, x.delta_table, x.late_table, x.source) "
+						  "AND x.owner_oid IS DISTINCT FROM $2 FOR UPDATE SKIP LOCKED))",
+						  2, argtypes, values, NULL, InvalidSnapshot) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from pipeline.windows");
 	pp_as_role_end(&as);
 	SPI_finish();
