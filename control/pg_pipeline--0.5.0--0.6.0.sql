@@ -15,6 +15,12 @@
 --     that lost a relation; called here for every existing window;
 --     and pipeline.window_counts(pipeline.windows): NULL counts instead of an
 --     error for a relation that no longer exists.
+--   * kafka: sources and sinks take a name, and are locked, dropped,
+--     paused and resumed, by shared functions (pipeline._kafka_object_*);
+--     _sink_for_update goes; the comment on pipeline.dead_letters names
+--     what reads a payload.
+--   * review: pipeline._rewatch adopts a re-created watched table only
+--     when the DAG's owner owns it or its schema (docs/security.md, 0.6.0).
 
 \echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -872,3 +878,271 @@ BEGIN
     RETURN cardinality(problems) > 0;
 END
 $$;
+
+-- ==== kafka: sources and sinks share one name check, lock, drop, pause and resume ====
+--
+-- What changes for SQL (issue 11: each piece of logic written once):
+--   * + pipeline._kafka_catalog(text), _kafka_object_check_new(text, text),
+--     _kafka_object_for_update(text, text, boolean),
+--     _kafka_object_drop(text, text, boolean) and
+--     _kafka_object_set_paused(text, text, boolean): a new source or sink
+--     (kind 'source' or 'sink') checked, or one locked, dropped, paused or
+--     resumed;
+--   * create_source, _source_for_update(text), drop_source, pause_source,
+--     resume_source, create_sink, drop_sink, pause_sink and resume_sink
+--     call them (signatures, messages, SQLSTATEs, hints, notices, comments
+--     and privileges unchanged);
+--   * - pipeline._sink_for_update(text), which nothing calls any more;
+--   * the comment on pipeline.dead_letters names what reads a payload
+--     (pipeline.zstd_decompress, pipeline.dead_letter_messages) instead of
+--     pipeline.dead_letter_payload, which never existed.
+
+-- the catalog of a kind; any other kind is an error
+CREATE FUNCTION pipeline._kafka_catalog(kind text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF kind IS NULL OR kind NOT IN ('source', 'sink') THEN
+        RAISE EXCEPTION 'invalid kind "%"', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use source or sink.';
+    END IF;
+    RETURN 'pipeline.' || kind || 's';
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_catalog(text) IS
+'the catalog of sources or of sinks (kind source or sink)';
+
+CREATE FUNCTION pipeline._kafka_object_check_new(kind text, object_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_one boolean;
+BEGIN
+    IF object_name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid % name "%"', kind, object_name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = format('A %s name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.', kind);
+    END IF;
+    EXECUTE format('SELECT true FROM %s WHERE name = $1', pipeline._kafka_catalog(kind))
+       INTO found_one USING object_name;
+    IF found_one THEN
+        RAISE EXCEPTION '% "%" already exists', kind, object_name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_object_check_new(text, text) IS
+'raises an error for a name a new source or sink cannot take: invalid, or taken';
+
+CREATE FUNCTION pipeline._kafka_object_for_update(kind text, object_name text,
+                                                  missing_ok boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    locked boolean;
+BEGIN
+    EXECUTE format('SELECT true FROM %s WHERE name = $1 FOR UPDATE', pipeline._kafka_catalog(kind))
+       INTO locked USING object_name;
+    IF locked THEN
+        RETURN true;
+    ELSIF missing_ok THEN
+        RETURN false;
+    END IF;
+    RAISE EXCEPTION '% "%" does not exist', kind, object_name
+        USING ERRCODE = 'undefined_object',
+              HINT = format('SELECT name FROM pipeline.%ss lists the %ss you can see.', kind, kind);
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_object_for_update(text, text, boolean) IS
+'locks a source or sink row (waiting for a batch in flight); when there is none, raises undefined_object or, missing_ok, returns false';
+
+CREATE FUNCTION pipeline._kafka_object_drop(kind text, object_name text, if_exists boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pipeline._kafka_object_for_update(kind, object_name, coalesce(if_exists, false)) THEN
+        RAISE NOTICE '% "%" does not exist, skipping', kind, object_name;
+        RETURN;
+    END IF;
+    EXECUTE format('DELETE FROM %s WHERE name = $1', pipeline._kafka_catalog(kind)) USING object_name;
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_object_drop(text, text, boolean) IS
+'drops a source or sink (the rows hanging off it go by cascade); with if_exists, a notice when there is none';
+
+CREATE FUNCTION pipeline._kafka_object_set_paused(kind text, object_name text, paused boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_for_update(kind, object_name);
+    -- resuming also clears the error that stopped it; either way its
+    -- workers see a new config_version
+    EXECUTE format('UPDATE %s SET paused = $2, error = CASE WHEN $2 THEN error END, '
+                   'config_version = config_version + 1 WHERE name = $1', pipeline._kafka_catalog(kind))
+      USING object_name, paused;
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_object_set_paused(text, text, boolean) IS
+'pauses a source or sink, or resumes it (clearing its error); its workers restart or stop';
+
+CREATE OR REPLACE FUNCTION pipeline.create_source(
+    name          text,
+    server        name,
+    topic         text,
+    target        regclass,
+    format        text    DEFAULT 'json',
+    on_error      text    DEFAULT 'dead_letter',
+    properties    jsonb   DEFAULT '{}',
+    target_column name    DEFAULT NULL,
+    consumers     integer DEFAULT 1,
+    batch_rows    integer DEFAULT 50000,
+    batch_bytes   integer DEFAULT 16777216,
+    batch_ms      integer DEFAULT 100,
+    start_from    text    DEFAULT 'earliest',
+    archive       boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+BEGIN
+    IF create_source.name IS NULL OR create_source.server IS NULL
+       OR create_source.topic IS NULL OR create_source.target IS NULL THEN
+        RAISE EXCEPTION 'name, server, topic and target of a source must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM pipeline._kafka_object_check_new('source', create_source.name);
+    PERFORM pipeline._check_source_numbers(create_source.on_error, create_source.consumers,
+        create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms);
+    col := pipeline._check_source(create_source.server, create_source.topic, create_source.target,
+                                  create_source.format, create_source.target_column,
+                                  create_source.properties, create_source.start_from);
+    INSERT INTO pipeline.sources (name, server, topic, target, format, target_column, on_error,
+                                  properties, consumers, batch_rows, batch_bytes, batch_ms, start_from,
+                                  archive)
+    VALUES (create_source.name, create_source.server, create_source.topic,
+            create_source.target::text, create_source.format, col, create_source.on_error,
+            coalesce(create_source.properties, '{}'), create_source.consumers,
+            create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms,
+            create_source.start_from, coalesce(create_source.archive, false));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline._source_for_update(source_name text)
+RETURNS pipeline.sources
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+BEGIN
+    PERFORM pipeline._kafka_object_for_update('source', source_name);
+    SELECT * INTO s FROM pipeline.sources WHERE name = source_name;
+    RETURN s;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline.drop_source(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_drop('source', drop_source.name, drop_source.if_exists);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline.pause_source(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_set_paused('source', pause_source.name, true);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline.resume_source(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_set_paused('source', resume_source.name, false);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline.create_sink(
+    name       text,
+    server     name,
+    topic      text,
+    properties jsonb   DEFAULT '{}',
+    batch_rows integer DEFAULT 1000)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF create_sink.name IS NULL OR create_sink.server IS NULL OR create_sink.topic IS NULL THEN
+        RAISE EXCEPTION 'name, server and topic of a sink must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM pipeline._kafka_object_check_new('sink', create_sink.name);
+    IF batch_rows IS NULL OR batch_rows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'batch_rows must be between 1 and 100000, not %', batch_rows
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pipeline._check_sink(create_sink.server, create_sink.topic, create_sink.properties);
+    INSERT INTO pipeline.sinks (name, server, topic, properties, batch_rows)
+    VALUES (create_sink.name, create_sink.server, create_sink.topic,
+            coalesce(create_sink.properties, '{}'), create_sink.batch_rows);
+    INSERT INTO pipeline.sink_progress (sink) VALUES (create_sink.name);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline.drop_sink(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_drop('sink', drop_sink.name, drop_sink.if_exists);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline.pause_sink(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_set_paused('sink', pause_sink.name, true);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pipeline.resume_sink(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_set_paused('sink', resume_sink.name, false);
+END
+$$;
+
+DROP FUNCTION pipeline._sink_for_update(text);
+
+COMMENT ON TABLE pipeline.dead_letters IS
+'messages that could not be ingested, with the error; payload is zstd-compressed (read it with pipeline.zstd_decompress, or as text in pipeline.dead_letter_messages)';

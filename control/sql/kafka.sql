@@ -82,7 +82,7 @@ CREATE TABLE pipeline.dead_letters (
 );
 CREATE INDEX ON pipeline.dead_letters (source, id);
 COMMENT ON TABLE pipeline.dead_letters IS
-'messages that could not be ingested, with the error; payload is zstd-compressed (see pipeline.dead_letter_payload)';
+'messages that could not be ingested, with the error; payload is zstd-compressed (read it with pipeline.zstd_decompress, or as text in pipeline.dead_letter_messages)';
 COMMENT ON COLUMN pipeline.dead_letters.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
 
 CREATE TABLE pipeline.source_archive (
@@ -220,6 +220,113 @@ CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.dead_letters
     FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
 
 ------------------------------------------------------------------------
+-- What sources and sinks share: a new one takes its name, and a row is
+-- locked, dropped, paused and resumed, the same way.  kind is 'source' or
+-- 'sink': it names the catalog (pipeline.sources above, pipeline.sinks
+-- below) and the object in messages.  Like the functions that call them,
+-- these run as the caller, so row-level security decides which rows a role
+-- may see, lock and change.
+------------------------------------------------------------------------
+-- the catalog of a kind; any other kind is an error
+CREATE FUNCTION pipeline._kafka_catalog(kind text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF kind IS NULL OR kind NOT IN ('source', 'sink') THEN
+        RAISE EXCEPTION 'invalid kind "%"', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use source or sink.';
+    END IF;
+    RETURN 'pipeline.' || kind || 's';
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_catalog(text) IS
+'the catalog of sources or of sinks (kind source or sink)';
+
+CREATE FUNCTION pipeline._kafka_object_check_new(kind text, object_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_one boolean;
+BEGIN
+    IF object_name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid % name "%"', kind, object_name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = format('A %s name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.', kind);
+    END IF;
+    EXECUTE format('SELECT true FROM %s WHERE name = $1', pipeline._kafka_catalog(kind))
+       INTO found_one USING object_name;
+    IF found_one THEN
+        RAISE EXCEPTION '% "%" already exists', kind, object_name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_object_check_new(text, text) IS
+'raises an error for a name a new source or sink cannot take: invalid, or taken';
+
+CREATE FUNCTION pipeline._kafka_object_for_update(kind text, object_name text,
+                                                  missing_ok boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    locked boolean;
+BEGIN
+    EXECUTE format('SELECT true FROM %s WHERE name = $1 FOR UPDATE', pipeline._kafka_catalog(kind))
+       INTO locked USING object_name;
+    IF locked THEN
+        RETURN true;
+    ELSIF missing_ok THEN
+        RETURN false;
+    END IF;
+    RAISE EXCEPTION '% "%" does not exist', kind, object_name
+        USING ERRCODE = 'undefined_object',
+              HINT = format('SELECT name FROM pipeline.%ss lists the %ss you can see.', kind, kind);
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_object_for_update(text, text, boolean) IS
+'locks a source or sink row (waiting for a batch in flight); when there is none, raises undefined_object or, missing_ok, returns false';
+
+CREATE FUNCTION pipeline._kafka_object_drop(kind text, object_name text, if_exists boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pipeline._kafka_object_for_update(kind, object_name, coalesce(if_exists, false)) THEN
+        RAISE NOTICE '% "%" does not exist, skipping', kind, object_name;
+        RETURN;
+    END IF;
+    EXECUTE format('DELETE FROM %s WHERE name = $1', pipeline._kafka_catalog(kind)) USING object_name;
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_object_drop(text, text, boolean) IS
+'drops a source or sink (the rows hanging off it go by cascade); with if_exists, a notice when there is none';
+
+CREATE FUNCTION pipeline._kafka_object_set_paused(kind text, object_name text, paused boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_for_update(kind, object_name);
+    -- resuming also clears the error that stopped it; either way its
+    -- workers see a new config_version
+    EXECUTE format('UPDATE %s SET paused = $2, error = CASE WHEN $2 THEN error END, '
+                   'config_version = config_version + 1 WHERE name = $1', pipeline._kafka_catalog(kind))
+      USING object_name, paused;
+END
+$$;
+COMMENT ON FUNCTION pipeline._kafka_object_set_paused(text, text, boolean) IS
+'pauses a source or sink, or resumes it (clearing its error); its workers restart or stop';
+
+------------------------------------------------------------------------
 -- The SQL interface of sources.
 ------------------------------------------------------------------------
 CREATE FUNCTION pipeline._check_source(
@@ -291,15 +398,7 @@ BEGIN
         RAISE EXCEPTION 'name, server, topic and target of a source must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = create_source.name) THEN
-        RAISE EXCEPTION 'source "%" already exists', create_source.name
-            USING ERRCODE = 'duplicate_object';
-    END IF;
-    IF create_source.name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid source name "%"', create_source.name
-            USING ERRCODE = 'invalid_name',
-                  DETAIL = 'A source name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.';
-    END IF;
+    PERFORM pipeline._kafka_object_check_new('source', create_source.name);
     PERFORM pipeline._check_source_numbers(create_source.on_error, create_source.consumers,
         create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms);
     col := pipeline._check_source(create_source.server, create_source.topic, create_source.target,
@@ -326,12 +425,8 @@ AS $$
 DECLARE
     s pipeline.sources;
 BEGIN
-    SELECT * INTO s FROM pipeline.sources WHERE name = source_name FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'source "%" does not exist', source_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT name FROM pipeline.sources lists the sources you can see.';
-    END IF;
+    PERFORM pipeline._kafka_object_for_update('source', source_name);
+    SELECT * INTO s FROM pipeline.sources WHERE name = source_name;
     RETURN s;
 END
 $$;
@@ -397,12 +492,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF if_exists AND NOT EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.name = drop_source.name) THEN
-        RAISE NOTICE 'source "%" does not exist, skipping', drop_source.name;
-        RETURN;
-    END IF;
-    PERFORM pipeline._source_for_update(drop_source.name);
-    DELETE FROM pipeline.sources s WHERE s.name = drop_source.name;
+    PERFORM pipeline._kafka_object_drop('source', drop_source.name, drop_source.if_exists);
 END
 $$;
 COMMENT ON FUNCTION pipeline.drop_source(text, boolean) IS
@@ -414,9 +504,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM pipeline._source_for_update(pause_source.name);
-    UPDATE pipeline.sources s SET paused = true, config_version = s.config_version + 1
-     WHERE s.name = pause_source.name;
+    PERFORM pipeline._kafka_object_set_paused('source', pause_source.name, true);
 END
 $$;
 COMMENT ON FUNCTION pipeline.pause_source(text) IS
@@ -428,9 +516,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM pipeline._source_for_update(resume_source.name);
-    UPDATE pipeline.sources s SET paused = false, error = NULL, config_version = s.config_version + 1
-     WHERE s.name = resume_source.name;
+    PERFORM pipeline._kafka_object_set_paused('source', resume_source.name, false);
 END
 $$;
 COMMENT ON FUNCTION pipeline.resume_source(text) IS
@@ -719,15 +805,7 @@ BEGIN
         RAISE EXCEPTION 'name, server and topic of a sink must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF create_sink.name !~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid sink name "%"', create_sink.name
-            USING ERRCODE = 'invalid_name',
-                  DETAIL = 'A sink name starts with a letter or underscore and has at most 63 letters, digits, ''_'', ''.'' or ''-''.';
-    END IF;
-    IF EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = create_sink.name) THEN
-        RAISE EXCEPTION 'sink "%" already exists', create_sink.name
-            USING ERRCODE = 'duplicate_object';
-    END IF;
+    PERFORM pipeline._kafka_object_check_new('sink', create_sink.name);
     IF batch_rows IS NULL OR batch_rows NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION 'batch_rows must be between 1 and 100000, not %', batch_rows
             USING ERRCODE = 'invalid_parameter_value';
@@ -749,38 +827,13 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION pipeline._check_sink(name, text, jsonb) IS
 'validates a sink definition (server, topic name, librdkafka properties)';
 
-CREATE FUNCTION pipeline._sink_for_update(sink_name text)
-RETURNS pipeline.sinks
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    s pipeline.sinks;
-BEGIN
-    SELECT * INTO s FROM pipeline.sinks WHERE name = sink_name FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'sink "%" does not exist', sink_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT name FROM pipeline.sinks lists the sinks you can see.';
-    END IF;
-    RETURN s;
-END
-$$;
-COMMENT ON FUNCTION pipeline._sink_for_update(text) IS
-'locks a sink row or raises undefined_object';
-
 CREATE FUNCTION pipeline.drop_sink(name text, if_exists boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF if_exists AND NOT EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = drop_sink.name) THEN
-        RAISE NOTICE 'sink "%" does not exist, skipping', drop_sink.name;
-        RETURN;
-    END IF;
-    PERFORM pipeline._sink_for_update(drop_sink.name);
-    DELETE FROM pipeline.sinks s WHERE s.name = drop_sink.name;
+    PERFORM pipeline._kafka_object_drop('sink', drop_sink.name, drop_sink.if_exists);
 END
 $$;
 COMMENT ON FUNCTION pipeline.drop_sink(text, boolean) IS
@@ -792,9 +845,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM pipeline._sink_for_update(pause_sink.name);
-    UPDATE pipeline.sinks s SET paused = true, config_version = s.config_version + 1
-     WHERE s.name = pause_sink.name;
+    PERFORM pipeline._kafka_object_set_paused('sink', pause_sink.name, true);
 END
 $$;
 COMMENT ON FUNCTION pipeline.pause_sink(text) IS 'stops publishing; the outbox keeps filling';
@@ -805,9 +856,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM pipeline._sink_for_update(resume_sink.name);
-    UPDATE pipeline.sinks s SET paused = false, error = NULL, config_version = s.config_version + 1
-     WHERE s.name = resume_sink.name;
+    PERFORM pipeline._kafka_object_set_paused('sink', resume_sink.name, false);
 END
 $$;
 COMMENT ON FUNCTION pipeline.resume_sink(text) IS 'publishes again, from the oldest waiting message';

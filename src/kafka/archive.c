@@ -216,11 +216,7 @@ pipeline_replay_archive(PG_FUNCTION_ARGS)
 	uint64		nrows;
 	SPITupleTable *rows;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the source to replay must not be null")));
-	source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	source = pp_kafka_replay_source(fcinfo);
 	values[0] = CStringGetTextDatum(source);
 	values[1] = Int64GetDatum(from_offset);
 

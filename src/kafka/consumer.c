@@ -125,7 +125,6 @@ static rd_kafka_queue_t *queue = NULL;
 static KafkaRecord *inflight = NULL;
 static int	ninflight = 0;
 static rd_kafka_topic_partition_list_t *assigned;	/* what we read */
-static char kafka_error[512];
 static MemoryContext batch_context;
 
 /* Does a jsonb object have this key?  (the source's own properties) */
@@ -146,32 +145,18 @@ static rd_kafka_topic_partition_list_t *batch_offsets(KafkaRecord *items, int n)
 
 /* ---- librdkafka plumbing ---- */
 
-/* served from our own poll calls (log.queue): never from its threads */
-static void
-kafka_log_cb(const rd_kafka_t *handle, int level, const char *fac, const char *buf)
-{
-	if (level <= 3)
-		strlcpy(kafka_error, buf, sizeof(kafka_error));
-}
-
-static void
-kafka_error_cb(rd_kafka_t *handle, int err, const char *reason, void *opaque)
-{
-	strlcpy(kafka_error, reason, sizeof(kafka_error));
-}
-
 /* Report (once) what librdkafka complained about since the last call. */
 static void
 report_kafka_error(void)
 {
-	if (kafka_error[0] == '\0')
+	if (pp_kafka_error[0] == '\0')
 		return;
 	ereport(WARNING,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("source \"%s\": Kafka reported a problem", params.source),
-			 errdetail("librdkafka: %s", kafka_error)));
-	pp_worker_record_error(MyPipelineWorker->slot, psprintf("Kafka: %s", kafka_error));
-	kafka_error[0] = '\0';
+			 errdetail("librdkafka: %s", pp_kafka_error)));
+	pp_worker_record_error(MyPipelineWorker->slot, psprintf("Kafka: %s", pp_kafka_error));
+	pp_kafka_error[0] = '\0';
 }
 
 static void
@@ -213,25 +198,15 @@ spi_text(int col)
 static bool
 lock_source(bool load)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(params.source)};
 	bool		isnull;
-	int			version;
-	bool		paused;
 
-	if (SPI_execute_with_args(psprintf("SELECT config_version, paused, server::text, topic, target, format, "
+	if (!pp_kafka_lock_wanted(&params, "source",
+							  psprintf("SELECT config_version, paused, server::text, topic, target, format, "
 									   "target_column::text, on_error, properties, batch_rows, batch_bytes, "
 									   "batch_ms, start_from, archive, %s FROM pipeline.sources "
 									   "WHERE name = $1 FOR SHARE",
 									   pp_catalog_has_column("sources", "target_oid") ?
-									   "target_oid" : "0::oid"),
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read source \"%s\"", params.source);
-	if (SPI_processed == 0)
-		return false;
-	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	paused = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if (version != params.config_version || paused)
+									   "target_oid" : "0::oid")))
 		return false;
 
 	if (load)
@@ -599,7 +574,7 @@ discover_partitions(void)
 	}
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
-		snprintf(kafka_error, sizeof(kafka_error), "metadata of topic \"%s\": %s",
+		snprintf(pp_kafka_error, sizeof(pp_kafka_error), "metadata of topic \"%s\": %s",
 				 config.topic, rd_kafka_err2str(err));
 		return found;
 	}
@@ -611,7 +586,7 @@ discover_partitions(void)
 			continue;
 		if (mt->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		{
-			snprintf(kafka_error, sizeof(kafka_error), "topic \"%s\": %s",
+			snprintf(pp_kafka_error, sizeof(pp_kafka_error), "topic \"%s\": %s",
 					 mt->topic, rd_kafka_err2str(mt->err));
 			continue;
 		}
@@ -878,9 +853,9 @@ create_consumer(void)
 	if (rd_kafka_conf_get(conf, "queued.min.messages", value, &len) == RD_KAFKA_CONF_OK &&
 		strcmp(value, "100000") == 0)
 		rd_kafka_conf_set(conf, "queued.min.messages", "1000000", errstr, sizeof(errstr));
-	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_error_cb(conf, pp_kafka_error_cb);
 
-	rk = pp_kafka_new_client(conf, RD_KAFKA_CONSUMER, kafka_log_cb, "source", params.source);
+	rk = pp_kafka_new_client(conf, RD_KAFKA_CONSUMER, "source", params.source);
 	before_shmem_exit(destroy_kafka, 0);
 	rd_kafka_poll_set_consumer(rk);
 	queue = rd_kafka_queue_get_consumer(rk);
@@ -926,7 +901,7 @@ fill_batch(KafkaRecord *items)
 			if (msg->err)
 			{
 				if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-					snprintf(kafka_error, sizeof(kafka_error), "%s", rd_kafka_message_errstr(msg));
+					snprintf(pp_kafka_error, sizeof(pp_kafka_error), "%s", rd_kafka_message_errstr(msg));
 				rd_kafka_message_destroy(msg);
 				continue;
 			}

@@ -590,21 +590,43 @@ pp_kafka_build_conf(const char *server, Oid userid, Jsonb *properties,
 }
 
 /*
+ * librdkafka's latest complaint in this process (a consumer's or a sink's):
+ * what its log said at error level or worse, or its error callback; the
+ * worker reports it and clears it.
+ */
+char		pp_kafka_error[512];
+
+/* served from our own poll calls (log.queue): never from its threads */
+static void
+kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	if (level <= 3)
+		strlcpy(pp_kafka_error, buf, sizeof(pp_kafka_error));
+}
+
+/* for rd_kafka_conf_set_error_cb(): served from our own poll calls too */
+void
+pp_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	strlcpy(pp_kafka_error, reason, sizeof(pp_kafka_error));
+}
+
+/*
  * pp_kafka_new_client
  *		Create a librdkafka client from conf (which it takes over) with its
  *		log routed to a queue served by this process's own poll calls, never
- *		from librdkafka's threads; raise a clear error when it cannot.
+ *		from librdkafka's threads, into pp_kafka_error; raise a clear error
+ *		when it cannot.
  */
 rd_kafka_t *
 pp_kafka_new_client(rd_kafka_conf_t *conf, rd_kafka_type_t type,
-					void (*log_cb) (const rd_kafka_t *, int, const char *, const char *),
 					const char *what, const char *name)
 {
 	char		errstr[512];
 	rd_kafka_t *rk;
 
 	rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof(errstr));
-	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 	rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
 	if (rk == NULL)
 		ereport(ERROR,

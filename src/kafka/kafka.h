@@ -16,6 +16,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -113,8 +114,9 @@ extern rd_kafka_conf_t *pp_kafka_build_conf(const char *server, Oid userid,
 											Jsonb *properties, const char *what,
 											bool check_only);
 extern SourceFormat pp_kafka_parse_format(const char *format);
+extern char pp_kafka_error[512];
+extern void pp_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque);
 extern rd_kafka_t *pp_kafka_new_client(rd_kafka_conf_t *conf, rd_kafka_type_t type,
-									   void (*log_cb) (const rd_kafka_t *, int, const char *, const char *),
 									   const char *what, const char *name);
 
 /* src/kafka/decode.c */
@@ -137,8 +139,13 @@ extern bool pp_kafka_timestamp_from_ms(int64 ms, TimestampTz *result);
 extern bool pp_kafka_ms_from_timestamptz(TimestampTz ts, int64 *ms);
 
 /* src/kafka/replay.c */
+extern char *pp_kafka_replay_source(FunctionCallInfo fcinfo);
 extern Relation pp_kafka_open_replay_target(const char *source, Oid target,
 											TargetLayout *layout);
+
+/* src/kafka/supervisor.c */
+extern bool pp_kafka_lock_wanted(const ConsumerParams *params, const char *what,
+								 const char *query);
 
 /* src/kafka/archive.c */
 extern void pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n);

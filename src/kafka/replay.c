@@ -40,6 +40,21 @@ pipeline_zstd_decompress(PG_FUNCTION_ARGS)
 }
 
 /*
+ * pp_kafka_replay_source
+ *		The source a replay function (replay_dead_letters, replay_archive)
+ *		names in its first argument, which must not be null.
+ */
+char *
+pp_kafka_replay_source(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the source to replay must not be null")));
+	return text_to_cstring(PG_GETARG_TEXT_PP(0));
+}
+
+/*
  * pp_kafka_open_replay_target
  *		For a replay: read the source's definition (row-level security lets
  *		a role see only its own), open the table to load (target, or the
@@ -150,11 +165,7 @@ pipeline_replay_dead_letters(PG_FUNCTION_ARGS)
 	int64		replayed = 0;
 	bool		isnull;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the source to replay must not be null")));
-	source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	source = pp_kafka_replay_source(fcinfo);
 	values[0] = CStringGetTextDatum(source);
 	values[1] = ids_arg;
 

@@ -96,7 +96,6 @@ static int	npartitions;
 static rd_kafka_t *producer = NULL;
 static int	failed_deliveries;
 static char delivery_error[512];	/* of a failed delivery report */
-static char kafka_error[512];	/* librdkafka's latest complaint (log, error) */
 static TimestampTz reported_at = 0;	/* last report_unpublished(), 0: none */
 static MemoryContext batch_context;	/* the rows of the batch in flight */
 static uint8 sink_key[PG_SHA256_DIGEST_LENGTH];	/* signs the messages */
@@ -120,19 +119,6 @@ delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 	}
 }
 
-static void
-log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	if (level <= 3)
-		strlcpy(kafka_error, buf, sizeof(kafka_error));
-}
-
-static void
-error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
-	strlcpy(kafka_error, reason, sizeof(kafka_error));
-}
-
 /*
  * While the sink cannot publish, say so where users look, as a source
  * does: "why" (librdkafka's latest complaint when it made one) goes into
@@ -151,12 +137,12 @@ report_unpublished(const char *why)
 		return;
 	snprintf(message, sizeof(message), "sink \"%s\" cannot publish to topic \"%s\": %s%s%s",
 			 params.source, topic, why,
-			 kafka_error[0] ? "; librdkafka: " : "", kafka_error);
+			 pp_kafka_error[0] ? "; librdkafka: " : "", pp_kafka_error);
 	if (reported_at == 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("sink \"%s\" cannot publish to topic \"%s\"", params.source, topic),
-				 errdetail("%s%s%s", why, kafka_error[0] ? "; librdkafka: " : "", kafka_error),
+				 errdetail("%s%s%s", why, pp_kafka_error[0] ? "; librdkafka: " : "", pp_kafka_error),
 				 errhint("The messages wait in pipeline.outbox and are sent once the broker answers.")));
 	pp_worker_record_error(MyPipelineWorker->slot, message);
 	reported_at = now;
@@ -168,11 +154,11 @@ report_idle_complaint(void)
 {
 	char		message[PP_MAX_ERROR_LEN];
 
-	if (kafka_error[0] == '\0')
+	if (pp_kafka_error[0] == '\0')
 		return;
-	snprintf(message, sizeof(message), "Kafka: %s", kafka_error);
+	snprintf(message, sizeof(message), "Kafka: %s", pp_kafka_error);
 	pp_worker_record_error(MyPipelineWorker->slot, message);
-	kafka_error[0] = '\0';
+	pp_kafka_error[0] = '\0';
 }
 
 static void
@@ -281,23 +267,16 @@ own_seq(const rd_kafka_message_t *msg, int partition)
 static bool
 lock_sink(bool load)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(params.source)};
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
 
-	if (SPI_execute_with_args("SELECT config_version, paused, server::text, topic, properties, batch_rows, "
-							  "created_at FROM pipeline.sinks WHERE name = $1 FOR SHARE",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read sink \"%s\"", params.source);
-	if (SPI_processed == 0)
+	if (!pp_kafka_lock_wanted(&params, "sink",
+							  "SELECT config_version, paused, server::text, topic, properties, batch_rows, "
+							  "created_at FROM pipeline.sinks WHERE name = $1 FOR SHARE"))
 		return false;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	if (DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull)) != params.config_version ||
-		DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull)))
-		return false;
 	if (load)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -332,8 +311,8 @@ create_producer(void)
 	rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "compression.codec", "zstd", errstr, sizeof(errstr));
 	rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
-	rd_kafka_conf_set_error_cb(conf, error_cb);
-	producer = pp_kafka_new_client(conf, RD_KAFKA_PRODUCER, log_cb, "sink", params.source);
+	rd_kafka_conf_set_error_cb(conf, pp_kafka_error_cb);
+	producer = pp_kafka_new_client(conf, RD_KAFKA_PRODUCER, "sink", params.source);
 	before_shmem_exit(destroy_producer, 0);
 }
 
@@ -497,7 +476,7 @@ forget_delivered(void)
 	rd_kafka_conf_set(conf, "group.id", psprintf("pg_pipeline.sink.%s", params.source), errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
 	rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr));
-	consumer = pp_kafka_new_client(conf, RD_KAFKA_CONSUMER, log_cb, "sink", params.source);
+	consumer = pp_kafka_new_client(conf, RD_KAFKA_CONSUMER, "sink", params.source);
 	tails = MemoryContextAllocZero(TopMemoryContext, sizeof(int64) * nparts);
 	PG_TRY();
 	{
@@ -641,7 +620,7 @@ send_batch(OutboxRow *rows, int n)
 
 	failed_deliveries = 0;
 	delivery_error[0] = '\0';
-	kafka_error[0] = '\0';
+	pp_kafka_error[0] = '\0';
 	reported_at = 0;
 	for (int i = 0; i < n; i++)
 	{
@@ -707,7 +686,7 @@ send_batch(OutboxRow *rows, int n)
 	{
 		rd_kafka_poll(producer, FLUSH_POLL_MS);
 		CHECK_FOR_INTERRUPTS();
-		if (kafka_error[0] != '\0' ||
+		if (pp_kafka_error[0] != '\0' ||
 			TimestampDifferenceExceeds(produced_at, GetCurrentTimestamp(), UNACKED_REPORT_MS))
 		{
 			char		why[64];
@@ -719,7 +698,7 @@ send_batch(OutboxRow *rows, int n)
 	}
 	if (failed_deliveries > 0)
 		return false;
-	kafka_error[0] = '\0';		/* what it said is over: all delivered */
+	pp_kafka_error[0] = '\0';		/* what it said is over: all delivered */
 	return true;
 }
 

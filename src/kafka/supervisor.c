@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -90,4 +91,32 @@ pp_kafka_wanted(PipelineSupervisor *sup)
 			pp_supervisor_want(sup, kind, name, i, owner, &params, sizeof(params));
 		}
 	}
+}
+
+/*
+ * pp_kafka_lock_wanted
+ *		In a consumer or sink worker: lock the row of its source or sink and
+ *		say whether the worker is still wanted.  query selects
+ *		config_version and paused first, then what the worker reads, from
+ *		the row named $1, FOR SHARE.  False when the row is gone, paused or
+ *		of another config_version than params (the coordinator then starts
+ *		the right workers); when true, the row is SPI_tuptable->vals[0].
+ *		what ("source" or "sink") names it in a can't-happen error.  SPI
+ *		must be connected.
+ */
+bool
+pp_kafka_lock_wanted(const ConsumerParams *params, const char *what, const char *query)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(params->source)};
+	HeapTuple	tup;
+	bool		isnull;
+
+	if (SPI_execute_with_args(query, 1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read %s \"%s\"", what, params->source);
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	return DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull)) == params->config_version &&
+		!DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 }
