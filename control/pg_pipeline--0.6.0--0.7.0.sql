@@ -1,0 +1,81 @@
+-- pg_pipeline 0.6.0 -> 0.7.0: models (issue 12).
+--
+-- What changes for SQL (each section lists its own objects):
+--   * the model catalog pipeline.models (row security, guard triggers,
+--     dumped by pg_dump);
+
+\echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.7.0'" to load this file. \quit
+
+-- ==== model catalog ====
+
+-- One row per model.  A model's relation is schema_name.name (its name is
+-- also its relation's name).  The model's SQL is resolved with the
+-- search_path it was created with (search_path), as its owner.
+CREATE TABLE pipeline.models (
+    model_id        integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+    schema_name     name NOT NULL,
+    owner           name NOT NULL DEFAULT current_user,
+    sql             text NOT NULL,
+    materialized    text NOT NULL DEFAULT 'view'
+                    CHECK (materialized IN ('view', 'table', 'incremental', 'materialized_view',
+                                            'ephemeral', 'snapshot', 'seed')),
+    -- incremental models
+    strategy        text CHECK (strategy IN ('append', 'merge', 'delete+insert', 'event_time')),
+    unique_key      text[],
+    incremental_by  name,
+    lookback        interval NOT NULL DEFAULT '0',
+    on_schema_change text NOT NULL DEFAULT 'fail'
+                    CHECK (on_schema_change IN ('fail', 'append_new_columns', 'sync_all_columns', 'ignore')),
+    -- snapshots (SCD type 2)
+    snapshot_strategy text CHECK (snapshot_strategy IN ('timestamp', 'check')),
+    updated_at_column name,
+    check_columns   text[],
+    hard_deletes    text CHECK (hard_deletes IN ('ignore', 'invalidate')),
+    -- how it is resolved and described
+    search_path     text NOT NULL,
+    tags            text[] NOT NULL DEFAULT '{}',
+    description     text,
+    enabled         boolean NOT NULL DEFAULT true,
+    -- state kept between runs
+    high_water_mark timestamptz,        -- event_time: the largest event time built
+    built_at        timestamptz,        -- end of the last successful build
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    owner_oid       oid                 -- set by trigger _owner_oid
+);
+COMMENT ON TABLE pipeline.models IS
+'models: SQL queries materialized as views, tables, incremental tables, materialized views, snapshots or seeds';
+COMMENT ON COLUMN pipeline.models.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.models.search_path IS
+'the search_path the model''s SQL is resolved and run with: the creator''s, fixed when the model is created';
+
+SELECT pg_catalog.pg_extension_config_dump('pipeline.models', '');
+
+ALTER TABLE pipeline.models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON pipeline.models
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.models TO PUBLIC;
+
+-- a non-owner (pipeline_admin) may only enable or disable a model
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.models
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_guard('model', 'enabled', 'updated_at');
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.models
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+
+
+-- ==== model catalog: API, dependencies, lineage (helper A) ====
+
+
+
+-- ==== model build: materializations and strategies (helper B) ====
+
+
+
+-- ==== model runs: selection, run, build, history (helper C) ====
+
+
+
+-- ==== seeds and snapshots (helper D) ====
+
+
