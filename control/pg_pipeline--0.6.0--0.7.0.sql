@@ -8,13 +8,16 @@
 
 -- ==== model catalog ====
 
--- One row per model.  A model's relation is schema_name.name (its name is
--- also its relation's name).  The model's SQL is resolved with the
--- search_path it was created with (search_path), as its owner.
+-- One row per model.  A model is named by its relation, qualified:
+-- name = 'schema_name.relation_name' (create_model qualifies an
+-- unqualified name with the creator's current schema).  The model's SQL is
+-- resolved with the search_path it was created with (search_path), as its
+-- owner.
 CREATE TABLE pipeline.models (
     model_id        integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name            text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+    name            text NOT NULL UNIQUE,
     schema_name     name NOT NULL,
+    relation_name   name NOT NULL,
     owner           name NOT NULL DEFAULT current_user,
     sql             text NOT NULL,
     materialized    text NOT NULL DEFAULT 'view'
@@ -46,6 +49,8 @@ CREATE TABLE pipeline.models (
 );
 COMMENT ON TABLE pipeline.models IS
 'models: SQL queries materialized as views, tables, incremental tables, materialized views, snapshots or seeds';
+COMMENT ON COLUMN pipeline.models.name IS
+'the model''s name: its relation, schema-qualified (schema_name.relation_name)';
 COMMENT ON COLUMN pipeline.models.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
 COMMENT ON COLUMN pipeline.models.search_path IS
 'the search_path the model''s SQL is resolved and run with: the creator''s, fixed when the model is created';
