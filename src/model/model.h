@@ -15,6 +15,60 @@
 #include "postgres.h"
 
 /* ---- definition and dependencies (helper A) ---- */
+#include "nodes/parsenodes.h"
+
+/*
+ * A model's SQL, parsed and resolved (depend.c, pp_model_parse): the raw
+ * statement; the analyzed query when every relation it reads exists (NULL
+ * otherwise); the qualified names of the models it reads that are not
+ * relations yet (not built), which make analysis wait.
+ */
+typedef struct ModelParse
+{
+	const char *sql;
+	const char *what;			/* for messages: the model's name */
+	RawStmt    *raw;
+	Query	   *query;
+	List	   *unbuilt;		/* char *, "schema.relation" */
+	List	   *resolved;		/* Oid: relations read, found by name */
+} ModelParse;
+
+/* one relation a model reads (depend.c, pp_model_relations) */
+typedef struct ModelEdge
+{
+	Oid			relid;			/* InvalidOid: a model not built yet */
+	char	   *name;			/* schema.relation */
+	char		relkind;
+	bool		direct;			/* named by the model's SQL, not through a view */
+	Oid			via;			/* indirect: the first view read through */
+} ModelEdge;
+
+/* the role and search_path a model's SQL is resolved with (define.c) */
+typedef struct ModelContext
+{
+	Oid			user;
+	int			sec;
+	int			guc_level;
+} ModelContext;
+
+/* a model's row, as the caller sees it (define.c, pp_model_fetch) */
+typedef struct ModelDef
+{
+	int32		model_id;
+	char	   *name;
+	char	   *sql;
+	char	   *search_path;
+	char	   *materialized;
+	Oid			owner;			/* InvalidOid when the role is gone */
+} ModelDef;
+
+extern bool pp_model_fetch(int32 model_id, ModelDef *def);
+extern void pp_model_context_begin(ModelContext *save, Oid role, const char *search_path);
+extern void pp_model_context_end(ModelContext *save);
+extern void pp_model_parse(const char *sql, const char *what, ModelParse *parse);
+extern List *pp_model_relations(ModelParse *parse, bool check_privileges);
+extern char *pp_model_qualified_name(Oid relid);
+extern void pp_model_error_callback(void *arg);
 
 
 /* ---- building one model (helper B) ---- */
