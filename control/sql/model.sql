@@ -153,6 +153,14 @@ BEGIN
     IF _model_qualify.name IS NULL THEN
         RAISE EXCEPTION 'the name of a model must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- a model's own name, as pipeline.models spells it
+    IF existing THEN
+        SELECT m.schema_name, m.relation_name INTO schema_name, relation_name
+          FROM pipeline.models m WHERE m.name = _model_qualify.name;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
     BEGIN
         parts := parse_ident(_model_qualify.name);
     EXCEPTION WHEN invalid_parameter_value THEN

@@ -238,14 +238,17 @@ pp_model_parse(const char *sql, const char *what, ModelParse *parse)
 	error_context_stack = &callback;
 
 	stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
-	if (list_length(stmts) != 1 ||
-		!IsA(((RawStmt *) linitial(stmts))->stmt, SelectStmt) ||
+	if (list_length(stmts) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the SQL of a model must be one SELECT statement"),
+				 errdetail("It has %d statements.", list_length(stmts))));
+	if (!IsA(((RawStmt *) linitial(stmts))->stmt, SelectStmt) ||
 		((SelectStmt *) ((RawStmt *) linitial(stmts))->stmt)->intoClause != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the SQL of a model must be one SELECT statement"),
-				 errdetail("It has %d statements%s.", list_length(stmts),
-						   list_length(stmts) == 1 ? ", which is not a SELECT" : ""),
+				 errdetail("It is not a SELECT, or it is a SELECT INTO."),
 				 errhint("A model is a query: pg_pipeline creates and fills its relation.")));
 	parse->raw = (RawStmt *) linitial(stmts);
 	select = (SelectStmt *) parse->raw->stmt;
@@ -507,7 +510,7 @@ pipeline_model_analyze_id(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	pp_model_context_begin(&context, def.owner, def.search_path);
 	pp_model_parse(def.sql, def.name, &parse);
-	edges = pp_model_relations(&parse, false);
+	edges = pp_model_relations(&parse, PG_GETARG_BOOL(1));
 	put_edges(fcinfo, edges);
 	pp_model_context_end(&context);
 	return (Datum) 0;

@@ -379,7 +379,7 @@ pipeline_model_column_lineage(PG_FUNCTION_ARGS)
 
 		if (te->resjunk)
 			continue;
-		collect_vars(&walk, (Node *) te->expr, parse.query, NIL);
+		resolve_output(&walk, parse.query, NIL, te->resno);
 		if (walk.sources == NIL)
 			put_row(rsinfo, te, NULL, false, NULL);
 		foreach(lc2, walk.sources)
