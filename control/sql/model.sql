@@ -74,7 +74,8 @@ CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.models
 -- caller's schemas) over _create_model, _alter_model, _drop_model; the
 -- helpers _model_qualify, _model_check, _model_check_relation,
 -- _model_check_output, _model_refresh_edges, _model_cycle, _model_id_of,
--- _model_upstream, _model_downstream, refresh_model_edges; the C functions
+-- _model_upstream, _model_downstream, _relation_kind, refresh_model_edges;
+-- the C functions
 -- _model_analyze (two forms), _model_output, _model_column_lineage; the
 -- views lineage, model_problems, column_lineage (and the function
 -- _model_column_lineage_or_problem behind the last).
@@ -845,6 +846,28 @@ $$;
 COMMENT ON FUNCTION pipeline._model_downstream(integer) IS
 'the models that read a model, directly (depth 1) or not';
 
+-- What a relation is to pg_pipeline: a Kafka source's target, a window's
+-- result, or by its kind.  A function (not inlined) rather than a join in
+-- the view: the view does not depend on the columns of the other areas'
+-- catalogs.
+CREATE FUNCTION pipeline._relation_kind(rel oid)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.target_oid = c.oid) THEN 'source target'
+                WHEN EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.result::oid = c.oid) THEN 'window'
+                WHEN c.relkind IN ('r', 'p') THEN 'table'
+                WHEN c.relkind = 'v' THEN 'view'
+                WHEN c.relkind = 'm' THEN 'materialized view'
+                WHEN c.relkind = 'f' THEN 'foreign table'
+                ELSE 'relation'
+           END
+      FROM pg_class c WHERE c.oid = rel
+$$;
+COMMENT ON FUNCTION pipeline._relation_kind(oid) IS
+'what a relation is to pg_pipeline: source target, window, table, view, materialized view, foreign table';
+
 -- Table-level lineage: one row per relation a model reads.  upstream is
 -- the relation's name now (the name it had when recorded, if it is gone);
 -- problem says when it was dropped or renamed since.
@@ -852,14 +875,7 @@ CREATE VIEW pipeline.lineage WITH (security_invoker = true) AS
 SELECT m.name AS model,
        coalesce(n.nspname || '.' || c.relname, e.upstream_name) AS upstream,
        CASE WHEN e.upstream_model_id IS NOT NULL THEN 'model'
-            WHEN c.oid IS NULL THEN NULL
-            WHEN EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.target_oid = c.oid) THEN 'source target'
-            WHEN EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.result::oid = c.oid) THEN 'window'
-            WHEN c.relkind IN ('r', 'p') THEN 'table'
-            WHEN c.relkind = 'v' THEN 'view'
-            WHEN c.relkind = 'm' THEN 'materialized view'
-            WHEN c.relkind = 'f' THEN 'foreign table'
-            ELSE 'relation'
+            ELSE pipeline._relation_kind(c.oid)
        END AS upstream_kind,
        e.direct,
        e.via,
