@@ -502,6 +502,9 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model % does not exist', id USING ERRCODE = 'undefined_object';
     END IF;
+    -- one writer of the graph at a time: two models created at once must
+    -- not close a cycle that neither sees (readers are not blocked)
+    LOCK TABLE pipeline.model_edges IN SHARE ROW EXCLUSIVE MODE;
     DELETE FROM pipeline.model_edges e WHERE e.model_id = id;
     INSERT INTO pipeline.model_edges (model_id, upstream_oid, upstream_name, upstream_model_id,
                                       upstream_kind, direct, via)
@@ -697,9 +700,13 @@ BEGIN
            high_water_mark = m.high_water_mark, updated_at = m.updated_at
      WHERE x.model_id = old.model_id;
     IF m.materialized <> 'seed' THEN
-        -- the owner's privileges are checked when the owner changes the model
+        -- analyzed as the owner; the owner's privileges and the output
+        -- columns are checked when the owner changes the model (another
+        -- role only pauses or resumes it)
         PERFORM pipeline._model_refresh_edges(m.model_id, old.owner_oid = pipeline._current_role_oid());
-        PERFORM pipeline._model_check_output(m);
+        IF old.owner_oid = pipeline._current_role_oid() THEN
+            PERFORM pipeline._model_check_output(m);
+        END IF;
     END IF;
 END
 $$;

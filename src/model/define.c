@@ -120,15 +120,11 @@ Datum
 pipeline_model_output(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *search_path = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ModelContext context;
 	ModelParse	parse;
 	ListCell   *lc;
 
-	InitMaterializedSRF(fcinfo, 0);
-	pp_model_context_begin(&context, GetUserId(), search_path);
-	pp_model_parse(sql, NULL, &parse);
+	pp_model_parse_args(fcinfo, &context, &parse);
 	pp_model_context_end(&context);
 	if (parse.query == NULL)
 		return (Datum) 0;

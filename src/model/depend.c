@@ -430,6 +430,23 @@ pp_model_relations(ModelParse *parse, bool check_privileges)
 
 /* ---- SQL: pipeline._model_analyze ---- */
 
+/*
+ * pp_model_parse_args
+ *		For the SQL functions taking (sql text, search_path text): set up
+ *		the materialized result, resolve as the current role with that
+ *		search_path (the caller ends it: pp_model_context_end) and parse.
+ */
+void
+pp_model_parse_args(FunctionCallInfo fcinfo, ModelContext *context, ModelParse *parse)
+{
+	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *search_path = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	InitMaterializedSRF(fcinfo, 0);
+	pp_model_context_begin(context, GetUserId(), search_path);
+	pp_model_parse(sql, NULL, parse);
+}
+
 #define ANALYZE_COLS 5
 
 static void
@@ -468,15 +485,11 @@ PG_FUNCTION_INFO_V1(pipeline_model_analyze);
 Datum
 pipeline_model_analyze(PG_FUNCTION_ARGS)
 {
-	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *search_path = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ModelContext context;
 	ModelParse	parse;
 	List	   *edges;
 
-	InitMaterializedSRF(fcinfo, 0);
-	pp_model_context_begin(&context, GetUserId(), search_path);
-	pp_model_parse(sql, NULL, &parse);
+	pp_model_parse_args(fcinfo, &context, &parse);
 	edges = pp_model_relations(&parse, true);
 	put_edges(fcinfo, edges);
 	pp_model_context_end(&context);

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 /* ---- definition and dependencies (helper A) ---- */
+#include "fmgr.h"
 #include "nodes/parsenodes.h"
 
 /*
@@ -66,6 +67,7 @@ extern bool pp_model_fetch(int32 model_id, ModelDef *def);
 extern void pp_model_context_begin(ModelContext *save, Oid role, const char *search_path);
 extern void pp_model_context_end(ModelContext *save);
 extern void pp_model_parse(const char *sql, const char *what, ModelParse *parse);
+extern void pp_model_parse_args(FunctionCallInfo fcinfo, ModelContext *context, ModelParse *parse);
 extern List *pp_model_relations(ModelParse *parse, bool check_privileges);
 extern char *pp_model_qualified_name(Oid relid);
 extern void pp_model_error_callback(void *arg);
