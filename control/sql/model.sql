@@ -75,10 +75,10 @@ CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.models
 -- helpers _model_qualify, _model_check, _model_check_relation,
 -- _model_check_output, _model_refresh_edges, _model_cycle, _model_id_of,
 -- _model_upstream, _model_downstream, _relation_kind, refresh_model_edges;
--- the C functions
--- _model_analyze (two forms), _model_output, _model_column_lineage; the
--- views lineage, model_problems, column_lineage (and the function
--- _model_column_lineage_or_problem behind the last).
+-- the C functions _model_graph_lock, _model_analyze (two forms),
+-- _model_output, _model_column_lineage; the views lineage, model_problems,
+-- column_lineage (and the function _model_column_lineage_or_problem behind
+-- the last).
 
 -- The dependency graph: one row per relation a model reads, found by
 -- PostgreSQL's own parse and analysis of its SQL (src/model/depend.c),
@@ -485,6 +485,13 @@ $$;
 COMMENT ON FUNCTION pipeline._model_cycle(integer) IS
 'the shortest cycle of models through a model (''a -> b -> a''), NULL when there is none';
 
+CREATE FUNCTION pipeline._model_graph_lock()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pipeline_model_graph_lock'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION pipeline._model_graph_lock() IS
+'waits for, then holds until the end of the transaction, the right to write pipeline.model_edges (one writer at a time)';
+
 -- Records what a model reads now (its SQL analyzed as its owner with its
 -- search_path) and refuses a cycle.
 CREATE FUNCTION pipeline._model_refresh_edges(id integer, check_privileges boolean DEFAULT false)
@@ -500,9 +507,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model % does not exist', id USING ERRCODE = 'undefined_object';
     END IF;
-    -- one writer of the graph at a time: two models created at once must
-    -- not close a cycle that neither sees (readers are not blocked)
-    LOCK TABLE pipeline.model_edges IN SHARE ROW EXCLUSIVE MODE;
+    PERFORM pipeline._model_graph_lock();
     DELETE FROM pipeline.model_edges e WHERE e.model_id = id;
     INSERT INTO pipeline.model_edges (model_id, upstream_oid, upstream_name, upstream_model_id,
                                       upstream_kind, direct, via)

@@ -51,6 +51,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "common/pipeline.h"
 #include "model/model.h"
 
 /*
@@ -527,4 +528,21 @@ pipeline_model_analyze_id(PG_FUNCTION_ARGS)
 	put_edges(fcinfo, edges);
 	pp_model_context_end(&context);
 	return (Datum) 0;
+}
+
+/*
+ * pipeline._model_graph_lock(): one writer of pipeline.model_edges at a
+ * time, until the end of the transaction, so that two models created at
+ * once cannot close a cycle neither sees.  A lock in pg_pipeline's own key
+ * space (pp_xact_lock): no role can take it to hold every create_model up,
+ * and readers of the graph are not blocked.
+ */
+#define MODEL_GRAPH_LOCK_CLASS	0x70704D47	/* "ppMG" */
+
+PG_FUNCTION_INFO_V1(pipeline_model_graph_lock);
+Datum
+pipeline_model_graph_lock(PG_FUNCTION_ARGS)
+{
+	(void) pp_xact_lock(MODEL_GRAPH_LOCK_CLASS, 0, true);
+	PG_RETURN_VOID();
 }
