@@ -24,6 +24,8 @@
 
 
 /* ---- seeds and snapshots (helper D) ---- */
+extern char *pp_model_qualify(const char *name, Oid *nsp_out, char **relname_out);
+extern void pp_model_set_built_at(int32 model_id);
 
 
 #endif							/* PP_MODEL_H */
