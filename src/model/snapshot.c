@@ -201,6 +201,22 @@ as_owner_begin(PipelineAsRole *as, SnapshotModel *m)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
+/* A syntax error's position is in the model's SQL, not the caller's statement. */
+static void
+sql_error_callback(void *arg)
+{
+	SnapshotModel *m = (SnapshotModel *) arg;
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(m->sql);
+	}
+	errcontext("SQL of snapshot \"%s\"", m->name);
+}
+
 /*
  * The model's SQL, to be read as a subquery: one SELECT statement (a
  * trailing semicolon dropped).  Parsed alone, it cannot close the
@@ -209,6 +225,8 @@ as_owner_begin(PipelineAsRole *as, SnapshotModel *m)
 static void
 check_sql(SnapshotModel *m)
 {
+	ErrorContextCallback errcb = {.callback = sql_error_callback, .arg = m,
+	.previous = error_context_stack};
 	int			len = strlen(m->sql);
 	List	   *raw;
 	RawStmt    *rs;
@@ -216,7 +234,9 @@ check_sql(SnapshotModel *m)
 	while (len > 0 && (m->sql[len - 1] == ';' || isspace((unsigned char) m->sql[len - 1])))
 		len--;
 	m->sql = pnstrdup(m->sql, len);
+	error_context_stack = &errcb;
 	raw = raw_parser(m->sql, RAW_PARSE_DEFAULT);
+	error_context_stack = errcb.previous;
 	rs = list_length(raw) == 1 ? linitial_node(RawStmt, raw) : NULL;
 	if (rs == NULL || !IsA(rs->stmt, SelectStmt) || ((SelectStmt *) rs->stmt)->intoClause)
 		ereport(ERROR,
@@ -498,7 +518,7 @@ current_keys(SnapshotModel *m, const char *having, const char *where)
 	if (SPI_execute(psprintf("SELECT %s::pg_catalog.text FROM %s AS t WHERE t.is_current %s "
 							 "GROUP BY 1 %s LIMIT 5",
 							 json_of("t", m->unique_key), m->table_q, where, having),
-					true, 0) != SPI_OK_SELECT)
+					false, 0) != SPI_OK_SELECT)	/* not read-only: see the build's rows */
 		elog(ERROR, "could not check snapshot \"%s\"", m->name);
 	if (SPI_processed == 0)
 		return NULL;
