@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+
 /* ---- definition and dependencies (helper A) ---- */
 
 
@@ -25,6 +27,8 @@
 
 /* ---- seeds and snapshots (helper D) ---- */
 extern char *pp_model_qualify(const char *name, Oid *nsp_out, char **relname_out);
+extern HeapTuple pp_model_find(const char *name, const char *columns, const char *what,
+							   char **qualified);
 extern void pp_model_set_built_at(int32 model_id);
 
 

@@ -128,6 +128,32 @@ pp_model_qualify(const char *name, Oid *nsp_out, char **relname_out)
 }
 
 /*
+ * pp_model_find
+ *		The row of model "name" (qualified as by pp_model_qualify) that the
+ *		caller may see (its owner's, or any for pipeline_admin), with the
+ *		given columns; an error calling it a "what" (seed, snapshot) when
+ *		there is none.  Sets *qualified.  Connected to SPI.
+ */
+HeapTuple
+pp_model_find(const char *name, const char *columns, const char *what, char **qualified)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+
+	*qualified = pp_model_qualify(name, NULL, NULL);
+	values[0] = CStringGetTextDatum(*qualified);
+	if (SPI_execute_with_args(psprintf("SELECT %s FROM pipeline.models WHERE name OPERATOR(pg_catalog.=) $1",
+									   columns),
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.models");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s \"%s\" does not exist", what, *qualified)));
+	return SPI_tuptable->vals[0];
+}
+
+/*
  * pp_model_set_built_at
  *		Record that a model was built (loaded) now.  As the bootstrap
  *		superuser: a pipeline_admin member loading another role's seed may
@@ -311,8 +337,6 @@ copy_seed(Seed *seed, Oid relid, text *csv, const char *filename)
 static Oid
 read_seed(const char *name, Seed *seed)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -321,18 +345,8 @@ read_seed(const char *name, Seed *seed)
 	Oid			relid;
 	HeapTuple	reltup;
 
-	seed->name = pp_model_qualify(name, NULL, NULL);
-	values[0] = CStringGetTextDatum(seed->name);
-	if (SPI_execute_with_args("SELECT model_id, schema_name::text, relation_name::text, materialized, "
-							  "owner_oid, seed_delimiter, seed_header "
-							  "FROM pipeline.models WHERE name OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.models");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("seed \"%s\" does not exist", seed->name)));
-	tup = SPI_tuptable->vals[0];
+	tup = pp_model_find(name, "model_id, schema_name::text, relation_name::text, materialized, "
+						"owner_oid, seed_delimiter, seed_header", "seed", &seed->name);
 	desc = SPI_tuptable->tupdesc;
 	materialized = SPI_getvalue(tup, desc, 4);
 	if (strcmp(materialized, "seed") != 0)

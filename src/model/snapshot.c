@@ -614,22 +614,15 @@ PG_FUNCTION_INFO_V1(pipeline_snapshot);
 Datum
 pipeline_snapshot(PG_FUNCTION_ARGS)
 {
-	char	   *name = pp_model_qualify(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL, NULL);
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
+	char	   *name;
+	HeapTuple	tup;
 	bool		isnull;
 	int32		model_id;
 	int64		rows;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT model_id FROM pipeline.models WHERE name OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.models");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("snapshot \"%s\" does not exist", name)));
-	model_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	tup = pp_model_find(text_to_cstring(PG_GETARG_TEXT_PP(0)), "model_id", "snapshot", &name);
+	model_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 	rows = build_snapshot(model_id);
 	pp_model_set_built_at(model_id);
 	SPI_finish();
