@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "access/htup.h"
+
 /* ---- definition and dependencies (helper A) ---- */
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
@@ -80,6 +82,10 @@ extern void pp_model_error_callback(void *arg);
 
 
 /* ---- seeds and snapshots (helper D) ---- */
+extern char *pp_model_qualify(const char *name, Oid *nsp_out, char **relname_out);
+extern HeapTuple pp_model_find(const char *name, const char *columns, const char *what,
+							   char **qualified);
+extern void pp_model_set_built_at(int32 model_id);
 
 
 #endif							/* PP_MODEL_H */
