@@ -76,6 +76,7 @@ supervise(void)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pp_kafka_wanted(supervisor);	/* consumers, sinks */
 		pp_window_wanted(supervisor); /* the maintainer */
+		pp_model_wanted(supervisor);	/* model runners */
 		PopActiveSnapshot();
 		SPI_finish();
 	}
