@@ -110,8 +110,8 @@ pp_model_wanted(PipelineSupervisor *sup)
 	 * model (stopping them would abort the build).
 	 */
 	if (SPI_execute("SELECT i.invocation_id, "
-					"pg_catalog.least(i.workers, (SELECT pg_catalog.count(*) FROM pipeline.model_runs r "
-					"    WHERE r.invocation_id OPERATOR(pg_catalog.=) i.invocation_id))::integer, "
+					"LEAST(i.workers, (SELECT pg_catalog.count(*) FROM pipeline.model_runs r "
+					"    WHERE r.invocation_id OPERATOR(pg_catalog.=) i.invocation_id)::integer), "
 					"i.owner_oid "
 					"FROM pipeline.model_invocations i "
 					"WHERE NOT i.in_session AND i.owner_oid IS NOT NULL "

@@ -9,7 +9,7 @@
 \set VERBOSITY default
 -- (the builds' own notices are not this file's business)
 SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pg_pipeline;
+CREATE EXTENSION pg_pipeline;
 
 -- BEGIN STAND-INS (remove at merge: helpers A and B provide these)
 CREATE TABLE pipeline.model_edges (
@@ -258,13 +258,10 @@ RESET ROLE;
 SELECT owner, status FROM pipeline.model_invocations WHERE owner LIKE 'mr_%' ORDER BY invocation_id;
 
 -- clean up
-DELETE FROM pipeline.model_invocations;
-DELETE FROM pipeline.models WHERE schema_name IN ('mr_staging', 'mr_marts');
-DROP SCHEMA mr, mr_staging, mr_marts CASCADE;
-REVOKE ALL ON SCHEMA public FROM mr_alice, mr_bob;
-DROP ROLE mr_alice;
-DROP ROLE mr_bob;
 -- BEGIN STAND-INS (remove at merge)
 DROP FUNCTION pipeline._model_build(integer, boolean, timestamptz, timestamptz);
 DROP TABLE pipeline.model_edges;
 -- END STAND-INS
+DROP EXTENSION pg_pipeline;
+DROP SCHEMA mr, mr_staging, mr_marts CASCADE;
+DROP ROLE mr_alice, mr_bob;
