@@ -225,6 +225,8 @@ extern void pp_worker_announce(const char *what);
 extern void pp_worker_record_error(int slot, const char *message);
 extern void pp_worker_xact_start(void);
 extern void pp_worker_xact_commit(void);
+extern void pp_worker_bookkeeping_begin(PipelineAsRole *as);
+extern void pp_worker_bookkeeping_end(PipelineAsRole *as);
 extern PipelineWorkerArgs *MyPipelineWorker;
 extern PGDLLEXPORT void pp_worker_main(Datum main_arg);
 

@@ -145,25 +145,6 @@ pp_model_wanted(PipelineSupervisor *sup)
 	}
 }
 
-/* The extension's bookkeeping, as in the scheduler's runner. */
-static void
-bookkeeping_begin(PipelineAsRole *as)
-{
-	pp_worker_xact_start();
-	pp_as_role_begin(as, BOOTSTRAP_SUPERUSERID);
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-bookkeeping_end(PipelineAsRole *as)
-{
-	PopActiveSnapshot();
-	SPI_finish();
-	pp_as_role_end(as);
-	pp_worker_xact_commit();
-}
-
 /* Step 1 (and 4): claim the next model, in a transaction of its own. */
 static ClaimResult
 claim_next(int64 invocation_id, ModelClaim *claim, MemoryContext into)
@@ -174,7 +155,7 @@ claim_next(int64 invocation_id, ModelClaim *claim, MemoryContext into)
 	ClaimResult result = WAIT;
 	bool		isnull;
 
-	bookkeeping_begin(&as);
+	pp_worker_bookkeeping_begin(&as);
 	if (SPI_execute_with_args("SELECT * FROM pipeline._model_run_claim($1, $2)",
 							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -199,7 +180,7 @@ claim_next(int64 invocation_id, ModelClaim *claim, MemoryContext into)
 		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
 			result = DONE;
 	}
-	bookkeeping_end(&as);
+	pp_worker_bookkeeping_end(&as);
 	return result;
 }
 
@@ -294,9 +275,9 @@ build_claimed(ModelClaim *claim, MemoryContext context)
 
 		/* (PG_CATCH has taken the error context callback off already) */
 		edata = pp_worker_catch(context);
-		bookkeeping_begin(&as);
+		pp_worker_bookkeeping_begin(&as);
 		finish_run(claim->model_run_id, 0, edata);
-		bookkeeping_end(&as);
+		pp_worker_bookkeeping_end(&as);
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();

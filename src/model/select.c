@@ -421,6 +421,19 @@ read_depth(const char *atom, const char **s)
 	return any ? (int) depth : UNLIMITED;
 }
 
+/* Add to set base and its relatives (expand) up to depth generations. */
+static void
+add_relatives(ModelGraph *g, bool *set, const bool *base, bool up, int depth)
+{
+	bool	   *relatives = palloc(sizeof(bool) * Max(g->n, 1));
+
+	memcpy(relatives, base, sizeof(bool) * g->n);
+	expand(g, relatives, up, depth);
+	for (int i = 0; i < g->n; i++)
+		set[i] |= relatives[i];
+	pfree(relatives);
+}
+
 /* Select into set the models one atom means. */
 static void
 select_atom(ModelGraph *g, const char *atom, bool *set)
@@ -498,25 +511,9 @@ select_atom(ModelGraph *g, const char *atom, bool *set)
 	else
 	{
 		if (ancestors)
-		{
-			bool	   *up = palloc(sizeof(bool) * Max(g->n, 1));
-
-			memcpy(up, base, sizeof(bool) * g->n);
-			expand(g, up, true, up_depth);
-			for (int i = 0; i < g->n; i++)
-				set[i] |= up[i];
-			pfree(up);
-		}
+			add_relatives(g, set, base, true, up_depth);
 		if (descendants)
-		{
-			bool	   *down = palloc(sizeof(bool) * Max(g->n, 1));
-
-			memcpy(down, base, sizeof(bool) * g->n);
-			expand(g, down, false, down_depth);
-			for (int i = 0; i < g->n; i++)
-				set[i] |= down[i];
-			pfree(down);
-		}
+			add_relatives(g, set, base, false, down_depth);
 	}
 	pfree(base);
 }
