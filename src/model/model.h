@@ -79,6 +79,13 @@ extern void pp_model_error_callback(void *arg);
 
 
 /* ---- runs and selection (helper C) ---- */
+/*
+ * select.c: pipeline._model_plan (selection and order), SQL-callable only.
+ * run.c: the model runner worker; its main function, its wanted list and
+ * the setting pg_pipeline.model_workers are declared in common/pipeline.h
+ * (the worker table and the coordinator use them).
+ */
+#include "common/pipeline.h"
 
 
 /* ---- seeds and snapshots (helper D) ---- */
