@@ -451,10 +451,11 @@ reconcile_columns(Model *m, Oid relid, Columns *qc, Columns *tc, const char *mod
 		int			t = column_index(tc, qc->names[i]);
 		const char *col = quote_identifier(qc->names[i]);
 		const char *type = type_sql(qc->types[i], qc->typmods[i]);
+		const char *shown = format_type_with_typemod(qc->types[i], qc->typmods[i]);
 
 		if (t < 0)
 		{
-			appendStringInfo(&added, "%s%s %s", added.len ? ", " : "", col, type);
+			appendStringInfo(&added, "%s%s %s", added.len ? ", " : "", col, shown);
 			if (add)
 				appendStringInfo(&alter, "%sADD COLUMN %s %s", alter.len ? ", " : "", col, type);
 		}
@@ -462,7 +463,7 @@ reconcile_columns(Model *m, Oid relid, Columns *qc, Columns *tc, const char *mod
 				 (exact && tc->typmods[t] != qc->typmods[i]))
 		{
 			appendStringInfo(&retyped, "%s%s %s to %s", retyped.len ? ", " : "", col,
-							 type_sql(tc->types[t], tc->typmods[t]), type);
+							 format_type_with_typemod(tc->types[t], tc->typmods[t]), shown);
 			if (sync)
 				appendStringInfo(&alter, "%sALTER COLUMN %s TYPE %s USING %s::%s",
 								 alter.len ? ", " : "", col, type, col, type);
@@ -636,6 +637,136 @@ swap_in_rows(Oid relid, const char *select, Columns *qc, Columns *tc)
 /* ------------------------------------------------------ materializations */
 
 /*
+ * A model that reads its own table (an incremental one's filter,
+ * "WHERE NOT pipeline.is_incremental() OR t > (SELECT max(t) FROM me)")
+ * cannot be analysed before that table exists.  Its first build takes the
+ * table's columns from the query with every reference to itself replaced
+ * by a stand-in of the same columns: the query's own select list over its
+ * FROM, without WHERE and HAVING, LIMIT 0 (a WITH item named
+ * SELF_STANDIN).  The empty table is created with those columns, and then
+ * filled by the query itself, which now finds it.
+ */
+#define SELF_STANDIN "pp_model_self"
+
+typedef struct SelfRefs
+{
+	Model	   *m;
+	bool		rename;			/* point them at the stand-in */
+	int			found;
+} SelfRefs;
+
+static bool
+self_refs_walker(Node *node, SelfRefs *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeVar))
+	{
+		RangeVar   *rv = (RangeVar *) node;
+
+		if (strcmp(rv->relname, ctx->m->relname) == 0 && rv->catalogname == NULL &&
+			(rv->schemaname == NULL || strcmp(rv->schemaname, ctx->m->schema) == 0))
+		{
+			ctx->found++;
+			if (ctx->rename)
+			{
+				rv->schemaname = NULL;
+				rv->relname = SELF_STANDIN;
+			}
+		}
+		return false;
+	}
+	return raw_expression_tree_walker(node, self_refs_walker, (void *) ctx);
+}
+
+/*
+ * shape_without_self
+ *		The columns of a SELECT that reads its own (missing) table, or
+ *		false when it does not read it.
+ */
+static bool
+shape_without_self(Model *m, const char *select, Columns *qc)
+{
+	RawStmt    *rs = linitial_node(RawStmt, raw_parser(select, RAW_PARSE_DEFAULT));
+	SelectStmt *top = (SelectStmt *) rs->stmt;
+	SelectStmt *standin;
+	A_Const    *zero;
+	CommonTableExpr *cte;
+	SelfRefs	ctx = {m, false, 0};
+	Query	   *q;
+	ListCell   *lc;
+
+	(void) self_refs_walker((Node *) top, &ctx);
+	if (ctx.found == 0)
+		return false;
+	standin = copyObject(top);
+	standin->whereClause = NULL;
+	standin->havingClause = NULL;
+	standin->withClause = NULL;
+	standin->sortClause = NIL;
+	standin->limitOffset = NULL;
+	zero = makeNode(A_Const);
+	zero->val.ival.type = T_Integer;
+	zero->val.ival.ival = 0;
+	zero->location = -1;
+	standin->limitCount = (Node *) zero;
+	ctx.found = 0;
+	(void) self_refs_walker((Node *) standin, &ctx);
+	if (ctx.found > 0 || top->op != SETOP_NONE || top->valuesLists != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("model \"%s\" reads its own table %s, which does not exist yet", m->name, m->qualified),
+				 errdetail("Only a reference in WHERE or HAVING (a filter) can be built before the table exists."),
+				 errhint("Create the table first, or build the model once without the reference.")));
+	ctx.rename = true;
+	(void) self_refs_walker((Node *) top, &ctx);
+	cte = makeNode(CommonTableExpr);
+	cte->ctename = SELF_STANDIN;
+	cte->ctequery = (Node *) standin;
+	cte->location = -1;
+	if (top->withClause == NULL)
+	{
+		top->withClause = makeNode(WithClause);
+		top->withClause->location = -1;
+	}
+	foreach(lc, top->withClause->ctes)
+		if (strcmp(lfirst_node(CommonTableExpr, lc)->ctename, SELF_STANDIN) == 0)
+			elog(ERROR, "a WITH item is already named %s", SELF_STANDIN);
+	top->withClause->ctes = lappend(top->withClause->ctes, cte);
+	q = parse_analyze_fixedparams(rs, select, NULL, 0, NULL);
+	qc->n = 0;
+	qc->names = palloc(sizeof(char *) * (list_length(q->targetList) + 1));
+	qc->types = palloc(sizeof(Oid) * (list_length(q->targetList) + 1));
+	qc->typmods = palloc(sizeof(int32) * (list_length(q->targetList) + 1));
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (tle->resjunk)
+			continue;
+		qc->names[qc->n] = tle->resname;
+		qc->types[qc->n] = exprType((Node *) tle->expr);
+		qc->typmods[qc->n++] = exprTypmod((Node *) tle->expr);
+	}
+	return true;
+}
+
+/* CREATE TABLE with the columns, then the query's rows */
+static uint64
+create_then_fill(Model *m, const char *select, Columns *qc)
+{
+	StringInfoData def;
+
+	initStringInfo(&def);
+	for (int i = 0; i < qc->n; i++)
+		appendStringInfo(&def, "%s%s %s", i ? ", " : "", quote_identifier(qc->names[i]),
+						 type_sql(qc->types[i], qc->typmods[i]));
+	exec(psprintf("CREATE TABLE %s (%s)", m->qualified, def.data), SPI_OK_UTILITY);
+	exec(psprintf("INSERT INTO %s SELECT * FROM (%s) q", m->qualified, select), SPI_OK_INSERT);
+	return SPI_processed;
+}
+
+/*
  * build_table
  *		A table model, or an incremental model's first (or full) build.
  *		Runs as the owner under the model's path.
@@ -650,6 +781,8 @@ build_table(Model *m, Oid relid, const char *select, bool full_refresh)
 		relid = replace_relation(m, relid, RELKIND_RELATION, full_refresh);
 	if (!OidIsValid(relid))
 	{
+		if (shape_without_self(m, select, &qc))
+			return create_then_fill(m, select, &qc);
 		exec(psprintf("CREATE TABLE %s AS %s", m->qualified, select), SPI_OK_UTILITY);
 		return SPI_processed;
 	}
@@ -870,7 +1003,7 @@ check_duplicates(Model *m, const char *stage)
 
 	exec(psprintf("SELECT d.k, pg_catalog.count(*) OVER () FROM "
 				  "(SELECT ROW(%s)::text AS k FROM %s s GROUP BY %s "
-				  "HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) d LIMIT %d",
+				  "HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1) d ORDER BY d.k LIMIT %d",
 				  keys, stage, keys, MAX_DUPLICATES_NAMED), SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return;
@@ -978,16 +1111,62 @@ write_staged(Model *m, const char *select, Columns *qc, Columns *cols, Window *w
 }
 
 /*
+ * check_incremental
+ *		What an incremental model needs, checked before its first build
+ *		too: a unique key for merge and delete+insert, an incremental_by
+ *		time column for event_time, and those columns in the query.
+ *		Returns the query's columns in *qc.
+ */
+static void
+check_incremental(Model *m, const char *select, Columns *qc, bool exists)
+{
+	bool		keyed = strcmp(m->strategy, "merge") == 0 || strcmp(m->strategy, "delete+insert") == 0;
+
+	if (keyed && m->nkeys == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" has strategy '%s' but no unique_key", m->name, m->strategy)));
+	if (strcmp(m->strategy, "event_time") == 0 && m->incremental_by == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model \"%s\" has strategy 'event_time' but no incremental_by column", m->name)));
+
+	if (exists || !shape_without_self(m, select, qc))
+		(void) analyze_select(m, select, qc);
+	if (m->incremental_by)
+	{
+		int			i = column_index(qc, m->incremental_by);
+
+		if (i < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("the query of model \"%s\" has no column \"%s\"", m->name, m->incremental_by),
+					 errdetail("incremental_by names an output column of the query.")));
+		if (qc->types[i] != TIMESTAMPTZOID && qc->types[i] != TIMESTAMPOID && qc->types[i] != DATEOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of model \"%s\" is of type %s", m->incremental_by, m->name,
+							format_type_be(qc->types[i])),
+					 errdetail("incremental_by is a timestamptz, timestamp or date column.")));
+	}
+	for (int k = 0; k < m->nkeys; k++)
+		if (column_index(qc, m->keys[k]) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("the query of model \"%s\" has no column \"%s\" of its unique key",
+							m->name, m->keys[k])));
+}
+
+/*
  * build_incremental
  *		Write the new rows into the existing table by the model's strategy.
  *		*new_hwm gets the largest event time written (event_time).
  */
 static uint64
-build_incremental(Model *m, Oid relid, const char *select, BuildState *st, PipelineAsRole *as,
-				  bool *has_new_hwm, TimestampTz *new_hwm)
+build_incremental(Model *m, Oid relid, const char *select, Columns *qc, BuildState *st,
+				  PipelineAsRole *as, bool *has_new_hwm, TimestampTz *new_hwm)
 {
-	Columns		qc,
-				tc,
+	Columns		tc,
 				cols;
 	Window		w = {0};
 	bool		keyed = strcmp(m->strategy, "merge") == 0 || strcmp(m->strategy, "delete+insert") == 0;
@@ -995,49 +1174,17 @@ build_incremental(Model *m, Oid relid, const char *select, BuildState *st, Pipel
 	char	   *names;
 	uint64		rows;
 
-	if (keyed && m->nkeys == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model \"%s\" has strategy '%s' but no unique_key", m->name, m->strategy)));
-	if (event_time && m->incremental_by == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("model \"%s\" has strategy 'event_time' but no incremental_by column", m->name)));
-
-	(void) analyze_select(m, select, &qc);
 	if (m->incremental_by)
-	{
-		int			i = column_index(&qc, m->incremental_by);
-
-		if (i < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("the query of model \"%s\" has no column \"%s\"", m->name, m->incremental_by),
-					 errdetail("incremental_by names an output column of the query.")));
-		if (qc.types[i] != TIMESTAMPTZOID && qc.types[i] != TIMESTAMPOID && qc.types[i] != DATEOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of model \"%s\" is of type %s", m->incremental_by, m->name,
-							format_type_be(qc.types[i])),
-					 errdetail("incremental_by is a timestamptz, timestamp or date column.")));
 		w.column = quote_identifier(m->incremental_by);
-	}
-	for (int k = 0; k < m->nkeys; k++)
-		if (column_index(&qc, m->keys[k]) < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("the query of model \"%s\" has no column \"%s\" of its unique key",
-							m->name, m->keys[k])));
-
 	check_owner(m, relid);
-	reconcile_columns(m, relid, &qc, &tc, m->on_schema_change);
+	reconcile_columns(m, relid, qc, &tc, m->on_schema_change);
 
 	/* the columns written: the query's that the table has */
-	cols.names = palloc(sizeof(char *) * (qc.n + 1));
+	cols.names = palloc(sizeof(char *) * (qc->n + 1));
 	cols.n = 0;
-	for (int i = 0; i < qc.n; i++)
-		if (column_index(&tc, qc.names[i]) >= 0)
-			cols.names[cols.n++] = qc.names[i];
+	for (int i = 0; i < qc->n; i++)
+		if (column_index(&tc, qc->names[i]) >= 0)
+			cols.names[cols.n++] = qc->names[i];
 	for (int k = 0; k < m->nkeys; k++)
 		if (column_index(&tc, m->keys[k]) < 0)
 			ereport(ERROR,
@@ -1085,7 +1232,7 @@ build_incremental(Model *m, Oid relid, const char *select, BuildState *st, Pipel
 	}
 
 	if (keyed)
-		return write_staged(m, select, &qc, &cols, &w, as);
+		return write_staged(m, select, qc, &cols, &w, as);
 
 	if (!event_time)
 	{
@@ -1191,6 +1338,7 @@ build(Model *m, bool full_refresh, BuildState *st)
 	PipelineAsRole as;
 	Oid			relid;
 	const char *select;
+	Columns		qc;
 	bool		set_hwm = false;
 	bool		has_hwm = false;
 	TimestampTz hwm = 0;
@@ -1211,6 +1359,8 @@ build(Model *m, bool full_refresh, BuildState *st)
 	relid = model_relation(m);
 	if (OidIsValid(relid))
 		check_owner(m, relid);
+	if (incremental)
+		check_incremental(m, select, &qc, OidIsValid(relid));
 
 	if (strcmp(m->materialized, "view") == 0)
 		rows = build_view(m, relid, select, full_refresh);
@@ -1229,7 +1379,7 @@ build(Model *m, bool full_refresh, BuildState *st)
 	else
 	{
 		st->incremental = true;
-		rows = build_incremental(m, relid, select, st, &as, &has_hwm, &hwm);
+		rows = build_incremental(m, relid, select, &qc, st, &as, &has_hwm, &hwm);
 		if (m->has_hwm && (!has_hwm || hwm < m->hwm))
 			hwm = m->hwm;		/* the mark never goes back */
 		has_hwm |= m->has_hwm;
