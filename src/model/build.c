@@ -153,10 +153,46 @@ text_col(HeapTuple tup, TupleDesc desc, int col)
 	return SPI_getvalue(tup, desc, col);
 }
 
+/*
+ * The error context of a build: the model's name; and a syntax error in
+ * its SQL points into that SQL, not into the caller's statement (as SPI's
+ * own callback does).
+ */
+typedef struct BuildContext
+{
+	const char *name;
+	const char *parsing;		/* the text being parsed, if any */
+} BuildContext;
+
 static void
 build_error_context(void *arg)
 {
-	errcontext("building model \"%s\"", (const char *) arg);
+	BuildContext *ctx = (BuildContext *) arg;
+	int			pos = geterrposition();
+
+	if (ctx->parsing && pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(ctx->parsing);
+	}
+	errcontext("building model \"%s\"", ctx->name);
+}
+
+static BuildContext *build_context = NULL;
+
+/* raw_parser, with errors pointing into the text */
+static List *
+parse_text(const char *text)
+{
+	List	   *raw;
+
+	if (build_context)
+		build_context->parsing = text;
+	raw = raw_parser(text, RAW_PARSE_DEFAULT);
+	if (build_context)
+		build_context->parsing = NULL;
+	return raw;
 }
 
 /* the type's name as SQL, schema-qualified: binds the same under any path */
@@ -267,6 +303,18 @@ load_model(int32 id)
 	return m;
 }
 
+/* does a raw parse tree contain INSERT, UPDATE, DELETE or MERGE? */
+static bool
+modifies_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, InsertStmt) || IsA(node, UpdateStmt) || IsA(node, DeleteStmt) ||
+		IsA(node, MergeStmt))
+		return true;
+	return raw_expression_tree_walker(node, modifies_walker, context);
+}
+
 /*
  * model_select
  *		The model's SQL as one SELECT statement, without what surrounds it
@@ -277,7 +325,7 @@ load_model(int32 id)
 static char *
 model_select(Model *m)
 {
-	List	   *raw = raw_parser(m->sql, RAW_PARSE_DEFAULT);
+	List	   *raw = parse_text(m->sql);
 	RawStmt    *rs;
 	int			len;
 
@@ -288,6 +336,11 @@ model_select(Model *m)
 				 errmsg("the SQL of model \"%s\" is not one SELECT statement", m->name),
 				 errdetail("A model is a query: SELECT, VALUES or a set operation, with WITH if needed.")));
 	rs = linitial_node(RawStmt, raw);
+	if (modifies_walker(rs->stmt, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the SQL of model \"%s\" modifies data", m->name),
+				 errdetail("A model's query may not contain INSERT, UPDATE, DELETE or MERGE in WITH.")));
 	len = rs->stmt_len > 0 ? rs->stmt_len : (int) strlen(m->sql) - rs->stmt_location;
 	return pnstrdup(m->sql + rs->stmt_location, len);
 }
@@ -301,7 +354,7 @@ model_select(Model *m)
 static Query *
 analyze_select(Model *m, const char *select, Columns *out)
 {
-	List	   *raw = raw_parser(select, RAW_PARSE_DEFAULT);
+	List	   *raw = parse_text(select);
 	Query	   *q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), select, NULL, 0, NULL);
 	ListCell   *lc;
 	int			n = 0;
@@ -687,7 +740,7 @@ self_refs_walker(Node *node, SelfRefs *ctx)
 static bool
 shape_without_self(Model *m, const char *select, Columns *qc)
 {
-	RawStmt    *rs = linitial_node(RawStmt, raw_parser(select, RAW_PARSE_DEFAULT));
+	RawStmt    *rs = linitial_node(RawStmt, parse_text(select));
 	SelectStmt *top = (SelectStmt *) rs->stmt;
 	SelectStmt *standin;
 	A_Const    *zero;
@@ -1396,7 +1449,9 @@ pipeline__model_build(PG_FUNCTION_ARGS)
 {
 	BuildState	st = {0};
 	BuildState *volatile previous = current_build;
+	BuildContext *volatile previous_context = build_context;
 	ErrorContextCallback callback;
+	BuildContext ctx = {0};
 	Model	   *m;
 	uint64		rows = 0;
 
@@ -1417,11 +1472,13 @@ pipeline__model_build(PG_FUNCTION_ARGS)
 	m = load_model(PG_GETARG_INT32(0));
 	(void) pp_xact_lock(MODEL_BUILD_LOCK_CLASS, (uint32) m->id, true);
 
+	ctx.name = m->name;
 	callback.callback = build_error_context;
-	callback.arg = m->name;
+	callback.arg = &ctx;
 	callback.previous = error_context_stack;
 	error_context_stack = &callback;
 	current_build = &st;
+	build_context = &ctx;
 	PG_TRY();
 	{
 		rows = build(m, !PG_ARGISNULL(1) && PG_GETARG_BOOL(1), &st);
@@ -1429,6 +1486,7 @@ pipeline__model_build(PG_FUNCTION_ARGS)
 	PG_FINALLY();
 	{
 		current_build = previous;
+		build_context = previous_context;
 	}
 	PG_END_TRY();
 	error_context_stack = callback.previous;
