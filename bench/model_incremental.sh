@@ -117,8 +117,8 @@ sql "CREATE SCHEMA raw; CREATE SCHEMA marts;
      SELECT g, g % 100000, (g % 1000) / 10.0, CASE WHEN g % 20 = 0 THEN 'cancelled' ELSE 'paid' END,
             '2020-01-01'::timestamptz + g * interval '1 second'
        FROM generate_series(1, $N) g;
-     CREATE INDEX ON raw.orders (ordered_at);
-     VACUUM ANALYZE raw.orders;" >/dev/null
+     CREATE INDEX ON raw.orders (ordered_at);" >/dev/null
+sql "VACUUM ANALYZE raw.orders" >/dev/null
 
 # the model's SELECT, with its filter, and without (event_time)
 SELECT_COLS="id AS order_id, customer_id, amount AS order_amount, amount * 1.1 AS amount_with_tax,
@@ -139,8 +139,8 @@ sql "SELECT pipeline._model_build($MERGE_ID)" >/dev/null
 sql "SELECT pipeline._model_build($EVENT_ID)" >/dev/null
 sql "CREATE TABLE marts.fact_orders_dbt AS SELECT $SELECT_COLS" >/dev/null
 for t in fact_orders fact_orders_et fact_orders_dbt; do
-	sql "CREATE UNIQUE INDEX ON marts.$t (order_id); CREATE INDEX ON marts.$t (ordered_at);
-	     VACUUM ANALYZE marts.$t" >/dev/null
+	sql "CREATE UNIQUE INDEX ON marts.$t (order_id); CREATE INDEX ON marts.$t (ordered_at)" >/dev/null
+	sql "VACUUM ANALYZE marts.$t" >/dev/null
 done
 
 DBT_TX="BEGIN;

@@ -63,6 +63,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "nodes/supportnodes.h"
 #include "parser/analyze.h"
 #include "parser/parse_relation.h"
 #include "parser/parser.h"
@@ -1112,7 +1113,7 @@ write_staged(Model *m, const char *select, Columns *qc, Columns *cols, Window *w
 
 	run_in_window(psprintf("INSERT INTO %s SELECT q.* FROM (%s) q WHERE %s", stage, select,
 						   window_sql(w, "q")), w, SPI_OK_INSERT);
-	exec(psprintf("ANALYZE %s", stage), SPI_OK_UTILITY);
+	/* not analysed: like dbt's temporary table; see docs/models/build.md */
 	if (strcmp(m->strategy, "merge") == 0)
 		check_duplicates(m, stage);
 	exec(psprintf("SELECT EXISTS (SELECT FROM %s s WHERE %s)", stage, key_has_null(m)), SPI_OK_SELECT);
@@ -1517,4 +1518,40 @@ pipeline_model_interval_end(PG_FUNCTION_ARGS)
 	if (current_build == NULL || !current_build->has_end)
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(current_build->end);
+}
+
+/*
+ * pipeline._model_state_support: the planner support function of the three
+ * above.  While a model builds, its query is planned for that build only,
+ * and the functions are replaced by their values (SupportRequestSimplify):
+ * "WHERE NOT pipeline.is_incremental() OR ordered_at > (...)" becomes
+ * "WHERE ordered_at > (...)", which an index on ordered_at serves, and
+ * "t >= pipeline.model_interval_start()" prunes partitions.  Outside a
+ * build they are left as calls.
+ */
+PG_FUNCTION_INFO_V1(pipeline__model_state_support);
+Datum
+pipeline__model_state_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	FuncExpr   *call;
+	const char *name;
+
+	if (!IsA(rawreq, SupportRequestSimplify) || current_build == NULL)
+		PG_RETURN_POINTER(NULL);
+	call = ((SupportRequestSimplify *) rawreq)->fcall;
+	name = get_func_name(call->funcid);
+	if (name == NULL)
+		PG_RETURN_POINTER(NULL);
+	if (strcmp(name, "is_incremental") == 0)
+		PG_RETURN_POINTER(makeBoolConst(current_build->incremental, false));
+	if (strcmp(name, "model_interval_start") == 0)
+		PG_RETURN_POINTER(makeConst(TIMESTAMPTZOID, -1, InvalidOid, sizeof(TimestampTz),
+									TimestampTzGetDatum(current_build->start),
+									!current_build->has_start, true));
+	if (strcmp(name, "model_interval_end") == 0)
+		PG_RETURN_POINTER(makeConst(TIMESTAMPTZOID, -1, InvalidOid, sizeof(TimestampTz),
+									TimestampTzGetDatum(current_build->end),
+									!current_build->has_end, true));
+	PG_RETURN_POINTER(NULL);
 }
