@@ -352,20 +352,12 @@ model_select(Model *m)
  *		its output columns.  A data-modifying WITH is refused: a model
  *		writes only its own relation.
  */
-static Query *
-analyze_select(Model *m, const char *select, Columns *out)
+static void
+query_columns(Model *m, Query *q, Columns *out)
 {
-	List	   *raw = parse_text(select);
-	Query	   *q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), select, NULL, 0, NULL);
 	ListCell   *lc;
-	int			n = 0;
+	int			n = list_length(q->targetList);
 
-	if (q->hasModifyingCTE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the SQL of model \"%s\" modifies data", m->name),
-				 errdetail("A model's query may not contain INSERT, UPDATE, DELETE or MERGE in WITH.")));
-	n = list_length(q->targetList);
 	out->names = palloc(sizeof(char *) * (n + 1));
 	out->types = palloc(sizeof(Oid) * (n + 1));
 	out->typmods = palloc(sizeof(int32) * (n + 1));
@@ -388,6 +380,20 @@ analyze_select(Model *m, const char *select, Columns *out)
 		out->attnums[n] = n + 1;
 		out->n = ++n;
 	}
+}
+
+static Query *
+analyze_select(Model *m, const char *select, Columns *out)
+{
+	List	   *raw = parse_text(select);
+	Query	   *q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), select, NULL, 0, NULL);
+
+	if (q->hasModifyingCTE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the SQL of model \"%s\" modifies data", m->name),
+				 errdetail("A model's query may not contain INSERT, UPDATE, DELETE or MERGE in WITH.")));
+	query_columns(m, q, out);
 	return q;
 }
 
@@ -788,20 +794,7 @@ shape_without_self(Model *m, const char *select, Columns *qc)
 			elog(ERROR, "a WITH item is already named %s", SELF_STANDIN);
 	top->withClause->ctes = lappend(top->withClause->ctes, cte);
 	q = parse_analyze_fixedparams(rs, select, NULL, 0, NULL);
-	qc->n = 0;
-	qc->names = palloc(sizeof(char *) * (list_length(q->targetList) + 1));
-	qc->types = palloc(sizeof(Oid) * (list_length(q->targetList) + 1));
-	qc->typmods = palloc(sizeof(int32) * (list_length(q->targetList) + 1));
-	foreach(lc, q->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-		if (tle->resjunk)
-			continue;
-		qc->names[qc->n] = tle->resname;
-		qc->types[qc->n] = exprType((Node *) tle->expr);
-		qc->typmods[qc->n++] = exprTypmod((Node *) tle->expr);
-	}
+	query_columns(m, q, qc);
 	return true;
 }
 
@@ -946,6 +939,8 @@ build_materialized_view(Model *m, Oid relid, const char *select, bool full_refre
 }
 
 /* ------------------------------------------------------------ incremental */
+
+static bool table_max_time(Model *m, TimestampTz *out);
 
 /* The rows an incremental build reads, by incremental_by. */
 typedef struct Window
@@ -1261,18 +1256,8 @@ build_incremental(Model *m, Oid relid, const char *select, Columns *qc, BuildSta
 	}
 	else if (w.column)
 	{
-		if (!m->has_hwm)
-		{
-			bool		isnull;
-			Datum		d;
-
-			/* a table the model did not fill: what it has is built */
-			exec(psprintf("SELECT pg_catalog.max(%s)::pg_catalog.timestamptz FROM %s",
-						  w.column, m->qualified), SPI_OK_SELECT);
-			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-			m->has_hwm = !isnull;
-			m->hwm = isnull ? 0 : DatumGetTimestampTz(d);
-		}
+		if (!m->has_hwm)		/* a table the model did not fill: what it has is built */
+			m->has_hwm = table_max_time(m, &m->hwm);
 		if (m->has_hwm)
 		{
 			w.has_lower = true;
