@@ -18,6 +18,8 @@
 
 
 /* ---- building one model (helper B) ---- */
+/* build.c exports only SQL functions: pipeline._model_build(), is_incremental(),
+ * model_interval_start(), model_interval_end() and their planner support. */
 
 
 /* ---- runs and selection (helper C) ---- */
