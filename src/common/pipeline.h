@@ -193,6 +193,8 @@ typedef struct PipelineAsRole
 	int			guc_level;
 } PipelineAsRole;
 extern void pp_as_role_begin(PipelineAsRole *save, Oid role);
+extern void pp_as_role_begin_path(PipelineAsRole *save, Oid role, const char *search_path);
+extern void pp_as_role_begin_ddl(PipelineAsRole *save, Oid role);
 extern void pp_as_role_end(PipelineAsRole *save);
 extern int	pp_pinned_search_path_begin(void);
 extern void pp_pinned_search_path_end(int level);

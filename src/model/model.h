@@ -76,6 +76,8 @@ extern void pp_model_error_callback(void *arg);
 
 
 /* ---- building one model (helper B) ---- */
+/* build.c exports only SQL functions: pipeline._model_build(), is_incremental(),
+ * model_interval_start(), model_interval_end() and their planner support. */
 
 
 /* ---- runs and selection (helper C) ---- */
