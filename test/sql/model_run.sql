@@ -11,33 +11,6 @@
 SET client_min_messages = warning;
 CREATE EXTENSION pg_pipeline;
 
--- BEGIN STAND-INS (remove at merge: helpers A and B provide these)
-CREATE TABLE pipeline.model_edges (
-    model_id integer REFERENCES pipeline.models ON DELETE CASCADE,
-    upstream_oid oid,
-    upstream_name text,
-    upstream_model_id integer);
-GRANT SELECT ON pipeline.model_edges TO PUBLIC;
-CREATE FUNCTION pipeline._model_build(model_id integer, full_refresh boolean DEFAULT false,
-                                      interval_start timestamptz DEFAULT NULL,
-                                      interval_end timestamptz DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    m pipeline.models;
-    n bigint;
-BEGIN
-    SELECT * INTO m FROM pipeline.models WHERE models.model_id = _model_build.model_id;
-    IF m.materialized = 'view' THEN
-        EXECUTE format('CREATE OR REPLACE VIEW %I.%I AS %s', m.schema_name, m.relation_name, m.sql);
-        RETURN 0;
-    END IF;
-    EXECUTE format('DROP TABLE IF EXISTS %I.%I', m.schema_name, m.relation_name);
-    EXECUTE format('CREATE TABLE %I.%I AS %s', m.schema_name, m.relation_name, m.sql);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
--- END STAND-INS
 
 CREATE SCHEMA mr;
 CREATE SCHEMA mr_staging;
@@ -258,10 +231,6 @@ RESET ROLE;
 SELECT owner, status FROM pipeline.model_invocations WHERE owner LIKE 'mr_%' ORDER BY invocation_id;
 
 -- clean up
--- BEGIN STAND-INS (remove at merge)
-DROP FUNCTION pipeline._model_build(integer, boolean, timestamptz, timestamptz);
-DROP TABLE pipeline.model_edges;
--- END STAND-INS
 DROP EXTENSION pg_pipeline;
 DROP SCHEMA mr, mr_staging, mr_marts CASCADE;
 DROP ROLE mr_alice, mr_bob;

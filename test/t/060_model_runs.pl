@@ -28,31 +28,6 @@ CREATE ROLE alice LOGIN;
 CREATE SCHEMA alice AUTHORIZATION alice;
 });
 
-# BEGIN STAND-INS (remove at merge: helpers A and B provide these)
-sql(q{
-CREATE TABLE pipeline.model_edges (
-    model_id integer REFERENCES pipeline.models ON DELETE CASCADE,
-    upstream_oid oid,
-    upstream_name text,
-    upstream_model_id integer);
-GRANT SELECT, INSERT ON pipeline.model_edges TO PUBLIC;
-CREATE FUNCTION pipeline._model_build(model_id integer, full_refresh boolean DEFAULT false,
-                                      interval_start timestamptz DEFAULT NULL,
-                                      interval_end timestamptz DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    m pipeline.models;
-    n bigint;
-BEGIN
-    SELECT * INTO m FROM pipeline.models WHERE models.model_id = _model_build.model_id;
-    EXECUTE format('DROP TABLE IF EXISTS %I.%I', m.schema_name, m.relation_name);
-    EXECUTE format('CREATE TABLE %I.%I AS %s', m.schema_name, m.relation_name, m.sql);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
-});
-# END STAND-INS
 
 # alice's wide graph: root -> w1..w4 -> tip, and w1 -> side
 alice(q{
@@ -187,9 +162,5 @@ is(sql(q{SELECT i.command || ' ' || i.in_session || ' ' || i.owner || ' ' || i.s
 	'build true alice success 6', 'the task built the six daily models in its session, as alice');
 
 $listener->quit;
-# BEGIN STAND-INS (remove at merge)
-sql(q{DROP FUNCTION pipeline._model_build(integer, boolean, timestamptz, timestamptz) CASCADE;
-      DROP TABLE pipeline.model_edges CASCADE;});
-# END STAND-INS
 $node->stop;
 done_testing();
