@@ -2,9 +2,7 @@
 -- through the public API: create_model, run, build, lineage, column
 -- lineage, status; then an incremental run with new and late rows, a
 -- table rebuild that keeps a user's view, and a selection.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pg_pipeline;
-RESET client_min_messages;
+CREATE EXTENSION pg_pipeline;
 
 CREATE SCHEMA raw;
 CREATE SCHEMA staging;
@@ -92,3 +90,4 @@ SELECT pipeline.drop_model('marts.fact_orders');
 SELECT pipeline.drop_model('marts.dim_customers');
 SELECT pipeline.drop_model('staging.stg_orders');
 DROP SCHEMA raw, staging, marts CASCADE;
+DROP EXTENSION pg_pipeline;
