@@ -76,7 +76,7 @@ CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.models
 -- What this section adds: table pipeline.model_edges (the dependency
 -- graph); create_model, alter_model, drop_model (SQL wrappers that take the
 -- caller's schemas) over _create_model, _alter_model, _drop_model; the
--- helpers _model_qualify, _model_check, _model_check_relation,
+-- helpers _model_qualify, _model_search_path, _model_check, _model_check_relation,
 -- _model_check_output, _model_refresh_edges, _model_cycle, _model_id_of,
 -- _model_upstream, _model_downstream, _relation_kind, refresh_model_edges;
 -- the C functions _model_graph_lock, _model_analyze (two forms),
@@ -202,6 +202,19 @@ END
 $$;
 COMMENT ON FUNCTION pipeline._model_qualify(text, name[], boolean) IS
 'the schema and relation of a model''s name, an unqualified one looked up in the given schemas';
+
+-- A model's search_path, frozen when it is created: the creator's schemas
+-- (current_schemas(false)) as a ready-to-SET string; temporary schemas are
+-- the session's and left out.  create_model and create_seed both use it.
+CREATE FUNCTION pipeline._model_search_path(schemas name[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce((SELECT string_agg(quote_ident(s.nsp), ', ' ORDER BY s.pos)
+                        FROM unnest(schemas) WITH ORDINALITY s(nsp, pos)
+                       WHERE s.nsp !~ '^pg_(toast_)?temp_'), '') $$;
+COMMENT ON FUNCTION pipeline._model_search_path(name[]) IS
+'the search_path a model keeps: the given schemas without temporary ones, quoted, as a ready-to-SET string';
 
 -- Checks a model's options as they will be stored and fills the defaults
 -- (strategy, hard_deletes); raises an error naming what is wrong.
@@ -571,10 +584,7 @@ BEGIN
     m.updated_at_column := _create_model.updated_at_column;
     m.check_columns := _create_model.check_columns;
     m.hard_deletes := _create_model.hard_deletes;
-    -- the caller's schemas, frozen; temporary schemas are the session's
-    m.search_path := coalesce((SELECT string_agg(quote_ident(s.nsp), ', ' ORDER BY s.pos)
-                                 FROM unnest(schemas) WITH ORDINALITY s(nsp, pos)
-                                WHERE s.nsp !~ '^pg_(toast_)?temp_'), '');
+    m.search_path := pipeline._model_search_path(schemas);
     m := pipeline._model_check(m);
     IF EXISTS (SELECT 1 FROM pipeline.models x WHERE x.name = m.name) THEN
         RAISE EXCEPTION 'model "%" already exists', m.name

@@ -199,6 +199,19 @@ $$;
 COMMENT ON FUNCTION pipeline._model_qualify(text, name[], boolean) IS
 'the schema and relation of a model''s name, an unqualified one looked up in the given schemas';
 
+-- A model's search_path, frozen when it is created: the creator's schemas
+-- (current_schemas(false)) as a ready-to-SET string; temporary schemas are
+-- the session's and left out.  create_model and create_seed both use it.
+CREATE FUNCTION pipeline._model_search_path(schemas name[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce((SELECT string_agg(quote_ident(s.nsp), ', ' ORDER BY s.pos)
+                        FROM unnest(schemas) WITH ORDINALITY s(nsp, pos)
+                       WHERE s.nsp !~ '^pg_(toast_)?temp_'), '') $$;
+COMMENT ON FUNCTION pipeline._model_search_path(name[]) IS
+'the search_path a model keeps: the given schemas without temporary ones, quoted, as a ready-to-SET string';
+
 -- Checks a model's options as they will be stored and fills the defaults
 -- (strategy, hard_deletes); raises an error naming what is wrong.
 CREATE FUNCTION pipeline._model_check(m pipeline.models)
@@ -567,10 +580,7 @@ BEGIN
     m.updated_at_column := _create_model.updated_at_column;
     m.check_columns := _create_model.check_columns;
     m.hard_deletes := _create_model.hard_deletes;
-    -- the caller's schemas, frozen; temporary schemas are the session's
-    m.search_path := coalesce((SELECT string_agg(quote_ident(s.nsp), ', ' ORDER BY s.pos)
-                                 FROM unnest(schemas) WITH ORDINALITY s(nsp, pos)
-                                WHERE s.nsp !~ '^pg_(toast_)?temp_'), '');
+    m.search_path := pipeline._model_search_path(schemas);
     m := pipeline._model_check(m);
     IF EXISTS (SELECT 1 FROM pipeline.models x WHERE x.name = m.name) THEN
         RAISE EXCEPTION 'model "%" already exists', m.name

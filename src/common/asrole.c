@@ -104,19 +104,17 @@ pp_as_role_begin(PipelineAsRole *save, Oid role)
  * pp_as_role_begin_path
  *		The same, under a search_path the object's owner chose: a model's
  *		SQL, resolved with the path frozen when the model was created, never
- *		the caller's.  pg_temp is put last when the path does not name it
- *		(PostgreSQL otherwise searches it first for relations): a temporary
- *		table of the caller never shadows a relation the owner's SQL reads.
+ *		the caller's (the model's definition, build, snapshot and lineage
+ *		all come through here).  pg_temp is always put last (PostgreSQL
+ *		otherwise searches it first for relations; naming it twice is
+ *		harmless, its first place counts): a temporary table of the caller
+ *		never shadows a relation the owner's SQL reads.
  */
 void
 pp_as_role_begin_path(PipelineAsRole *save, Oid role, const char *search_path)
 {
-	const char *path = search_path;
-
-	if (strstr(search_path, "pg_temp") == NULL)
-		path = *search_path ? psprintf("%s, pg_temp", search_path) : "pg_temp";
 	as_role_begin(save, role, SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION,
-				  path);
+				  *search_path ? psprintf("%s, pg_temp", search_path) : "pg_temp");
 }
 
 /*

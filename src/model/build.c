@@ -236,27 +236,20 @@ column_list(char **names, int n, const char *prefix)
 static Model *
 load_model(int32 id)
 {
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(id)};
-	int			level = pp_pinned_search_path_begin();
 	Model	   *m;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	Datum		d;
 	bool		isnull;
 
-	if (SPI_execute_with_args("SELECT m.name, m.schema_name::text, m.relation_name::text, m.owner_oid, "
-							  "m.sql, m.materialized, m.strategy, m.unique_key, m.incremental_by::text, "
-							  "m.on_schema_change, m.search_path, m.high_water_mark, m.lookback "
-							  "FROM pipeline.models m WHERE m.model_id = $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.models");
-	if (SPI_processed == 0)
+	tup = pp_model_get(id, "m.name, m.schema_name::text, m.relation_name::text, m.owner_oid, "
+					   "m.sql, m.materialized, m.strategy, m.unique_key, m.incremental_by::text, "
+					   "m.on_schema_change, m.search_path, m.high_water_mark, m.lookback");
+	if (tup == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model %d does not exist", id),
 				 errhint("pipeline.models lists the models you can see.")));
-	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	m = palloc0(sizeof(Model));
 	m->id = id;
@@ -264,11 +257,7 @@ load_model(int32 id)
 	m->schema = text_col(tup, desc, 2);
 	m->relname = text_col(tup, desc, 3);
 	m->qualified = quote_qualified_identifier(m->schema, m->relname);
-	m->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
-	if (isnull || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->owner)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the owner of model \"%s\" no longer exists", m->name)));
+	m->owner = pp_model_owner(tup, desc, 4, m->name, false);
 	m->sql = text_col(tup, desc, 5);
 	m->materialized = text_col(tup, desc, 6);
 	m->strategy = text_col(tup, desc, 7);
@@ -297,7 +286,6 @@ load_model(int32 id)
 	m->has_hwm = !isnull;
 	m->hwm = isnull ? 0 : DatumGetTimestampTz(d);
 	m->lookback = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, desc, 13, &isnull), false, sizeof(Interval)));
-	pp_pinned_search_path_end(level);
 
 	if (strcmp(m->materialized, "incremental") == 0 && m->strategy == NULL)
 		m->strategy = m->nkeys > 0 ? "merge" : m->incremental_by ? "event_time" : "append";
@@ -1318,30 +1306,6 @@ table_max_time(Model *m, TimestampTz *out)
 
 /* --------------------------------------------------------------- the API */
 
-/*
- * record_build
- *		built_at, and with set_hwm the high-water mark (NULL unless
- *		has_hwm), written as the bootstrap superuser: a pipeline_admin
- *		member building another role's model may not write those columns
- *		itself (the guard trigger).
- */
-static void
-record_build(Model *m, bool set_hwm, bool has_hwm, TimestampTz hwm)
-{
-	Oid			argtypes[3] = {INT4OID, BOOLOID, TIMESTAMPTZOID};
-	Datum		values[3] = {Int32GetDatum(m->id), BoolGetDatum(set_hwm), TimestampTzGetDatum(hwm)};
-	char		nulls[3] = {' ', ' ', has_hwm ? ' ' : 'n'};
-	PipelineAsRole as;
-
-	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
-	if (SPI_execute_with_args("UPDATE pipeline.models SET built_at = clock_timestamp(), "
-							  "high_water_mark = CASE WHEN $2 THEN $3 ELSE high_water_mark END "
-							  "WHERE model_id = $1",
-							  3, argtypes, values, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update pipeline.models");
-	pp_as_role_end(&as);
-}
-
 /* pipeline._snapshot_build(model_id), when the snapshots' part is installed */
 static uint64
 build_snapshot(Model *m)
@@ -1389,7 +1353,7 @@ build(Model *m, bool full_refresh, BuildState *st)
 	if (strcmp(m->materialized, "snapshot") == 0)
 	{
 		rows = build_snapshot(m);
-		record_build(m, false, false, 0);
+		pp_model_set_built(m->id, false, false, 0);
 		return rows;
 	}
 
@@ -1425,7 +1389,7 @@ build(Model *m, bool full_refresh, BuildState *st)
 		set_hwm = has_hwm;
 	}
 	pp_as_role_end(&as);
-	record_build(m, set_hwm, has_hwm, hwm);
+	pp_model_set_built(m->id, set_hwm, has_hwm, hwm);
 	return rows;
 }
 

@@ -8,7 +8,7 @@
  * No templates and no ref(): a model is plain SQL, and what it reads is
  * what PostgreSQL's parser says it reads.  pp_model_parse does, with the
  * model's frozen search_path and as the model's owner (the caller sets
- * both up with pp_model_context_begin, define.c):
+ * both up with pp_as_role_begin_path, common/asrole.c):
  *
  *	raw_parser: one SELECT (or VALUES, or WITH ... SELECT), nothing else;
  *	every relation name in the raw tree (RangeVar) that is not a CTE's
@@ -75,7 +75,7 @@ pp_model_error_callback(void *arg)
 		internalerrquery(parse->sql);
 	}
 	if (parse->what)
-		errcontext("SQL of model \"%s\"", parse->what);
+		errcontext("SQL of %s \"%s\"", parse->kind ? parse->kind : "model", parse->what);
 	else
 		errcontext("SQL of a model");
 }
@@ -435,16 +435,16 @@ pp_model_relations(ModelParse *parse, bool check_privileges)
  * pp_model_parse_args
  *		For the SQL functions taking (sql text, search_path text): set up
  *		the materialized result, resolve as the current role with that
- *		search_path (the caller ends it: pp_model_context_end) and parse.
+ *		search_path (the caller ends it: pp_as_role_end) and parse.
  */
 void
-pp_model_parse_args(FunctionCallInfo fcinfo, ModelContext *context, ModelParse *parse)
+pp_model_parse_args(FunctionCallInfo fcinfo, PipelineAsRole *as, ModelParse *parse)
 {
 	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *search_path = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	InitMaterializedSRF(fcinfo, 0);
-	pp_model_context_begin(context, GetUserId(), search_path);
+	pp_as_role_begin_path(as, GetUserId(), search_path);
 	pp_model_parse(sql, NULL, parse);
 }
 
@@ -486,14 +486,14 @@ PG_FUNCTION_INFO_V1(pipeline_model_analyze);
 Datum
 pipeline_model_analyze(PG_FUNCTION_ARGS)
 {
-	ModelContext context;
+	PipelineAsRole as;
 	ModelParse	parse;
 	List	   *edges;
 
-	pp_model_parse_args(fcinfo, &context, &parse);
+	pp_model_parse_args(fcinfo, &as, &parse);
 	edges = pp_model_relations(&parse, true);
 	put_edges(fcinfo, edges);
-	pp_model_context_end(&context);
+	pp_as_role_end(&as);
 	return (Datum) 0;
 }
 
@@ -507,7 +507,7 @@ Datum
 pipeline_model_analyze_id(PG_FUNCTION_ARGS)
 {
 	ModelDef	def;
-	ModelContext context;
+	PipelineAsRole as;
 	ModelParse	parse;
 	List	   *edges;
 
@@ -519,14 +519,15 @@ pipeline_model_analyze_id(PG_FUNCTION_ARGS)
 	if (!OidIsValid(def.owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the owner of model \"%s\" does not exist", def.name)));
+				 errmsg("the owner of model \"%s\" no longer exists", def.name),
+				 errdetail("A model runs as its owner.")));
 	if (strcmp(def.materialized, "seed") == 0)
 		return (Datum) 0;
-	pp_model_context_begin(&context, def.owner, def.search_path);
+	pp_as_role_begin_path(&as, def.owner, def.search_path);
 	pp_model_parse(def.sql, def.name, &parse);
 	edges = pp_model_relations(&parse, PG_GETARG_BOOL(1));
 	put_edges(fcinfo, edges);
-	pp_model_context_end(&context);
+	pp_as_role_end(&as);
 	return (Datum) 0;
 }
 

@@ -348,7 +348,7 @@ pipeline_model_column_lineage(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ModelDef	def;
-	ModelContext context;
+	PipelineAsRole as;
 	ModelParse	parse;
 	ListCell   *lc;
 
@@ -361,14 +361,14 @@ pipeline_model_column_lineage(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
-	pp_model_context_begin(&context, def.owner, def.search_path);
+	pp_as_role_begin_path(&as, def.owner, def.search_path);
 	pp_model_parse(def.sql, def.name, &parse);
 	if (parse.query == NULL)
 	{
 		put_row(rsinfo, NULL, NULL, false,
 				psprintf("not analyzed: it reads model %s, which is not built yet",
 						 strVal(linitial(parse.unbuilt))));
-		pp_model_context_end(&context);
+		pp_as_role_end(&as);
 		return (Datum) 0;
 	}
 	foreach(lc, parse.query->targetList)
@@ -385,6 +385,6 @@ pipeline_model_column_lineage(PG_FUNCTION_ARGS)
 		foreach(lc2, walk.sources)
 			put_row(rsinfo, te, (ColumnSource *) lfirst(lc2), walk.copy, NULL);
 	}
-	pp_model_context_end(&context);
+	pp_as_role_end(&as);
 	return (Datum) 0;
 }

@@ -15,6 +15,9 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/tupdesc.h"
+#include "common/pipeline.h"
+#include "datatype/timestamp.h"
 
 /* ---- definition and dependencies (helper A) ---- */
 #include "fmgr.h"
@@ -30,6 +33,7 @@ typedef struct ModelParse
 {
 	const char *sql;
 	const char *what;			/* for messages: the model's name */
+	const char *kind;			/* for messages: "model" when NULL, "snapshot" */
 	RawStmt    *raw;
 	Query	   *query;
 	List	   *unbuilt;		/* char *, "schema.relation" */
@@ -46,14 +50,6 @@ typedef struct ModelEdge
 	Oid			via;			/* indirect: the first view read through */
 } ModelEdge;
 
-/* the role and search_path a model's SQL is resolved with (define.c) */
-typedef struct ModelContext
-{
-	Oid			user;
-	int			sec;
-	int			guc_level;
-} ModelContext;
-
 /* a model's row, as the caller sees it (define.c, pp_model_fetch) */
 typedef struct ModelDef
 {
@@ -65,11 +61,23 @@ typedef struct ModelDef
 	Oid			owner;			/* InvalidOid when the role is gone */
 } ModelDef;
 
+/*
+ * A model's row (define.c): by id or by name, the name qualified one way
+ * (pipeline._model_qualify); its owner; a build recorded.  A model's SQL is
+ * resolved and run as its owner under its frozen search_path through
+ * pp_as_role_begin_path (common/asrole.c), nothing else.
+ */
+extern HeapTuple pp_model_get(int32 model_id, const char *columns);
+extern HeapTuple pp_model_find(const char *name, const char *columns, const char *what,
+							   char **qualified);
+extern char *pp_model_qualify(const char *name, bool existing, char **schema, char **relname);
+extern Oid	pp_model_owner(HeapTuple tup, TupleDesc desc, int col, const char *name, bool missing_ok);
 extern bool pp_model_fetch(int32 model_id, ModelDef *def);
-extern void pp_model_context_begin(ModelContext *save, Oid role, const char *search_path);
-extern void pp_model_context_end(ModelContext *save);
+extern void pp_model_set_built(int32 model_id, bool set_hwm, bool has_hwm, TimestampTz hwm);
+
+/* a model's SQL parsed and resolved (depend.c) */
 extern void pp_model_parse(const char *sql, const char *what, ModelParse *parse);
-extern void pp_model_parse_args(FunctionCallInfo fcinfo, ModelContext *context, ModelParse *parse);
+extern void pp_model_parse_args(FunctionCallInfo fcinfo, PipelineAsRole *as, ModelParse *parse);
 extern List *pp_model_relations(ModelParse *parse, bool check_privileges);
 extern char *pp_model_qualified_name(Oid relid);
 extern void pp_model_error_callback(void *arg);
@@ -91,10 +99,7 @@ extern void pp_model_error_callback(void *arg);
 
 
 /* ---- seeds and snapshots (helper D) ---- */
-extern char *pp_model_qualify(const char *name, Oid *nsp_out, char **relname_out);
-extern HeapTuple pp_model_find(const char *name, const char *columns, const char *what,
-							   char **qualified);
-extern void pp_model_set_built_at(int32 model_id);
+/* seed.c and snapshot.c export only SQL functions; they read models through define.c. */
 
 
 #endif							/* PP_MODEL_H */

@@ -100,81 +100,6 @@ required_text(FunctionCallInfo fcinfo, int n, const char *what)
 }
 
 /*
- * pp_model_qualify
- *		A model's name as pipeline.models keeps it, schema.relation: as
- *		given when qualified, else in the schema of the relation that the
- *		name finds in the search_path, else in the creation schema (where
- *		CREATE TABLE would put it).
- */
-char *
-pp_model_qualify(const char *name, Oid *nsp_out, char **relname_out)
-{
-	RangeVar   *rv = makeRangeVarFromNameList(pp_qualified_name_list(name));
-	Oid			nsp;
-
-	if (rv->schemaname != NULL)
-		nsp = get_namespace_oid(rv->schemaname, false);
-	else
-	{
-		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-
-		nsp = OidIsValid(relid) ? get_rel_namespace(relid) : RangeVarGetCreationNamespace(rv);
-	}
-	if (nsp_out)
-		*nsp_out = nsp;
-	if (relname_out)
-		*relname_out = rv->relname;
-	return psprintf("%s.%s", get_namespace_name(nsp), rv->relname);
-}
-
-/*
- * pp_model_find
- *		The row of model "name" (qualified as by pp_model_qualify) that the
- *		caller may see (its owner's, or any for pipeline_admin), with the
- *		given columns; an error calling it a "what" (seed, snapshot) when
- *		there is none.  Sets *qualified.  Connected to SPI.
- */
-HeapTuple
-pp_model_find(const char *name, const char *columns, const char *what, char **qualified)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-
-	*qualified = pp_model_qualify(name, NULL, NULL);
-	values[0] = CStringGetTextDatum(*qualified);
-	if (SPI_execute_with_args(psprintf("SELECT %s FROM pipeline.models WHERE name OPERATOR(pg_catalog.=) $1",
-									   columns),
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.models");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("%s \"%s\" does not exist", what, *qualified)));
-	return SPI_tuptable->vals[0];
-}
-
-/*
- * pp_model_set_built_at
- *		Record that a model was built (loaded) now.  As the bootstrap
- *		superuser: a pipeline_admin member loading another role's seed may
- *		not change the row itself (the guard trigger).  Connected to SPI.
- */
-void
-pp_model_set_built_at(int32 model_id)
-{
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(model_id)};
-	PipelineAsRole as;
-
-	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
-	if (SPI_execute_with_args("UPDATE pipeline.models SET built_at = pg_catalog.now() "
-							  "WHERE model_id OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not update pipeline.models");
-	pp_as_role_end(&as);
-}
-
-/*
  * The column list must be what a CREATE TABLE's parentheses hold, and
  * nothing after them: parsed alone, as "CREATE TABLE x (<columns>)", it is
  * one statement without INHERITS, PARTITION BY, WITH, TABLESPACE, ....
@@ -357,9 +282,7 @@ read_seed(const char *name, Seed *seed)
 	seed->model_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	seed->schema = SPI_getvalue(tup, desc, 2);
 	seed->relation = SPI_getvalue(tup, desc, 3);
-	seed->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
-	if (isnull)
-		seed->owner = InvalidOid;
+	seed->owner = pp_model_owner(tup, desc, 5, seed->name, true);
 	seed->delimiter = SPI_getvalue(tup, desc, 6);
 	seed->header = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
 	if (seed->delimiter == NULL || isnull)
@@ -403,7 +326,7 @@ reload_seed(const char *name, text *csv, const char *filename, bool truncate)
 					false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not truncate the table of seed \"%s\"", seed.name);
 	rows = copy_seed(&seed, relid, csv, filename);
-	pp_model_set_built_at(seed.model_id);
+	pp_model_set_built(seed.model_id, false, false, 0);
 	return rows;
 }
 
@@ -434,20 +357,18 @@ pipeline_create_seed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("header must not be NULL")));
 	seed.header = PG_GETARG_BOOL(4);
-	seed.name = pp_model_qualify(name, &nsp, &seed.relation);
+	SPI_connect();
+	seed.name = pp_model_qualify(name, false, &seed.schema, &seed.relation);
+	nsp = get_namespace_oid(seed.schema, false);
 	if (isAnyTempNamespace(nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("a seed cannot be a temporary table")));
-	seed.schema = get_namespace_name(nsp);
 	check_columns(columns);
 
-	SPI_connect();
-
 	/* the creator's schemas, frozen as every model's (model.sql) */
-	if (SPI_execute("SELECT pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(u.s) "
-					"FROM pg_catalog.unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS u(s, i) "
-					"ORDER BY u.i), ', ')", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT pipeline._model_search_path(pg_catalog.current_schemas(false))",
+					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the search_path");
 	search_path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 

@@ -121,38 +121,26 @@ text_array_list(HeapTuple tup, TupleDesc desc, int col)
 static void
 read_model(int32 model_id, SnapshotModel *m)
 {
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(model_id)};
 	HeapTuple	tup;
 	TupleDesc	desc;
-	bool		isnull;
 	char	   *materialized;
 	char	   *strategy;
 	char	   *hard_deletes;
 
-	if (SPI_execute_with_args("SELECT name, schema_name::text, relation_name::text, owner_oid, sql, "
-							  "search_path, materialized, unique_key, snapshot_strategy, "
-							  "updated_at_column::text, check_columns, hard_deletes "
-							  "FROM pipeline.models WHERE model_id OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.models");
-	if (SPI_processed == 0)
+	tup = pp_model_get(model_id, "m.name, m.schema_name::text, m.relation_name::text, m.owner_oid, "
+					   "m.sql, m.search_path, m.materialized, m.unique_key, m.snapshot_strategy, "
+					   "m.updated_at_column::text, m.check_columns, m.hard_deletes");
+	if (tup == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model %d does not exist", model_id)));
-	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	m->model_id = model_id;
 	m->name = SPI_getvalue(tup, desc, 1);
 	m->schema = SPI_getvalue(tup, desc, 2);
 	m->relation = SPI_getvalue(tup, desc, 3);
 	m->table_q = quote_qualified_identifier(m->schema, m->relation);
-	m->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
-	if (isnull || !SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(m->owner)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the owner of model \"%s\" no longer exists", m->name),
-				 errdetail("A model runs as its owner.")));
+	m->owner = pp_model_owner(tup, desc, 4, m->name, false);
 	m->sql = SPI_getvalue(tup, desc, 5);
 	m->search_path = SPI_getvalue(tup, desc, 6);
 	materialized = SPI_getvalue(tup, desc, 7);
@@ -186,38 +174,6 @@ read_model(int32 model_id, SnapshotModel *m)
 }
 
 /*
- * Run what follows as the model's owner, security-restricted, with the
- * model's frozen search_path and pg_temp last (a session's temporary table
- * never stands in for a relation the model reads).
- * XXX pp_as_role_begin with a search_path (src/common/asrole.c, model
- * build) does this: use it once merged.
- */
-static void
-as_owner_begin(PipelineAsRole *as, SnapshotModel *m)
-{
-	pp_as_role_begin(as, m->owner);
-	(void) set_config_option("search_path",
-							 m->search_path[0] ? psprintf("%s, pg_temp", m->search_path) : "pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-}
-
-/* A syntax error's position is in the model's SQL, not the caller's statement. */
-static void
-sql_error_callback(void *arg)
-{
-	SnapshotModel *m = (SnapshotModel *) arg;
-	int			pos = geterrposition();
-
-	if (pos > 0)
-	{
-		errposition(0);
-		internalerrposition(pos);
-		internalerrquery(m->sql);
-	}
-	errcontext("SQL of snapshot \"%s\"", m->name);
-}
-
-/*
  * The model's SQL, to be read as a subquery: one SELECT statement (a
  * trailing semicolon dropped).  Parsed alone, it cannot close the
  * parentheses it is put in.
@@ -225,7 +181,8 @@ sql_error_callback(void *arg)
 static void
 check_sql(SnapshotModel *m)
 {
-	ErrorContextCallback errcb = {.callback = sql_error_callback, .arg = m,
+	ModelParse	what = {.kind = "snapshot", .what = m->name};
+	ErrorContextCallback errcb = {.callback = pp_model_error_callback, .arg = &what,
 	.previous = error_context_stack};
 	int			len = strlen(m->sql);
 	List	   *raw;
@@ -234,6 +191,7 @@ check_sql(SnapshotModel *m)
 	while (len > 0 && (m->sql[len - 1] == ';' || isspace((unsigned char) m->sql[len - 1])))
 		len--;
 	m->sql = pnstrdup(m->sql, len);
+	what.sql = m->sql;
 	error_context_stack = &errcb;
 	raw = raw_parser(m->sql, RAW_PARSE_DEFAULT);
 	error_context_stack = errcb.previous;
@@ -574,7 +532,7 @@ build_snapshot(int32 model_id)
 	nsp = get_namespace_oid(m.schema, false);
 	values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
 
-	as_owner_begin(&as, &m);
+	pp_as_role_begin_path(&as, m.owner, m.search_path);
 	check_sql(&m);
 	describe_query(&m);
 	check_columns(&m);
@@ -624,7 +582,7 @@ pipeline_snapshot(PG_FUNCTION_ARGS)
 	tup = pp_model_find(text_to_cstring(PG_GETARG_TEXT_PP(0)), "model_id", "snapshot", &name);
 	model_id = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 	rows = build_snapshot(model_id);
-	pp_model_set_built_at(model_id);
+	pp_model_set_built(model_id, false, false, 0);
 	SPI_finish();
 	PG_RETURN_INT64(rows);
 }
