@@ -20,7 +20,7 @@
 # the SQL").
 
 EXTENSION    = pg_pipeline
-EXTVERSION   = 0.6.0
+EXTVERSION   = 0.7.0
 MODULE_big   = pg_pipeline
 
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))
@@ -28,7 +28,9 @@ OBJS         = $(SRCS:.c=.o)
 
 # core first: it opens the install script and defines what the others use
 SQL_SOURCES  = control/sql/core.sql control/sql/kafka.sql \
-               control/sql/window.sql control/sql/scheduler.sql
+               control/sql/window.sql control/sql/scheduler.sql \
+               control/sql/model.sql control/sql/model_build.sql \
+               control/sql/model_run.sql control/sql/model_seed.sql
 DATA_built   = control/pg_pipeline--$(EXTVERSION).sql
 DATA         = control/pg_pipeline--0.1.0.sql $(wildcard control/pg_pipeline--*--*.sql)
 EXTRA_CLEAN  = pg_pipeline.control

@@ -222,3 +222,32 @@ SELECT run_id, dag, run_type, status, logical_date, data_interval_end
 SELECT name, schedule, timezone, command, next_run_at, last_status, last_duration FROM pipeline.jobs;
 SELECT name, schedule, timezone, next_run_at, queued_runs, running_runs, last_logical_date, last_status
   FROM pipeline.dag_status ORDER BY name;
+
+\echo
+\echo '-- 12. Models, as in dbt: plain SQL, dependencies from PostgreSQL''s own parse'
+CREATE SCHEMA staging;
+CREATE SCHEMA marts;
+SELECT pipeline.create_model('staging.stg_views', $$
+    SELECT user_id, page, event_time FROM raw.user_events WHERE action = 'view' $$) AS model_id;
+-- a table, rebuilt atomically (a view on it, grants and indexes stay)
+SELECT pipeline.create_model('marts.page_totals', $$
+    SELECT page, count(*) AS views, count(DISTINCT user_id) AS users
+      FROM staging.stg_views GROUP BY page $$,
+    materialized => 'table', tags => '{hourly}') AS model_id;
+-- incremental by event time: each run reads only new rows (and a lookback
+-- for late ones); no filter written by hand
+SELECT pipeline.create_model('marts.user_pages', $$
+    SELECT user_id, page, event_time FROM staging.stg_views $$,
+    materialized => 'incremental', incremental_by => 'event_time',
+    lookback => '5 minutes', tags => '{hourly}') AS model_id;
+\echo '   run everything that depends on staging.stg_views, in dependency order (dbt: -s stg_views+)'
+SELECT model, status, rows FROM pipeline.run('staging.stg_views+');
+SELECT * FROM marts.page_totals ORDER BY views DESC, page LIMIT 3;
+\echo '   lineage, from the parser: tables and columns'
+SELECT model, upstream FROM pipeline.lineage ORDER BY model, upstream;
+SELECT column_name, upstream || '.' || upstream_column AS comes_from, transform, direct
+  FROM pipeline.column_lineage WHERE model = 'marts.page_totals' AND upstream IS NOT NULL
+ ORDER BY column_name, direct DESC, comes_from;
+\echo '   a second run of the hourly models: the incremental one reads only what is new'
+SELECT model, status, rows FROM pipeline.build('tag:hourly');
+SELECT model, last_status, last_rows FROM pipeline.model_status ORDER BY model;

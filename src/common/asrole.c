@@ -72,6 +72,22 @@ pp_pinned_search_path_end(int level)
 }
 
 /*
+ * as_role_begin
+ *		Switch to "role" with the security context flags "sec" added, in a
+ *		new GUC nest level with search_path = "search_path".
+ */
+static void
+as_role_begin(PipelineAsRole *save, Oid role, int sec, const char *search_path)
+{
+	GetUserIdAndSecContext(&save->user, &save->sec);
+	SetUserIdAndSecContext(role, save->sec | sec);
+	save->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", search_path,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
  * pp_as_role_begin
  *		Run what follows as "role" (the bootstrap superuser, an object's
  *		owner), in a security-restricted operation, under the pinned
@@ -80,10 +96,40 @@ pp_pinned_search_path_end(int level)
 void
 pp_as_role_begin(PipelineAsRole *save, Oid role)
 {
-	GetUserIdAndSecContext(&save->user, &save->sec);
-	SetUserIdAndSecContext(role, save->sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	save->guc_level = pp_pinned_search_path_begin();
+	as_role_begin(save, role, SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION,
+				  PP_SAFE_SEARCH_PATH);
+}
+
+/*
+ * pp_as_role_begin_path
+ *		The same, under a search_path the object's owner chose: a model's
+ *		SQL, resolved with the path frozen when the model was created, never
+ *		the caller's (the model's definition, build, snapshot and lineage
+ *		all come through here).  pg_temp is always put last (PostgreSQL
+ *		otherwise searches it first for relations; naming it twice is
+ *		harmless, its first place counts): a temporary table of the caller
+ *		never shadows a relation the owner's SQL reads.
+ */
+void
+pp_as_role_begin_path(PipelineAsRole *save, Oid role, const char *search_path)
+{
+	as_role_begin(save, role, SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION,
+				  *search_path ? psprintf("%s, pg_temp", search_path) : "pg_temp");
+}
+
+/*
+ * pp_as_role_begin_ddl
+ *		As "role" under the pinned search_path but NOT restricted: only for
+ *		the extension's own statements that PostgreSQL refuses inside a
+ *		security-restricted operation (creating a temporary table), as
+ *		ExecRefreshMatView creates its transient table before it locks
+ *		down.  Never run a user's SQL (or anything that resolves a name the
+ *		user chose unqualified) in it.
+ */
+void
+pp_as_role_begin_ddl(PipelineAsRole *save, Oid role)
+{
+	as_role_begin(save, role, SECURITY_LOCAL_USERID_CHANGE, PP_SAFE_SEARCH_PATH);
 }
 
 void

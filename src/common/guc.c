@@ -114,6 +114,18 @@ pp_guc_init(void)
 							&pp_max_task_runs, 4, 1, 1024,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_pipeline.model_workers",
+							"Most model runner workers building models at once "
+							"in a database.",
+							"pipeline.start_run builds independent models in "
+							"parallel, in as many workers as it asks for (by "
+							"default this many), all invocations together at "
+							"most this many; each needs a "
+							"pg_pipeline.max_workers slot and one of "
+							"max_worker_processes.",
+							&pp_model_workers, 2, 1, 1024,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
 	DefineCustomIntVariable("pg_pipeline.window_delay",
 							"Longest wait before the maintainer merges the "
 							"delta of async window aggregates.",

@@ -9,7 +9,8 @@
  *	postmaster
  *	  └─ pg_pipeline launcher      static worker, connected to no database
  *	       └─ pg_pipeline coordinator   one per database with the extension
- *	            └─ consumer / sink / runner / maintainer   dynamic workers
+ *	            └─ consumer / sink / runner / maintainer / model runner
+ *	                                               dynamic workers
  *
  * Every dynamic worker owns a PipelineWorkerSlot in shared memory for its
  * whole life (and a coordinator's slot outlives its process while it waits
@@ -50,6 +51,7 @@ typedef enum PipelineWorkerKind
 	PP_WORKER_SINK,
 	PP_WORKER_RUNNER,
 	PP_WORKER_MAINTAINER,
+	PP_WORKER_MODEL_RUNNER,
 	PP_WORKER_NKINDS
 } PipelineWorkerKind;
 
@@ -191,6 +193,8 @@ typedef struct PipelineAsRole
 	int			guc_level;
 } PipelineAsRole;
 extern void pp_as_role_begin(PipelineAsRole *save, Oid role);
+extern void pp_as_role_begin_path(PipelineAsRole *save, Oid role, const char *search_path);
+extern void pp_as_role_begin_ddl(PipelineAsRole *save, Oid role);
 extern void pp_as_role_end(PipelineAsRole *save);
 extern int	pp_pinned_search_path_begin(void);
 extern void pp_pinned_search_path_end(int level);
@@ -223,6 +227,8 @@ extern void pp_worker_announce(const char *what);
 extern void pp_worker_record_error(int slot, const char *message);
 extern void pp_worker_xact_start(void);
 extern void pp_worker_xact_commit(void);
+extern void pp_worker_bookkeeping_begin(PipelineAsRole *as);
+extern void pp_worker_bookkeeping_end(PipelineAsRole *as);
 extern PipelineWorkerArgs *MyPipelineWorker;
 extern PGDLLEXPORT void pp_worker_main(Datum main_arg);
 
@@ -259,6 +265,11 @@ extern void pp_window_wanted(struct PipelineSupervisor *sup);
 struct RenameStmt;
 extern void pp_window_check_rename(struct RenameStmt *stmt);
 extern void pp_window_relation_dropped(Oid relid, int dropflags);
+
+/* src/model: the model runners of pipeline.start_run (run.c) */
+extern int	pp_model_workers;
+extern void pp_model_runner_main(PipelineWorkerArgs *args);
+extern void pp_model_wanted(struct PipelineSupervisor *sup);
 
 /* src/kafka/fdw.c: a Kafka server or user mapping changed (from the hook) */
 extern void pp_kafka_connection_changed(const char *server, Oid role);

@@ -36,7 +36,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "parser/analyze.h"
@@ -83,29 +82,6 @@ static bool in_task = false;
 static TimestampTz task_logical_date;
 static TimestampTz task_interval_end;
 
-/*
- * Bookkeeping runs as the bootstrap superuser: the catalogs' writes are the
- * extension's, not the owner's.  Through pp_as_role_begin, so the path the
- * owner (or the database's owner) set for this session resolves nothing.
- */
-static void
-bookkeeping_begin(PipelineAsRole *as)
-{
-	pp_worker_xact_start();
-	pp_as_role_begin(as, BOOTSTRAP_SUPERUSERID);
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-}
-
-static void
-bookkeeping_end(PipelineAsRole *as)
-{
-	PopActiveSnapshot();
-	SPI_finish();
-	pp_as_role_end(as);
-	pp_worker_xact_commit();
-}
-
 static int64
 int8_column(HeapTuple tuple, TupleDesc desc, int col)
 {
@@ -136,7 +112,7 @@ start_attempt(TaskAttempt *task)
 	Datum		args[1] = {Int64GetDatum(task->task_run_id)};
 	bool		found = false;
 
-	bookkeeping_begin(&as);
+	pp_worker_bookkeeping_begin(&as);
 	if (SPI_execute_with_args("SELECT * FROM pipeline._task_run_start($1)",
 							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not start task run " INT64_FORMAT, task->task_run_id);
@@ -159,7 +135,7 @@ start_attempt(TaskAttempt *task)
 		task->pokes = (int32) int8_column(tuple, desc, 8);
 		found = true;
 	}
-	bookkeeping_end(&as);
+	pp_worker_bookkeeping_end(&as);
 	return found;
 }
 
@@ -196,7 +172,7 @@ finish_attempt(TaskAttempt *task, TaskOutcome *outcome)
 	else
 		memset(nulls + 4, 'n', PP_ERROR_NFIELDS);
 
-	bookkeeping_begin(&as);
+	pp_worker_bookkeeping_begin(&as);
 	if (pp_catalog_has_column("task_runs", "error_detail"))
 		sql = "SELECT pipeline._task_run_finish($1, $2, $6, $5, $3, $4, "
 			"err_detail => $7, err_hint => $8, err_context => $9)";
@@ -206,7 +182,7 @@ finish_attempt(TaskAttempt *task, TaskOutcome *outcome)
 							  false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the end of task run " INT64_FORMAT,
 			 task->task_run_id);
-	bookkeeping_end(&as);
+	pp_worker_bookkeeping_end(&as);
 }
 
 /*

@@ -11,7 +11,8 @@
  * pp_wake_at_commit() (wake.c), so it never polls; pg_pipeline.naptime
  * is only a safety net.  At every wake-up it checks the extension is
  * still there (DROP EXTENSION ends it), asks each subsystem which workers
- * it wants (Kafka: consumers and sinks; windows: the maintainer) and lets
+ * it wants (Kafka: consumers and sinks; windows: the maintainer; models:
+ * the runners of pipeline.start_run invocations) and lets
  * the one reconcile routine (supervise.c) run exactly those, then runs a
  * pass of the scheduler, which starts its runners itself.
  *
@@ -76,6 +77,7 @@ supervise(void)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pp_kafka_wanted(supervisor);	/* consumers, sinks */
 		pp_window_wanted(supervisor); /* the maintainer */
+		pp_model_wanted(supervisor);	/* model runners */
 		PopActiveSnapshot();
 		SPI_finish();
 	}

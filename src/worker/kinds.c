@@ -66,6 +66,19 @@ const PipelineWorkerKindInfo pp_worker_kinds[PP_WORKER_NKINDS] = {
 		.restart = PP_RESTART_BACKOFF, .wake = PP_WAKE_LATCH,
 		.pin_search_path = true, .lock_timeout = true,
 	},
+
+	/*
+	 * One of the workers of a pipeline.start_run invocation, as the role
+	 * that started it (each model's SQL runs as the model's owner).  Once
+	 * restarted after a failure: a claim takes again the model it was
+	 * building.  A sibling's finished model wakes it through the
+	 * coordinator, whose pass sets every runner's latch.
+	 */
+	[PP_WORKER_MODEL_RUNNER] = {
+		.name = "model runner", .main = pp_model_runner_main, .parent = PP_WORKER_COORDINATOR,
+		.restart = PP_RESTART_ONCE, .wake = PP_WAKE_PARENT,
+		.pin_search_path = true, .lock_timeout = false,
+	},
 };
 
 const char *

@@ -26,12 +26,15 @@
 #include <signal.h>
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "tcop/tcopprot.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "worker/worker.h"
@@ -527,6 +530,33 @@ pp_worker_xact_commit(void)
 	CommitTransactionCommand();
 	if (!IsTransactionOrTransactionBlock())
 		pgstat_report_stat(false);
+}
+
+/*
+ * pp_worker_bookkeeping_begin / _end
+ *		A worker's own catalog writes (a runner's start and outcome), in a
+ *		transaction of their own, as the bootstrap superuser: the writes are
+ *		the extension's, not the role's the worker runs as.  Through
+ *		pp_as_role_begin, so the path that role (or the database's owner)
+ *		set for the session resolves nothing.  SPI connected, a snapshot
+ *		pushed.
+ */
+void
+pp_worker_bookkeeping_begin(PipelineAsRole *as)
+{
+	pp_worker_xact_start();
+	pp_as_role_begin(as, BOOTSTRAP_SUPERUSERID);
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+void
+pp_worker_bookkeeping_end(PipelineAsRole *as)
+{
+	PopActiveSnapshot();
+	SPI_finish();
+	pp_as_role_end(as);
+	pp_worker_xact_commit();
 }
 
 /*

@@ -456,7 +456,7 @@ INSERT INTO wb.lt VALUES ('2024-01-01 00:10', 1), ('2024-01-01 00:50', 2), ('202
 SELECT pipeline.create_window('wb."Hourly Sums"', 'wb.lt', 'ts', pipeline.hop('1 hour', '30 min'),
     'count(*) AS n, sum(v) AS v', late_rows => 'side_table');
 SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute
- WHERE attrelid = 'wb."Hourly Sums"'::regclass AND attname IN ('window_start', 'window_end');
+ WHERE attrelid = 'wb."Hourly Sums"'::regclass AND attname IN ('window_start', 'window_end') ORDER BY attname;
 SELECT window_start, window_end, n, v, is_final FROM wb."Hourly Sums" ORDER BY 1;
 INSERT INTO wb.lt VALUES ('2024-01-01 00:20', 4);   -- late for [00:00, 01:00)
 SELECT window_start, window_end, n, v, is_final FROM wb."Hourly Sums" ORDER BY 1;

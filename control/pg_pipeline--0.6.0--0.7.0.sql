@@ -1,0 +1,1605 @@
+-- pg_pipeline 0.6.0 -> 0.7.0: models (issue 12).
+--
+-- What changes for SQL (each section lists its own objects):
+--   * the model catalog pipeline.models (row security, guard triggers,
+--     dumped by pg_dump);
+--   * model build (helper B): pipeline._model_build(), is_incremental(),
+--     model_interval_start(), model_interval_end(), _model_state_support();
+
+\echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.7.0'" to load this file. \quit
+
+-- ==== model catalog ====
+
+-- One row per model.  A model is named by its relation, qualified:
+-- name = 'schema_name.relation_name' (create_model qualifies an
+-- unqualified name with the creator's current schema).  The model's SQL is
+-- resolved with the search_path it was created with (search_path), as its
+-- owner.
+CREATE TABLE pipeline.models (
+    model_id        integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name            text NOT NULL UNIQUE,
+    schema_name     name NOT NULL,
+    relation_name   name NOT NULL,
+    owner           name NOT NULL DEFAULT current_user,
+    sql             text NOT NULL,
+    materialized    text NOT NULL DEFAULT 'view'
+                    CHECK (materialized IN ('view', 'table', 'incremental', 'materialized_view',
+                                            'ephemeral', 'snapshot', 'seed')),
+    -- incremental models
+    strategy        text CHECK (strategy IN ('append', 'merge', 'delete+insert', 'event_time')),
+    unique_key      text[],
+    incremental_by  name,
+    lookback        interval NOT NULL DEFAULT '0',
+    on_schema_change text NOT NULL DEFAULT 'fail'
+                    CHECK (on_schema_change IN ('fail', 'append_new_columns', 'sync_all_columns', 'ignore')),
+    -- snapshots (SCD type 2)
+    snapshot_strategy text CHECK (snapshot_strategy IN ('timestamp', 'check')),
+    updated_at_column name,
+    check_columns   text[],
+    hard_deletes    text CHECK (hard_deletes IN ('ignore', 'invalidate')),
+    -- how it is resolved and described
+    search_path     text NOT NULL,
+    tags            text[] NOT NULL DEFAULT '{}',
+    description     text,
+    enabled         boolean NOT NULL DEFAULT true,
+    -- state kept between runs
+    high_water_mark timestamptz,        -- event_time: the largest event time built
+    built_at        timestamptz,        -- end of the last successful build
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    owner_oid       oid                 -- set by trigger _owner_oid
+);
+COMMENT ON TABLE pipeline.models IS
+'models: SQL queries materialized as views, tables, incremental tables, materialized views, snapshots or seeds';
+COMMENT ON COLUMN pipeline.models.name IS
+'the model''s name: its relation, schema-qualified (schema_name.relation_name)';
+COMMENT ON COLUMN pipeline.models.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.models.search_path IS
+'the search_path the model''s SQL is resolved and run with: the creator''s, fixed when the model is created';
+
+SELECT pg_catalog.pg_extension_config_dump('pipeline.models', '');
+
+ALTER TABLE pipeline.models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON pipeline.models
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.models TO PUBLIC;
+
+-- a non-owner (pipeline_admin) may only enable or disable a model
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.models
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_guard('model', 'enabled', 'updated_at');
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.models
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+
+
+-- ==== model catalog: API, dependencies, lineage (helper A) ====
+--
+-- What this section adds: table pipeline.model_edges (the dependency
+-- graph); create_model, alter_model, drop_model (SQL wrappers that take the
+-- caller's schemas) over _create_model, _alter_model, _drop_model; the
+-- helpers _model_qualify, _model_search_path, _model_check, _model_check_relation,
+-- _model_check_output, _model_refresh_edges, _model_cycle, _model_id_of,
+-- _model_upstream, _model_downstream, _relation_kind, refresh_model_edges;
+-- the C functions _model_graph_lock, _model_analyze (two forms),
+-- _model_output, _model_column_lineage; the views lineage, model_problems,
+-- column_lineage (and the function _model_column_lineage_or_problem behind
+-- the last).
+
+-- The dependency graph: one row per relation a model reads, found by
+-- PostgreSQL's own parse and analysis of its SQL (src/model/depend.c),
+-- through views (direct = false, via = the view), written by create_model
+-- and alter_model.  upstream_oid is NULL for a model not built yet (read
+-- by name); upstream_model_id is set when the relation is a model's.  Not
+-- dumped by pg_dump (OIDs change on restore): after a restore,
+-- pipeline.refresh_model_edges() records them again.
+CREATE TABLE pipeline.model_edges (
+    model_id          integer NOT NULL REFERENCES pipeline.models ON DELETE CASCADE,
+    upstream_oid      oid,
+    upstream_name     text NOT NULL,
+    upstream_model_id integer REFERENCES pipeline.models ON DELETE SET NULL,
+    upstream_kind     "char",
+    direct            boolean NOT NULL DEFAULT true,
+    via               text,
+    UNIQUE (model_id, upstream_name)
+);
+CREATE INDEX model_edges_upstream_model_id ON pipeline.model_edges (upstream_model_id);
+COMMENT ON TABLE pipeline.model_edges IS
+'the relations each model reads, from PostgreSQL''s parse of its SQL (through views: direct = false)';
+COMMENT ON COLUMN pipeline.model_edges.upstream_name IS
+'schema.relation of the upstream when the edge was recorded (kept when it is dropped or renamed)';
+COMMENT ON COLUMN pipeline.model_edges.upstream_kind IS 'pg_class.relkind of the upstream when recorded';
+
+ALTER TABLE pipeline.model_edges ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON pipeline.model_edges
+    USING (EXISTS (SELECT 1 FROM pipeline.models m
+                    WHERE m.model_id OPERATOR(pg_catalog.=) model_edges.model_id));
+GRANT SELECT, INSERT, DELETE ON pipeline.model_edges TO PUBLIC;
+
+CREATE FUNCTION pipeline._model_analyze(model_id integer, check_privileges boolean DEFAULT false)
+RETURNS TABLE(upstream_oid oid, upstream_name text, upstream_kind "char", direct boolean, via text)
+AS 'MODULE_PATHNAME', 'pipeline_model_analyze_id'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION pipeline._model_analyze(integer, boolean) IS
+'the relations a model reads, from PostgreSQL''s analysis of its SQL as its owner with its search_path (check_privileges: the owner must be allowed to read them)';
+
+CREATE FUNCTION pipeline._model_analyze(sql text, search_path text)
+RETURNS TABLE(upstream_oid oid, upstream_name text, upstream_kind "char", direct boolean, via text)
+AS 'MODULE_PATHNAME', 'pipeline_model_analyze'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION pipeline._model_analyze(text, text) IS
+'the relations a model with this SQL would read, analyzed as the current role with that search_path';
+
+CREATE FUNCTION pipeline._model_output(sql text, search_path text)
+RETURNS TABLE(column_position integer, column_name text, column_type regtype)
+AS 'MODULE_PATHNAME', 'pipeline_model_output'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION pipeline._model_output(text, text) IS
+'the output columns of a model with this SQL (none while it reads a model not built yet)';
+
+CREATE FUNCTION pipeline._model_column_lineage(model_id integer)
+RETURNS TABLE(column_position integer, column_name text, upstream_oid oid, upstream text,
+              upstream_column text, direct boolean, transform text, problem text)
+AS 'MODULE_PATHNAME', 'pipeline_model_column_lineage'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION pipeline._model_column_lineage(integer) IS
+'for each output column of a model, the upstream columns it comes from (analyzed as its owner with its search_path)';
+
+-- A model's name: 'schema.relation' or 'relation' (quoted as SQL quotes
+-- identifiers).  For a new model an unqualified name takes the first of
+-- the caller's schemas; for an existing one, the first of them that has a
+-- model of that name.
+CREATE FUNCTION pipeline._model_qualify(name text, schemas name[], existing boolean,
+                                        OUT schema_name name, OUT relation_name name)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts text[];
+BEGIN
+    IF _model_qualify.name IS NULL THEN
+        RAISE EXCEPTION 'the name of a model must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- a model's own name, as pipeline.models spells it
+    IF existing THEN
+        SELECT m.schema_name, m.relation_name INTO schema_name, relation_name
+          FROM pipeline.models m WHERE m.name = _model_qualify.name;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    BEGIN
+        parts := parse_ident(_model_qualify.name);
+    EXCEPTION WHEN invalid_parameter_value THEN
+        parts := NULL;
+    END;
+    IF parts IS NULL OR cardinality(parts) > 2 OR strpos(array_to_string(parts, ''), '.') > 0 THEN
+        RAISE EXCEPTION 'invalid model name "%"', _model_qualify.name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = 'A model is named by its relation: schema.relation, or relation in the current schema.',
+                  HINT = 'Names with a dot are not allowed, even quoted.';
+    END IF;
+    relation_name := parts[cardinality(parts)];
+    IF cardinality(parts) = 2 THEN
+        schema_name := parts[1];
+        RETURN;
+    END IF;
+    IF existing THEN
+        SELECT m.schema_name INTO schema_name
+          FROM unnest(schemas) WITH ORDINALITY s(nsp, pos)
+          JOIN pipeline.models m ON m.schema_name = s.nsp AND m.relation_name = _model_qualify.relation_name
+         ORDER BY s.pos LIMIT 1;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    SELECT s.nsp INTO schema_name FROM unnest(schemas) WITH ORDINALITY s(nsp, pos)
+     WHERE s.nsp !~ '^pg_(toast_)?temp_' ORDER BY s.pos LIMIT 1;
+    IF schema_name IS NULL THEN
+        RAISE EXCEPTION 'no schema has been selected to create model "%" in', _model_qualify.name
+            USING ERRCODE = 'invalid_schema_name',
+                  HINT = 'Qualify its name: ''schema.relation''.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_qualify(text, name[], boolean) IS
+'the schema and relation of a model''s name, an unqualified one looked up in the given schemas';
+
+-- A model's search_path, frozen when it is created: the creator's schemas
+-- (current_schemas(false)) as a ready-to-SET string; temporary schemas are
+-- the session's and left out.  create_model and create_seed both use it.
+CREATE FUNCTION pipeline._model_search_path(schemas name[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT coalesce((SELECT string_agg(quote_ident(s.nsp), ', ' ORDER BY s.pos)
+                        FROM unnest(schemas) WITH ORDINALITY s(nsp, pos)
+                       WHERE s.nsp !~ '^pg_(toast_)?temp_'), '') $$;
+COMMENT ON FUNCTION pipeline._model_search_path(name[]) IS
+'the search_path a model keeps: the given schemas without temporary ones, quoted, as a ready-to-SET string';
+
+-- Checks a model's options as they will be stored and fills the defaults
+-- (strategy, hard_deletes); raises an error naming what is wrong.
+CREATE FUNCTION pipeline._model_check(m pipeline.models)
+RETURNS pipeline.models
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kinds CONSTANT text[] := '{view,table,incremental,materialized_view,ephemeral,snapshot,seed}';
+    strategies CONSTANT text[] := '{append,merge,delete+insert,event_time}';
+BEGIN
+    IF m.sql IS NULL OR btrim(m.sql) = '' AND m.materialized IS DISTINCT FROM 'seed' THEN
+        RAISE EXCEPTION 'the SQL of model "%" must not be empty', m.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF m.materialized IS NULL OR NOT m.materialized = ANY (kinds) THEN
+        RAISE EXCEPTION 'invalid materialized "%" for model "%"', m.materialized, m.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'materialized is one of ' || array_to_string(kinds, ', ') || '.';
+    END IF;
+
+    -- incremental models
+    IF m.strategy IS NOT NULL AND m.materialized <> 'incremental' THEN
+        RAISE EXCEPTION 'strategy applies only to incremental models, and model "%" is materialized as %', m.name, m.materialized
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use materialized => ''incremental'', or leave strategy out.';
+    END IF;
+    IF m.materialized = 'incremental' THEN
+        m.strategy := coalesce(m.strategy,
+                               CASE WHEN m.incremental_by IS NOT NULL THEN 'event_time'
+                                    WHEN m.unique_key IS NOT NULL THEN 'merge'
+                                    ELSE 'append' END);
+        IF NOT m.strategy = ANY (strategies) THEN
+            RAISE EXCEPTION 'invalid strategy "%" for model "%"', m.strategy, m.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'strategy is one of ' || array_to_string(strategies, ', ') || '.';
+        END IF;
+        IF m.strategy IN ('merge', 'delete+insert') AND coalesce(cardinality(m.unique_key), 0) = 0 THEN
+            RAISE EXCEPTION 'strategy "%" of model "%" needs a unique_key', m.strategy, m.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'The new rows replace the rows with the same key.',
+                      HINT = 'Give the key''s columns: unique_key => ''{order_id}''.';
+        END IF;
+        IF m.strategy = 'event_time' AND m.incremental_by IS NULL THEN
+            RAISE EXCEPTION 'strategy "event_time" of model "%" needs incremental_by', m.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the output column that holds the event time: incremental_by => ''ordered_at''.';
+        END IF;
+        IF m.strategy = 'append' AND m.unique_key IS NOT NULL THEN
+            RAISE EXCEPTION 'strategy "append" of model "%" takes no unique_key', m.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use strategy => ''merge'' or ''delete+insert'' to replace rows by key.';
+        END IF;
+    END IF;
+    IF m.incremental_by IS NOT NULL AND m.strategy IS DISTINCT FROM 'event_time' THEN
+        RAISE EXCEPTION 'incremental_by applies only to strategy "event_time" (model "%")', m.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use materialized => ''incremental'', strategy => ''event_time''.';
+    END IF;
+    IF m.lookback IS NULL OR m.lookback < '0' THEN
+        RAISE EXCEPTION 'lookback of model "%" must not be negative', m.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF m.lookback > '0' AND m.strategy IS DISTINCT FROM 'event_time' THEN
+        RAISE EXCEPTION 'lookback applies only to strategy "event_time" (model "%")', m.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'lookback is how far before the high-water mark an event_time build reads again.';
+    END IF;
+    IF m.on_schema_change IS NULL
+       OR m.on_schema_change NOT IN ('fail', 'append_new_columns', 'sync_all_columns', 'ignore') THEN
+        RAISE EXCEPTION 'invalid on_schema_change "%" for model "%"', m.on_schema_change, m.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'on_schema_change is one of fail, append_new_columns, sync_all_columns, ignore.';
+    END IF;
+    IF m.on_schema_change <> 'fail' AND m.materialized <> 'incremental' THEN
+        RAISE EXCEPTION 'on_schema_change applies only to incremental models (model "%")', m.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Other materializations are rebuilt whole from their SQL.';
+    END IF;
+
+    -- snapshots
+    IF m.materialized = 'snapshot' THEN
+        IF m.unique_key IS NULL THEN
+            RAISE EXCEPTION 'snapshot "%" needs a unique_key', m.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Give the columns that identify a row: unique_key => ''{id}''.';
+        END IF;
+        IF m.snapshot_strategy IS NULL OR m.snapshot_strategy NOT IN ('timestamp', 'check') THEN
+            RAISE EXCEPTION 'snapshot "%" needs snapshot_strategy ''timestamp'' or ''check''', m.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'timestamp: a row changed when its updated_at_column did; check: when one of check_columns did.';
+        END IF;
+        IF m.snapshot_strategy = 'timestamp' AND (m.updated_at_column IS NULL OR m.check_columns IS NOT NULL) THEN
+            RAISE EXCEPTION 'snapshot_strategy "timestamp" of snapshot "%" needs updated_at_column and no check_columns', m.name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF m.snapshot_strategy = 'check' AND (coalesce(cardinality(m.check_columns), 0) = 0 OR m.updated_at_column IS NOT NULL) THEN
+            RAISE EXCEPTION 'snapshot_strategy "check" of snapshot "%" needs check_columns and no updated_at_column', m.name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        m.hard_deletes := coalesce(m.hard_deletes, 'ignore');
+        IF m.hard_deletes NOT IN ('ignore', 'invalidate') THEN
+            RAISE EXCEPTION 'invalid hard_deletes "%" for snapshot "%"', m.hard_deletes, m.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'hard_deletes is ignore or invalidate.';
+        END IF;
+    ELSIF m.snapshot_strategy IS NOT NULL OR m.updated_at_column IS NOT NULL
+          OR m.check_columns IS NOT NULL OR m.hard_deletes IS NOT NULL THEN
+        RAISE EXCEPTION 'snapshot_strategy, updated_at_column, check_columns and hard_deletes apply only to snapshots (model "%")', m.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use materialized => ''snapshot''.';
+    END IF;
+
+    IF m.unique_key IS NOT NULL AND m.materialized NOT IN ('incremental', 'snapshot') THEN
+        RAISE EXCEPTION 'unique_key applies only to incremental models and snapshots (model "%")', m.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF array_position(m.unique_key, NULL) IS NOT NULL OR '' = ANY (m.unique_key)
+       OR array_position(m.check_columns, NULL) IS NOT NULL OR '' = ANY (m.check_columns)
+       OR cardinality(m.unique_key) = 0 THEN
+        RAISE EXCEPTION 'unique_key and check_columns of model "%" must name columns', m.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    m.tags := coalesce(m.tags, '{}');
+    IF array_position(m.tags, NULL) IS NOT NULL OR '' = ANY (m.tags) THEN
+        RAISE EXCEPTION 'the tags of model "%" must not be null or empty', m.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN m;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_check(pipeline.models) IS
+'checks a model''s options (materialized, strategy and what it needs, snapshot options) and returns it with the defaults filled';
+
+-- The relation a model will write: its schema exists and the owner may
+-- create in it; a relation of that name that exists is the owner's and of
+-- the materialization's kind (a new model), and an ephemeral model has no
+-- relation of its name.  A role cannot make a model write into a relation
+-- it does not own.
+CREATE FUNCTION pipeline._model_check_relation(m pipeline.models, is_new boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel record;
+    wanted text;
+BEGIN
+    IF m.materialized = 'ephemeral' THEN
+        SELECT c.oid INTO rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = m.schema_name AND c.relname = m.relation_name;
+        IF FOUND THEN
+            RAISE EXCEPTION 'relation "%" already exists', m.name
+                USING ERRCODE = 'duplicate_table',
+                      DETAIL = 'An ephemeral model creates no relation: other SQL naming it would read the existing relation instead.',
+                      HINT = 'Choose another name.';
+        END IF;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.schema_name) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', m.schema_name
+            USING ERRCODE = 'invalid_schema_name',
+                  HINT = format('Create it first: CREATE SCHEMA %I.', m.schema_name);
+    END IF;
+    IF NOT has_schema_privilege(m.schema_name, 'CREATE') THEN
+        RAISE EXCEPTION 'permission denied for schema %', m.schema_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Model "%s" creates its relation in it, as its owner.', m.name);
+    END IF;
+    SELECT c.oid, c.relkind, c.relowner::regrole AS owner INTO rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = m.schema_name AND c.relname = m.relation_name;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF NOT pg_has_role(rel.owner::oid, 'USAGE') THEN
+        RAISE EXCEPTION 'relation "%" already exists and belongs to role %', m.name, rel.owner
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A model writes its relation: a role cannot make a model write into a relation it does not own.',
+                  HINT = 'Choose another name for the model.';
+    END IF;
+    wanted := CASE m.materialized WHEN 'view' THEN 'v' WHEN 'materialized_view' THEN 'm' ELSE 'r' END;
+    IF is_new AND NOT (rel.relkind = wanted OR rel.relkind = 'p' AND wanted = 'r') THEN
+        RAISE EXCEPTION 'relation "%" already exists and is a %, not a %', m.name,
+                CASE rel.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
+                                 WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
+                                 ELSE 'relation of another kind' END,
+                CASE wanted WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' ELSE 'table' END
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Model "%s" is materialized as %s.', m.name, m.materialized),
+                  HINT = 'Drop the relation first, or choose a materialization of its kind.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_check_relation(pipeline.models, boolean) IS
+'checks the relation a model will write: schema, privilege, an existing relation''s owner and kind';
+
+-- The options that name output columns name columns the SQL outputs; the
+-- output columns have distinct names.  Not checked while the SQL reads a
+-- model not built yet (then _model_output gives nothing).
+CREATE FUNCTION pipeline._model_check_output(m pipeline.models)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols text[];
+    types regtype[];
+    col text;
+BEGIN
+    IF m.materialized = 'seed' THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(o.column_name ORDER BY o.column_position), array_agg(o.column_type ORDER BY o.column_position)
+      INTO cols, types
+      FROM pipeline._model_output(m.sql, m.search_path) o;
+    IF cols IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT c INTO col FROM unnest(cols) c GROUP BY c HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the SQL of model "%" outputs column "%" more than once', m.name, col
+            USING ERRCODE = 'duplicate_column',
+                  HINT = 'Give each output column its own name with AS.';
+    END IF;
+    FOR col IN SELECT unnest(m.unique_key || m.check_columns || ARRAY[m.incremental_by::text, m.updated_at_column::text]) LOOP
+        IF col IS NOT NULL AND NOT col = ANY (cols) THEN
+            RAISE EXCEPTION 'column "%" is not an output column of model "%"', col, m.name
+                USING ERRCODE = 'undefined_column',
+                      DETAIL = 'unique_key, incremental_by, updated_at_column and check_columns name columns of the model''s result.',
+                      HINT = 'The model outputs: ' || array_to_string(cols, ', ') || '.';
+        END IF;
+    END LOOP;
+    FOR col IN SELECT unnest(ARRAY[m.incremental_by::text, m.updated_at_column::text]) LOOP
+        IF col IS NOT NULL
+           AND types[array_position(cols, col)] NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+            RAISE EXCEPTION 'column "%" of model "%" is of type %, not a time', col, m.name, types[array_position(cols, col)]
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'incremental_by and updated_at_column name a column of type timestamptz, timestamp or date.';
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_check_output(pipeline.models) IS
+'checks that a model''s output columns have distinct names and include those its options name';
+
+-- The model that builds a relation of this name, whoever owns it (only the
+-- id: an edge to another role's model orders runs across roles).
+CREATE FUNCTION pipeline._model_id_of(name text)
+RETURNS integer
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT m.model_id FROM pipeline.models m WHERE m.name OPERATOR(pg_catalog.=) _model_id_of.name $$;
+COMMENT ON FUNCTION pipeline._model_id_of(text) IS
+'the id of the model named schema.relation, whoever owns it';
+
+-- The shortest cycle through a model, as 'a -> b -> a' (each reads the
+-- next), NULL when there is none.  A model reading its own relation (an
+-- incremental model's "SELECT max(...) FROM itself") is no cycle.  Sees
+-- the edges the caller sees: a cycle through another role's models is
+-- found by the run that orders them.
+CREATE FUNCTION pipeline._model_cycle(id integer)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE walk(model_id, path) AS (
+        SELECT e.upstream_model_id, ARRAY[e.model_id, e.upstream_model_id]
+          FROM pipeline.model_edges e
+         WHERE e.model_id = id AND e.upstream_model_id IS NOT NULL AND e.upstream_model_id <> id
+        UNION ALL
+        SELECT e.upstream_model_id, w.path || e.upstream_model_id
+          FROM walk w JOIN pipeline.model_edges e ON e.model_id = w.model_id
+         WHERE w.model_id <> id AND e.upstream_model_id IS NOT NULL
+           AND e.upstream_model_id <> e.model_id
+           AND NOT e.upstream_model_id = ANY (w.path[2:])
+    )
+    SELECT string_agg(coalesce(m.name, '?'), ' -> ' ORDER BY p.pos)
+      FROM (SELECT w.path FROM walk w WHERE w.model_id = id
+             ORDER BY cardinality(w.path) LIMIT 1) c
+     CROSS JOIN LATERAL unnest(c.path) WITH ORDINALITY p(model_id, pos)
+      LEFT JOIN pipeline.models m ON m.model_id = p.model_id
+$$;
+COMMENT ON FUNCTION pipeline._model_cycle(integer) IS
+'the shortest cycle of models through a model (''a -> b -> a''), NULL when there is none';
+
+CREATE FUNCTION pipeline._model_graph_lock()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pipeline_model_graph_lock'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION pipeline._model_graph_lock() IS
+'waits for, then holds until the end of the transaction, the right to write pipeline.model_edges (one writer at a time)';
+
+-- Records what a model reads now (its SQL analyzed as its owner with its
+-- search_path) and refuses a cycle.
+CREATE FUNCTION pipeline._model_refresh_edges(id integer, check_privileges boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m pipeline.models;
+    cycle text;
+BEGIN
+    SELECT * INTO m FROM pipeline.models WHERE model_id = id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model % does not exist', id USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM pipeline._model_graph_lock();
+    DELETE FROM pipeline.model_edges e WHERE e.model_id = id;
+    INSERT INTO pipeline.model_edges (model_id, upstream_oid, upstream_name, upstream_model_id,
+                                      upstream_kind, direct, via)
+    SELECT id, a.upstream_oid, a.upstream_name, pipeline._model_id_of(a.upstream_name),
+           a.upstream_kind, a.direct, a.via
+      FROM pipeline._model_analyze(id, check_privileges) a
+     WHERE a.upstream_name <> m.name;
+    cycle := pipeline._model_cycle(id);
+    IF cycle IS NOT NULL THEN
+        RAISE EXCEPTION 'model "%" would depend on itself: %', m.name, cycle
+            USING ERRCODE = 'invalid_object_definition',
+                  DETAIL = 'Each model in the cycle reads the next one (directly, or through views).',
+                  HINT = 'Change the SQL of one of them to break the cycle.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_refresh_edges(integer, boolean) IS
+'records the relations a model reads (pipeline.model_edges) and refuses a cycle of models';
+
+CREATE FUNCTION pipeline._create_model(
+    schemas             name[],
+    name                text,
+    sql                 text,
+    materialized        text,
+    strategy            text,
+    unique_key          text[],
+    incremental_by      name,
+    lookback            interval,
+    on_schema_change    text,
+    tags                text[],
+    description         text,
+    snapshot_strategy   text,
+    updated_at_column   name,
+    check_columns       text[],
+    hard_deletes        text)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q record := pipeline._model_qualify(_create_model.name, schemas, false);
+    m pipeline.models;
+BEGIN
+    m.name := q.schema_name || '.' || q.relation_name;
+    m.schema_name := q.schema_name;
+    m.relation_name := q.relation_name;
+    m.sql := _create_model.sql;
+    m.materialized := _create_model.materialized;
+    m.strategy := _create_model.strategy;
+    m.unique_key := _create_model.unique_key;
+    m.incremental_by := _create_model.incremental_by;
+    m.lookback := _create_model.lookback;
+    m.on_schema_change := _create_model.on_schema_change;
+    m.tags := _create_model.tags;
+    m.description := _create_model.description;
+    m.snapshot_strategy := _create_model.snapshot_strategy;
+    m.updated_at_column := _create_model.updated_at_column;
+    m.check_columns := _create_model.check_columns;
+    m.hard_deletes := _create_model.hard_deletes;
+    m.search_path := pipeline._model_search_path(schemas);
+    m := pipeline._model_check(m);
+    IF EXISTS (SELECT 1 FROM pipeline.models x WHERE x.name = m.name) THEN
+        RAISE EXCEPTION 'model "%" already exists', m.name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Change it with pipeline.alter_model(), or drop it with pipeline.drop_model() first.';
+    END IF;
+    PERFORM pipeline._model_check_relation(m, true);
+    BEGIN
+        INSERT INTO pipeline.models (name, schema_name, relation_name, sql, materialized, strategy,
+                                     unique_key, incremental_by, lookback, on_schema_change,
+                                     snapshot_strategy, updated_at_column, check_columns,
+                                     hard_deletes, search_path, tags, description)
+        VALUES (m.name, m.schema_name, m.relation_name, m.sql, m.materialized, m.strategy,
+                m.unique_key, m.incremental_by, m.lookback, m.on_schema_change,
+                m.snapshot_strategy, m.updated_at_column, m.check_columns,
+                m.hard_deletes, m.search_path, m.tags, m.description)
+        RETURNING model_id INTO m.model_id;
+    EXCEPTION WHEN unique_violation THEN
+        -- a model of another role, which row-level security hides
+        RAISE EXCEPTION 'model "%" already exists', m.name
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'Model names are unique in a database, across roles.',
+                  HINT = 'Choose another name.';
+    END;
+    IF m.materialized <> 'seed' THEN
+        PERFORM pipeline._model_refresh_edges(m.model_id, true);
+        PERFORM pipeline._model_check_output(m);
+    END IF;
+    RETURN m.model_id;
+END
+$$;
+COMMENT ON FUNCTION pipeline._create_model(name[], text, text, text, text, text[], name, interval, text, text[], text, text, name, text[], text) IS
+'create_model with the caller''s schemas (current_schemas(false)): the search_path the model keeps';
+
+-- The caller's schemas are taken here, by a SQL function without a
+-- search_path of its own: _create_model pins its own.
+CREATE FUNCTION pipeline.create_model(
+    name                text,
+    sql                 text,
+    materialized        text        DEFAULT 'view',
+    strategy            text        DEFAULT NULL,
+    unique_key          text[]      DEFAULT NULL,
+    incremental_by      name        DEFAULT NULL,
+    lookback            interval    DEFAULT '0',
+    on_schema_change    text        DEFAULT 'fail',
+    tags                text[]      DEFAULT '{}',
+    description         text        DEFAULT NULL,
+    snapshot_strategy   text        DEFAULT NULL,
+    updated_at_column   name        DEFAULT NULL,
+    check_columns       text[]      DEFAULT NULL,
+    hard_deletes        text        DEFAULT NULL)
+RETURNS integer
+LANGUAGE sql VOLATILE
+AS $$ SELECT pipeline._create_model(pg_catalog.current_schemas(false), $1, $2, $3, $4, $5, $6, $7,
+                                    $8, $9, $10, $11, $12, $13, $14) $$;
+COMMENT ON FUNCTION pipeline.create_model(text, text, text, text, text[], name, interval, text, text[], text, text, name, text[], text) IS
+'creates a model (a named SELECT, built as a view, table, incremental table, materialized view, snapshot; or ephemeral); its search_path is the caller''s, frozen; returns its id';
+
+CREATE FUNCTION pipeline._alter_model(
+    schemas             name[],
+    name                text,
+    sql                 text,
+    materialized        text,
+    strategy            text,
+    unique_key          text[],
+    incremental_by      name,
+    lookback            interval,
+    on_schema_change    text,
+    tags                text[],
+    description         text,
+    snapshot_strategy   text,
+    updated_at_column   name,
+    check_columns       text[],
+    hard_deletes        text,
+    enabled             boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q record := pipeline._model_qualify(_alter_model.name, schemas, true);
+    old pipeline.models;
+    m pipeline.models;
+BEGIN
+    SELECT * INTO old FROM pipeline.models x
+     WHERE x.name = q.schema_name || '.' || q.relation_name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', q.schema_name || '.' || q.relation_name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    m := old;
+    m.sql := coalesce(_alter_model.sql, old.sql);
+    m.materialized := coalesce(_alter_model.materialized, old.materialized);
+    m.strategy := coalesce(_alter_model.strategy,
+                           CASE WHEN m.materialized = old.materialized THEN old.strategy END);
+    m.unique_key := coalesce(_alter_model.unique_key,
+                             CASE WHEN m.materialized IN ('incremental', 'snapshot') THEN old.unique_key END);
+    m.incremental_by := coalesce(_alter_model.incremental_by,
+                                 CASE WHEN m.materialized = 'incremental' THEN old.incremental_by END);
+    m.lookback := coalesce(_alter_model.lookback,
+                           CASE WHEN m.materialized = 'incremental' THEN old.lookback END, '0');
+    m.on_schema_change := coalesce(_alter_model.on_schema_change,
+                                   CASE WHEN m.materialized = 'incremental' THEN old.on_schema_change END, 'fail');
+    m.tags := coalesce(_alter_model.tags, old.tags);
+    m.description := coalesce(_alter_model.description, old.description);
+    m.snapshot_strategy := coalesce(_alter_model.snapshot_strategy,
+                                    CASE WHEN m.materialized = 'snapshot' THEN old.snapshot_strategy END);
+    m.updated_at_column := coalesce(_alter_model.updated_at_column,
+                                    CASE WHEN m.materialized = 'snapshot' THEN old.updated_at_column END);
+    m.check_columns := coalesce(_alter_model.check_columns,
+                                CASE WHEN m.materialized = 'snapshot' THEN old.check_columns END);
+    m.hard_deletes := coalesce(_alter_model.hard_deletes,
+                               CASE WHEN m.materialized = 'snapshot' THEN old.hard_deletes END);
+    m.enabled := coalesce(_alter_model.enabled, old.enabled);
+    m := pipeline._model_check(m);
+    IF m.materialized <> old.materialized THEN
+        PERFORM pipeline._model_check_relation(m, false);
+    END IF;
+    -- a new way to find the new rows starts from nothing
+    IF m.strategy IS DISTINCT FROM old.strategy OR m.incremental_by IS DISTINCT FROM old.incremental_by THEN
+        m.high_water_mark := NULL;
+    END IF;
+    m.updated_at := now();
+    UPDATE pipeline.models x
+       SET sql = m.sql, materialized = m.materialized, strategy = m.strategy,
+           unique_key = m.unique_key, incremental_by = m.incremental_by, lookback = m.lookback,
+           on_schema_change = m.on_schema_change, tags = m.tags, description = m.description,
+           snapshot_strategy = m.snapshot_strategy, updated_at_column = m.updated_at_column,
+           check_columns = m.check_columns, hard_deletes = m.hard_deletes, enabled = m.enabled,
+           high_water_mark = m.high_water_mark, updated_at = m.updated_at
+     WHERE x.model_id = old.model_id;
+    IF m.materialized <> 'seed' THEN
+        -- analyzed as the owner; the owner's privileges and the output
+        -- columns are checked when the owner changes the model (another
+        -- role only pauses or resumes it)
+        PERFORM pipeline._model_refresh_edges(m.model_id, old.owner_oid = pipeline._current_role_oid());
+        IF old.owner_oid = pipeline._current_role_oid() THEN
+            PERFORM pipeline._model_check_output(m);
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._alter_model(name[], text, text, text, text, text[], name, interval, text, text[], text, text, name, text[], text, boolean) IS
+'alter_model with the caller''s schemas (to find an unqualified name)';
+
+CREATE FUNCTION pipeline.alter_model(
+    name                text,
+    sql                 text        DEFAULT NULL,
+    materialized        text        DEFAULT NULL,
+    strategy            text        DEFAULT NULL,
+    unique_key          text[]      DEFAULT NULL,
+    incremental_by      name        DEFAULT NULL,
+    lookback            interval    DEFAULT NULL,
+    on_schema_change    text        DEFAULT NULL,
+    tags                text[]      DEFAULT NULL,
+    description         text        DEFAULT NULL,
+    snapshot_strategy   text        DEFAULT NULL,
+    updated_at_column   name        DEFAULT NULL,
+    check_columns       text[]      DEFAULT NULL,
+    hard_deletes        text        DEFAULT NULL,
+    enabled             boolean     DEFAULT NULL)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$ SELECT pipeline._alter_model(pg_catalog.current_schemas(false), $1, $2, $3, $4, $5, $6, $7,
+                                   $8, $9, $10, $11, $12, $13, $14, $15) $$;
+COMMENT ON FUNCTION pipeline.alter_model(text, text, text, text, text[], name, interval, text, text[], text, text, name, text[], text, boolean) IS
+'changes a model (NULL keeps an option; options of another materialization are dropped when it changes) and records again what it reads; its search_path stays the one it was created with';
+
+CREATE FUNCTION pipeline._drop_model(schemas name[], name text, if_exists boolean, drop_relation boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q record := pipeline._model_qualify(_drop_model.name, schemas, true);
+    m pipeline.models;
+    dependents text;
+    rel record;
+BEGIN
+    SELECT * INTO m FROM pipeline.models x
+     WHERE x.name = q.schema_name || '.' || q.relation_name FOR UPDATE;
+    IF NOT FOUND THEN
+        IF if_exists THEN
+            RAISE NOTICE 'model "%" does not exist, skipping', q.schema_name || '.' || q.relation_name;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'model "%" does not exist', q.schema_name || '.' || q.relation_name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT string_agg(DISTINCT d.name, ', ') INTO dependents
+      FROM pipeline.model_edges e JOIN pipeline.models d ON d.model_id = e.model_id
+     WHERE e.upstream_model_id = m.model_id AND e.model_id <> m.model_id;
+    IF dependents IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot drop model "%" because other models read it', m.name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Models reading it: ' || dependents || '.',
+                  HINT = 'Drop those models first, or change their SQL with pipeline.alter_model().';
+    END IF;
+    IF coalesce(drop_relation, true) AND m.materialized <> 'ephemeral' THEN
+        SELECT c.relkind INTO rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = m.schema_name AND c.relname = m.relation_name;
+        -- only a relation of the model's kind: never someone's table that took a free name
+        IF rel.relkind = 'v' AND m.materialized = 'view' THEN
+            EXECUTE format('DROP VIEW %I.%I', m.schema_name, m.relation_name);
+        ELSIF rel.relkind = 'm' AND m.materialized = 'materialized_view' THEN
+            EXECUTE format('DROP MATERIALIZED VIEW %I.%I', m.schema_name, m.relation_name);
+        ELSIF rel.relkind IN ('r', 'p') AND m.materialized IN ('table', 'incremental', 'snapshot', 'seed') THEN
+            EXECUTE format('DROP TABLE %I.%I', m.schema_name, m.relation_name);
+        ELSIF rel.relkind IS NOT NULL THEN
+            RAISE NOTICE 'relation "%" is not a % and is kept', m.name, m.materialized;
+        END IF;
+    END IF;
+    DELETE FROM pipeline.models x WHERE x.model_id = m.model_id;
+END
+$$;
+COMMENT ON FUNCTION pipeline._drop_model(name[], text, boolean, boolean) IS
+'drop_model with the caller''s schemas (to find an unqualified name)';
+
+CREATE FUNCTION pipeline.drop_model(name text, if_exists boolean DEFAULT false, drop_relation boolean DEFAULT true)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$ SELECT pipeline._drop_model(pg_catalog.current_schemas(false), $1, $2, $3) $$;
+COMMENT ON FUNCTION pipeline.drop_model(text, boolean, boolean) IS
+'drops a model and (drop_relation) its relation; refused while other models read it';
+
+-- Records again what every model the caller sees reads (after a restore:
+-- OIDs changed; after upstream relations were dropped and created again).
+CREATE FUNCTION pipeline.refresh_model_edges(name text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id integer;
+    n integer := 0;
+BEGIN
+    FOR id IN SELECT m.model_id FROM pipeline.models m
+               WHERE m.materialized <> 'seed'
+                 AND (refresh_model_edges.name IS NULL OR m.name = refresh_model_edges.name)
+               ORDER BY m.model_id LOOP
+        PERFORM pipeline._model_refresh_edges(id);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION pipeline.refresh_model_edges(text) IS
+'records again what a model (schema.relation; default: every model the caller sees) reads; returns how many models';
+
+-- The models a model reads (upstream) or that read it (downstream),
+-- transitively, with the distance.
+CREATE FUNCTION pipeline._model_upstream(id integer)
+RETURNS TABLE(model_id integer, depth integer)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE up(model_id, depth, path) AS (
+        SELECT e.upstream_model_id, 1, ARRAY[id, e.upstream_model_id] FROM pipeline.model_edges e
+         WHERE e.model_id = id AND e.upstream_model_id IS NOT NULL AND e.upstream_model_id <> id
+        UNION ALL
+        SELECT e.upstream_model_id, u.depth + 1, u.path || e.upstream_model_id
+          FROM up u JOIN pipeline.model_edges e ON e.model_id = u.model_id
+         WHERE e.upstream_model_id IS NOT NULL AND NOT e.upstream_model_id = ANY (u.path)
+    )
+    SELECT up.model_id, min(up.depth)::integer FROM up GROUP BY up.model_id
+$$;
+COMMENT ON FUNCTION pipeline._model_upstream(integer) IS
+'the models a model reads, directly (depth 1) or not';
+
+CREATE FUNCTION pipeline._model_downstream(id integer)
+RETURNS TABLE(model_id integer, depth integer)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE down(model_id, depth, path) AS (
+        SELECT e.model_id, 1, ARRAY[id, e.model_id] FROM pipeline.model_edges e
+         WHERE e.upstream_model_id = id AND e.model_id <> id
+        UNION ALL
+        SELECT e.model_id, d.depth + 1, d.path || e.model_id
+          FROM down d JOIN pipeline.model_edges e ON e.upstream_model_id = d.model_id
+         WHERE NOT e.model_id = ANY (d.path)
+    )
+    SELECT down.model_id, min(down.depth)::integer FROM down GROUP BY down.model_id
+$$;
+COMMENT ON FUNCTION pipeline._model_downstream(integer) IS
+'the models that read a model, directly (depth 1) or not';
+
+-- What a relation is to pg_pipeline: a Kafka source's target, a window's
+-- result, or by its kind.  A function (not inlined) rather than a join in
+-- the view: the view does not depend on the columns of the other areas'
+-- catalogs.
+CREATE FUNCTION pipeline._relation_kind(rel oid)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM pipeline.sources s WHERE s.target_oid = c.oid) THEN 'source target'
+                WHEN EXISTS (SELECT 1 FROM pipeline.windows w WHERE w.result::oid = c.oid) THEN 'window'
+                WHEN c.relkind IN ('r', 'p') THEN 'table'
+                WHEN c.relkind = 'v' THEN 'view'
+                WHEN c.relkind = 'm' THEN 'materialized view'
+                WHEN c.relkind = 'f' THEN 'foreign table'
+                ELSE 'relation'
+           END
+      FROM pg_class c WHERE c.oid = rel
+$$;
+COMMENT ON FUNCTION pipeline._relation_kind(oid) IS
+'what a relation is to pg_pipeline: source target, window, table, view, materialized view, foreign table';
+
+-- Table-level lineage: one row per relation a model reads.  upstream is
+-- the relation's name now (the name it had when recorded, if it is gone);
+-- problem says when it was dropped or renamed since.
+CREATE VIEW pipeline.lineage WITH (security_invoker = true) AS
+SELECT m.name AS model,
+       coalesce(n.nspname || '.' || c.relname, e.upstream_name) AS upstream,
+       CASE WHEN e.upstream_model_id IS NOT NULL THEN 'model'
+            ELSE pipeline._relation_kind(c.oid)
+       END AS upstream_kind,
+       e.direct,
+       e.via,
+       CASE WHEN e.upstream_oid IS NOT NULL AND c.oid IS NULL THEN
+                format('upstream relation OID %s no longer exists (it was %s)', e.upstream_oid, e.upstream_name)
+                || CASE WHEN now_named.oid IS NOT NULL THEN
+                        format('; %s is now another relation: pipeline.alter_model(%L) records it',
+                               e.upstream_name, m.name) ELSE '' END
+            WHEN e.upstream_oid IS NOT NULL AND n.nspname || '.' || c.relname <> e.upstream_name THEN
+                format('upstream relation %s (OID %s) was renamed to %s; the model''s SQL names it by its old name',
+                       e.upstream_name, e.upstream_oid, n.nspname || '.' || c.relname)
+            WHEN e.upstream_oid IS NULL AND e.upstream_model_id IS NULL THEN
+                format('upstream model %s no longer exists', e.upstream_name)
+       END AS problem,
+       c.oid AS upstream_oid,
+       e.upstream_model_id,
+       m.model_id
+  FROM pipeline.model_edges e
+  JOIN pipeline.models m ON m.model_id = e.model_id
+  LEFT JOIN pipeline.models u ON u.model_id = e.upstream_model_id AND e.upstream_oid IS NULL
+  LEFT JOIN pg_catalog.pg_class c
+         ON c.oid = coalesce(e.upstream_oid,
+                             (SELECT c2.oid FROM pg_catalog.pg_class c2
+                                JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace
+                               WHERE n2.nspname = u.schema_name AND c2.relname = u.relation_name))
+  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN LATERAL (SELECT c3.oid FROM pg_catalog.pg_class c3
+                       JOIN pg_catalog.pg_namespace n3 ON n3.oid = c3.relnamespace
+                      WHERE c.oid IS NULL AND e.upstream_oid IS NOT NULL
+                        AND n3.nspname || '.' || c3.relname = e.upstream_name) now_named ON true;
+COMMENT ON VIEW pipeline.lineage IS
+'table-level lineage: the relations each model reads (upstream_kind model, table, view, source target, window, ...; direct = named in its SQL, else through the view via), and problem when one was dropped or renamed';
+GRANT SELECT ON pipeline.lineage TO PUBLIC;
+
+CREATE VIEW pipeline.model_problems WITH (security_invoker = true) AS
+SELECT l.model, l.upstream, l.problem FROM pipeline.lineage l WHERE l.problem IS NOT NULL;
+COMMENT ON VIEW pipeline.model_problems IS
+'upstream relations of models that were dropped or renamed since the model''s dependencies were recorded';
+GRANT SELECT ON pipeline.model_problems TO PUBLIC;
+
+-- The column lineage of one model, or one row with the reason it cannot
+-- be analyzed now (an upstream dropped, a column gone): one broken model
+-- does not break the view.
+CREATE FUNCTION pipeline._model_column_lineage_or_problem(id integer)
+RETURNS TABLE(column_position integer, column_name text, upstream_oid oid, upstream text,
+              upstream_column text, direct boolean, transform text, problem text)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM pipeline._model_column_lineage(id);
+EXCEPTION WHEN OTHERS THEN
+    RETURN QUERY SELECT NULL::integer, NULL::text, NULL::oid, NULL::text, NULL::text, NULL::boolean,
+                        NULL::text, 'not analyzed: ' || SQLERRM;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_column_lineage_or_problem(integer) IS
+'_model_column_lineage, or one row with the error that prevents it';
+
+CREATE VIEW pipeline.column_lineage WITH (security_invoker = true) AS
+SELECT m.name AS model, l.column_position, l.column_name, l.upstream, l.upstream_column,
+       l.transform, l.direct, l.problem, l.upstream_oid, m.model_id
+  FROM pipeline.models m
+ CROSS JOIN LATERAL pipeline._model_column_lineage_or_problem(m.model_id) l;
+COMMENT ON VIEW pipeline.column_lineage IS
+'column-level lineage: for each output column of each model, the upstream columns it comes from (transform copy or expression; direct = not through a view)';
+GRANT SELECT ON pipeline.column_lineage TO PUBLIC;
+
+
+
+-- ==== model build: materializations and strategies (helper B) ====
+
+-- Build one model in the caller's transaction: its SQL runs as the model's
+-- owner with the search_path frozen at its creation; the relation is
+-- created, rebuilt (keeping its OID) or updated by the materialization and
+-- the incremental strategy.  Returns the rows written.  A role builds the
+-- models it can see in pipeline.models (its own; all for pipeline_admin).
+CREATE FUNCTION pipeline._model_build(model_id integer, full_refresh boolean DEFAULT false,
+                                      interval_start timestamptz DEFAULT NULL,
+                                      interval_end timestamptz DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline__model_build'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._model_build(integer, boolean, timestamptz, timestamptz) IS
+'builds one model (view, table, incremental, materialized view, snapshot) as its owner; returns the rows written';
+
+-- Read in a model's SQL while it builds (false / NULL outside a build).
+-- While a model builds, its query is planned for that build alone, and the
+-- planner replaces these calls by their values (the support function):
+-- NOT pipeline.is_incremental() OR t > (...) then uses an index on t.
+CREATE FUNCTION pipeline._model_state_support(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pipeline__model_state_support'
+LANGUAGE C STRICT;
+COMMENT ON FUNCTION pipeline._model_state_support(internal) IS
+'planner support: is_incremental(), model_interval_start() and model_interval_end() become constants in a model''s query';
+
+CREATE FUNCTION pipeline.is_incremental()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pipeline_is_incremental'
+LANGUAGE C STABLE PARALLEL RESTRICTED SUPPORT pipeline._model_state_support;
+COMMENT ON FUNCTION pipeline.is_incremental() IS
+'true while an incremental model is built into its existing table (not a first build, not full_refresh)';
+
+CREATE FUNCTION pipeline.model_interval_start()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pipeline_model_interval_start'
+LANGUAGE C STABLE PARALLEL RESTRICTED SUPPORT pipeline._model_state_support;
+COMMENT ON FUNCTION pipeline.model_interval_start() IS
+'the start of the interval the model being built reads: interval_start, or high_water_mark - lookback (event time); NULL outside a build';
+
+CREATE FUNCTION pipeline.model_interval_end()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pipeline_model_interval_end'
+LANGUAGE C STABLE PARALLEL RESTRICTED SUPPORT pipeline._model_state_support;
+COMMENT ON FUNCTION pipeline.model_interval_end() IS
+'the end (exclusive) of the interval the model being built reads: interval_end; NULL outside a build or when open';
+
+
+
+-- ==== model runs: selection, run, build, history (helper C) ====
+
+-- Objects (all new): tables pipeline.model_invocations, pipeline.model_runs
+-- (row security, guard triggers, NOTIFY trigger on failures, coordinator
+-- wake-up trigger); functions pipeline._model_invocation_guard(),
+-- _model_run_guard(), _model_run_notify(), _model_plan(text, text),
+-- select_models(text, text), _model_run(text, text, boolean, text),
+-- run(text, boolean, text), build(text, boolean, text),
+-- _model_start(text, text, boolean, text, integer),
+-- start_run(text, boolean, text, integer), start_build(text, boolean, text, integer),
+-- cancel_run(bigint), _model_runs_skip(bigint, integer, text),
+-- _model_run_claim(bigint, integer), _model_run_finish(bigint, bigint, text,
+-- text, text, text, text), _model_invocation_done(bigint); view
+-- pipeline.model_status.  Reads pipeline.model_edges (helper A) and calls
+-- pipeline._model_build (helper B) at run time only.
+
+-- Every call of pipeline.run / build (in the caller's session) and of
+-- pipeline.start_run / start_build (in model runner workers) is one
+-- invocation; pipeline.model_runs holds one row per model of it.
+CREATE TABLE pipeline.model_invocations (
+    invocation_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    command         text NOT NULL CHECK (command IN ('run', 'build')),
+    selector        text NOT NULL DEFAULT '',
+    exclude         text,
+    full_refresh    boolean NOT NULL DEFAULT false,
+    in_session      boolean NOT NULL DEFAULT true,  -- false: model runner workers build it
+    workers         integer NOT NULL DEFAULT 1 CHECK (workers BETWEEN 1 AND 1024),
+    status          text NOT NULL DEFAULT 'running'
+                    CHECK (status IN ('running', 'success', 'error', 'canceled')),
+    owner           name NOT NULL DEFAULT current_user,
+    started_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    ended_at        timestamptz,
+    owner_oid       oid                 -- set by trigger _owner_oid
+);
+CREATE INDEX model_invocations_running ON pipeline.model_invocations (invocation_id)
+    WHERE status = 'running';
+COMMENT ON TABLE pipeline.model_invocations IS
+'models: one row per pipeline.run, build, start_run or start_build: the selection, who started it, how it ended';
+
+CREATE TABLE pipeline.model_runs (
+    model_run_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    invocation_id   bigint NOT NULL REFERENCES pipeline.model_invocations ON DELETE CASCADE,
+    model_id        integer NOT NULL,   -- no foreign key: the history outlives a dropped model
+    model           text NOT NULL,
+    status          text NOT NULL
+                    CHECK (status IN ('pending', 'running', 'success', 'error', 'skipped')),
+    rows            bigint,
+    started_at      timestamptz,
+    ended_at        timestamptz,
+    error           text,
+    sqlstate        text,
+    error_detail    text,
+    error_hint      text,
+    error_context   text,
+    position        integer NOT NULL DEFAULT 0,     -- in the invocation's dependency order
+    upstream        integer[] NOT NULL DEFAULT '{}', -- the invocation's models it waits for
+    runner_pid      integer,                        -- the worker building it (status running)
+    owner_oid       oid                 -- the model's owner, set by trigger guard
+);
+CREATE INDEX model_runs_invocation ON pipeline.model_runs (invocation_id, position);
+CREATE INDEX model_runs_model ON pipeline.model_runs (model_id, ended_at);
+COMMENT ON TABLE pipeline.model_runs IS
+'models: one row per model per invocation: status (pending, running, success, error, skipped), rows written, times, the error with its SQLSTATE';
+COMMENT ON COLUMN pipeline.model_runs.upstream IS
+'the models of the same invocation this one depends on (through models not selected): a failure of one skips it';
+
+-- A role sees its own invocations and the runs of its own models;
+-- pipeline_admin sees all.  Users write both only through pipeline.run and
+-- pipeline.start_run (which insert as the caller); the model runner
+-- workers update them as the extension.
+ALTER TABLE pipeline.model_invocations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.model_runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_or_admin ON pipeline.model_invocations
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
+CREATE POLICY owner_or_admin ON pipeline.model_runs
+    USING (owner_oid OPERATOR(pg_catalog.=) pipeline._current_role_oid() OR pipeline.is_admin());
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.model_invocations TO PUBLIC;
+GRANT SELECT, INSERT, DELETE ON pipeline.model_runs TO PUBLIC;
+
+-- An invocation is its writer's: owner is who inserted it, and nothing but
+-- its outcome changes afterwards (a worker runs as its owner_oid).
+CREATE FUNCTION pipeline._model_invocation_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pipeline._is_superuser() THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        NEW.owner := current_user;
+        RETURN NEW;
+    END IF;
+    IF (NEW.invocation_id, NEW.command, NEW.selector, NEW.exclude, NEW.full_refresh,
+        NEW.in_session, NEW.workers, NEW.owner, NEW.started_at)
+       IS DISTINCT FROM
+       (OLD.invocation_id, OLD.command, OLD.selector, OLD.exclude, OLD.full_refresh,
+        OLD.in_session, OLD.workers, OLD.owner, OLD.started_at) THEN
+        RAISE EXCEPTION 'only the status and end of a model invocation can change'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_invocation_guard() IS
+'trigger: a model invocation belongs to the role that inserted it; only its status and end change';
+CREATE TRIGGER guard BEFORE INSERT OR UPDATE ON pipeline.model_invocations
+    FOR EACH ROW EXECUTE FUNCTION pipeline._model_invocation_guard();
+CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.model_invocations
+    FOR EACH ROW EXECUTE FUNCTION pipeline._owner_oid();
+-- a parallel invocation wakes the coordinator, which starts its workers
+-- (and its workers, through it: pipeline.cancel_run)
+CREATE TRIGGER wake_coordinator AFTER INSERT OR UPDATE ON pipeline.model_invocations
+    FOR EACH ROW WHEN (NOT NEW.in_session) EXECUTE FUNCTION pipeline.wake_coordinator();
+
+-- A run carries its model's real name and owner, and belongs to one of the
+-- writer's invocations (row security then allows only the writer's models).
+CREATE FUNCTION pipeline._model_run_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m record;
+BEGIN
+    SELECT name, owner_oid INTO m FROM pipeline.models WHERE model_id = NEW.model_id;
+    IF pipeline._is_superuser() THEN
+        NEW.owner_oid := coalesce(m.owner_oid, NEW.owner_oid);
+        RETURN NEW;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model % does not exist', NEW.model_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pipeline.model_invocations i
+                    WHERE i.invocation_id = NEW.invocation_id
+                      AND i.owner_oid = pipeline._current_role_oid()) THEN
+        RAISE EXCEPTION 'model invocation % is not yours', NEW.invocation_id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    NEW.model := m.name;
+    NEW.owner_oid := m.owner_oid;
+    NEW.runner_pid := NULL;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_run_guard() IS
+'trigger: a model run written by a user names its model as it is named, carries its owner, and belongs to an invocation of the writer';
+CREATE TRIGGER guard BEFORE INSERT ON pipeline.model_runs
+    FOR EACH ROW EXECUTE FUNCTION pipeline._model_run_guard();
+
+-- A failure is announced on channel pipeline_models at commit: its SQLSTATE,
+-- never its text (every listener of the database receives it).
+CREATE FUNCTION pipeline._model_run_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_notify('pipeline_models', json_build_object(
+        'event', 'model_failed', 'model', NEW.model, 'model_run_id', NEW.model_run_id,
+        'invocation_id', NEW.invocation_id, 'sqlstate', NEW.sqlstate,
+        'owner', (SELECT r.rolname FROM pg_roles r WHERE r.oid = NEW.owner_oid))::text);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_run_notify() IS
+'trigger: NOTIFYs pipeline_models of a model that failed (its SQLSTATE, not its message)';
+CREATE TRIGGER notify_failure AFTER INSERT OR UPDATE OF status ON pipeline.model_runs
+    FOR EACH ROW WHEN (NEW.status = 'error') EXECUTE FUNCTION pipeline._model_run_notify();
+
+------------------------------------------------------------------------
+-- Selection.
+------------------------------------------------------------------------
+CREATE FUNCTION pipeline._model_plan(selector text, exclude text,
+    OUT model_id integer, OUT model text, OUT materialized text, OUT level integer,
+    OUT upstream integer[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pipeline_model_plan'
+LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._model_plan(text, text) IS
+'models: the enabled models a selector means minus those exclude means, in dependency order, each with the selected models it depends on';
+
+CREATE FUNCTION pipeline.select_models(selector text, exclude text DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE sql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT p.model FROM pipeline._model_plan(selector, exclude) p $$;
+COMMENT ON FUNCTION pipeline.select_models(text, text) IS
+'models: the models a dbt-style selector means (name, +name, name+, 2+name, name+1, @name, tag:x, schema:x; space = union, comma = intersection), without those exclude means, in dependency order';
+
+------------------------------------------------------------------------
+-- Runs in the caller's session.
+------------------------------------------------------------------------
+
+-- Build the selected models one after the other in dependency order, each
+-- in a subtransaction of the caller's transaction: a failure is recorded
+-- and skips the models that depend on it, nothing else.
+CREATE FUNCTION pipeline._model_run(command text, selector text, full_refresh boolean, exclude text)
+RETURNS SETOF pipeline.model_runs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    invocation bigint;
+    p record;
+    r pipeline.model_runs;
+    failed integer[] := '{}';       -- failed or skipped, with their names
+    failed_names text[] := '{}';
+    culprit integer;
+    n bigint;
+    ord integer := 0;
+    outcome text := 'success';
+BEGIN
+    INSERT INTO pipeline.model_invocations (command, selector, exclude, full_refresh, in_session)
+    VALUES (command, coalesce(selector, ''), exclude, full_refresh, true)
+    RETURNING invocation_id INTO invocation;
+
+    FOR p IN SELECT * FROM pipeline._model_plan(selector, exclude) x
+              WHERE x.materialized <> 'ephemeral' LOOP
+        r := NULL;
+        r.invocation_id := invocation;
+        r.model_id := p.model_id;
+        r.model := p.model;
+        ord := ord + 1;
+        r.position := ord;
+        r.upstream := p.upstream;
+        r.started_at := clock_timestamp();
+        culprit := (SELECT u FROM unnest(p.upstream) u WHERE u = ANY (failed) LIMIT 1);
+        IF culprit IS NOT NULL THEN
+            r.status := 'skipped';
+            r.error := format('upstream model "%s" did not build',
+                              failed_names[array_position(failed, culprit)]);
+        ELSE
+            BEGIN
+                n := pipeline._model_build(p.model_id, full_refresh);
+                -- pipeline.build: the model's checks run here, in the same
+                -- subtransaction, once checks exist (issue 13)
+                r.status := 'success';
+                r.rows := n;
+            EXCEPTION WHEN OTHERS THEN
+                r.status := 'error';
+                GET STACKED DIAGNOSTICS
+                    r.sqlstate = RETURNED_SQLSTATE, r.error = MESSAGE_TEXT,
+                    r.error_detail = PG_EXCEPTION_DETAIL, r.error_hint = PG_EXCEPTION_HINT,
+                    r.error_context = PG_EXCEPTION_CONTEXT;
+                r.error_detail := nullif(r.error_detail, '');
+                r.error_hint := nullif(r.error_hint, '');
+                r.error_context := nullif(r.error_context, '');
+            END;
+        END IF;
+        IF r.status <> 'success' THEN
+            failed := failed || p.model_id;
+            failed_names := failed_names || p.model;
+            outcome := 'error';
+        END IF;
+        r.ended_at := clock_timestamp();
+        INSERT INTO pipeline.model_runs (invocation_id, model_id, model, status, rows, started_at,
+                                         ended_at, error, sqlstate, error_detail, error_hint,
+                                         error_context, position, upstream)
+        VALUES (r.invocation_id, r.model_id, r.model, r.status, r.rows, r.started_at,
+                r.ended_at, r.error, r.sqlstate, r.error_detail, r.error_hint,
+                r.error_context, r.position, r.upstream)
+        RETURNING * INTO r;
+        RETURN NEXT r;
+    END LOOP;
+
+    UPDATE pipeline.model_invocations SET status = outcome, ended_at = clock_timestamp()
+     WHERE invocation_id = invocation;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_run(text, text, boolean, text) IS
+'models: builds the selected models in the caller''s session, in dependency order, each in a subtransaction; records pipeline.model_runs';
+
+CREATE FUNCTION pipeline.run(selector text DEFAULT '', full_refresh boolean DEFAULT false,
+                             exclude text DEFAULT NULL)
+RETURNS TABLE(model text, status text, rows bigint, duration interval, error text)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.model, r.status, r.rows, r.ended_at - r.started_at, r.error
+      FROM pipeline._model_run('run', selector, full_refresh, exclude) r
+$$;
+COMMENT ON FUNCTION pipeline.run(text, boolean, text) IS
+'models: builds the selected models (all when the selector is empty) in dependency order in the caller''s transaction; a failure skips what depends on it';
+
+CREATE FUNCTION pipeline.build(selector text DEFAULT '', full_refresh boolean DEFAULT false,
+                               exclude text DEFAULT NULL)
+RETURNS TABLE(model text, status text, rows bigint, duration interval, error text)
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.model, r.status, r.rows, r.ended_at - r.started_at, r.error
+      FROM pipeline._model_run('build', selector, full_refresh, exclude) r
+$$;
+COMMENT ON FUNCTION pipeline.build(text, boolean, text) IS
+'models: pipeline.run plus each model''s checks (when checks exist) right after the model is built';
+
+------------------------------------------------------------------------
+-- Runs in model runner workers, each model committed on its own.
+------------------------------------------------------------------------
+
+-- Queue an invocation: its plan becomes pending model runs, which model
+-- runner workers (as many as workers, within pg_pipeline.model_workers)
+-- build once the caller commits.
+CREATE FUNCTION pipeline._model_start(command text, selector text, full_refresh boolean,
+                                      exclude text, workers integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    invocation bigint;
+    nworkers integer := coalesce(workers, current_setting('pg_pipeline.model_workers', true)::integer, 2);
+BEGIN
+    IF nworkers < 1 THEN
+        RAISE EXCEPTION 'workers must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO pipeline.model_invocations (command, selector, exclude, full_refresh, in_session, workers)
+    VALUES (command, coalesce(selector, ''), exclude, full_refresh, false, nworkers)
+    RETURNING invocation_id INTO invocation;
+    INSERT INTO pipeline.model_runs (invocation_id, model_id, model, status, position, upstream)
+    SELECT invocation, p.model_id, p.model, 'pending', p.position, p.upstream
+      FROM pipeline._model_plan(selector, exclude)
+           WITH ORDINALITY p(model_id, model, materialized, level, upstream, position)
+     WHERE p.materialized <> 'ephemeral';
+    IF NOT FOUND THEN
+        UPDATE pipeline.model_invocations SET status = 'success', ended_at = clock_timestamp()
+         WHERE invocation_id = invocation;
+    END IF;
+    RETURN invocation;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_start(text, text, boolean, text, integer) IS
+'models: queues an invocation for the model runner workers; returns its invocation_id';
+
+CREATE FUNCTION pipeline.start_run(selector text DEFAULT '', full_refresh boolean DEFAULT false,
+                                   exclude text DEFAULT NULL, workers integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pipeline._model_start('run', selector, full_refresh, exclude, workers) $$;
+COMMENT ON FUNCTION pipeline.start_run(text, boolean, text, integer) IS
+'models: builds the selected models in model runner workers once the caller commits, independent branches in parallel, each model committed on its own; returns the invocation_id (see pipeline.model_runs)';
+
+CREATE FUNCTION pipeline.start_build(selector text DEFAULT '', full_refresh boolean DEFAULT false,
+                                     exclude text DEFAULT NULL, workers integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pipeline._model_start('build', selector, full_refresh, exclude, workers) $$;
+COMMENT ON FUNCTION pipeline.start_build(text, boolean, text, integer) IS
+'models: pipeline.start_run plus each model''s checks (when checks exist)';
+
+-- Stop an invocation of the workers: its workers skip what is pending
+-- (pipeline._model_run_claim); what is being built finishes.
+CREATE FUNCTION pipeline.cancel_run(invocation_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE pipeline.model_invocations i SET status = 'canceled', ended_at = clock_timestamp()
+     WHERE i.invocation_id = cancel_run.invocation_id AND i.status = 'running'
+       AND NOT i.in_session;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no model invocation % running in workers', cancel_run.invocation_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'pipeline.model_invocations lists yours; pipeline.run is canceled as any statement is.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline.cancel_run(bigint) IS
+'models: cancels a running invocation of the workers: pending models are skipped, models being built finish';
+
+-- The workers' bookkeeping (run as the extension; nobody else may).
+
+-- Skip the pending runs of an invocation that depend (through others) on
+-- failed_run, or all of them when failed_run is NULL.
+CREATE FUNCTION pipeline._model_runs_skip(invocation bigint, failed_model integer, why text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    WITH RECURSIVE doomed(model_id) AS (
+        SELECT r.model_id FROM pipeline.model_runs r
+         WHERE r.invocation_id = invocation AND r.status = 'pending'
+           AND (failed_model IS NULL OR failed_model = ANY (r.upstream))
+        UNION
+        SELECT r.model_id FROM pipeline.model_runs r JOIN doomed d ON d.model_id = ANY (r.upstream)
+         WHERE r.invocation_id = invocation AND r.status = 'pending'
+    )
+    UPDATE pipeline.model_runs r SET status = 'skipped', error = why,
+           started_at = clock_timestamp(), ended_at = clock_timestamp()
+      FROM doomed d
+     WHERE r.invocation_id = invocation AND r.model_id = d.model_id AND r.status = 'pending';
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_runs_skip(bigint, integer, text) IS
+'models (workers): skips the pending runs of an invocation downstream of a failed model (all of them: NULL)';
+
+-- The next model of an invocation whose upstream models all succeeded,
+-- marked running for pid; also one whose worker died.  NULL when none is
+-- ready now.  A canceled invocation's pending models are skipped.
+CREATE FUNCTION pipeline._model_run_claim(invocation bigint, pid integer,
+    OUT model_run_id bigint, OUT model_id integer, OUT model text, OUT full_refresh boolean,
+    OUT command text)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    claimed bigint;
+BEGIN
+    IF (SELECT i.status FROM pipeline.model_invocations i WHERE i.invocation_id = invocation)
+       IS DISTINCT FROM 'running' THEN
+        PERFORM pipeline._model_runs_skip(invocation, NULL, 'the invocation was canceled');
+        RETURN;
+    END IF;
+    SELECT r.model_run_id INTO claimed
+      FROM pipeline.model_runs r
+     WHERE r.invocation_id = invocation
+       AND (r.status = 'pending'
+            OR (r.status = 'running' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                                      WHERE a.pid = r.runner_pid)))
+       AND NOT EXISTS (SELECT 1 FROM pipeline.model_runs u
+                        WHERE u.invocation_id = invocation AND u.model_id = ANY (r.upstream)
+                          AND u.status <> 'success')
+     ORDER BY r.position
+     LIMIT 1
+       FOR UPDATE OF r SKIP LOCKED;
+    IF claimed IS NULL THEN
+        RETURN;
+    END IF;
+    UPDATE pipeline.model_runs r SET status = 'running', runner_pid = pid, started_at = clock_timestamp()
+     WHERE r.model_run_id = claimed;
+    SELECT r.model_run_id, r.model_id, r.model, i.full_refresh, i.command
+      INTO model_run_id, model_id, model, full_refresh, command
+      FROM pipeline.model_runs r JOIN pipeline.model_invocations i USING (invocation_id)
+     WHERE r.model_run_id = claimed;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_run_claim(bigint, integer) IS
+'models (workers): claims the next model of an invocation that is ready to build';
+
+-- The outcome of a claimed model; a failure skips its dependents.
+CREATE FUNCTION pipeline._model_run_finish(id bigint, nrows bigint, err_state text DEFAULT NULL,
+                                           err text DEFAULT NULL, err_detail text DEFAULT NULL,
+                                           err_hint text DEFAULT NULL, err_context text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r pipeline.model_runs;
+BEGIN
+    UPDATE pipeline.model_runs SET
+        status = CASE WHEN err IS NULL THEN 'success' ELSE 'error' END,
+        rows = nrows, ended_at = clock_timestamp(), runner_pid = NULL,
+        error = err, sqlstate = err_state, error_detail = err_detail, error_hint = err_hint,
+        error_context = err_context
+     WHERE model_run_id = id
+    RETURNING * INTO r;
+    IF err IS NOT NULL THEN
+        PERFORM pipeline._model_runs_skip(r.invocation_id, r.model_id,
+                                          format('upstream model "%s" did not build', r.model));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_run_finish(bigint, bigint, text, text, text, text, text) IS
+'models (workers): records the outcome of a model a worker built; a failure skips its dependents';
+
+-- Is the invocation over (nothing pending or running)?  Then it is marked
+-- success or error.
+CREATE FUNCTION pipeline._model_invocation_done(invocation bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pipeline.model_runs r
+                WHERE r.invocation_id = invocation AND r.status IN ('pending', 'running')) THEN
+        RETURN false;
+    END IF;
+    UPDATE pipeline.model_invocations i SET ended_at = clock_timestamp(),
+           status = CASE WHEN EXISTS (SELECT 1 FROM pipeline.model_runs r
+                                       WHERE r.invocation_id = invocation AND r.status <> 'success')
+                         THEN 'error' ELSE 'success' END
+     WHERE i.invocation_id = invocation AND i.status = 'running';
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_invocation_done(bigint) IS
+'models (workers): whether an invocation has no model left to build; marks its outcome when so';
+
+REVOKE ALL ON FUNCTION pipeline._model_runs_skip(bigint, integer, text),
+    pipeline._model_run_claim(bigint, integer),
+    pipeline._model_run_finish(bigint, bigint, text, text, text, text, text),
+    pipeline._model_invocation_done(bigint) FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- Status: the last outcome of every model.
+------------------------------------------------------------------------
+CREATE VIEW pipeline.model_status WITH (security_invoker = true) AS
+SELECT m.name AS model, m.materialized, m.enabled, m.tags, m.owner,
+       l.status AS last_status, l.started_at AS last_started_at, l.ended_at AS last_ended_at,
+       l.ended_at - l.started_at AS last_duration, l.rows AS last_rows,
+       l.error AS last_error, l.sqlstate AS last_sqlstate,
+       (SELECT max(s.ended_at) FROM pipeline.model_runs s
+         WHERE s.model_id = m.model_id AND s.status = 'success') AS last_success_at,
+       m.built_at
+  FROM pipeline.models m
+  LEFT JOIN LATERAL (SELECT r.* FROM pipeline.model_runs r
+                      WHERE r.model_id = m.model_id AND r.status IN ('success', 'error', 'skipped')
+                      ORDER BY r.ended_at DESC, r.model_run_id DESC LIMIT 1) l ON true;
+COMMENT ON VIEW pipeline.model_status IS
+'models: each model''s last run (status, duration, rows, error) and last success';
+GRANT SELECT ON pipeline.model_status TO PUBLIC;
+
+
+-- ==== seeds and snapshots (helper D) ====
+-- Objects: pipeline.models gains seed_delimiter and seed_header (last);
+-- functions create_seed, load_seed, load_seed_file, _snapshot_build,
+-- snapshot.
+
+-- A seed's CSV options, kept so that a reload reads its CSV the way the
+-- seed was made.  (A seed's sql column holds its column list.)
+ALTER TABLE pipeline.models
+    ADD COLUMN seed_delimiter text,
+    ADD COLUMN seed_header    boolean;
+COMMENT ON COLUMN pipeline.models.seed_delimiter IS 'seeds: the CSV''s delimiter';
+COMMENT ON COLUMN pipeline.models.seed_header IS
+'seeds: whether the CSV starts with a header line naming the columns, in order';
+
+-- Seeds: a CSV loaded through COPY into a table that the caller creates
+-- and owns; everything runs as the caller (src/model/seed.c).
+CREATE FUNCTION pipeline.create_seed(
+    name        text,
+    csv         text,
+    columns     text,
+    delimiter   text    DEFAULT ',',
+    header      boolean DEFAULT true,
+    tags        text[]  DEFAULT '{}',
+    description text    DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'pipeline_create_seed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION pipeline.create_seed(text, text, text, text, boolean, text[], text) IS
+'creates a seed: a table with the given columns, loaded from CSV text through COPY; returns its model_id';
+
+CREATE FUNCTION pipeline.load_seed(name text, csv text, truncate boolean DEFAULT true)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_load_seed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION pipeline.load_seed(text, text, boolean) IS
+'reloads a seed from CSV text (emptied first unless truncate is false), in one transaction; returns the rows loaded';
+
+CREATE FUNCTION pipeline.load_seed_file(name text, path text, truncate boolean DEFAULT true)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_load_seed_file'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION pipeline.load_seed_file(text, text, boolean) IS
+'reloads a seed from a CSV file on the server (superusers and pg_read_server_files only); returns the rows loaded';
+
+-- Snapshots (SCD type 2): models with materialized = 'snapshot', built by
+-- pipeline._model_build through _snapshot_build, or directly by
+-- pipeline.snapshot(name) (src/model/snapshot.c).
+CREATE FUNCTION pipeline._snapshot_build(model_id integer)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_snapshot_build'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION pipeline._snapshot_build(integer) IS
+'builds a snapshot model as its owner: closes changed and (invalidate) deleted versions, inserts new ones; returns the rows written';
+
+CREATE FUNCTION pipeline.snapshot(name text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_snapshot'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION pipeline.snapshot(text) IS
+'builds one snapshot model now (see _snapshot_build); returns the rows written';
