@@ -24,7 +24,9 @@
  *	incremental			first or full_refresh: as table.  Then by strategy:
  *		append			INSERT the query's rows
  *		merge			stage the rows in a temporary table, refuse
- *						duplicate keys (naming some), MERGE on the key
+ *						duplicate keys (naming some), MERGE on the key;
+ *						with a unique index on the key, first one INSERT
+ *						... ON CONFLICT, undone on a duplicate (merge_direct)
  *		delete+insert	stage, DELETE the rows with the staged keys, INSERT
  *		event_time		DELETE and INSERT the rows whose incremental_by
  *						time is after high_water_mark - lookback (or in
@@ -53,11 +55,14 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/cluster.h"
+#include "commands/defrem.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -78,6 +83,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -1030,6 +1036,16 @@ key_has_null(Model *m)
 	return buf.data;
 }
 
+/* is the column part of the model's unique key? */
+static bool
+is_key_column(Model *m, const char *name)
+{
+	for (int k = 0; k < m->nkeys; k++)
+		if (strcmp(m->keys[k], name) == 0)
+			return true;
+	return false;
+}
+
 /* refuse a key that appears twice among the staged rows, naming some */
 static void
 check_duplicates(Model *m, const char *stage)
@@ -1110,15 +1126,9 @@ write_staged(Model *m, const char *select, Columns *qc, Columns *cols, Window *w
 
 		initStringInfo(&set);
 		for (int i = 0; i < cols->n; i++)
-		{
-			bool		is_key = false;
-
-			for (int k = 0; k < m->nkeys; k++)
-				is_key |= strcmp(m->keys[k], cols->names[i]) == 0;
-			if (!is_key)
+			if (!is_key_column(m, cols->names[i]))
 				appendStringInfo(&set, "%s%s = s.%s", nset++ ? ", " : "",
 								 quote_identifier(cols->names[i]), quote_identifier(cols->names[i]));
-		}
 		for (int pass = 0; pass < (has_nulls ? 2 : 1); pass++)
 		{
 			exec(psprintf("MERGE INTO %s t USING %s s ON %s "
@@ -1145,6 +1155,169 @@ write_staged(Model *m, const char *select, Columns *qc, Columns *cols, Window *w
 	}
 	exec(psprintf("DROP TABLE %s", stage), SPI_OK_UTILITY);
 	return rows;
+}
+
+/*
+ * merge_arbiter
+ *		Can merge write the new rows in one INSERT ... ON CONFLICT (key) DO
+ *		UPDATE, without staging them?  Only where that statement does what
+ *		the staged MERGE does: a plain table (no inheritance children, no
+ *		rules, no row security, no triggers but the system's: a BEFORE
+ *		INSERT trigger would see the rows that end as updates) with an
+ *		immediate unique index on exactly the key columns, plain columns of
+ *		the query's types with their default operator class and collation
+ *		(so the index's equality is the key's), and a column besides the
+ *		key (DO NOTHING would let duplicates through).  *nulls_equal: the
+ *		index is NULLS NOT DISTINCT, so it matches NULL parts null-safely.
+ */
+static bool
+merge_arbiter(Model *m, Oid relid, Columns *qc, Columns *cols, bool *nulls_equal)
+{
+	Relation	rel;
+	List	   *indexes;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (cols->n <= m->nkeys)
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass ||
+		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	if (rel->trigdesc)
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+			if (!rel->trigdesc->triggers[i].tgisinternal)
+			{
+				table_close(rel, AccessShareLock);
+				return false;
+			}
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index idx;
+		oidvector  *opclass;
+		oidvector  *collation;
+		bool		isnull;
+		bool		fits;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		idx = (Form_pg_index) GETSTRUCT(tup);
+		fits = idx->indisunique && idx->indimmediate && idx->indisvalid && idx->indisready &&
+			idx->indislive && idx->indnkeyatts == m->nkeys &&
+			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL);
+		if (fits)
+		{
+			opclass = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
+																	Anum_pg_index_indclass, &isnull));
+			collation = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
+																	  Anum_pg_index_indcollation, &isnull));
+			for (int k = 0; fits && k < m->nkeys; k++)
+			{
+				int			attno = idx->indkey.values[k];
+				Form_pg_attribute att;
+
+				if (attno <= 0)
+				{
+					fits = false;
+					break;
+				}
+				att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+				fits = is_key_column(m, NameStr(att->attname)) && att->atttypid == qc->types[column_index(qc, NameStr(att->attname))] &&
+					opclass->values[k] == GetDefaultOpClass(att->atttypid, BTREE_AM_OID) &&
+					collation->values[k] == att->attcollation;
+			}
+		}
+		if (fits)
+		{
+			found = true;
+			*nulls_equal = idx->indnullsnotdistinct;
+		}
+		ReleaseSysCache(tup);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * merge_direct
+ *		merge by the table's unique index on the key (merge_arbiter): one
+ *		statement reads the query and writes its rows, matched rows
+ *		updated, others inserted; no staging, no join.  It runs in a
+ *		subtransaction and is undone, returning false (the caller then
+ *		stages, which names the duplicate keys or raises the error again),
+ *		when it fails on a constraint (a key twice among the new rows is
+ *		"cannot affect row a second time" or a unique violation) or when a
+ *		new row has a NULL key part that the index does not match
+ *		null-safely.  No trigger sees the undone rows (merge_arbiter).
+ */
+static bool
+merge_direct(Model *m, const char *select, Columns *cols, Window *w, bool nulls_equal,
+			 uint64 *rows)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	StringInfoData set;
+	char	   *keys = column_list(m->keys, m->nkeys, "");
+	char	   *nulls = key_has_null(m);
+	char	   *sql;
+	volatile bool done = false;
+
+	initStringInfo(&set);
+	for (int i = 0; i < cols->n; i++)
+		if (!is_key_column(m, cols->names[i]))
+			appendStringInfo(&set, "%s%s = EXCLUDED.%s", set.len ? ", " : "",
+							 quote_identifier(cols->names[i]), quote_identifier(cols->names[i]));
+	sql = psprintf("WITH pp_w AS (INSERT INTO %s AS s (%s) SELECT %s FROM (%s) q WHERE %s "
+				   "ON CONFLICT (%s) DO UPDATE SET %s RETURNING %s AS pp_null) "
+				   "SELECT pg_catalog.count(*), pg_catalog.bool_or(pp_w.pp_null) FROM pp_w",
+				   m->qualified, column_list(cols->names, cols->n, ""),
+				   column_list(cols->names, cols->n, "q."), select, window_sql(w, "q"),
+				   keys, set.data, nulls);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		bool		isnull;
+
+		run_in_window(sql, w, SPI_OK_SELECT);
+		*rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		done = nulls_equal ||
+			!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) ||
+			isnull;
+		if (done)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_CARDINALITY_VIOLATION &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return done;
 }
 
 /*
@@ -1258,6 +1431,14 @@ build_incremental(Model *m, Oid relid, const char *select, Columns *qc, BuildSta
 		}
 	}
 
+	if (strcmp(m->strategy, "merge") == 0)
+	{
+		bool		nulls_equal = false;
+
+		if (merge_arbiter(m, relid, qc, &cols, &nulls_equal) &&
+			merge_direct(m, select, &cols, &w, nulls_equal, &rows))
+			return rows;
+	}
 	if (keyed)
 		return write_staged(m, select, qc, &cols, &w, as);
 
