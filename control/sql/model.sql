@@ -84,9 +84,7 @@ CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.models
 -- PostgreSQL's own parse and analysis of its SQL (src/model/depend.c),
 -- through views (direct = false, via = the view), written by create_model
 -- and alter_model.  upstream_oid is NULL for a model not built yet (read
--- by name); upstream_model_id is set when the relation is a model's.  Not
--- dumped by pg_dump (OIDs change on restore): after a restore,
--- pipeline.refresh_model_edges() records them again.
+-- by name); upstream_model_id is set when the relation is a model's.
 CREATE TABLE pipeline.model_edges (
     model_id          integer NOT NULL REFERENCES pipeline.models ON DELETE CASCADE,
     upstream_oid      oid,
@@ -109,6 +107,36 @@ CREATE POLICY owner_or_admin ON pipeline.model_edges
     USING (EXISTS (SELECT 1 FROM pipeline.models m
                     WHERE m.model_id OPERATOR(pg_catalog.=) model_edges.model_id));
 GRANT SELECT, INSERT, DELETE ON pipeline.model_edges TO PUBLIC;
+
+-- pg_dump dumps the edges with the models (the run order needs them; the
+-- model_ids are kept).  pg_restore writes them back (COPY) with the old
+-- database's OIDs: an upstream_oid that does not name upstream_name any
+-- more is looked up again by that name, so a restored database's lineage
+-- and runs need nothing done by hand.
+CREATE FUNCTION pipeline._model_edge_oid()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.upstream_oid IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = NEW.upstream_oid AND n.nspname || '.' || c.relname = NEW.upstream_name) THEN
+        NEW.upstream_oid := coalesce((SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                       WHERE n.nspname || '.' || c.relname = NEW.upstream_name LIMIT 1),
+                                     NEW.upstream_oid);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_edge_oid() IS
+'trigger: an edge whose upstream_oid no longer names its upstream_name (restored by pg_restore) takes the OID of that name';
+CREATE TRIGGER upstream_oid BEFORE INSERT ON pipeline.model_edges
+    FOR EACH ROW EXECUTE FUNCTION pipeline._model_edge_oid();
+SELECT pg_catalog.pg_extension_config_dump('pipeline.model_edges', '');
+-- and the models' identity: without it, a model created after a restore
+-- would be given a model_id the restored models have
+SELECT pg_catalog.pg_extension_config_dump('pipeline.models_model_id_seq', '');
 
 CREATE FUNCTION pipeline._model_analyze(model_id integer, check_privileges boolean DEFAULT false)
 RETURNS TABLE(upstream_oid oid, upstream_name text, upstream_kind "char", direct boolean, via text)
@@ -796,8 +824,8 @@ AS $$ SELECT pipeline._drop_model(pg_catalog.current_schemas(false), $1, $2, $3)
 COMMENT ON FUNCTION pipeline.drop_model(text, boolean, boolean) IS
 'drops a model and (drop_relation) its relation; refused while other models read it';
 
--- Records again what every model the caller sees reads (after a restore:
--- OIDs changed; after upstream relations were dropped and created again).
+-- Records again what every model the caller sees reads (after upstream
+-- relations were dropped and created again).
 CREATE FUNCTION pipeline.refresh_model_edges(name text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
