@@ -467,14 +467,33 @@ RETURNS text
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE walk(model_id, path) AS (
+    -- The paths are walked only among the models on a cycle through id
+    -- (read by id, transitively, and reading it): walked over the whole
+    -- graph, their number grows exponentially with the models (a model
+    -- reading a view model has an edge to everything the view reads).
+    WITH RECURSIVE up(model_id) AS (
+        SELECT e.upstream_model_id FROM pipeline.model_edges e
+         WHERE e.model_id = id AND e.upstream_model_id <> e.model_id
+        UNION
+        SELECT e.upstream_model_id FROM up JOIN pipeline.model_edges e ON e.model_id = up.model_id
+         WHERE up.model_id <> id AND e.upstream_model_id <> e.model_id
+    ), down(model_id) AS (
+        SELECT e.model_id FROM pipeline.model_edges e
+         WHERE e.upstream_model_id = id AND e.upstream_model_id <> e.model_id
+        UNION
+        SELECT e.model_id FROM down JOIN pipeline.model_edges e ON e.upstream_model_id = down.model_id
+         WHERE down.model_id <> id AND e.upstream_model_id <> e.model_id
+    ), on_cycle(model_id) AS (
+        SELECT up.model_id FROM up INTERSECT SELECT down.model_id FROM down
+    ), walk(model_id, path) AS (
         SELECT e.upstream_model_id, ARRAY[e.model_id, e.upstream_model_id]
-          FROM pipeline.model_edges e
-         WHERE e.model_id = id AND e.upstream_model_id IS NOT NULL AND e.upstream_model_id <> id
+          FROM pipeline.model_edges e JOIN on_cycle c ON c.model_id = e.upstream_model_id
+         WHERE e.model_id = id AND e.upstream_model_id <> id
         UNION ALL
         SELECT e.upstream_model_id, w.path || e.upstream_model_id
           FROM walk w JOIN pipeline.model_edges e ON e.model_id = w.model_id
-         WHERE w.model_id <> id AND e.upstream_model_id IS NOT NULL
+               JOIN on_cycle c ON c.model_id = e.upstream_model_id
+         WHERE w.model_id <> id
            AND e.upstream_model_id <> e.model_id
            AND NOT e.upstream_model_id = ANY (w.path[2:])
     )
@@ -826,36 +845,60 @@ COMMENT ON FUNCTION pipeline.refresh_model_edges(text) IS
 -- transitively, with the distance.
 CREATE FUNCTION pipeline._model_upstream(id integer)
 RETURNS TABLE(model_id integer, depth integer)
-LANGUAGE sql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE up(model_id, depth, path) AS (
-        SELECT e.upstream_model_id, 1, ARRAY[id, e.upstream_model_id] FROM pipeline.model_edges e
-         WHERE e.model_id = id AND e.upstream_model_id IS NOT NULL AND e.upstream_model_id <> id
-        UNION ALL
-        SELECT e.upstream_model_id, u.depth + 1, u.path || e.upstream_model_id
-          FROM up u JOIN pipeline.model_edges e ON e.model_id = u.model_id
-         WHERE e.upstream_model_id IS NOT NULL AND NOT e.upstream_model_id = ANY (u.path)
-    )
-    SELECT up.model_id, min(up.depth)::integer FROM up GROUP BY up.model_id
+-- breadth first, each model once (walking every path would take
+-- exponential time: a model reading a view model has an edge to
+-- everything the view reads)
+DECLARE
+    seen integer[] := ARRAY[id];
+    frontier integer[] := ARRAY[id];
+    next integer[];
+    d integer := 0;
+BEGIN
+    LOOP
+        d := d + 1;
+        SELECT array_agg(DISTINCT e.upstream_model_id) INTO next
+          FROM pipeline.model_edges e
+         WHERE e.model_id = ANY (frontier) AND e.upstream_model_id IS NOT NULL
+           AND NOT e.upstream_model_id = ANY (seen);
+        EXIT WHEN next IS NULL;
+        RETURN QUERY SELECT n, d FROM unnest(next) n;
+        seen := seen || next;
+        frontier := next;
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION pipeline._model_upstream(integer) IS
 'the models a model reads, directly (depth 1) or not';
 
 CREATE FUNCTION pipeline._model_downstream(id integer)
 RETURNS TABLE(model_id integer, depth integer)
-LANGUAGE sql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE down(model_id, depth, path) AS (
-        SELECT e.model_id, 1, ARRAY[id, e.model_id] FROM pipeline.model_edges e
-         WHERE e.upstream_model_id = id AND e.model_id <> id
-        UNION ALL
-        SELECT e.model_id, d.depth + 1, d.path || e.model_id
-          FROM down d JOIN pipeline.model_edges e ON e.upstream_model_id = d.model_id
-         WHERE NOT e.model_id = ANY (d.path)
-    )
-    SELECT down.model_id, min(down.depth)::integer FROM down GROUP BY down.model_id
+-- breadth first, each model once (walking every path would take
+-- exponential time: a model reading a view model has an edge to
+-- everything the view reads)
+DECLARE
+    seen integer[] := ARRAY[id];
+    frontier integer[] := ARRAY[id];
+    next integer[];
+    d integer := 0;
+BEGIN
+    LOOP
+        d := d + 1;
+        SELECT array_agg(DISTINCT e.model_id) INTO next
+          FROM pipeline.model_edges e
+         WHERE e.upstream_model_id = ANY (frontier) AND e.model_id IS NOT NULL
+           AND NOT e.model_id = ANY (seen);
+        EXIT WHEN next IS NULL;
+        RETURN QUERY SELECT n, d FROM unnest(next) n;
+        seen := seen || next;
+        frontier := next;
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION pipeline._model_downstream(integer) IS
 'the models that read a model, directly (depth 1) or not';
