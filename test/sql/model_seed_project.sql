@@ -92,4 +92,3 @@ SELECT pipeline.drop_model('marts.fact_orders');
 SELECT pipeline.drop_model('marts.dim_customers');
 SELECT pipeline.drop_model('staging.stg_orders');
 DROP SCHEMA raw, staging, marts CASCADE;
-DROP EXTENSION pg_pipeline;
