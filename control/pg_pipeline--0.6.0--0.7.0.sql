@@ -88,9 +88,7 @@ CREATE TRIGGER owner_oid BEFORE INSERT OR UPDATE ON pipeline.models
 -- PostgreSQL's own parse and analysis of its SQL (src/model/depend.c),
 -- through views (direct = false, via = the view), written by create_model
 -- and alter_model.  upstream_oid is NULL for a model not built yet (read
--- by name); upstream_model_id is set when the relation is a model's.  Not
--- dumped by pg_dump (OIDs change on restore): after a restore,
--- pipeline.refresh_model_edges() records them again.
+-- by name); upstream_model_id is set when the relation is a model's.
 CREATE TABLE pipeline.model_edges (
     model_id          integer NOT NULL REFERENCES pipeline.models ON DELETE CASCADE,
     upstream_oid      oid,
@@ -482,14 +480,33 @@ RETURNS text
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE walk(model_id, path) AS (
+    -- The paths are walked only among the models on a cycle through id
+    -- (read by id, transitively, and reading it): walked over the whole
+    -- graph, their number grows exponentially with the models (a model
+    -- reading a view model has an edge to everything the view reads).
+    WITH RECURSIVE up(model_id) AS (
+        SELECT e.upstream_model_id FROM pipeline.model_edges e
+         WHERE e.model_id = id AND e.upstream_model_id <> e.model_id
+        UNION
+        SELECT e.upstream_model_id FROM up JOIN pipeline.model_edges e ON e.model_id = up.model_id
+         WHERE up.model_id <> id AND e.upstream_model_id <> e.model_id
+    ), down(model_id) AS (
+        SELECT e.model_id FROM pipeline.model_edges e
+         WHERE e.upstream_model_id = id AND e.upstream_model_id <> e.model_id
+        UNION
+        SELECT e.model_id FROM down JOIN pipeline.model_edges e ON e.upstream_model_id = down.model_id
+         WHERE down.model_id <> id AND e.upstream_model_id <> e.model_id
+    ), on_cycle(model_id) AS (
+        SELECT up.model_id FROM up INTERSECT SELECT down.model_id FROM down
+    ), walk(model_id, path) AS (
         SELECT e.upstream_model_id, ARRAY[e.model_id, e.upstream_model_id]
-          FROM pipeline.model_edges e
-         WHERE e.model_id = id AND e.upstream_model_id IS NOT NULL AND e.upstream_model_id <> id
+          FROM pipeline.model_edges e JOIN on_cycle c ON c.model_id = e.upstream_model_id
+         WHERE e.model_id = id AND e.upstream_model_id <> id
         UNION ALL
         SELECT e.upstream_model_id, w.path || e.upstream_model_id
           FROM walk w JOIN pipeline.model_edges e ON e.model_id = w.model_id
-         WHERE w.model_id <> id AND e.upstream_model_id IS NOT NULL
+               JOIN on_cycle c ON c.model_id = e.upstream_model_id
+         WHERE w.model_id <> id
            AND e.upstream_model_id <> e.model_id
            AND NOT e.upstream_model_id = ANY (w.path[2:])
     )
@@ -810,8 +827,8 @@ AS $$ SELECT pipeline._drop_model(pg_catalog.current_schemas(false), $1, $2, $3)
 COMMENT ON FUNCTION pipeline.drop_model(text, boolean, boolean) IS
 'drops a model and (drop_relation) its relation; refused while other models read it';
 
--- Records again what every model the caller sees reads (after a restore:
--- OIDs changed; after upstream relations were dropped and created again).
+-- Records again what every model the caller sees reads (after upstream
+-- relations were dropped and created again).
 CREATE FUNCTION pipeline.refresh_model_edges(name text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
@@ -838,36 +855,60 @@ COMMENT ON FUNCTION pipeline.refresh_model_edges(text) IS
 -- transitively, with the distance.
 CREATE FUNCTION pipeline._model_upstream(id integer)
 RETURNS TABLE(model_id integer, depth integer)
-LANGUAGE sql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE up(model_id, depth, path) AS (
-        SELECT e.upstream_model_id, 1, ARRAY[id, e.upstream_model_id] FROM pipeline.model_edges e
-         WHERE e.model_id = id AND e.upstream_model_id IS NOT NULL AND e.upstream_model_id <> id
-        UNION ALL
-        SELECT e.upstream_model_id, u.depth + 1, u.path || e.upstream_model_id
-          FROM up u JOIN pipeline.model_edges e ON e.model_id = u.model_id
-         WHERE e.upstream_model_id IS NOT NULL AND NOT e.upstream_model_id = ANY (u.path)
-    )
-    SELECT up.model_id, min(up.depth)::integer FROM up GROUP BY up.model_id
+-- breadth first, each model once (walking every path would take
+-- exponential time: a model reading a view model has an edge to
+-- everything the view reads)
+DECLARE
+    seen integer[] := ARRAY[id];
+    frontier integer[] := ARRAY[id];
+    next integer[];
+    d integer := 0;
+BEGIN
+    LOOP
+        d := d + 1;
+        SELECT array_agg(DISTINCT e.upstream_model_id) INTO next
+          FROM pipeline.model_edges e
+         WHERE e.model_id = ANY (frontier) AND e.upstream_model_id IS NOT NULL
+           AND NOT e.upstream_model_id = ANY (seen);
+        EXIT WHEN next IS NULL;
+        RETURN QUERY SELECT n, d FROM unnest(next) n;
+        seen := seen || next;
+        frontier := next;
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION pipeline._model_upstream(integer) IS
 'the models a model reads, directly (depth 1) or not';
 
 CREATE FUNCTION pipeline._model_downstream(id integer)
 RETURNS TABLE(model_id integer, depth integer)
-LANGUAGE sql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE down(model_id, depth, path) AS (
-        SELECT e.model_id, 1, ARRAY[id, e.model_id] FROM pipeline.model_edges e
-         WHERE e.upstream_model_id = id AND e.model_id <> id
-        UNION ALL
-        SELECT e.model_id, d.depth + 1, d.path || e.model_id
-          FROM down d JOIN pipeline.model_edges e ON e.upstream_model_id = d.model_id
-         WHERE NOT e.model_id = ANY (d.path)
-    )
-    SELECT down.model_id, min(down.depth)::integer FROM down GROUP BY down.model_id
+-- breadth first, each model once (walking every path would take
+-- exponential time: a model reading a view model has an edge to
+-- everything the view reads)
+DECLARE
+    seen integer[] := ARRAY[id];
+    frontier integer[] := ARRAY[id];
+    next integer[];
+    d integer := 0;
+BEGIN
+    LOOP
+        d := d + 1;
+        SELECT array_agg(DISTINCT e.model_id) INTO next
+          FROM pipeline.model_edges e
+         WHERE e.upstream_model_id = ANY (frontier) AND e.model_id IS NOT NULL
+           AND NOT e.model_id = ANY (seen);
+        EXIT WHEN next IS NULL;
+        RETURN QUERY SELECT n, d FROM unnest(next) n;
+        seen := seen || next;
+        frontier := next;
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION pipeline._model_downstream(integer) IS
 'the models that read a model, directly (depth 1) or not';
@@ -1603,3 +1644,40 @@ AS 'MODULE_PATHNAME', 'pipeline_snapshot'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION pipeline.snapshot(text) IS
 'builds one snapshot model now (see _snapshot_build); returns the rows written';
+
+-- ==== models: dump and restore (issue 12, ops) ====
+--
+-- What this section adds: pipeline.model_edges is dumped by pg_dump
+-- (pg_extension_config_dump), and so is the models' identity sequence;
+-- the trigger upstream_oid (function
+-- _model_edge_oid) gives restored edges the OIDs of their upstream names.
+
+-- pg_dump dumps the edges with the models (the run order needs them; the
+-- model_ids are kept).  pg_restore writes them back (COPY) with the old
+-- database's OIDs: an upstream_oid that does not name upstream_name any
+-- more is looked up again by that name, so a restored database's lineage
+-- and runs need nothing done by hand.
+CREATE FUNCTION pipeline._model_edge_oid()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.upstream_oid IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.oid = NEW.upstream_oid AND n.nspname || '.' || c.relname = NEW.upstream_name) THEN
+        NEW.upstream_oid := coalesce((SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                       WHERE n.nspname || '.' || c.relname = NEW.upstream_name LIMIT 1),
+                                     NEW.upstream_oid);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_edge_oid() IS
+'trigger: an edge whose upstream_oid no longer names its upstream_name (restored by pg_restore) takes the OID of that name';
+CREATE TRIGGER upstream_oid BEFORE INSERT ON pipeline.model_edges
+    FOR EACH ROW EXECUTE FUNCTION pipeline._model_edge_oid();
+SELECT pg_catalog.pg_extension_config_dump('pipeline.model_edges', '');
+-- and the models' identity: without it, a model created after a restore
+-- would be given a model_id the restored models have
+SELECT pg_catalog.pg_extension_config_dump('pipeline.models_model_id_seq', '');

@@ -107,7 +107,9 @@ pp_model_wanted(PipelineSupervisor *sup)
 
 	/*
 	 * Running invocations, and canceled ones whose runners still build a
-	 * model (stopping them would abort the build).
+	 * model (stopping them would abort the build) or have pending models
+	 * to skip (a runner between two models, stopped before its next claim,
+	 * would leave them pending for ever).
 	 */
 	if (SPI_execute("SELECT i.invocation_id, "
 					"LEAST(i.workers, (SELECT pg_catalog.count(*) FROM pipeline.model_runs r "
@@ -116,10 +118,11 @@ pp_model_wanted(PipelineSupervisor *sup)
 					"FROM pipeline.model_invocations i "
 					"WHERE NOT i.in_session AND i.owner_oid IS NOT NULL "
 					"AND (i.status OPERATOR(pg_catalog.=) 'running' OR EXISTS ("
-					"    SELECT 1 FROM pipeline.model_runs r JOIN pg_catalog.pg_stat_activity a "
+					"    SELECT 1 FROM pipeline.model_runs r LEFT JOIN pg_catalog.pg_stat_activity a "
 					"        ON a.pid OPERATOR(pg_catalog.=) r.runner_pid "
 					"     WHERE r.invocation_id OPERATOR(pg_catalog.=) i.invocation_id "
-					"       AND r.status OPERATOR(pg_catalog.=) 'running')) "
+					"       AND (r.status OPERATOR(pg_catalog.=) 'pending' "
+					"            OR (r.status OPERATOR(pg_catalog.=) 'running' AND a.pid IS NOT NULL)))) "
 					"ORDER BY i.invocation_id", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.model_invocations");
 
