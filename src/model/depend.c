@@ -24,6 +24,8 @@
  * in subqueries, CTEs and sublinks) and, for each view it reads, the
  * view's own query, recursively: a model reading a user's view depends on
  * the view (direct) and on the view's tables (indirect, "via" the view).
+ * A view that is another model's relation is not walked into: that model's
+ * edges hold what it reads.
  * Materialized views are not entered: their rows are stored.
  *
  * What the parser cannot see is not a dependency: relations read inside
@@ -353,7 +355,16 @@ add_relation(EdgeWalk *walk, Oid relid, char relkind)
 	edge->direct = walk->direct;
 	edge->via = walk->direct ? InvalidOid : walk->via;
 	walk->edges = lappend(walk->edges, edge);
-	if (relkind == RELKIND_VIEW)
+
+	/*
+	 * A user's view is walked into: what it reads is read through it.  A
+	 * view that is a model's relation is not: its own edges say what it
+	 * reads, and the graph is walked transitively (walking it would give a
+	 * chain of n view models n^2 / 2 edges).
+	 */
+	if (relkind == RELKIND_VIEW &&
+		model_materialized(get_namespace_name(get_rel_namespace(relid)),
+						   get_rel_name(relid)) == NULL)
 		expand_view(walk, relid);
 }
 
