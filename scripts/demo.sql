@@ -248,6 +248,6 @@ SELECT model, upstream FROM pipeline.lineage ORDER BY model, upstream;
 SELECT column_name, upstream || '.' || upstream_column AS comes_from, transform, direct
   FROM pipeline.column_lineage WHERE model = 'marts.page_totals' AND upstream IS NOT NULL
  ORDER BY column_name, direct DESC, comes_from;
-\echo '   a second run of the hourly models: the incremental one reads only what is new'
+\echo '   a second run of the hourly models: the incremental one reads only its last 5 minutes again (its lookback), not the whole table'
 SELECT model, status, rows FROM pipeline.build('tag:hourly');
 SELECT model, last_status, last_rows FROM pipeline.model_status ORDER BY model;
