@@ -1337,28 +1337,67 @@ $$;
 COMMENT ON FUNCTION pipeline._model_run(text, text, boolean, text) IS
 'models: builds the selected models in the caller''s session, in dependency order, each in a subtransaction; records pipeline.model_runs';
 
+-- run and build report each model; with fail_on_error, a run in which a
+-- model failed ends in an error (the first failure's SQLSTATE, the failed
+-- models named), so a scheduler task that runs models fails and retries.
+-- Everything the transaction did is then undone, the history too: the
+-- error names what failed.
+CREATE FUNCTION pipeline._model_run_report(command text, selector text, full_refresh boolean,
+                                           exclude text, fail_on_error boolean)
+RETURNS TABLE(model text, status text, rows bigint, duration interval, error text)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r pipeline.model_runs;
+    failed text[] := '{}';
+    first_failure pipeline.model_runs;
+BEGIN
+    FOR r IN SELECT * FROM pipeline._model_run(command, selector, full_refresh, exclude) LOOP
+        model := r.model;
+        status := r.status;
+        rows := r.rows;
+        duration := r.ended_at - r.started_at;
+        error := r.error;
+        RETURN NEXT;
+        IF r.status = 'error' THEN
+            failed := failed || r.model;
+            IF first_failure.model IS NULL THEN
+                first_failure := r;
+            END IF;
+        END IF;
+    END LOOP;
+    IF fail_on_error AND cardinality(failed) > 0 THEN
+        RAISE EXCEPTION '% of the selected models failed: %', cardinality(failed), array_to_string(failed, ', ')
+            USING ERRCODE = coalesce(first_failure.sqlstate, 'P0001'),
+                  DETAIL = format('Model %s: %s', first_failure.model, first_failure.error),
+                  HINT = 'Without fail_on_error the run keeps what succeeded and reports each model.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._model_run_report(text, text, boolean, text, boolean) IS
+'models: pipeline.run and pipeline.build, one row per model; with fail_on_error, an error at the end when a model failed';
+
 CREATE FUNCTION pipeline.run(selector text DEFAULT '', full_refresh boolean DEFAULT false,
-                             exclude text DEFAULT NULL)
+                             exclude text DEFAULT NULL, fail_on_error boolean DEFAULT false)
 RETURNS TABLE(model text, status text, rows bigint, duration interval, error text)
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT r.model, r.status, r.rows, r.ended_at - r.started_at, r.error
-      FROM pipeline._model_run('run', selector, full_refresh, exclude) r
+    SELECT * FROM pipeline._model_run_report('run', selector, full_refresh, exclude, fail_on_error)
 $$;
-COMMENT ON FUNCTION pipeline.run(text, boolean, text) IS
-'models: builds the selected models (all when the selector is empty) in dependency order in the caller''s transaction; a failure skips what depends on it';
+COMMENT ON FUNCTION pipeline.run(text, boolean, text, boolean) IS
+'models: builds the selected models (all when the selector is empty) in dependency order in the caller''s transaction; a failure skips what depends on it (with fail_on_error, the run then ends in an error)';
 
 CREATE FUNCTION pipeline.build(selector text DEFAULT '', full_refresh boolean DEFAULT false,
-                               exclude text DEFAULT NULL)
+                               exclude text DEFAULT NULL, fail_on_error boolean DEFAULT false)
 RETURNS TABLE(model text, status text, rows bigint, duration interval, error text)
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT r.model, r.status, r.rows, r.ended_at - r.started_at, r.error
-      FROM pipeline._model_run('build', selector, full_refresh, exclude) r
+    SELECT * FROM pipeline._model_run_report('build', selector, full_refresh, exclude, fail_on_error)
 $$;
-COMMENT ON FUNCTION pipeline.build(text, boolean, text) IS
+COMMENT ON FUNCTION pipeline.build(text, boolean, text, boolean) IS
 'models: pipeline.run plus each model''s checks (when checks exist) right after the model is built';
 
 ------------------------------------------------------------------------

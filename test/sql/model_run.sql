@@ -164,6 +164,22 @@ SELECT model, materialized, enabled, last_status, last_sqlstate,
        last_success_at IS NOT NULL AS succeeded_once, last_duration >= '0' AS timed
   FROM pipeline.model_status ORDER BY model;
 
+-- fail_on_error (a scheduler task that runs models): the run ends in an
+-- error with the first failure's SQLSTATE (22012, division by zero here),
+-- the failed models named; everything it did is undone, history too
+SELECT count(*) AS invocations_before FROM pipeline.model_invocations \gset
+SELECT model, status FROM pipeline.run('dim_customers', fail_on_error => true);
+DO $$
+BEGIN
+    PERFORM * FROM pipeline.run('dim_customers', fail_on_error => true);
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'SQLSTATE %', SQLSTATE;
+END
+$$;
+SELECT count(*) = :invocations_before AS history_undone FROM pipeline.model_invocations;
+-- nothing failed: no error, the same rows as without it
+SELECT model, status FROM pipeline.run('stg_orders', fail_on_error => true);
+
 -- a failed model's subtransaction is rolled back, the rest of the caller's
 -- transaction is kept
 BEGIN;
