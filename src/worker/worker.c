@@ -516,12 +516,21 @@ detach_slot(int code, Datum arg)
  *		statistics of what it wrote (else autovacuum and autoanalyze never
  *		see a table that only workers write).  pgstat_report_stat limits
  *		itself to one flush a second.
+ *
+ *		In a database, each transaction first takes a share lock on the
+ *		extension (pp_lock_extension): DROP EXTENSION locks the extension
+ *		before any of its tables, so it waits for the workers' transactions
+ *		in flight and new ones wait for it, instead of a worker holding a
+ *		table the drop needs while waiting for a catalog the drop holds (a
+ *		deadlock, seen in t/046 under load).
  */
 void
 pp_worker_xact_start(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	if (OidIsValid(MyDatabaseId))
+		(void) pp_lock_extension();
 }
 
 void
