@@ -20,7 +20,7 @@
 # the SQL").
 
 EXTENSION    = pg_pipeline
-EXTVERSION   = 0.7.0
+EXTVERSION   = 0.8.0
 MODULE_big   = pg_pipeline
 
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))
@@ -30,7 +30,8 @@ OBJS         = $(SRCS:.c=.o)
 SQL_SOURCES  = control/sql/core.sql control/sql/kafka.sql \
                control/sql/window.sql control/sql/scheduler.sql \
                control/sql/model.sql control/sql/model_build.sql \
-               control/sql/model_run.sql control/sql/model_seed.sql
+               control/sql/model_run.sql control/sql/model_seed.sql \
+               control/sql/quality.sql control/sql/contract.sql
 DATA_built   = control/pg_pipeline--$(EXTVERSION).sql
 DATA         = control/pg_pipeline--0.1.0.sql $(wildcard control/pg_pipeline--*--*.sql)
 EXTRA_CLEAN  = pg_pipeline.control
