@@ -271,20 +271,12 @@ load_model(int32 id)
 	d = SPI_getbinval(tup, desc, 8, &isnull);
 	if (!isnull)
 	{
-		Datum	   *elems;
-		bool	   *nulls;
-
-		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &nulls, &m->nkeys);
-		m->keys = palloc(sizeof(char *) * (m->nkeys + 1));
+		m->keys = pp_text_array_cstrings(d, &m->nkeys, false);
 		for (int i = 0; i < m->nkeys; i++)
-		{
-			if (nulls[i])
+			if (m->keys[i] == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("the unique key of model \"%s\" has a NULL column name", m->name)));
-			m->keys[i] = TextDatumGetCString(elems[i]);
-		}
 	}
 	m->incremental_by = text_col(tup, desc, 9);
 	m->on_schema_change = text_col(tup, desc, 10);
