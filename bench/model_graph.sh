@@ -93,10 +93,17 @@ if [ "$HAVE_CREATE" = t ]; then
 	# views: each reads its two upstream models, which exist (created and built first)
 	sql "SELECT pipeline.create_model('bm.m1', 'SELECT 1 AS x', tags => '{t1}');
 	     SELECT * FROM pipeline.run('bm.m1');" >/dev/null
-	for i in $(seq 2 "$N"); do
-		echo "SELECT pipeline.create_model('bm.m$i', 'SELECT x FROM bm.m$((i - 1)) UNION ALL SELECT x FROM bm.m$((i / 2))', tags => '{t$((i % 10))}');"
-		echo "SELECT count(*) FROM pipeline.run('bm.m$i');"
-	done | timeout "$STEP_TIMEOUT" "${PSQL[@]}" >/dev/null
+	# psql times each statement: the create_model calls and the runs apart
+	{
+		echo '\timing on'
+		for i in $(seq 2 "$N"); do
+			echo "SELECT pipeline.create_model('bm.m$i', 'SELECT x FROM bm.m$((i - 1)) UNION ALL SELECT x FROM bm.m$((i / 2))', tags => '{t$((i % 10))}');"
+			echo "SELECT count(*) FROM pipeline.run('bm.m$i');"
+		done
+	} | timeout "$STEP_TIMEOUT" "${PSQL[@]}" |
+		awk '/^Time: / { t[k++ % 2] += $2 } END { printf "%.3f %.3f\n", t[0] / 1000, t[1] / 1000 }' \
+			>"$WORK/create_run_s"
+	read -r CREATE_ONLY_S RUN_ONLY_S <"$WORK/create_run_s"
 else
 	sql "INSERT INTO pipeline.models (name, schema_name, relation_name, sql, tags, search_path)
 	     SELECT 'bm.m' || i, 'bm', 'm' || i, 'SELECT 1 AS x', ARRAY['t' || i % 10], '\"bm\"'
@@ -109,7 +116,8 @@ else
 fi
 CREATE_S=$(fsub "$(now)" "$t0")
 EDGES=$(sql "SELECT count(*) FROM pipeline.model_edges WHERE upstream_model_id IS NOT NULL")
-log "created $N models, $EDGES edges between models, in $CREATE_S s"
+log "created $N models, $EDGES edges between models, in $CREATE_S s" \
+	"(create_model ${CREATE_ONLY_S:-?} s, building them one by one ${RUN_ONLY_S:-?} s)"
 
 declare -A PLAN PLAN_N SELECTOR=([tip]="+bm.m$N" [all]="" [tag]="tag:t7")
 for key in tip all tag; do
@@ -159,7 +167,7 @@ log "in the session ${WIDE_S[session]} s, 1 worker ${WIDE_S[w1]} s, 2 workers ${
 	echo "# host: $(nproc) CPUs, load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "# pg_pipeline: tree at $(git -C "$PP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown);" \
 		"stand-ins: ${stand_ins[*]:-none}; create_model: $HAVE_CREATE"
-	echo "RESULT models=$N edges=$EDGES create_s=$CREATE_S (create_model: $HAVE_CREATE)"
+	echo "RESULT models=$N edges=$EDGES create_s=$CREATE_S create_model_s=${CREATE_ONLY_S:-} run_s=${RUN_ONLY_S:-} (create_model: $HAVE_CREATE)"
 	echo "RESULT plan selector=+tip models=${PLAN_N[tip]} s=${PLAN[tip]} goal_s=1"
 	echo "RESULT plan selector=all models=${PLAN_N[all]} s=${PLAN[all]}"
 	echo "RESULT plan selector=tag:t7 models=${PLAN_N[tag]} s=${PLAN[tag]}"

@@ -40,6 +40,9 @@
 
 #include "catalog/namespace.h"
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "storage/lock.h"
 #include "utils/guc.h"
@@ -183,6 +186,30 @@ pp_catalog_has_column(const char *table, const char *column)
 	Oid			rel = OidIsValid(nsp) ? get_relname_relid(table, nsp) : InvalidOid;
 
 	return OidIsValid(rel) && get_attnum(rel, column) != InvalidAttrNumber;
+}
+
+/*
+ * pp_text_array_cstrings
+ *		The elements of a text[] as C strings, *n of them: a NULL element
+ *		as a NULL pointer, or left out with skip_nulls.  The array ends
+ *		with an extra NULL pointer.
+ */
+char	  **
+pp_text_array_cstrings(Datum array, int *n, bool skip_nulls)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	char	  **out;
+
+	deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	out = palloc0(sizeof(char *) * (nelems + 1));
+	*n = 0;
+	for (int i = 0; i < nelems; i++)
+		if (!nulls[i] || !skip_nulls)
+			out[(*n)++] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	return out;
 }
 
 /*

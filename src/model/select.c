@@ -47,6 +47,7 @@
 #include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
+#include "common/pipeline.h"
 #include "model/model.h"
 
 #define UNLIMITED	(-1)
@@ -141,18 +142,7 @@ load_graph(MemoryContext into)
 		node->enabled = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
 		tags = SPI_getbinval(tuple, desc, 7, &isnull);
 		if (!isnull)
-		{
-			Datum	   *elems;
-			bool	   *nulls;
-			int			nelems;
-
-			deconstruct_array(DatumGetArrayTypeP(tags), TEXTOID, -1, false, TYPALIGN_INT,
-							  &elems, &nulls, &nelems);
-			node->tags = palloc(sizeof(char *) * Max(nelems, 1));
-			for (int j = 0; j < nelems; j++)
-				if (!nulls[j])
-					node->tags[node->ntags++] = TextDatumGetCString(elems[j]);
-		}
+			node->tags = pp_text_array_cstrings(tags, &node->ntags, true);
 	}
 	MemoryContextSwitchTo(old);
 

@@ -100,17 +100,15 @@ text_array_list(HeapTuple tup, TupleDesc desc, int col)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
-	Datum	   *elems;
-	bool	   *nulls;
+	char	  **names;
 	int			n;
 	List	   *result = NIL;
 
 	if (isnull)
 		return NIL;
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	names = pp_text_array_cstrings(d, &n, true);
 	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			result = lappend(result, TextDatumGetCString(elems[i]));
+		result = lappend(result, names[i]);
 	return result;
 }
 

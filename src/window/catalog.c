@@ -31,15 +31,11 @@
 static char **
 text_array(Datum d, int *n)
 {
-	ArrayType  *a = DatumGetArrayTypeP(d);
-	Datum	   *elems;
-	bool	   *nulls;
-	char	  **out;
+	char	  **out = pp_text_array_cstrings(d, n, false);
 
-	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
-	out = palloc0(sizeof(char *) * (*n + 1));
 	for (int i = 0; i < *n; i++)
-		out[i] = nulls[i] ? pstrdup("") : TextDatumGetCString(elems[i]);
+		if (out[i] == NULL)
+			out[i] = pstrdup("");
 	return out;
 }
 

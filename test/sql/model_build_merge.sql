@@ -1,7 +1,8 @@
--- merge through the table's unique index on the key (one INSERT ... ON
--- CONFLICT, no staging): the same rows and the same errors as the staged
--- MERGE -- duplicate keys named, NULL key parts matched null-safely, a
--- trigger on the table keeping the staged path.
+-- merge through the table's unique index on the key (a plain INSERT when
+-- every key is new, else one INSERT ... ON CONFLICT, no staging): the same
+-- rows and the same errors as the staged MERGE -- duplicate keys named,
+-- NULL key parts matched null-safely, a trigger on the table keeping the
+-- staged path.
 CREATE EXTENSION pg_pipeline;
 SET client_min_messages = warning;
 CREATE ROLE mbm_owner LOGIN;
@@ -19,7 +20,14 @@ CREATE FUNCTION mbm.build() RETURNS bigint LANGUAGE sql AS $$
     SELECT pipeline._model_build(model_id) FROM pipeline.models WHERE name = 'mbm.dim' $$;
 SELECT mbm.build() AS rows;
 CREATE UNIQUE INDEX dim_key ON mbm.dim (k, r);
--- an update, an insert: through the index
+-- only new keys: the plain INSERT
+INSERT INTO mbm.src VALUES (8, 'd', 'eight', 2), (9, 'd', 'nine', 2);
+SELECT mbm.build() AS rows;
+SELECT * FROM mbm.dim ORDER BY k;
+DELETE FROM mbm.src WHERE k IN (8, 9);
+DELETE FROM mbm.dim WHERE k IN (8, 9);
+-- an update, an insert: the plain INSERT meets the existing key, undone;
+-- ON CONFLICT then
 INSERT INTO mbm.src VALUES (2, 'a', 'two!', 2), (4, 'b', 'four', 2);
 SELECT mbm.build() AS rows;
 SELECT * FROM mbm.dim ORDER BY k;
