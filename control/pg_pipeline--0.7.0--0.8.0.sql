@@ -613,3 +613,107 @@ COMMENT ON AGGREGATE pipeline._duplicates("any", "any", text[], text[], integer)
 -- ==== contracts (helper C) ====
 
 -- ==== gating and ingestion (lead) ====
+
+-- Gating (write, audit, publish; src/quality/gate.c): pipeline.build and
+-- start_build check each model's expectations inside the transaction that
+-- built it, before it commits.
+CREATE FUNCTION pipeline._model_checks(model_id integer, invocation_id bigint)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'pipeline_model_checks'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._model_checks(integer, bigint) IS
+'models: evaluates the expectations of a model just built, in its transaction, keeping the results in the session; an error (23514) when an error-severity one fails, which undoes the build';
+
+CREATE FUNCTION pipeline._model_checks_record(model_id integer, invocation_id bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_model_checks_record'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._model_checks_record(integer, bigint) IS
+'models: records the results pipeline._model_checks kept for that model and invocation (after the build committed or was undone); the check_id, or NULL';
+
+-- pipeline.build checks each model before it is published
+CREATE OR REPLACE FUNCTION pipeline._model_run(command text, selector text, full_refresh boolean, exclude text)
+RETURNS SETOF pipeline.model_runs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    invocation bigint;
+    p record;
+    r pipeline.model_runs;
+    failed integer[] := '{}';       -- failed or skipped, with their names
+    failed_names text[] := '{}';
+    culprit integer;
+    n bigint;
+    ord integer := 0;
+    outcome text := 'success';
+BEGIN
+    INSERT INTO pipeline.model_invocations (command, selector, exclude, full_refresh, in_session)
+    VALUES (command, coalesce(selector, ''), exclude, full_refresh, true)
+    RETURNING invocation_id INTO invocation;
+
+    FOR p IN SELECT * FROM pipeline._model_plan(selector, exclude) x
+              WHERE x.materialized <> 'ephemeral' LOOP
+        r := NULL;
+        r.invocation_id := invocation;
+        r.model_id := p.model_id;
+        r.model := p.model;
+        ord := ord + 1;
+        r.position := ord;
+        r.upstream := p.upstream;
+        r.started_at := clock_timestamp();
+        culprit := (SELECT u FROM unnest(p.upstream) u WHERE u = ANY (failed) LIMIT 1);
+        IF culprit IS NOT NULL THEN
+            r.status := 'skipped';
+            r.error := format('upstream model "%s" did not build',
+                              failed_names[array_position(failed, culprit)]);
+        ELSE
+            BEGIN
+                n := pipeline._model_build(p.model_id, full_refresh);
+                -- pipeline.build: the model's checks, in the same
+                -- subtransaction, before it is published: a blocking
+                -- failure undoes the build (src/quality/gate.c)
+                IF command = 'build' THEN
+                    PERFORM pipeline._model_checks(p.model_id, invocation);
+                END IF;
+                r.status := 'success';
+                r.rows := n;
+            EXCEPTION WHEN OTHERS THEN
+                r.status := 'error';
+                GET STACKED DIAGNOSTICS
+                    r.sqlstate = RETURNED_SQLSTATE, r.error = MESSAGE_TEXT,
+                    r.error_detail = PG_EXCEPTION_DETAIL, r.error_hint = PG_EXCEPTION_HINT,
+                    r.error_context = PG_EXCEPTION_CONTEXT;
+                r.error_detail := nullif(r.error_detail, '');
+                r.error_hint := nullif(r.error_hint, '');
+                r.error_context := nullif(r.error_context, '');
+            END;
+            -- the checks' results, kept even when the build was undone
+            IF command = 'build' THEN
+                PERFORM pipeline._model_checks_record(p.model_id, invocation);
+            END IF;
+        END IF;
+        IF r.status <> 'success' THEN
+            failed := failed || p.model_id;
+            failed_names := failed_names || p.model;
+            outcome := 'error';
+        END IF;
+        r.ended_at := clock_timestamp();
+        INSERT INTO pipeline.model_runs (invocation_id, model_id, model, status, rows, started_at,
+                                         ended_at, error, sqlstate, error_detail, error_hint,
+                                         error_context, position, upstream)
+        VALUES (r.invocation_id, r.model_id, r.model, r.status, r.rows, r.started_at,
+                r.ended_at, r.error, r.sqlstate, r.error_detail, r.error_hint,
+                r.error_context, r.position, r.upstream)
+        RETURNING * INTO r;
+        RETURN NEXT r;
+    END LOOP;
+
+    UPDATE pipeline.model_invocations SET status = outcome, ended_at = clock_timestamp()
+     WHERE invocation_id = invocation;
+END
+$$;
+COMMENT ON FUNCTION pipeline.build(text, boolean, text, boolean) IS
+'models: pipeline.run plus each model''s expectations checked on its new version before it is published: an error-severity failure keeps the previous version and skips the models downstream';
+COMMENT ON FUNCTION pipeline.start_build(text, boolean, text, integer) IS
+'models: pipeline.start_run plus each model''s expectations checked before it is published (as pipeline.build)';

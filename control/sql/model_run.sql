@@ -226,8 +226,12 @@ BEGIN
         ELSE
             BEGIN
                 n := pipeline._model_build(p.model_id, full_refresh);
-                -- pipeline.build: the model's checks run here, in the same
-                -- subtransaction, once checks exist (issue 13)
+                -- pipeline.build: the model's checks, in the same
+                -- subtransaction, before it is published: a blocking
+                -- failure undoes the build (src/quality/gate.c)
+                IF command = 'build' THEN
+                    PERFORM pipeline._model_checks(p.model_id, invocation);
+                END IF;
                 r.status := 'success';
                 r.rows := n;
             EXCEPTION WHEN OTHERS THEN
@@ -240,6 +244,10 @@ BEGIN
                 r.error_hint := nullif(r.error_hint, '');
                 r.error_context := nullif(r.error_context, '');
             END;
+            -- the checks' results, kept even when the build was undone
+            IF command = 'build' THEN
+                PERFORM pipeline._model_checks_record(p.model_id, invocation);
+            END IF;
         END IF;
         IF r.status <> 'success' THEN
             failed := failed || p.model_id;
@@ -325,7 +333,7 @@ AS $$
     SELECT * FROM pipeline._model_run_report('build', selector, full_refresh, exclude, fail_on_error)
 $$;
 COMMENT ON FUNCTION pipeline.build(text, boolean, text, boolean) IS
-'models: pipeline.run plus each model''s checks (when checks exist) right after the model is built';
+'models: pipeline.run plus each model''s expectations checked on its new version before it is published: an error-severity failure keeps the previous version and skips the models downstream';
 
 ------------------------------------------------------------------------
 -- Runs in model runner workers, each model committed on its own.
@@ -381,7 +389,7 @@ LANGUAGE sql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT pipeline._model_start('build', selector, full_refresh, exclude, workers) $$;
 COMMENT ON FUNCTION pipeline.start_build(text, boolean, text, integer) IS
-'models: pipeline.start_run plus each model''s checks (when checks exist)';
+'models: pipeline.start_run plus each model''s expectations checked before it is published (as pipeline.build)';
 
 -- Stop an invocation of the workers: its workers skip what is pending
 -- (pipeline._model_run_claim); what is being built finishes.

@@ -608,3 +608,22 @@ CREATE AGGREGATE pipeline._duplicates(key "any", value "any", key_names text[], 
     SFUNC = pipeline._duplicates_step, STYPE = internal, FINALFUNC = pipeline._failing_rows_final);
 COMMENT ON AGGREGATE pipeline._duplicates("any", "any", text[], text[], integer) IS
 'check(): hashes the values it is given; counts the rows whose value another row has, keeps the first lim';
+
+-- ==== gating and ingestion (lead) ====
+
+-- Gating (write, audit, publish; src/quality/gate.c): pipeline.build and
+-- start_build check each model's expectations inside the transaction that
+-- built it, before it commits.
+CREATE FUNCTION pipeline._model_checks(model_id integer, invocation_id bigint)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'pipeline_model_checks'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._model_checks(integer, bigint) IS
+'models: evaluates the expectations of a model just built, in its transaction, keeping the results in the session; an error (23514) when an error-severity one fails, which undoes the build';
+
+CREATE FUNCTION pipeline._model_checks_record(model_id integer, invocation_id bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pipeline_model_checks_record'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._model_checks_record(integer, bigint) IS
+'models: records the results pipeline._model_checks kept for that model and invocation (after the build committed or was undone); the check_id, or NULL';

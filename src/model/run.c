@@ -25,7 +25,9 @@
  *	   it is marked "running" with the runner's pid and committed, so the
  *	   siblings skip it and pipeline.model_runs shows it;
  *	2. build it in one transaction: pipeline._model_build(model_id,
- *	   full_refresh) (which runs the model's SQL as the model's owner), then
+ *	   full_refresh) (which runs the model's SQL as the model's owner),
+ *	   for start_build its expectations checked before it is published
+ *	   (src/quality/gate.c: an error-severity failure undoes it), then
  *	   the outcome recorded as the extension (pipeline._model_run_finish),
  *	   committed together: the model's new rows and its "success" are one
  *	   commit;
@@ -82,6 +84,8 @@ typedef struct ModelClaim
 	int32		model_id;
 	char	   *model;
 	bool		full_refresh;
+	bool		checks;			/* start_build: gate it (src/quality/gate.c) */
+	int64		invocation_id;
 } ModelClaim;
 
 typedef enum ClaimResult
@@ -173,6 +177,8 @@ claim_next(int64 invocation_id, ModelClaim *claim, MemoryContext into)
 		claim->model_id = DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
 		claim->model = MemoryContextStrdup(into, SPI_getvalue(tuple, desc, 3));
 		claim->full_refresh = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
+		claim->checks = strcmp(SPI_getvalue(tuple, desc, 5), "build") == 0;
+		claim->invocation_id = invocation_id;
 		result = CLAIMED;
 	}
 	else
@@ -217,6 +223,17 @@ finish_run(int64 model_run_id, int64 rows, ErrorData *error)
 		elog(ERROR, "could not record model run " INT64_FORMAT, model_run_id);
 }
 
+/* start_build's gate (src/quality/gate.c): sql takes the model and invocation */
+static void
+check_model(ModelClaim *claim, const char *sql)
+{
+	Oid			argtypes[2] = {INT4OID, INT8OID};
+	Datum		args[2] = {Int32GetDatum(claim->model_id), Int64GetDatum(claim->invocation_id)};
+
+	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not run \"%s\" for model %s", sql, claim->model);
+}
+
 static void
 model_error_context(void *arg)
 {
@@ -259,9 +276,15 @@ build_claimed(ModelClaim *claim, MemoryContext context)
 		rows = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		/*
-		 * start_build: the model's checks run here, in the same transaction,
-		 * once checks exist (issue 13).
+		 * start_build: the model's expectations, in the same transaction,
+		 * before it commits (an error-severity failure raises), their
+		 * results recorded in it
 		 */
+		if (claim->checks)
+		{
+			check_model(claim, "SELECT pipeline._model_checks($1, $2)");
+			check_model(claim, "SELECT pipeline._model_checks_record($1, $2)");
+		}
 
 		error_context_stack = callback.previous;
 		pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
@@ -280,6 +303,9 @@ build_claimed(ModelClaim *claim, MemoryContext context)
 		edata = pp_worker_catch(context);
 		pp_worker_bookkeeping_begin(&as);
 		finish_run(claim->model_run_id, 0, edata);
+		/* the results of checks that failed the build (gate.c keeps them) */
+		if (claim->checks)
+			check_model(claim, "SELECT pipeline._model_checks_record($1, $2)");
 		pp_worker_bookkeeping_end(&as);
 		FreeErrorData(edata);
 	}

@@ -462,8 +462,8 @@ pp_check_blocks(List *results)
  * the SQLSTATE of the first that could not be evaluated.  The transaction
  * is then undone, the results recorded too: the error says what failed.
  */
-static void
-raise_blocking(Oid relid, List *results)
+void
+pp_check_raise_blocking(List *results, const char *hint)
 {
 	StringInfoData names;
 	PPCheckResult *first = NULL;
@@ -490,7 +490,7 @@ raise_blocking(Oid relid, List *results)
 			 errmsg("%d expectation%s of %s failed: %s", n, n > 1 ? "s" : "", first->relation, names.data),
 			 first->error ? errdetail("Expectation \"%s\": %s", first->expectation, first->error) :
 			 errdetail("Expectation \"%s\": " INT64_FORMAT " failing rows.", first->expectation, first->failing),
-			 errhint("Without fail_on_error the results are kept in pipeline.check_results.")));
+			 errhint("%s", hint)));
 }
 
 #define CHECK_COLS 11
@@ -549,6 +549,6 @@ pipeline_check(PG_FUNCTION_ARGS)
 		put_result((ReturnSetInfo *) fcinfo->resultinfo, (PPCheckResult *) lfirst(lc),
 				   ids[foreach_current_index(lc)]);
 	if (PG_GETARG_BOOL(1) && pp_check_blocks(results))
-		raise_blocking(relid, results);
+		pp_check_raise_blocking(results, "Without fail_on_error the results are kept in pipeline.check_results.");
 	return (Datum) 0;
 }

@@ -120,6 +120,13 @@ extern int64 pp_check_record(List *results, int64 model_invocation_id, int64 *re
 /* whether any error-severity expectation failed, or a check errored */
 extern bool pp_check_blocks(List *results);
 
+/*
+ * The error for blocking results, naming the expectations: SQLSTATE 23514
+ * (check_violation) when one failed its data, else the SQLSTATE of the
+ * first that could not be evaluated.
+ */
+extern void pp_check_raise_blocking(List *results, const char *hint) pg_attribute_noreturn();
+
 /* the expectations of relid the current role sees (ordered by name) */
 extern List *pp_expectations_load(Oid relid);
 
