@@ -717,3 +717,202 @@ COMMENT ON FUNCTION pipeline.build(text, boolean, text, boolean) IS
 'models: pipeline.run plus each model''s expectations checked on its new version before it is published: an error-severity failure keeps the previous version and skips the models downstream';
 COMMENT ON FUNCTION pipeline.start_build(text, boolean, text, integer) IS
 'models: pipeline.start_run plus each model''s expectations checked before it is published (as pipeline.build)';
+
+-- ---- expectations at ingestion ----
+-- Expectations at ingestion (src/kafka/expect.c): a source's row-level
+-- expectations are rows of pipeline.expectations on its target with origin
+-- 'source:<name>', checked on each message as COPY's WHERE clause.
+CREATE FUNCTION pipeline._ingest_expectation(expectation integer, fails boolean)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pipeline_ingest_expectation'
+-- STABLE, not VOLATILE: it changes no data (it notes the failing line in
+-- the loader's memory), and a volatile WHERE clause would make COPY insert
+-- row by row instead of in batches
+LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._ingest_expectation(integer, boolean) IS
+'sources: COPY''s WHERE clause at ingestion; true when the row passes, else notes it for the dead letters (outside a load: whether it passes)';
+
+-- Sets the expectations of a source from its expect => argument: a JSON
+-- array of {"column", "kind", "options", "name", "row_filter"}; the ones of
+-- that source not named any more go.  Each is created by pipeline.expect
+-- (its checks, its guard: the caller must own the target), with origin
+-- 'source:<name>'.
+CREATE FUNCTION pipeline._source_expectations(source text, target regclass, expect jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e jsonb;
+    pos integer := 0;
+    id integer;
+    e_name text;
+    kept text[] := '{}';
+    other text;
+BEGIN
+    IF jsonb_typeof(expect) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'expect of source "%" must be a JSON array of expectations', source
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''[{"column": "amount", "kind": "between", "options": {"min": 0}}]''; ''[]'' for none.';
+    END IF;
+    FOR e IN SELECT x FROM jsonb_array_elements(expect) x LOOP
+        pos := pos + 1;
+        IF jsonb_typeof(e) <> 'object' OR NOT e ? 'kind'
+           OR EXISTS (SELECT 1 FROM jsonb_object_keys(e) k
+                       WHERE k NOT IN ('column', 'kind', 'options', 'name', 'row_filter')) THEN
+            RAISE EXCEPTION 'expectation % of source "%" is not an object of column, kind, options, name, row_filter',
+                            pos, source
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It is %s.', e),
+                      HINT = 'kind is required; options as pipeline.expect takes them.';
+        END IF;
+        IF e->>'kind' NOT IN ('not_null', 'accepted_values', 'between', 'regex', 'length') THEN
+            RAISE EXCEPTION 'expectation % of source "%": kind "%" cannot be checked on one message',
+                            pos, source, e->>'kind'
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'At ingestion: not_null, accepted_values, between, regex, length. Put the others on the table with pipeline.expect.';
+        END IF;
+        -- a name (given, or expect()'s default) taken by one that is not this source's
+        e_name := coalesce(e->>'name', concat_ws('_', VARIADIC (e->>'kind')
+                                                     || pipeline._expectation_columns(e->>'column')));
+        SELECT coalesce(x.origin, 'made by hand') INTO other FROM pipeline.expectations x
+         WHERE x.relation = target AND x.name = e_name
+           AND x.origin IS DISTINCT FROM 'source:' || source;
+        IF FOUND THEN
+            RAISE EXCEPTION 'expectation "%" on % exists already (%)', e_name, target, other
+                USING ERRCODE = 'duplicate_object', HINT = 'Give this one another name.';
+        END IF;
+        id := pipeline.expect(target, e->>'column', e->>'kind', coalesce(e->'options', '{}'),
+                              row_filter => e->>'row_filter', name => e_name,
+                              replace => true, origin => 'source:' || source);
+        kept := kept || e_name;
+    END LOOP;
+    DELETE FROM pipeline.expectations x
+     WHERE x.origin = 'source:' || source AND x.name <> ALL (kept);
+END
+$$;
+COMMENT ON FUNCTION pipeline._source_expectations(text, regclass, jsonb) IS
+'sources: sets a source''s expectations at ingestion from create_source / alter_source(expect => ...)';
+
+-- create_source and alter_source take expect => (a new last parameter)
+DROP FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text, boolean);
+CREATE FUNCTION pipeline.create_source(
+    name          text,
+    server        name,
+    topic         text,
+    target        regclass,
+    format        text    DEFAULT 'json',
+    on_error      text    DEFAULT 'dead_letter',
+    properties    jsonb   DEFAULT '{}',
+    target_column name    DEFAULT NULL,
+    consumers     integer DEFAULT 1,
+    batch_rows    integer DEFAULT 50000,
+    batch_bytes   integer DEFAULT 16777216,
+    batch_ms      integer DEFAULT 100,
+    start_from    text    DEFAULT 'earliest',
+    archive       boolean DEFAULT false,
+    expect        jsonb   DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+BEGIN
+    IF create_source.name IS NULL OR create_source.server IS NULL
+       OR create_source.topic IS NULL OR create_source.target IS NULL THEN
+        RAISE EXCEPTION 'name, server, topic and target of a source must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM pipeline._kafka_object_check_new('source', create_source.name);
+    PERFORM pipeline._check_source_numbers(create_source.on_error, create_source.consumers,
+        create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms);
+    col := pipeline._check_source(create_source.server, create_source.topic, create_source.target,
+                                  create_source.format, create_source.target_column,
+                                  create_source.properties, create_source.start_from);
+    INSERT INTO pipeline.sources (name, server, topic, target, format, target_column, on_error,
+                                  properties, consumers, batch_rows, batch_bytes, batch_ms, start_from,
+                                  archive)
+    VALUES (create_source.name, create_source.server, create_source.topic,
+            create_source.target::text, create_source.format, col, create_source.on_error,
+            coalesce(create_source.properties, '{}'), create_source.consumers,
+            create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms,
+            create_source.start_from, coalesce(create_source.archive, false));
+    IF create_source.expect IS NOT NULL THEN
+        PERFORM pipeline._source_expectations(create_source.name, create_source.target,
+                                              create_source.expect);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text, boolean, jsonb) IS
+'creates a Kafka source: a consumer worker keeps the target table filled from the topic, exactly once; expect: row-level expectations checked on each message (failing ones go to the dead letters)';
+
+DROP FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text, boolean);
+CREATE FUNCTION pipeline.alter_source(
+    name          text,
+    format        text    DEFAULT NULL,
+    on_error      text    DEFAULT NULL,
+    properties    jsonb   DEFAULT NULL,
+    target_column name    DEFAULT NULL,
+    consumers     integer DEFAULT NULL,
+    batch_rows    integer DEFAULT NULL,
+    batch_bytes   integer DEFAULT NULL,
+    batch_ms      integer DEFAULT NULL,
+    start_from    text    DEFAULT NULL,
+    topic         text    DEFAULT NULL,
+    archive       boolean DEFAULT NULL,
+    expect        jsonb   DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+    col name;
+BEGIN
+    s := pipeline._source_for_update(alter_source.name);
+    s.format := coalesce(alter_source.format, s.format);
+    s.on_error := coalesce(alter_source.on_error, s.on_error);
+    s.properties := coalesce(alter_source.properties, s.properties);
+    s.consumers := coalesce(alter_source.consumers, s.consumers);
+    s.batch_rows := coalesce(alter_source.batch_rows, s.batch_rows);
+    s.batch_bytes := coalesce(alter_source.batch_bytes, s.batch_bytes);
+    s.batch_ms := coalesce(alter_source.batch_ms, s.batch_ms);
+    s.start_from := coalesce(alter_source.start_from, s.start_from);
+    s.topic := coalesce(alter_source.topic, s.topic);
+    s.archive := coalesce(alter_source.archive, s.archive);
+    PERFORM pipeline._check_source_numbers(s.on_error, s.consumers, s.batch_rows,
+                                           s.batch_bytes, s.batch_ms);
+    col := pipeline._check_source(s.server, s.topic, s.target::regclass, s.format,
+                                  coalesce(alter_source.target_column,
+                                           CASE WHEN alter_source.format IS NULL THEN s.target_column END),
+                                  s.properties, s.start_from);
+    IF alter_source.topic IS NOT NULL AND alter_source.topic <> (SELECT t.topic FROM pipeline.sources t WHERE t.name = s.name) THEN
+        -- offsets belong to the old topic
+        DELETE FROM pipeline.source_offsets o WHERE o.source = s.name;
+    END IF;
+    UPDATE pipeline.sources AS u
+       SET format = s.format, on_error = s.on_error, properties = s.properties,
+           target_column = col, consumers = s.consumers, batch_rows = s.batch_rows,
+           batch_bytes = s.batch_bytes, batch_ms = s.batch_ms, start_from = s.start_from,
+           topic = s.topic, archive = s.archive, config_version = u.config_version + 1
+     WHERE u.name = s.name;
+    IF alter_source.expect IS NOT NULL THEN
+        PERFORM pipeline._source_expectations(s.name, s.target::regclass, alter_source.expect);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text, boolean, jsonb) IS
+'changes a source''s options (NULL keeps one); its consumers restart with them; expect replaces its expectations at ingestion (''[]'': none)';
+
+CREATE OR REPLACE FUNCTION pipeline.drop_source(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_drop('source', drop_source.name, drop_source.if_exists);
+    DELETE FROM pipeline.expectations e WHERE e.origin = 'source:' || drop_source.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.drop_source(text, boolean) IS
+'drops a source, its stored offsets and its expectations at ingestion; its dead letters are kept';

@@ -385,7 +385,8 @@ CREATE FUNCTION pipeline.create_source(
     batch_bytes   integer DEFAULT 16777216,
     batch_ms      integer DEFAULT 100,
     start_from    text    DEFAULT 'earliest',
-    archive       boolean DEFAULT false)
+    archive       boolean DEFAULT false,
+    expect        jsonb   DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -412,10 +413,14 @@ BEGIN
             coalesce(create_source.properties, '{}'), create_source.consumers,
             create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms,
             create_source.start_from, coalesce(create_source.archive, false));
+    IF create_source.expect IS NOT NULL THEN
+        PERFORM pipeline._source_expectations(create_source.name, create_source.target,
+                                              create_source.expect);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text, boolean) IS
-'creates a Kafka source: a consumer worker keeps the target table filled from the topic, exactly once';
+COMMENT ON FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text, boolean, jsonb) IS
+'creates a Kafka source: a consumer worker keeps the target table filled from the topic, exactly once; expect: row-level expectations checked on each message (failing ones go to the dead letters)';
 
 CREATE FUNCTION pipeline._source_for_update(source_name text)
 RETURNS pipeline.sources
@@ -445,7 +450,8 @@ CREATE FUNCTION pipeline.alter_source(
     batch_ms      integer DEFAULT NULL,
     start_from    text    DEFAULT NULL,
     topic         text    DEFAULT NULL,
-    archive       boolean DEFAULT NULL)
+    archive       boolean DEFAULT NULL,
+    expect        jsonb   DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -481,10 +487,13 @@ BEGIN
            batch_bytes = s.batch_bytes, batch_ms = s.batch_ms, start_from = s.start_from,
            topic = s.topic, archive = s.archive, config_version = u.config_version + 1
      WHERE u.name = s.name;
+    IF alter_source.expect IS NOT NULL THEN
+        PERFORM pipeline._source_expectations(s.name, s.target::regclass, alter_source.expect);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text, boolean) IS
-'changes a source''s options (NULL keeps one); its consumers restart with them';
+COMMENT ON FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text, boolean, jsonb) IS
+'changes a source''s options (NULL keeps one); its consumers restart with them; expect replaces its expectations at ingestion (''[]'': none)';
 
 CREATE FUNCTION pipeline.drop_source(name text, if_exists boolean DEFAULT false)
 RETURNS void
@@ -493,10 +502,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM pipeline._kafka_object_drop('source', drop_source.name, drop_source.if_exists);
+    DELETE FROM pipeline.expectations e WHERE e.origin = 'source:' || drop_source.name;
 END
 $$;
 COMMENT ON FUNCTION pipeline.drop_source(text, boolean) IS
-'drops a source and its stored offsets; its dead letters are kept';
+'drops a source, its stored offsets and its expectations at ingestion; its dead letters are kept';
 
 CREATE FUNCTION pipeline.pause_source(name text)
 RETURNS void

@@ -627,3 +627,77 @@ AS 'MODULE_PATHNAME', 'pipeline_model_checks_record'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION pipeline._model_checks_record(integer, bigint) IS
 'models: records the results pipeline._model_checks kept for that model and invocation (after the build committed or was undone); the check_id, or NULL';
+
+-- Expectations at ingestion (src/kafka/expect.c): a source's row-level
+-- expectations are rows of pipeline.expectations on its target with origin
+-- 'source:<name>', checked on each message as COPY's WHERE clause.
+CREATE FUNCTION pipeline._ingest_expectation(expectation integer, fails boolean)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pipeline_ingest_expectation'
+-- STABLE, not VOLATILE: it changes no data (it notes the failing line in
+-- the loader's memory), and a volatile WHERE clause would make COPY insert
+-- row by row instead of in batches
+LANGUAGE C STABLE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._ingest_expectation(integer, boolean) IS
+'sources: COPY''s WHERE clause at ingestion; true when the row passes, else notes it for the dead letters (outside a load: whether it passes)';
+
+-- Sets the expectations of a source from its expect => argument: a JSON
+-- array of {"column", "kind", "options", "name", "row_filter"}; the ones of
+-- that source not named any more go.  Each is created by pipeline.expect
+-- (its checks, its guard: the caller must own the target), with origin
+-- 'source:<name>'.
+CREATE FUNCTION pipeline._source_expectations(source text, target regclass, expect jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e jsonb;
+    pos integer := 0;
+    id integer;
+    e_name text;
+    kept text[] := '{}';
+    other text;
+BEGIN
+    IF jsonb_typeof(expect) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'expect of source "%" must be a JSON array of expectations', source
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''[{"column": "amount", "kind": "between", "options": {"min": 0}}]''; ''[]'' for none.';
+    END IF;
+    FOR e IN SELECT x FROM jsonb_array_elements(expect) x LOOP
+        pos := pos + 1;
+        IF jsonb_typeof(e) <> 'object' OR NOT e ? 'kind'
+           OR EXISTS (SELECT 1 FROM jsonb_object_keys(e) k
+                       WHERE k NOT IN ('column', 'kind', 'options', 'name', 'row_filter')) THEN
+            RAISE EXCEPTION 'expectation % of source "%" is not an object of column, kind, options, name, row_filter',
+                            pos, source
+                USING ERRCODE = 'invalid_parameter_value', DETAIL = format('It is %s.', e),
+                      HINT = 'kind is required; options as pipeline.expect takes them.';
+        END IF;
+        IF e->>'kind' NOT IN ('not_null', 'accepted_values', 'between', 'regex', 'length') THEN
+            RAISE EXCEPTION 'expectation % of source "%": kind "%" cannot be checked on one message',
+                            pos, source, e->>'kind'
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'At ingestion: not_null, accepted_values, between, regex, length. Put the others on the table with pipeline.expect.';
+        END IF;
+        -- a name (given, or expect()'s default) taken by one that is not this source's
+        e_name := coalesce(e->>'name', concat_ws('_', VARIADIC (e->>'kind')
+                                                     || pipeline._expectation_columns(e->>'column')));
+        SELECT coalesce(x.origin, 'made by hand') INTO other FROM pipeline.expectations x
+         WHERE x.relation = target AND x.name = e_name
+           AND x.origin IS DISTINCT FROM 'source:' || source;
+        IF FOUND THEN
+            RAISE EXCEPTION 'expectation "%" on % exists already (%)', e_name, target, other
+                USING ERRCODE = 'duplicate_object', HINT = 'Give this one another name.';
+        END IF;
+        id := pipeline.expect(target, e->>'column', e->>'kind', coalesce(e->'options', '{}'),
+                              row_filter => e->>'row_filter', name => e_name,
+                              replace => true, origin => 'source:' || source);
+        kept := kept || e_name;
+    END LOOP;
+    DELETE FROM pipeline.expectations x
+     WHERE x.origin = 'source:' || source AND x.name <> ALL (kept);
+END
+$$;
+COMMENT ON FUNCTION pipeline._source_expectations(text, regclass, jsonb) IS
+'sources: sets a source''s expectations at ingestion from create_source / alter_source(expect => ...)';

@@ -474,6 +474,7 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 				 errmsg("permission denied for table %s", RelationGetRelationName(rel)),
 				 errdetail("Source \"%s\" inserts as its owner.", params.source)));
 	pp_kafka_layout_init(&layout, rel, config.format, config.target_column, config.topic);
+	pp_kafka_layout_expectations(&layout, rel, params.source);
 
 	*bytes = 0;
 	for (int i = 0; i < n; i++)

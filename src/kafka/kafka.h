@@ -72,7 +72,17 @@ typedef struct TargetLayout
 	bool		has_key;		/* a _key column: the key must be text */
 	bool		has_headers;	/* a _headers column: so must the headers */
 	char	   *topic;
+	/* the source's expectations at ingestion (expect.c): COPY's WHERE */
+	List	   *expect_quals;	/* NIL: none */
+	char	  **expect_names;	/* [list_length(expect_quals)] */
 } TargetLayout;
+
+/* A message that failed an expectation at ingestion (expect.c) */
+typedef struct KafkaExpectFailure
+{
+	uint64		line;			/* COPY's line: 1 = the first message given */
+	int			expectation;	/* index in expect_names */
+} KafkaExpectFailure;
 
 /*
  * One message to load: from a live batch (msg set) or replayed from the
@@ -128,6 +138,12 @@ extern bool pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 							uint64 *missing, char **error,
 							const char **sqlstate);
 extern char *pp_kafka_text_problem(const char *s, size_t len);
+
+/* src/kafka/expect.c */
+struct CopyFromStateData;
+extern void pp_kafka_layout_expectations(TargetLayout *layout, Relation rel, const char *source);
+extern void pp_kafka_expect_begin(struct CopyFromStateData *cstate);
+extern List *pp_kafka_expect_end(void);
 
 /* src/kafka/load.c */
 extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,

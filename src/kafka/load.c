@@ -49,6 +49,12 @@
  * target instead and do not apply the uniform rule (dead letters that
  * still fail are expected to fail alike).
  *
+ * Expectations at ingestion (expect.c): the source's row-level
+ * expectations are COPY's WHERE clause; a message that fails one is
+ * skipped by COPY and set aside like a bad message (SQLSTATE 23514, the
+ * expectation named), without a retry: it is the message's fault, never
+ * the target's (the uniform rule below does not count it).
+ *
  * Timestamps: a producer sets any int64 as a message's time.
  * pp_kafka_timestamp_from_ms() refuses what no timestamptz holds
  * (negative, or microseconds that overflow), so _timestamp and a dead
@@ -264,8 +270,10 @@ copy_source(void *outbuf, int minread, int maxread)
  * As a second line of defence, a COPY that did not read to the end of
  * its input, or read another number of lines than there are messages,
  * raises too: the messages are then isolated like bad rows.
+ * With the source's expectations (expect.c) COPY skips the rows that fail
+ * one: returns them (KafkaExpectFailure *, their lines in this COPY).
  */
-static void
+static List *
 copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 			 KafkaRecord *recs, int *idx, int count, StringInfo buf)
 {
@@ -274,6 +282,7 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	List	   *options = NIL;
 	CopyFromState cstate;
 	uint64		lines;
+	List	   *failing;
 
 	for (int i = 0; i < layout->ncolumns; i++)
 		if (i >= 64 || (missing & (UINT64CONST(1) << i)) == 0)
@@ -305,8 +314,11 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	feed.done = 0;
 	feed.eof = false;
 
-	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_source, colnames, options);
+	cstate = BeginCopyFrom(pstate, rel, (Node *) layout->expect_quals, NULL, false, copy_source,
+						   colnames, options);
+	pp_kafka_expect_begin(cstate);
 	(void) CopyFrom(cstate);
+	failing = pp_kafka_expect_end();
 	/* NextCopyFrom counts the line it finds at the end of the data too */
 	lines = cstate->cur_lineno - 1;
 	EndCopyFrom(cstate);
@@ -319,6 +331,7 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 						count, count == 1 ? "" : "s", lines, lines == 1 ? "" : "s",
 						feed.eof ? "" : " and not to its end"),
 				 errdetail("A message's bytes reached COPY's framing.")));
+	return failing;
 }
 
 static bool
@@ -415,6 +428,7 @@ typedef struct ChunkLoad
 	int		   *failed;			/* index in recs */
 	char	  **errors;
 	int		   *sqlstates;		/* packed */
+	bool	   *expected;		/* it failed an expectation (COPY skipped it) */
 	int			nfailed;
 	/* an error of the target (BLAME_TARGET), or NULL */
 	ErrorData  *target_error;
@@ -441,6 +455,8 @@ load_range(ChunkLoad *cl, uint64 missing, int *idx, int count)
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
+	List	   *volatile failing = NIL;
+	ListCell   *lc;
 
 	if (count == 0 || cl->target_error != NULL)
 		return;
@@ -449,12 +465,13 @@ load_range(ChunkLoad *cl, uint64 missing, int *idx, int count)
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		copy_records(cl->rel, cl->layout, missing, cl->recs, idx, count, cl->buf);
+		failing = copy_records(cl->rel, cl->layout, missing, cl->recs, idx, count, cl->buf);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(oldcontext);
+		(void) pp_kafka_expect_end();
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
@@ -462,6 +479,21 @@ load_range(ChunkLoad *cl, uint64 missing, int *idx, int count)
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcontext);
 	CurrentResourceOwner = oldowner;
+
+	/* loaded: the messages COPY skipped for an expectation are set aside */
+	foreach(lc, failing)
+	{
+		KafkaExpectFailure *f = (KafkaExpectFailure *) lfirst(lc);
+		int			i = idx[f->line - 1];
+
+		cl->recs[i].bad = true;
+		cl->failed[cl->nfailed] = i;
+		cl->errors[cl->nfailed] = psprintf("the message fails expectation \"%s\" of its source",
+										   cl->layout->expect_names[f->expectation]);
+		cl->sqlstates[cl->nfailed] = ERRCODE_CHECK_VIOLATION;
+		cl->expected[cl->nfailed] = true;
+		cl->nfailed++;
+	}
 
 	if (edata == NULL)
 		return;
@@ -486,6 +518,7 @@ load_range(ChunkLoad *cl, uint64 missing, int *idx, int count)
 		cl->failed[cl->nfailed] = idx[0];
 		cl->errors[cl->nfailed] = error_text(edata);
 		cl->sqlstates[cl->nfailed] = edata->sqlerrcode;
+		cl->expected[cl->nfailed] = false;
 		cl->nfailed++;
 		FreeErrorData(edata);
 		return;
@@ -628,6 +661,7 @@ load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 	cl.failed = palloc(sizeof(int) * Max(n, 1));
 	cl.errors = palloc(sizeof(char *) * Max(n, 1));
 	cl.sqlstates = palloc(sizeof(int) * Max(n, 1));
+	cl.expected = palloc0(sizeof(bool) * Max(n, 1));
 	for (int g = 0; g < ngroups && cl.target_error == NULL; g++)
 	{
 		int			count = 0;
@@ -649,14 +683,17 @@ load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 				   code, arg);
 	}
 
-	/* every message loaded failed alike, with an error of doubtful class */
+	/*
+	 * every message loaded failed alike, with an error of doubtful class
+	 * (a message that failed an expectation is the message's fault: none)
+	 */
 	if (target_to_handler && nloaded >= 2 && cl.nfailed == nloaded &&
-		blame(cl.sqlstates[0]) == BLAME_UNSURE)
+		blame(cl.sqlstates[0]) == BLAME_UNSURE && !cl.expected[0])
 	{
 		bool		alike = true;
 
 		for (int f = 1; f < cl.nfailed && alike; f++)
-			alike = (cl.sqlstates[f] == cl.sqlstates[0]);
+			alike = (cl.sqlstates[f] == cl.sqlstates[0] && !cl.expected[f]);
 		if (alike)
 		{
 			strlcpy(code, unpack_sql_state(cl.sqlstates[0]), sizeof(code));
@@ -684,6 +721,7 @@ load_chunk(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 	pfree(cl.failed);
 	pfree(cl.errors);
 	pfree(cl.sqlstates);
+	pfree(cl.expected);
 	pfree(groups);
 	pfree(idx);
 	return true;

@@ -118,6 +118,7 @@ pp_kafka_open_replay_target(const char *source, Oid target, TargetLayout *layout
 				 errmsg("table \"%s\" has no column \"%s\" for the messages",
 						RelationGetRelationName(rel), column ? column : "")));
 	pp_kafka_layout_init(layout, rel, format, column, topic);
+	pp_kafka_layout_expectations(layout, rel, source);
 	return rel;
 }
 
