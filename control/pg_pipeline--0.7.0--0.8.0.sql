@@ -138,11 +138,14 @@ BEGIN
         IF e.max_failing_percent > 100 THEN
             RAISE EXCEPTION 'threshold "%" is over 100%%', e.threshold USING ERRCODE = 'invalid_parameter_value';
         END IF;
+    ELSIF e.kind = 'custom_rows' AND e.threshold LIKE '%\%%' THEN
+        RAISE EXCEPTION 'invalid threshold "%" for an expectation of kind custom_rows', e.threshold
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'custom_rows counts the rows its SQL returns, out of no total: no percentage.',
+                  HINT = 'Give a number of rows (''10'').';
     ELSE
         RAISE EXCEPTION 'invalid threshold "%"', e.threshold
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = CASE WHEN e.kind = 'custom_rows' AND e.threshold LIKE '%\%%'
-                                THEN 'custom_rows counts rows its SQL returns, out of no total: no percentage.' END,
                   HINT = 'A number of rows (''10'') or a percentage of the rows checked (''0.5%'').';
     END IF;
     RETURN e;

@@ -217,6 +217,13 @@ resolve_unbuilt(ModelParse *parse, RangeVar *rv)
 	return NULL;				/* keep the compiler quiet */
 }
 
+/* whose SQL it is, in messages: "a model", or e.g. "expectation "x"" */
+static char *
+sql_of(const char *kind, const char *what)
+{
+	return kind ? psprintf("%s \"%s\"", kind, what ? what : "?") : "a model";
+}
+
 /*
  * pp_model_parse
  *		Parse the SQL of a model and analyze it when every relation it reads
@@ -256,15 +263,15 @@ pp_model_parse_kind(const char *sql, const char *what, const char *kind, ModelPa
 	if (list_length(stmts) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the SQL of a model must be one SELECT statement"),
+				 errmsg("the SQL of %s must be one SELECT statement", sql_of(kind, what)),
 				 errdetail("It has %d statements.", list_length(stmts))));
 	if (!IsA(((RawStmt *) linitial(stmts))->stmt, SelectStmt) ||
 		((SelectStmt *) ((RawStmt *) linitial(stmts))->stmt)->intoClause != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the SQL of a model must be one SELECT statement"),
+				 errmsg("the SQL of %s must be one SELECT statement", sql_of(kind, what)),
 				 errdetail("It is not a SELECT, or it is a SELECT INTO."),
-				 errhint("A model is a query: pg_pipeline creates and fills its relation.")));
+				 kind ? 0 : errhint("A model is a query: pg_pipeline creates and fills its relation.")));
 	parse->raw = (RawStmt *) linitial(stmts);
 	select = (SelectStmt *) parse->raw->stmt;
 
@@ -296,7 +303,7 @@ pp_model_parse_kind(const char *sql, const char *what, const char *kind, ModelPa
 			query->hasModifyingCTE)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the SQL of a model must not modify data"),
+					 errmsg("the SQL of %s must not modify data", sql_of(kind, what)),
 					 errhint("Remove the INSERT, UPDATE or DELETE in its WITH clause.")));
 		parse->query = query;
 	}

@@ -222,12 +222,19 @@ pp_expectations_load(Oid relid)
  *		the parenthesis it is put in and add a clause.
  */
 static void
-check_row_filter(const char *filter)
+check_row_filter(PPExpectation *e)
 {
-	char	   *sql = psprintf("SELECT %s", filter);
-	List	   *stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
-	SelectStmt *s = list_length(stmts) == 1 ?
-		(SelectStmt *) ((RawStmt *) linitial(stmts))->stmt : NULL;
+	char	   *sql = psprintf("SELECT %s", e->row_filter);
+	ModelParse	where = {.sql = sql, .what = e->name, .kind = "row filter of expectation"};
+	ErrorContextCallback callback = {error_context_stack, pp_model_error_callback, &where};
+	List	   *stmts;
+	SelectStmt *s;
+
+	/* a syntax error points into the filter, as into a model's SQL */
+	error_context_stack = &callback;
+	stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+	error_context_stack = callback.previous;
+	s = list_length(stmts) == 1 ? (SelectStmt *) ((RawStmt *) linitial(stmts))->stmt : NULL;
 
 	if (s == NULL || !IsA(s, SelectStmt) || list_length(s->targetList) != 1 ||
 		s->fromClause || s->whereClause || s->groupClause || s->havingClause ||
@@ -238,7 +245,7 @@ check_row_filter(const char *filter)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a row filter must be one boolean expression"),
-				 errdetail("It was: %s", filter),
+				 errdetail("It was: %s", e->row_filter),
 				 errhint("Write a condition on the relation's columns, as after WHERE: 'status = ''shipped'''.")));
 }
 
@@ -294,7 +301,7 @@ validate(PPExpectation *e)
 	char	   *sql;
 
 	if (e->row_filter)
-		check_row_filter(e->row_filter);
+		check_row_filter(e);
 	if (custom)
 	{
 		ModelParse	parse;

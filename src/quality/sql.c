@@ -102,22 +102,28 @@ literal_as(const char *value, Oid type)
 	return psprintf("%s::%s", quote_literal_cstr(value), format_type_be_qualified(type));
 }
 
-/* the expression of one column, or ROW(...) of several */
+/* "t.a, t.b" */
 static char *
-columns_expr(const char *alias, List *cols)
+column_list(const char *alias, List *cols)
 {
 	StringInfoData buf;
 	ListCell   *lc;
 
+	initStringInfo(&buf);
+	foreach(lc, cols)
+		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", column_ref(alias, (const char *) lfirst(lc)));
+	return buf.data;
+}
+
+/* the expression of one column, or ROW(...) of several */
+static char *
+columns_expr(const char *alias, List *cols)
+{
 	if (cols == NIL)
 		return "NULL::pg_catalog.int4";
 	if (list_length(cols) == 1)
 		return column_ref(alias, (const char *) linitial(cols));
-	initStringInfo(&buf);
-	foreach(lc, cols)
-		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "ROW(", column_ref(alias, (const char *) lfirst(lc)));
-	appendStringInfoChar(&buf, ')');
-	return buf.data;
+	return psprintf("ROW(%s)", column_list(alias, cols));
 }
 
 /* ARRAY['a', 'b']::pg_catalog.text[] */
@@ -349,7 +355,7 @@ pp_expectation_query(PPExpectation *e)
 	switch (e->kind)
 	{
 		case PP_EXPECT_UNIQUE:
-			cols = columns_expr(SCAN_ALIAS, e->columns);
+			cols = column_list(SCAN_ALIAS, e->columns);
 			return psprintf("SELECT t.* FROM %s t WHERE %s(%s) IN (SELECT %s FROM %s t WHERE %s%s "
 							"GROUP BY %s HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 1)",
 							rel, e->row_filter ? psprintf("(%s) AND ", e->row_filter) : "",
