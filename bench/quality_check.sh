@@ -117,7 +117,8 @@ sql "CREATE SCHEMA bq;
             'C' || CASE WHEN g % ($N / 50) = 0 THEN 1 ELSE g END,
             now() - (g % 86400) * interval '1 second'
        FROM generate_series(1, $N) g;" >/dev/null
-sql "VACUUM ANALYZE bq.orders; VACUUM ANALYZE bq.customers" >/dev/null
+sql "VACUUM ANALYZE bq.orders" >/dev/null
+sql "VACUUM ANALYZE bq.customers" >/dev/null
 
 log "ten expectations"
 sql "SELECT pipeline.expect('bq.orders', 'customer_id', 'not_null');
