@@ -30,6 +30,8 @@ int			pp_restart_delay_ms = 1000;
 int			pp_max_restart_delay_ms = 60000;
 int			pp_log_level = LOG;
 int			pp_max_message_bytes = 64 * 1024 * 1024;
+int			pp_check_failure_limit = 1000;
+int			pp_check_history_retention = 7 * 24 * 3600;
 static int	pp_max_consumers_per_role = 64;
 static int	pp_max_watched_per_role = 64;
 
@@ -125,6 +127,23 @@ pp_guc_init(void)
 							"max_worker_processes.",
 							&pp_model_workers, 2, 1, 1024,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.check_failure_limit",
+							"Most failing rows whose keys a check keeps, per "
+							"expectation.",
+							"pipeline.check() counts every failing row and "
+							"keeps the key and values of this many in "
+							"pipeline.check_failures.",
+							&pp_check_failure_limit, 1000, 0, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.check_history_retention",
+							"How long the results of checks are kept.",
+							"Older rows of pipeline.check_results (and their "
+							"failing rows) are deleted when results are "
+							"recorded; -1 keeps them all.",
+							&pp_check_history_retention, 7 * 24 * 3600, -1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_pipeline.window_delay",
 							"Longest wait before the maintainer merges the "

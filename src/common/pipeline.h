@@ -271,6 +271,11 @@ extern int	pp_model_workers;
 extern void pp_model_runner_main(PipelineWorkerArgs *args);
 extern void pp_model_wanted(struct PipelineSupervisor *sup);
 
+/* src/quality: settings, and a relation's expectations go with it (hooks.c) */
+extern int	pp_check_failure_limit;
+extern int	pp_check_history_retention;
+extern void pp_quality_relation_dropped(Oid relid, int dropflags);
+
 /* src/kafka/fdw.c: a Kafka server or user mapping changed (from the hook) */
 extern void pp_kafka_connection_changed(const char *server, Oid role);
 

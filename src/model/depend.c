@@ -226,6 +226,17 @@ resolve_unbuilt(ModelParse *parse, RangeVar *rv)
 void
 pp_model_parse(const char *sql, const char *what, ModelParse *parse)
 {
+	pp_model_parse_kind(sql, what, NULL, parse);
+}
+
+/*
+ * pp_model_parse_kind
+ *		The same for the SQL of something else than a model (an
+ *		expectation's custom SQL): kind names it in error contexts.
+ */
+void
+pp_model_parse_kind(const char *sql, const char *what, const char *kind, ModelParse *parse)
+{
 	ErrorContextCallback callback;
 	List	   *stmts;
 	SelectStmt *select;
@@ -235,6 +246,7 @@ pp_model_parse(const char *sql, const char *what, ModelParse *parse)
 	memset(parse, 0, sizeof(*parse));
 	parse->sql = sql;
 	parse->what = what;
+	parse->kind = kind;
 	callback.callback = pp_model_error_callback;
 	callback.arg = parse;
 	callback.previous = error_context_stack;

@@ -77,6 +77,8 @@ extern void pp_model_set_built(int32 model_id, bool set_hwm, bool has_hwm, Times
 
 /* a model's SQL parsed and resolved (depend.c) */
 extern void pp_model_parse(const char *sql, const char *what, ModelParse *parse);
+extern void pp_model_parse_kind(const char *sql, const char *what, const char *kind,
+								ModelParse *parse);
 extern void pp_model_parse_args(FunctionCallInfo fcinfo, PipelineAsRole *as, ModelParse *parse);
 extern List *pp_model_relations(ModelParse *parse, bool check_privileges);
 extern char *pp_model_qualified_name(Oid relid);

@@ -61,7 +61,11 @@ object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		pp_wake_at_commit(PP_WORKER_COORDINATOR);
 	/* a window's relation: the window goes too (its catalog row) */
 	if (classId == RelationRelationId && access == OAT_DROP && subId == 0)
+	{
 		pp_window_relation_dropped(objectId, ((ObjectAccessDrop *) arg)->dropflags);
+		/* and its expectations */
+		pp_quality_relation_dropped(objectId, ((ObjectAccessDrop *) arg)->dropflags);
+	}
 }
 
 static Oid

@@ -1,0 +1,336 @@
+/*-------------------------------------------------------------------------
+ *
+ * aggregate.c
+ *	  The aggregates of check()'s one scan: pipeline._first_keys and
+ *	  pipeline._duplicates.
+ *
+ * Both are given, per row, a key (the key columns: one value, or ROW(...)
+ * of several), a value (the expectation's columns, the same way), the
+ * names of both, and a limit; both return
+ *
+ *	{"failing": n, "rows": [{"key": {...}, "value": {...}}, ...]}
+ *
+ * with at most limit rows, or NULL when they were given no row.
+ *
+ * _first_keys counts every row it is given (the scan's FILTER gives it the
+ * failing ones only, and evaluates its arguments for those only) and turns
+ * the first limit into JSON.
+ *
+ * _duplicates is given every row whose value has no NULL.  It hashes the
+ * value (the type's hash and equality functions from the type cache; the
+ * record ones for ROW(...), which hash each column with its own collation)
+ * in a simplehash table of the distinct values seen, each with the key of
+ * the first row that had it.  A value seen a second time makes two failing
+ * rows (the first, kept, and this one); a third time one more.  Memory:
+ * one entry (about 32 bytes, plus a copy of a value and key passed by
+ * reference) per distinct value, in the aggregate's memory context: a
+ * table of 10 million distinct bigint values takes about 0.5 GB while the
+ * scan runs (docs/quality/expectations.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "nodes/makefuncs.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+
+#include "quality/quality.h"
+
+typedef struct DupEntry
+{
+	Datum		value;
+	Datum		key;
+	uint32		hash;
+	char		status;			/* simplehash's */
+	bool		dup;			/* a second row with this value was seen */
+	bool		key_null;
+} DupEntry;
+
+struct dups_hash;
+
+typedef struct FailingRows
+{
+	MemoryContext cxt;			/* the aggregate's */
+	int64		failing;
+	int			limit;
+	int			nrows;
+	StringInfoData rows;		/* the JSON of the rows kept, comma-separated */
+	char	  **key_names;
+	int			nkey_names;
+	char	  **value_names;
+	int			nvalue_names;
+	Oid			key_type;
+	Oid			value_type;
+	/* _duplicates only */
+	struct dups_hash *hash;
+	int16		key_len;
+	bool		key_byval;
+	int16		value_len;
+	bool		value_byval;
+	FmgrInfo	hash_fn;
+	FmgrInfo	eq_fn;
+	Oid			collation;
+} FailingRows;
+
+static inline uint32
+dup_hash(FailingRows *s, Datum value)
+{
+	return DatumGetUInt32(FunctionCall1Coll(&s->hash_fn, s->collation, value));
+}
+
+static inline bool
+dup_equal(FailingRows *s, Datum a, Datum b)
+{
+	return DatumGetBool(FunctionCall2Coll(&s->eq_fn, s->collation, a, b));
+}
+
+#define SH_PREFIX dups
+#define SH_ELEMENT_TYPE DupEntry
+#define SH_KEY_TYPE Datum
+#define SH_KEY value
+#define SH_HASH_KEY(tb, key) dup_hash((FailingRows *) (tb)->private_data, key)
+#define SH_EQUAL(tb, a, b) dup_equal((FailingRows *) (tb)->private_data, a, b)
+#define SH_SCOPE static inline
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) a->hash
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* ---- JSON of keys and values ---- */
+
+/* to_jsonb(d) of type "type", as text */
+static void
+append_jsonb(StringInfo buf, Datum d, Oid type)
+{
+	FmgrInfo	flinfo;
+	Jsonb	   *j;
+
+	/* to_jsonb reads its argument's type from its call expression */
+	fmgr_info(F_TO_JSONB, &flinfo);
+	flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+										   list_make1(makeNullConst(type, -1, InvalidOid)),
+										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	j = DatumGetJsonbP(FunctionCall1(&flinfo, d));
+	appendStringInfoString(buf, JsonbToCString(NULL, &j->root, VARSIZE(j)));
+}
+
+static void
+append_member(StringInfo buf, int i, const char *name)
+{
+	if (i > 0)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, name);
+	appendStringInfoString(buf, ": ");
+}
+
+/*
+ * append_object
+ *		{"name": value, ...} of one value (one name) or of a ROW(...) (a
+ *		name per column); without names, to_jsonb of the value as it is (a
+ *		custom_rows row has its own column names).
+ */
+static void
+append_object(StringInfo buf, Datum d, bool isnull, Oid type, char **names, int nnames)
+{
+	HeapTupleHeader th;
+	TupleDesc	desc;
+	HeapTupleData tup;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (nnames == 0 || (isnull && type == RECORDOID))
+	{
+		if (isnull)
+			appendStringInfoString(buf, "null");
+		else
+			append_jsonb(buf, d, type);
+		return;
+	}
+	appendStringInfoChar(buf, '{');
+	if (type != RECORDOID)
+	{
+		append_member(buf, 0, names[0]);
+		if (isnull)
+			appendStringInfoString(buf, "null");
+		else
+			append_jsonb(buf, d, type);
+		appendStringInfoChar(buf, '}');
+		return;
+	}
+	th = DatumGetHeapTupleHeader(d);
+	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(th), HeapTupleHeaderGetTypMod(th));
+	tup.t_len = HeapTupleHeaderGetDatumLength(th);
+	tup.t_data = th;
+	ItemPointerSetInvalid(&tup.t_self);
+	tup.t_tableOid = InvalidOid;
+	values = palloc(desc->natts * sizeof(Datum));
+	nulls = palloc(desc->natts * sizeof(bool));
+	heap_deform_tuple(&tup, desc, values, nulls);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		append_member(buf, i, i < nnames ? names[i] : NameStr(att->attname));
+		if (nulls[i])
+			appendStringInfoString(buf, "null");
+		else
+			append_jsonb(buf, values[i], att->atttypid);
+	}
+	appendStringInfoChar(buf, '}');
+	ReleaseTupleDesc(desc);
+}
+
+/* keep one failing row, while fewer than limit are kept */
+static void
+keep_row(FailingRows *s, Datum key, bool key_null, Datum value, bool value_null)
+{
+	MemoryContext old;
+
+	if (s->nrows >= s->limit)
+		return;
+	old = MemoryContextSwitchTo(s->cxt);
+	appendStringInfoString(&s->rows, s->nrows > 0 ? ", {\"key\": " : "{\"key\": ");
+	append_object(&s->rows, key, key_null, s->key_type, s->key_names, s->nkey_names);
+	appendStringInfoString(&s->rows, ", \"value\": ");
+	append_object(&s->rows, value, value_null, s->value_type, s->value_names, s->nvalue_names);
+	appendStringInfoChar(&s->rows, '}');
+	s->nrows++;
+	MemoryContextSwitchTo(old);
+}
+
+/* ---- the transition state ---- */
+
+static char **
+names_arg(FunctionCallInfo fcinfo, int arg, int *n)
+{
+	Datum	   *elems;
+	char	  **names;
+
+	*n = 0;
+	if (PG_ARGISNULL(arg))
+		return NULL;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, n);
+	names = palloc(Max(*n, 1) * sizeof(char *));
+	for (int i = 0; i < *n; i++)
+		names[i] = TextDatumGetCString(elems[i]);
+	return names;
+}
+
+/* the state of (state, key, value, key_names, value_names, lim), made at the first row */
+static FailingRows *
+failing_rows_state(FunctionCallInfo fcinfo)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	FailingRows *s;
+
+	if (!AggCheckCallContext(fcinfo, &cxt))
+		elog(ERROR, "aggregate function called in non-aggregate context");
+	if (!PG_ARGISNULL(0))
+		return (FailingRows *) PG_GETARG_POINTER(0);
+	old = MemoryContextSwitchTo(cxt);
+	s = palloc0(sizeof(FailingRows));
+	s->cxt = cxt;
+	initStringInfo(&s->rows);
+	s->key_names = names_arg(fcinfo, 3, &s->nkey_names);
+	s->value_names = names_arg(fcinfo, 4, &s->nvalue_names);
+	s->limit = PG_ARGISNULL(5) ? 0 : Max(PG_GETARG_INT32(5), 0);
+	s->key_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	s->value_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
+	MemoryContextSwitchTo(old);
+	return s;
+}
+
+PG_FUNCTION_INFO_V1(pipeline_first_keys_step);
+Datum
+pipeline_first_keys_step(PG_FUNCTION_ARGS)
+{
+	FailingRows *s = failing_rows_state(fcinfo);
+
+	s->failing++;
+	keep_row(s, PG_GETARG_DATUM(1), PG_ARGISNULL(1), PG_GETARG_DATUM(2), PG_ARGISNULL(2));
+	PG_RETURN_POINTER(s);
+}
+
+/* the hash table of _duplicates, with the value type's functions */
+static void
+duplicates_init(FailingRows *s, FunctionCallInfo fcinfo)
+{
+	TypeCacheEntry *tc = lookup_type_cache(s->value_type,
+										   TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+
+	if (!OidIsValid(tc->hash_proc_finfo.fn_oid) || !OidIsValid(tc->eq_opr_finfo.fn_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify a hash function for type %s", format_type_be(s->value_type))));
+	fmgr_info_copy(&s->hash_fn, &tc->hash_proc_finfo, s->cxt);
+	fmgr_info_copy(&s->eq_fn, &tc->eq_opr_finfo, s->cxt);
+	get_typlenbyval(s->value_type, &s->value_len, &s->value_byval);
+	get_typlenbyval(s->key_type, &s->key_len, &s->key_byval);
+	s->collation = PG_GET_COLLATION();
+	s->hash = dups_create(s->cxt, 1024, s);
+}
+
+PG_FUNCTION_INFO_V1(pipeline_duplicates_step);
+Datum
+pipeline_duplicates_step(PG_FUNCTION_ARGS)
+{
+	FailingRows *s = failing_rows_state(fcinfo);
+	Datum		key = PG_GETARG_DATUM(1);
+	bool		key_null = PG_ARGISNULL(1);
+	DupEntry   *entry;
+	bool		found;
+
+	if (PG_ARGISNULL(2))
+		PG_RETURN_POINTER(s);
+	if (s->hash == NULL)
+		duplicates_init(s, fcinfo);
+	entry = dups_insert(s->hash, PG_GETARG_DATUM(2), &found);
+	if (!found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(s->cxt);
+
+		entry->value = datumCopy(entry->value, s->value_byval, s->value_len);
+		entry->key = key_null ? (Datum) 0 : datumCopy(key, s->key_byval, s->key_len);
+		entry->key_null = key_null;
+		entry->dup = false;
+		MemoryContextSwitchTo(old);
+		PG_RETURN_POINTER(s);
+	}
+	if (!entry->dup)
+	{
+		entry->dup = true;
+		s->failing++;
+		keep_row(s, entry->key, entry->key_null, entry->value, false);
+	}
+	s->failing++;
+	keep_row(s, key, key_null, PG_GETARG_DATUM(2), false);
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(pipeline_failing_rows_final);
+Datum
+pipeline_failing_rows_final(PG_FUNCTION_ARGS)
+{
+	FailingRows *s;
+	char	   *json;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = (FailingRows *) PG_GETARG_POINTER(0);
+	json = psprintf("{\"failing\": " INT64_FORMAT ", \"rows\": [%s]}", s->failing, s->rows.data);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
