@@ -116,8 +116,8 @@ SELECT * FROM pipeline.contract_expectations(E'apiVersion: v3.1.0\nkind: DataCon
 -- 5. apply_contract: a dry run writes nothing; applying creates; again
 -- changes nothing; a changed contract updates and removes.
 ------------------------------------------------------------------------
--- no multi-column duplicateValues here: see the report (engine's unique on
--- several columns)
+-- no multi-column duplicateValues here: the engine's unique over several
+-- columns fails its own validation at this commit (reported to the lead)
 \set odcs_apply '''apiVersion: v3.1.0\nkind: DataContract\nid: orders-apply\nschema:\n  - name: orders\n    properties:\n      - {name: order_id, logicalType: integer, physicalType: bigint, primaryKey: true}\n      - name: customer_id\n        logicalType: integer\n        required: true\n        relationships: [{to: customers.id}]\n      - name: status\n        logicalType: string\n        quality: [{id: status_valid, metric: invalidValues, arguments: {validValues: [new, paid, shipped]}, mustBeLessThan: 5, severity: warning}]\n      - {name: email, logicalType: string, logicalTypeOptions: {pattern: "^[^@]+@[^@]+$"}}\n      - {name: quantity, logicalType: integer}\n      - {name: coupon, logicalType: string}\n    quality:\n      - {id: orders_row_count, metric: rowCount, mustBeGreaterThan: 0}\n      - {id: big_orders, type: sql, query: "SELECT count(*) FROM {object} WHERE amount > 50000", mustBeLessThan: 3}\n      - {type: text, description: Orders are complete.}\nslaProperties:\n  - {property: latency, value: 1, unit: d, element: orders.created_at}\n'''
 SELECT * FROM pipeline.apply_contract(E:odcs_apply, dry_run => true);
 SELECT count(*) AS after_dry_run FROM pipeline.expectations;
