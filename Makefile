@@ -49,9 +49,9 @@ EXTRA_CLEAN += test/results test/log test/regression.diffs test/regression.out t
 PG_CONFIG   ?= pg_config
 PKG_CONFIG  ?= pkg-config
 
-PG_CPPFLAGS  = -I$(srcdir)/src -DPP_VERSION=\"$(EXTVERSION)\" $(shell $(PKG_CONFIG) --cflags rdkafka libzstd)
+PG_CPPFLAGS  = -I$(srcdir)/src -DPP_VERSION=\"$(EXTVERSION)\" $(shell $(PKG_CONFIG) --cflags rdkafka libzstd yaml-0.1)
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK   = $(shell $(PKG_CONFIG) --libs rdkafka libzstd)
+SHLIB_LINK   = $(shell $(PKG_CONFIG) --libs rdkafka libzstd yaml-0.1)
 
 ifdef WERROR
 PG_CFLAGS   += -Werror
