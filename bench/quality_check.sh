@@ -35,7 +35,7 @@
 #
 # Environment: PP_BENCH_REPS (3), PP_BENCH_WORK (/tmp/pp-bench-quality),
 # PP_BENCH_PORT (55498), PP_BENCH_BUILD (1), PP_BENCH_TIMEOUT (seconds per
-# step, 1800).
+# step, 1800), PP_BENCH_KEEP (0; 1 = keep the data directory).
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -63,7 +63,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	bench_stop_server
-	rm -rf "$PGDATA_DIR"
+	[ "${PP_BENCH_KEEP:-0}" = 1 ] || rm -rf "$PGDATA_DIR"
 	exit "$rc"
 }
 trap cleanup EXIT
