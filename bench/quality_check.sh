@@ -196,7 +196,7 @@ for r in $(seq 1 "$REPS"); do
 	fi
 	log "  run $(echo "${T[run]}" | awk '{print $NF}') s, build $(echo "${T[build]}" | awk '{print $NF}') s"
 done
-[ "$(sql "SELECT string_agg(status, ',') FROM pipeline.check_status WHERE relation = 'bq.fact_orders'")" = "pass,pass" ] ||
+[ "$(sql "SELECT string_agg(status, ',') FROM pipeline.check_status WHERE relation = 'bq.fact_orders'::regclass")" = "pass,pass" ] ||
 	die "the gated build's checks did not pass"
 
 # shellcheck disable=SC2086
