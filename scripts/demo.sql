@@ -251,3 +251,48 @@ SELECT column_name, upstream || '.' || upstream_column AS comes_from, transform,
 \echo '   a second run of the hourly models: the incremental one reads only its last 5 minutes again (its lookback), not the whole table'
 SELECT model, status, rows FROM pipeline.build('tag:hourly');
 SELECT model, last_status, last_rows FROM pipeline.model_status ORDER BY model;
+
+\echo
+\echo '-- 13. Data quality, as dbt tests and Great Expectations: every expectation of a table in one scan'
+SELECT pipeline.expect('marts.page_totals', 'page', 'unique') AS expectation_id;
+SELECT pipeline.expect('marts.page_totals', 'views', 'between', '{"min": 1}') AS expectation_id;
+SELECT pipeline.expect('raw.user_events', 'action', 'accepted_values',
+                       '{"values": ["view", "click", "purchase"]}', severity => 'warn') AS expectation_id;
+SELECT pipeline.expect('raw.user_events', 'user_id', 'not_null') AS expectation_id;
+SELECT expectation, status, proven, failing, total FROM pipeline.check('raw.user_events');
+\echo '   a build checks each model before it is published: a page counted twice (a bad join upstream)'
+\echo '   fails unique_page, marts.page_totals keeps its previous rows, and what reads it is skipped'
+SELECT pipeline.alter_model('marts.page_totals', sql => $$
+    SELECT page, count(*) AS views, count(DISTINCT user_id) AS users FROM staging.stg_views GROUP BY page
+    UNION ALL SELECT '/p1', 1, 1 $$);
+SELECT model, status, error FROM pipeline.build('marts.page_totals');
+SELECT count(*) AS rows_still_published FROM marts.page_totals;
+SELECT r.expectation, r.status, r.failing, f.key
+  FROM pipeline.check_results r LEFT JOIN pipeline.check_failures f USING (result_id)
+ WHERE r.model_invocation_id = (SELECT max(invocation_id) FROM pipeline.model_invocations)
+ ORDER BY r.expectation, f.ordinal;
+\echo '   a data contract (YAML, Open Data Contract Standard v3) becomes expectations'
+SELECT item, action, detail FROM pipeline.apply_contract($$
+apiVersion: v3.0.2
+kind: DataContract
+id: user-events
+name: user events
+version: 1.0.0
+status: active
+schema:
+  - name: user_events
+    physicalName: raw.user_events
+    properties:
+      - name: user_id
+        logicalType: string
+        required: true
+      - name: amount
+        logicalType: number
+        quality:
+          - metric: invalidValues
+            arguments:
+              validValues: [0.5, 1.5, 2.5, 3.5, 4.5]
+            mustBeLessThan: 5
+            unit: percent
+$$);
+SELECT expectation, status, failing FROM pipeline.check_status ORDER BY relation::text, expectation;

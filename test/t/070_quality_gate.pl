@@ -122,5 +122,39 @@ is(sql(qq{SELECT count(*) || ':' || bool_and(f.key = '{"id": 1}')
 	'4:true', 'the failing keys of the undone builds are kept');
 is(sql(q{SELECT owner FROM pipeline.check_results LIMIT 1}), 'gater', 'the results belong to the expectation\'s owner');
 
+# A scheduler job that checks a table with fail_on_error fails (23514, the
+# expectation named) when an error-severity expectation fails, and succeeds
+# with only a warning: a DAG task fails and retries the same way.
+sql(q{
+SET ROLE gater;
+CREATE TABLE marts.payments (id int, amount numeric);
+INSERT INTO marts.payments VALUES (1, 10), (2, -5);
+SELECT pipeline.expect('marts.payments', 'amount', 'between', '{"min": 0}');
+SELECT pipeline.schedule('check_payments', '@daily',
+    $$SELECT * FROM pipeline.check('marts.payments', fail_on_error => true)$$);
+SELECT pipeline.run_now('check_payments');
+});
+sub job_outcome
+{
+	my $out;
+	wait_until(60, sub {
+		$out = sql(q{SELECT r.status || ':' || coalesce(r.sqlstate, '') || ':' || coalesce(r.error, '')
+		               FROM pipeline.task_runs r
+		              WHERE r.dag = 'check_payments' AND r.status IN ('success', 'failed')
+		              ORDER BY r.task_run_id DESC LIMIT 1});
+		$out ne '' });
+	return $out;
+}
+is(job_outcome(), 'failed:23514:1 expectation of marts.payments failed: between_amount',
+	'a job checking a table with fail_on_error fails on an error-severity failure');
+sql(q{SET ROLE gater;
+      SELECT pipeline.alter_expectation('marts.payments', 'between_amount', severity => 'warn');
+      SELECT pipeline.run_now('check_payments');});
+wait_until(60, sub { sql(q{SELECT count(*) FROM pipeline.task_runs r
+                            WHERE r.dag = 'check_payments' AND r.status IN ('success', 'failed')}) == 2 });
+like(job_outcome(), qr/^success::/, 'with only a warning the job succeeds');
+is(sql(q{SELECT status FROM pipeline.check_status WHERE expectation = 'between_amount'}), 'warn',
+	'and the warning is recorded');
+
 $node->stop;
 done_testing();
