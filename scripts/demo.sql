@@ -261,7 +261,7 @@ SELECT pipeline.expect('raw.user_events', 'action', 'accepted_values',
 SELECT pipeline.expect('raw.user_events', 'user_id', 'not_null') AS expectation_id;
 SELECT expectation, status, proven, failing, total FROM pipeline.check('raw.user_events');
 \echo '   a build checks each model before it is published: a page counted twice (a bad join upstream)'
-\echo '   fails unique_page, marts.page_totals keeps its previous rows, and what reads it is skipped'
+\echo '   fails unique_page: marts.page_totals keeps its previous rows (models that read it would be skipped)'
 SELECT pipeline.alter_model('marts.page_totals', sql => $$
     SELECT page, count(*) AS views, count(DISTINCT user_id) AS users FROM staging.stg_views GROUP BY page
     UNION ALL SELECT '/p1', 1, 1 $$);
@@ -283,16 +283,14 @@ schema:
   - name: user_events
     physicalName: raw.user_events
     properties:
-      - name: user_id
+      - name: page
         logicalType: string
         required: true
       - name: amount
         logicalType: number
-        quality:
-          - metric: invalidValues
-            arguments:
-              validValues: [0.5, 1.5, 2.5, 3.5, 4.5]
-            mustBeLessThan: 5
-            unit: percent
+        logicalTypeOptions:
+          minimum: 0
+          maximum: 50
 $$);
-SELECT expectation, status, failing FROM pipeline.check_status ORDER BY relation::text, expectation;
+SELECT expectation, severity, status, failing, total, percent FROM pipeline.check('raw.user_events');
+SELECT relation, expectation, status FROM pipeline.check_status ORDER BY relation::text, expectation;
