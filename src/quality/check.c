@@ -247,9 +247,15 @@ prove_step(Eval *ev, List *which)
 {
 	int			i = linitial_int(which);
 	PPCheckResult *r = ev->results[i];
+	PipelineAsRole as;
 
 	r->failing_sql = pp_expectation_query(EXP(ev, i));
+	/* as the expectation's owner, as everything else of it (file header) */
+	if (!OidIsValid(EXP(ev, i)->owner))
+		return;
+	pp_as_role_begin_path(&as, EXP(ev, i)->owner, EXP(ev, i)->search_path);
 	r->proven = pp_expectation_proven(EXP(ev, i));
+	pp_as_role_end(&as);
 }
 
 /* the four columns of expectation e from column col of the scan */

@@ -77,6 +77,26 @@ SELECT expectation, status, failing FROM pipeline.check('qs_evil.mine') ORDER BY
 SELECT who, what FROM public.qs_trap ORDER BY what;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'qs_evil';
 
+-- 2b. The same function in a CHECK constraint of the hostile role's table:
+-- proving an expectation from the constraints never runs it as the
+-- superuser who checks (a constraint calling a function that is not built
+-- in proves nothing; proofs run as the expectation's owner)
+SET ROLE qs_evil;
+-- (immutable, so the planner folds it; it calls the volatile escalate())
+CREATE FUNCTION qs_evil.zero() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM qs_evil.escalate();
+    RETURN 0;
+END $$;
+CREATE TABLE qs_evil.checked (v int CHECK (v >= qs_evil.zero()));
+INSERT INTO qs_evil.checked VALUES (1);
+SELECT pipeline.expect('qs_evil.checked', 'v', 'between', '{"min": 0}') > 0 AS ok;
+RESET ROLE;
+TRUNCATE public.qs_trap;
+SELECT expectation, status, proven, failing FROM pipeline.check('qs_evil.checked');
+SELECT who, what FROM public.qs_trap ORDER BY what;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'qs_evil';
+
 -- 3. Expectations only on a relation one owns: not through expect(), not
 -- straight into the catalog (naming another owner changes nothing)
 SET ROLE qs_evil;
