@@ -634,15 +634,15 @@ COMMENT ON FUNCTION pipeline._model_checks_record(integer, bigint) IS
 -- Expectations at ingestion (src/kafka/expect.c): a source's row-level
 -- expectations are rows of pipeline.expectations on its target with origin
 -- 'source:<name>', checked on each message as COPY's WHERE clause.
-CREATE FUNCTION pipeline._ingest_expectation(expectation integer, fails boolean)
+CREATE FUNCTION pipeline._ingest_expectation(token bigint, expectation integer, fails boolean)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'pipeline_ingest_expectation'
 -- STABLE, not VOLATILE: it changes no data (it notes the failing line in
 -- the loader's memory), and a volatile WHERE clause would make COPY insert
 -- row by row instead of in batches
 LANGUAGE C STABLE PARALLEL UNSAFE;
-COMMENT ON FUNCTION pipeline._ingest_expectation(integer, boolean) IS
-'sources: COPY''s WHERE clause at ingestion; true when the row passes, else notes it for the dead letters (outside a load: whether it passes)';
+COMMENT ON FUNCTION pipeline._ingest_expectation(bigint, integer, boolean) IS
+'sources: COPY''s WHERE clause at ingestion; true when the row passes, else, with the running COPY''s token, notes it for the dead letters (any other call: whether it passes)';
 
 -- Sets the expectations of a source from its expect => argument: a JSON
 -- array of {"column", "kind", "options", "name", "row_filter"}; the ones of

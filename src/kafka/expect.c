@@ -17,13 +17,21 @@
  * How.  The loader already hands each batch to COPY FROM (load.c); COPY
  * has a WHERE clause, evaluated on each row after its input functions,
  * before any trigger or constraint.  The expectations become that clause:
- * one qual per expectation, pipeline._ingest_expectation(i, <fails>), which
- * is true when the row passes and otherwise notes COPY's current line and
- * the expectation, and is false: COPY skips the row.  After a COPY that
- * succeeded, the loader takes the noted lines (pp_kafka_expect_end) and
- * sets their messages aside like any bad message, with SQLSTATE 23514 and
- * the expectation's name.  A COPY that failed is retried in halves
+ * one qual per expectation, pipeline._ingest_expectation(token, i, <fails>),
+ * which is true when the row passes and otherwise notes COPY's current
+ * line and the expectation, and is false: COPY skips the row.  After a COPY
+ * that succeeded, the loader takes the noted lines (pp_kafka_expect_end)
+ * and sets their messages aside like any bad message, with SQLSTATE 23514
+ * and the expectation's name.  A COPY that failed is retried in halves
  * (load.c); what it noted is thrown away and noted again by the retries.
+ *
+ * The function is callable by anyone, and a target's triggers, defaults
+ * and constraints run inside the COPY: it notes only when called with the
+ * token of the COPY running (a random 64-bit number, a constant of the
+ * quals, which no SQL can read), and the loader takes a note only for an
+ * expectation it has and a line of its COPY, once per line.  A COPY
+ * inside the COPY (a trigger replaying dead letters) has its own scope,
+ * which ends before the outer one goes on.
  *
  * The failing-row expression is the engine's own (pp_expectation_failing_sql,
  * src/quality/sql.c), parsed as the expectation's owner with its frozen
@@ -36,6 +44,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "port.h"
 #include "commands/copyfrom_internal.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -50,10 +59,8 @@
 #include "kafka/kafka.h"
 #include "quality/quality.h"
 
-/* the COPY running with expectations, and what its WHERE clause noted */
-static CopyFromState active_copy = NULL;
-static List *noted = NIL;		/* KafkaExpectFailure * */
-static MemoryContext noted_context = NULL;	/* the loader's, not the row's */
+/* the innermost COPY running with expectations (its scope is the loader's) */
+static KafkaExpectScope *active = NULL;
 
 /* the ids of the expectations of source, on relid, owned by the current role */
 static List *
@@ -93,7 +100,7 @@ source_expectation_ids(Oid relid, const char *source)
  * its Vars are those of the relation, range table entry 1, as in COPY's.
  */
 static Node *
-expectation_qual(PPExpectation *e, int i, Relation rel)
+expectation_qual(PPExpectation *e, int i, Relation rel, uint64 token)
 {
 	PipelineAsRole as;
 	char	   *sql;
@@ -101,8 +108,8 @@ expectation_qual(PPExpectation *e, int i, Relation rel)
 	Query	   *query;
 	Node	   *qual;
 
-	sql = psprintf("SELECT pipeline._ingest_expectation(%d, (%s)) FROM ONLY %s t", i,
-				   pp_expectation_failing_sql(e, "t"),
+	sql = psprintf("SELECT pipeline._ingest_expectation(" INT64_FORMAT ", %d, (%s)) FROM ONLY %s t",
+				   (int64) token, i, pp_expectation_failing_sql(e, "t"),
 				   quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 											  RelationGetRelationName(rel)));
 	pp_as_role_begin_path(&as, e->owner, e->search_path);
@@ -130,6 +137,10 @@ pp_kafka_layout_expectations(TargetLayout *layout, Relation rel, const char *sou
 	layout->expect_names = NULL;
 	if (ids == NIL)
 		return;
+	if (!pg_strong_random(&layout->expect_token, sizeof(layout->expect_token)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random number")));
 	all = pp_expectations_load(RelationGetRelid(rel));
 	layout->expect_names = palloc0(sizeof(char *) * list_length(all));
 	foreach(lc, all)
@@ -140,55 +151,66 @@ pp_kafka_layout_expectations(TargetLayout *layout, Relation rel, const char *sou
 			e->kind == PP_EXPECT_RELATIONSHIPS)
 			continue;
 		layout->expect_names[n] = e->name;
-		layout->expect_quals = lappend(layout->expect_quals, expectation_qual(e, n, rel));
+		layout->expect_quals = lappend(layout->expect_quals,
+									   expectation_qual(e, n, rel, layout->expect_token));
 		n++;
 	}
 }
 
-/* Before a COPY with layout's expectations: nothing noted yet. */
+/*
+ * Before a COPY with layout's expectations: its scope (the caller's
+ * memory), inside the one running, if any.
+ */
 void
-pp_kafka_expect_begin(CopyFromState cstate)
+pp_kafka_expect_begin(KafkaExpectScope *scope, CopyFromState cstate, TargetLayout *layout)
 {
-	active_copy = cstate;
-	noted = NIL;
-	noted_context = CurrentMemoryContext;
+	scope->copy = cstate;
+	scope->token = layout->expect_token;
+	scope->nquals = list_length(layout->expect_quals);
+	scope->noted = NIL;
+	scope->context = CurrentMemoryContext;
+	scope->outer = active;
+	active = scope;
 }
 
 /*
- * After it: what its WHERE clause noted (KafkaExpectFailure *, in line
- * order), and nothing active any more.  Called after a failed COPY too.
+ * After it (failed too): what its WHERE clause noted (KafkaExpectFailure *,
+ * in line order); the outer scope is active again.
  */
 List *
-pp_kafka_expect_end(void)
+pp_kafka_expect_end(KafkaExpectScope *scope)
 {
-	List	   *result = noted;
-
-	active_copy = NULL;
-	noted = NIL;
-	return result;
+	active = scope->outer;
+	return scope->noted;
 }
 
 /*
- * pipeline._ingest_expectation(expectation integer, fails boolean) RETURNS
- * boolean: COPY's WHERE clause at ingestion.  Outside a load it only says
- * whether the row passes.
+ * pipeline._ingest_expectation(token bigint, expectation integer, fails
+ * boolean) RETURNS boolean: COPY's WHERE clause at ingestion.  Without the
+ * running COPY's token (any other call) it only says whether the row
+ * passes.
  */
 PG_FUNCTION_INFO_V1(pipeline_ingest_expectation);
 Datum
 pipeline_ingest_expectation(PG_FUNCTION_ARGS)
 {
 	KafkaExpectFailure *f;
+	int32		i;
 
-	if (PG_ARGISNULL(1) || !PG_GETARG_BOOL(1))
+	if (PG_ARGISNULL(2) || !PG_GETARG_BOOL(2))
 		PG_RETURN_BOOL(true);
-	if (active_copy != NULL && !PG_ARGISNULL(0))
+	if (active == NULL || PG_ARGISNULL(0) || PG_ARGISNULL(1) ||
+		(uint64) PG_GETARG_INT64(0) != active->token)
+		PG_RETURN_BOOL(false);
+	i = PG_GETARG_INT32(1);
+	if (i >= 0 && i < active->nquals)
 	{
-		MemoryContext old = MemoryContextSwitchTo(noted_context);
+		MemoryContext old = MemoryContextSwitchTo(active->context);
 
 		f = palloc(sizeof(KafkaExpectFailure));
-		f->line = active_copy->cur_lineno;
-		f->expectation = PG_GETARG_INT32(0);
-		noted = lappend(noted, f);
+		f->line = active->copy->cur_lineno;
+		f->expectation = i;
+		active->noted = lappend(active->noted, f);
 		MemoryContextSwitchTo(old);
 	}
 	PG_RETURN_BOOL(false);

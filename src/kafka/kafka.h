@@ -75,6 +75,7 @@ typedef struct TargetLayout
 	/* the source's expectations at ingestion (expect.c): COPY's WHERE */
 	List	   *expect_quals;	/* NIL: none */
 	char	  **expect_names;	/* [list_length(expect_quals)] */
+	uint64		expect_token;	/* the quals' random token */
 } TargetLayout;
 
 /* A message that failed an expectation at ingestion (expect.c) */
@@ -83,6 +84,17 @@ typedef struct KafkaExpectFailure
 	uint64		line;			/* COPY's line: 1 = the first message given */
 	int			expectation;	/* index in expect_names */
 } KafkaExpectFailure;
+
+/* One COPY with expectations running (expect.c), in the loader's memory */
+typedef struct KafkaExpectScope
+{
+	struct CopyFromStateData *copy;
+	uint64		token;
+	int			nquals;
+	List	   *noted;			/* KafkaExpectFailure * */
+	MemoryContext context;
+	struct KafkaExpectScope *outer;
+} KafkaExpectScope;
 
 /*
  * One message to load: from a live batch (msg set) or replayed from the
@@ -142,8 +154,9 @@ extern char *pp_kafka_text_problem(const char *s, size_t len);
 /* src/kafka/expect.c */
 struct CopyFromStateData;
 extern void pp_kafka_layout_expectations(TargetLayout *layout, Relation rel, const char *source);
-extern void pp_kafka_expect_begin(struct CopyFromStateData *cstate);
-extern List *pp_kafka_expect_end(void);
+extern void pp_kafka_expect_begin(KafkaExpectScope *scope, struct CopyFromStateData *cstate,
+								  TargetLayout *layout);
+extern List *pp_kafka_expect_end(KafkaExpectScope *scope);
 
 /* src/kafka/load.c */
 extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,

@@ -282,7 +282,8 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	List	   *options = NIL;
 	CopyFromState cstate;
 	uint64		lines;
-	List	   *failing;
+	KafkaExpectScope scope;
+	List	   *volatile failing = NIL;
 
 	for (int i = 0; i < layout->ncolumns; i++)
 		if (i >= 64 || (missing & (UINT64CONST(1) << i)) == 0)
@@ -316,9 +317,16 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 
 	cstate = BeginCopyFrom(pstate, rel, (Node *) layout->expect_quals, NULL, false, copy_source,
 						   colnames, options);
-	pp_kafka_expect_begin(cstate);
-	(void) CopyFrom(cstate);
-	failing = pp_kafka_expect_end();
+	pp_kafka_expect_begin(&scope, cstate, layout);
+	PG_TRY();
+	{
+		(void) CopyFrom(cstate);
+	}
+	PG_FINALLY();
+	{
+		failing = pp_kafka_expect_end(&scope);
+	}
+	PG_END_TRY();
 	/* NextCopyFrom counts the line it finds at the end of the data too */
 	lines = cstate->cur_lineno - 1;
 	EndCopyFrom(cstate);
@@ -471,7 +479,6 @@ load_range(ChunkLoad *cl, uint64 missing, int *idx, int count)
 	PG_CATCH();
 	{
 		MemoryContextSwitchTo(oldcontext);
-		(void) pp_kafka_expect_end();
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
@@ -480,12 +487,23 @@ load_range(ChunkLoad *cl, uint64 missing, int *idx, int count)
 	MemoryContextSwitchTo(oldcontext);
 	CurrentResourceOwner = oldowner;
 
-	/* loaded: the messages COPY skipped for an expectation are set aside */
+	/*
+	 * loaded: the messages COPY skipped for an expectation are set aside,
+	 * each once (expect.c noted only lines of this COPY's own quals; the
+	 * bounds are checked again all the same)
+	 */
 	foreach(lc, failing)
 	{
 		KafkaExpectFailure *f = (KafkaExpectFailure *) lfirst(lc);
-		int			i = idx[f->line - 1];
+		int			i;
 
+		if (f->line < 1 || f->line > (uint64) count ||
+			f->expectation < 0 || f->expectation >= list_length(cl->layout->expect_quals))
+			elog(ERROR, "an expectation noted line " UINT64_FORMAT " of a COPY of %d messages",
+				 f->line, count);
+		i = idx[f->line - 1];
+		if (cl->recs[i].bad)
+			continue;
 		cl->recs[i].bad = true;
 		cl->failed[cl->nfailed] = i;
 		cl->errors[cl->nfailed] = psprintf("the message fails expectation \"%s\" of its source",

@@ -131,6 +131,27 @@ produce('{"id": 11, "amount": -100, "status": "odd"}');
 at_end('without expectations');
 is(sql(q{SELECT count(*) FROM qi.orders WHERE id = 11}), '1', 'without expectations every message loads');
 owner_sql(q{SELECT pipeline.alter_source('s_orders', expect => '[{"column": "id", "kind": "not_null"}]')});
+
+# 6. The attack: the target's own trigger calls the WHERE clause's function
+# as if a row failed (any token, any expectation, the line past the end):
+# nothing is noted, every message loads once, the server stays up
+owner_sql(q{
+CREATE FUNCTION qi.forge() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pipeline._ingest_expectation(0, 0, true), pipeline._ingest_expectation(-1, 1000000000, true),
+            pipeline._ingest_expectation(NULL, -5, true);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER forge BEFORE INSERT ON qi.orders FOR EACH ROW EXECUTE FUNCTION qi.forge();
+CREATE TRIGGER forge_after AFTER INSERT ON qi.orders FOR EACH ROW EXECUTE FUNCTION qi.forge();
+});
+my $dead_before = sql(q{SELECT count(*) FROM pipeline.dead_letters});
+produce('{"id": 12, "amount": 1, "status": "paid"}', '{"id": 13, "amount": 2, "status": "paid"}',
+	'{"amount": 3}');
+at_end('a trigger forging notes');
+is(sql(q{SELECT string_agg(id::text, ',' ORDER BY id) FROM qi.orders WHERE id >= 12}), '12,13',
+	'a trigger calling the WHERE clause\'s function notes nothing: the good messages load once');
+is(sql(q{SELECT count(*) FROM pipeline.dead_letters}) - $dead_before, 1, 'only the message without an id is a dead letter');
 owner_sql(q{SELECT pipeline.drop_source('s_orders')});
 is(sql(q{SELECT string_agg(name, ',') FROM pipeline.expectations}), 'forged',
 	'drop_source drops the source\'s expectations');
