@@ -284,11 +284,17 @@ AS $$
 DECLARE
     rel record;
 BEGIN
-    SELECT c.relkind, c.relowner, c.oid::regclass::text AS name INTO rel
+    SELECT c.relkind, c.relowner, c.relpersistence, c.oid::regclass::text AS name INTO rel
       FROM pg_class c WHERE c.oid = NEW.relation;
     IF NOT FOUND OR rel.relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
         RAISE EXCEPTION 'expectations apply to tables, views, materialized views and foreign tables'
             USING ERRCODE = 'wrong_object_type';
+    END IF;
+    -- a temporary table goes at the end of its session without the drop
+    -- hook seeing it: its expectations would outlive it (and break a restore)
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'expectations cannot apply to temporary table %', rel.name
+            USING ERRCODE = 'feature_not_supported';
     END IF;
     IF NOT pg_has_role(NEW.owner_oid, rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table % to put expectations on it', rel.name
@@ -1786,6 +1792,13 @@ LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION pipeline._ingest_expectation(bigint, integer, boolean) IS
 'sources: COPY''s WHERE clause at ingestion; true when the row passes, else, with the running COPY''s token, notes it for the dead letters (any other call: whether it passes)';
 
+CREATE FUNCTION pipeline._ingest_expectations_check(source text, target regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pipeline_ingest_expectations_check'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION pipeline._ingest_expectations_check(text, regclass) IS
+'sources: builds the expectations a load of the source would check, raising what it could not';
+
 -- Sets the expectations of a source from its expect => argument: a JSON
 -- array of {"column", "kind", "options", "name", "row_filter"}; the ones of
 -- that source not named any more go.  Each is created by pipeline.expect
@@ -1842,6 +1855,8 @@ BEGIN
     END LOOP;
     DELETE FROM pipeline.expectations x
      WHERE x.origin = 'source:' || source AND x.name <> ALL (kept);
+    -- what the consumer will check, built now: refused now if it cannot be
+    PERFORM pipeline._ingest_expectations_check(source, target);
 END
 $$;
 COMMENT ON FUNCTION pipeline._source_expectations(text, regclass, jsonb) IS

@@ -43,6 +43,7 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "port.h"
 #include "commands/copyfrom_internal.h"
@@ -100,7 +101,7 @@ source_expectation_ids(Oid relid, const char *source)
  * its Vars are those of the relation, range table entry 1, as in COPY's.
  */
 static Node *
-expectation_qual(PPExpectation *e, int i, Relation rel, uint64 token)
+expectation_qual(PPExpectation *e, int i, Relation rel, uint64 token, const char *source)
 {
 	PipelineAsRole as;
 	char	   *sql;
@@ -116,6 +117,12 @@ expectation_qual(PPExpectation *e, int i, Relation rel, uint64 token)
 	raw = linitial_node(RawStmt, pg_parse_query(sql));
 	query = parse_analyze_fixedparams(raw, sql, NULL, 0, NULL);
 	pp_as_role_end(&as);
+	if (query->hasSubLinks)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("expectation \"%s\" of source \"%s\" cannot be checked on one message: its row filter has a subquery",
+						e->name, source),
+				 errhint("At ingestion a row filter reads the message's own columns only.")));
 	qual = (Node *) linitial_node(TargetEntry, query->targetList)->expr;
 	return qual;
 }
@@ -152,7 +159,7 @@ pp_kafka_layout_expectations(TargetLayout *layout, Relation rel, const char *sou
 			continue;
 		layout->expect_names[n] = e->name;
 		layout->expect_quals = lappend(layout->expect_quals,
-									   expectation_qual(e, n, rel, layout->expect_token));
+									   expectation_qual(e, n, rel, layout->expect_token, source));
 		n++;
 	}
 }
@@ -214,4 +221,23 @@ pipeline_ingest_expectation(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 	PG_RETURN_BOOL(false);
+}
+
+/*
+ * pipeline._ingest_expectations_check(source text, target regclass)
+ * RETURNS void: builds the quals a load of source into target would use,
+ * so that create_source / alter_source refuse what the consumer could not
+ * check.
+ */
+PG_FUNCTION_INFO_V1(pipeline_ingest_expectations_check);
+Datum
+pipeline_ingest_expectations_check(PG_FUNCTION_ARGS)
+{
+	Relation	rel = table_open(PG_GETARG_OID(1), AccessShareLock);
+	TargetLayout layout;
+
+	memset(&layout, 0, sizeof(layout));
+	pp_kafka_layout_expectations(&layout, rel, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	table_close(rel, AccessShareLock);
+	PG_RETURN_VOID();
 }

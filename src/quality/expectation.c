@@ -322,6 +322,23 @@ validate(PPExpectation *e)
 }
 
 /*
+ * The two functions below switch to a role given by their caller (the guard
+ * trigger, as the writer of the row): only to one whose privileges the
+ * caller has, or a role could lock, and resolve names in, another's
+ * relations as that role.
+ */
+static void
+check_may_act_as(Oid role)
+{
+	if (!has_privs_of_role(GetUserId(), role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to check an expectation as role \"%s\"",
+						GetUserNameFromId(role, true) ? GetUserNameFromId(role, true) : "?"),
+				 errdetail("Expectations are checked as their owner; only the owner (or a member) writes them.")));
+}
+
+/*
  * pipeline._expectation_validate(e pipeline.expectations) RETURNS text:
  * from the trigger that guards the catalog (after the owner is set); the
  * failing-row SQL of a valid expectation, an error otherwise.
@@ -338,6 +355,7 @@ pipeline_expectation_validate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role \"%s\" does not exist", e->owner_name ? e->owner_name : "?")));
+	check_may_act_as(e->owner);
 	pp_as_role_begin_path(&as, e->owner, e->search_path);
 	sql = validate(e);
 	pp_as_role_end(&as);
@@ -358,6 +376,7 @@ pipeline_expectation_resolve(PG_FUNCTION_ARGS)
 	RangeVar   *rv;
 	Oid			relid;
 
+	check_may_act_as(PG_GETARG_OID(1));
 	pp_as_role_begin_path(&as, PG_GETARG_OID(1), text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
 	relid = RangeVarGetRelid(rv, AccessShareLock, false);

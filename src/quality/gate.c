@@ -60,15 +60,35 @@ stash_reset(void)
  * for an ephemeral model or one whose relation does not exist.
  */
 static Oid
-model_relation(int32 model_id, char **name)
+model_relation(int32 model_id, int64 invocation_id, char **name)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(model_id)};
+	Oid			inv_types[1] = {INT8OID};
+	Datum		inv_args[1] = {Int64GetDatum(invocation_id)};
 	bool		isnull;
 	Oid			relid = InvalidOid;
 
 	*name = NULL;
 	SPI_connect();
+
+	/*
+	 * a running build of the caller's own (row security: its invocations,
+	 * or every one for pipeline_admin): results are recorded under that
+	 * invocation, as the extension, so no one tags another's run
+	 */
+	if (SPI_execute_with_args("SELECT 1 FROM pipeline.model_invocations i "
+							  "WHERE i.invocation_id OPERATOR(pg_catalog.=) $1 "
+							  "AND i.status OPERATOR(pg_catalog.=) 'running' "
+							  "AND i.command OPERATOR(pg_catalog.=) 'build'",
+							  1, inv_types, inv_args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read invocation " INT64_FORMAT, invocation_id);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no running build " INT64_FORMAT " of yours", invocation_id),
+				 errhint("pipeline.build and pipeline.start_build check models; use pipeline.check otherwise.")));
+
 	if (SPI_execute_with_args("SELECT m.name, pg_catalog.to_regclass(pg_catalog.quote_ident(m.schema_name) "
 							  "|| '.' || pg_catalog.quote_ident(m.relation_name)) "
 							  "FROM pipeline.models m WHERE m.model_id OPERATOR(pg_catalog.=) $1 "
@@ -111,7 +131,7 @@ pipeline_model_checks(PG_FUNCTION_ARGS)
 	ErrorContextCallback callback;
 
 	stash_reset();
-	relid = model_relation(model_id, &name);
+	relid = model_relation(model_id, invocation_id, &name);
 	if (!OidIsValid(relid))
 		PG_RETURN_INT32(0);
 

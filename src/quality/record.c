@@ -27,6 +27,7 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -163,6 +164,18 @@ prune(void)
 		elog(ERROR, "could not delete from pipeline.check_results");
 }
 
+/*
+ * A name in a NOTIFY payload, at most NOTIFY_NAME_BYTES of it: a payload
+ * over 8000 bytes is an error, and an expectation's name has no limit.
+ */
+#define NOTIFY_NAME_BYTES 256
+
+static char *
+clipped(const char *name)
+{
+	return pnstrdup(name, pg_mbcliplen(name, strlen(name), NOTIFY_NAME_BYTES));
+}
+
 static void
 notify(int64 check_id, PPCheckResult *r)
 {
@@ -170,9 +183,9 @@ notify(int64 check_id, PPCheckResult *r)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"check_id\": " INT64_FORMAT ", \"relation\": ", check_id);
-	escape_json(&buf, r->relation);
+	escape_json(&buf, clipped(r->relation));
 	appendStringInfoString(&buf, ", \"expectation\": ");
-	escape_json(&buf, r->expectation);
+	escape_json(&buf, clipped(r->expectation));
 	appendStringInfoString(&buf, ", \"status\": ");
 	escape_json(&buf, r->status);
 	appendStringInfoString(&buf, ", \"sqlstate\": ");

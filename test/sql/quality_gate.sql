@@ -94,6 +94,12 @@ SELECT count(*) AS rows_kept, max(id) AS newest FROM gate.orders_inc;
 DELETE FROM raw_orders WHERE id = 7;
 SELECT model, status FROM pipeline.build('gate.customer_totals');
 
+-- 8. the gate's functions record only under a running build of one's own
+SELECT pipeline._model_checks(model_id, 999999) FROM pipeline.models WHERE name = 'gate.fact_orders';
+SELECT pipeline._model_checks(m.model_id, i.invocation_id)
+  FROM pipeline.models m, pipeline.model_invocations i
+ WHERE m.name = 'gate.fact_orders' AND i.invocation_id = (SELECT max(invocation_id) FROM pipeline.model_invocations);
+
 RESET ROLE;
 RESET search_path;
 DROP SCHEMA gate CASCADE;

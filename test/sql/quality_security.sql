@@ -114,6 +114,17 @@ INSERT INTO pipeline.check_results (check_id, relation, expectation, kind, sever
 VALUES (1, 'qs.t', 'forged', 'not_null', 'error', 'pass', now(), 'qs_owner', 0);
 RESET ROLE;
 
+-- 3b. The guard's helpers switch only to a role the caller acts for: no
+-- locking or resolving names in another's tables as that role
+SET ROLE qs_evil;
+SELECT pipeline._expectation_resolve('qs.t', 'qs_owner'::regrole, '"qs"');
+SELECT pipeline._expectation_resolve('qs.t', 10, '');
+RESET ROLE;
+-- nor on a temporary table (it would outlive its session)
+CREATE TEMP TABLE qs_tmp (v int);
+SELECT pipeline.expect('pg_temp.qs_tmp', 'v', 'not_null');
+DROP TABLE qs_tmp;
+
 -- 4. pipeline_admin may drop the owner's expectation, not change it
 SET ROLE qs_admin;
 UPDATE pipeline.expectations SET row_filter = 'false' WHERE name = 'regex_name';

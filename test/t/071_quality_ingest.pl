@@ -62,6 +62,11 @@ like(sql_error($node, q{SET ROLE qi_owner;
 	    expect => '[{"column": "id", "kind": "not_null", "where": "true"}]')}),
 	qr/^22023: expectation 1 of source "s_bad" is not an object of column, kind, options, name, row_filter$/,
 	'an unknown key is refused');
+like(sql_error($node, q{SET ROLE qi_owner;
+	SELECT pipeline.create_source('s_bad', 'kafka', 'qi', 'qi.orders',
+	    expect => '[{"column": "id", "kind": "not_null", "row_filter": "id IN (SELECT 1)"}]')}),
+	qr/^0A000: expectation "not_null_id" of source "s_bad" cannot be checked on one message: its row filter has a subquery$/,
+	'a row filter with a subquery, which COPY cannot check, is refused when the source is made');
 is(sql(q{SELECT count(*) FROM pipeline.sources}) . '/' . sql(q{SELECT count(*) FROM pipeline.expectations}), '0/0',
 	'nothing was created by the refused calls');
 
