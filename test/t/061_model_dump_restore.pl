@@ -91,6 +91,19 @@ is($src_lineage, 'marts.customers_history<raw.customers:table:ok marts.dim_custo
 	  . 'marts.fact_orders<staging.stg_orders:model:ok staging.stg_orders<raw.orders:table:ok', 'src: lineage recorded');
 is(alice_in('src', q{SELECT count(*) FROM pipeline.model_problems}), '0', 'src: no model problem');
 
+# expectations on the models (issue 13): restored with them, and they gate
+alice_in('src', q{SELECT pipeline.expect('marts.fact_orders', 'order_id', 'unique');
+                  SELECT pipeline.expect('marts.fact_orders', 'name', 'not_null', severity => 'warn',
+                                         row_filter => 'order_id > 0')});
+my $expectations = q{SELECT string_agg(concat_ws('|', expectation_id, relation, name, kind, columns, severity,
+                                                 row_filter, search_path, owner, owner_oid = 'alice'::regrole),
+                                       E'\n' ORDER BY expectation_id)
+                       FROM pipeline.expectations};
+my $src_expectations = alice_in('src', $expectations);
+my $checked = q{SELECT string_agg(expectation || ':' || status || ':' || total, ' ' ORDER BY expectation)
+                  FROM pipeline.check('marts.fact_orders')};
+is(alice_in('src', $checked), 'not_null_name:pass:3 unique_order_id:pass:3', 'src: the expectations pass');
+
 # ---- dump, restore into a new database --------------------------------------
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ], 'pg_dump of src');
@@ -105,6 +118,9 @@ isnt(sql_in('dst', q{SELECT string_agg(oid::text, ',' ORDER BY relname) FROM pg_
 	'the restored relations have other OIDs');
 is(alice_in('dst', $catalog), $src_catalog, 'dst: the same models (ids, SQL, owner, high-water mark)');
 is(alice_in('dst', $lineage), $src_lineage, 'dst: the same lineage, with no problem, without refresh_model_edges');
+is(alice_in('dst', $expectations), $src_expectations, 'dst: the same expectations, on the restored relations');
+is(alice_in('dst', q{SELECT count(*) FROM pipeline.check_results}), '0', 'dst: results are history, not dumped');
+is(alice_in('dst', $checked), 'not_null_name:pass:3 unique_order_id:pass:3', 'dst: they check the restored rows');
 is(alice_in('dst', q{SELECT count(*) FROM pipeline.model_problems}), '0', 'dst: no model problem');
 my $edges = q{SELECT string_agg(m.name || '<' || e.upstream_name || ':'
                                 || CASE WHEN e.upstream_oid IS NULL THEN 'by name'
