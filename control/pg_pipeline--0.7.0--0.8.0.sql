@@ -1985,3 +1985,53 @@ END
 $$;
 COMMENT ON FUNCTION pipeline.drop_source(text, boolean) IS
 'drops a source, its stored offsets and its expectations at ingestion; its dead letters are kept';
+
+-- ---- models: no walk up through what a model reads when nothing reads it ----
+CREATE OR REPLACE FUNCTION pipeline._model_cycle(id integer)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- The paths are walked only among the models on a cycle through id
+    -- (read by id, transitively, and reading it): walked over the whole
+    -- graph, their number grows exponentially with the models (a model
+    -- reading a view model has an edge to everything the view reads).
+    WITH RECURSIVE up(model_id) AS (
+        SELECT e.upstream_model_id FROM pipeline.model_edges e
+         WHERE e.model_id = id AND e.upstream_model_id <> e.model_id
+        UNION
+        SELECT e.upstream_model_id FROM up JOIN pipeline.model_edges e ON e.model_id = up.model_id
+         WHERE up.model_id <> id AND e.upstream_model_id <> e.model_id
+    ), down(model_id) AS (
+        SELECT e.model_id FROM pipeline.model_edges e
+         WHERE e.upstream_model_id = id AND e.upstream_model_id <> e.model_id
+        UNION
+        SELECT e.model_id FROM down JOIN pipeline.model_edges e ON e.upstream_model_id = down.model_id
+         WHERE down.model_id <> id AND e.upstream_model_id <> e.model_id
+    ), on_cycle(model_id) AS (
+        SELECT up.model_id FROM up INTERSECT SELECT down.model_id FROM down
+    ), walk(model_id, path) AS (
+        SELECT e.upstream_model_id, ARRAY[e.model_id, e.upstream_model_id]
+          FROM pipeline.model_edges e JOIN on_cycle c ON c.model_id = e.upstream_model_id
+         WHERE e.model_id = id AND e.upstream_model_id <> id
+        UNION ALL
+        SELECT e.upstream_model_id, w.path || e.upstream_model_id
+          FROM walk w JOIN pipeline.model_edges e ON e.model_id = w.model_id
+               JOIN on_cycle c ON c.model_id = e.upstream_model_id
+         WHERE w.model_id <> id
+           AND e.upstream_model_id <> e.model_id
+           AND NOT e.upstream_model_id = ANY (w.path[2:])
+    )
+    SELECT string_agg(coalesce(m.name, '?'), ' -> ' ORDER BY p.pos)
+      FROM (SELECT w.path FROM walk w WHERE w.model_id = id
+             ORDER BY cardinality(w.path) LIMIT 1) c
+     CROSS JOIN LATERAL unnest(c.path) WITH ORDINALITY p(model_id, pos)
+      LEFT JOIN pipeline.models m ON m.model_id = p.model_id
+     -- no model reads id (a new model, a leaf): no cycle, and no walk up
+     -- through everything it reads, which made creating the n-th model of
+     -- a chain cost O(n)
+     WHERE EXISTS (SELECT 1 FROM pipeline.model_edges e
+                    WHERE e.upstream_model_id = id AND e.model_id <> id)
+$$;
+COMMENT ON FUNCTION pipeline._model_cycle(integer) IS
+'the shortest cycle of models through a model (''a -> b -> a''), NULL when there is none';

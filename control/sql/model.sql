@@ -541,6 +541,11 @@ AS $$
              ORDER BY cardinality(w.path) LIMIT 1) c
      CROSS JOIN LATERAL unnest(c.path) WITH ORDINALITY p(model_id, pos)
       LEFT JOIN pipeline.models m ON m.model_id = p.model_id
+     -- no model reads id (a new model, a leaf): no cycle, and no walk up
+     -- through everything it reads, which made creating the n-th model of
+     -- a chain cost O(n)
+     WHERE EXISTS (SELECT 1 FROM pipeline.model_edges e
+                    WHERE e.upstream_model_id = id AND e.model_id <> id)
 $$;
 COMMENT ON FUNCTION pipeline._model_cycle(integer) IS
 'the shortest cycle of models through a model (''a -> b -> a''), NULL when there is none';
