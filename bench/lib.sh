@@ -19,6 +19,23 @@ bench_psql() {
 }
 sql() { timeout "$STEP_TIMEOUT" "${PSQL[@]}" -c "$1"; }
 
+# timed SQL: seconds of one psql run of it (client round trip included)
+timed() {
+	local t0 t1
+	t0=$(now)
+	sql "$1" >/dev/null || die "failed: $1"
+	t1=$(now)
+	fsub "$t1" "$t0"
+}
+
+# bench_host_lines: the results file's lines about the host, the server
+# and the tree (after the caller's first line)
+bench_host_lines() {
+	echo "# host: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
+		"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# $("$PP_BINDIR/postgres" --version); pg_pipeline at $(git -C "$PP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+}
+
 check_count() {
 	local got
 	got=$(sql "SELECT count(*) FROM $1")

@@ -27,9 +27,10 @@
 # Then PP_BENCH_ROUNDS times (default 3): N/100 new orders are inserted
 # (1 %, after the newest) and VACUUMed (so that no copy pays for setting
 # their hint bits), a CHECKPOINT, and each of the three takes them in,
-# timed, in turns (a different one first each round); the medians count.  Last, the full rebuild: pipeline._model_build(merge,
-# full_refresh => true) over the N + rounds x N/100 rows, timed
-# PP_BENCH_FULL_REPS times (default 1).  Every copy is checked against the
+# timed, in turns (a different one first each round); the medians count.
+# Last, the full rebuild: pipeline._model_build(merge, full_refresh =>
+# true) over the N + rounds x N/100 rows, timed PP_BENCH_FULL_REPS times
+# (default 1).  Every copy is checked against the
 # source (count and sum of amount) at the end.  Ratios: incremental /
 # full rebuild (target <= 5 %) and incremental / dbt by hand (target < 1).
 #
@@ -94,9 +95,7 @@ chown postgres: "$WORK"
 {
 	echo "# pg_pipeline incremental model benchmark, $(date -u +%FT%TZ): bash bench/model_incremental.sh $N," \
 		"$ROUNDS rounds of $D new rows, $FULL_REPS full rebuild(s)"
-	echo "# host: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
-		"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "# $("$PP_BINDIR/postgres" --version); pg_pipeline at $(git -C "$PP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	bench_host_lines
 } >"$RESULTS"
 
 bench_start_server <<CONF
@@ -104,14 +103,6 @@ work_mem = 64MB
 CONF
 bench_psql
 
-# timed STATEMENT: seconds of one psql -c (client round trip included)
-timed() {
-	local t0 t1
-	t0=$(now)
-	sql "$1" >/dev/null || die "failed: $1"
-	t1=$(now)
-	fsub "$t1" "$t0"
-}
 
 log "loading $N orders"
 sql "CREATE EXTENSION pg_pipeline" >/dev/null

@@ -93,24 +93,13 @@ mkdir -p "$WORK"
 chown postgres: "$WORK"
 {
 	echo "# pg_pipeline quality benchmark, $(date -u +%FT%TZ): bash bench/quality_check.sh $N, mix $MIX, $REPS reps"
-	echo "# host: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
-		"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "# $("$PP_BINDIR/postgres" --version); pg_pipeline at $(git -C "$PP_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	bench_host_lines
 } >"$RESULTS"
 
 bench_start_server <<CONF
 work_mem = 64MB
 CONF
 bench_psql
-
-# timed SQL: seconds of one psql run of it (client round trip included)
-timed() {
-	local t0 t1
-	t0=$(now)
-	sql "$1" >/dev/null || die "failed: $1"
-	t1=$(now)
-	fsub "$t1" "$t0"
-}
 
 log "loading $N orders"
 sql "CREATE EXTENSION pg_pipeline" >/dev/null
