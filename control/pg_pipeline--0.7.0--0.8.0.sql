@@ -19,7 +19,9 @@
 -- it follows a rename, pg_dump writes it by name) and to its owner, who
 -- must own that relation; its SQL (row filter, custom SQL, the table a
 -- relationship points to) is resolved with the search_path frozen when it
--- was created, and run as its owner.
+-- was created, and run as its owner.  A relationship's table is resolved
+-- once, when "to" is named, and kept by OID (to_relation): a view put at
+-- its old name after a rename or a drop is never read.
 CREATE TABLE pipeline.expectations (
     expectation_id      integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     relation            regclass NOT NULL,
@@ -42,6 +44,7 @@ CREATE TABLE pipeline.expectations (
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     owner_oid           oid,                -- set by trigger owner_oid
+    to_relation         regclass,           -- set by trigger validate
     UNIQUE (relation, name)
 );
 COMMENT ON TABLE pipeline.expectations IS
@@ -68,6 +71,8 @@ COMMENT ON COLUMN pipeline.expectations.origin IS 'who made it: NULL by hand, ''
 COMMENT ON COLUMN pipeline.expectations.created_at IS 'when it was created';
 COMMENT ON COLUMN pipeline.expectations.updated_at IS 'when it was last changed';
 COMMENT ON COLUMN pipeline.expectations.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.expectations.to_relation IS
+'relationships: the table options."to" named, resolved as the owner when it was named (set by pg_pipeline; follows a rename); NULL once that table is dropped (the expectation is then in error until "to" is named again)';
 
 SELECT pg_catalog.pg_extension_config_dump('pipeline.expectations', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.expectations_expectation_id_seq', '');
@@ -180,6 +185,7 @@ BEGIN
         END IF;
         IF k IN ('min', 'max') AND jsonb_typeof(v) NOT IN ('number', 'string')
            OR k IN ('to', 'field', 'pattern', 'sql', 'warn_after', 'error_after') AND jsonb_typeof(v) <> 'string'
+              AND NOT (k = 'to' AND jsonb_typeof(v) = 'null')  -- its table dropped
            OR k = 'values' AND (jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) = 0
                                 OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) x
                                             WHERE jsonb_typeof(x) NOT IN ('string', 'number', 'boolean'))) THEN
@@ -274,8 +280,13 @@ COMMENT ON FUNCTION pipeline._expectation_resolve(text, oid, text) IS
 -- Every write of pipeline.expectations (by expect() or straight into the
 -- table) is checked here, after the guards made the row its writer's: the
 -- owner must own the relation; the options, threshold, columns, row
--- filter and SQL must be valid; a relationship's table is stored by its
--- qualified name.
+-- filter and SQL must be valid.  A relationship's table is resolved, as
+-- the owner with its search_path, only when "to" is named (an INSERT, an
+-- UPDATE changing "to"; a restore names it by to_relation, which pg_dump
+-- writes qualified) and kept by OID in to_relation; "to" shows the name
+-- it had then.  Once that table is dropped (pp_quality_relation_dropped
+-- sets to_relation and "to" to NULL) nothing is resolved until "to" is
+-- named again: a view another role puts at the old name is never read.
 CREATE FUNCTION pipeline._expectation_guard()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -284,6 +295,13 @@ AS $$
 DECLARE
     rel record;
 BEGIN
+    -- the drop of a relationship's table (pp_quality_relation_dropped):
+    -- nothing else changes, and nothing may refuse it (the drop would fail)
+    IF TG_OP = 'UPDATE' AND NEW.to_relation IS NULL AND OLD.to_relation IS NOT NULL
+       AND NEW.options = jsonb_set(OLD.options, '{to}', 'null')
+       AND to_jsonb(NEW) - '{to_relation,options}'::text[] = to_jsonb(OLD) - '{to_relation,options}'::text[] THEN
+        RETURN NEW;
+    END IF;
     SELECT c.relkind, c.relowner, c.relpersistence, c.oid::regclass::text AS name INTO rel
       FROM pg_class c WHERE c.oid = NEW.relation;
     IF NOT FOUND OR rel.relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
@@ -314,9 +332,24 @@ BEGIN
     NEW.columns := coalesce(NEW.columns, '{}');
     PERFORM pipeline._expectation_options(NEW);
     NEW := pipeline._expectation_threshold(NEW);
-    IF NEW.kind = 'relationships' THEN
-        NEW.options := jsonb_set(NEW.options, '{to}', to_jsonb(
-            pipeline._expectation_resolve(NEW.options ->> 'to', NEW.owner_oid, NEW.search_path)::text));
+    IF NEW.kind <> 'relationships' THEN
+        NEW.to_relation := NULL;
+    ELSIF TG_OP = 'UPDATE' AND OLD.kind = 'relationships' AND NEW.options -> 'to' = OLD.options -> 'to' THEN
+        -- "to" not named again: the table it named, or none once dropped
+        NEW.to_relation := OLD.to_relation;
+    ELSIF TG_OP = 'INSERT' AND NEW.to_relation IS NOT NULL THEN
+        -- a restore: the same table, if its owner may read it
+        NEW.to_relation := pipeline._expectation_resolve(NEW.to_relation::text, NEW.owner_oid, NEW.search_path);
+    ELSIF jsonb_typeof(NEW.options -> 'to') = 'null' THEN
+        NEW.to_relation := NULL;    -- a restore of one whose table was dropped
+    ELSE
+        NEW.to_relation := pipeline._expectation_resolve(NEW.options ->> 'to', NEW.owner_oid, NEW.search_path);
+    END IF;
+    IF NEW.to_relation IS NOT NULL THEN
+        NEW.options := jsonb_set(NEW.options, '{to}', to_jsonb(NEW.to_relation::text));
+    ELSIF NEW.kind = 'relationships' THEN
+        NEW.options := jsonb_set(NEW.options, '{to}', 'null');
+        RETURN NEW;             -- in error at each check (src/quality/sql.c)
     END IF;
     PERFORM pipeline._expectation_validate(NEW);
     RETURN NEW;

@@ -20,7 +20,11 @@
  *
  * Drop: the object access hook (worker/hooks.c) calls
  * pp_quality_relation_dropped for each relation dropped; its expectations
- * are deleted (their results stay, expectation_id NULL).
+ * are deleted (their results stay, expectation_id NULL), and the
+ * relationships pointing to it lose their table (to_relation and "to"
+ * NULL): they stay, in error at each check, until "to" is named again, so
+ * that nothing ever resolves the old name again (a role with CREATE on
+ * the schema could put a view there, run as their owners).
  *
  *-------------------------------------------------------------------------
  */
@@ -150,6 +154,8 @@ pp_expectation_from_datum(Datum datum)
 	e->search_path = text_field(row, "search_path");
 	if (e->search_path == NULL)
 		e->search_path = "";
+	d = field(row, "to_relation", &isnull);
+	e->to_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 	return e;
 }
 
@@ -390,18 +396,37 @@ pipeline_expectation_resolve(PG_FUNCTION_ARGS)
 /* ---- drop ---- */
 
 /*
+ * write_where: "<write> WHERE e.<column> = relid" on pipeline.expectations
+ * when a row matches (a write of nothing would still fire statement
+ * triggers); in SPI, as the caller is
+ */
+static void
+write_where(Oid relid, const char *column, const char *write, int ok)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	char	   *where = psprintf(" WHERE e.%s OPERATOR(pg_catalog.=) $1::pg_catalog.regclass", column);
+
+	if (SPI_execute_with_args(psprintf("SELECT 1 FROM pipeline.expectations e%s", where),
+							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pipeline.expectations");
+	if (SPI_processed > 0 &&
+		SPI_execute_with_args(psprintf("%s%s", write, where), 1, types, values, NULL, false, 0) != ok)
+		elog(ERROR, "could not write pipeline.expectations");
+}
+
+/*
  * pp_quality_relation_dropped
  *		From the object access hook: a relation that a DROP removes takes
- *		its expectations with it (deleted as the bootstrap superuser: the
- *		role dropping it may not see them; their results stay).  Nothing
- *		for PostgreSQL's internal drops, the extension's own tables, or a
- *		database without the extension.
+ *		its expectations with it, and the relationships pointing to it lose
+ *		their table (as the bootstrap superuser: the role dropping it may
+ *		not see them; their results stay).  Nothing for PostgreSQL's
+ *		internal drops, the extension's own tables, or a database without
+ *		the extension.
  */
 void
 pp_quality_relation_dropped(Oid relid, int dropflags)
 {
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	Oid			nsp = get_namespace_oid("pipeline", true);
 	PipelineAsRole as;
 	char		relkind;
@@ -418,16 +443,11 @@ pp_quality_relation_dropped(Oid relid, int dropflags)
 		return;
 	SPI_connect();
 	pp_as_role_begin(&as, BOOTSTRAP_SUPERUSERID);
-	/* look first: a DELETE of nothing would still fire statement triggers */
-	if (SPI_execute_with_args("SELECT 1 FROM pipeline.expectations e "
-							  "WHERE e.relation OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pipeline.expectations");
-	if (SPI_processed > 0 &&
-		SPI_execute_with_args("DELETE FROM pipeline.expectations e "
-							  "WHERE e.relation OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-							  1, types, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from pipeline.expectations");
+	write_where(relid, "relation", "DELETE FROM pipeline.expectations e", SPI_OK_DELETE);
+	write_where(relid, "to_relation",
+				"UPDATE pipeline.expectations e "
+				"SET to_relation = NULL, options = pg_catalog.jsonb_set(e.options, '{to}', 'null')",
+				SPI_OK_UPDATE);
 	pp_as_role_end(&as);
 	SPI_finish();
 }

@@ -111,8 +111,7 @@ unique_proven(PPExpectation *e, Relation rel)
 static bool
 relationship_proven(PPExpectation *e, Relation rel)
 {
-	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(pp_expectation_option(e, "to")));
-	Oid			to = RangeVarGetRelid(rv, NoLock, true);
+	Oid			to = e->to_relid;
 	AttrNumber	col = get_attnum(e->relid, (const char *) linitial(e->columns));
 	AttrNumber	field = OidIsValid(to) ? get_attnum(to, pp_expectation_option(e, "field")) : InvalidAttrNumber;
 	ListCell   *lc;

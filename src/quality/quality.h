@@ -62,6 +62,8 @@ typedef struct PPExpectation
 	Oid			owner;			/* InvalidOid: the role is gone */
 	char	   *owner_name;
 	char	   *search_path;
+	Oid			to_relid;		/* relationships: to_relation, InvalidOid
+								 * once that table is dropped */
 } PPExpectation;
 
 /* one failing row kept: its key and values, as JSON objects */

@@ -262,12 +262,20 @@ pass_predicate(PPExpectation *e, const char *alias)
 	}
 }
 
-/* the table and field of a relationship, quoted */
+/*
+ * the table and field of a relationship, quoted: the table by its OID
+ * (to_relation, resolved once when "to" was named), never by the name in
+ * "to", which another role may have taken since
+ */
 static void
 relationship_target(PPExpectation *e, char **to, char **field)
 {
-	/* "to" is stored qualified and quoted by the catalog's guard */
-	*to = pp_expectation_option(e, "to");
+	if (!OidIsValid(e->to_relid) || get_rel_name(e->to_relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the table of relationship \"%s\" was dropped", e->name),
+				 errhint("Name its table again with pipeline.alter_expectation(options => ...), or drop it.")));
+	*to = relation_name(e->to_relid);
 	*field = (char *) quote_identifier(pp_expectation_option(e, "field"));
 }
 

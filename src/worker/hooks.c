@@ -63,7 +63,7 @@ object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (classId == RelationRelationId && access == OAT_DROP && subId == 0)
 	{
 		pp_window_relation_dropped(objectId, ((ObjectAccessDrop *) arg)->dropflags);
-		/* and its expectations */
+		/* and its expectations, and the relationships pointing to it */
 		pp_quality_relation_dropped(objectId, ((ObjectAccessDrop *) arg)->dropflags);
 	}
 }

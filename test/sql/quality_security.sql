@@ -139,6 +139,67 @@ SET ROLE qs_evil;
 SELECT pipeline.expect('qs_evil.mine', 'id', 'relationships', '{"to": "qs.t", "field": "id"}');
 RESET ROLE;
 
+-- 6. A relationship keeps its table by OID, resolved once as the owner
+-- when it is named: a rename is followed, and a view that a role with
+-- CREATE on the schema puts at the old name is never read.  After the
+-- table is dropped the expectation is in error (never resolved again by
+-- name, not even by a superuser's check or an alter) until its "to" is
+-- named again.
+GRANT CREATE ON SCHEMA qs TO qs_evil;
+TRUNCATE public.qs_trap;
+SET ROLE qs_owner;
+CREATE TABLE qs.parent (id int PRIMARY KEY);
+INSERT INTO qs.parent VALUES (1), (2);
+CREATE TABLE qs.child (id int, parent_id int);
+INSERT INTO qs.child VALUES (1, 1), (2, 2), (3, 3), (4, NULL);
+SELECT pipeline.expect('qs.child', 'parent_id', 'relationships', '{"to": "qs.parent", "field": "id"}') > 0 AS ok;
+SELECT options, to_relation FROM pipeline.expectations WHERE relation = 'qs.child'::regclass;
+SELECT expectation, status, failing, total FROM pipeline.check('qs.child');
+ALTER TABLE qs.parent RENAME TO parent_renamed;
+RESET ROLE;
+SET ROLE qs_evil;
+CREATE FUNCTION qs_evil.spy() RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.qs_trap VALUES (current_user, 'relationship');
+    RETURN 3;
+END $$;
+CREATE VIEW qs.parent AS SELECT qs_evil.spy() AS id;
+GRANT SELECT ON qs.parent TO PUBLIC;
+RESET ROLE;
+-- the renamed table is checked (3 is still missing from it)
+SET ROLE qs_owner;
+SELECT to_relation FROM pipeline.expectations WHERE relation = 'qs.child'::regclass;
+SELECT expectation, status, failing, total FROM pipeline.check('qs.child');
+RESET ROLE;
+SELECT expectation, status, failing, total FROM pipeline.check('qs.child');
+SELECT who, what FROM public.qs_trap;          -- the view was never read
+-- the table dropped: an error, said, as the owner and as a superuser
+SET ROLE qs_owner;
+DROP TABLE qs.parent_renamed;
+SELECT options, to_relation FROM pipeline.expectations WHERE relation = 'qs.child'::regclass;
+SELECT expectation, status, severity FROM pipeline.check('qs.child');
+SELECT expectation, status, error, sqlstate FROM pipeline.check_results ORDER BY result_id DESC LIMIT 1;
+-- an alter that does not name "to" again resolves nothing
+SELECT pipeline.alter_expectation('qs.child', 'relationships_parent_id', severity => 'warn');
+SELECT expectation, status, severity FROM pipeline.check('qs.child');
+SELECT expectation, status, error FROM pipeline.check_results ORDER BY result_id DESC LIMIT 1;
+RESET ROLE;
+SELECT expectation, status, severity FROM pipeline.check('qs.child');
+SELECT expectation, status, error FROM pipeline.check_results ORDER BY result_id DESC LIMIT 1;
+SELECT who, what FROM public.qs_trap;          -- still never read
+-- nor can the owner point it elsewhere by writing to_relation
+SET ROLE qs_owner;
+CREATE TABLE qs.other (id int);
+UPDATE pipeline.expectations SET to_relation = 'qs.other' WHERE relation = 'qs.child'::regclass;
+SELECT to_relation FROM pipeline.expectations WHERE relation = 'qs.child'::regclass;
+-- naming "to" again resolves it, as the owner, now
+SELECT pipeline.alter_expectation('qs.child', 'relationships_parent_id',
+                                  options => '{"to": "qs.other", "field": "id"}');
+SELECT options, to_relation FROM pipeline.expectations WHERE relation = 'qs.child'::regclass;
+SELECT expectation, status, failing FROM pipeline.check('qs.child');
+RESET ROLE;
+SELECT who, what FROM public.qs_trap;
+
 DROP SCHEMA qs CASCADE;
 DROP SCHEMA qs_evil CASCADE;
 DROP SCHEMA qs_adm CASCADE;
