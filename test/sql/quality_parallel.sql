@@ -97,6 +97,24 @@ SELECT r.expectation, r.failing,
   LEFT JOIN pipeline.check_failures f USING (result_id)
  GROUP BY 1, 2 ORDER BY 1;
 
+-- 3. Parallel, a limit above every failing count: every failing row is kept,
+-- once (also the rows whose value is a duplicate only across workers: the
+-- combine keeps the first key of each side), and the keys of unique_code
+-- are exactly the rows whose code another row has
+SET pg_pipeline.check_failure_limit = 200000;
+CREATE TABLE par_all AS
+SELECT expectation, status, failing, total, result_id FROM pipeline.check('big');
+SELECT p.expectation, p.failing, count(f.*) AS kept, count(DISTINCT f.key) AS distinct_keys
+  FROM par_all p LEFT JOIN pipeline.check_failures f USING (result_id)
+ GROUP BY 1, 2 ORDER BY 1;
+SELECT count(*) AS kept_not_duplicate
+  FROM (SELECT (f.key->>'id')::int AS id
+          FROM par_all p JOIN pipeline.check_failures f USING (result_id)
+         WHERE p.expectation = 'unique_code'
+        EXCEPT
+        SELECT id FROM big WHERE code IN (SELECT code FROM big GROUP BY code HAVING count(*) >= 2)) d;
+SET pg_pipeline.check_failure_limit = 5;
+
 -- the aggregates themselves: partial in the workers, combined in the leader
 EXPLAIN (COSTS OFF)
 SELECT pipeline._duplicates(id, code, '{id}', '{code}', 5),
