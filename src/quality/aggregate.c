@@ -130,6 +130,8 @@ dup_equal(FailingRows *s, Datum a, Datum b)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+#define DUPS_MAX_SIZE (((uint64) PG_UINT32_MAX) + 1)	/* simplehash's */
+
 /* ---- JSON of keys and values ---- */
 
 /* to_jsonb(d) of type "type", as text */
@@ -301,7 +303,7 @@ pipeline_first_keys_step(PG_FUNCTION_ARGS)
 
 /* the hash table of _duplicates, with the value type's functions */
 static void
-duplicates_init(FailingRows *s, Oid collation)
+duplicates_init(FailingRows *s, Oid collation, uint64 size)
 {
 	TypeCacheEntry *tc;
 
@@ -327,7 +329,7 @@ duplicates_init(FailingRows *s, Oid collation)
 	get_typlenbyval(s->value_type, &s->value_len, &s->value_byval);
 	get_typlenbyval(s->key_type, &s->key_len, &s->key_byval);
 	s->collation = collation;
-	s->hash = dups_create(s->cxt, 1024, s);
+	s->hash = dups_create(s->cxt, Max(size, 1024), s);
 }
 
 /* failing rows a value seen count times makes */
@@ -350,7 +352,7 @@ pipeline_duplicates_step(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 		PG_RETURN_POINTER(s);
 	if (s->hash == NULL)
-		duplicates_init(s, PG_GET_COLLATION());
+		duplicates_init(s, PG_GET_COLLATION(), 0);
 	entry = dups_insert(s->hash, PG_GETARG_DATUM(2), &found);
 	if (!found)
 	{
@@ -418,7 +420,29 @@ combine_rows(FailingRows *s, FailingRows *from)
 	MemoryContextSwitchTo(old);
 }
 
-/* one entry of another state of _duplicates added to s (file header) */
+/*
+ * room in the hash table of s for n more entries (at once, not by doubling
+ * as they come); the table first
+ */
+static void
+duplicates_room(FailingRows *s, uint64 n)
+{
+	uint64		size;
+
+	if (s->hash == NULL)
+	{
+		duplicates_init(s, s->collation, n);
+		return;
+	}
+	size = pg_nextpower2_64((uint64) ((s->hash->members + n) / 0.9) + 1);
+	if (size > s->hash->size && s->hash->size < DUPS_MAX_SIZE)
+		dups_grow(s->hash, Min(size, DUPS_MAX_SIZE));
+}
+
+/*
+ * one entry of another state of _duplicates added to s (file header); its
+ * hash is the one s computes (the same type and collation)
+ */
 static void
 combine_entry(FailingRows *s, DupEntry *e)
 {
@@ -426,9 +450,7 @@ combine_entry(FailingRows *s, DupEntry *e)
 	bool		found;
 	MemoryContext old;
 
-	if (s->hash == NULL)
-		duplicates_init(s, s->collation);
-	entry = dups_insert(s->hash, e->value, &found);
+	entry = dups_insert_hash(s->hash, e->value, e->hash, &found);
 	if (!found)
 	{
 		old = MemoryContextSwitchTo(s->cxt);
@@ -470,10 +492,13 @@ pipeline_failing_rows_combine(PG_FUNCTION_ARGS)
 		dups_iterator it;
 		DupEntry   *e;
 
+		duplicates_room(s, from->hash->members);
 		dups_start_iterate(from->hash, &it);
 		while ((e = dups_iterate(from->hash, &it)) != NULL)
 			combine_entry(s, e);
 	}
+	if (from->nflat > 0)
+		duplicates_room(s, from->nflat);
 	for (int64 i = 0; i < from->nflat; i++)
 		combine_entry(s, &from->flat[i]);
 	PG_RETURN_POINTER(s);
@@ -499,11 +524,20 @@ get_names(StringInfo buf, int *n)
 	return names;
 }
 
+/* a datum: passed by value, as it is; else by datumSerialize */
 static void
 send_datum(StringInfo buf, Datum d, bool isnull, bool byval, int16 len)
 {
-	Size		size = datumEstimateSpace(d, isnull, byval, len);
+	Size		size;
 	char	   *p;
+
+	if (byval)
+	{
+		pq_sendbyte(buf, isnull);
+		pq_sendint64(buf, isnull ? 0 : (int64) d);
+		return;
+	}
+	size = datumEstimateSpace(d, isnull, byval, len);
 
 	enlargeStringInfo(buf, size);
 	p = buf->data + buf->len;
@@ -513,11 +547,18 @@ send_datum(StringInfo buf, Datum d, bool isnull, bool byval, int16 len)
 }
 
 static Datum
-get_datum(StringInfo buf, bool *isnull)
+get_datum(StringInfo buf, bool byval, bool *isnull)
 {
-	char	   *p = buf->data + buf->cursor;
-	Datum		d = datumRestore(&p, isnull);
+	char	   *p;
+	Datum		d;
 
+	if (byval)
+	{
+		*isnull = pq_getmsgbyte(buf);
+		return (Datum) pq_getmsgint64(buf);
+	}
+	p = buf->data + buf->cursor;
+	d = datumRestore(&p, isnull);
 	buf->cursor = p - buf->data;
 	return d;
 }
@@ -552,6 +593,7 @@ pipeline_failing_rows_serialize(PG_FUNCTION_ARGS)
 		while ((e = dups_iterate(s->hash, &it)) != NULL)
 		{
 			pq_sendint64(&buf, e->count);
+			pq_sendint32(&buf, e->hash);
 			send_datum(&buf, e->value, false, s->value_byval, s->value_len);
 			send_datum(&buf, e->key, e->key_null, s->key_byval, s->key_len);
 		}
@@ -600,8 +642,9 @@ pipeline_failing_rows_deserialize(PG_FUNCTION_ARGS)
 		bool		isnull;
 
 		s->flat[i].count = pq_getmsgint64(&buf);
-		s->flat[i].value = get_datum(&buf, &isnull);
-		s->flat[i].key = get_datum(&buf, &s->flat[i].key_null);
+		s->flat[i].hash = pq_getmsgint(&buf, 4);
+		s->flat[i].value = get_datum(&buf, s->value_byval, &isnull);
+		s->flat[i].key = get_datum(&buf, s->key_byval, &s->flat[i].key_null);
 	}
 	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(s);
