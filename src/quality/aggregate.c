@@ -377,6 +377,16 @@ pipeline_duplicates_step(PG_FUNCTION_ARGS)
 
 /* ---- parallel aggregation: combine, serialize, deserialize ---- */
 
+static char **
+copy_names(char **names, int n)
+{
+	char	  **copy = palloc(Max(n, 1) * sizeof(char *));
+
+	for (int i = 0; i < n; i++)
+		copy[i] = pstrdup(names[i]);
+	return copy;
+}
+
 /* an empty state like from's (names, types, limit), in cxt */
 static FailingRows *
 empty_like(FailingRows *from, MemoryContext cxt)
@@ -391,13 +401,9 @@ empty_like(FailingRows *from, MemoryContext cxt)
 	s->value_type = from->value_type;
 	s->collation = from->collation;
 	s->nkey_names = from->nkey_names;
+	s->key_names = copy_names(from->key_names, from->nkey_names);
 	s->nvalue_names = from->nvalue_names;
-	s->key_names = palloc(Max(s->nkey_names, 1) * sizeof(char *));
-	for (int i = 0; i < s->nkey_names; i++)
-		s->key_names[i] = pstrdup(from->key_names[i]);
-	s->value_names = palloc(Max(s->nvalue_names, 1) * sizeof(char *));
-	for (int i = 0; i < s->nvalue_names; i++)
-		s->value_names[i] = pstrdup(from->value_names[i]);
+	s->value_names = copy_names(from->value_names, from->nvalue_names);
 	MemoryContextSwitchTo(old);
 	return s;
 }

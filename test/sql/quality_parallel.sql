@@ -115,6 +115,17 @@ SELECT count(*) AS kept_not_duplicate
         SELECT id FROM big WHERE code IN (SELECT code FROM big GROUP BY code HAVING count(*) >= 2)) d;
 SET pg_pipeline.check_failure_limit = 5;
 
+-- 4. Above 20 million estimated rows (reltuples, faked here), a scan with a
+-- unique expectation is serial (each worker would send every distinct value
+-- it read in one message of at most 1 GB): no NOTICE, the same results;
+-- without its unique expectations, the same table is scanned in parallel
+UPDATE pg_class SET reltuples = 30000000 WHERE oid = 'qpar.big'::regclass;
+SELECT expectation, status, failing, total FROM pipeline.check('big') ORDER BY 1;
+SELECT pipeline.drop_expectation('big', 'unique_code');
+SELECT pipeline.drop_expectation('big', 'unique_x_y');
+SELECT expectation, status, failing, total FROM pipeline.check('big') ORDER BY 1;
+ANALYZE big;
+
 -- the aggregates themselves: partial in the workers, combined in the leader
 EXPLAIN (COSTS OFF)
 SELECT pipeline._duplicates(id, code, '{id}', '{code}', 5),
