@@ -488,7 +488,11 @@ pipeline_failing_rows_combine(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, &cxt))
 		elog(ERROR, "aggregate function called in non-aggregate context");
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0));
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
 	from = (FailingRows *) PG_GETARG_POINTER(1);
 	s = PG_ARGISNULL(0) ? empty_like(from, cxt) : (FailingRows *) PG_GETARG_POINTER(0);
 	s->failing += from->failing;
