@@ -33,7 +33,8 @@
 #             as dbt wraps a test (select count(*) ... from (<test>)), one
 #             after the other in one session: dbt runs one query per test
 #             (with PostgreSQL's parallel workers where the planner picks
-#             them; check()'s own aggregates are not parallel).
+#             them; so does check()'s one scan: its aggregates are
+#             parallel safe).
 #    Each PP_BENCH_REPS times (default 3), taking turns; medians; the
 #    failing counts of both are printed (dbt's unique counts groups,
 #    check() rows).
@@ -185,7 +186,7 @@ SCANS=$(sql "SELECT seq_scan FROM pg_stat_user_tables WHERE relid = 'bq.orders':
 sql "SELECT * FROM pipeline.check('bq.orders')" >/dev/null
 sleep 1
 SCANS_ONE=$(( $(sql "SELECT seq_scan FROM pg_stat_user_tables WHERE relid = 'bq.orders'::regclass") - SCANS ))
-log "sequential scans of bq.orders by one check(): $SCANS_ONE"
+log "sequential scans of bq.orders by one check(): $SCANS_ONE (1 per process of a parallel scan)"
 
 log "gating: a table model of $N rows with two expectations"
 sql "SELECT pipeline.create_model('bq.fact_orders',
@@ -219,7 +220,7 @@ for p in check dbt run build; do MED[$p]=$(median ${T[$p]}); done
 	printf '%-44s %12.3f\n' "build (the same, gated by 2 expectations)" "${MED[build]}"
 	echo "dbt / check      = $(ratio "${MED[dbt]}" "${MED[check]}")  (target >= 5)"
 	echo "build / run      = $(ratio "${MED[build]}" "${MED[run]}")  (the cost of gating)"
-	echo "sequential scans of the table by one check(): $SCANS_ONE"
+	echo "sequential scans of the table by one check(): $SCANS_ONE (1 per process of a parallel scan)"
 	echo "check(): $CHECK_OUT"
 	echo "dbt:     $DBT_OUT"
 	echo "RESULT rows=$N mix=$MIX reps=$REPS check_s=${MED[check]} dbt_s=${MED[dbt]} run_s=${MED[run]} build_s=${MED[build]}"

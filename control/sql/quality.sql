@@ -621,33 +621,56 @@ COMMENT ON FUNCTION pipeline.check(regclass, boolean) IS
 -- The aggregates of the scan (src/quality/aggregate.c): each keeps the
 -- count of the rows it is given and the first pg_pipeline.check_failure_limit
 -- of them as {"key": ..., "value": ...}; _duplicates is given every value
--- and keeps the rows whose value another row has.
+-- and keeps the rows whose value another row has.  Both are parallel safe
+-- (partial aggregation in parallel workers, combined by the leader).
 CREATE FUNCTION pipeline._first_keys_step(state internal, key "any", value "any", key_names text[],
                                           value_names text[], lim integer)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'pipeline_first_keys_step'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION pipeline._first_keys_step(internal, "any", "any", text[], text[], integer) IS
 'transition function of pipeline._first_keys';
 CREATE FUNCTION pipeline._duplicates_step(state internal, key "any", value "any", key_names text[],
                                           value_names text[], lim integer)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'pipeline_duplicates_step'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION pipeline._duplicates_step(internal, "any", "any", text[], text[], integer) IS
 'transition function of pipeline._duplicates';
 CREATE FUNCTION pipeline._failing_rows_final(state internal)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pipeline_failing_rows_final'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION pipeline._failing_rows_final(internal) IS
 'final function of pipeline._first_keys and pipeline._duplicates: {"failing": n, "rows": [{"key": ..., "value": ...}]}';
+CREATE FUNCTION pipeline._failing_rows_combine(state internal, other internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pipeline_failing_rows_combine'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._failing_rows_combine(internal, internal) IS
+'combine function of pipeline._first_keys and pipeline._duplicates (parallel aggregation): adds the other state''s counts and kept rows';
+CREATE FUNCTION pipeline._failing_rows_serialize(state internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'pipeline_failing_rows_serialize'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._failing_rows_serialize(internal) IS
+'serialize function of pipeline._first_keys and pipeline._duplicates (parallel aggregation)';
+CREATE FUNCTION pipeline._failing_rows_deserialize(state bytea, unused internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pipeline_failing_rows_deserialize'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._failing_rows_deserialize(bytea, internal) IS
+'deserialize function of pipeline._first_keys and pipeline._duplicates (parallel aggregation)';
 CREATE AGGREGATE pipeline._first_keys(key "any", value "any", key_names text[], value_names text[], lim integer) (
-    SFUNC = pipeline._first_keys_step, STYPE = internal, FINALFUNC = pipeline._failing_rows_final);
+    SFUNC = pipeline._first_keys_step, STYPE = internal, FINALFUNC = pipeline._failing_rows_final,
+    COMBINEFUNC = pipeline._failing_rows_combine, SERIALFUNC = pipeline._failing_rows_serialize,
+    DESERIALFUNC = pipeline._failing_rows_deserialize, PARALLEL = SAFE);
 COMMENT ON AGGREGATE pipeline._first_keys("any", "any", text[], text[], integer) IS
 'check(): counts the failing rows it is given, keeps the keys and values of the first lim';
 CREATE AGGREGATE pipeline._duplicates(key "any", value "any", key_names text[], value_names text[], lim integer) (
-    SFUNC = pipeline._duplicates_step, STYPE = internal, FINALFUNC = pipeline._failing_rows_final);
+    SFUNC = pipeline._duplicates_step, STYPE = internal, FINALFUNC = pipeline._failing_rows_final,
+    COMBINEFUNC = pipeline._failing_rows_combine, SERIALFUNC = pipeline._failing_rows_serialize,
+    DESERIALFUNC = pipeline._failing_rows_deserialize, PARALLEL = SAFE);
 COMMENT ON AGGREGATE pipeline._duplicates("any", "any", text[], text[], integer) IS
 'check(): hashes the values it is given; counts the rows whose value another row has, keeps the first lim';
 

@@ -20,12 +20,27 @@
  * value (the type's hash and equality functions from the type cache; the
  * record ones for ROW(...), which hash each column with its own collation)
  * in a simplehash table of the distinct values seen, each with the key of
- * the first row that had it.  A value seen a second time makes two failing
- * rows (the first, kept, and this one); a third time one more.  Memory:
- * one entry (about 32 bytes, plus a copy of a value and key passed by
- * reference) per distinct value, in the aggregate's memory context: a
- * table of 10 million distinct bigint values takes about 0.5 GB while the
- * scan runs (docs/quality/expectations.md).
+ * the first row that had it and the number of rows that had it.  A value
+ * seen a second time makes two failing rows (the first, kept, and this
+ * one); a third time one more.  Memory: one entry (about 40 bytes, plus a
+ * copy of a value and key passed by reference) per distinct value, in the
+ * aggregate's memory context: a table of 10 million distinct bigint values
+ * takes about 0.5 GB while the scan runs (docs/quality/expectations.md).
+ *
+ * Parallel (Partial and Finalize Aggregate): both have a combine function
+ * and serialize the state (failing count, the JSON of the rows kept with
+ * where each ends, names, types, limit, collation, and _duplicates' entries
+ * as value, first key and count, the datums by datumSerialize; a ROW(...)
+ * keeps its record typmod, which parallel workers share with the leader).
+ * Combining adds the counts: the failing count stays exact (a value seen
+ * once in each of two workers is a duplicate of two rows); the rows kept
+ * are those of the first state, then of the second, then the first keys of
+ * values that became duplicates only by the combine, while fewer than limit
+ * are kept.  So every state keeps min(limit, failing) rows, but which ones
+ * (and their order) depends on how the rows were split among the workers:
+ * no longer "the first limit" of the scan.  The serialized state of
+ * _duplicates holds every distinct value a worker saw: it must stay under
+ * 1 GB (about 30 million distinct bigint values per worker).
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +51,7 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "libpq/pqformat.h"
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -52,9 +68,9 @@ typedef struct DupEntry
 {
 	Datum		value;
 	Datum		key;
+	int64		count;			/* rows with this value */
 	uint32		hash;
 	char		status;			/* simplehash's */
-	bool		dup;			/* a second row with this value was seen */
 	bool		key_null;
 } DupEntry;
 
@@ -67,6 +83,8 @@ typedef struct FailingRows
 	int			limit;
 	int			nrows;
 	StringInfoData rows;		/* the JSON of the rows kept, comma-separated */
+	int		   *row_ends;		/* where each row of rows ends */
+	int			max_rows;		/* room in row_ends */
 	char	  **key_names;
 	int			nkey_names;
 	char	  **value_names;
@@ -82,6 +100,9 @@ typedef struct FailingRows
 	FmgrInfo	hash_fn;
 	FmgrInfo	eq_fn;
 	Oid			collation;
+	/* a deserialized state of _duplicates: its entries, not hashed */
+	DupEntry   *flat;
+	int64		nflat;
 } FailingRows;
 
 static inline uint32
@@ -108,6 +129,8 @@ dup_equal(FailingRows *s, Datum a, Datum b)
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+#define DUPS_MAX_SIZE (((uint64) PG_UINT32_MAX) + 1)	/* simplehash's */
 
 /* ---- JSON of keys and values ---- */
 
@@ -193,6 +216,19 @@ append_object(StringInfo buf, Datum d, bool isnull, Oid type, char **names, int 
 	ReleaseTupleDesc(desc);
 }
 
+/* one more row kept: it ends where rows ends now (in s->cxt) */
+static void
+remember_row_end(FailingRows *s)
+{
+	if (s->nrows >= s->max_rows)
+	{
+		s->max_rows = Min(Max(s->max_rows * 2, 16), s->limit);
+		s->row_ends = s->row_ends ? repalloc(s->row_ends, s->max_rows * sizeof(int)) :
+			palloc(s->max_rows * sizeof(int));
+	}
+	s->row_ends[s->nrows++] = s->rows.len;
+}
+
 /* keep one failing row, while fewer than limit are kept */
 static void
 keep_row(FailingRows *s, Datum key, bool key_null, Datum value, bool value_null)
@@ -207,7 +243,7 @@ keep_row(FailingRows *s, Datum key, bool key_null, Datum value, bool value_null)
 	appendStringInfoString(&s->rows, ", \"value\": ");
 	append_object(&s->rows, value, value_null, s->value_type, s->value_names, s->nvalue_names);
 	appendStringInfoChar(&s->rows, '}');
-	s->nrows++;
+	remember_row_end(s);
 	MemoryContextSwitchTo(old);
 }
 
@@ -267,7 +303,7 @@ pipeline_first_keys_step(PG_FUNCTION_ARGS)
 
 /* the hash table of _duplicates, with the value type's functions */
 static void
-duplicates_init(FailingRows *s, FunctionCallInfo fcinfo)
+duplicates_init(FailingRows *s, Oid collation, uint64 size)
 {
 	TypeCacheEntry *tc;
 
@@ -292,8 +328,15 @@ duplicates_init(FailingRows *s, FunctionCallInfo fcinfo)
 	}
 	get_typlenbyval(s->value_type, &s->value_len, &s->value_byval);
 	get_typlenbyval(s->key_type, &s->key_len, &s->key_byval);
-	s->collation = PG_GET_COLLATION();
-	s->hash = dups_create(s->cxt, 1024, s);
+	s->collation = collation;
+	s->hash = dups_create(s->cxt, Max(size, 1024), s);
+}
+
+/* failing rows a value seen count times makes */
+static inline int64
+dup_failing(int64 count)
+{
+	return count >= 2 ? count : 0;
 }
 
 PG_FUNCTION_INFO_V1(pipeline_duplicates_step);
@@ -309,7 +352,7 @@ pipeline_duplicates_step(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(2))
 		PG_RETURN_POINTER(s);
 	if (s->hash == NULL)
-		duplicates_init(s, fcinfo);
+		duplicates_init(s, PG_GET_COLLATION(), 0);
 	entry = dups_insert(s->hash, PG_GETARG_DATUM(2), &found);
 	if (!found)
 	{
@@ -318,18 +361,302 @@ pipeline_duplicates_step(PG_FUNCTION_ARGS)
 		entry->value = datumCopy(entry->value, s->value_byval, s->value_len);
 		entry->key = key_null ? (Datum) 0 : datumCopy(key, s->key_byval, s->key_len);
 		entry->key_null = key_null;
-		entry->dup = false;
+		entry->count = 1;
 		MemoryContextSwitchTo(old);
 		PG_RETURN_POINTER(s);
 	}
-	if (!entry->dup)
+	if (entry->count++ == 1)
 	{
-		entry->dup = true;
 		s->failing++;
 		keep_row(s, entry->key, entry->key_null, entry->value, false);
 	}
 	s->failing++;
 	keep_row(s, key, key_null, PG_GETARG_DATUM(2), false);
+	PG_RETURN_POINTER(s);
+}
+
+/* ---- parallel aggregation: combine, serialize, deserialize ---- */
+
+static char **
+copy_names(char **names, int n)
+{
+	char	  **copy = palloc(Max(n, 1) * sizeof(char *));
+
+	for (int i = 0; i < n; i++)
+		copy[i] = pstrdup(names[i]);
+	return copy;
+}
+
+/* an empty state like from's (names, types, limit), in cxt */
+static FailingRows *
+empty_like(FailingRows *from, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	FailingRows *s = palloc0(sizeof(FailingRows));
+
+	s->cxt = cxt;
+	initStringInfo(&s->rows);
+	s->limit = from->limit;
+	s->key_type = from->key_type;
+	s->value_type = from->value_type;
+	s->collation = from->collation;
+	s->nkey_names = from->nkey_names;
+	s->key_names = copy_names(from->key_names, from->nkey_names);
+	s->nvalue_names = from->nvalue_names;
+	s->value_names = copy_names(from->value_names, from->nvalue_names);
+	MemoryContextSwitchTo(old);
+	return s;
+}
+
+/* the rows kept by from, after those of s, while fewer than limit are kept */
+static void
+combine_rows(FailingRows *s, FailingRows *from)
+{
+	MemoryContext old = MemoryContextSwitchTo(s->cxt);
+
+	for (int i = 0; i < from->nrows && s->nrows < s->limit; i++)
+	{
+		int			start = i == 0 ? 0 : from->row_ends[i - 1] + 2;	/* past ", " */
+
+		if (s->nrows > 0)
+			appendStringInfoString(&s->rows, ", ");
+		appendBinaryStringInfo(&s->rows, from->rows.data + start, from->row_ends[i] - start);
+		remember_row_end(s);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * room in the hash table of s for n more entries (at once, not by doubling
+ * as they come); the table first
+ */
+static void
+duplicates_room(FailingRows *s, uint64 n)
+{
+	uint64		size;
+
+	if (s->hash == NULL)
+	{
+		duplicates_init(s, s->collation, n);
+		return;
+	}
+	size = pg_nextpower2_64((uint64) ((s->hash->members + n) / 0.9) + 1);
+	if (size > s->hash->size && s->hash->size < DUPS_MAX_SIZE)
+		dups_grow(s->hash, Min(size, DUPS_MAX_SIZE));
+}
+
+/*
+ * one entry of another state of _duplicates added to s (file header); its
+ * hash is the one s computes (the same type and collation)
+ */
+static void
+combine_entry(FailingRows *s, DupEntry *e)
+{
+	DupEntry   *entry;
+	bool		found;
+	MemoryContext old;
+
+	entry = dups_insert_hash(s->hash, e->value, e->hash, &found);
+	if (!found)
+	{
+		old = MemoryContextSwitchTo(s->cxt);
+		entry->value = datumCopy(e->value, s->value_byval, s->value_len);
+		entry->key = e->key_null ? (Datum) 0 : datumCopy(e->key, s->key_byval, s->key_len);
+		entry->key_null = e->key_null;
+		entry->count = e->count;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	/* both failing counts hold dup_failing() of their own count */
+	s->failing += entry->count + e->count - dup_failing(entry->count) - dup_failing(e->count);
+	/* a first key not kept yet: its value was seen once on one side */
+	if (entry->count == 1)
+		keep_row(s, entry->key, entry->key_null, entry->value, false);
+	if (e->count == 1)
+		keep_row(s, e->key, e->key_null, entry->value, false);
+	entry->count += e->count;
+}
+
+PG_FUNCTION_INFO_V1(pipeline_failing_rows_combine);
+Datum
+pipeline_failing_rows_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt;
+	FailingRows *s;
+	FailingRows *from;
+
+	if (!AggCheckCallContext(fcinfo, &cxt))
+		elog(ERROR, "aggregate function called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	from = (FailingRows *) PG_GETARG_POINTER(1);
+	s = PG_ARGISNULL(0) ? empty_like(from, cxt) : (FailingRows *) PG_GETARG_POINTER(0);
+	s->failing += from->failing;
+	combine_rows(s, from);
+	if (from->hash != NULL)
+	{
+		dups_iterator it;
+		DupEntry   *e;
+
+		duplicates_room(s, from->hash->members);
+		dups_start_iterate(from->hash, &it);
+		while ((e = dups_iterate(from->hash, &it)) != NULL)
+			combine_entry(s, e);
+	}
+	if (from->nflat > 0)
+		duplicates_room(s, from->nflat);
+	for (int64 i = 0; i < from->nflat; i++)
+		combine_entry(s, &from->flat[i]);
+	PG_RETURN_POINTER(s);
+}
+
+static void
+send_names(StringInfo buf, char **names, int n)
+{
+	pq_sendint32(buf, n);
+	for (int i = 0; i < n; i++)
+		pq_sendstring(buf, names[i]);
+}
+
+static char **
+get_names(StringInfo buf, int *n)
+{
+	char	  **names;
+
+	*n = pq_getmsgint(buf, 4);
+	names = palloc(Max(*n, 1) * sizeof(char *));
+	for (int i = 0; i < *n; i++)
+		names[i] = pstrdup(pq_getmsgstring(buf));
+	return names;
+}
+
+/* a datum: passed by value, as it is; else by datumSerialize */
+static void
+send_datum(StringInfo buf, Datum d, bool isnull, bool byval, int16 len)
+{
+	Size		size;
+	char	   *p;
+
+	if (byval)
+	{
+		pq_sendbyte(buf, isnull);
+		pq_sendint64(buf, isnull ? 0 : (int64) d);
+		return;
+	}
+	size = datumEstimateSpace(d, isnull, byval, len);
+
+	enlargeStringInfo(buf, size);
+	p = buf->data + buf->len;
+	datumSerialize(d, isnull, byval, len, &p);
+	buf->len += size;
+	buf->data[buf->len] = '\0';
+}
+
+static Datum
+get_datum(StringInfo buf, bool byval, bool *isnull)
+{
+	char	   *p;
+	Datum		d;
+
+	if (byval)
+	{
+		*isnull = pq_getmsgbyte(buf);
+		return (Datum) pq_getmsgint64(buf);
+	}
+	p = buf->data + buf->cursor;
+	d = datumRestore(&p, isnull);
+	buf->cursor = p - buf->data;
+	return d;
+}
+
+PG_FUNCTION_INFO_V1(pipeline_failing_rows_serialize);
+Datum
+pipeline_failing_rows_serialize(PG_FUNCTION_ARGS)
+{
+	FailingRows *s = (FailingRows *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint64(&buf, s->failing);
+	pq_sendint32(&buf, s->limit);
+	pq_sendint32(&buf, s->key_type);
+	pq_sendint32(&buf, s->value_type);
+	pq_sendint32(&buf, s->collation);
+	send_names(&buf, s->key_names, s->nkey_names);
+	send_names(&buf, s->value_names, s->nvalue_names);
+	pq_sendint32(&buf, s->nrows);
+	for (int i = 0; i < s->nrows; i++)
+		pq_sendint32(&buf, s->row_ends[i]);
+	pq_sendint32(&buf, s->rows.len);
+	pq_sendbytes(&buf, s->rows.data, s->rows.len);
+	pq_sendint64(&buf, s->hash ? s->hash->members : 0);
+	if (s->hash != NULL)
+	{
+		dups_iterator it;
+		DupEntry   *e;
+
+		dups_start_iterate(s->hash, &it);
+		while ((e = dups_iterate(s->hash, &it)) != NULL)
+		{
+			pq_sendint64(&buf, e->count);
+			pq_sendint32(&buf, e->hash);
+			send_datum(&buf, e->value, false, s->value_byval, s->value_len);
+			send_datum(&buf, e->key, e->key_null, s->key_byval, s->key_len);
+		}
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(pipeline_failing_rows_deserialize);
+Datum
+pipeline_failing_rows_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	FailingRows *s = palloc0(sizeof(FailingRows));
+	StringInfoData buf;
+	int			len;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "aggregate function called in non-aggregate context");
+	buf.data = VARDATA_ANY(b);
+	buf.len = buf.maxlen = VARSIZE_ANY_EXHDR(b);
+	buf.cursor = 0;
+	s->cxt = CurrentMemoryContext;
+	s->failing = pq_getmsgint64(&buf);
+	s->limit = pq_getmsgint(&buf, 4);
+	s->key_type = pq_getmsgint(&buf, 4);
+	s->value_type = pq_getmsgint(&buf, 4);
+	s->collation = pq_getmsgint(&buf, 4);
+	s->key_names = get_names(&buf, &s->nkey_names);
+	s->value_names = get_names(&buf, &s->nvalue_names);
+	s->nrows = s->max_rows = pq_getmsgint(&buf, 4);
+	s->row_ends = palloc(Max(s->nrows, 1) * sizeof(int));
+	for (int i = 0; i < s->nrows; i++)
+		s->row_ends[i] = pq_getmsgint(&buf, 4);
+	len = pq_getmsgint(&buf, 4);
+	initStringInfo(&s->rows);
+	appendBinaryStringInfo(&s->rows, pq_getmsgbytes(&buf, len), len);
+	s->nflat = pq_getmsgint64(&buf);
+	if (s->nflat > 0)
+	{
+		get_typlenbyval(s->value_type, &s->value_len, &s->value_byval);
+		get_typlenbyval(s->key_type, &s->key_len, &s->key_byval);
+		s->flat = palloc_extended(s->nflat * sizeof(DupEntry), MCXT_ALLOC_HUGE);
+	}
+	for (int64 i = 0; i < s->nflat; i++)
+	{
+		bool		isnull;
+
+		s->flat[i].count = pq_getmsgint64(&buf);
+		s->flat[i].hash = pq_getmsgint(&buf, 4);
+		s->flat[i].value = get_datum(&buf, s->value_byval, &isnull);
+		s->flat[i].key = get_datum(&buf, s->key_byval, &s->flat[i].key_null);
+	}
+	pq_getmsgend(&buf);
 	PG_RETURN_POINTER(s);
 }
 

@@ -32,16 +32,21 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 
@@ -282,6 +287,50 @@ read_scan(PPCheckResult *r, PPExpectation *e, HeapTuple tup, TupleDesc desc, int
 	judge(r, e);
 }
 
+/*
+ * Above this many rows (the estimate of the relation and its children), a
+ * scan with a unique expectation runs without parallel workers: each
+ * worker would send the leader every distinct value it read in one message
+ * of at most 1 GB (aggregate.c).  20 million rows: a third of them per
+ * process, values up to about 100 bytes.
+ */
+#define PARALLEL_UNIQUE_MAX_ROWS 20000000.0
+
+/* the scan's rows as the planner estimates them: reltuples, or blocks when never analyzed */
+static double
+estimated_rows(Oid relid)
+{
+	double		rows = 0;
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+	{
+		Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+
+		if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind))
+			rows += rel->rd_rel->reltuples >= 0 ? rel->rd_rel->reltuples :
+				(double) RelationGetNumberOfBlocks(rel) * (BLCKSZ / 32);
+		table_close(rel, AccessShareLock);
+	}
+	return rows;
+}
+
+/* whether the scan of exps must not be parallel (PARALLEL_UNIQUE_MAX_ROWS) */
+static bool
+serial_unique(List *exps)
+{
+	ListCell   *lc;
+
+	foreach(lc, exps)
+	{
+		PPExpectation *e = (PPExpectation *) lfirst(lc);
+
+		if (e->kind == PP_EXPECT_UNIQUE)
+			return estimated_rows(e->relid) > PARALLEL_UNIQUE_MAX_ROWS;
+	}
+	return false;
+}
+
 /* one scan, as the owner of the expectations in which (one group) */
 static void
 scan_step(Eval *ev, List *which)
@@ -297,6 +346,9 @@ scan_step(Eval *ev, List *which)
 		exps = lappend(exps, EXP(ev, lfirst_int(lc)));
 	SPI_connect();
 	pp_as_role_begin_path(&as, first->owner, first->search_path);
+	if (serial_unique(exps))
+		(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_execute(pp_scan_query(exps, ev->limit), false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "the scan of expectations returned no row");
 	pp_as_role_end(&as);
