@@ -61,7 +61,12 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-/* the expansion bound: max(YAML_MIN_EXPANSION, YAML_EXPANSION_FACTOR x parsed) */
+/*
+ * The expansion bound, in nodes plus bytes of scalars (a large scalar
+ * repeated by aliases is as costly as many nodes):
+ * max(YAML_MIN_EXPANSION, YAML_EXPANSION_FACTOR x (nodes parsed + bytes of
+ * the document)); a document without aliases is always under it.
+ */
 #define YAML_MIN_EXPANSION		100000
 #define YAML_EXPANSION_FACTOR	10
 /*
@@ -91,7 +96,8 @@ typedef struct YamlNode
 	struct YamlNode **items;	/* children; a mapping's alternate key, value */
 	int			nitems;
 	int			maxitems;
-	double		expanded;		/* nodes once aliases are expanded; 0 = unknown */
+	double		expanded;		/* nodes + scalar bytes once aliases are
+								 * expanded; 0 = unknown */
 	yaml_mark_t mark;			/* where it starts, for errors */
 } YamlNode;
 
@@ -204,13 +210,13 @@ pipeline_parse_yaml(PG_FUNCTION_ARGS)
 	if (b.root == NULL)
 		PG_RETURN_NULL();
 
-	limit = Max(YAML_MIN_EXPANSION, (double) YAML_EXPANSION_FACTOR * b.parsed);
+	limit = Max(YAML_MIN_EXPANSION, (double) YAML_EXPANSION_FACTOR * (b.parsed + strlen(utf8)));
 	if (yaml_expanded_size(b.root, limit) > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("YAML aliases expand to too many nodes"),
-				 errdetail("The document has " INT64_FORMAT " nodes; with its aliases expanded it would have more than %.0f.",
-						   b.parsed, limit),
+				 errmsg("YAML aliases expand to too large a document"),
+				 errdetail("The document has " INT64_FORMAT " nodes in %zu bytes; with its aliases expanded its nodes and scalar bytes would be more than %.0f.",
+						   b.parsed, strlen(utf8), limit),
 				 errhint("Repeat fewer aliases, or write the repeated parts out.")));
 
 	result = yaml_push(&state, b.root, WJB_ELEM);
@@ -596,14 +602,15 @@ yaml_check_keys(YamlNode *map)
 }
 
 /*
- * How many nodes the tree has once every alias is written out, memoized per
- * node (a shared node is counted once per use, computed once) and stopped
- * at limit: the result is exact up to limit, and above limit otherwise.
+ * How many nodes, plus bytes of scalars, the tree has once every alias is
+ * written out, memoized per node (a shared node is counted once per use,
+ * computed once) and stopped at limit: the result is exact up to limit,
+ * and above limit otherwise.
  */
 static double
 yaml_expanded_size(YamlNode *node, double limit)
 {
-	double		n = 1;
+	double		n = 1 + (node->kind == YN_SCALAR ? node->textlen : 0);
 
 	if (node->expanded > 0)
 		return node->expanded;

@@ -130,6 +130,12 @@ g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
 h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]
 i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]
 $$);
+-- a large scalar repeated by aliases counts its bytes: 1 MB times 200
+-- aliases is refused (it would build 200 MB), times 3 is fine
+SELECT length(pipeline.parse_yaml('a: &x ' || repeat('x', 1000000) || E'\nb: ['
+                                  || rtrim(repeat('*x, ', 200), ', ') || ']')::text);
+SELECT jsonb_array_length(pipeline.parse_yaml('a: &x ' || repeat('x', 1000000) || E'\nb: [*x, *x, *x]')->'b')
+       AS three_copies;
 SELECT jsonb_array_length(pipeline.parse_yaml($$
 a: &a [l, o, l, o, l, o, l, o, l, o]
 b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
