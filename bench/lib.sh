@@ -64,6 +64,37 @@ bench_medians() {
 
 # bench_stop_server: stop the server bench_start_server started (fast, else
 # immediate), if it did; for the callers' EXIT traps.
+# bench_setup: what a benchmark does first, as root: on exit the server is
+# stopped and its data removed (PP_BENCH_KEEP=1 keeps the data), the
+# extension built and installed (PP_BENCH_BUILD=0 skips that), a server an
+# earlier run left stopped, and WORK emptied for the postgres user.
+bench_setup() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "run this as root (it starts PostgreSQL as the postgres user)" >&2
+		exit 2
+	fi
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+	if [ "${PP_BENCH_BUILD:-1}" = 1 ]; then
+		pp_build_install
+	fi
+	PP_BINDIR=${PP_BINDIR:-$("$(pp_pg_config)" --bindir)}
+	if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
+		runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$WORK"
+	mkdir -p "$WORK"
+	chown postgres: "$WORK"
+}
+
+bench_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	bench_stop_server
+	[ "${PP_BENCH_KEEP:-0}" = 1 ] || rm -rf "$PGDATA_DIR"
+	exit "$rc"
+}
+
 bench_stop_server() {
 	if [ "${started_server:-0}" = 1 ] && [ -f "$PGDATA_DIR/postmaster.pid" ]; then
 		timeout 60 runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop \

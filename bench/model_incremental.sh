@@ -53,7 +53,6 @@ FULL_REPS=${PP_BENCH_FULL_REPS:-1}
 WORK=${PP_BENCH_WORK:-/tmp/pp-bench-model}
 PORT=${PP_BENCH_PORT:-55497}
 STEP_TIMEOUT=${PP_BENCH_TIMEOUT:-1800}
-KEEP=${PP_BENCH_KEEP:-0}
 UPDATE_PCT=${PP_BENCH_UPDATE_PCT:-0}
 DB=bench
 
@@ -62,36 +61,11 @@ for v in "$N" "$ROUNDS" "$FULL_REPS"; do
 		'' | *[!0-9]* | 0) echo "usage: $0 [N]   (see the PP_BENCH_* settings in its header)" >&2; exit 2 ;;
 	esac
 done
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run this as root (it starts PostgreSQL as the postgres user)" >&2
-	exit 2
-fi
 D=$((N / 100))
 [ "$D" -ge 1 ] || D=1
 PGDATA_DIR="$WORK/data"
 RESULTS="$WORK/results.txt"
-started_server=0
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	bench_stop_server
-	[ "$KEEP" = 1 ] || rm -rf "$PGDATA_DIR"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ "${PP_BENCH_BUILD:-1}" = 1 ]; then
-	pp_build_install
-fi
-PP_BINDIR=${PP_BINDIR:-$("$(pp_pg_config)" --bindir)}
-if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
-	runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
-fi
-rm -rf "$WORK"
-mkdir -p "$WORK"
-chown postgres: "$WORK"
+bench_setup
 {
 	echo "# pg_pipeline incremental model benchmark, $(date -u +%FT%TZ): bash bench/model_incremental.sh $N," \
 		"$ROUNDS rounds of $D new rows, $FULL_REPS full rebuild(s)"

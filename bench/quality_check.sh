@@ -66,32 +66,9 @@ for v in "$N" "$REPS"; do
 		'' | *[!0-9]* | 0) echo "usage: $0 [N]   (see the PP_BENCH_* settings in its header)" >&2; exit 2 ;;
 	esac
 done
-if [ "$(id -u)" -ne 0 ]; then
-	echo "run this as root (it starts PostgreSQL as the postgres user)" >&2
-	exit 2
-fi
 PGDATA_DIR="$WORK/data"
 RESULTS="$WORK/results.txt"
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	bench_stop_server
-	[ "${PP_BENCH_KEEP:-0}" = 1 ] || rm -rf "$PGDATA_DIR"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ "${PP_BENCH_BUILD:-1}" = 1 ]; then
-	pp_build_install
-fi
-PP_BINDIR=${PP_BINDIR:-$("$(pp_pg_config)" --bindir)}
-if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
-	runuser -u postgres -- "$PP_BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
-fi
-rm -rf "$WORK"
-mkdir -p "$WORK"
-chown postgres: "$WORK"
+bench_setup
 {
 	echo "# pg_pipeline quality benchmark, $(date -u +%FT%TZ): bash bench/quality_check.sh $N, mix $MIX, $REPS reps"
 	bench_host_lines
