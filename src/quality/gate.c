@@ -68,9 +68,11 @@ model_relation(int32 model_id, int64 invocation_id, char **name)
 	Datum		inv_args[1] = {Int64GetDatum(invocation_id)};
 	bool		isnull;
 	Oid			relid = InvalidOid;
+	int			level;
 
 	*name = NULL;
 	SPI_connect();
+	level = pp_pinned_search_path_begin();
 
 	/*
 	 * a running build of the caller's own (row security: its invocations,
@@ -90,7 +92,8 @@ model_relation(int32 model_id, int64 invocation_id, char **name)
 				 errhint("pipeline.build and pipeline.start_build check models; use pipeline.check otherwise.")));
 
 	if (SPI_execute_with_args("SELECT m.name, pg_catalog.to_regclass(pg_catalog.quote_ident(m.schema_name) "
-							  "|| '.' || pg_catalog.quote_ident(m.relation_name)) "
+							  "OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) "
+							  "pg_catalog.quote_ident(m.relation_name)) "
 							  "FROM pipeline.models m WHERE m.model_id OPERATOR(pg_catalog.=) $1 "
 							  "AND m.materialized OPERATOR(pg_catalog.<>) 'ephemeral'",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -103,6 +106,7 @@ model_relation(int32 model_id, int64 invocation_id, char **name)
 		*name = *name ? MemoryContextStrdup(TopTransactionContext, *name) : NULL;
 		relid = isnull ? InvalidOid : DatumGetObjectId(d);
 	}
+	pp_pinned_search_path_end(level);
 	SPI_finish();
 	return relid;
 }
