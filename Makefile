@@ -20,7 +20,7 @@
 # the SQL").
 
 EXTENSION    = pg_pipeline
-EXTVERSION   = 0.8.0
+EXTVERSION   = 0.9.0
 MODULE_big   = pg_pipeline
 
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))
@@ -31,7 +31,8 @@ SQL_SOURCES  = control/sql/core.sql control/sql/kafka.sql \
                control/sql/window.sql control/sql/scheduler.sql \
                control/sql/model.sql control/sql/model_build.sql \
                control/sql/model_run.sql control/sql/model_seed.sql \
-               control/sql/quality.sql control/sql/contract.sql
+               control/sql/quality.sql control/sql/contract.sql \
+               control/sql/status.sql control/sql/lineage.sql
 DATA_built   = control/pg_pipeline--$(EXTVERSION).sql
 DATA         = control/pg_pipeline--0.1.0.sql $(wildcard control/pg_pipeline--*--*.sql)
 EXTRA_CLEAN  = pg_pipeline.control

@@ -1,0 +1,16 @@
+-- pg_pipeline 0.8.0 -> 0.9.0: a newcomer's path and one place to see the
+-- pipeline (issue 14).
+--
+-- What changes for SQL (each section lists its own objects):
+
+\echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.9.0'" to load this file. \quit
+
+-- ==== status and first errors (helper S) ====
+
+-- ==== lineage (helper L) ====
+
+-- ==== dump and restore (helper P) ====
+
+-- ==== reference and comments (helper D) ====
+
+-- ==== lead ====

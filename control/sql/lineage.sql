@@ -1,0 +1,4 @@
+-- pg_pipeline: lineage you can look at: the graph of topics, tables,
+-- windows, models, expectations, sinks and DAG tasks as DOT, Mermaid and a
+-- self-contained HTML page (issue 14).  Area file: each object in its
+-- final form (Makefile, "the SQL").

@@ -1,0 +1,3 @@
+-- pg_pipeline: pipeline.status, one view over every object of every
+-- subsystem, and what a user meets first (issue 14).  Area file: each
+-- object in its final form (Makefile, "the SQL").
