@@ -40,7 +40,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -331,6 +333,54 @@ serial_unique(List *exps)
 	return false;
 }
 
+/*
+ * A relationship's table of at most RELATIONSHIP_VALUES_MAX distinct values
+ * is read first and its values given to the scan as an array (sql.c, file
+ * header): about 8 MB for a million integers, hashed once per process.  A
+ * table estimated above 4 times as many rows is joined without trying.
+ */
+#define RELATIONSHIP_VALUES_MAX 1000000
+
+/*
+ * the values of each relationship of exps that has few enough of them, as
+ * the parameters of the scan: sets e->values_param, returns how many
+ * (*types and *values allocated for all of exps)
+ */
+static int
+relationship_values(List *exps, Oid **types, Datum **values, char **nulls)
+{
+	int			n = 0;
+	ListCell   *lc;
+
+	*types = palloc0(sizeof(Oid) * list_length(exps));
+	*values = palloc0(sizeof(Datum) * list_length(exps));
+	*nulls = palloc0(list_length(exps) + 1);
+	foreach(lc, exps)
+	{
+		PPExpectation *e = (PPExpectation *) lfirst(lc);
+		bool		isnull;
+		Datum		d;
+
+		e->values_param = 0;
+		if (e->kind != PP_EXPECT_RELATIONSHIPS || !OidIsValid(e->to_relid) ||
+			get_rel_name(e->to_relid) == NULL ||
+			estimated_rows(e->to_relid) > 4.0 * RELATIONSHIP_VALUES_MAX)
+			continue;
+		if (SPI_execute(pp_relationship_values_query(e, RELATIONSHIP_VALUES_MAX), true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "the values of relationship \"%s\" could not be read", e->name);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull || ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(d)), ARR_DIMS(DatumGetArrayTypeP(d))) >
+			RELATIONSHIP_VALUES_MAX)
+			continue;
+		(*types)[n] = SPI_gettypeid(SPI_tuptable->tupdesc, 1);
+		(*values)[n] = datumCopy(d, false, -1);
+		(*nulls)[n] = ' ';
+		e->values_param = ++n;
+	}
+	return n;
+}
+
 /* one scan, as the owner of the expectations in which (one group) */
 static void
 scan_step(Eval *ev, List *which)
@@ -341,6 +391,10 @@ scan_step(Eval *ev, List *which)
 	List	   *exps = NIL;
 	PipelineAsRole as;
 	ListCell   *lc;
+	Oid		   *types;
+	Datum	   *values;
+	char	   *nulls;
+	int			nvalues;
 
 	foreach(lc, which)
 		exps = lappend(exps, EXP(ev, lfirst_int(lc)));
@@ -349,7 +403,9 @@ scan_step(Eval *ev, List *which)
 	if (serial_unique(exps))
 		(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute(pp_scan_query(exps, ev->limit), false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+	nvalues = relationship_values(exps, &types, &values, &nulls);
+	if (SPI_execute_with_args(pp_scan_query(exps, ev->limit), nvalues, types, values, nulls, false, 0) !=
+		SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "the scan of expectations returned no row");
 	pp_as_role_end(&as);
 	MemoryContextSwitchTo(cxt);

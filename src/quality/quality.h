@@ -64,6 +64,9 @@ typedef struct PPExpectation
 	char	   *search_path;
 	Oid			to_relid;		/* relationships: to_relation, InvalidOid
 								 * once that table is dropped */
+	int			values_param;	/* relationships in the one scan: 0 = join
+								 * the table; k = its values are the array
+								 * $k (check.c, pp_relationship_values_query) */
 } PPExpectation;
 
 /* one failing row kept: its key and values, as JSON objects */
@@ -154,6 +157,7 @@ extern char *pp_expectation_pass_sql(PPExpectation *e, const char *alias);
 extern char *pp_expectation_query(PPExpectation *e);
 extern char *pp_scan_query(List *expectations, int limit);
 extern char *pp_custom_query(PPExpectation *e, int limit);
+extern char *pp_relationship_values_query(PPExpectation *e, int64 max);
 
 /* proven.c */
 extern bool pp_expectation_proven(PPExpectation *e);

@@ -29,11 +29,16 @@
  *	the value behind it (the count, the newest time), as text
  *
  * FILTER is evaluated before an aggregate's arguments, so only failing rows
- * build their keys.  A relationship joins, instead of a subplan per row,
- * the distinct values of its field: "LEFT JOIN (SELECT DISTINCT field FROM
- * to) pp_r<i> ON c = pp_r<i>.pp_k", which the planner hashes (spilling to
- * disk past work_mem) or merges; its rows fail where c is not NULL and
- * pp_r<i>.pp_k is.
+ * build their keys.  A relationship whose table has few distinct values
+ * (check.c reads them first, pp_relationship_values_query) is given them
+ * as an array parameter $k, which the planner folds into a constant and
+ * hashes once per process: its rows fail where "c IS NOT NULL AND NOT (c =
+ * ANY ($k))", a hash probe in the scan (twice as fast as a join, measured
+ * in docs/benchmarks.md).  Otherwise it joins, instead of a subplan per
+ * row, the distinct values of its field: "LEFT JOIN (SELECT DISTINCT field
+ * FROM to) pp_r<i> ON c = pp_r<i>.pp_k", which the planner hashes
+ * (spilling to disk past work_mem) or merges; its rows fail where c is not
+ * NULL and pp_r<i>.pp_k is.
  *
  * Names: the relation and the tables of relationships are written
  * schema-qualified; types, functions and operators pg_catalog-qualified
@@ -406,6 +411,24 @@ pp_custom_query(PPExpectation *e, int limit)
 					bounds(e, "CAST(q.value AS pg_catalog.numeric)", NUMERICOID), sql);
 }
 
+/*
+ * pp_relationship_values_query
+ *		The distinct non-NULL values of a relationship's field, as one array
+ *		(empty, never NULL, when the table has none: every value then
+ *		fails), at most max + 1 of them (more: the scan joins instead).
+ */
+char *
+pp_relationship_values_query(PPExpectation *e, int64 max)
+{
+	char	   *to;
+	char	   *field;
+
+	relationship_target(e, &to, &field);
+	return psprintf("SELECT COALESCE(pg_catalog.array_agg(s.k), '{}') FROM "
+					"(SELECT DISTINCT pp_to.%s AS k FROM %s pp_to WHERE pp_to.%s IS NOT NULL LIMIT " INT64_FORMAT ") s",
+					field, to, field, max + 1);
+}
+
 /* ---- the one scan ---- */
 
 /* the value unique hashes: one column with its collation, or ROW(...) */
@@ -435,6 +458,10 @@ failing_rows(PPExpectation *e, int i, int limit)
 
 	if (unique)
 		which = filtered(e, nulls_test(SCAN_ALIAS, e->columns, false));
+	else if (e->kind == PP_EXPECT_RELATIONSHIPS && e->values_param > 0)
+		which = filtered(e, psprintf("%s IS NOT NULL AND NOT (%s OPERATOR(pg_catalog.=) ANY ($%d))",
+									 column_ref(SCAN_ALIAS, linitial(e->columns)),
+									 column_ref(SCAN_ALIAS, linitial(e->columns)), e->values_param));
 	else if (e->kind == PP_EXPECT_RELATIONSHIPS)
 		which = filtered(e, psprintf("%s IS NOT NULL AND pp_r%d.pp_k IS NULL",
 									 column_ref(SCAN_ALIAS, linitial(e->columns)), i));
@@ -500,7 +527,7 @@ pp_scan_query(List *expectations, int limit)
 		int			i = foreach_current_index(lc);
 
 		scan_columns(&cols, e, i, limit);
-		if (e->kind == PP_EXPECT_RELATIONSHIPS)
+		if (e->kind == PP_EXPECT_RELATIONSHIPS && e->values_param == 0)
 		{
 			char	   *to;
 			char	   *field;
