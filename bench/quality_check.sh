@@ -14,6 +14,10 @@
 # some expectations (a NULL email in 1,000, a status outside the accepted
 # ones in 1 of 10,000 rows, 50 duplicate codes, 20 unknown customers).
 #
+# PP_BENCH_PAD (default 0) adds a column "other" of that many bytes per
+# row, standing for the other columns of a real fact table (dbt's reads all
+# of the row's pages either way; 400 bytes is about 30 more columns).
+#
 # 1. Ten expectations on bq.orders, one of three mixes (PP_BENCH_MIX):
 #      schema (default): what a dbt schema.yml puts on a fact table:
 #        not_null and unique on the primary key id, not_null customer_id,
@@ -48,7 +52,7 @@
 #    before it is published), PP_BENCH_REPS times each, in turns.  Ratio:
 #    build / run: what gating costs.
 #
-# Environment: PP_BENCH_MIX (schema), PP_BENCH_REPS (3), PP_BENCH_WORK (/tmp/pp-bench-quality),
+# Environment: PP_BENCH_MIX (schema), PP_BENCH_PAD (0), PP_BENCH_REPS (3), PP_BENCH_WORK (/tmp/pp-bench-quality),
 # PP_BENCH_PORT (55498), PP_BENCH_BUILD (1), PP_BENCH_TIMEOUT (seconds per
 # step, 1800), PP_BENCH_KEEP (0; 1 = keep the data directory).
 
@@ -60,6 +64,7 @@ source "$(dirname "$0")/lib.sh"
 N=${1:-10000000}
 REPS=${PP_BENCH_REPS:-3}
 MIX=${PP_BENCH_MIX:-schema}
+PAD=${PP_BENCH_PAD:-0}
 WORK=${PP_BENCH_WORK:-/tmp/pp-bench-quality}
 PORT=${PP_BENCH_PORT:-55498}
 STEP_TIMEOUT=${PP_BENCH_TIMEOUT:-1800}
@@ -74,7 +79,7 @@ PGDATA_DIR="$WORK/data"
 RESULTS="$WORK/results.txt"
 bench_setup
 {
-	echo "# pg_pipeline quality benchmark, $(date -u +%FT%TZ): bash bench/quality_check.sh $N, mix $MIX, $REPS reps"
+	echo "# pg_pipeline quality benchmark, $(date -u +%FT%TZ): bash bench/quality_check.sh $N, mix $MIX, pad $PAD, $REPS reps"
 	bench_host_lines
 } >"$RESULTS"
 
@@ -89,7 +94,7 @@ sql "CREATE SCHEMA bq;
      CREATE TABLE bq.customers (customer_id int PRIMARY KEY, name text);
      INSERT INTO bq.customers SELECT g, 'c' || g FROM generate_series(1, 100000) g;
      CREATE TABLE bq.orders (id bigint PRIMARY KEY, customer_id int, amount numeric(10,2), status text,
-                             email text, country text, code text, created_at timestamptz);
+                             email text, country text, code text, created_at timestamptz, other text);
      INSERT INTO bq.orders
      SELECT g,
             CASE WHEN g % ($N / 20) = 0 THEN 200000 + g % 7 ELSE g % 100000 + 1 END,
@@ -98,7 +103,8 @@ sql "CREATE SCHEMA bq;
             CASE WHEN g % ($N / 1000) = 0 THEN NULL ELSE 'user' || g || '@example.org' END,
             CASE g % 4 WHEN 0 THEN 'DE' WHEN 1 THEN 'FR' WHEN 2 THEN 'US' ELSE 'JP' END,
             'C' || CASE WHEN g % ($N / 50) = 0 THEN 1 ELSE g END,
-            now() - (g % 86400) * interval '1 second'
+            now() - (g % 86400) * interval '1 second',
+            CASE WHEN $PAD > 0 THEN repeat(md5(g::text), ($PAD + 31) / 32)::varchar($PAD) END
        FROM generate_series(1, $N) g;" >/dev/null
 sql "VACUUM ANALYZE bq.orders" >/dev/null
 sql "VACUUM ANALYZE bq.customers" >/dev/null
@@ -205,6 +211,6 @@ for p in check dbt run build; do MED[$p]=$(median ${T[$p]}); done
 	echo "sequential scans of the table by one check(): $SCANS_ONE (1 per process of a parallel scan)"
 	echo "check(): $CHECK_OUT"
 	echo "dbt:     $DBT_OUT"
-	echo "RESULT rows=$N mix=$MIX reps=$REPS check_s=${MED[check]} dbt_s=${MED[dbt]} run_s=${MED[run]} build_s=${MED[build]}"
+	echo "RESULT rows=$N mix=$MIX pad=$PAD reps=$REPS check_s=${MED[check]} dbt_s=${MED[dbt]} run_s=${MED[run]} build_s=${MED[build]}"
 } | tee -a "$RESULTS"
 log "results in $RESULTS"

@@ -58,10 +58,18 @@ pp_build_install() {
 	make -C "$PP_ROOT/test/broker" -s
 }
 
-# Run a command as the postgres user (directly when we are not root).
+# Run a command as the postgres user (directly when we are not root).  From
+# a folder postgres may not enter (root's home, where a clone often is),
+# the command runs from / instead: psql, initdb and pg_ctl would otherwise
+# each print "could not change directory to ...".  Paths given to it must
+# then be absolute (every caller's are).
 pp_as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- env PATH="$PP_BINDIR:$PATH" "$@"
+		if runuser -u postgres -- test -x "$PWD"; then
+			runuser -u postgres -- env PATH="$PP_BINDIR:$PATH" "$@"
+		else
+			(cd / && runuser -u postgres -- env PATH="$PP_BINDIR:$PATH" "$@")
+		fi
 	else
 		env PATH="$PP_BINDIR:$PATH" "$@"
 	fi
