@@ -276,6 +276,16 @@ is(join("\n", @problems), '', 'docs/reference.md documents every object, column 
 ########################################################################
 # The checker can fail
 ########################################################################
+
+# the problems of a doctored copy that the reference itself does not have
+# (so that one missing entry fails the test above, not all of these)
+my %baseline = map { $_ => 1 } @problems;
+sub new_problems
+{
+	my ($text, $catalog) = @_;
+	return join("\n", grep { !$baseline{$_} } problems($text, $catalog // $cat));
+}
+
 sub doctor
 {
 	my ($text, $from, $to, $what) = @_;
@@ -288,33 +298,33 @@ sub doctor
 my $doctored = $reference;
 $doctored =~ s/^### pipeline\.zstd_decompress\n.*?(?=^### )//ms
   or fail('the doctored copy: zstd_decompress removed');
-is(join("\n", problems($doctored, $cat)),
+is(new_problems($doctored),
 	'function pipeline.zstd_decompress(bytea) is missing from docs/reference.md',
 	'a function missing from the reference is named');
 
 # an argument misspelt; a default changed
 $doctored = doctor($reference, 'pipeline.publish(sink text,', 'pipeline.publish(sinq text,', 'publish\'s sink misspelt');
-is(join("\n", problems($doctored, $cat)),
+is(new_problems($doctored),
 	join("\n", 'pipeline.publish(sink text, payload text, key text, headers jsonb): the signature in docs/reference.md is not the catalog\'s: '
 		  . $cat->{functions}{publish}[0]{signature},
 		'pipeline.publish: documented argument "sinq" does not exist'),
 	'a misspelt argument is named');
 $doctored = doctor($reference, "pipeline.check(relation regclass, fail_on_error boolean DEFAULT false)",
 	"pipeline.check(relation regclass, fail_on_error boolean DEFAULT true)", 'a default changed');
-like(join("\n", problems($doctored, $cat)),
+like(new_problems($doctored),
 	qr/^pipeline\.check\(relation regclass, fail_on_error boolean\): the signature in docs\/reference\.md is not the catalog's: .*\npipeline\.check: documented signature matches no overload: .*DEFAULT true/,
 	'a wrong default is caught');
 
 # an internal function's row removed
 $doctored = $reference;
 $doctored =~ s/^\| `pipeline\._owner_oid\(\)` \|.*\n//m or fail('the doctored copy: _owner_oid removed');
-is(join("\n", problems($doctored, $cat)),
+is(new_problems($doctored),
 	'function pipeline._owner_oid() is missing from docs/reference.md',
 	'an internal function missing from the Internal table is named');
 
 # a column removed, one invented
 $doctored = doctor($reference, "| `lag` | numeric | sum of", "| `lagg` | numeric | sum of", 'source_status.lag renamed');
-is(join("\n", problems($doctored, $cat)),
+is(new_problems($doctored),
 	"column lag of pipeline.source_status is missing from docs/reference.md\n"
 	  . 'column pipeline.source_status.lagg is documented but does not exist',
 	'a missing column and an invented one are named');
@@ -324,7 +334,7 @@ $doctored = $reference;
 $doctored =~ s/^### pipeline\.sink_progress\n.*?(?=^### )/### pipeline.no_such_thing\n\n/ms
   or fail('the doctored copy: sink_progress replaced');
 $doctored =~ s/^### pg_pipeline\.naptime\n//m or fail('the doctored copy: naptime removed');
-is(join("\n", problems($doctored, $cat)),
+is(new_problems($doctored),
 	join("\n",
 		'heading "### pipeline.no_such_thing" names nothing that exists',
 		'parameter pg_pipeline.naptime is missing from docs/reference.md',
@@ -334,7 +344,7 @@ is(join("\n", problems($doctored, $cat)),
 # comments removed from the catalog (rolled back)
 my $uncommented = catalog('COMMENT ON COLUMN pipeline.sources.topic IS NULL; '
 	  . 'COMMENT ON VIEW pipeline.jobs IS NULL; COMMENT ON FUNCTION pipeline.tumble(interval) IS NULL');
-is(join("\n", problems($reference, $uncommented)),
+is(new_problems($reference, $uncommented),
 	join("\n",
 		'column topic of pipeline.sources has no COMMENT',
 		'function pipeline.tumble(size interval) has no COMMENT',
