@@ -12,5 +12,493 @@
 -- ==== dump and restore (helper P) ====
 
 -- ==== reference and comments (helper D) ====
+--
+-- A COMMENT on every column of the catalogs, views and the composite type
+-- window_spec that had none (docs/reference.md shows them; t/090_reference.pl
+-- fails when one is missing).
+
+COMMENT ON COLUMN pipeline.workers.kind IS
+'launcher, coordinator, maintainer, consumer (a source), sink, runner (a DAG task) or model runner';
+COMMENT ON COLUMN pipeline.workers.works_on IS
+'what the worker works on: a source or sink name for consumers and sinks, a task or model run for runners; NULL when it works on the whole database';
+COMMENT ON COLUMN pipeline.workers.pid IS 'the worker''s process id (NULL while it is not running)';
+COMMENT ON COLUMN pipeline.workers.database IS 'the database of the worker (NULL for the launcher)';
+COMMENT ON COLUMN pipeline.workers.role IS 'the role the worker runs as';
+COMMENT ON COLUMN pipeline.workers.state IS
+'starting, running, restarting (waiting before a restart after a failure) or stopped';
+COMMENT ON COLUMN pipeline.workers.started_at IS 'when the worker last started';
+COMMENT ON COLUMN pipeline.workers.restarts IS
+'how many times the slot''s worker was restarted after a failure';
+COMMENT ON COLUMN pipeline.workers.last_error IS
+'the last error of the worker (it stays after recovery, until a newer one)';
+COMMENT ON COLUMN pipeline.workers.last_error_at IS 'when last_error happened';
+COMMENT ON COLUMN pipeline.workers.items IS 'messages or rows handled since the worker started';
+COMMENT ON COLUMN pipeline.workers.bytes IS 'bytes handled since the worker started';
+COMMENT ON COLUMN pipeline.workers.items_per_sec IS 'moving average of items per second over about 5 s';
+COMMENT ON COLUMN pipeline.workers.bytes_per_sec IS 'moving average of bytes per second over about 5 s';
+COMMENT ON COLUMN pipeline.workers.last_batch_at IS 'when the worker last committed a batch';
+COMMENT ON COLUMN pipeline.sources.name IS
+'the source''s name: a letter or _, then up to 62 letters, digits, _, . or -; unique in the database';
+COMMENT ON COLUMN pipeline.sources.owner IS
+'the role the source''s consumers run as (its name; owner_oid is its OID)';
+COMMENT ON COLUMN pipeline.sources.server IS
+'the pipeline_kafka foreign server (brokers and connection options)';
+COMMENT ON COLUMN pipeline.sources.topic IS
+'a topic, a comma-separated list of topics, or a regular expression starting with ^';
+COMMENT ON COLUMN pipeline.sources.target IS
+'the table the messages go into, schema-qualified (its name when the source was written)';
+COMMENT ON COLUMN pipeline.sources.format IS 'json, jsonb, csv, text or bytea: how a message becomes a row';
+COMMENT ON COLUMN pipeline.sources.target_column IS
+'jsonb, text and bytea: the column the message goes into (NULL: the first column not starting with _)';
+COMMENT ON COLUMN pipeline.sources.on_error IS
+'dead_letter, skip or stop: what a message that cannot be loaded does';
+COMMENT ON COLUMN pipeline.sources.properties IS 'librdkafka properties of this source (a JSON object)';
+COMMENT ON COLUMN pipeline.sources.consumers IS 'how many workers share the partitions (1 to 64)';
+COMMENT ON COLUMN pipeline.sources.batch_rows IS 'most messages per batch (1 to 1,000,000)';
+COMMENT ON COLUMN pipeline.sources.batch_bytes IS 'most payload bytes per batch (1,024 to 268,435,456)';
+COMMENT ON COLUMN pipeline.sources.batch_ms IS
+'how long a batch stays open after its first message, in milliseconds';
+COMMENT ON COLUMN pipeline.sources.start_from IS
+'where the partitions of the first assignment start: earliest, latest or a timestamp';
+COMMENT ON COLUMN pipeline.sources.archive IS
+'whether every consumed batch is also kept in pipeline.source_archive';
+COMMENT ON COLUMN pipeline.sources.paused IS 'set by pause_source: the consumers are stopped';
+COMMENT ON COLUMN pipeline.sources.error IS
+'why the source stopped (on_error stop, or a batch the target refused); NULL while it runs';
+COMMENT ON COLUMN pipeline.sources.config_version IS
+'incremented by every change of the definition, so that the consumers restart with it';
+COMMENT ON COLUMN pipeline.sources.created_at IS 'when the source was created';
+COMMENT ON COLUMN pipeline.source_offsets.source IS 'the source';
+COMMENT ON COLUMN pipeline.source_offsets.topic IS 'the topic of the partition';
+COMMENT ON COLUMN pipeline.source_offsets.partition IS 'the partition';
+COMMENT ON COLUMN pipeline.source_offsets.next_offset IS
+'the offset of the next message to ingest; written in the same transaction as the rows';
+COMMENT ON COLUMN pipeline.source_offsets.high_watermark IS
+'the partition''s end as librdkafka knew it at the last batch (NULL if unknown)';
+COMMENT ON COLUMN pipeline.source_offsets.updated_at IS 'time of the last batch (or reset_offsets)';
+COMMENT ON COLUMN pipeline.dead_letters.id IS 'the dead letter''s id (replay_dead_letters takes these)';
+COMMENT ON COLUMN pipeline.dead_letters.source IS 'the source that could not load the message';
+COMMENT ON COLUMN pipeline.dead_letters.topic IS 'the message''s topic';
+COMMENT ON COLUMN pipeline.dead_letters.partition IS 'the message''s partition';
+COMMENT ON COLUMN pipeline.dead_letters."offset" IS 'the message''s offset';
+COMMENT ON COLUMN pipeline.dead_letters.key IS
+'the message''s key, as Kafka gave it (NULL when there is none)';
+COMMENT ON COLUMN pipeline.dead_letters.payload IS
+'the message''s value, zstd-compressed (pipeline.zstd_decompress; as text in pipeline.dead_letter_messages)';
+COMMENT ON COLUMN pipeline.dead_letters.payload_size IS 'the size of the value before compression, in bytes';
+COMMENT ON COLUMN pipeline.dead_letters.message_time IS
+'the message''s Kafka timestamp (NULL when unavailable)';
+COMMENT ON COLUMN pipeline.dead_letters.headers IS 'the message''s headers as a JSON object (NULL when none)';
+COMMENT ON COLUMN pipeline.dead_letters.error IS 'why the message could not be loaded';
+COMMENT ON COLUMN pipeline.dead_letters.sqlstate IS 'the SQLSTATE of that error';
+COMMENT ON COLUMN pipeline.dead_letters.failed_at IS 'when the message was dead-lettered';
+COMMENT ON COLUMN pipeline.dead_letters.owner IS 'the source''s owner when the message was dead-lettered';
+COMMENT ON COLUMN pipeline.source_archive.source IS 'the source';
+COMMENT ON COLUMN pipeline.source_archive.topic IS 'the topic of the batch';
+COMMENT ON COLUMN pipeline.source_archive.partition IS 'the partition of the batch';
+COMMENT ON COLUMN pipeline.source_archive.first_offset IS 'the first offset of the batch in that partition';
+COMMENT ON COLUMN pipeline.source_archive.last_offset IS 'the last offset of the batch in that partition';
+COMMENT ON COLUMN pipeline.source_archive.messages IS 'the number of messages of the batch in that partition';
+COMMENT ON COLUMN pipeline.source_archive.raw_bytes IS
+'size before compression (offsets, timestamps, keys and values)';
+COMMENT ON COLUMN pipeline.source_archive.data IS
+'a zstd frame of the records (storage EXTERNAL: not compressed again)';
+COMMENT ON COLUMN pipeline.source_archive.archived_at IS 'when the batch committed';
+COMMENT ON COLUMN pipeline.source_partitions.source IS 'the source';
+COMMENT ON COLUMN pipeline.source_partitions.topic IS 'the topic';
+COMMENT ON COLUMN pipeline.source_partitions.partition IS 'the partition';
+COMMENT ON COLUMN pipeline.source_partitions.next_offset IS 'the offset of the next message to ingest';
+COMMENT ON COLUMN pipeline.source_partitions.high_watermark IS
+'the partition''s end as librdkafka knew it at the last batch';
+COMMENT ON COLUMN pipeline.source_partitions.lag IS 'high_watermark - next_offset (as of the last batch)';
+COMMENT ON COLUMN pipeline.source_partitions.last_batch_at IS 'time of the last batch (or reset_offsets)';
+COMMENT ON COLUMN pipeline.source_status.source IS 'the source''s name';
+COMMENT ON COLUMN pipeline.source_status.topic IS 'the source''s topic';
+COMMENT ON COLUMN pipeline.source_status.target IS 'the source''s target table';
+COMMENT ON COLUMN pipeline.source_status.format IS 'the source''s format';
+COMMENT ON COLUMN pipeline.source_status.state IS
+'stopped, paused, running, error or starting (docs/kafka.md)';
+COMMENT ON COLUMN pipeline.source_status.consumers IS 'workers configured';
+COMMENT ON COLUMN pipeline.source_status.consumers_running IS 'workers whose slot is running';
+COMMENT ON COLUMN pipeline.source_status.lag IS 'sum of the partitions'' lag (as of their last batch)';
+COMMENT ON COLUMN pipeline.source_status.rows_since_start IS
+'messages in committed batches since the consumers last started (dead-lettered and skipped ones included)';
+COMMENT ON COLUMN pipeline.source_status.rows_per_sec IS
+'moving average over about 5 s, summed over the consumers';
+COMMENT ON COLUMN pipeline.source_status.bytes_per_sec IS
+'moving average over about 5 s, summed over the consumers';
+COMMENT ON COLUMN pipeline.source_status.last_batch_at IS 'last committed batch';
+COMMENT ON COLUMN pipeline.source_status.last_error IS
+'sources.error if the source is stopped, else the most recent error of its consumers';
+COMMENT ON COLUMN pipeline.source_status.dead_letters IS 'dead letters of the source';
+COMMENT ON COLUMN pipeline.dead_letter_messages.id IS 'the dead letter''s id';
+COMMENT ON COLUMN pipeline.dead_letter_messages.source IS 'the source';
+COMMENT ON COLUMN pipeline.dead_letter_messages.topic IS 'the message''s topic';
+COMMENT ON COLUMN pipeline.dead_letter_messages.partition IS 'the message''s partition';
+COMMENT ON COLUMN pipeline.dead_letter_messages."offset" IS 'the message''s offset';
+COMMENT ON COLUMN pipeline.dead_letter_messages.key IS 'the key as text (bytes that are not text escaped)';
+COMMENT ON COLUMN pipeline.dead_letter_messages.payload IS
+'the value, decompressed, as text (bytes that are not text escaped)';
+COMMENT ON COLUMN pipeline.dead_letter_messages.payload_size IS 'the size of the value, in bytes';
+COMMENT ON COLUMN pipeline.dead_letter_messages.message_time IS 'the message''s Kafka timestamp';
+COMMENT ON COLUMN pipeline.dead_letter_messages.error IS 'why the message could not be loaded';
+COMMENT ON COLUMN pipeline.dead_letter_messages.sqlstate IS 'the SQLSTATE of that error';
+COMMENT ON COLUMN pipeline.dead_letter_messages.failed_at IS 'when the message was dead-lettered';
+COMMENT ON COLUMN pipeline.source_archive_stats.source IS 'the source';
+COMMENT ON COLUMN pipeline.source_archive_stats.batches IS 'archived batches (one per batch and partition)';
+COMMENT ON COLUMN pipeline.source_archive_stats.messages IS 'archived messages';
+COMMENT ON COLUMN pipeline.source_archive_stats.raw_bytes IS 'their size before compression';
+COMMENT ON COLUMN pipeline.source_archive_stats.stored_bytes IS 'their size compressed';
+COMMENT ON COLUMN pipeline.source_archive_stats.compression_ratio IS 'raw_bytes / stored_bytes';
+COMMENT ON COLUMN pipeline.source_archive_stats.oldest IS 'the oldest archived batch';
+COMMENT ON COLUMN pipeline.source_archive_stats.newest IS 'the newest archived batch';
+COMMENT ON COLUMN pipeline.sinks.name IS
+'the sink''s name: same rules as a source''s; unique in the database';
+COMMENT ON COLUMN pipeline.sinks.owner IS
+'the role the sink''s worker runs as (its name; owner_oid is its OID)';
+COMMENT ON COLUMN pipeline.sinks.server IS 'the pipeline_kafka foreign server';
+COMMENT ON COLUMN pipeline.sinks.topic IS 'the topic the messages go to';
+COMMENT ON COLUMN pipeline.sinks.properties IS 'librdkafka properties of this sink (a JSON object)';
+COMMENT ON COLUMN pipeline.sinks.batch_rows IS
+'most messages the worker reads from the outbox at once (1 to 100,000)';
+COMMENT ON COLUMN pipeline.sinks.paused IS
+'set by pause_sink: the worker is stopped, the outbox keeps filling';
+COMMENT ON COLUMN pipeline.sinks.error IS 'why the sink stopped; NULL while it runs';
+COMMENT ON COLUMN pipeline.sinks.config_version IS
+'incremented by every change of the definition, so that the worker restarts with it';
+COMMENT ON COLUMN pipeline.sinks.created_at IS 'when the sink was created (the time of the insert)';
+COMMENT ON COLUMN pipeline.outbox.id IS 'the message''s id (returned by publish)';
+COMMENT ON COLUMN pipeline.outbox.sink IS 'the sink';
+COMMENT ON COLUMN pipeline.outbox.key IS 'the message''s key';
+COMMENT ON COLUMN pipeline.outbox.payload IS 'the message''s value';
+COMMENT ON COLUMN pipeline.outbox.headers IS 'the message''s headers, a JSON object of strings';
+COMMENT ON COLUMN pipeline.outbox.created_at IS 'when the message was enqueued';
+COMMENT ON COLUMN pipeline.outbox.seq IS
+'the sequence number the sink gave the message (NULL until the sink took it)';
+COMMENT ON COLUMN pipeline.outbox.partition IS
+'the partition the sink sends it to (NULL until the sink took it)';
+COMMENT ON COLUMN pipeline.outbox.owner IS 'the role that enqueued the message';
+COMMENT ON COLUMN pipeline.sink_progress.sink IS 'the sink';
+COMMENT ON COLUMN pipeline.sink_progress.last_seq IS 'the last sequence number given to a message';
+COMMENT ON COLUMN pipeline.sink_progress.published IS 'messages published and acknowledged by Kafka';
+COMMENT ON COLUMN pipeline.sink_progress.updated_at IS 'when the sink last recorded progress';
+COMMENT ON COLUMN pipeline.sink_status.sink IS 'the sink''s name';
+COMMENT ON COLUMN pipeline.sink_status.topic IS 'the sink''s topic';
+COMMENT ON COLUMN pipeline.sink_status.state IS
+'stopped, paused, running, error (it cannot publish) or starting';
+COMMENT ON COLUMN pipeline.sink_status.waiting IS 'messages in the outbox';
+COMMENT ON COLUMN pipeline.sink_status.published IS 'messages published';
+COMMENT ON COLUMN pipeline.sink_status.last_seq IS 'the last sequence number given to a message';
+COMMENT ON COLUMN pipeline.sink_status.last_publish_at IS 'the last confirmed publish';
+COMMENT ON COLUMN pipeline.sink_status.last_error IS
+'sinks.error if the sink is stopped, else the worker''s last error';
+COMMENT ON COLUMN pipeline.window_spec.kind IS 'tumble, hop, cumulate or session';
+COMMENT ON COLUMN pipeline.window_spec.size IS
+'the window size; cumulate: the largest size; session: the gap';
+COMMENT ON COLUMN pipeline.window_spec.slide IS 'hop: the slide; cumulate: the step; tumble: the size';
+COMMENT ON COLUMN pipeline.windows.id IS 'the window aggregate''s number (trigger names, advisory locks)';
+COMMENT ON COLUMN pipeline.windows.name IS 'the qualified name of the result, as text';
+COMMENT ON COLUMN pipeline.windows.result IS 'the relation users read (a table, or a view for emit on_close)';
+COMMENT ON COLUMN pipeline.windows.state_table IS 'where the rows are kept (= result for on_update)';
+COMMENT ON COLUMN pipeline.windows.delta_table IS 'mode async: the delta table the maintainer merges';
+COMMENT ON COLUMN pipeline.windows.late_table IS 'late_rows side_table: the late rows table';
+COMMENT ON COLUMN pipeline.windows.source IS 'the source table';
+COMMENT ON COLUMN pipeline.windows.time_column IS 'the source''s time column (timestamptz or timestamp)';
+COMMENT ON COLUMN pipeline.windows.kind IS 'tumble, hop, cumulate or session';
+COMMENT ON COLUMN pipeline.windows.size IS 'the window_spec''s size';
+COMMENT ON COLUMN pipeline.windows.slide IS 'the window_spec''s slide';
+COMMENT ON COLUMN pipeline.windows.group_by IS 'the group columns, as given';
+COMMENT ON COLUMN pipeline.windows.aggregates IS 'the aggregates, as given';
+COMMENT ON COLUMN pipeline.windows.agg_names IS 'one per aggregate column: its name';
+COMMENT ON COLUMN pipeline.windows.agg_kinds IS
+'one per aggregate column: count_star, count, sum, avg, min, max, count_distinct or other';
+COMMENT ON COLUMN pipeline.windows.agg_exprs IS
+'one per aggregate column: the aggregate call as read by create_window';
+COMMENT ON COLUMN pipeline.windows.agg_args IS 'one per aggregate column: its argument';
+COMMENT ON COLUMN pipeline.windows.agg_types IS 'one per aggregate column: its result type';
+COMMENT ON COLUMN pipeline.windows.columns IS 'the source columns maintenance reads';
+COMMENT ON COLUMN pipeline.windows.emit IS 'on_update or on_close';
+COMMENT ON COLUMN pipeline.windows.late_rows IS 'update, drop or side_table';
+COMMENT ON COLUMN pipeline.windows.mode IS 'sync or async';
+COMMENT ON COLUMN pipeline.windows.allowed_lateness IS
+'how far behind the largest event time a row may come and still count';
+COMMENT ON COLUMN pipeline.windows.retention IS 'windows that ended longer ago are deleted (NULL: keep all)';
+COMMENT ON COLUMN pipeline.windows.sink IS 'a sink the final windows are published to (NULL: none)';
+COMMENT ON COLUMN pipeline.windows.owner IS 'the role that created it; maintenance runs as this role';
+COMMENT ON COLUMN pipeline.windows.maintained_at IS 'async: the last merge by the maintainer or flush_window';
+COMMENT ON COLUMN pipeline.windows.last_error IS
+'async: the last error of a merge by the maintainer (cleared by the next successful merge)';
+COMMENT ON COLUMN pipeline.windows.last_error_at IS 'when last_error happened';
+COMMENT ON COLUMN pipeline.windows.created_at IS 'when the window aggregate was created';
+COMMENT ON COLUMN pipeline.window_progress.window_id IS 'the window aggregate (pipeline.windows.id)';
+COMMENT ON COLUMN pipeline.window_progress.max_event_time IS
+'the largest event time seen by the statement that appended the row';
+COMMENT ON COLUMN pipeline.window_progress.late IS 'late rows that statement saw';
+COMMENT ON COLUMN pipeline.window_progress.recorded_at IS 'when the row was appended';
+COMMENT ON COLUMN pipeline.window_status.name IS 'the window aggregate''s qualified name';
+COMMENT ON COLUMN pipeline.window_status.source IS 'the source table';
+COMMENT ON COLUMN pipeline.window_status.kind IS 'tumble, hop, cumulate or session';
+COMMENT ON COLUMN pipeline.window_status.size IS 'the window size';
+COMMENT ON COLUMN pipeline.window_status.slide IS 'the slide (hop) or step (cumulate)';
+COMMENT ON COLUMN pipeline.window_status.group_by IS 'the group columns';
+COMMENT ON COLUMN pipeline.window_status.mode IS 'sync or async';
+COMMENT ON COLUMN pipeline.window_status.emit IS 'on_update or on_close';
+COMMENT ON COLUMN pipeline.window_status.late_policy IS 'late_rows of the definition';
+COMMENT ON COLUMN pipeline.window_status.allowed_lateness IS 'the allowed lateness';
+COMMENT ON COLUMN pipeline.window_status.max_event_time IS 'the largest event time in the latest windows';
+COMMENT ON COLUMN pipeline.window_status.watermark IS
+'max_event_time - allowed_lateness (NULL while the window has no rows)';
+COMMENT ON COLUMN pipeline.window_status.open_windows IS 'distinct windows not final yet';
+COMMENT ON COLUMN pipeline.window_status.final_windows IS 'distinct windows final';
+COMMENT ON COLUMN pipeline.window_status.late_rows IS 'late rows seen';
+COMMENT ON COLUMN pipeline.window_status.pending_delta IS
+'async: rows waiting in the delta table; 0 for sync';
+COMMENT ON COLUMN pipeline.window_status.maintained_at IS 'async: the last merge';
+COMMENT ON COLUMN pipeline.window_status.last_error IS 'async: the last failed merge';
+COMMENT ON COLUMN pipeline.window_status.last_error_at IS 'when last_error happened';
+COMMENT ON COLUMN pipeline.window_status.last_error_sqlstate IS 'the SQLSTATE of last_error';
+COMMENT ON COLUMN pipeline.window_status.last_error_detail IS 'the DETAIL of last_error';
+COMMENT ON COLUMN pipeline.window_status.last_error_hint IS 'the HINT of last_error';
+COMMENT ON COLUMN pipeline.window_status.last_error_context IS 'the CONTEXT of last_error';
+COMMENT ON COLUMN pipeline.dags.dag_id IS 'the DAG''s id';
+COMMENT ON COLUMN pipeline.dags.name IS 'unique in the database (jobs included), across roles';
+COMMENT ON COLUMN pipeline.dags.schedule IS
+'a cron expression (5 fields, or 6 with seconds first) or an interval; NULL: no scheduled runs';
+COMMENT ON COLUMN pipeline.dags.timezone IS 'the time zone the cron fields are read in (UTC by default)';
+COMMENT ON COLUMN pipeline.dags.catchup IS
+'after downtime or from a past start_date: a run for every missed interval (true) or only the latest (false)';
+COMMENT ON COLUMN pipeline.dags.max_active_runs IS 'runs of this DAG running at once (1 to 1000)';
+COMMENT ON COLUMN pipeline.dags.start_date IS 'no scheduled fire before it';
+COMMENT ON COLUMN pipeline.dags.end_date IS 'no scheduled fire after it (NULL: none)';
+COMMENT ON COLUMN pipeline.dags.trigger_on IS
+'the tables whose new committed data also starts a run (data-aware DAG)';
+COMMENT ON COLUMN pipeline.dags.trigger_interval IS 'at most one data-triggered run per this interval';
+COMMENT ON COLUMN pipeline.dags.history_retention IS 'how long finished runs are kept';
+COMMENT ON COLUMN pipeline.dags.history_errors_only IS 'keep only failed runs in the history';
+COMMENT ON COLUMN pipeline.dags.enabled IS 'false: not scheduled (run_now still works)';
+COMMENT ON COLUMN pipeline.dags.is_job IS 'a one-line job made by pipeline.schedule (a DAG of one task)';
+COMMENT ON COLUMN pipeline.dags.owner IS 'the role the DAG''s tasks run as (its name; owner_oid is its OID)';
+COMMENT ON COLUMN pipeline.dags.next_fire_at IS 'the next scheduled fire, kept by the scheduler';
+COMMENT ON COLUMN pipeline.dags.last_fire_at IS 'the latest fire a run was made for';
+COMMENT ON COLUMN pipeline.dags.data_seen IS
+'the version of trigger_on''s data the last data-triggered run was made for';
+COMMENT ON COLUMN pipeline.dags.data_run_at IS 'when the last data-triggered run was made';
+COMMENT ON COLUMN pipeline.dags.data_pending IS 'new data waits for trigger_interval to pass';
+COMMENT ON COLUMN pipeline.dags.created_at IS 'when the DAG was created';
+COMMENT ON COLUMN pipeline.tasks.dag_id IS 'the DAG';
+COMMENT ON COLUMN pipeline.tasks.name IS
+'the task''s name, unique in the DAG (a job''s task has the job''s name)';
+COMMENT ON COLUMN pipeline.tasks.command IS 'the SQL the task runs (NULL for a sensor)';
+COMMENT ON COLUMN pipeline.tasks.sensor IS
+'a SELECT returning a boolean, run every poke_interval until true (NULL for a command)';
+COMMENT ON COLUMN pipeline.tasks.poke_interval IS 'the time between two pokes of a sensor';
+COMMENT ON COLUMN pipeline.tasks.upstream IS 'tasks of the same DAG that must be done first';
+COMMENT ON COLUMN pipeline.tasks.trigger_rule IS
+'all_success, all_done or one_failed: when the task runs, given its upstream tasks';
+COMMENT ON COLUMN pipeline.tasks.retries IS 'further attempts after a failure (0 to 100)';
+COMMENT ON COLUMN pipeline.tasks.retry_delay IS
+'the wait before a further attempt, from the end of the failed one';
+COMMENT ON COLUMN pipeline.tasks.retry_exponential_backoff IS 'double the wait at each further attempt';
+COMMENT ON COLUMN pipeline.tasks.max_retry_delay IS 'the longest wait with backoff';
+COMMENT ON COLUMN pipeline.tasks.timeout IS
+'a command: the longest an attempt may run; a sensor: the longest it may wait (NULL: none)';
+COMMENT ON COLUMN pipeline.tasks.depends_on_past IS
+'run only when this task succeeded (or was skipped) in the DAG''s previous run';
+COMMENT ON COLUMN pipeline.tasks.created_at IS 'when the task was added';
+COMMENT ON COLUMN pipeline.dag_runs.run_id IS 'the run''s id';
+COMMENT ON COLUMN pipeline.dag_runs.dag_id IS 'the DAG (or job)';
+COMMENT ON COLUMN pipeline.dag_runs.dag IS 'the DAG''s name';
+COMMENT ON COLUMN pipeline.dag_runs.run_type IS 'scheduled, manual (run_now), backfill or data';
+COMMENT ON COLUMN pipeline.dag_runs.logical_date IS 'the start of the run''s data interval';
+COMMENT ON COLUMN pipeline.dag_runs.data_interval_end IS 'the end of the run''s data interval';
+COMMENT ON COLUMN pipeline.dag_runs.status IS 'queued, running, success or failed';
+COMMENT ON COLUMN pipeline.dag_runs.created_at IS 'when the run was queued';
+COMMENT ON COLUMN pipeline.dag_runs.started_at IS 'when the run started running';
+COMMENT ON COLUMN pipeline.dag_runs.ended_at IS 'when the run finished';
+COMMENT ON COLUMN pipeline.dag_runs.duration IS 'ended_at - started_at';
+COMMENT ON COLUMN pipeline.task_runs.task_run_id IS 'the attempt''s id';
+COMMENT ON COLUMN pipeline.task_runs.run_id IS 'its DAG run';
+COMMENT ON COLUMN pipeline.task_runs.dag_id IS 'the DAG';
+COMMENT ON COLUMN pipeline.task_runs.dag IS 'the DAG''s name';
+COMMENT ON COLUMN pipeline.task_runs.task IS 'the task (a job''s task has the job''s name)';
+COMMENT ON COLUMN pipeline.task_runs.attempt IS '1, 2, 3 ... for this task in this run';
+COMMENT ON COLUMN pipeline.task_runs.retry IS '0 for the first try, then 1, 2 ... (back to 0 after clear)';
+COMMENT ON COLUMN pipeline.task_runs.status IS
+'waiting, scheduled, queued, running, success, failed, upstream_failed or skipped';
+COMMENT ON COLUMN pipeline.task_runs.logical_date IS 'the run''s logical date';
+COMMENT ON COLUMN pipeline.task_runs.scheduled_at IS
+'when the attempt became due: ready to run, its retry delay over, or its next poke';
+COMMENT ON COLUMN pipeline.task_runs.started_at IS 'when the runner started it (a sensor: its first poke)';
+COMMENT ON COLUMN pipeline.task_runs.ended_at IS 'when it finished';
+COMMENT ON COLUMN pipeline.task_runs.duration IS 'ended_at - started_at';
+COMMENT ON COLUMN pipeline.task_runs.pokes IS 'a sensor''s pokes so far';
+COMMENT ON COLUMN pipeline.task_runs.rows_affected IS
+'a command that succeeded: the rows reported by its statements, added up';
+COMMENT ON COLUMN pipeline.task_runs.pid IS 'the runner''s process id';
+COMMENT ON COLUMN pipeline.jobs.name IS 'the job''s name';
+COMMENT ON COLUMN pipeline.jobs.schedule IS 'its cron expression or interval';
+COMMENT ON COLUMN pipeline.jobs.timezone IS 'the time zone of the cron fields';
+COMMENT ON COLUMN pipeline.jobs.command IS 'the SQL it runs';
+COMMENT ON COLUMN pipeline.jobs.enabled IS 'false: not scheduled';
+COMMENT ON COLUMN pipeline.jobs.owner IS 'the role it runs as';
+COMMENT ON COLUMN pipeline.jobs.next_run_at IS 'its next scheduled fire (NULL when disabled or past its end)';
+COMMENT ON COLUMN pipeline.jobs.last_status IS
+'the status of the latest attempt that started and is still in the history';
+COMMENT ON COLUMN pipeline.jobs.last_started_at IS 'when that attempt started';
+COMMENT ON COLUMN pipeline.jobs.last_duration IS 'how long it ran';
+COMMENT ON COLUMN pipeline.jobs.last_error IS 'its error''s message';
+COMMENT ON COLUMN pipeline.jobs.last_sqlstate IS 'its error''s SQLSTATE';
+COMMENT ON COLUMN pipeline.jobs.last_error_detail IS 'its error''s DETAIL';
+COMMENT ON COLUMN pipeline.jobs.last_error_hint IS 'its error''s HINT';
+COMMENT ON COLUMN pipeline.jobs.last_error_context IS 'its error''s CONTEXT';
+COMMENT ON COLUMN pipeline.dag_status.name IS 'the DAG''s name';
+COMMENT ON COLUMN pipeline.dag_status.schedule IS 'its schedule';
+COMMENT ON COLUMN pipeline.dag_status.timezone IS 'the time zone of the cron fields';
+COMMENT ON COLUMN pipeline.dag_status.enabled IS 'false: not scheduled';
+COMMENT ON COLUMN pipeline.dag_status.owner IS 'the role its tasks run as';
+COMMENT ON COLUMN pipeline.dag_status.next_run_at IS 'its next scheduled fire';
+COMMENT ON COLUMN pipeline.dag_status.queued_runs IS 'runs waiting';
+COMMENT ON COLUMN pipeline.dag_status.running_runs IS 'runs running';
+COMMENT ON COLUMN pipeline.dag_status.last_logical_date IS 'the logical date of the latest finished run';
+COMMENT ON COLUMN pipeline.dag_status.last_status IS 'the status of the latest finished run';
+COMMENT ON COLUMN pipeline.dag_status.last_ended_at IS 'when the latest finished run ended';
+COMMENT ON COLUMN pipeline.dag_status.watching IS
+'a data-aware DAG: the tables it watches, by their current names';
+COMMENT ON COLUMN pipeline.dag_status.watch_problem IS
+'why it does not watch them all (a table dropped, not readable by the owner); NULL when all is well';
+COMMENT ON COLUMN pipeline._latest_attempts.run_id IS 'the running DAG run';
+COMMENT ON COLUMN pipeline._latest_attempts.task IS 'the task';
+COMMENT ON COLUMN pipeline._latest_attempts.status IS
+'the latest attempt''s status; failed with retries left: up_for_retry';
+COMMENT ON COLUMN pipeline.models.model_id IS 'the model''s id';
+COMMENT ON COLUMN pipeline.models.schema_name IS 'the schema of the model''s relation';
+COMMENT ON COLUMN pipeline.models.relation_name IS 'the name of the model''s relation';
+COMMENT ON COLUMN pipeline.models.owner IS 'the role the model is built as (its name; owner_oid is its OID)';
+COMMENT ON COLUMN pipeline.models.sql IS 'the model''s query';
+COMMENT ON COLUMN pipeline.models.materialized IS
+'view, table, incremental, materialized_view, ephemeral, snapshot or seed';
+COMMENT ON COLUMN pipeline.models.strategy IS 'incremental: append, merge, delete+insert or event_time';
+COMMENT ON COLUMN pipeline.models.unique_key IS 'incremental merge and delete+insert: the key columns';
+COMMENT ON COLUMN pipeline.models.incremental_by IS 'incremental event_time: the event time column';
+COMMENT ON COLUMN pipeline.models.lookback IS
+'incremental event_time: how far behind the high water mark a build reads again';
+COMMENT ON COLUMN pipeline.models.on_schema_change IS
+'incremental: fail, append_new_columns, sync_all_columns or ignore';
+COMMENT ON COLUMN pipeline.models.snapshot_strategy IS 'snapshot: timestamp or check';
+COMMENT ON COLUMN pipeline.models.updated_at_column IS
+'snapshot timestamp: the column telling when a row changed';
+COMMENT ON COLUMN pipeline.models.check_columns IS 'snapshot check: the columns compared';
+COMMENT ON COLUMN pipeline.models.hard_deletes IS 'snapshot: ignore or invalidate rows gone from the source';
+COMMENT ON COLUMN pipeline.models.tags IS 'tags, for selectors such as tag:daily';
+COMMENT ON COLUMN pipeline.models.description IS 'a description';
+COMMENT ON COLUMN pipeline.models.enabled IS 'false: not built by run and build';
+COMMENT ON COLUMN pipeline.models.high_water_mark IS 'event_time: the largest event time built';
+COMMENT ON COLUMN pipeline.models.built_at IS 'end of the last successful build';
+COMMENT ON COLUMN pipeline.models.created_at IS 'when the model was created';
+COMMENT ON COLUMN pipeline.models.updated_at IS 'when the model was last changed';
+COMMENT ON COLUMN pipeline.model_edges.model_id IS 'the model';
+COMMENT ON COLUMN pipeline.model_edges.upstream_oid IS
+'the upstream relation''s OID (NULL for a model not built yet)';
+COMMENT ON COLUMN pipeline.model_edges.upstream_model_id IS
+'the upstream model, when the relation is a model''s';
+COMMENT ON COLUMN pipeline.model_edges.direct IS
+'named in the model''s SQL (false: read through the view via)';
+COMMENT ON COLUMN pipeline.model_edges.via IS 'the view through which the model reads it (NULL when direct)';
+COMMENT ON COLUMN pipeline.lineage.model IS 'the model';
+COMMENT ON COLUMN pipeline.lineage.upstream IS
+'the relation it reads, by its name now (its recorded name if it is gone)';
+COMMENT ON COLUMN pipeline.lineage.upstream_kind IS 'model, table, view, source target, window, ...';
+COMMENT ON COLUMN pipeline.lineage.direct IS 'named in the model''s SQL (false: read through the view via)';
+COMMENT ON COLUMN pipeline.lineage.via IS 'the view through which the model reads it';
+COMMENT ON COLUMN pipeline.lineage.problem IS
+'when the upstream was dropped or renamed since it was recorded: what happened (NULL when all is well)';
+COMMENT ON COLUMN pipeline.lineage.upstream_oid IS 'the upstream relation''s OID';
+COMMENT ON COLUMN pipeline.lineage.upstream_model_id IS 'the upstream model''s id, when it is a model';
+COMMENT ON COLUMN pipeline.lineage.model_id IS 'the model''s id';
+COMMENT ON COLUMN pipeline.model_problems.model IS 'the model';
+COMMENT ON COLUMN pipeline.model_problems.upstream IS 'the upstream relation';
+COMMENT ON COLUMN pipeline.model_problems.problem IS 'what happened to it';
+COMMENT ON COLUMN pipeline.column_lineage.model IS 'the model';
+COMMENT ON COLUMN pipeline.column_lineage.column_position IS 'the output column''s position';
+COMMENT ON COLUMN pipeline.column_lineage.column_name IS 'the output column''s name';
+COMMENT ON COLUMN pipeline.column_lineage.upstream IS 'the relation the column comes from';
+COMMENT ON COLUMN pipeline.column_lineage.upstream_column IS 'the column it comes from';
+COMMENT ON COLUMN pipeline.column_lineage.transform IS 'copy or expression';
+COMMENT ON COLUMN pipeline.column_lineage.direct IS 'not through a view';
+COMMENT ON COLUMN pipeline.column_lineage.problem IS
+'why the model cannot be analyzed now (NULL when it can)';
+COMMENT ON COLUMN pipeline.column_lineage.upstream_oid IS 'the upstream relation''s OID';
+COMMENT ON COLUMN pipeline.column_lineage.model_id IS 'the model''s id';
+COMMENT ON COLUMN pipeline.model_invocations.invocation_id IS 'the invocation''s id';
+COMMENT ON COLUMN pipeline.model_invocations.command IS 'run or build';
+COMMENT ON COLUMN pipeline.model_invocations.selector IS 'the selector given ('''' for all)';
+COMMENT ON COLUMN pipeline.model_invocations.exclude IS 'the exclude selector given';
+COMMENT ON COLUMN pipeline.model_invocations.full_refresh IS 'full_refresh as given';
+COMMENT ON COLUMN pipeline.model_invocations.in_session IS
+'built in the caller''s session (false: by model runner workers)';
+COMMENT ON COLUMN pipeline.model_invocations.workers IS 'how many model runner workers build it at most';
+COMMENT ON COLUMN pipeline.model_invocations.status IS 'running, success, error or canceled';
+COMMENT ON COLUMN pipeline.model_invocations.owner IS 'the role that started it';
+COMMENT ON COLUMN pipeline.model_invocations.started_at IS 'when it started';
+COMMENT ON COLUMN pipeline.model_invocations.ended_at IS 'when it ended';
+COMMENT ON COLUMN pipeline.model_invocations.owner_oid IS
+'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.model_runs.model_run_id IS 'the run''s id';
+COMMENT ON COLUMN pipeline.model_runs.invocation_id IS 'the invocation';
+COMMENT ON COLUMN pipeline.model_runs.model_id IS
+'the model (no foreign key: the history outlives a dropped model)';
+COMMENT ON COLUMN pipeline.model_runs.model IS 'the model''s name at the time';
+COMMENT ON COLUMN pipeline.model_runs.status IS 'pending, running, success, error or skipped';
+COMMENT ON COLUMN pipeline.model_runs.rows IS 'rows written';
+COMMENT ON COLUMN pipeline.model_runs.started_at IS 'when the build started';
+COMMENT ON COLUMN pipeline.model_runs.ended_at IS 'when it ended';
+COMMENT ON COLUMN pipeline.model_runs.error IS 'status error: the error''s message';
+COMMENT ON COLUMN pipeline.model_runs.sqlstate IS 'the SQLSTATE of the error';
+COMMENT ON COLUMN pipeline.model_runs.error_detail IS 'the DETAIL of the error';
+COMMENT ON COLUMN pipeline.model_runs.error_hint IS 'the HINT of the error';
+COMMENT ON COLUMN pipeline.model_runs.error_context IS 'the CONTEXT of the error';
+COMMENT ON COLUMN pipeline.model_runs."position" IS 'its position in the invocation''s dependency order';
+COMMENT ON COLUMN pipeline.model_runs.runner_pid IS 'the worker building it (status running)';
+COMMENT ON COLUMN pipeline.model_runs.owner_oid IS 'the model''s owner''s OID (set by pg_pipeline)';
+COMMENT ON COLUMN pipeline.model_status.model IS 'the model';
+COMMENT ON COLUMN pipeline.model_status.materialized IS 'how it is materialized';
+COMMENT ON COLUMN pipeline.model_status.enabled IS 'false: not built by run and build';
+COMMENT ON COLUMN pipeline.model_status.tags IS 'its tags';
+COMMENT ON COLUMN pipeline.model_status.owner IS 'its owner';
+COMMENT ON COLUMN pipeline.model_status.last_status IS
+'the status of its last finished run: success, error or skipped';
+COMMENT ON COLUMN pipeline.model_status.last_started_at IS 'when that run started';
+COMMENT ON COLUMN pipeline.model_status.last_ended_at IS 'when it ended';
+COMMENT ON COLUMN pipeline.model_status.last_duration IS 'how long it took';
+COMMENT ON COLUMN pipeline.model_status.last_rows IS 'rows it wrote';
+COMMENT ON COLUMN pipeline.model_status.last_error IS 'its error''s message';
+COMMENT ON COLUMN pipeline.model_status.last_sqlstate IS 'its error''s SQLSTATE';
+COMMENT ON COLUMN pipeline.model_status.last_success_at IS 'the end of the last successful run';
+COMMENT ON COLUMN pipeline.model_status.built_at IS 'end of the last successful build';
+COMMENT ON COLUMN pipeline.check_status.expectation_id IS 'the expectation''s id';
+COMMENT ON COLUMN pipeline.check_status.relation IS 'the relation checked';
+COMMENT ON COLUMN pipeline.check_status.expectation IS 'the expectation''s name';
+COMMENT ON COLUMN pipeline.check_status.kind IS 'the expectation''s kind';
+COMMENT ON COLUMN pipeline.check_status.columns IS 'the columns checked';
+COMMENT ON COLUMN pipeline.check_status.severity IS 'warn or error';
+COMMENT ON COLUMN pipeline.check_status.threshold IS 'the threshold as given (NULL: none may fail)';
+COMMENT ON COLUMN pipeline.check_status.row_filter IS 'only rows where it is true are checked';
+COMMENT ON COLUMN pipeline.check_status.owner IS 'the expectation''s owner';
+COMMENT ON COLUMN pipeline.check_status.origin IS
+'who made it: NULL by hand, ''contract:<name>'' by apply_contract';
+COMMENT ON COLUMN pipeline.check_status.status IS
+'the latest result: pass, warn, fail or error (NULL: never checked)';
+COMMENT ON COLUMN pipeline.check_status.proven IS 'passed without a scan: the catalog proves it';
+COMMENT ON COLUMN pipeline.check_status.failing IS 'failing rows';
+COMMENT ON COLUMN pipeline.check_status.total IS 'rows checked';
+COMMENT ON COLUMN pipeline.check_status.percent IS 'failing as a percentage of total';
+COMMENT ON COLUMN pipeline.check_status.checked_at IS 'when the latest check began';
+COMMENT ON COLUMN pipeline.check_status.duration IS 'how long it took';
+COMMENT ON COLUMN pipeline.check_status.error IS 'status error: the error''s message';
+COMMENT ON COLUMN pipeline.check_status.sqlstate IS 'status error: the error''s SQLSTATE';
+COMMENT ON COLUMN pipeline.check_status.check_id IS 'the check the latest result belongs to';
+COMMENT ON COLUMN pipeline.check_status.result_id IS 'the latest result (pipeline.check_results)';
+COMMENT ON COLUMN pipeline.check_status.model_invocation_id IS
+'the model build that checked it (gating), else NULL';
 
 -- ==== lead ====

@@ -203,6 +203,26 @@ SELECT w.kind,
     OR pipeline.is_admin();
 COMMENT ON VIEW pipeline.workers IS
 'pg_pipeline workers of this database (and the launcher): kind, what it works on, state, restarts, last error, progress; a role sees its own consumers, sinks and runners (pipeline_admin all)';
+COMMENT ON COLUMN pipeline.workers.kind IS
+'launcher, coordinator, maintainer, consumer (a source), sink, runner (a DAG task) or model runner';
+COMMENT ON COLUMN pipeline.workers.works_on IS
+'what the worker works on: a source or sink name for consumers and sinks, a task or model run for runners; NULL when it works on the whole database';
+COMMENT ON COLUMN pipeline.workers.pid IS 'the worker''s process id (NULL while it is not running)';
+COMMENT ON COLUMN pipeline.workers.database IS 'the database of the worker (NULL for the launcher)';
+COMMENT ON COLUMN pipeline.workers.role IS 'the role the worker runs as';
+COMMENT ON COLUMN pipeline.workers.state IS
+'starting, running, restarting (waiting before a restart after a failure) or stopped';
+COMMENT ON COLUMN pipeline.workers.started_at IS 'when the worker last started';
+COMMENT ON COLUMN pipeline.workers.restarts IS
+'how many times the slot''s worker was restarted after a failure';
+COMMENT ON COLUMN pipeline.workers.last_error IS
+'the last error of the worker (it stays after recovery, until a newer one)';
+COMMENT ON COLUMN pipeline.workers.last_error_at IS 'when last_error happened';
+COMMENT ON COLUMN pipeline.workers.items IS 'messages or rows handled since the worker started';
+COMMENT ON COLUMN pipeline.workers.bytes IS 'bytes handled since the worker started';
+COMMENT ON COLUMN pipeline.workers.items_per_sec IS 'moving average of items per second over about 5 s';
+COMMENT ON COLUMN pipeline.workers.bytes_per_sec IS 'moving average of bytes per second over about 5 s';
+COMMENT ON COLUMN pipeline.workers.last_batch_at IS 'when the worker last committed a batch';
 GRANT SELECT ON pipeline.workers TO PUBLIC;
 
 -- Tell the operator at once when the workers cannot run (a WARNING: an

@@ -50,6 +50,37 @@ COMMENT ON TABLE pipeline.sources IS 'Kafka sources: which topic fills which tab
 COMMENT ON COLUMN pipeline.sources.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
 COMMENT ON COLUMN pipeline.sources.target_oid IS
 'the target table''s OID, taken when the source was written (target is its name then)';
+COMMENT ON COLUMN pipeline.sources.name IS
+'the source''s name: a letter or _, then up to 62 letters, digits, _, . or -; unique in the database';
+COMMENT ON COLUMN pipeline.sources.owner IS
+'the role the source''s consumers run as (its name; owner_oid is its OID)';
+COMMENT ON COLUMN pipeline.sources.server IS
+'the pipeline_kafka foreign server (brokers and connection options)';
+COMMENT ON COLUMN pipeline.sources.topic IS
+'a topic, a comma-separated list of topics, or a regular expression starting with ^';
+COMMENT ON COLUMN pipeline.sources.target IS
+'the table the messages go into, schema-qualified (its name when the source was written)';
+COMMENT ON COLUMN pipeline.sources.format IS 'json, jsonb, csv, text or bytea: how a message becomes a row';
+COMMENT ON COLUMN pipeline.sources.target_column IS
+'jsonb, text and bytea: the column the message goes into (NULL: the first column not starting with _)';
+COMMENT ON COLUMN pipeline.sources.on_error IS
+'dead_letter, skip or stop: what a message that cannot be loaded does';
+COMMENT ON COLUMN pipeline.sources.properties IS 'librdkafka properties of this source (a JSON object)';
+COMMENT ON COLUMN pipeline.sources.consumers IS 'how many workers share the partitions (1 to 64)';
+COMMENT ON COLUMN pipeline.sources.batch_rows IS 'most messages per batch (1 to 1,000,000)';
+COMMENT ON COLUMN pipeline.sources.batch_bytes IS 'most payload bytes per batch (1,024 to 268,435,456)';
+COMMENT ON COLUMN pipeline.sources.batch_ms IS
+'how long a batch stays open after its first message, in milliseconds';
+COMMENT ON COLUMN pipeline.sources.start_from IS
+'where the partitions of the first assignment start: earliest, latest or a timestamp';
+COMMENT ON COLUMN pipeline.sources.archive IS
+'whether every consumed batch is also kept in pipeline.source_archive';
+COMMENT ON COLUMN pipeline.sources.paused IS 'set by pause_source: the consumers are stopped';
+COMMENT ON COLUMN pipeline.sources.error IS
+'why the source stopped (on_error stop, or a batch the target refused); NULL while it runs';
+COMMENT ON COLUMN pipeline.sources.config_version IS
+'incremented by every change of the definition, so that the consumers restart with it';
+COMMENT ON COLUMN pipeline.sources.created_at IS 'when the source was created';
 
 CREATE TABLE pipeline.source_offsets (
     source          text NOT NULL REFERENCES pipeline.sources ON DELETE CASCADE ON UPDATE CASCADE,
@@ -62,6 +93,14 @@ CREATE TABLE pipeline.source_offsets (
 ) WITH (fillfactor = 50);
 COMMENT ON TABLE pipeline.source_offsets IS
 'next offset to ingest per source and partition, written in the same transaction as the rows (exactly once)';
+COMMENT ON COLUMN pipeline.source_offsets.source IS 'the source';
+COMMENT ON COLUMN pipeline.source_offsets.topic IS 'the topic of the partition';
+COMMENT ON COLUMN pipeline.source_offsets.partition IS 'the partition';
+COMMENT ON COLUMN pipeline.source_offsets.next_offset IS
+'the offset of the next message to ingest; written in the same transaction as the rows';
+COMMENT ON COLUMN pipeline.source_offsets.high_watermark IS
+'the partition''s end as librdkafka knew it at the last batch (NULL if unknown)';
+COMMENT ON COLUMN pipeline.source_offsets.updated_at IS 'time of the last batch (or reset_offsets)';
 
 CREATE TABLE pipeline.dead_letters (
     id              bigserial PRIMARY KEY,
@@ -84,6 +123,23 @@ CREATE INDEX ON pipeline.dead_letters (source, id);
 COMMENT ON TABLE pipeline.dead_letters IS
 'messages that could not be ingested, with the error; payload is zstd-compressed (read it with pipeline.zstd_decompress, or as text in pipeline.dead_letter_messages)';
 COMMENT ON COLUMN pipeline.dead_letters.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.dead_letters.id IS 'the dead letter''s id (replay_dead_letters takes these)';
+COMMENT ON COLUMN pipeline.dead_letters.source IS 'the source that could not load the message';
+COMMENT ON COLUMN pipeline.dead_letters.topic IS 'the message''s topic';
+COMMENT ON COLUMN pipeline.dead_letters.partition IS 'the message''s partition';
+COMMENT ON COLUMN pipeline.dead_letters."offset" IS 'the message''s offset';
+COMMENT ON COLUMN pipeline.dead_letters.key IS
+'the message''s key, as Kafka gave it (NULL when there is none)';
+COMMENT ON COLUMN pipeline.dead_letters.payload IS
+'the message''s value, zstd-compressed (pipeline.zstd_decompress; as text in pipeline.dead_letter_messages)';
+COMMENT ON COLUMN pipeline.dead_letters.payload_size IS 'the size of the value before compression, in bytes';
+COMMENT ON COLUMN pipeline.dead_letters.message_time IS
+'the message''s Kafka timestamp (NULL when unavailable)';
+COMMENT ON COLUMN pipeline.dead_letters.headers IS 'the message''s headers as a JSON object (NULL when none)';
+COMMENT ON COLUMN pipeline.dead_letters.error IS 'why the message could not be loaded';
+COMMENT ON COLUMN pipeline.dead_letters.sqlstate IS 'the SQLSTATE of that error';
+COMMENT ON COLUMN pipeline.dead_letters.failed_at IS 'when the message was dead-lettered';
+COMMENT ON COLUMN pipeline.dead_letters.owner IS 'the source''s owner when the message was dead-lettered';
 
 CREATE TABLE pipeline.source_archive (
     source          text NOT NULL REFERENCES pipeline.sources ON DELETE CASCADE ON UPDATE CASCADE,
@@ -100,6 +156,17 @@ CREATE TABLE pipeline.source_archive (
 ALTER TABLE pipeline.source_archive ALTER data SET STORAGE EXTERNAL;  -- already compressed
 COMMENT ON TABLE pipeline.source_archive IS
 'raw archive of sources created with archive => true: every consumed batch, zstd-compressed, per partition and offset range';
+COMMENT ON COLUMN pipeline.source_archive.source IS 'the source';
+COMMENT ON COLUMN pipeline.source_archive.topic IS 'the topic of the batch';
+COMMENT ON COLUMN pipeline.source_archive.partition IS 'the partition of the batch';
+COMMENT ON COLUMN pipeline.source_archive.first_offset IS 'the first offset of the batch in that partition';
+COMMENT ON COLUMN pipeline.source_archive.last_offset IS 'the last offset of the batch in that partition';
+COMMENT ON COLUMN pipeline.source_archive.messages IS 'the number of messages of the batch in that partition';
+COMMENT ON COLUMN pipeline.source_archive.raw_bytes IS
+'size before compression (offsets, timestamps, keys and values)';
+COMMENT ON COLUMN pipeline.source_archive.data IS
+'a zstd frame of the records (storage EXTERNAL: not compressed again)';
+COMMENT ON COLUMN pipeline.source_archive.archived_at IS 'when the batch committed';
 
 -- the catalogs are dumped by pg_dump, so a backup restores the pipeline
 SELECT pg_catalog.pg_extension_config_dump('pipeline.sources', '');
@@ -615,6 +682,14 @@ SELECT o.source,
   FROM pipeline.source_offsets o;
 COMMENT ON VIEW pipeline.source_partitions IS
 'per source and partition: the stored next offset, the broker''s high watermark at the last batch, the lag';
+COMMENT ON COLUMN pipeline.source_partitions.source IS 'the source';
+COMMENT ON COLUMN pipeline.source_partitions.topic IS 'the topic';
+COMMENT ON COLUMN pipeline.source_partitions.partition IS 'the partition';
+COMMENT ON COLUMN pipeline.source_partitions.next_offset IS 'the offset of the next message to ingest';
+COMMENT ON COLUMN pipeline.source_partitions.high_watermark IS
+'the partition''s end as librdkafka knew it at the last batch';
+COMMENT ON COLUMN pipeline.source_partitions.lag IS 'high_watermark - next_offset (as of the last batch)';
+COMMENT ON COLUMN pipeline.source_partitions.last_batch_at IS 'time of the last batch (or reset_offsets)';
 
 CREATE VIEW pipeline.source_status WITH (security_invoker = true) AS
 SELECT s.name AS source,
@@ -656,6 +731,25 @@ SELECT s.name AS source,
           FROM pipeline.source_offsets o WHERE o.source = s.name) p ON true;
 COMMENT ON VIEW pipeline.source_status IS
 'per source: state, consumers, lag, rows/s, last batch, last error, dead letters';
+COMMENT ON COLUMN pipeline.source_status.source IS 'the source''s name';
+COMMENT ON COLUMN pipeline.source_status.topic IS 'the source''s topic';
+COMMENT ON COLUMN pipeline.source_status.target IS 'the source''s target table';
+COMMENT ON COLUMN pipeline.source_status.format IS 'the source''s format';
+COMMENT ON COLUMN pipeline.source_status.state IS
+'stopped, paused, running, error or starting (docs/kafka.md)';
+COMMENT ON COLUMN pipeline.source_status.consumers IS 'workers configured';
+COMMENT ON COLUMN pipeline.source_status.consumers_running IS 'workers whose slot is running';
+COMMENT ON COLUMN pipeline.source_status.lag IS 'sum of the partitions'' lag (as of their last batch)';
+COMMENT ON COLUMN pipeline.source_status.rows_since_start IS
+'messages in committed batches since the consumers last started (dead-lettered and skipped ones included)';
+COMMENT ON COLUMN pipeline.source_status.rows_per_sec IS
+'moving average over about 5 s, summed over the consumers';
+COMMENT ON COLUMN pipeline.source_status.bytes_per_sec IS
+'moving average over about 5 s, summed over the consumers';
+COMMENT ON COLUMN pipeline.source_status.last_batch_at IS 'last committed batch';
+COMMENT ON COLUMN pipeline.source_status.last_error IS
+'sources.error if the source is stopped, else the most recent error of its consumers';
+COMMENT ON COLUMN pipeline.source_status.dead_letters IS 'dead letters of the source';
 GRANT SELECT ON pipeline.source_partitions, pipeline.source_status TO PUBLIC;
 
 ------------------------------------------------------------------------
@@ -684,6 +778,19 @@ SELECT d.id, d.source, d.topic, d.partition, d."offset",
   FROM pipeline.dead_letters d;
 COMMENT ON VIEW pipeline.dead_letter_messages IS
 'pipeline.dead_letters with key and payload readable (payload as text, bytes escaped)';
+COMMENT ON COLUMN pipeline.dead_letter_messages.id IS 'the dead letter''s id';
+COMMENT ON COLUMN pipeline.dead_letter_messages.source IS 'the source';
+COMMENT ON COLUMN pipeline.dead_letter_messages.topic IS 'the message''s topic';
+COMMENT ON COLUMN pipeline.dead_letter_messages.partition IS 'the message''s partition';
+COMMENT ON COLUMN pipeline.dead_letter_messages."offset" IS 'the message''s offset';
+COMMENT ON COLUMN pipeline.dead_letter_messages.key IS 'the key as text (bytes that are not text escaped)';
+COMMENT ON COLUMN pipeline.dead_letter_messages.payload IS
+'the value, decompressed, as text (bytes that are not text escaped)';
+COMMENT ON COLUMN pipeline.dead_letter_messages.payload_size IS 'the size of the value, in bytes';
+COMMENT ON COLUMN pipeline.dead_letter_messages.message_time IS 'the message''s Kafka timestamp';
+COMMENT ON COLUMN pipeline.dead_letter_messages.error IS 'why the message could not be loaded';
+COMMENT ON COLUMN pipeline.dead_letter_messages.sqlstate IS 'the SQLSTATE of that error';
+COMMENT ON COLUMN pipeline.dead_letter_messages.failed_at IS 'when the message was dead-lettered';
 GRANT SELECT ON pipeline.dead_letter_messages TO PUBLIC;
 
 ------------------------------------------------------------------------
@@ -710,6 +817,14 @@ SELECT a.source,
  GROUP BY a.source;
 COMMENT ON VIEW pipeline.source_archive_stats IS
 'per archived source: batches, messages, raw and stored bytes, zstd compression ratio';
+COMMENT ON COLUMN pipeline.source_archive_stats.source IS 'the source';
+COMMENT ON COLUMN pipeline.source_archive_stats.batches IS 'archived batches (one per batch and partition)';
+COMMENT ON COLUMN pipeline.source_archive_stats.messages IS 'archived messages';
+COMMENT ON COLUMN pipeline.source_archive_stats.raw_bytes IS 'their size before compression';
+COMMENT ON COLUMN pipeline.source_archive_stats.stored_bytes IS 'their size compressed';
+COMMENT ON COLUMN pipeline.source_archive_stats.compression_ratio IS 'raw_bytes / stored_bytes';
+COMMENT ON COLUMN pipeline.source_archive_stats.oldest IS 'the oldest archived batch';
+COMMENT ON COLUMN pipeline.source_archive_stats.newest IS 'the newest archived batch';
 GRANT SELECT ON pipeline.source_archive_stats TO PUBLIC;
 
 
@@ -735,6 +850,21 @@ CREATE TABLE pipeline.sinks (
 );
 COMMENT ON TABLE pipeline.sinks IS 'Kafka sinks: which topic the committed rows of pipeline.outbox go to';
 COMMENT ON COLUMN pipeline.sinks.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.sinks.name IS
+'the sink''s name: same rules as a source''s; unique in the database';
+COMMENT ON COLUMN pipeline.sinks.owner IS
+'the role the sink''s worker runs as (its name; owner_oid is its OID)';
+COMMENT ON COLUMN pipeline.sinks.server IS 'the pipeline_kafka foreign server';
+COMMENT ON COLUMN pipeline.sinks.topic IS 'the topic the messages go to';
+COMMENT ON COLUMN pipeline.sinks.properties IS 'librdkafka properties of this sink (a JSON object)';
+COMMENT ON COLUMN pipeline.sinks.batch_rows IS
+'most messages the worker reads from the outbox at once (1 to 100,000)';
+COMMENT ON COLUMN pipeline.sinks.paused IS
+'set by pause_sink: the worker is stopped, the outbox keeps filling';
+COMMENT ON COLUMN pipeline.sinks.error IS 'why the sink stopped; NULL while it runs';
+COMMENT ON COLUMN pipeline.sinks.config_version IS
+'incremented by every change of the definition, so that the worker restarts with it';
+COMMENT ON COLUMN pipeline.sinks.created_at IS 'when the sink was created (the time of the insert)';
 
 CREATE TABLE pipeline.outbox (
     id              bigserial PRIMARY KEY,
@@ -752,6 +882,17 @@ CREATE INDEX ON pipeline.outbox (sink, seq, id);
 COMMENT ON TABLE pipeline.outbox IS
 'messages waiting to be published; a row leaves once Kafka acknowledged it (seq and partition are the sink''s)';
 COMMENT ON COLUMN pipeline.outbox.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
+COMMENT ON COLUMN pipeline.outbox.id IS 'the message''s id (returned by publish)';
+COMMENT ON COLUMN pipeline.outbox.sink IS 'the sink';
+COMMENT ON COLUMN pipeline.outbox.key IS 'the message''s key';
+COMMENT ON COLUMN pipeline.outbox.payload IS 'the message''s value';
+COMMENT ON COLUMN pipeline.outbox.headers IS 'the message''s headers, a JSON object of strings';
+COMMENT ON COLUMN pipeline.outbox.created_at IS 'when the message was enqueued';
+COMMENT ON COLUMN pipeline.outbox.seq IS
+'the sequence number the sink gave the message (NULL until the sink took it)';
+COMMENT ON COLUMN pipeline.outbox.partition IS
+'the partition the sink sends it to (NULL until the sink took it)';
+COMMENT ON COLUMN pipeline.outbox.owner IS 'the role that enqueued the message';
 
 CREATE TABLE pipeline.sink_progress (
     sink            text PRIMARY KEY REFERENCES pipeline.sinks ON DELETE CASCADE ON UPDATE CASCADE,
@@ -761,6 +902,10 @@ CREATE TABLE pipeline.sink_progress (
 );
 COMMENT ON TABLE pipeline.sink_progress IS
 'per sink: the last sequence number given to a message, and how many were published';
+COMMENT ON COLUMN pipeline.sink_progress.sink IS 'the sink';
+COMMENT ON COLUMN pipeline.sink_progress.last_seq IS 'the last sequence number given to a message';
+COMMENT ON COLUMN pipeline.sink_progress.published IS 'messages published and acknowledged by Kafka';
+COMMENT ON COLUMN pipeline.sink_progress.updated_at IS 'when the sink last recorded progress';
 
 SELECT pg_catalog.pg_extension_config_dump('pipeline.sinks', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.outbox', '');
@@ -922,4 +1067,14 @@ SELECT s.name AS sink,
          WHERE wk.kind = 'sink' AND wk.label = s.name LIMIT 1) w ON true;
 COMMENT ON VIEW pipeline.sink_status IS
 'per sink: state (error while it cannot publish), messages waiting, published, last confirmed publish, last error';
+COMMENT ON COLUMN pipeline.sink_status.sink IS 'the sink''s name';
+COMMENT ON COLUMN pipeline.sink_status.topic IS 'the sink''s topic';
+COMMENT ON COLUMN pipeline.sink_status.state IS
+'stopped, paused, running, error (it cannot publish) or starting';
+COMMENT ON COLUMN pipeline.sink_status.waiting IS 'messages in the outbox';
+COMMENT ON COLUMN pipeline.sink_status.published IS 'messages published';
+COMMENT ON COLUMN pipeline.sink_status.last_seq IS 'the last sequence number given to a message';
+COMMENT ON COLUMN pipeline.sink_status.last_publish_at IS 'the last confirmed publish';
+COMMENT ON COLUMN pipeline.sink_status.last_error IS
+'sinks.error if the sink is stopped, else the worker''s last error';
 GRANT SELECT ON pipeline.sink_status TO PUBLIC;

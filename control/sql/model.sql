@@ -53,6 +53,32 @@ COMMENT ON COLUMN pipeline.models.name IS
 COMMENT ON COLUMN pipeline.models.owner_oid IS 'the owner''s OID (set by pg_pipeline; the owner column is its name)';
 COMMENT ON COLUMN pipeline.models.search_path IS
 'the search_path the model''s SQL is resolved and run with: the creator''s, fixed when the model is created';
+COMMENT ON COLUMN pipeline.models.model_id IS 'the model''s id';
+COMMENT ON COLUMN pipeline.models.schema_name IS 'the schema of the model''s relation';
+COMMENT ON COLUMN pipeline.models.relation_name IS 'the name of the model''s relation';
+COMMENT ON COLUMN pipeline.models.owner IS 'the role the model is built as (its name; owner_oid is its OID)';
+COMMENT ON COLUMN pipeline.models.sql IS 'the model''s query';
+COMMENT ON COLUMN pipeline.models.materialized IS
+'view, table, incremental, materialized_view, ephemeral, snapshot or seed';
+COMMENT ON COLUMN pipeline.models.strategy IS 'incremental: append, merge, delete+insert or event_time';
+COMMENT ON COLUMN pipeline.models.unique_key IS 'incremental merge and delete+insert: the key columns';
+COMMENT ON COLUMN pipeline.models.incremental_by IS 'incremental event_time: the event time column';
+COMMENT ON COLUMN pipeline.models.lookback IS
+'incremental event_time: how far behind the high water mark a build reads again';
+COMMENT ON COLUMN pipeline.models.on_schema_change IS
+'incremental: fail, append_new_columns, sync_all_columns or ignore';
+COMMENT ON COLUMN pipeline.models.snapshot_strategy IS 'snapshot: timestamp or check';
+COMMENT ON COLUMN pipeline.models.updated_at_column IS
+'snapshot timestamp: the column telling when a row changed';
+COMMENT ON COLUMN pipeline.models.check_columns IS 'snapshot check: the columns compared';
+COMMENT ON COLUMN pipeline.models.hard_deletes IS 'snapshot: ignore or invalidate rows gone from the source';
+COMMENT ON COLUMN pipeline.models.tags IS 'tags, for selectors such as tag:daily';
+COMMENT ON COLUMN pipeline.models.description IS 'a description';
+COMMENT ON COLUMN pipeline.models.enabled IS 'false: not built by run and build';
+COMMENT ON COLUMN pipeline.models.high_water_mark IS 'event_time: the largest event time built';
+COMMENT ON COLUMN pipeline.models.built_at IS 'end of the last successful build';
+COMMENT ON COLUMN pipeline.models.created_at IS 'when the model was created';
+COMMENT ON COLUMN pipeline.models.updated_at IS 'when the model was last changed';
 
 SELECT pg_catalog.pg_extension_config_dump('pipeline.models', '');
 
@@ -101,6 +127,14 @@ COMMENT ON TABLE pipeline.model_edges IS
 COMMENT ON COLUMN pipeline.model_edges.upstream_name IS
 'schema.relation of the upstream when the edge was recorded (kept when it is dropped or renamed)';
 COMMENT ON COLUMN pipeline.model_edges.upstream_kind IS 'pg_class.relkind of the upstream when recorded';
+COMMENT ON COLUMN pipeline.model_edges.model_id IS 'the model';
+COMMENT ON COLUMN pipeline.model_edges.upstream_oid IS
+'the upstream relation''s OID (NULL for a model not built yet)';
+COMMENT ON COLUMN pipeline.model_edges.upstream_model_id IS
+'the upstream model, when the relation is a model''s';
+COMMENT ON COLUMN pipeline.model_edges.direct IS
+'named in the model''s SQL (false: read through the view via)';
+COMMENT ON COLUMN pipeline.model_edges.via IS 'the view through which the model reads it (NULL when direct)';
 
 ALTER TABLE pipeline.model_edges ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owner_or_admin ON pipeline.model_edges
@@ -1006,12 +1040,26 @@ SELECT m.name AS model,
                         AND n3.nspname || '.' || c3.relname = e.upstream_name) now_named ON true;
 COMMENT ON VIEW pipeline.lineage IS
 'table-level lineage: the relations each model reads (upstream_kind model, table, view, source target, window, ...; direct = named in its SQL, else through the view via), and problem when one was dropped or renamed';
+COMMENT ON COLUMN pipeline.lineage.model IS 'the model';
+COMMENT ON COLUMN pipeline.lineage.upstream IS
+'the relation it reads, by its name now (its recorded name if it is gone)';
+COMMENT ON COLUMN pipeline.lineage.upstream_kind IS 'model, table, view, source target, window, ...';
+COMMENT ON COLUMN pipeline.lineage.direct IS 'named in the model''s SQL (false: read through the view via)';
+COMMENT ON COLUMN pipeline.lineage.via IS 'the view through which the model reads it';
+COMMENT ON COLUMN pipeline.lineage.problem IS
+'when the upstream was dropped or renamed since it was recorded: what happened (NULL when all is well)';
+COMMENT ON COLUMN pipeline.lineage.upstream_oid IS 'the upstream relation''s OID';
+COMMENT ON COLUMN pipeline.lineage.upstream_model_id IS 'the upstream model''s id, when it is a model';
+COMMENT ON COLUMN pipeline.lineage.model_id IS 'the model''s id';
 GRANT SELECT ON pipeline.lineage TO PUBLIC;
 
 CREATE VIEW pipeline.model_problems WITH (security_invoker = true) AS
 SELECT l.model, l.upstream, l.problem FROM pipeline.lineage l WHERE l.problem IS NOT NULL;
 COMMENT ON VIEW pipeline.model_problems IS
 'upstream relations of models that were dropped or renamed since the model''s dependencies were recorded';
+COMMENT ON COLUMN pipeline.model_problems.model IS 'the model';
+COMMENT ON COLUMN pipeline.model_problems.upstream IS 'the upstream relation';
+COMMENT ON COLUMN pipeline.model_problems.problem IS 'what happened to it';
 GRANT SELECT ON pipeline.model_problems TO PUBLIC;
 
 -- The column lineage of one model, or one row with the reason it cannot
@@ -1040,5 +1088,16 @@ SELECT m.name AS model, l.column_position, l.column_name, l.upstream, l.upstream
  CROSS JOIN LATERAL pipeline._model_column_lineage_or_problem(m.model_id) l;
 COMMENT ON VIEW pipeline.column_lineage IS
 'column-level lineage: for each output column of each model, the upstream columns it comes from (transform copy or expression; direct = not through a view)';
+COMMENT ON COLUMN pipeline.column_lineage.model IS 'the model';
+COMMENT ON COLUMN pipeline.column_lineage.column_position IS 'the output column''s position';
+COMMENT ON COLUMN pipeline.column_lineage.column_name IS 'the output column''s name';
+COMMENT ON COLUMN pipeline.column_lineage.upstream IS 'the relation the column comes from';
+COMMENT ON COLUMN pipeline.column_lineage.upstream_column IS 'the column it comes from';
+COMMENT ON COLUMN pipeline.column_lineage.transform IS 'copy or expression';
+COMMENT ON COLUMN pipeline.column_lineage.direct IS 'not through a view';
+COMMENT ON COLUMN pipeline.column_lineage.problem IS
+'why the model cannot be analyzed now (NULL when it can)';
+COMMENT ON COLUMN pipeline.column_lineage.upstream_oid IS 'the upstream relation''s OID';
+COMMENT ON COLUMN pipeline.column_lineage.model_id IS 'the model''s id';
 GRANT SELECT ON pipeline.column_lineage TO PUBLIC;
 

@@ -28,6 +28,20 @@ CREATE INDEX model_invocations_running ON pipeline.model_invocations (invocation
     WHERE status = 'running';
 COMMENT ON TABLE pipeline.model_invocations IS
 'models: one row per pipeline.run, build, start_run or start_build: the selection, who started it, how it ended';
+COMMENT ON COLUMN pipeline.model_invocations.invocation_id IS 'the invocation''s id';
+COMMENT ON COLUMN pipeline.model_invocations.command IS 'run or build';
+COMMENT ON COLUMN pipeline.model_invocations.selector IS 'the selector given ('''' for all)';
+COMMENT ON COLUMN pipeline.model_invocations.exclude IS 'the exclude selector given';
+COMMENT ON COLUMN pipeline.model_invocations.full_refresh IS 'full_refresh as given';
+COMMENT ON COLUMN pipeline.model_invocations.in_session IS
+'built in the caller''s session (false: by model runner workers)';
+COMMENT ON COLUMN pipeline.model_invocations.workers IS 'how many model runner workers build it at most';
+COMMENT ON COLUMN pipeline.model_invocations.status IS 'running, success, error or canceled';
+COMMENT ON COLUMN pipeline.model_invocations.owner IS 'the role that started it';
+COMMENT ON COLUMN pipeline.model_invocations.started_at IS 'when it started';
+COMMENT ON COLUMN pipeline.model_invocations.ended_at IS 'when it ended';
+COMMENT ON COLUMN pipeline.model_invocations.owner_oid IS
+'the owner''s OID (set by pg_pipeline; the owner column is its name)';
 
 CREATE TABLE pipeline.model_runs (
     model_run_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -55,6 +69,23 @@ COMMENT ON TABLE pipeline.model_runs IS
 'models: one row per model per invocation: status (pending, running, success, error, skipped), rows written, times, the error with its SQLSTATE';
 COMMENT ON COLUMN pipeline.model_runs.upstream IS
 'the models of the same invocation this one depends on (through models not selected): a failure of one skips it';
+COMMENT ON COLUMN pipeline.model_runs.model_run_id IS 'the run''s id';
+COMMENT ON COLUMN pipeline.model_runs.invocation_id IS 'the invocation';
+COMMENT ON COLUMN pipeline.model_runs.model_id IS
+'the model (no foreign key: the history outlives a dropped model)';
+COMMENT ON COLUMN pipeline.model_runs.model IS 'the model''s name at the time';
+COMMENT ON COLUMN pipeline.model_runs.status IS 'pending, running, success, error or skipped';
+COMMENT ON COLUMN pipeline.model_runs.rows IS 'rows written';
+COMMENT ON COLUMN pipeline.model_runs.started_at IS 'when the build started';
+COMMENT ON COLUMN pipeline.model_runs.ended_at IS 'when it ended';
+COMMENT ON COLUMN pipeline.model_runs.error IS 'status error: the error''s message';
+COMMENT ON COLUMN pipeline.model_runs.sqlstate IS 'the SQLSTATE of the error';
+COMMENT ON COLUMN pipeline.model_runs.error_detail IS 'the DETAIL of the error';
+COMMENT ON COLUMN pipeline.model_runs.error_hint IS 'the HINT of the error';
+COMMENT ON COLUMN pipeline.model_runs.error_context IS 'the CONTEXT of the error';
+COMMENT ON COLUMN pipeline.model_runs."position" IS 'its position in the invocation''s dependency order';
+COMMENT ON COLUMN pipeline.model_runs.runner_pid IS 'the worker building it (status running)';
+COMMENT ON COLUMN pipeline.model_runs.owner_oid IS 'the model''s owner''s OID (set by pg_pipeline)';
 
 -- A role sees its own invocations and the runs of its own models;
 -- pipeline_admin sees all.  Users write both only through pipeline.run and
@@ -555,4 +586,19 @@ SELECT m.name AS model, m.materialized, m.enabled, m.tags, m.owner,
                       ORDER BY r.ended_at DESC, r.model_run_id DESC LIMIT 1) l ON true;
 COMMENT ON VIEW pipeline.model_status IS
 'models: each model''s last run (status, duration, rows, error) and last success';
+COMMENT ON COLUMN pipeline.model_status.model IS 'the model';
+COMMENT ON COLUMN pipeline.model_status.materialized IS 'how it is materialized';
+COMMENT ON COLUMN pipeline.model_status.enabled IS 'false: not built by run and build';
+COMMENT ON COLUMN pipeline.model_status.tags IS 'its tags';
+COMMENT ON COLUMN pipeline.model_status.owner IS 'its owner';
+COMMENT ON COLUMN pipeline.model_status.last_status IS
+'the status of its last finished run: success, error or skipped';
+COMMENT ON COLUMN pipeline.model_status.last_started_at IS 'when that run started';
+COMMENT ON COLUMN pipeline.model_status.last_ended_at IS 'when it ended';
+COMMENT ON COLUMN pipeline.model_status.last_duration IS 'how long it took';
+COMMENT ON COLUMN pipeline.model_status.last_rows IS 'rows it wrote';
+COMMENT ON COLUMN pipeline.model_status.last_error IS 'its error''s message';
+COMMENT ON COLUMN pipeline.model_status.last_sqlstate IS 'its error''s SQLSTATE';
+COMMENT ON COLUMN pipeline.model_status.last_success_at IS 'the end of the last successful run';
+COMMENT ON COLUMN pipeline.model_status.built_at IS 'end of the last successful build';
 GRANT SELECT ON pipeline.model_status TO PUBLIC;

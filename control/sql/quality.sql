@@ -607,6 +607,31 @@ SELECT e.expectation_id, e.relation, e.name AS expectation, e.kind, e.columns, e
                       ORDER BY cr.result_id DESC LIMIT 1) r ON true;
 COMMENT ON VIEW pipeline.check_status IS
 'each expectation with its latest result (status NULL: never checked)';
+COMMENT ON COLUMN pipeline.check_status.expectation_id IS 'the expectation''s id';
+COMMENT ON COLUMN pipeline.check_status.relation IS 'the relation checked';
+COMMENT ON COLUMN pipeline.check_status.expectation IS 'the expectation''s name';
+COMMENT ON COLUMN pipeline.check_status.kind IS 'the expectation''s kind';
+COMMENT ON COLUMN pipeline.check_status.columns IS 'the columns checked';
+COMMENT ON COLUMN pipeline.check_status.severity IS 'warn or error';
+COMMENT ON COLUMN pipeline.check_status.threshold IS 'the threshold as given (NULL: none may fail)';
+COMMENT ON COLUMN pipeline.check_status.row_filter IS 'only rows where it is true are checked';
+COMMENT ON COLUMN pipeline.check_status.owner IS 'the expectation''s owner';
+COMMENT ON COLUMN pipeline.check_status.origin IS
+'who made it: NULL by hand, ''contract:<name>'' by apply_contract';
+COMMENT ON COLUMN pipeline.check_status.status IS
+'the latest result: pass, warn, fail or error (NULL: never checked)';
+COMMENT ON COLUMN pipeline.check_status.proven IS 'passed without a scan: the catalog proves it';
+COMMENT ON COLUMN pipeline.check_status.failing IS 'failing rows';
+COMMENT ON COLUMN pipeline.check_status.total IS 'rows checked';
+COMMENT ON COLUMN pipeline.check_status.percent IS 'failing as a percentage of total';
+COMMENT ON COLUMN pipeline.check_status.checked_at IS 'when the latest check began';
+COMMENT ON COLUMN pipeline.check_status.duration IS 'how long it took';
+COMMENT ON COLUMN pipeline.check_status.error IS 'status error: the error''s message';
+COMMENT ON COLUMN pipeline.check_status.sqlstate IS 'status error: the error''s SQLSTATE';
+COMMENT ON COLUMN pipeline.check_status.check_id IS 'the check the latest result belongs to';
+COMMENT ON COLUMN pipeline.check_status.result_id IS 'the latest result (pipeline.check_results)';
+COMMENT ON COLUMN pipeline.check_status.model_invocation_id IS
+'the model build that checked it (gating), else NULL';
 GRANT SELECT ON pipeline.check_status TO PUBLIC;
 
 CREATE FUNCTION pipeline.check(relation regclass, fail_on_error boolean DEFAULT false)

@@ -62,6 +62,31 @@ COMMENT ON COLUMN pipeline.dags.trigger_on_names IS
 'the qualified names of the tables trigger_on watches, in its order (a table dropped and created again under its name is watched again)';
 COMMENT ON COLUMN pipeline.dags.watch_problem IS
 'why the DAG does not watch all of trigger_on''s tables (a table dropped, not readable by the owner), as the scheduler last saw it';
+COMMENT ON COLUMN pipeline.dags.dag_id IS 'the DAG''s id';
+COMMENT ON COLUMN pipeline.dags.name IS 'unique in the database (jobs included), across roles';
+COMMENT ON COLUMN pipeline.dags.schedule IS
+'a cron expression (5 fields, or 6 with seconds first) or an interval; NULL: no scheduled runs';
+COMMENT ON COLUMN pipeline.dags.timezone IS 'the time zone the cron fields are read in (UTC by default)';
+COMMENT ON COLUMN pipeline.dags.catchup IS
+'after downtime or from a past start_date: a run for every missed interval (true) or only the latest (false)';
+COMMENT ON COLUMN pipeline.dags.max_active_runs IS 'runs of this DAG running at once (1 to 1000)';
+COMMENT ON COLUMN pipeline.dags.start_date IS 'no scheduled fire before it';
+COMMENT ON COLUMN pipeline.dags.end_date IS 'no scheduled fire after it (NULL: none)';
+COMMENT ON COLUMN pipeline.dags.trigger_on IS
+'the tables whose new committed data also starts a run (data-aware DAG)';
+COMMENT ON COLUMN pipeline.dags.trigger_interval IS 'at most one data-triggered run per this interval';
+COMMENT ON COLUMN pipeline.dags.history_retention IS 'how long finished runs are kept';
+COMMENT ON COLUMN pipeline.dags.history_errors_only IS 'keep only failed runs in the history';
+COMMENT ON COLUMN pipeline.dags.enabled IS 'false: not scheduled (run_now still works)';
+COMMENT ON COLUMN pipeline.dags.is_job IS 'a one-line job made by pipeline.schedule (a DAG of one task)';
+COMMENT ON COLUMN pipeline.dags.owner IS 'the role the DAG''s tasks run as (its name; owner_oid is its OID)';
+COMMENT ON COLUMN pipeline.dags.next_fire_at IS 'the next scheduled fire, kept by the scheduler';
+COMMENT ON COLUMN pipeline.dags.last_fire_at IS 'the latest fire a run was made for';
+COMMENT ON COLUMN pipeline.dags.data_seen IS
+'the version of trigger_on''s data the last data-triggered run was made for';
+COMMENT ON COLUMN pipeline.dags.data_run_at IS 'when the last data-triggered run was made';
+COMMENT ON COLUMN pipeline.dags.data_pending IS 'new data waits for trigger_interval to pass';
+COMMENT ON COLUMN pipeline.dags.created_at IS 'when the DAG was created';
 
 CREATE TABLE pipeline.tasks (
     dag_id              bigint NOT NULL REFERENCES pipeline.dags ON DELETE CASCADE,
@@ -88,6 +113,26 @@ CREATE TABLE pipeline.tasks (
 );
 COMMENT ON TABLE pipeline.tasks IS
 'tasks of DAGs: a command or a sensor, upstream tasks, trigger rule, retries, timeout; they run as the DAG''s owner';
+COMMENT ON COLUMN pipeline.tasks.dag_id IS 'the DAG';
+COMMENT ON COLUMN pipeline.tasks.name IS
+'the task''s name, unique in the DAG (a job''s task has the job''s name)';
+COMMENT ON COLUMN pipeline.tasks.command IS 'the SQL the task runs (NULL for a sensor)';
+COMMENT ON COLUMN pipeline.tasks.sensor IS
+'a SELECT returning a boolean, run every poke_interval until true (NULL for a command)';
+COMMENT ON COLUMN pipeline.tasks.poke_interval IS 'the time between two pokes of a sensor';
+COMMENT ON COLUMN pipeline.tasks.upstream IS 'tasks of the same DAG that must be done first';
+COMMENT ON COLUMN pipeline.tasks.trigger_rule IS
+'all_success, all_done or one_failed: when the task runs, given its upstream tasks';
+COMMENT ON COLUMN pipeline.tasks.retries IS 'further attempts after a failure (0 to 100)';
+COMMENT ON COLUMN pipeline.tasks.retry_delay IS
+'the wait before a further attempt, from the end of the failed one';
+COMMENT ON COLUMN pipeline.tasks.retry_exponential_backoff IS 'double the wait at each further attempt';
+COMMENT ON COLUMN pipeline.tasks.max_retry_delay IS 'the longest wait with backoff';
+COMMENT ON COLUMN pipeline.tasks.timeout IS
+'a command: the longest an attempt may run; a sensor: the longest it may wait (NULL: none)';
+COMMENT ON COLUMN pipeline.tasks.depends_on_past IS
+'run only when this task succeeded (or was skipped) in the DAG''s previous run';
+COMMENT ON COLUMN pipeline.tasks.created_at IS 'when the task was added';
 
 -- runs come and go in bursts: the run tables' autovacuum settings keep the
 -- planner's statistics close behind
@@ -113,6 +158,17 @@ CREATE INDEX dag_runs_active ON pipeline.dag_runs (dag_id, status)
 CREATE INDEX dag_runs_ended ON pipeline.dag_runs (dag_id, ended_at);
 COMMENT ON TABLE pipeline.dag_runs IS
 'runs of DAGs over data intervals [logical_date, data_interval_end): queued, running, success or failed';
+COMMENT ON COLUMN pipeline.dag_runs.run_id IS 'the run''s id';
+COMMENT ON COLUMN pipeline.dag_runs.dag_id IS 'the DAG (or job)';
+COMMENT ON COLUMN pipeline.dag_runs.dag IS 'the DAG''s name';
+COMMENT ON COLUMN pipeline.dag_runs.run_type IS 'scheduled, manual (run_now), backfill or data';
+COMMENT ON COLUMN pipeline.dag_runs.logical_date IS 'the start of the run''s data interval';
+COMMENT ON COLUMN pipeline.dag_runs.data_interval_end IS 'the end of the run''s data interval';
+COMMENT ON COLUMN pipeline.dag_runs.status IS 'queued, running, success or failed';
+COMMENT ON COLUMN pipeline.dag_runs.created_at IS 'when the run was queued';
+COMMENT ON COLUMN pipeline.dag_runs.started_at IS 'when the run started running';
+COMMENT ON COLUMN pipeline.dag_runs.ended_at IS 'when the run finished';
+COMMENT ON COLUMN pipeline.dag_runs.duration IS 'ended_at - started_at';
 
 CREATE TABLE pipeline.task_runs (
     task_run_id         bigserial PRIMARY KEY,
@@ -154,6 +210,25 @@ COMMENT ON COLUMN pipeline.task_runs.sqlstate IS 'the SQLSTATE of the error the 
 COMMENT ON COLUMN pipeline.task_runs.error_detail IS 'the DETAIL of the error the attempt failed with';
 COMMENT ON COLUMN pipeline.task_runs.error_hint IS 'the HINT of the error the attempt failed with';
 COMMENT ON COLUMN pipeline.task_runs.error_context IS 'the CONTEXT of the error the attempt failed with (where it was raised)';
+COMMENT ON COLUMN pipeline.task_runs.task_run_id IS 'the attempt''s id';
+COMMENT ON COLUMN pipeline.task_runs.run_id IS 'its DAG run';
+COMMENT ON COLUMN pipeline.task_runs.dag_id IS 'the DAG';
+COMMENT ON COLUMN pipeline.task_runs.dag IS 'the DAG''s name';
+COMMENT ON COLUMN pipeline.task_runs.task IS 'the task (a job''s task has the job''s name)';
+COMMENT ON COLUMN pipeline.task_runs.attempt IS '1, 2, 3 ... for this task in this run';
+COMMENT ON COLUMN pipeline.task_runs.retry IS '0 for the first try, then 1, 2 ... (back to 0 after clear)';
+COMMENT ON COLUMN pipeline.task_runs.status IS
+'waiting, scheduled, queued, running, success, failed, upstream_failed or skipped';
+COMMENT ON COLUMN pipeline.task_runs.logical_date IS 'the run''s logical date';
+COMMENT ON COLUMN pipeline.task_runs.scheduled_at IS
+'when the attempt became due: ready to run, its retry delay over, or its next poke';
+COMMENT ON COLUMN pipeline.task_runs.started_at IS 'when the runner started it (a sensor: its first poke)';
+COMMENT ON COLUMN pipeline.task_runs.ended_at IS 'when it finished';
+COMMENT ON COLUMN pipeline.task_runs.duration IS 'ended_at - started_at';
+COMMENT ON COLUMN pipeline.task_runs.pokes IS 'a sensor''s pokes so far';
+COMMENT ON COLUMN pipeline.task_runs.rows_affected IS
+'a command that succeeded: the rows reported by its statements, added up';
+COMMENT ON COLUMN pipeline.task_runs.pid IS 'the runner''s process id';
 
 SELECT pg_catalog.pg_extension_config_dump('pipeline.dags', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.dags_dag_id_seq', '');
@@ -1291,6 +1366,22 @@ SELECT d.name, d.schedule, d.timezone, t.command, d.enabled, d.owner,
                       ORDER BY tr.started_at DESC LIMIT 1) l ON true
  WHERE d.is_job;
 COMMENT ON VIEW pipeline.jobs IS 'one-line jobs: schedule, command, next run and the last run''s outcome';
+COMMENT ON COLUMN pipeline.jobs.name IS 'the job''s name';
+COMMENT ON COLUMN pipeline.jobs.schedule IS 'its cron expression or interval';
+COMMENT ON COLUMN pipeline.jobs.timezone IS 'the time zone of the cron fields';
+COMMENT ON COLUMN pipeline.jobs.command IS 'the SQL it runs';
+COMMENT ON COLUMN pipeline.jobs.enabled IS 'false: not scheduled';
+COMMENT ON COLUMN pipeline.jobs.owner IS 'the role it runs as';
+COMMENT ON COLUMN pipeline.jobs.next_run_at IS 'its next scheduled fire (NULL when disabled or past its end)';
+COMMENT ON COLUMN pipeline.jobs.last_status IS
+'the status of the latest attempt that started and is still in the history';
+COMMENT ON COLUMN pipeline.jobs.last_started_at IS 'when that attempt started';
+COMMENT ON COLUMN pipeline.jobs.last_duration IS 'how long it ran';
+COMMENT ON COLUMN pipeline.jobs.last_error IS 'its error''s message';
+COMMENT ON COLUMN pipeline.jobs.last_sqlstate IS 'its error''s SQLSTATE';
+COMMENT ON COLUMN pipeline.jobs.last_error_detail IS 'its error''s DETAIL';
+COMMENT ON COLUMN pipeline.jobs.last_error_hint IS 'its error''s HINT';
+COMMENT ON COLUMN pipeline.jobs.last_error_context IS 'its error''s CONTEXT';
 GRANT SELECT ON pipeline.jobs TO PUBLIC;
 
 CREATE VIEW pipeline.dag_status WITH (security_invoker = true) AS
@@ -1312,6 +1403,21 @@ SELECT d.name, d.schedule, d.timezone, d.enabled, d.owner, d.next_fire_at AS nex
           FROM unnest(d.trigger_on, d.trigger_on_names) WITH ORDINALITY t(rel, name, i)
          WHERE t.rel IS NOT NULL) w ON true;
 COMMENT ON VIEW pipeline.dag_status IS 'DAGs and jobs: next run, runs queued and running, the last finished run';
+COMMENT ON COLUMN pipeline.dag_status.name IS 'the DAG''s name';
+COMMENT ON COLUMN pipeline.dag_status.schedule IS 'its schedule';
+COMMENT ON COLUMN pipeline.dag_status.timezone IS 'the time zone of the cron fields';
+COMMENT ON COLUMN pipeline.dag_status.enabled IS 'false: not scheduled';
+COMMENT ON COLUMN pipeline.dag_status.owner IS 'the role its tasks run as';
+COMMENT ON COLUMN pipeline.dag_status.next_run_at IS 'its next scheduled fire';
+COMMENT ON COLUMN pipeline.dag_status.queued_runs IS 'runs waiting';
+COMMENT ON COLUMN pipeline.dag_status.running_runs IS 'runs running';
+COMMENT ON COLUMN pipeline.dag_status.last_logical_date IS 'the logical date of the latest finished run';
+COMMENT ON COLUMN pipeline.dag_status.last_status IS 'the status of the latest finished run';
+COMMENT ON COLUMN pipeline.dag_status.last_ended_at IS 'when the latest finished run ended';
+COMMENT ON COLUMN pipeline.dag_status.watching IS
+'a data-aware DAG: the tables it watches, by their current names';
+COMMENT ON COLUMN pipeline.dag_status.watch_problem IS
+'why it does not watch them all (a table dropped, not readable by the owner); NULL when all is well';
 GRANT SELECT ON pipeline.dag_status TO PUBLIC;
 
 ------------------------------------------------------------------------
@@ -1422,6 +1528,10 @@ SELECT DISTINCT ON (tr.run_id, tr.task) tr.run_id, tr.task,
  ORDER BY tr.run_id, tr.task, tr.attempt DESC;
 COMMENT ON VIEW pipeline._latest_attempts IS
 'scheduler: the latest attempt of each task of each running DAG run (failed with retries left: up_for_retry)';
+COMMENT ON COLUMN pipeline._latest_attempts.run_id IS 'the running DAG run';
+COMMENT ON COLUMN pipeline._latest_attempts.task IS 'the task';
+COMMENT ON COLUMN pipeline._latest_attempts.status IS
+'the latest attempt''s status; failed with retries left: up_for_retry';
 
 -- One pass of the state machine at instant "now" (the coordinator passes
 -- the clock; a test any instant); returns when it next has something to

@@ -11,6 +11,10 @@ CREATE TYPE pipeline.window_spec AS (
     slide   interval        -- hop: the slide; cumulate: the step; tumble: = size
 );
 COMMENT ON TYPE pipeline.window_spec IS 'a window kind and its sizes: see pipeline.tumble(), hop(), cumulate(), session()';
+COMMENT ON COLUMN pipeline.window_spec.kind IS 'tumble, hop, cumulate or session';
+COMMENT ON COLUMN pipeline.window_spec.size IS
+'the window size; cumulate: the largest size; session: the gap';
+COMMENT ON COLUMN pipeline.window_spec.slide IS 'hop: the slide; cumulate: the step; tumble: the size';
 
 CREATE FUNCTION pipeline.tumble(size interval)
 RETURNS pipeline.window_spec
@@ -107,6 +111,40 @@ COMMENT ON COLUMN pipeline.windows.last_error_sqlstate IS 'the SQLSTATE of last_
 COMMENT ON COLUMN pipeline.windows.last_error_detail IS 'the DETAIL of last_error';
 COMMENT ON COLUMN pipeline.windows.last_error_hint IS 'the HINT of last_error';
 COMMENT ON COLUMN pipeline.windows.last_error_context IS 'the CONTEXT of last_error (where it was raised)';
+COMMENT ON COLUMN pipeline.windows.id IS 'the window aggregate''s number (trigger names, advisory locks)';
+COMMENT ON COLUMN pipeline.windows.name IS 'the qualified name of the result, as text';
+COMMENT ON COLUMN pipeline.windows.result IS 'the relation users read (a table, or a view for emit on_close)';
+COMMENT ON COLUMN pipeline.windows.state_table IS 'where the rows are kept (= result for on_update)';
+COMMENT ON COLUMN pipeline.windows.delta_table IS 'mode async: the delta table the maintainer merges';
+COMMENT ON COLUMN pipeline.windows.late_table IS 'late_rows side_table: the late rows table';
+COMMENT ON COLUMN pipeline.windows.source IS 'the source table';
+COMMENT ON COLUMN pipeline.windows.time_column IS 'the source''s time column (timestamptz or timestamp)';
+COMMENT ON COLUMN pipeline.windows.kind IS 'tumble, hop, cumulate or session';
+COMMENT ON COLUMN pipeline.windows.size IS 'the window_spec''s size';
+COMMENT ON COLUMN pipeline.windows.slide IS 'the window_spec''s slide';
+COMMENT ON COLUMN pipeline.windows.group_by IS 'the group columns, as given';
+COMMENT ON COLUMN pipeline.windows.aggregates IS 'the aggregates, as given';
+COMMENT ON COLUMN pipeline.windows.agg_names IS 'one per aggregate column: its name';
+COMMENT ON COLUMN pipeline.windows.agg_kinds IS
+'one per aggregate column: count_star, count, sum, avg, min, max, count_distinct or other';
+COMMENT ON COLUMN pipeline.windows.agg_exprs IS
+'one per aggregate column: the aggregate call as read by create_window';
+COMMENT ON COLUMN pipeline.windows.agg_args IS 'one per aggregate column: its argument';
+COMMENT ON COLUMN pipeline.windows.agg_types IS 'one per aggregate column: its result type';
+COMMENT ON COLUMN pipeline.windows.columns IS 'the source columns maintenance reads';
+COMMENT ON COLUMN pipeline.windows.emit IS 'on_update or on_close';
+COMMENT ON COLUMN pipeline.windows.late_rows IS 'update, drop or side_table';
+COMMENT ON COLUMN pipeline.windows.mode IS 'sync or async';
+COMMENT ON COLUMN pipeline.windows.allowed_lateness IS
+'how far behind the largest event time a row may come and still count';
+COMMENT ON COLUMN pipeline.windows.retention IS 'windows that ended longer ago are deleted (NULL: keep all)';
+COMMENT ON COLUMN pipeline.windows.sink IS 'a sink the final windows are published to (NULL: none)';
+COMMENT ON COLUMN pipeline.windows.owner IS 'the role that created it; maintenance runs as this role';
+COMMENT ON COLUMN pipeline.windows.maintained_at IS 'async: the last merge by the maintainer or flush_window';
+COMMENT ON COLUMN pipeline.windows.last_error IS
+'async: the last error of a merge by the maintainer (cleared by the next successful merge)';
+COMMENT ON COLUMN pipeline.windows.last_error_at IS 'when last_error happened';
+COMMENT ON COLUMN pipeline.windows.created_at IS 'when the window aggregate was created';
 SELECT pg_catalog.pg_extension_config_dump('pipeline.windows', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.windows_id_seq', '');
 -- a role sees and changes its own windows; pipeline_admin sees them all
@@ -131,6 +169,11 @@ CREATE TABLE pipeline.window_progress (
 CREATE INDEX ON pipeline.window_progress (window_id, max_event_time);
 COMMENT ON TABLE pipeline.window_progress IS
 'per window aggregate: largest event time and late rows, appended by maintenance (window_status sums them)';
+COMMENT ON COLUMN pipeline.window_progress.window_id IS 'the window aggregate (pipeline.windows.id)';
+COMMENT ON COLUMN pipeline.window_progress.max_event_time IS
+'the largest event time seen by the statement that appended the row';
+COMMENT ON COLUMN pipeline.window_progress.late IS 'late rows that statement saw';
+COMMENT ON COLUMN pipeline.window_progress.recorded_at IS 'when the row was appended';
 SELECT pg_catalog.pg_extension_config_dump('pipeline.window_progress', '');
 
 -- the owner and pipeline_admin see a window's progress, only the owner
@@ -345,4 +388,29 @@ SELECT w.name, w.source, w.kind, w.size, w.slide, w.group_by, w.mode, w.emit,
                   FROM pipeline.window_progress g WHERE g.window_id = w.id) p;
 COMMENT ON VIEW pipeline.window_status IS
 'per window aggregate: watermark, open and final windows, late rows seen, delta waiting (async), last error';
+COMMENT ON COLUMN pipeline.window_status.name IS 'the window aggregate''s qualified name';
+COMMENT ON COLUMN pipeline.window_status.source IS 'the source table';
+COMMENT ON COLUMN pipeline.window_status.kind IS 'tumble, hop, cumulate or session';
+COMMENT ON COLUMN pipeline.window_status.size IS 'the window size';
+COMMENT ON COLUMN pipeline.window_status.slide IS 'the slide (hop) or step (cumulate)';
+COMMENT ON COLUMN pipeline.window_status.group_by IS 'the group columns';
+COMMENT ON COLUMN pipeline.window_status.mode IS 'sync or async';
+COMMENT ON COLUMN pipeline.window_status.emit IS 'on_update or on_close';
+COMMENT ON COLUMN pipeline.window_status.late_policy IS 'late_rows of the definition';
+COMMENT ON COLUMN pipeline.window_status.allowed_lateness IS 'the allowed lateness';
+COMMENT ON COLUMN pipeline.window_status.max_event_time IS 'the largest event time in the latest windows';
+COMMENT ON COLUMN pipeline.window_status.watermark IS
+'max_event_time - allowed_lateness (NULL while the window has no rows)';
+COMMENT ON COLUMN pipeline.window_status.open_windows IS 'distinct windows not final yet';
+COMMENT ON COLUMN pipeline.window_status.final_windows IS 'distinct windows final';
+COMMENT ON COLUMN pipeline.window_status.late_rows IS 'late rows seen';
+COMMENT ON COLUMN pipeline.window_status.pending_delta IS
+'async: rows waiting in the delta table; 0 for sync';
+COMMENT ON COLUMN pipeline.window_status.maintained_at IS 'async: the last merge';
+COMMENT ON COLUMN pipeline.window_status.last_error IS 'async: the last failed merge';
+COMMENT ON COLUMN pipeline.window_status.last_error_at IS 'when last_error happened';
+COMMENT ON COLUMN pipeline.window_status.last_error_sqlstate IS 'the SQLSTATE of last_error';
+COMMENT ON COLUMN pipeline.window_status.last_error_detail IS 'the DETAIL of last_error';
+COMMENT ON COLUMN pipeline.window_status.last_error_hint IS 'the HINT of last_error';
+COMMENT ON COLUMN pipeline.window_status.last_error_context IS 'the CONTEXT of last_error';
 GRANT SELECT ON pipeline.window_status TO PUBLIC;
