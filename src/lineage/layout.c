@@ -67,11 +67,14 @@ pp_lineage_svg(const LineageGraph *graph)
 	unsigned int length = 0;
 	char	   *volatile svg = NULL;
 
-	if (graph->nnodes > PP_LINEAGE_MAX_LAYOUT_NODES)
+	if (graph->nnodes > PP_LINEAGE_MAX_LAYOUT_NODES ||
+		graph->nedges > PP_LINEAGE_MAX_LAYOUT_EDGES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the lineage graph has %d nodes, more than the %d an HTML page lays out",
-						graph->nnodes, PP_LINEAGE_MAX_LAYOUT_NODES),
+				 errmsg("the lineage graph is too large to lay out"),
+				 errdetail("It has %d nodes and %d edges; an HTML page lays out at most %d nodes and %d edges.",
+						   graph->nnodes, graph->nedges,
+						   PP_LINEAGE_MAX_LAYOUT_NODES, PP_LINEAGE_MAX_LAYOUT_EDGES),
 				 errhint("Pass a relation to draw what is up- and downstream of it, "
 						 "or use pipeline.lineage_dot().")));
 
@@ -123,7 +126,7 @@ pp_lineage_svg(const LineageGraph *graph)
 			{
 				/* an edge label holds a task's name: escaped the same way */
 				resetStringInfo(&label);
-				pp_lineage_escstring(&label, edge->label, false);
+				pp_lineage_escstring(&label, edge->label);
 				set(e, "label", to_utf8(label.data));
 			}
 		}

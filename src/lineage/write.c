@@ -86,24 +86,21 @@ pp_lineage_shape(const char *kind)
 }
 
 /*
- * Append s to out for a Graphviz escString (a label's value): \ doubled,
- * & as &amp; (Graphviz reads HTML entities in any label: a name holding
- * "&lt;" must not show as "<"), control characters as spaces; with
- * quoted, also " as \" (DOT source).
+ * Append s to out with each character of "special" replaced by the string
+ * of the same position in "replacements", and control characters by a
+ * space.
  */
-void
-pp_lineage_escstring(StringInfo out, const char *s, bool quoted)
+static void
+append_replacing(StringInfo out, const char *s, const char *special,
+				 const char *const *replacements)
 {
 	for (; *s; s++)
 	{
 		unsigned char c = (unsigned char) *s;
+		const char *found = strchr(special, c);
 
-		if (c == '\\')
-			appendStringInfoString(out, "\\\\");
-		else if (c == '&')
-			appendStringInfoString(out, "&amp;");
-		else if (c == '"' && quoted)
-			appendStringInfoString(out, "\\\"");
+		if (found)
+			appendStringInfoString(out, replacements[found - special]);
 		else if (c < 0x20 || c == 0x7f)
 			appendStringInfoChar(out, ' ');
 		else
@@ -112,22 +109,17 @@ pp_lineage_escstring(StringInfo out, const char *s, bool quoted)
 }
 
 /*
- * pp_lineage_label_escstring
- *		A node's label as a Graphviz escString: its name, a line break, its
- *		detail (and state).  Not quoted for DOT: layout.c hands it to
- *		cgraph as a value, write_dot escapes the quotes on top.
+ * Append s to out for a Graphviz escString (a label's value): \ doubled,
+ * & as &amp; (Graphviz reads HTML entities in any label: a name holding
+ * "&lt;" must not show as "<"), control characters as spaces.  DOT source
+ * quotes it on top (append_dot_string).
  */
 void
-pp_lineage_label_escstring(StringInfo out, const LineageNode *node)
+pp_lineage_escstring(StringInfo out, const char *s)
 {
-	pp_lineage_escstring(out, node->name, false);
-	appendStringInfoString(out, "\\n");
-	pp_lineage_escstring(out, node->detail, false);
-	if (node->state)
-	{
-		appendStringInfoString(out, ": ");
-		pp_lineage_escstring(out, node->state, false);
-	}
+	static const char *const escapes[] = {"\\\\", "&amp;"};
+
+	append_replacing(out, s, "\\&", escapes);
 }
 
 /* a label value, in double quotes, for DOT source */
@@ -177,7 +169,7 @@ write_dot(const LineageGraph *graph)
 		if (edge->label)
 		{
 			resetStringInfo(&label);
-			pp_lineage_escstring(&label, edge->label, false);
+			pp_lineage_escstring(&label, edge->label);
 			appendStringInfoString(&out, " [label=");
 			append_dot_string(&out, label.data);
 			appendStringInfoChar(&out, ']');
@@ -188,38 +180,13 @@ write_dot(const LineageGraph *graph)
 	return out.data;
 }
 
-/* s inside a Mermaid quoted label */
+/* s inside a Mermaid quoted label: Mermaid's entity codes */
 static void
 append_mermaid(StringInfo out, const char *s)
 {
-	for (; *s; s++)
-	{
-		unsigned char c = (unsigned char) *s;
+	static const char *const codes[] = {"#quot;", "#35;", "#amp;", "#lt;", "#gt;", "#96;"};
 
-		switch (c)
-		{
-			case '"':
-				appendStringInfoString(out, "#quot;");
-				break;
-			case '#':
-				appendStringInfoString(out, "#35;");
-				break;
-			case '&':
-				appendStringInfoString(out, "#amp;");
-				break;
-			case '<':
-				appendStringInfoString(out, "#lt;");
-				break;
-			case '>':
-				appendStringInfoString(out, "#gt;");
-				break;
-			case '`':
-				appendStringInfoString(out, "#96;");
-				break;
-			default:
-				appendStringInfoChar(out, (c < 0x20 || c == 0x7f) ? ' ' : (char) c);
-		}
-	}
+	append_replacing(out, s, "\"#&<>`", codes);
 }
 
 /* Mermaid's node shape brackets by kind: opening, closing */
@@ -266,6 +233,11 @@ write_mermaid(const LineageGraph *graph)
 		append_mermaid(&out, node->name);
 		appendStringInfoString(&out, "<br/>");
 		append_mermaid(&out, node->detail);
+		if (node->state)
+		{
+			appendStringInfoString(&out, ": ");
+			append_mermaid(&out, node->state);
+		}
 		appendStringInfo(&out, "\"%s\n", close);
 	}
 	for (int i = 0; i < graph->nedges; i++)
@@ -301,29 +273,9 @@ write_mermaid(const LineageGraph *graph)
 static void
 append_html(StringInfo out, const char *s)
 {
-	for (; *s; s++)
-	{
-		switch (*s)
-		{
-			case '&':
-				appendStringInfoString(out, "&amp;");
-				break;
-			case '<':
-				appendStringInfoString(out, "&lt;");
-				break;
-			case '>':
-				appendStringInfoString(out, "&gt;");
-				break;
-			case '"':
-				appendStringInfoString(out, "&quot;");
-				break;
-			case '\'':
-				appendStringInfoString(out, "&#39;");
-				break;
-			default:
-				appendStringInfoChar(out, *s);
-		}
-	}
+	static const char *const entities[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
+
+	append_replacing(out, s, "&<>\"'", entities);
 }
 
 /*
