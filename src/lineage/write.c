@@ -122,6 +122,25 @@ pp_lineage_escstring(StringInfo out, const char *s)
 	append_replacing(out, s, "\\&", escapes);
 }
 
+/*
+ * pp_lineage_label_escstring
+ *		A node's label as a Graphviz escString: its name, a line break, its
+ *		detail (and state).  Not quoted: layout.c hands it to cgraph as a
+ *		value, write_dot quotes it for DOT source.
+ */
+void
+pp_lineage_label_escstring(StringInfo out, const LineageNode *node)
+{
+	pp_lineage_escstring(out, node->name);
+	appendStringInfoString(out, "\\n");
+	pp_lineage_escstring(out, node->detail);
+	if (node->state)
+	{
+		appendStringInfoString(out, ": ");
+		pp_lineage_escstring(out, node->state);
+	}
+}
+
 /* a label value, in double quotes, for DOT source */
 static void
 append_dot_string(StringInfo out, const char *escstring)
