@@ -5,6 +5,9 @@
 #   make prove_installcheck         TAP tests under test/t
 #   make lint                       cppcheck over src/
 #
+# Libraries, by pkg-config: librdkafka, zstd, libyaml, and Graphviz's
+# libgvc (the layout of pipeline.lineage_html, src/lineage/).
+#
 # One version number: EXTVERSION.  The extension's SQL is written once, in
 # the area files control/sql/*.sql (SQL_SOURCES, concatenated in that
 # order), each object as it is in the current release; make builds from
@@ -50,9 +53,9 @@ EXTRA_CLEAN += test/results test/log test/regression.diffs test/regression.out t
 PG_CONFIG   ?= pg_config
 PKG_CONFIG  ?= pkg-config
 
-PG_CPPFLAGS  = -I$(srcdir)/src -DPP_VERSION=\"$(EXTVERSION)\" $(shell $(PKG_CONFIG) --cflags rdkafka libzstd yaml-0.1)
+PG_CPPFLAGS  = -I$(srcdir)/src -DPP_VERSION=\"$(EXTVERSION)\" $(shell $(PKG_CONFIG) --cflags rdkafka libzstd yaml-0.1 libgvc)
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK   = $(shell $(PKG_CONFIG) --libs rdkafka libzstd yaml-0.1)
+SHLIB_LINK   = $(shell $(PKG_CONFIG) --libs rdkafka libzstd yaml-0.1 libgvc)
 
 ifdef WERROR
 PG_CFLAGS   += -Werror

@@ -64,7 +64,8 @@ echo "messages in topic user-events: $(kcat -C -b "$BOOTSTRAP" -t user-events -o
 
 pp_log "running scripts/demo.sql"
 pp_as_pg psql -X -h "$WORK" -p "$PORT" -d demo -v ON_ERROR_STOP=1 \
-	-v bootstrap="$BOOTSTRAP" -f "$WORK/tree/scripts/demo.sql"
+	-v bootstrap="$BOOTSTRAP" -v lineage_html="$WORK/lineage.html" -f "$WORK/tree/scripts/demo.sql"
+echo "   written: $WORK/lineage.html (open it in a browser)"
 
 pp_log "what the sink published to topic page-stats (read back with kcat)"
 for _ in $(seq 1 50); do
@@ -80,6 +81,7 @@ The demo is running:
   connect:   psql -h $WORK -p $PORT -U postgres demo
              (as root: runuser -u postgres -- psql -h $WORK -p $PORT demo)
   broker:    $BOOTSTRAP   (kcat -L -b $BOOTSTRAP)
+  lineage:   $WORK/lineage.html   (pipeline.lineage_html(), a self-contained page)
   logs:      $WORK/server.log, $WORK/broker/broker.log
   stop:      bash scripts/demo.sh stop
 MSG

@@ -294,3 +294,15 @@ schema:
 $$);
 SELECT expectation, severity, status, failing, total, percent FROM pipeline.check('raw.user_events');
 SELECT relation, expectation, status FROM pipeline.check_status ORDER BY relation::text, expectation;
+
+\echo '-- 14. Lineage: topics, tables, windows, models, checks, sinks and DAGs as one graph'
+\echo '   as Mermaid (paste it into a Markdown page), up- and downstream of raw.user_events:'
+\pset format unaligned
+\pset tuples_only on
+SELECT pipeline.lineage_mermaid('raw.user_events');
+\echo '   and the whole graph as an HTML page laid out by Graphviz (states as colours):'
+\o :lineage_html
+SELECT pipeline.lineage_html();
+\o
+\pset format aligned
+\pset tuples_only off

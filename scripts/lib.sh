@@ -13,7 +13,8 @@ PP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
 PP_PACKAGES=(gcc make libc6-dev pkg-config
 	"postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
-	librdkafka-dev libzstd-dev libyaml-dev kcat libipc-run-perl cppcheck)
+	librdkafka-dev libzstd-dev libyaml-dev libgraphviz-dev kcat libipc-run-perl cppcheck
+	chromium)
 
 pp_log() { printf '\n==> %s\n' "$*" >&2; }
 
