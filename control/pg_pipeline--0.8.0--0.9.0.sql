@@ -104,12 +104,18 @@ AS $$ SELECT to_char(coalesce(n, 0), 'FM999,999,999,999,999,990') || ' ' || noun
 COMMENT ON FUNCTION pipeline._status_count(numeric, text) IS
 'a count of things with thousands separators and the noun in the plural where needed, for pipeline.status';
 
--- an age as people read it: 00:05:10, 2 days 03:00:00
+-- an age as people read it, whatever the session's IntervalStyle:
+-- 00:05:10, 1 day 00:00:01, 12 days 03:00:00
 CREATE FUNCTION pipeline._status_age(t timestamptz)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT justify_interval(date_trunc('second', greatest(now() - t, interval '0')))::text $$;
+AS $$
+    SELECT CASE a.days WHEN 0 THEN '' WHEN 1 THEN '1 day ' ELSE a.days || ' days ' END
+           || to_char(a.age - make_interval(days => a.days), 'HH24:MI:SS')
+      FROM (SELECT i.age, extract(day FROM i.age)::integer AS days
+              FROM (SELECT justify_hours(date_trunc('second', greatest(now() - t, interval '0'))) AS age) i) a
+$$;
 COMMENT ON FUNCTION pipeline._status_age(timestamptz) IS 'how long ago a time was, to the second, for pipeline.status';
 
 ------------------------------------------------------------------------
@@ -621,12 +627,12 @@ BEGIN
 EXCEPTION WHEN invalid_parameter_value THEN
     GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, error_code = RETURNED_SQLSTATE,
                             detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    detail := coalesce(nullif(detail, ''), 'A schedule is read on the wall clock of its time zone.');
+    detail := nullif(detail, '');
     hint := coalesce(nullif(hint, ''), 'See docs/scheduler.md, "Schedules".');
 END
 $$;
 COMMENT ON FUNCTION pipeline._schedule_problem(text, text) IS
-'why a schedule or time zone is refused, with the SQLSTATE, detail and hint to raise it with; NULL message when both are valid';
+'why a schedule or time zone is refused, with the SQLSTATE, detail (NULL: none) and hint to raise it with; NULL message when both are valid';
 
 
 CREATE OR REPLACE FUNCTION pipeline.create_dag(
@@ -655,9 +661,11 @@ BEGIN
         RAISE EXCEPTION 'the name of a DAG must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     problem := pipeline._schedule_problem(create_dag.schedule, create_dag.timezone);
-    IF problem.message IS NOT NULL THEN
+    IF problem.detail IS NOT NULL THEN
         RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
                               DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     IF EXISTS (SELECT 1 FROM pipeline.dags d WHERE d.name = create_dag.name) THEN
         RAISE EXCEPTION 'DAG or job "%" already exists', create_dag.name
@@ -732,9 +740,11 @@ DECLARE
     problem record;
 BEGIN
     problem := pipeline._schedule_problem(coalesce(alter_dag.schedule, d.schedule), coalesce(alter_dag.timezone, d.timezone));
-    IF problem.message IS NOT NULL THEN
+    IF problem.detail IS NOT NULL THEN
         RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
                               DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     IF alter_dag.trigger_on IS NOT NULL THEN
         rels := CASE WHEN cardinality(alter_dag.trigger_on) = 0 THEN NULL
@@ -788,9 +798,11 @@ DECLARE
     problem record;
 BEGIN
     problem := pipeline._schedule_problem(schedule.schedule, schedule.timezone);
-    IF problem.message IS NOT NULL THEN
+    IF problem.detail IS NOT NULL THEN
         RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
                               DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     PERFORM pipeline._warn_without_workers(format('job "%s" will not run until it is', schedule.name));
     SELECT * INTO d FROM pipeline.dags WHERE dags.name = schedule.name FOR UPDATE;
@@ -851,9 +863,11 @@ BEGIN
             HINT = 'Disable it with pipeline.disable(), or make a DAG.';
     END IF;
     problem := pipeline._schedule_problem(coalesce(alter_job.schedule, d.schedule), coalesce(alter_job.timezone, d.timezone));
-    IF problem.message IS NOT NULL THEN
+    IF problem.detail IS NOT NULL THEN
         RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
                               DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     PERFORM pipeline.alter_dag(alter_job.name, schedule => alter_job.schedule,
                                timezone => alter_job.timezone, enabled => alter_job.enabled);

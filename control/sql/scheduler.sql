@@ -50,8 +50,8 @@ COMMENT ON FUNCTION pipeline.cron_fires(text, timestamptz, integer, text) IS
 -- Why a schedule or time zone is refused (NULL message: it is fine), for
 -- create_dag, alter_dag, schedule and alter_job to raise at the user's
 -- call, not inside the INSERT INTO pipeline.dags its guard trigger checks
--- (a 12-line CONTEXT).  detail and hint are never NULL when message is
--- not (RAISE refuses a NULL option).
+-- (a 12-line CONTEXT).  hint is never NULL when message is not (RAISE
+-- refuses a NULL option; a NULL detail is left out by the caller).
 CREATE FUNCTION pipeline._schedule_problem(schedule text, timezone text,
     OUT message text, OUT error_code text, OUT detail text, OUT hint text)
 LANGUAGE plpgsql STABLE
@@ -62,12 +62,12 @@ BEGIN
 EXCEPTION WHEN invalid_parameter_value THEN
     GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, error_code = RETURNED_SQLSTATE,
                             detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-    detail := coalesce(nullif(detail, ''), 'A schedule is read on the wall clock of its time zone.');
+    detail := nullif(detail, '');
     hint := coalesce(nullif(hint, ''), 'See docs/scheduler.md, "Schedules".');
 END
 $$;
 COMMENT ON FUNCTION pipeline._schedule_problem(text, text) IS
-'why a schedule or time zone is refused, with the SQLSTATE, detail and hint to raise it with; NULL message when both are valid';
+'why a schedule or time zone is refused, with the SQLSTATE, detail (NULL: none) and hint to raise it with; NULL message when both are valid';
 
 ------------------------------------------------------------------------
 -- Catalogs.  A one-line job (pipeline.schedule) is a DAG of one task.
@@ -752,9 +752,11 @@ BEGIN
         RAISE EXCEPTION 'the name of a DAG must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     problem := pipeline._schedule_problem(create_dag.schedule, create_dag.timezone);
-    IF problem.message IS NOT NULL THEN
+    IF problem.detail IS NOT NULL THEN
         RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
                               DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     IF EXISTS (SELECT 1 FROM pipeline.dags d WHERE d.name = create_dag.name) THEN
         RAISE EXCEPTION 'DAG or job "%" already exists', create_dag.name
@@ -1043,9 +1045,11 @@ DECLARE
     problem record;
 BEGIN
     problem := pipeline._schedule_problem(coalesce(alter_dag.schedule, d.schedule), coalesce(alter_dag.timezone, d.timezone));
-    IF problem.message IS NOT NULL THEN
+    IF problem.detail IS NOT NULL THEN
         RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
                               DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     IF alter_dag.trigger_on IS NOT NULL THEN
         rels := CASE WHEN cardinality(alter_dag.trigger_on) = 0 THEN NULL
@@ -1114,9 +1118,11 @@ DECLARE
     problem record;
 BEGIN
     problem := pipeline._schedule_problem(schedule.schedule, schedule.timezone);
-    IF problem.message IS NOT NULL THEN
+    IF problem.detail IS NOT NULL THEN
         RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
                               DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     PERFORM pipeline._warn_without_workers(format('job "%s" will not run until it is', schedule.name));
     SELECT * INTO d FROM pipeline.dags WHERE dags.name = schedule.name FOR UPDATE;
@@ -1193,9 +1199,11 @@ BEGIN
             HINT = 'Disable it with pipeline.disable(), or make a DAG.';
     END IF;
     problem := pipeline._schedule_problem(coalesce(alter_job.schedule, d.schedule), coalesce(alter_job.timezone, d.timezone));
-    IF problem.message IS NOT NULL THEN
+    IF problem.detail IS NOT NULL THEN
         RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
                               DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     PERFORM pipeline.alter_dag(alter_job.name, schedule => alter_job.schedule,
                                timezone => alter_job.timezone, enabled => alter_job.enabled);

@@ -95,12 +95,18 @@ AS $$ SELECT to_char(coalesce(n, 0), 'FM999,999,999,999,999,990') || ' ' || noun
 COMMENT ON FUNCTION pipeline._status_count(numeric, text) IS
 'a count of things with thousands separators and the noun in the plural where needed, for pipeline.status';
 
--- an age as people read it: 00:05:10, 2 days 03:00:00
+-- an age as people read it, whatever the session's IntervalStyle:
+-- 00:05:10, 1 day 00:00:01, 12 days 03:00:00
 CREATE FUNCTION pipeline._status_age(t timestamptz)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT justify_interval(date_trunc('second', greatest(now() - t, interval '0')))::text $$;
+AS $$
+    SELECT CASE a.days WHEN 0 THEN '' WHEN 1 THEN '1 day ' ELSE a.days || ' days ' END
+           || to_char(a.age - make_interval(days => a.days), 'HH24:MI:SS')
+      FROM (SELECT i.age, extract(day FROM i.age)::integer AS days
+              FROM (SELECT justify_hours(date_trunc('second', greatest(now() - t, interval '0'))) AS age) i) a
+$$;
 COMMENT ON FUNCTION pipeline._status_age(timestamptz) IS 'how long ago a time was, to the second, for pipeline.status';
 
 ------------------------------------------------------------------------
