@@ -74,6 +74,20 @@ $$;
 COMMENT ON FUNCTION pipeline._rows_waiting(regclass) IS
 'rows in a plain table without row-level security, counted up to 1,000,000; NULL for any other relation, or when the caller may not read it or it is gone';
 
+-- A source's target table as it is now (following renames: by its OID),
+-- NULL once dropped.  A function rather than a join in pipeline.status, so
+-- that the view does not pin the column sources.target_oid (a view that
+-- reads a column is dropped with it, and an extension's member view takes
+-- the extension with it).
+CREATE FUNCTION pipeline._source_target(source text)
+RETURNS regclass
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT c.oid::regclass FROM pipeline.sources s JOIN pg_class c ON c.oid = s.target_oid
+       WHERE s.name = source $$;
+COMMENT ON FUNCTION pipeline._source_target(text) IS
+'the target table of a source the caller sees, by its OID (following renames); NULL once dropped';
+
 -- pg_pipeline.stale_after as an interval (its default when the library is
 -- not loaded in this session yet); NULL when 0 (never stale by age).
 CREATE FUNCTION pipeline._stale_after()
@@ -137,7 +151,7 @@ WITH env AS MATERIALIZED (
 -- Sources: a consumer worker per source (pipeline.source_status).
 SELECT 'source'::text AS kind,
        s.name,
-       (SELECT c.oid::regclass FROM pg_catalog.pg_class c WHERE c.oid = s.target_oid) AS relation,
+       pipeline._source_target(s.name) AS relation,
        s.owner,
        st.state,
        CASE st.state WHEN 'failing' THEN w.error_at
