@@ -800,7 +800,7 @@ BEGIN
         PERFORM pipeline._watch(rel);
     END LOOP;
     -- (schedule() has said so already for a job: once per transaction)
-    IF create_dag.schedule IS NOT NULL OR create_dag.trigger_on IS NOT NULL THEN
+    IF nullif(create_dag.schedule, '') IS NOT NULL OR create_dag.trigger_on IS NOT NULL THEN
         PERFORM pipeline._warn_without_workers(format('DAG "%s" will not run until it is', create_dag.name));
     END IF;
     RETURN id;
