@@ -6,6 +6,1025 @@
 \echo Use "ALTER EXTENSION pg_pipeline UPDATE TO '0.9.0'" to load this file. \quit
 
 -- ==== status and first errors (helper S) ====
+--
+-- What this section adds (area file control/sql/status.sql): the view
+-- pipeline.status over every object of every subsystem, the C functions
+-- _workers_problem and _warn_without_workers (src/status/status.c), the
+-- helpers _status_workers, _rows_waiting, _source_target, _stale_after, _status_count,
+-- _status_age; in scheduler.sql: pipeline.cron_fires, _schedule_problem,
+-- and the column next_fires (last) of pipeline.jobs.  What it changes:
+-- create_source, resume_source, create_sink, resume_sink, publish,
+-- create_dag, schedule, run_now, backfill and clear warn when
+-- pg_pipeline is not in shared_preload_libraries; create_dag, alter_dag,
+-- schedule and alter_job raise a bad schedule or time zone at the call
+-- (not inside the INSERT INTO pipeline.dags of the guard trigger).
+
+------------------------------------------------------------------------
+-- Whether the workers can run (src/status/status.c).
+------------------------------------------------------------------------
+CREATE FUNCTION pipeline._workers_problem()
+RETURNS text
+AS 'MODULE_PATHNAME', 'pipeline__workers_problem'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pipeline._workers_problem() IS
+'why no pg_pipeline worker can run in this database (''not preloaded'', ''disabled'', ''database not listed''); NULL when they can';
+
+CREATE FUNCTION pipeline._warn_without_workers(what text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pipeline__warn_without_workers'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION pipeline._warn_without_workers(text) IS
+'a WARNING (once per transaction) that what the caller did will not happen while pg_pipeline is not in shared_preload_libraries';
+
+-- The workers' slots as pipeline.get_workers() shows them, or none when
+-- the library was not preloaded (where get_workers() raises an error).
+CREATE FUNCTION pipeline._status_workers()
+RETURNS TABLE (kind text, label text, state text, started_at timestamptz,
+               last_error text, last_error_at timestamptz, last_batch_at timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pipeline._workers_problem() IS DISTINCT FROM 'not preloaded' THEN
+        RETURN QUERY SELECT w.kind, w.label, w.state, w.started_at, w.last_error,
+                            w.last_error_at, w.last_batch_at
+                       FROM pipeline.get_workers() w;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._status_workers() IS
+'the worker slots of this database (kind, label, state, errors, last batch); none without shared_preload_libraries';
+
+-- How many rows wait in a table (an async window's delta), counted up to
+-- a million; NULL when the caller may not read it (pipeline_admin looking
+-- at another role's window) or it is gone.  The table is the catalog's
+-- regclass, printed quoted: nothing of a user's text is spliced.  The
+-- count runs as whoever reads pipeline.status (a superuser, an admin), on
+-- a relation named in a catalog row any role may insert: only a plain
+-- table without row-level security is read, since a view's functions or a
+-- policy's expressions would run its owner's code as the reader.
+CREATE FUNCTION pipeline._rows_waiting(rel regclass)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF rel IS NULL
+       OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = rel AND c.relkind = 'r' AND NOT c.relrowsecurity)
+       OR NOT has_table_privilege(rel, 'SELECT') THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM (SELECT FROM %s LIMIT 1000000) w', rel) INTO n;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION pipeline._rows_waiting(regclass) IS
+'rows in a plain table without row-level security, counted up to 1,000,000; NULL for any other relation, or when the caller may not read it or it is gone';
+
+-- A source's target table as it is now (following renames: by its OID),
+-- NULL once dropped.  A function rather than a join in pipeline.status, so
+-- that the view does not pin the column sources.target_oid (a view that
+-- reads a column is dropped with it, and an extension's member view takes
+-- the extension with it).
+CREATE FUNCTION pipeline._source_target(source text)
+RETURNS regclass
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT c.oid::regclass FROM pipeline.sources s JOIN pg_class c ON c.oid = s.target_oid
+       WHERE s.name = source $$;
+COMMENT ON FUNCTION pipeline._source_target(text) IS
+'the target table of a source the caller sees, by its OID (following renames); NULL once dropped';
+
+-- pg_pipeline.stale_after as an interval (its default when the library is
+-- not loaded in this session yet); NULL when 0 (never stale by age).
+CREATE FUNCTION pipeline._stale_after()
+RETURNS interval
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT nullif(coalesce(nullif(current_setting('pg_pipeline.stale_after', true), ''), '25h')::interval,
+                    interval '0') $$;
+COMMENT ON FUNCTION pipeline._stale_after() IS
+'pg_pipeline.stale_after as an interval; NULL when 0 (nothing is stale by age)';
+
+-- a count of things as people read it: 1 row, 1,234,567 rows
+CREATE FUNCTION pipeline._status_count(n numeric, noun text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT to_char(coalesce(n, 0), 'FM999,999,999,999,999,990') || ' ' || noun
+             || CASE WHEN coalesce(n, 0) = 1 THEN '' ELSE 's' END $$;
+COMMENT ON FUNCTION pipeline._status_count(numeric, text) IS
+'a count of things with thousands separators and the noun in the plural where needed, for pipeline.status';
+
+-- an age as people read it, whatever the session's IntervalStyle:
+-- 00:05:10, 1 day 00:00:01, 12 days 03:00:00
+CREATE FUNCTION pipeline._status_age(t timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE a.days WHEN 0 THEN '' WHEN 1 THEN '1 day ' ELSE a.days || ' days ' END
+           || to_char(a.age - make_interval(days => a.days), 'HH24:MI:SS')
+      FROM (SELECT i.age, extract(day FROM i.age)::integer AS days
+              FROM (SELECT justify_hours(date_trunc('second', greatest(now() - t, interval '0'))) AS age) i) a
+$$;
+COMMENT ON FUNCTION pipeline._status_age(timestamptz) IS 'how long ago a time was, to the second, for pipeline.status';
+
+------------------------------------------------------------------------
+-- pipeline.status
+------------------------------------------------------------------------
+-- One branch per kind of object; in each, a LATERAL subquery "st" decides
+-- the state (the first rule that holds wins, in the order of
+-- docs/status.md), and the columns follow from it.  "env" says once
+-- whether and why the workers cannot run; "wk" reads the worker slots once.
+CREATE VIEW pipeline.status WITH (security_invoker = true) AS
+WITH env AS MATERIALIZED (
+    SELECT p.problem,
+           CASE p.problem
+               WHEN 'not preloaded' THEN
+                   'Add pg_pipeline to shared_preload_libraries in postgresql.conf and restart the server: its background workers do not run without it.'
+               WHEN 'disabled' THEN
+                   'pg_pipeline.enabled is off: set it to on and reload (SELECT pg_reload_conf()).'
+               WHEN 'database not listed' THEN
+                   'This database is not in pg_pipeline.databases: add it and reload (SELECT pg_reload_conf()).'
+           END AS problem_hint,
+           pipeline._stale_after() AS stale_after
+      FROM pipeline._workers_problem() p(problem)
+), wk AS MATERIALIZED (
+    SELECT * FROM pipeline._status_workers()
+), worker_hint(hint) AS (
+    VALUES ('No worker runs for it: see pipeline.workers and the server log (max_worker_processes, pg_pipeline.max_workers).')
+)
+-- Sources: a consumer worker per source (pipeline.source_status).
+SELECT 'source'::text AS kind,
+       s.name,
+       pipeline._source_target(s.name) AS relation,
+       s.owner,
+       st.state,
+       CASE st.state WHEN 'failing' THEN w.error_at
+                     WHEN 'ok' THEN w.started WHEN 'lagging' THEN w.started END AS since,
+       greatest(w.last_batch, o.last_batch) AS last_success,
+       coalesce(s.error, w.error, dl.error) AS last_error,
+       CASE WHEN s.error IS NULL AND w.error IS NULL THEN dl.sqlstate END AS last_sqlstate,
+       'lag ' || pipeline._status_count(o.lag, 'message')
+           || CASE WHEN dl.n > 0 THEN ', ' || pipeline._status_count(dl.n, 'dead letter') ELSE '' END
+           AS figure,
+       CASE st.state
+           WHEN 'failing' THEN CASE WHEN s.error IS NOT NULL
+               THEN format('The source stopped (on_error => ''stop'', or its target refused a batch): fix the cause, then SELECT pipeline.resume_source(%L).', s.name)
+               ELSE 'Its consumers fail and restart: see last_error, pipeline.workers and the server log.' END
+           WHEN 'paused' THEN format('Resume it with SELECT pipeline.resume_source(%L).', s.name)
+           WHEN 'not running' THEN coalesce(env.problem_hint, (SELECT hint FROM worker_hint))
+           WHEN 'starting' THEN 'Its consumers are starting.'
+           WHEN 'lagging' THEN 'More messages wait than one batch (batch_rows): more consumers (up to the topic''s partitions) or larger batches catch up faster.'
+       END AS hint
+  FROM pipeline.sources s
+ CROSS JOIN env
+  LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE wk.state = 'running') AS running,
+               count(*) FILTER (WHERE wk.state = 'restarting'
+                                   OR (wk.last_error_at > coalesce(wk.last_batch_at, '-infinity')
+                                       AND wk.last_error_at > now() - interval '1 minute')) AS failing,
+               min(wk.started_at) FILTER (WHERE wk.state = 'running') AS started,
+               max(wk.last_batch_at) AS last_batch,
+               max(wk.last_error_at) AS error_at,
+               (array_agg(wk.last_error ORDER BY wk.last_error_at DESC NULLS LAST))[1] AS error
+          FROM wk WHERE wk.kind = 'consumer' AND wk.label = s.name) w ON true
+  LEFT JOIN LATERAL (
+        SELECT sum(greatest(so.high_watermark - so.next_offset, 0)) AS lag,
+               max(so.updated_at) AS last_batch
+          FROM pipeline.source_offsets so WHERE so.source = s.name) o ON true
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS n,
+               (array_agg(d.error ORDER BY d.id DESC))[1] AS error,
+               (array_agg(d.sqlstate ORDER BY d.id DESC))[1] AS sqlstate
+          FROM pipeline.dead_letters d WHERE d.source = s.name) dl ON true
+ CROSS JOIN LATERAL (
+        SELECT CASE
+                   WHEN s.error IS NOT NULL THEN 'failing'
+                   WHEN s.paused THEN 'paused'
+                   WHEN env.problem IS NOT NULL THEN 'not running'
+                   WHEN w.failing > 0 THEN 'failing'
+                   WHEN w.running < s.consumers AND s.created_at > now() - interval '1 minute' THEN 'starting'
+                   WHEN w.running < s.consumers THEN 'not running'
+                   WHEN o.lag > s.batch_rows THEN 'lagging'
+                   ELSE 'ok'
+               END AS state) st
+UNION ALL
+-- Sinks: a sink worker publishes the outbox.
+SELECT 'sink',
+       s.name,
+       (SELECT wi.result FROM pipeline.windows wi WHERE wi.sink = s.name ORDER BY wi.id LIMIT 1),
+       s.owner,
+       st.state,
+       CASE st.state WHEN 'failing' THEN w.error_at WHEN 'ok' THEN w.started_at
+                     WHEN 'lagging' THEN ob.oldest END,
+       CASE WHEN p.published > 0 THEN p.updated_at END,
+       coalesce(s.error, w.last_error),
+       NULL,
+       pipeline._status_count(ob.n, 'message') || ' waiting'
+           || CASE WHEN ob.n > 0 THEN format(', oldest %s old', pipeline._status_age(ob.oldest)) ELSE '' END,
+       CASE st.state
+           WHEN 'failing' THEN CASE WHEN s.error IS NOT NULL
+               THEN format('The sink stopped: fix the cause, then SELECT pipeline.resume_sink(%L).', s.name)
+               ELSE 'It cannot publish (broker unreachable, topic refused): see last_error and pipeline.workers; it retries by itself.' END
+           WHEN 'paused' THEN format('Resume it with SELECT pipeline.resume_sink(%L); the outbox keeps filling meanwhile.', s.name)
+           WHEN 'not running' THEN coalesce(env.problem_hint, (SELECT hint FROM worker_hint))
+           WHEN 'starting' THEN 'Its worker is starting.'
+           WHEN 'lagging' THEN 'Messages have waited over a minute: see last_error and pipeline.workers; a larger batch_rows publishes faster.'
+       END
+  FROM pipeline.sinks s
+ CROSS JOIN env
+  LEFT JOIN pipeline.sink_progress p ON p.sink = s.name
+  LEFT JOIN LATERAL (
+        SELECT wk.state, wk.started_at, wk.last_error, wk.last_error_at AS error_at,
+               coalesce(wk.last_error_at > coalesce(wk.last_batch_at, '-infinity')
+                        AND wk.last_error_at > now() - interval '1 minute', false) AS failing
+          FROM wk WHERE wk.kind = 'sink' AND wk.label = s.name LIMIT 1) w ON true
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS n, min(x.created_at) AS oldest
+          FROM pipeline.outbox x WHERE x.sink = s.name) ob ON true
+ CROSS JOIN LATERAL (
+        SELECT CASE
+                   WHEN s.error IS NOT NULL THEN 'failing'
+                   WHEN s.paused THEN 'paused'
+                   WHEN env.problem IS NOT NULL THEN 'not running'
+                   WHEN w.state = 'restarting' OR w.failing THEN 'failing'
+                   WHEN w.state IS DISTINCT FROM 'running' AND s.created_at > now() - interval '1 minute' THEN 'starting'
+                   WHEN w.state IS DISTINCT FROM 'running' THEN 'not running'
+                   WHEN ob.oldest < now() - interval '1 minute' THEN 'lagging'
+                   ELSE 'ok'
+               END AS state) st
+UNION ALL
+-- Window aggregates: sync ones are maintained by the writers' statements;
+-- async ones by the maintainer worker, from their delta table.
+SELECT 'window',
+       wi.result::text,
+       wi.result,
+       wi.owner,
+       st.state,
+       CASE st.state WHEN 'failing' THEN wi.last_error_at ELSE coalesce(wi.maintained_at, wi.created_at) END,
+       wi.maintained_at,
+       wi.last_error,
+       wi.last_error_sqlstate,
+       concat_ws(', ',
+                 CASE WHEN wi.mode = 'async' THEN
+                     CASE WHEN d.waiting IS NULL THEN 'rows waiting unknown' ELSE pipeline._status_count(d.waiting, 'row') || ' waiting' END END,
+                 CASE WHEN g.max_event_time IS NULL THEN 'no rows yet'
+                      ELSE format('newest event %s old', pipeline._status_age(g.max_event_time)) END),
+       CASE st.state
+           WHEN 'failing' THEN format('Maintenance failed: see last_error (and pipeline.window_status); after the fix, SELECT pipeline.rebuild_window(%L).', wi.result::text)
+           WHEN 'not running' THEN coalesce(env.problem_hint, (SELECT hint FROM worker_hint))
+           WHEN 'lagging' THEN 'Rows have waited over a minute for the maintainer: see pipeline.workers and pg_pipeline.window_delay.'
+       END
+  FROM pipeline.windows wi
+ CROSS JOIN env
+  LEFT JOIN LATERAL (SELECT max(pg.max_event_time) AS max_event_time
+                       FROM pipeline.window_progress pg WHERE pg.window_id = wi.id) g ON true
+  LEFT JOIN LATERAL (SELECT CASE WHEN wi.mode = 'async' THEN pipeline._rows_waiting(wi.delta_table) END AS waiting) d ON true
+ CROSS JOIN LATERAL (
+        SELECT CASE
+                   WHEN wi.last_error IS NOT NULL THEN 'failing'
+                   WHEN wi.mode = 'async' AND env.problem IS NOT NULL THEN 'not running'
+                   WHEN d.waiting > 0 AND coalesce(wi.maintained_at, wi.created_at) < now() - interval '1 minute' THEN 'lagging'
+                   ELSE 'ok'
+               END AS state) st
+UNION ALL
+-- Jobs and DAGs: the coordinator fires them, runner workers run the tasks.
+SELECT CASE WHEN dg.is_job THEN 'job' ELSE 'dag' END,
+       dg.name,
+       NULL::regclass,
+       dg.owner,
+       st.state,
+       CASE st.state WHEN 'failing' THEN coalesce(l.ended_at, dg.created_at)
+                     WHEN 'ok' THEN ok.last_success END,
+       ok.last_success,
+       CASE WHEN l.status = 'failed' THEN e.error ELSE dg.watch_problem END,
+       CASE WHEN l.status = 'failed' THEN e.sqlstate END,
+       CASE
+           WHEN dg.next_fire_at IS NOT NULL THEN
+               format('next run %s %s', to_char(dg.next_fire_at AT TIME ZONE dg.timezone, 'YYYY-MM-DD HH24:MI:SS'), dg.timezone)
+           WHEN NOT dg.enabled THEN 'disabled'
+           WHEN dg.trigger_on IS NOT NULL THEN 'runs when its tables change'
+           WHEN dg.schedule IS NULL THEN 'no schedule: runs with run_now()'
+           ELSE 'no next run (after end_date)'
+       END,
+       CASE st.state
+           WHEN 'failing' THEN CASE WHEN l.status = 'failed'
+               THEN format('Task %s failed: see pipeline.task_runs; after the fix, SELECT pipeline.clear(%L) runs the failed tasks again.', e.task, dg.name)
+               ELSE 'It no longer watches all of trigger_on''s tables: see last_error and pipeline.dag_status.' END
+           WHEN 'paused' THEN format('Enable it with SELECT pipeline.enable(%L).', dg.name)
+           WHEN 'not running' THEN coalesce(env.problem_hint, (SELECT hint FROM worker_hint))
+           WHEN 'lagging' THEN 'Its next run is overdue by more than a minute: the scheduler is behind or not running; see pipeline.workers (coordinator) and pg_pipeline.max_task_runs.'
+       END
+  FROM pipeline.dags dg
+ CROSS JOIN env
+  LEFT JOIN LATERAL (SELECT r.run_id, r.status, r.ended_at FROM pipeline.dag_runs r
+                      WHERE r.dag_id = dg.dag_id AND r.status IN ('success', 'failed')
+                      ORDER BY r.ended_at DESC NULLS LAST, r.run_id DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (SELECT tr.task, tr.error, tr.sqlstate FROM pipeline.task_runs tr
+                      WHERE tr.run_id = l.run_id AND tr.status = 'failed'
+                      ORDER BY tr.ended_at DESC NULLS LAST, tr.task_run_id DESC LIMIT 1) e ON true
+  LEFT JOIN LATERAL (SELECT max(r.ended_at) AS last_success FROM pipeline.dag_runs r
+                      WHERE r.dag_id = dg.dag_id AND r.status = 'success') ok ON true
+ CROSS JOIN LATERAL (
+        SELECT CASE
+                   WHEN NOT dg.enabled THEN 'paused'
+                   WHEN l.status = 'failed' OR dg.watch_problem IS NOT NULL THEN 'failing'
+                   WHEN env.problem IS NOT NULL
+                        AND (dg.next_fire_at IS NOT NULL OR dg.trigger_on IS NOT NULL
+                             OR EXISTS (SELECT FROM pipeline.dag_runs r
+                                         WHERE r.dag_id = dg.dag_id AND r.status IN ('queued', 'running')))
+                        THEN 'not running'
+                   WHEN dg.next_fire_at < now() - interval '1 minute' THEN 'lagging'
+                   ELSE 'ok'
+               END AS state) st
+UNION ALL
+-- Models: built by pipeline.run / build (in the session, or by runner
+-- workers with start_run / start_build).
+SELECT 'model',
+       coalesce(rel.oid::regclass::text, m.name),
+       rel.oid::regclass,
+       m.owner,
+       st.state,
+       CASE st.state WHEN 'failing' THEN l.ended_at WHEN 'ok' THEN m.built_at
+                     WHEN 'stale' THEN coalesce(l.ended_at, m.built_at, m.created_at) END,
+       ok.last_success,
+       CASE WHEN l.status = 'error' THEN l.error END,
+       CASE WHEN l.status = 'error' THEN l.sqlstate END,
+       CASE
+           WHEN m.materialized = 'ephemeral' THEN 'ephemeral: inlined into the models that use it'
+           WHEN m.built_at IS NULL THEN 'never built'
+           ELSE format('built %s ago', pipeline._status_age(m.built_at))
+                || CASE WHEN l.status = 'success' AND l.rows IS NOT NULL
+                        THEN ', ' || pipeline._status_count(l.rows, 'row') ELSE '' END
+       END,
+       CASE st.state
+           WHEN 'failing' THEN format('Its last run failed: fix the error, then SELECT * FROM pipeline.run(%L).', m.name)
+           WHEN 'paused' THEN format('It is disabled: SELECT pipeline.alter_model(%L, enabled => true).', m.name)
+           WHEN 'stale' THEN
+               CASE WHEN m.built_at IS NULL THEN format('Build it: SELECT * FROM pipeline.run(%L).', m.name)
+                    WHEN l.status = 'skipped' THEN format('Its last run was skipped (a model it depends on failed): SELECT * FROM pipeline.run(%L).', m.name)
+                    WHEN up.name IS NOT NULL THEN format('%s was built after it: SELECT * FROM pipeline.run(%L).', up.name, m.name)
+                    ELSE format('Not built for longer than pg_pipeline.stale_after: SELECT * FROM pipeline.run(%L), or schedule it.', m.name) END
+       END
+  FROM pipeline.models m
+ CROSS JOIN env
+  LEFT JOIN LATERAL (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                      WHERE n.nspname = m.schema_name AND c.relname = m.relation_name) rel ON true
+  LEFT JOIN LATERAL (SELECT r.status, r.ended_at, r.rows, r.error, r.sqlstate FROM pipeline.model_runs r
+                      WHERE r.model_id = m.model_id AND r.status IN ('success', 'error', 'skipped')
+                      ORDER BY r.ended_at DESC NULLS LAST, r.model_run_id DESC LIMIT 1) l ON true
+  LEFT JOIN LATERAL (SELECT max(r.ended_at) AS last_success FROM pipeline.model_runs r
+                      WHERE r.model_id = m.model_id AND r.status = 'success') ok ON true
+  LEFT JOIN LATERAL (SELECT u.name FROM pipeline.model_edges me
+                       JOIN pipeline.models u ON u.model_id = me.upstream_model_id
+                      WHERE me.model_id = m.model_id AND u.built_at > m.built_at
+                        AND u.materialized NOT IN ('view', 'ephemeral')
+                        AND m.materialized NOT IN ('view', 'ephemeral')
+                      ORDER BY u.built_at DESC LIMIT 1) up ON true
+ CROSS JOIN LATERAL (
+        SELECT CASE
+                   WHEN NOT m.enabled THEN 'paused'
+                   WHEN l.status = 'error' THEN 'failing'
+                   WHEN m.materialized = 'ephemeral' THEN 'ok'
+                   WHEN m.built_at IS NULL OR l.status = 'skipped' OR up.name IS NOT NULL THEN 'stale'
+                   WHEN m.materialized NOT IN ('view', 'seed') AND m.built_at < now() - env.stale_after THEN 'stale'
+                   ELSE 'ok'
+               END AS state) st
+UNION ALL
+-- Expectations: the latest result of pipeline.check() (or of a gated build).
+SELECT 'expectation',
+       e.name,
+       e.relation,
+       e.owner,
+       st.state,
+       CASE st.state WHEN 'failing' THEN coalesce(fs.since, r.started_at) WHEN 'stale' THEN r.started_at
+                     ELSE r.started_at END,
+       ok.last_success,
+       CASE WHEN r.status = 'error' THEN r.error
+            WHEN r.status IN ('fail', 'warn')
+            THEN CASE WHEN r.total IS NULL THEN pipeline._status_count(r.failing, 'failing row')
+                      ELSE format('%s of %s fail', r.failing, pipeline._status_count(r.total, 'row')) END END,
+       CASE WHEN r.status = 'error' THEN r.sqlstate END,
+       CASE WHEN r.status IS NULL THEN 'never checked'
+            WHEN r.status = 'error' THEN format('check failed %s ago', pipeline._status_age(r.started_at))
+            ELSE pipeline._status_count(r.failing, 'failing row')
+                 || format(', checked %s ago', pipeline._status_age(r.started_at)) END,
+       CASE st.state
+           WHEN 'failing' THEN CASE WHEN r.status = 'error'
+               THEN 'The check itself failed: see last_error (its SQL runs as the owner, with the search_path it was created with).'
+               ELSE format('See the failing rows: SELECT * FROM pipeline.check_failures WHERE result_id = %s.', r.result_id) END
+           WHEN 'warning' THEN format('Over its threshold (severity warn): SELECT * FROM pipeline.check_failures WHERE result_id = %s.', r.result_id)
+           WHEN 'stale' THEN
+               CASE WHEN r.status IS NULL THEN format('Check it: SELECT * FROM pipeline.check(%L).', e.relation::text)
+                    WHEN mb.built_at > r.started_at THEN format('Its model was built after the check: SELECT * FROM pipeline.check(%L).', e.relation::text)
+                    ELSE format('Not checked for longer than pg_pipeline.stale_after: SELECT * FROM pipeline.check(%L), or schedule it.', e.relation::text) END
+       END
+  FROM pipeline.expectations e
+ CROSS JOIN env
+  LEFT JOIN LATERAL (SELECT cr.* FROM pipeline.check_results cr
+                      WHERE cr.expectation_id = e.expectation_id
+                      ORDER BY cr.result_id DESC LIMIT 1) r ON true
+  LEFT JOIN LATERAL (SELECT max(cr.started_at) AS last_success FROM pipeline.check_results cr
+                      WHERE cr.expectation_id = e.expectation_id AND cr.status = 'pass') ok ON true
+  -- failing since the first result after the last one that did not fail
+  LEFT JOIN LATERAL (SELECT min(cr.started_at) AS since FROM pipeline.check_results cr
+                      WHERE cr.expectation_id = e.expectation_id
+                        AND cr.result_id > coalesce((SELECT max(p.result_id) FROM pipeline.check_results p
+                                                      WHERE p.expectation_id = e.expectation_id
+                                                        AND p.status NOT IN ('fail', 'error')), 0)) fs ON true
+  LEFT JOIN LATERAL (SELECT m.built_at FROM pipeline.models m
+                       JOIN pg_catalog.pg_namespace n ON n.nspname = m.schema_name
+                       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = m.relation_name
+                      WHERE c.oid = e.relation) mb ON true
+ CROSS JOIN LATERAL (
+        SELECT CASE
+                   WHEN r.status IN ('fail', 'error') THEN 'failing'
+                   WHEN r.status IS NULL OR mb.built_at > r.started_at
+                        OR r.started_at < now() - env.stale_after THEN 'stale'
+                   WHEN r.status = 'warn' THEN 'warning'
+                   ELSE 'ok'
+               END AS state) st;
+COMMENT ON VIEW pipeline.status IS
+'every source, sink, window, job, DAG, model and expectation the caller sees, with its state (ok, lagging, failing, paused, stale, warning, starting, not running), since when, last success, last error, the figure that matters and a hint (docs/status.md)';
+COMMENT ON COLUMN pipeline.status.kind IS 'source, sink, window, job, dag, model or expectation';
+COMMENT ON COLUMN pipeline.status.name IS
+'the name the API takes: a source''s, sink''s, job''s or DAG''s name; a window''s or model''s relation (regclass as text; a model not built: schema.name); an expectation''s name';
+COMMENT ON COLUMN pipeline.status.relation IS
+'the table it writes or checks: a source''s target, a window''s result, a model''s relation, an expectation''s relation, the window that publishes to a sink; NULL for jobs and DAGs';
+COMMENT ON COLUMN pipeline.status.owner IS 'the role it runs as';
+COMMENT ON COLUMN pipeline.status.state IS
+'ok, lagging, failing, paused, stale, warning (an expectation of severity warn over its threshold), starting, not running (docs/status.md says what puts an object in each)';
+COMMENT ON COLUMN pipeline.status.since IS 'since when it is in this state, as far as the catalogs tell (NULL: unknown)';
+COMMENT ON COLUMN pipeline.status.last_success IS
+'the last batch ingested or published, maintenance, successful run, passing check';
+COMMENT ON COLUMN pipeline.status.last_error IS 'the latest error (or failing rows of an expectation)';
+COMMENT ON COLUMN pipeline.status.last_sqlstate IS 'the SQLSTATE of last_error, where it is known';
+COMMENT ON COLUMN pipeline.status.figure IS
+'the number that matters for its kind, readable: a source''s lag, a sink''s waiting messages, a window''s newest event, the next run, when a model was built, failing rows';
+COMMENT ON COLUMN pipeline.status.hint IS 'what to do about its state; NULL when ok';
+GRANT SELECT ON pipeline.status TO PUBLIC;
+
+
+-- kafka.sql: the warning without shared_preload_libraries
+
+
+CREATE OR REPLACE FUNCTION pipeline.create_source(
+    name          text,
+    server        name,
+    topic         text,
+    target        regclass,
+    format        text    DEFAULT 'json',
+    on_error      text    DEFAULT 'dead_letter',
+    properties    jsonb   DEFAULT '{}',
+    target_column name    DEFAULT NULL,
+    consumers     integer DEFAULT 1,
+    batch_rows    integer DEFAULT 50000,
+    batch_bytes   integer DEFAULT 16777216,
+    batch_ms      integer DEFAULT 100,
+    start_from    text    DEFAULT 'earliest',
+    archive       boolean DEFAULT false,
+    expect        jsonb   DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+BEGIN
+    IF create_source.name IS NULL OR create_source.server IS NULL
+       OR create_source.topic IS NULL OR create_source.target IS NULL THEN
+        RAISE EXCEPTION 'name, server, topic and target of a source must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM pipeline._kafka_object_check_new('source', create_source.name);
+    PERFORM pipeline._check_source_numbers(create_source.on_error, create_source.consumers,
+        create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms);
+    col := pipeline._check_source(create_source.server, create_source.topic, create_source.target,
+                                  create_source.format, create_source.target_column,
+                                  create_source.properties, create_source.start_from);
+    INSERT INTO pipeline.sources (name, server, topic, target, format, target_column, on_error,
+                                  properties, consumers, batch_rows, batch_bytes, batch_ms, start_from,
+                                  archive)
+    VALUES (create_source.name, create_source.server, create_source.topic,
+            create_source.target::text, create_source.format, col, create_source.on_error,
+            coalesce(create_source.properties, '{}'), create_source.consumers,
+            create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms,
+            create_source.start_from, coalesce(create_source.archive, false));
+    IF create_source.expect IS NOT NULL THEN
+        PERFORM pipeline._source_expectations(create_source.name, create_source.target,
+                                              create_source.expect);
+    END IF;
+    PERFORM pipeline._warn_without_workers(format('source "%s" will not consume until it is', create_source.name));
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.resume_source(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_set_paused('source', resume_source.name, false);
+    PERFORM pipeline._warn_without_workers(format('source "%s" will not consume until it is', resume_source.name));
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.create_sink(
+    name       text,
+    server     name,
+    topic      text,
+    properties jsonb   DEFAULT '{}',
+    batch_rows integer DEFAULT 1000)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF create_sink.name IS NULL OR create_sink.server IS NULL OR create_sink.topic IS NULL THEN
+        RAISE EXCEPTION 'name, server and topic of a sink must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM pipeline._kafka_object_check_new('sink', create_sink.name);
+    IF batch_rows IS NULL OR batch_rows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'batch_rows must be between 1 and 100000, not %', batch_rows
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pipeline._check_sink(create_sink.server, create_sink.topic, create_sink.properties);
+    INSERT INTO pipeline.sinks (name, server, topic, properties, batch_rows)
+    VALUES (create_sink.name, create_sink.server, create_sink.topic,
+            coalesce(create_sink.properties, '{}'), create_sink.batch_rows);
+    INSERT INTO pipeline.sink_progress (sink) VALUES (create_sink.name);
+    PERFORM pipeline._warn_without_workers(format('sink "%s" will not publish until it is', create_sink.name));
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.resume_sink(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline._kafka_object_set_paused('sink', resume_sink.name, false);
+    PERFORM pipeline._warn_without_workers(format('sink "%s" will not publish until it is', resume_sink.name));
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.publish(sink text, payload text, key text DEFAULT NULL, headers jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pipeline.sinks s WHERE s.name = publish.sink) THEN
+        RAISE EXCEPTION 'sink "%" does not exist', publish.sink
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF jsonb_path_exists(publish.headers, '$.* ? (@.type() == "object" || @.type() == "array")') THEN
+        RAISE EXCEPTION 'header values must be strings, numbers, booleans or null'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Kafka headers are flat: turn nested values into text first.';
+    END IF;
+    INSERT INTO pipeline.outbox (sink, key, payload, headers)
+    VALUES (publish.sink, publish.key, publish.payload, publish.headers)
+    RETURNING id INTO new_id;
+    PERFORM pipeline._warn_without_workers(format('messages for sink "%s" wait in the outbox until it is', publish.sink));
+    RETURN new_id;
+END
+$$;
+
+
+-- scheduler.sql: the next fires, the schedule checked at the call
+
+
+CREATE FUNCTION pipeline.cron_fires(schedule text, after timestamptz, count integer DEFAULT 3,
+                                    timezone text DEFAULT 'UTC')
+RETURNS timestamptz[]
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fires timestamptz[] := '{}';
+    t timestamptz := after;
+BEGIN
+    IF count NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'count must be between 1 and 1000, not %', count
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. count LOOP
+        t := pipeline.cron_next(schedule, t, timezone);
+        fires := fires || t;
+    END LOOP;
+    RETURN fires;
+END
+$$;
+COMMENT ON FUNCTION pipeline.cron_fires(text, timestamptz, integer, text) IS
+'the next count (1 to 1000) fire times of a schedule strictly after a time, cron fields read in the time zone: check a cron expression before scheduling it';
+
+
+CREATE FUNCTION pipeline._schedule_problem(schedule text, timezone text,
+    OUT message text, OUT error_code text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline.cron_next(coalesce(nullif(schedule, ''), '@daily'), now(), coalesce(timezone, 'UTC'));
+EXCEPTION WHEN invalid_parameter_value THEN
+    GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, error_code = RETURNED_SQLSTATE,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    detail := nullif(detail, '');
+    hint := coalesce(nullif(hint, ''), 'See docs/scheduler.md, "Schedules".');
+END
+$$;
+COMMENT ON FUNCTION pipeline._schedule_problem(text, text) IS
+'why a schedule or time zone is refused, with the SQLSTATE, detail (NULL: none) and hint to raise it with; NULL message when both are valid';
+
+
+CREATE OR REPLACE FUNCTION pipeline.create_dag(
+    name                text,
+    schedule            text        DEFAULT NULL,
+    timezone            text        DEFAULT 'UTC',
+    catchup             boolean     DEFAULT false,
+    max_active_runs     integer     DEFAULT 1,
+    start_date          timestamptz DEFAULT NULL,
+    end_date            timestamptz DEFAULT NULL,
+    trigger_on          text[]      DEFAULT NULL,
+    trigger_interval    interval    DEFAULT '0',
+    history_retention   interval    DEFAULT '7 days',
+    history_errors_only boolean     DEFAULT false,
+    enabled             boolean     DEFAULT true)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    id bigint;
+    rels regclass[];
+    rel regclass;
+    problem record;
+BEGIN
+    IF create_dag.name IS NULL THEN
+        RAISE EXCEPTION 'the name of a DAG must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    problem := pipeline._schedule_problem(create_dag.schedule, create_dag.timezone);
+    IF problem.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
+                              DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pipeline.dags d WHERE d.name = create_dag.name) THEN
+        RAISE EXCEPTION 'DAG or job "%" already exists', create_dag.name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Drop it with pipeline.drop_dag() first, or change it with pipeline.alter_dag().';
+    END IF;
+    IF create_dag.max_active_runs IS NULL OR create_dag.max_active_runs NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_active_runs must be between 1 and 1000, not %', create_dag.max_active_runs
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF create_dag.trigger_interval < '0' OR create_dag.history_retention < '0' THEN
+        RAISE EXCEPTION 'trigger_interval and history_retention must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF create_dag.end_date < coalesce(create_dag.start_date, now()) THEN
+        RAISE EXCEPTION 'end_date % is before start_date', create_dag.end_date
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF create_dag.trigger_on IS NOT NULL THEN
+        rels := pipeline._watched_tables(create_dag.trigger_on);
+    END IF;
+    BEGIN
+        INSERT INTO pipeline.dags (name, schedule, timezone, catchup, max_active_runs, start_date,
+                                   end_date, trigger_on, trigger_interval, history_retention,
+                                   history_errors_only, enabled)
+        VALUES (create_dag.name, create_dag.schedule, coalesce(create_dag.timezone, 'UTC'),
+                coalesce(create_dag.catchup, false), create_dag.max_active_runs,
+                coalesce(create_dag.start_date, now()), create_dag.end_date, rels,
+                coalesce(create_dag.trigger_interval, '0'),
+                coalesce(create_dag.history_retention, '7 days'),
+                coalesce(create_dag.history_errors_only, false), coalesce(create_dag.enabled, true))
+        RETURNING dag_id INTO id;
+    EXCEPTION WHEN unique_violation THEN
+        -- a DAG of another role, which row-level security hides
+        RAISE EXCEPTION 'DAG or job "%" already exists', create_dag.name
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = 'Names of DAGs and jobs are unique in a database, across roles.',
+                  HINT = 'Choose another name.';
+    END;
+    FOREACH rel IN ARRAY coalesce(rels, '{}') LOOP
+        PERFORM pipeline._watch(rel);
+    END LOOP;
+    -- (schedule() has said so already for a job: once per transaction)
+    IF nullif(create_dag.schedule, '') IS NOT NULL OR create_dag.trigger_on IS NOT NULL THEN
+        PERFORM pipeline._warn_without_workers(format('DAG "%s" will not run until it is', create_dag.name));
+    END IF;
+    RETURN id;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.alter_dag(
+    name                text,
+    schedule            text        DEFAULT NULL,
+    timezone            text        DEFAULT NULL,
+    catchup             boolean     DEFAULT NULL,
+    max_active_runs     integer     DEFAULT NULL,
+    start_date          timestamptz DEFAULT NULL,
+    end_date            timestamptz DEFAULT NULL,
+    trigger_interval    interval    DEFAULT NULL,
+    history_retention   interval    DEFAULT NULL,
+    history_errors_only boolean     DEFAULT NULL,
+    enabled             boolean     DEFAULT NULL,
+    trigger_on          text[]      DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    d pipeline.dags := pipeline._dag_for_update(alter_dag.name);
+    rels regclass[] := d.trigger_on;
+    rel regclass;
+    problem record;
+BEGIN
+    problem := pipeline._schedule_problem(coalesce(alter_dag.schedule, d.schedule), coalesce(alter_dag.timezone, d.timezone));
+    IF problem.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
+                              DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
+    END IF;
+    IF alter_dag.trigger_on IS NOT NULL THEN
+        rels := CASE WHEN cardinality(alter_dag.trigger_on) = 0 THEN NULL
+                     ELSE pipeline._watched_tables(alter_dag.trigger_on) END;
+    END IF;
+    IF alter_dag.max_active_runs IS NOT NULL AND alter_dag.max_active_runs NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_active_runs must be between 1 and 1000, not %', alter_dag.max_active_runs
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE pipeline.dags SET
+        schedule            = coalesce(alter_dag.schedule, d.schedule),
+        timezone            = coalesce(alter_dag.timezone, d.timezone),
+        catchup             = coalesce(alter_dag.catchup, d.catchup),
+        max_active_runs     = coalesce(alter_dag.max_active_runs, d.max_active_runs),
+        start_date          = coalesce(alter_dag.start_date, d.start_date),
+        end_date            = coalesce(alter_dag.end_date, d.end_date),
+        trigger_interval    = coalesce(alter_dag.trigger_interval, d.trigger_interval),
+        history_retention   = coalesce(alter_dag.history_retention, d.history_retention),
+        history_errors_only = coalesce(alter_dag.history_errors_only, d.history_errors_only),
+        enabled             = coalesce(alter_dag.enabled, d.enabled),
+        trigger_on          = rels,
+        data_seen           = CASE WHEN rels IS DISTINCT FROM d.trigger_on THEN NULL ELSE d.data_seen END
+    WHERE dag_id = d.dag_id;
+    IF rels IS DISTINCT FROM d.trigger_on THEN
+        FOREACH rel IN ARRAY coalesce(rels, '{}') LOOP
+            PERFORM pipeline._watch(rel);
+        END LOOP;
+        PERFORM pipeline._unwatch(d.trigger_on);
+    END IF;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.schedule(
+    name                text,
+    schedule            text,
+    command             text,
+    timezone            text     DEFAULT 'UTC',
+    retries             integer  DEFAULT 0,
+    retry_delay         interval DEFAULT '1 minute',
+    timeout             interval DEFAULT NULL,
+    history_retention   interval DEFAULT '7 days',
+    history_errors_only boolean  DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d pipeline.dags;
+    id bigint;
+    problem record;
+BEGIN
+    problem := pipeline._schedule_problem(schedule.schedule, schedule.timezone);
+    IF problem.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
+                              DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
+    END IF;
+    PERFORM pipeline._warn_without_workers(format('job "%s" will not run until it is', schedule.name));
+    SELECT * INTO d FROM pipeline.dags WHERE dags.name = schedule.name FOR UPDATE;
+    IF FOUND AND NOT d.is_job THEN
+        RAISE EXCEPTION '"%" is a DAG, not a job', schedule.name
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Change a DAG with pipeline.alter_dag() and its tasks with pipeline.add_task().';
+    ELSIF FOUND THEN
+        -- as in pg_cron, scheduling an existing job's name replaces it
+        PERFORM pipeline._check_sql(schedule.command, 'command');
+        UPDATE pipeline.dags SET schedule = schedule.schedule, timezone = coalesce(schedule.timezone, 'UTC'),
+               history_retention = coalesce(schedule.history_retention, '7 days'),
+               history_errors_only = coalesce(schedule.history_errors_only, false)
+         WHERE dag_id = d.dag_id;
+        UPDATE pipeline.tasks SET command = schedule.command, retries = coalesce(schedule.retries, 0),
+               retry_delay = coalesce(schedule.retry_delay, '1 minute'), timeout = schedule.timeout
+         WHERE dag_id = d.dag_id;
+        RETURN d.dag_id;
+    END IF;
+    IF schedule.schedule IS NULL OR schedule.command IS NULL THEN
+        RAISE EXCEPTION 'a job needs a schedule and a command' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    id := pipeline.create_dag(schedule.name, schedule.schedule, schedule.timezone,
+                              history_retention => schedule.history_retention,
+                              history_errors_only => schedule.history_errors_only);
+    UPDATE pipeline.dags SET is_job = true WHERE dag_id = id;
+    PERFORM pipeline.add_task(schedule.name, schedule.name, schedule.command,
+                              retries => schedule.retries, retry_delay => schedule.retry_delay,
+                              timeout => schedule.timeout);
+    RETURN id;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.alter_job(
+    name        text,
+    schedule    text     DEFAULT NULL,
+    command     text     DEFAULT NULL,
+    timezone    text     DEFAULT NULL,
+    enabled     boolean  DEFAULT NULL,
+    retries     integer  DEFAULT NULL,
+    retry_delay interval DEFAULT NULL,
+    timeout     interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d pipeline.dags := pipeline._dag_for_update(alter_job.name);
+    problem record;
+BEGIN
+    IF NOT d.is_job THEN
+        RAISE EXCEPTION '"%" is a DAG, not a job', alter_job.name
+            USING ERRCODE = 'wrong_object_type', HINT = 'Use pipeline.alter_dag().';
+    END IF;
+    IF alter_job.schedule = '' THEN
+        RAISE EXCEPTION 'a job needs a schedule' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Disable it with pipeline.disable(), or make a DAG.';
+    END IF;
+    problem := pipeline._schedule_problem(coalesce(alter_job.schedule, d.schedule), coalesce(alter_job.timezone, d.timezone));
+    IF problem.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
+                              DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
+    END IF;
+    PERFORM pipeline.alter_dag(alter_job.name, schedule => alter_job.schedule,
+                               timezone => alter_job.timezone, enabled => alter_job.enabled);
+    PERFORM pipeline.alter_task(alter_job.name, alter_job.name, command => alter_job.command,
+                                retries => alter_job.retries, retry_delay => alter_job.retry_delay,
+                                timeout => alter_job.timeout);
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.run_now(name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d pipeline.dags := pipeline._dag_for_update(run_now.name);
+    i record;
+    id bigint;
+BEGIN
+    i := pipeline._latest_interval(d);
+    INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
+    VALUES (d.dag_id, d.name, 'manual', i.logical_date, i.data_interval_end)
+    RETURNING run_id INTO id;
+    PERFORM pipeline._warn_without_workers(format('run %s of "%s" stays queued until it is', id, d.name));
+    RETURN id;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.backfill(name text, from_date timestamptz, to_date timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d pipeline.dags := pipeline._dag_for_update(backfill.name);
+    f timestamptz;
+    nxt timestamptz;
+    made integer := 0;
+    seen integer := 0;
+    queued boolean;
+BEGIN
+    IF d.schedule IS NULL THEN
+        RAISE EXCEPTION 'DAG "%" has no schedule, so no data intervals to backfill', d.name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF from_date IS NULL OR to_date IS NULL OR from_date > to_date THEN
+        RAISE EXCEPTION 'backfill needs from_date <= to_date' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    f := pipeline.cron_next(d.schedule, from_date - interval '1 microsecond', d.timezone);
+    WHILE f <= to_date AND pipeline.cron_next(d.schedule, f, d.timezone) <= now() LOOP
+        seen := seen + 1;
+        IF seen > 100000 THEN
+            RAISE EXCEPTION 'backfill of more than 100000 runs refused' USING ERRCODE = 'program_limit_exceeded',
+                HINT = 'Backfill a shorter range at a time.';
+        END IF;
+        nxt := pipeline.cron_next(d.schedule, f, d.timezone);
+        INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
+        VALUES (d.dag_id, d.name, 'backfill', f, nxt)
+        ON CONFLICT DO NOTHING;
+        queued := FOUND;
+        IF NOT queued THEN
+            queued := coalesce((SELECT pipeline._run_again(r.run_id) FROM pipeline.dag_runs r
+                                 WHERE r.dag_id = d.dag_id AND r.logical_date = f
+                                   AND r.run_type IN ('scheduled', 'backfill')), false);
+        END IF;
+        IF queued THEN
+            made := made + 1;
+        END IF;
+        f := nxt;
+    END LOOP;
+    IF made > 0 THEN
+        PERFORM pipeline._warn_without_workers(format('the %s runs of "%s" stay queued until it is', made, d.name));
+    END IF;
+    RETURN made;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION pipeline.clear(name text, run_id bigint DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d pipeline.dags := pipeline._dag_for_update(clear.name);
+    r bigint := clear.run_id;
+    n integer;
+BEGIN
+    IF r IS NULL THEN
+        SELECT dr.run_id INTO r FROM pipeline.dag_runs dr
+         WHERE dr.dag_id = d.dag_id AND dr.status = 'failed'
+         ORDER BY dr.logical_date DESC, dr.run_id DESC LIMIT 1;
+        IF r IS NULL THEN
+            RAISE EXCEPTION 'DAG "%" has no failed run to clear', d.name USING ERRCODE = 'no_data_found';
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM pipeline.dag_runs dr WHERE dr.run_id = r AND dr.dag_id = d.dag_id) THEN
+        RAISE EXCEPTION 'DAG "%" has no run %', d.name, r USING ERRCODE = 'undefined_object';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pipeline.dag_runs dr WHERE dr.run_id = r AND dr.status IN ('queued', 'running')) THEN
+        RAISE EXCEPTION 'run % of DAG "%" is still %', r, d.name,
+            (SELECT status FROM pipeline.dag_runs dr WHERE dr.run_id = r)
+            USING ERRCODE = 'object_in_use', HINT = 'Clear a run once it has finished.';
+    END IF;
+    IF pipeline._run_again(r) THEN
+        RETURN (SELECT count(*) FROM pipeline.tasks t WHERE t.dag_id = d.dag_id);
+    END IF;
+    INSERT INTO pipeline.task_runs (run_id, dag_id, dag, task, attempt, retry, status, logical_date)
+    SELECT l.run_id, l.dag_id, l.dag, l.task, l.attempt + 1, 0, 'waiting', l.logical_date
+      FROM (SELECT DISTINCT ON (tr.task) tr.* FROM pipeline.task_runs tr
+             WHERE tr.run_id = r ORDER BY tr.task, tr.attempt DESC) l
+     WHERE l.status IN ('failed', 'upstream_failed');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    UPDATE pipeline.dag_runs dr SET status = 'running', ended_at = NULL WHERE dr.run_id = r AND n > 0;
+    IF n > 0 THEN
+        PERFORM pipeline._warn_without_workers(format('the tasks of run %s of "%s" will not run again until it is', r, d.name));
+    END IF;
+    RETURN n;
+END
+$$;
+
+
+CREATE OR REPLACE VIEW pipeline.jobs WITH (security_invoker = true) AS
+SELECT d.name, d.schedule, d.timezone, t.command, d.enabled, d.owner,
+       d.next_fire_at AS next_run_at,
+       l.status AS last_status, l.started_at AS last_started_at,
+       l.duration AS last_duration, l.error AS last_error,
+       l.sqlstate AS last_sqlstate, l.error_detail AS last_error_detail,
+       l.error_hint AS last_error_hint, l.error_context AS last_error_context,
+       (SELECT array_agg(f ORDER BY f)
+          FROM unnest(pipeline.cron_fires(d.schedule, d.next_fire_at - interval '1 microsecond', 3, d.timezone)) f
+         WHERE d.end_date IS NULL OR f <= d.end_date) AS next_fires
+  FROM pipeline.dags d
+  JOIN pipeline.tasks t ON t.dag_id = d.dag_id
+  LEFT JOIN LATERAL (SELECT tr.status, tr.started_at, tr.duration, tr.error, tr.sqlstate,
+                            tr.error_detail, tr.error_hint, tr.error_context
+                       FROM pipeline.task_runs tr
+                      WHERE tr.dag_id = d.dag_id AND tr.started_at IS NOT NULL
+                      ORDER BY tr.started_at DESC LIMIT 1) l ON true
+ WHERE d.is_job;
+COMMENT ON COLUMN pipeline.jobs.next_fires IS
+'the next 3 fire times (NULL when disabled or without a next run): check that a cron expression fires when you meant (six fields: the first is seconds)';
 
 -- ==== lineage (helper L) ====
 --

@@ -484,6 +484,7 @@ BEGIN
         PERFORM pipeline._source_expectations(create_source.name, create_source.target,
                                               create_source.expect);
     END IF;
+    PERFORM pipeline._warn_without_workers(format('source "%s" will not consume until it is', create_source.name));
 END
 $$;
 COMMENT ON FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text, boolean, jsonb) IS
@@ -594,6 +595,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM pipeline._kafka_object_set_paused('source', resume_source.name, false);
+    PERFORM pipeline._warn_without_workers(format('source "%s" will not consume until it is', resume_source.name));
 END
 $$;
 COMMENT ON FUNCTION pipeline.resume_source(text) IS
@@ -970,6 +972,7 @@ BEGIN
     VALUES (create_sink.name, create_sink.server, create_sink.topic,
             coalesce(create_sink.properties, '{}'), create_sink.batch_rows);
     INSERT INTO pipeline.sink_progress (sink) VALUES (create_sink.name);
+    PERFORM pipeline._warn_without_workers(format('sink "%s" will not publish until it is', create_sink.name));
 END
 $$;
 COMMENT ON FUNCTION pipeline.create_sink(text, name, text, jsonb, integer) IS
@@ -1012,6 +1015,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM pipeline._kafka_object_set_paused('sink', resume_sink.name, false);
+    PERFORM pipeline._warn_without_workers(format('sink "%s" will not publish until it is', resume_sink.name));
 END
 $$;
 COMMENT ON FUNCTION pipeline.resume_sink(text) IS 'publishes again, from the oldest waiting message';
@@ -1036,6 +1040,7 @@ BEGIN
     INSERT INTO pipeline.outbox (sink, key, payload, headers)
     VALUES (publish.sink, publish.key, publish.payload, publish.headers)
     RETURNING id INTO new_id;
+    PERFORM pipeline._warn_without_workers(format('messages for sink "%s" wait in the outbox until it is', publish.sink));
     RETURN new_id;
 END
 $$;

@@ -20,6 +20,55 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION pipeline.cron_prev(text, timestamptz, text) IS
 'the last fire time of a schedule strictly before a time, cron fields read in the time zone';
 
+-- The next fire times of a schedule: what to look at before scheduling
+-- '30 3 * * * *' (six fields: the first is seconds, so that fires at
+-- second 30 of minute 3 of every hour, not at 03:30).
+CREATE FUNCTION pipeline.cron_fires(schedule text, after timestamptz, count integer DEFAULT 3,
+                                    timezone text DEFAULT 'UTC')
+RETURNS timestamptz[]
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fires timestamptz[] := '{}';
+    t timestamptz := after;
+BEGIN
+    IF count NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'count must be between 1 and 1000, not %', count
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. count LOOP
+        t := pipeline.cron_next(schedule, t, timezone);
+        fires := fires || t;
+    END LOOP;
+    RETURN fires;
+END
+$$;
+COMMENT ON FUNCTION pipeline.cron_fires(text, timestamptz, integer, text) IS
+'the next count (1 to 1000) fire times of a schedule strictly after a time, cron fields read in the time zone: check a cron expression before scheduling it';
+
+-- Why a schedule or time zone is refused (NULL message: it is fine), for
+-- create_dag, alter_dag, schedule and alter_job to raise at the user's
+-- call, not inside the INSERT INTO pipeline.dags its guard trigger checks
+-- (a 12-line CONTEXT).  hint is never NULL when message is not (RAISE
+-- refuses a NULL option; a NULL detail is left out by the caller).
+CREATE FUNCTION pipeline._schedule_problem(schedule text, timezone text,
+    OUT message text, OUT error_code text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pipeline.cron_next(coalesce(nullif(schedule, ''), '@daily'), now(), coalesce(timezone, 'UTC'));
+EXCEPTION WHEN invalid_parameter_value THEN
+    GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, error_code = RETURNED_SQLSTATE,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+    detail := nullif(detail, '');
+    hint := coalesce(nullif(hint, ''), 'See docs/scheduler.md, "Schedules".');
+END
+$$;
+COMMENT ON FUNCTION pipeline._schedule_problem(text, text) IS
+'why a schedule or time zone is refused, with the SQLSTATE, detail (NULL: none) and hint to raise it with; NULL message when both are valid';
+
 ------------------------------------------------------------------------
 -- Catalogs.  A one-line job (pipeline.schedule) is a DAG of one task.
 ------------------------------------------------------------------------
@@ -772,9 +821,17 @@ DECLARE
     id bigint;
     rels regclass[];
     rel regclass;
+    problem record;
 BEGIN
     IF create_dag.name IS NULL THEN
         RAISE EXCEPTION 'the name of a DAG must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    problem := pipeline._schedule_problem(create_dag.schedule, create_dag.timezone);
+    IF problem.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
+                              DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     IF EXISTS (SELECT 1 FROM pipeline.dags d WHERE d.name = create_dag.name) THEN
         RAISE EXCEPTION 'DAG or job "%" already exists', create_dag.name
@@ -817,6 +874,10 @@ BEGIN
     FOREACH rel IN ARRAY coalesce(rels, '{}') LOOP
         PERFORM pipeline._watch(rel);
     END LOOP;
+    -- (schedule() has said so already for a job: once per transaction)
+    IF nullif(create_dag.schedule, '') IS NOT NULL OR create_dag.trigger_on IS NOT NULL THEN
+        PERFORM pipeline._warn_without_workers(format('DAG "%s" will not run until it is', create_dag.name));
+    END IF;
     RETURN id;
 END
 $$;
@@ -1056,7 +1117,15 @@ DECLARE
     d pipeline.dags := pipeline._dag_for_update(alter_dag.name);
     rels regclass[] := d.trigger_on;
     rel regclass;
+    problem record;
 BEGIN
+    problem := pipeline._schedule_problem(coalesce(alter_dag.schedule, d.schedule), coalesce(alter_dag.timezone, d.timezone));
+    IF problem.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
+                              DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
+    END IF;
     IF alter_dag.trigger_on IS NOT NULL THEN
         rels := CASE WHEN cardinality(alter_dag.trigger_on) = 0 THEN NULL
                      ELSE pipeline._watched_tables(alter_dag.trigger_on) END;
@@ -1121,7 +1190,16 @@ AS $$
 DECLARE
     d pipeline.dags;
     id bigint;
+    problem record;
 BEGIN
+    problem := pipeline._schedule_problem(schedule.schedule, schedule.timezone);
+    IF problem.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
+                              DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
+    END IF;
+    PERFORM pipeline._warn_without_workers(format('job "%s" will not run until it is', schedule.name));
     SELECT * INTO d FROM pipeline.dags WHERE dags.name = schedule.name FOR UPDATE;
     IF FOUND AND NOT d.is_job THEN
         RAISE EXCEPTION '"%" is a DAG, not a job', schedule.name
@@ -1185,6 +1263,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     d pipeline.dags := pipeline._dag_for_update(alter_job.name);
+    problem record;
 BEGIN
     IF NOT d.is_job THEN
         RAISE EXCEPTION '"%" is a DAG, not a job', alter_job.name
@@ -1193,6 +1272,13 @@ BEGIN
     IF alter_job.schedule = '' THEN
         RAISE EXCEPTION 'a job needs a schedule' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Disable it with pipeline.disable(), or make a DAG.';
+    END IF;
+    problem := pipeline._schedule_problem(coalesce(alter_job.schedule, d.schedule), coalesce(alter_job.timezone, d.timezone));
+    IF problem.detail IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code,
+                              DETAIL = problem.detail, HINT = problem.hint;
+    ELSIF problem.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = problem.message, ERRCODE = problem.error_code, HINT = problem.hint;
     END IF;
     PERFORM pipeline.alter_dag(alter_job.name, schedule => alter_job.schedule,
                                timezone => alter_job.timezone, enabled => alter_job.enabled);
@@ -1237,6 +1323,7 @@ BEGIN
     INSERT INTO pipeline.dag_runs (dag_id, dag, run_type, logical_date, data_interval_end)
     VALUES (d.dag_id, d.name, 'manual', i.logical_date, i.data_interval_end)
     RETURNING run_id INTO id;
+    PERFORM pipeline._warn_without_workers(format('run %s of "%s" stays queued until it is', id, d.name));
     RETURN id;
 END
 $$;
@@ -1300,6 +1387,9 @@ BEGIN
         END IF;
         f := nxt;
     END LOOP;
+    IF made > 0 THEN
+        PERFORM pipeline._warn_without_workers(format('the %s runs of "%s" stay queued until it is', made, d.name));
+    END IF;
     RETURN made;
 END
 $$;
@@ -1341,6 +1431,9 @@ BEGIN
      WHERE l.status IN ('failed', 'upstream_failed');
     GET DIAGNOSTICS n = ROW_COUNT;
     UPDATE pipeline.dag_runs dr SET status = 'running', ended_at = NULL WHERE dr.run_id = r AND n > 0;
+    IF n > 0 THEN
+        PERFORM pipeline._warn_without_workers(format('the tasks of run %s of "%s" will not run again until it is', r, d.name));
+    END IF;
     RETURN n;
 END
 $$;
@@ -1356,7 +1449,10 @@ SELECT d.name, d.schedule, d.timezone, t.command, d.enabled, d.owner,
        l.status AS last_status, l.started_at AS last_started_at,
        l.duration AS last_duration, l.error AS last_error,
        l.sqlstate AS last_sqlstate, l.error_detail AS last_error_detail,
-       l.error_hint AS last_error_hint, l.error_context AS last_error_context
+       l.error_hint AS last_error_hint, l.error_context AS last_error_context,
+       (SELECT array_agg(f ORDER BY f)
+          FROM unnest(pipeline.cron_fires(d.schedule, d.next_fire_at - interval '1 microsecond', 3, d.timezone)) f
+         WHERE d.end_date IS NULL OR f <= d.end_date) AS next_fires
   FROM pipeline.dags d
   JOIN pipeline.tasks t ON t.dag_id = d.dag_id
   LEFT JOIN LATERAL (SELECT tr.status, tr.started_at, tr.duration, tr.error, tr.sqlstate,
@@ -1382,6 +1478,8 @@ COMMENT ON COLUMN pipeline.jobs.last_sqlstate IS 'its error''s SQLSTATE';
 COMMENT ON COLUMN pipeline.jobs.last_error_detail IS 'its error''s DETAIL';
 COMMENT ON COLUMN pipeline.jobs.last_error_hint IS 'its error''s HINT';
 COMMENT ON COLUMN pipeline.jobs.last_error_context IS 'its error''s CONTEXT';
+COMMENT ON COLUMN pipeline.jobs.next_fires IS
+'the next 3 fire times (NULL when disabled or without a next run): check that a cron expression fires when you meant (six fields: the first is seconds)';
 GRANT SELECT ON pipeline.jobs TO PUBLIC;
 
 CREATE VIEW pipeline.dag_status WITH (security_invoker = true) AS

@@ -34,6 +34,7 @@ int			pp_check_failure_limit = 1000;
 int			pp_check_history_retention = 7 * 24 * 3600;
 static int	pp_max_consumers_per_role = 64;
 static int	pp_max_watched_per_role = 64;
+static int	pp_stale_after = 25 * 3600;	/* read by pipeline.status, in SQL */
 
 static const struct config_enum_entry log_level_options[] = {
 	{"debug5", DEBUG5, false},
@@ -144,6 +145,15 @@ pp_guc_init(void)
 							"recorded; -1 keeps them all.",
 							&pp_check_history_retention, 7 * 24 * 3600, -1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_pipeline.stale_after",
+							"Age after which pipeline.status calls a model or "
+							"an expectation stale.",
+							"A table-like model not built, an expectation not "
+							"checked for this long is shown as stale; 0 never "
+							"calls them stale by age.",
+							&pp_stale_after, 25 * 3600, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_pipeline.window_delay",
 							"Longest wait before the maintainer merges the "
