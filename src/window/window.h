@@ -97,6 +97,8 @@ typedef struct WindowRelations
 	Oid			state;
 	Oid			delta;			/* async */
 	Oid			late;			/* side_table */
+	char	  **cols;			/* the source columns maintenance reads */
+	int			ncols;
 } WindowRelations;
 
 /* catalog.c: reading pipeline.windows */

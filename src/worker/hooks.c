@@ -14,7 +14,10 @@
  *	 TABLESPACE, CREATE DATABASE ... TEMPLATE) pause that database: its
  *	 workers are told to exit and the launcher starts none until the
  *	 transaction of the statement has ended, committed or not.  So DROP
- *	 DATABASE never needs a manual step or WITH (FORCE).
+ *	 DATABASE never needs a manual step or WITH (FORCE).  A CREATE
+ *	 TRIGGER of a window aggregate's trigger records the window's
+ *	 dependencies, which is how a pg_restore gets them back
+ *	 (src/window/depend.c).
  *
  * Both hooks are installed only when the library is preloaded.
  *
@@ -362,6 +365,9 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 	else if (IsA(stmt, TransactionStmt) &&
 			 ((TransactionStmt *) stmt)->kind == TRANS_STMT_ROLLBACK_PREPARED)
 		pp_wake_prepared_end(((TransactionStmt *) stmt)->gid, false);
+	/* a window's trigger, made by create_window or restored by pg_restore */
+	else if (IsA(stmt, CreateTrigStmt))
+		pp_window_trigger_created((CreateTrigStmt *) stmt);
 	/* connection settings that running consumers and sinks use */
 	else if (IsA(stmt, AlterForeignServerStmt))
 		pp_kafka_connection_changed(((AlterForeignServerStmt *) stmt)->servername, InvalidOid);

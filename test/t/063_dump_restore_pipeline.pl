@@ -1,0 +1,309 @@
+# pg_dump restores a working pipeline (issue 14, item 4).
+#
+# One database, src, owned by alice, holds a Kafka source (a 2-partition
+# topic into raw.events), a sink, a sync and an async window on the
+# events, a DAG with a cron schedule, a DAG triggered by new rows of
+# raw.events, a one-line job, a model with an expectation.  Messages are
+# produced and loaded; the database is dumped with pg_dump (custom format
+# and plain) and restored into two new databases on the same server,
+# cust (pg_restore) and plain (psql), each in one transaction
+# (docs/backup.md says why).
+#
+# What a restore into a second database on the same server means: the
+# copy is a second pipeline.  It has its own offsets, starting where src's
+# were at the dump, and its own workers; both databases load the topic.
+# So after the restore, messages produced to the topic are loaded by src
+# and by each copy, each exactly once: a copy has every message src had
+# at the dump (restored rows) plus every new one (loaded by its consumer),
+# none twice (unique partition and offset), none missing.
+#
+# Then, in each copy: the definitions came over (the catalogs' rows, equal
+# to src's), the consumer, sink and maintainer run for that database, a
+# row inserted in the events updates both windows, the cron DAG has its
+# next fire and runs when asked, the data-triggered DAG runs on new rows,
+# the job ticks, the model runs and check() checks it, a message published
+# to the sink arrives in Kafka once, and dropping the window's source
+# cascades to the window as in src (the dependencies are recorded again).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/..";
+use PipelineTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+skip_without_kcat();
+
+my $tmp = PostgreSQL::Test::Utils::tempdir('dump_restore');
+my $addr = start_broker("$tmp/broker", qw(ev:2 out:1));
+
+my $node = pipeline_node('dump_restore', conf => "pg_pipeline.naptime = '200ms'\n");
+$node->start;
+
+sub sql_in { my ($db, $q) = @_; return $node->safe_psql($db, $q); }
+sub alice_in
+{
+	my ($db, $q) = @_;
+	return $node->safe_psql($db, $q, extra_params => [ '-U', 'alice' ]);
+}
+
+# Wait at most $timeout seconds until a query in $db gives $want; checked
+# with is() (a timeout shows the last answer).
+sub wait_in
+{
+	my ($db, $timeout, $q, $want, $name) = @_;
+	my $got;
+	wait_until($timeout, sub {
+		$got = eval { sql_in($db, $q) } // "error: $@";
+		$got eq $want });
+	return is($got, $want, $name);
+}
+
+# Produce events $from..$to, alternating the two partitions; event n is on
+# page "p" . (n % 3), at 2026-12-01 10:00 plus n seconds.
+sub produce
+{
+	my ($from, $to) = @_;
+	for my $p (0, 1)
+	{
+		my @m = map { sprintf('{"id": %d, "page": "p%d", "ts": "2026-12-01 10:%02d:%02d+00"}',
+				$_, $_ % 3, int($_ / 60), $_ % 60) } grep { $_ % 2 == $p } $from .. $to;
+		kcat_produce($addr, 'ev', \@m, partition => $p);
+	}
+}
+
+# ---- src: the pipeline ------------------------------------------------------
+$node->safe_psql('postgres', q{CREATE ROLE alice LOGIN; CREATE DATABASE src OWNER alice;});
+sql_in('src', qq{
+CREATE EXTENSION pg_pipeline;
+CREATE SERVER kafka FOREIGN DATA WRAPPER pipeline_kafka OPTIONS (brokers '$addr', "fetch.wait.max.ms" '10');
+GRANT USAGE ON FOREIGN SERVER kafka TO alice;
+CREATE SCHEMA raw AUTHORIZATION alice;
+CREATE SCHEMA marts AUTHORIZATION alice;
+});
+alice_in('src', q{
+CREATE TABLE raw.events (id int, page text, ts timestamptz, _partition int, _offset bigint,
+                         UNIQUE (_partition, _offset));
+CREATE INDEX ON raw.events (ts);
+CREATE TABLE raw.log (what text, at timestamptz DEFAULT clock_timestamp());
+SELECT pipeline.create_source('ev', 'kafka', 'ev', 'raw.events', batch_ms => 10);
+SELECT pipeline.create_sink('out', 'kafka', 'out');
+SELECT pipeline.create_window('marts.views_sync', 'raw.events', 'ts', pipeline.tumble('1 hour'),
+                              'count(*) AS n, max(id) AS last_id', group_by => '{page}');
+SELECT pipeline.create_window('marts.views_async', 'raw.events', 'ts', pipeline.tumble('1 hour'),
+                              'count(*) AS n', group_by => '{page}', mode => 'async');
+SELECT pipeline.create_dag('nightly', '0 3 * * *', 'UTC');
+SELECT pipeline.add_task('nightly', 'count', $$INSERT INTO raw.log (what) SELECT 'nightly ' || count(*) FROM raw.events$$);
+SELECT pipeline.create_dag('ondata', trigger_on => '{raw.events}');
+SELECT pipeline.add_task('ondata', 'note', $$INSERT INTO raw.log (what) VALUES ('ondata')$$);
+SELECT pipeline.schedule('tick', '1 second', $$INSERT INTO raw.log (what) VALUES ('tick')$$);
+SELECT pipeline.create_model('marts.page_counts', 'SELECT page, count(*) AS n FROM raw.events GROUP BY page',
+                             materialized => 'table');
+});
+
+# counts of the events, as the windows and the model must show them
+my $by_page = q{SELECT string_agg(page || '=' || n, ' ' ORDER BY page)
+                  FROM (SELECT page, count(*) AS n FROM raw.events GROUP BY page) c};
+my $sync = q{SELECT string_agg(page || '=' || n, ' ' ORDER BY page) FROM marts.views_sync};
+my $async = q{SELECT string_agg(page || '=' || n, ' ' ORDER BY page) FROM marts.views_async};
+my $loaded = q{SELECT count(*) || ' ' || count(DISTINCT (_partition, _offset)) || ' ' || coalesce(sum(id), 0)
+                 FROM raw.events};
+sub loaded_want { my ($n) = @_; return "$n $n " . ($n * ($n + 1) / 2); }
+# exactly once, at any snapshot: every partition's stored offset is the
+# number of its messages, loaded or dead-lettered
+my $offsets_match = q{SELECT string_agg(o.partition || ':' || o.next_offset || '=' ||
+                                        ((SELECT count(*) FROM raw.events e WHERE e._partition = o.partition)
+                                         + (SELECT count(*) FROM pipeline.dead_letters d
+                                             WHERE d.source = o.source AND d.partition = o.partition)),
+                                        ' ' ORDER BY o.partition)
+                        FROM pipeline.source_offsets o};
+my $offsets_want = sub { my ($p0, $p1) = @_; return "0:$p0=$p0 1:$p1=$p1"; };
+
+kcat_produce($addr, 'ev', ['not json'], partition => 0);
+produce(1, 40);
+wait_in('src', 60, $loaded, loaded_want(40), 'src: the 40 messages are loaded');
+is(sql_in('src', $offsets_match), $offsets_want->(21, 20), 'src: offsets 21 (a dead letter) and 20');
+wait_in('src', 30, $async, sql_in('src', $by_page), 'src: the async window caught up');
+is(sql_in('src', $sync), sql_in('src', $by_page), 'src: the sync window counts every event');
+is(alice_in('src', q{SELECT string_agg(model || ':' || status, ' ') FROM pipeline.run()}),
+	'marts.page_counts:success', 'src: the model builds');
+alice_in('src', q{SELECT pipeline.expect('marts.page_counts', 'page', 'not_null');
+                  SELECT pipeline.expect('marts.page_counts', 'page', 'unique')});
+is(alice_in('src', q{SELECT string_agg(expectation || ':' || status, ' ' ORDER BY expectation)
+                       FROM pipeline.check('marts.page_counts')}),
+	'not_null_page:pass unique_page:pass', 'src: the expectations pass');
+alice_in('src', q{SELECT pipeline.publish('out', 'before the dump')});
+ok(defined wait_sink_drained_in('src', 'out', 60), 'src: the sink published');
+wait_in('src', 30, q{SELECT count(*) > 0 FROM raw.log WHERE what = 'tick'}, 't', 'src: the job ticks');
+
+sub wait_sink_drained_in
+{
+	my ($db, $sink, $timeout) = @_;
+	return wait_until($timeout, sub {
+		my ($ret, $out) = $node->psql($db, "SELECT waiting FROM pipeline.sink_status WHERE sink = '$sink'");
+		$ret == 0 && $out eq '0' });
+}
+
+# What the catalogs hold: every definition, compared between src and a
+# copy (names, not OIDs: the copy's relations have other OIDs).
+my %catalog = (
+	sources => q{SELECT string_agg(concat_ws('|', name, owner, server, topic, target, format, on_error, consumers,
+	                                         batch_ms, paused, owner_oid = 'alice'::regrole,
+	                                         target_oid = 'raw.events'::regclass), E'\n' ORDER BY name)
+	               FROM pipeline.sources},
+	sinks => q{SELECT string_agg(concat_ws('|', name, owner, server, topic, owner_oid = 'alice'::regrole), E'\n')
+	             FROM pipeline.sinks},
+	sink_progress => q{SELECT string_agg(concat_ws('|', sink, last_seq, published), E'\n') FROM pipeline.sink_progress},
+	windows => q{SELECT string_agg(concat_ws('|', id, name, result, state_table, delta_table, source, kind, size,
+	                                         group_by, aggregates, mode, owner, owner_oid = 'alice'::regrole),
+	                               E'\n' ORDER BY id) FROM pipeline.windows},
+	dags => q{SELECT string_agg(concat_ws('|', d.dag_id, d.name, d.schedule, d.timezone, d.trigger_on, d.is_job,
+	                                      d.enabled, d.owner, d.owner_oid = 'alice'::regrole,
+	                                      (SELECT string_agg(t.name || ':' || coalesce(t.command, t.sensor), ',')
+	                                         FROM pipeline.tasks t WHERE t.dag_id = d.dag_id)),
+	                            E'\n' ORDER BY d.dag_id) FROM pipeline.dags d},
+	models => q{SELECT string_agg(concat_ws('|', model_id, name, owner, materialized, sql), E'\n' ORDER BY model_id)
+	              FROM pipeline.models},
+	expectations => q{SELECT string_agg(concat_ws('|', expectation_id, relation, name, kind, columns, severity),
+	                                    E'\n' ORDER BY expectation_id) FROM pipeline.expectations},
+	dead_letters => q{SELECT string_agg(concat_ws('|', id, source, partition, "offset", payload_size, owner), E'\n')
+	                    FROM pipeline.dead_letters});
+my %src = map { $_ => sql_in('src', $catalog{$_}) } keys %catalog;
+is($src{dead_letters}, '1|ev|0|0|8|alice', 'src: one dead letter');
+
+# ---- dump while messages arrive, restore into new databases ----------------------
+# 15 more messages go to the topic as pg_dump runs: src's consumer loads
+# them before, during or after the dump's snapshot; whatever the dump
+# holds, it holds the rows and the offsets of the same transactions.
+my $custom = "$tmp/src.dump";
+my $plain = "$tmp/src.sql";
+my $dumped_at = sql_in('src', 'SELECT now()');
+produce(41, 55);
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $custom, '-d', $node->connstr('src') ], 'pg_dump -Fc of src');
+$node->command_ok([ 'pg_dump', '-Fp', '-f', $plain, '-d', $node->connstr('src') ], 'pg_dump -Fp of src');
+
+$node->safe_psql('postgres', 'CREATE DATABASE cust OWNER alice; CREATE DATABASE plain OWNER alice');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '--single-transaction', '-d', $node->connstr('cust'), $custom ],
+	'pg_restore --single-transaction into cust');
+$node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', $plain,
+	'-d', $node->connstr('plain') ], 'psql --single-transaction -f the plain dump into plain');
+
+my @copies = qw(cust plain);
+for my $db (@copies)
+{
+	for my $c (sort keys %catalog)
+	{
+		is(sql_in($db, $catalog{$c}), $src{$c}, "$db: pipeline.$c as in src");
+	}
+	like(sql_in($db, $offsets_match), qr/^0:(\d+)=\1 1:(\d+)=\2$/,
+		"$db: offsets restored with the rows: each partition's offset is its number of messages");
+	is(sql_in($db, "SELECT ($sync) IS NOT DISTINCT FROM ($by_page)"), 't', "$db: the sync window's rows came over");
+	is(sql_in($db, qq{SELECT count(*) FROM pipeline.dag_runs WHERE created_at <= '$dumped_at'}), '0',
+		"$db: no run of src (run history is not dumped)");
+	is(sql_in($db, q{SELECT count(*) FROM pipeline.check_results}), '0', "$db: check results are not dumped");
+	is(sql_in($db, q{SELECT count(*) FROM pipeline.model_runs}), '0', "$db: model runs are not dumped");
+}
+
+# ---- workers start for each copy ------------------------------------------------
+for my $db (@copies)
+{
+	wait_in($db, 60, q{SELECT string_agg(kind || ':' || coalesce(works_on, '') || ':' || database, ' ' ORDER BY kind)
+	                     FROM pipeline.workers WHERE kind IN ('consumer', 'sink', 'maintainer') AND state = 'running'},
+		"consumer:ev:$db maintainer:windows:$db sink:out:$db", "$db: its consumer, sink and maintainer run");
+}
+
+# ---- offsets kept: new messages are loaded by every database, once ------------
+produce(56, 70);
+for my $db ('src', @copies)
+{
+	wait_in($db, 60, $loaded, loaded_want(70), "$db: every message loaded once, none twice, none lost");
+	is(sql_in($db, $offsets_match), $offsets_want->(36, 35), "$db: offsets 36 and 35");
+}
+
+# ---- windows are maintained ------------------------------------------------------
+for my $db (@copies)
+{
+	alice_in($db, q{INSERT INTO raw.events (id, page, ts) VALUES (1000, 'p-restored', '2026-12-01 11:30+00')});
+	is(sql_in($db, $sync), sql_in($db, $by_page), "$db: the sync window counts the new messages and the inserted row");
+	wait_in($db, 30, $async, sql_in($db, $by_page), "$db: the async window caught up");
+}
+is(sql_in('src', q{SELECT count(*) FROM marts.views_sync WHERE page = 'p-restored'}), '0',
+	'src: a row inserted in a copy is not in src');
+
+# ---- the DAGs and the job ----------------------------------------------------------
+for my $db (@copies)
+{
+	is(sql_in($db, q{SELECT next_fire_at = pipeline.cron_next('0 3 * * *', now(), 'UTC') FROM pipeline.dags
+	                  WHERE name = 'nightly'}), 't', "$db: the cron DAG's next fire is scheduled");
+	alice_in($db, q{SELECT pipeline.run_now('nightly')});
+	wait_in($db, 60, q{SELECT string_agg(DISTINCT dag || ':' || run_type || ':' || status, ' ')
+	                     FROM pipeline.dag_runs WHERE dag IN ('nightly', 'ondata')},
+		'nightly:manual:success ondata:data:success', "$db: the cron DAG ran when asked, the data DAG on new rows");
+	is(sql_in($db, q{SELECT what FROM raw.log WHERE what LIKE 'nightly%'}), 'nightly 71',
+		"$db: the DAG's task ran on the copy's rows");
+	my $ticks = sql_in($db, q{SELECT count(*) FROM raw.log WHERE what = 'tick'});
+	wait_in($db, 30, qq{SELECT count(*) > $ticks FROM raw.log WHERE what = 'tick'}, 't', "$db: the job ticks");
+}
+
+# ---- models and expectations --------------------------------------------------------
+for my $db (@copies)
+{
+	is(alice_in($db, q{SELECT string_agg(model || ':' || status || ':' || rows, ' ') FROM pipeline.run()}),
+		'marts.page_counts:success:4', "$db: the model runs");
+	is(alice_in($db, q{SELECT string_agg(page || '=' || n, ' ' ORDER BY page) FROM marts.page_counts}),
+		sql_in($db, $by_page), "$db: the model has the copy's rows");
+	is(alice_in($db, q{SELECT string_agg(expectation || ':' || status || ':' || total, ' ' ORDER BY expectation)
+	                     FROM pipeline.check('marts.page_counts')}),
+		'not_null_page:pass:4 unique_page:pass:4', "$db: check() works");
+}
+
+# ---- the sink publishes from each copy, once -----------------------------------------
+for my $db (@copies)
+{
+	alice_in($db, qq{SELECT pipeline.publish('out', 'from $db')});
+	ok(defined wait_sink_drained_in($db, 'out', 60), "$db: the sink published");
+}
+alice_in('src', q{SELECT pipeline.publish('out', 'from src')});
+ok(defined wait_sink_drained_in('src', 'out', 60), 'src: the sink published');
+is(join(',', sort map { $_->{payload} } read_topic($addr, 'out')), 'before the dump,from cust,from plain,from src',
+	'the topic has each published message once');
+
+# ---- dependencies: as create_window recorded them in src ----------------------------
+# pg_dump does not carry pg_depend; the restore's CREATE TRIGGER of each
+# window trigger records them again (the utility hook)
+my $depends = q{SELECT string_agg(DISTINCT pg_describe_object(classid, objid, objsubid) || ' -> '
+                                  || pg_describe_object(refclassid, refobjid, refobjsubid) || ' ' || deptype::text, E'\n')
+                  FROM pg_depend
+                 WHERE deptype IN ('n', 'i')
+                   AND ((classid = 'pg_trigger'::regclass
+                         AND objid IN (SELECT oid FROM pg_trigger WHERE tgname LIKE 'pp\_window\_%'))
+                        OR (classid = 'pg_class'::regclass
+                            AND objid IN (SELECT oid FROM pg_class WHERE relname LIKE 'views\_%')))};
+my $src_depends = sql_in('src', $depends);
+like($src_depends, qr/trigger pp_window_1_insert on table raw.events -> column page of table raw.events n/,
+	'src: the triggers depend on the columns they read');
+for my $db (@copies)
+{
+	is(sql_in($db, $depends), $src_depends, "$db: the windows' dependencies are those of src");
+	like(sql_error_in($db, q{ALTER TABLE raw.events RENAME COLUMN page TO pg}),
+		qr/^2BP01: cannot rename column "page" of table "events": a window aggregate reads it/,
+		"$db: RENAME COLUMN of a column a window reads is refused");
+	like(sql_error_in($db, q{ALTER TABLE raw.events DROP COLUMN ts}), qr/^2BP01: cannot drop column ts/,
+		"$db: DROP COLUMN of a column a window reads is refused");
+	alice_in($db, q{DROP TABLE raw.events CASCADE});
+	is(sql_in($db, q{SELECT count(*) FROM pipeline.windows}) . ' '
+		  . sql_in($db, q{SELECT count(*) FROM pg_class WHERE relname LIKE 'views\_%'}), '0 0',
+		"$db: DROP TABLE ... CASCADE of the source drops its windows whole");
+}
+
+sub sql_error_in
+{
+	my ($db, $stmt) = @_;
+	my ($ret, $out, $err) = $node->psql($db, "\\set VERBOSITY verbose\n$stmt", extra_params => [ '-U', 'alice' ]);
+	return "no error (output: '$out')" if $ret == 0;
+	return $err =~ /ERROR:\s+([0-9A-Z]{5}):\s+([^\n]*)/ ? "$1: $2" : "unparsed: $err";
+}
+
+$node->stop;
+done_testing();
