@@ -1,29 +1,32 @@
-# pg_dump restores a working pipeline (issue 14, item 4).
+# pg_dump restores a working pipeline (issue 14, item 4; docs/backup.md).
 #
 # One database, src, owned by alice, holds a Kafka source (a 2-partition
-# topic into raw.events), a sink, a sync and an async window on the
-# events, a DAG with a cron schedule, a DAG triggered by new rows of
-# raw.events, a one-line job, a model with an expectation.  Messages are
-# produced and loaded; the database is dumped with pg_dump (custom format
-# and plain) and restored into two new databases on the same server,
-# cust (pg_restore) and plain (psql), each in one transaction
-# (docs/backup.md says why).
+# topic into raw.events, one dead letter), a sink, a sync and an async
+# window on the events, a DAG with a cron schedule, a DAG triggered by new
+# rows of raw.events, a one-line job, a model with two expectations and a
+# data contract's two.  Messages are loaded; more are produced while
+# pg_dump runs (custom format, then plain), so the dump is taken with a
+# consumer at work; each dump is restored, in one transaction, into a new
+# database on the same server: cust (pg_restore) and plain (psql).
 #
 # What a restore into a second database on the same server means: the
 # copy is a second pipeline.  It has its own offsets, starting where src's
-# were at the dump, and its own workers; both databases load the topic.
-# So after the restore, messages produced to the topic are loaded by src
-# and by each copy, each exactly once: a copy has every message src had
-# at the dump (restored rows) plus every new one (loaded by its consumer),
-# none twice (unique partition and offset), none missing.
+# were in the dump's snapshot, and its own workers; both databases load
+# the topic.  So every database has each message exactly once: at the
+# restore, each partition's offset equals its number of rows (plus dead
+# letters), and after it, the messages produced later are loaded by src
+# and by each copy, none twice (unique partition and offset), none lost.
 #
 # Then, in each copy: the definitions came over (the catalogs' rows, equal
-# to src's), the consumer, sink and maintainer run for that database, a
-# row inserted in the events updates both windows, the cron DAG has its
-# next fire and runs when asked, the data-triggered DAG runs on new rows,
-# the job ticks, the model runs and check() checks it, a message published
-# to the sink arrives in Kafka once, and dropping the window's source
-# cascades to the window as in src (the dependencies are recorded again).
+# to src's; dead letters too), no run history or check result did, the
+# consumer, sink and maintainer run for that database, rows update both
+# windows, the cron DAG has its next fire and runs when asked, the
+# data-triggered DAG runs on new rows, the job ticks, the model runs and
+# check() checks it, the contract applied again finds its expectations,
+# a message published to the sink arrives in Kafka once, and the windows'
+# dependencies are src's (the restore records them again): RENAME and
+# DROP COLUMN of a column a window reads are refused, DROP TABLE ...
+# CASCADE of the source takes the windows whole.
 use strict;
 use warnings;
 use FindBin;
@@ -130,9 +133,33 @@ is(alice_in('src', q{SELECT string_agg(model || ':' || status, ' ') FROM pipelin
 	'marts.page_counts:success', 'src: the model builds');
 alice_in('src', q{SELECT pipeline.expect('marts.page_counts', 'page', 'not_null');
                   SELECT pipeline.expect('marts.page_counts', 'page', 'unique')});
-is(alice_in('src', q{SELECT string_agg(expectation || ':' || status, ' ' ORDER BY expectation)
-                       FROM pipeline.check('marts.page_counts')}),
-	'not_null_page:pass unique_page:pass', 'src: the expectations pass');
+# a data contract: its expectations are marked with its id
+my $contract = q{apiVersion: v3.1.0
+kind: DataContract
+id: pages
+version: 1.0.0
+status: active
+servers:
+  - server: warehouse
+    type: postgres
+    schema: marts
+schema:
+  - name: page_counts
+    properties:
+      - name: n
+        logicalType: integer
+        required: true
+    quality:
+      - metric: rowCount
+        mustBeGreaterThan: 0
+};
+my $apply = "SELECT string_agg(item || ':' || action, ' ' ORDER BY item) FROM pipeline.apply_contract(\$c\$$contract\$c\$)";
+is(alice_in('src', $apply), 'marts.page_counts: not_null_n:created marts.page_counts: row_count:created',
+	'src: the contract creates its expectations');
+my $checked = q{SELECT string_agg(expectation || ':' || status || ':' || total, ' ' ORDER BY expectation)
+                  FROM pipeline.check('marts.page_counts')};
+is(alice_in('src', $checked), 'not_null_n:pass:3 not_null_page:pass:3 row_count:pass:3 unique_page:pass:3',
+	'src: the expectations pass');
 alice_in('src', q{SELECT pipeline.publish('out', 'before the dump')});
 ok(defined wait_sink_drained_in('src', 'out', 60), 'src: the sink published');
 wait_in('src', 30, q{SELECT count(*) > 0 FROM raw.log WHERE what = 'tick'}, 't', 'src: the job ticks');
@@ -165,7 +192,7 @@ my %catalog = (
 	                            E'\n' ORDER BY d.dag_id) FROM pipeline.dags d},
 	models => q{SELECT string_agg(concat_ws('|', model_id, name, owner, materialized, sql), E'\n' ORDER BY model_id)
 	              FROM pipeline.models},
-	expectations => q{SELECT string_agg(concat_ws('|', expectation_id, relation, name, kind, columns, severity),
+	expectations => q{SELECT string_agg(concat_ws('|', expectation_id, relation, name, kind, columns, severity, origin),
 	                                    E'\n' ORDER BY expectation_id) FROM pipeline.expectations},
 	dead_letters => q{SELECT string_agg(concat_ws('|', id, source, partition, "offset", payload_size, owner), E'\n')
 	                    FROM pipeline.dead_letters});
@@ -253,9 +280,12 @@ for my $db (@copies)
 		'marts.page_counts:success:4', "$db: the model runs");
 	is(alice_in($db, q{SELECT string_agg(page || '=' || n, ' ' ORDER BY page) FROM marts.page_counts}),
 		sql_in($db, $by_page), "$db: the model has the copy's rows");
-	is(alice_in($db, q{SELECT string_agg(expectation || ':' || status || ':' || total, ' ' ORDER BY expectation)
-	                     FROM pipeline.check('marts.page_counts')}),
-		'not_null_page:pass:4 unique_page:pass:4', "$db: check() works");
+	is(alice_in($db, $checked), 'not_null_n:pass:4 not_null_page:pass:4 row_count:pass:4 unique_page:pass:4',
+		"$db: check() works");
+	is(alice_in($db, $apply), 'marts.page_counts: not_null_n:unchanged marts.page_counts: row_count:unchanged',
+		"$db: the contract applied again: its restored expectations are its own");
+	is(sql_in($db, $catalog{expectations}), $src{expectations},
+		"$db: applying the contract again finds its restored expectations");
 }
 
 # ---- the sink publishes from each copy, once -----------------------------------------
