@@ -877,7 +877,8 @@ record_dependencies(NewWindow *w)
 
 	if (!pp_window_read_relations(w->id, &rels, NULL))
 		elog(ERROR, "could not read window aggregate %d", w->id);
-	pp_window_record_dependencies(w->id, &rels);
+	if (OidIsValid(pp_window_record_dependencies(w->id, &rels)))
+		elog(ERROR, "window aggregate %d does not own its relations", w->id);
 }
 
 /*

@@ -62,6 +62,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -124,19 +125,41 @@ depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, Depe
 		recordDependencyOn(depender, referenced, type);
 }
 
+/* Whether relid is a relation that owner owns. */
+static bool
+owned_by(Oid relid, Oid owner)
+{
+	return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) && pg_class_ownercheck(relid, owner);
+}
+
 /*
  * pp_window_record_dependencies
  *		Record a window's dependencies (the file header lists them), each
  *		once: calling it again records nothing new.  rels are the window's
- *		relations and columns (WindowRelations); its triggers on the source
- *		are found by name.
+ *		relations, columns and owner (WindowRelations); its triggers on the
+ *		source are found by name.
+ *
+ *		Only when the window's owner owns its result, state, delta and
+ *		late-rows tables, as create_window makes them; else nothing is
+ *		recorded and the first of them that the owner does not own is
+ *		returned.  The catalog row is
+ *		not proof: any role may insert one naming any relation, and a
+ *		dependency of another role's table on the row's source would let
+ *		the source's owner drop that table with DROP ... CASCADE (a cascade
+ *		checks no ownership).  Returns InvalidOid when recorded.
  */
-void
+Oid
 pp_window_record_dependencies(int32 id, const WindowRelations *rels)
 {
 	ObjectAddress source;
 	ObjectAddress result;
 	Oid			parts[3] = {rels->state, rels->delta, rels->late};
+
+	if (!owned_by(rels->result, rels->owner))
+		return rels->result;
+	for (size_t i = 0; i < lengthof(parts); i++)
+		if (OidIsValid(parts[i]) && !owned_by(parts[i], rels->owner))
+			return parts[i];
 
 	ObjectAddressSet(source, RelationRelationId, rels->source);
 	ObjectAddressSet(result, RelationRelationId, rels->result);
@@ -174,6 +197,7 @@ pp_window_record_dependencies(int32 id, const WindowRelations *rels)
 		depend_once(&part, &result, DEPENDENCY_INTERNAL);
 	}
 	CommandCounterIncrement();
+	return InvalidOid;
 }
 
 /*
@@ -192,13 +216,14 @@ pp_window_read_relations(int32 id, WindowRelations *rels, char **name)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	Oid		   *out[5] = {&rels->source, &rels->result, &rels->state, &rels->delta, &rels->late};
+	Oid		   *out[6] = {&rels->source, &rels->result, &rels->state, &rels->delta, &rels->late,
+						  &rels->owner};
 
 	/* in the caller's search_path: every name qualified */
 	if (SPI_execute_with_args("SELECT w.source::pg_catalog.oid, w.result::pg_catalog.oid, "
 							  "w.state_table::pg_catalog.oid, w.delta_table::pg_catalog.oid, "
-							  "w.late_table::pg_catalog.oid, w.name, w.columns::pg_catalog.text[] "
-							  "FROM pipeline.windows w "
+							  "w.late_table::pg_catalog.oid, w.owner_oid, w.name, "
+							  "w.columns::pg_catalog.text[] FROM pipeline.windows w "
 							  "WHERE w.id OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.windows");
@@ -206,15 +231,15 @@ pp_window_read_relations(int32 id, WindowRelations *rels, char **name)
 		return false;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 	{
 		*out[i] = DatumGetObjectId(SPI_getbinval(tup, desc, i + 1, &isnull));
 		if (isnull)
 			*out[i] = InvalidOid;
 	}
 	if (name)
-		*name = SPI_getvalue(tup, desc, 6);
-	rels->cols = pp_text_array_cstrings(SPI_getbinval(tup, desc, 7, &isnull), &rels->ncols, true);
+		*name = SPI_getvalue(tup, desc, 7);
+	rels->cols = pp_text_array_cstrings(SPI_getbinval(tup, desc, 8, &isnull), &rels->ncols, true);
 	return true;
 }
 
@@ -396,7 +421,15 @@ pipeline__window_fix_dependencies(PG_FUNCTION_ARGS)
 						   "the relations it still had were left as they are.")));
 	}
 	else
-		pp_window_record_dependencies(id, &rels);
+	{
+		Oid			other = pp_window_record_dependencies(id, &rels);
+
+		if (OidIsValid(other))
+			ereport(WARNING,
+					(errmsg("the dependencies of window aggregate \"%s\" were not recorded", name),
+					 errdetail("Relation \"%s\" is not owned by the window's owner.",
+							   get_rel_name(other))));
+	}
 	SPI_finish();
 	PG_RETURN_BOOL(!lost);
 }
@@ -406,7 +439,8 @@ pipeline__window_fix_dependencies(PG_FUNCTION_ARGS)
  *		From the utility hook, after a CREATE TRIGGER succeeded: when the
  *		trigger is one of a window's (named pp_window_<id>_<event>, on the
  *		source of window <id> as the caller sees it), record the window's
- *		dependencies (pp_window_record_dependencies: each once).  This is
+ *		dependencies (pp_window_record_dependencies: each once, and only
+ *		when the window's owner owns its relations).  This is
  *		how a restore gets them back: pg_dump carries neither pg_depend nor
  *		a call to record them, but its post-data section creates the
  *		window's triggers after the rows of pipeline.windows are back.  For

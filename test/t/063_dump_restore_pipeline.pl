@@ -313,6 +313,38 @@ my $depends = q{SELECT string_agg(DISTINCT pg_describe_object(classid, objid, ob
 my $src_depends = sql_in('src', $depends);
 like($src_depends, qr/trigger pp_window_1_insert on table raw.events -> column page of table raw.events n/,
 	'src: the triggers depend on the columns they read');
+
+# the attack: mallory writes a row of pipeline.windows naming alice's
+# window table as its result and her own table as its source, then creates
+# the trigger a restore would; a dependency of alice's table on hers would
+# let her DROP ... CASCADE take alice's table
+# (alice lets others see into her schema: a window's row names relations)
+sql_in('cust', q{CREATE ROLE mallory LOGIN; CREATE SCHEMA mallory AUTHORIZATION mallory});
+alice_in('cust', q{GRANT USAGE ON SCHEMA marts TO PUBLIC});
+my $forged = $node->safe_psql('cust', q{
+CREATE TABLE mallory.t (ts timestamptz);
+CREATE FUNCTION mallory.f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+INSERT INTO pipeline.windows (name, result, state_table, source, time_column, kind, size, aggregates,
+                              agg_names, agg_kinds, agg_exprs, agg_args, agg_types, columns, emit,
+                              late_rows, mode)
+VALUES ('mallory.w', 'marts.views_sync', 'marts.views_sync', 'mallory.t', 'ts', 'tumble', '1 hour',
+        'count(*) AS n', '{n}', '{count}', '{count(*)}', '{""}', '{bigint}', '{ts}', 'on_update', 'update', 'sync')
+RETURNING id}, extra_params => [ '-U', 'mallory' ]);
+like($forged, qr/^\d+$/, "cust: mallory may write a window's row naming alice's table (it is hers, nothing uses it)");
+$node->safe_psql('cust', qq{CREATE TRIGGER pp_window_${forged}_insert AFTER INSERT ON mallory.t
+                            FOR EACH STATEMENT EXECUTE FUNCTION mallory.f()}, extra_params => [ '-U', 'mallory' ]);
+my ($ret, $out, $err) = $node->psql('cust', "SELECT pipeline._window_fix_dependencies($forged)");
+like($err, qr/WARNING:  the dependencies of window aggregate "mallory.w" were not recorded/,
+	'cust: nor does _window_fix_dependencies record them for a superuser');
+my @with_mallory = split /\n/, sql_in('cust', $depends);
+is(join("\n", grep { !/mallory/ } @with_mallory), $src_depends, "cust: alice's windows' dependencies are unchanged");
+is(join("\n", grep { /mallory/ } @with_mallory), "trigger pp_window_${forged}_insert on table mallory.t -> function mallory.f() n",
+	"cust: mallory's trigger depends on its function only, on nothing of alice's");
+$node->safe_psql('cust', q{DROP TABLE mallory.t CASCADE}, extra_params => [ '-U', 'mallory' ]);
+is(sql_in('cust', q{SELECT to_regclass('marts.views_sync') IS NOT NULL}), 't',
+	"cust: mallory's DROP TABLE ... CASCADE of her table leaves alice's window table");
+$node->safe_psql('cust', qq{DELETE FROM pipeline.windows WHERE id = $forged}, extra_params => [ '-U', 'mallory' ]);
+
 for my $db (@copies)
 {
 	is(sql_in($db, $depends), $src_depends, "$db: the windows' dependencies are those of src");
