@@ -219,12 +219,16 @@ pp_window_read_relations(int32 id, WindowRelations *rels, char **name)
 	Oid		   *out[6] = {&rels->source, &rels->result, &rels->state, &rels->delta, &rels->late,
 						  &rels->owner};
 
+	/* the owner by OID (0.5.0 on), or by name in a database not updated yet */
+	const char *owner = pp_catalog_has_column("windows", "owner_oid") ? "w.owner_oid" :
+		"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) w.owner)";
+
 	/* in the caller's search_path: every name qualified */
-	if (SPI_execute_with_args("SELECT w.source::pg_catalog.oid, w.result::pg_catalog.oid, "
-							  "w.state_table::pg_catalog.oid, w.delta_table::pg_catalog.oid, "
-							  "w.late_table::pg_catalog.oid, w.owner_oid, w.name, "
-							  "w.columns::pg_catalog.text[] FROM pipeline.windows w "
-							  "WHERE w.id OPERATOR(pg_catalog.=) $1",
+	if (SPI_execute_with_args(psprintf("SELECT w.source::pg_catalog.oid, w.result::pg_catalog.oid, "
+									   "w.state_table::pg_catalog.oid, w.delta_table::pg_catalog.oid, "
+									   "w.late_table::pg_catalog.oid, %s, w.name, "
+									   "w.columns::pg_catalog.text[] FROM pipeline.windows w "
+									   "WHERE w.id OPERATOR(pg_catalog.=) $1", owner),
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.windows");
 	if (SPI_processed != 1)

@@ -6,8 +6,12 @@
 # rows of raw.events, a one-line job, a model with two expectations and a
 # data contract's two.  Messages are loaded; more are produced while
 # pg_dump runs (custom format, then plain), so the dump is taken with a
-# consumer at work; each dump is restored, in one transaction, into a new
-# database on the same server: cust (pg_restore) and plain (psql).
+# consumer at work; each dump is restored into a new database on the same
+# server: cust (pg_restore --single-transaction), plain (psql
+# --single-transaction) and multi (pg_restore, a transaction per
+# statement: the restoring session pauses the database's workers until it
+# ends, which a background session that copies into a catalog as
+# pg_dump's scripts do shows).
 #
 # What a restore into a second database on the same server means: the
 # copy is a second pipeline.  It has its own offsets, starting where src's
@@ -41,7 +45,10 @@ skip_without_kcat();
 my $tmp = PostgreSQL::Test::Utils::tempdir('dump_restore');
 my $addr = start_broker("$tmp/broker", qw(ev:2 out:1));
 
-my $node = pipeline_node('dump_restore', conf => "pg_pipeline.naptime = '200ms'\n");
+# four databases of four workers each (coordinator, consumer, sink,
+# maintainer), and the runners of their DAGs
+my $node = pipeline_node('dump_restore',
+	conf => "pg_pipeline.naptime = '200ms'\npg_pipeline.max_workers = 28\n");
 $node->start;
 
 sub sql_in { my ($db, $q) = @_; return $node->safe_psql($db, $q); }
@@ -210,13 +217,18 @@ produce(41, 55);
 $node->command_ok([ 'pg_dump', '-Fc', '-f', $custom, '-d', $node->connstr('src') ], 'pg_dump -Fc of src');
 $node->command_ok([ 'pg_dump', '-Fp', '-f', $plain, '-d', $node->connstr('src') ], 'pg_dump -Fp of src');
 
-$node->safe_psql('postgres', 'CREATE DATABASE cust OWNER alice; CREATE DATABASE plain OWNER alice');
+$node->safe_psql('postgres', 'CREATE DATABASE cust OWNER alice; CREATE DATABASE plain OWNER alice;
+                              CREATE DATABASE multi OWNER alice');
 $node->command_ok([ 'pg_restore', '--exit-on-error', '--single-transaction', '-d', $node->connstr('cust'), $custom ],
 	'pg_restore --single-transaction into cust');
 $node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', $plain,
 	'-d', $node->connstr('plain') ], 'psql --single-transaction -f the plain dump into plain');
+# statement by statement: the restore's session pauses the database's
+# workers from its first COPY into the catalogs until it ends
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('multi'), $custom ],
+	'pg_restore (a transaction per statement) into multi');
 
-my @copies = qw(cust plain);
+my @copies = qw(cust plain multi);
 for my $db (@copies)
 {
 	for my $c (sort keys %catalog)
@@ -239,6 +251,28 @@ for my $db (@copies)
 	                     FROM pipeline.workers WHERE kind IN ('consumer', 'sink', 'maintainer') AND state = 'running'},
 		"consumer:ev:$db maintainer:windows:$db sink:out:$db", "$db: its consumer, sink and maintainer run");
 }
+
+# ---- a restoring session pauses its database ------------------------------------
+# (a superuser's COPY into the catalogs with check_function_bodies off, as
+# pg_dump's scripts run it); another role's does not (row security refuses
+# it, and a pause is a superuser's: it stops every role's workers)
+my $running = q{SELECT string_agg(kind, ' ' ORDER BY kind) FROM pipeline.workers
+                 WHERE kind IN ('coordinator', 'consumer', 'sink', 'maintainer') AND state = 'running'};
+sql_in('cust', q{GRANT pg_read_server_files TO alice});	# to COPY from a file
+my $not_restore = $node->background_psql('cust', extra_params => [ '-U', 'alice' ], on_error_stop => 0);
+$not_restore->query(q{SET check_function_bodies = off; COPY pipeline.dead_letters FROM '/dev/null'});
+like($not_restore->{stderr}, qr/COPY FROM not supported with row-level security/, 'cust: alice may not COPY into the catalogs');
+sleep 1;
+is(sql_in('cust', $running), 'consumer coordinator maintainer sink', "cust: nor does her attempt pause anything");
+$not_restore->quit;
+sql_in('cust', q{REVOKE pg_read_server_files FROM alice});
+my $restore = $node->background_psql('cust');
+$restore->query_safe(q{SET check_function_bodies = off; COPY pipeline.dead_letters FROM '/dev/null'});
+wait_in('cust', 30, $running, '', "cust: a restoring session pauses the database: no worker runs");
+sleep 1;
+is(sql_in('cust', $running), '', 'cust: nor starts again while the session lasts');
+$restore->quit;
+wait_in('cust', 60, $running, 'consumer coordinator maintainer sink', 'cust: the workers start again when it ends');
 
 # ---- offsets kept: new messages are loaded by every database, once ------------
 produce(56, 70);
@@ -296,7 +330,7 @@ for my $db (@copies)
 }
 alice_in('src', q{SELECT pipeline.publish('out', 'from src')});
 ok(defined wait_sink_drained_in('src', 'out', 60), 'src: the sink published');
-is(join(',', sort map { $_->{payload} } read_topic($addr, 'out')), 'before the dump,from cust,from plain,from src',
+is(join(',', sort map { $_->{payload} } read_topic($addr, 'out')), 'before the dump,from cust,from multi,from plain,from src',
 	'the topic has each published message once');
 
 # ---- dependencies: as create_window recorded them in src ----------------------------
