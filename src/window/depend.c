@@ -142,11 +142,10 @@ owned_by(Oid relid, Oid owner)
  *		Only when the window's owner owns its result, state, delta and
  *		late-rows tables, as create_window makes them; else nothing is
  *		recorded and the first of them that the owner does not own is
- *		returned.  The catalog row is
- *		not proof: any role may insert one naming any relation, and a
- *		dependency of another role's table on the row's source would let
- *		the source's owner drop that table with DROP ... CASCADE (a cascade
- *		checks no ownership).  Returns InvalidOid when recorded.
+ *		returned (InvalidOid: recorded).  The catalog row is not proof: any
+ *		role may insert one naming any relation, and a dependency of another
+ *		role's table on the row's source would let the source's owner drop
+ *		that table with DROP ... CASCADE (a cascade checks no ownership).
  */
 Oid
 pp_window_record_dependencies(int32 id, const WindowRelations *rels)
@@ -444,10 +443,10 @@ pipeline__window_fix_dependencies(PG_FUNCTION_ARGS)
  *		trigger is one of a window's (named pp_window_<id>_<event>, on the
  *		source of window <id> as the caller sees it), record the window's
  *		dependencies (pp_window_record_dependencies: each once, and only
- *		when the window's owner owns its relations).  This is
- *		how a restore gets them back: pg_dump carries neither pg_depend nor
- *		a call to record them, but its post-data section creates the
- *		window's triggers after the rows of pipeline.windows are back.  For
+ *		when the window's owner owns its relations).  This is how a restore
+ *		gets them back: pg_dump carries neither pg_depend nor a call to
+ *		record them, but its post-data section creates the window's
+ *		triggers after the rows of pipeline.windows are back.  For
  *		create_window, whose own triggers come here too, it records early
  *		what record_dependencies would.  Nothing during CREATE EXTENSION or
  *		pg_upgrade's schema restore (the catalog is empty then), nor in a
