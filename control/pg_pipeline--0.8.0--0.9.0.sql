@@ -10,6 +10,9 @@
 -- ==== lineage (helper L) ====
 
 -- ==== dump and restore (helper P) ====
+-- No SQL change: the fixes are in the library (a restore's window triggers
+-- record the window's dependencies; a restoring session pauses its
+-- database's workers until it ends; docs/backup.md).
 
 -- ==== reference and comments (helper D) ====
 
