@@ -1347,6 +1347,9 @@ COMMENT ON FUNCTION pipeline.lineage_html(regclass) IS
 'lineage: the graph of lineage_dot as a self-contained HTML page: inline SVG laid out by Graphviz, nodes coloured by their state in pipeline.status, no script, no network fetch';
 
 -- ==== dump and restore (helper P) ====
+-- No SQL change: the fixes are in the library (a restore's window triggers
+-- record the window's dependencies; a restoring session pauses its
+-- database's workers until it ends; docs/backup.md).
 
 -- ==== reference and comments (helper D) ====
 --

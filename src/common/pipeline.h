@@ -265,6 +265,8 @@ extern void pp_window_maintainer_main(PipelineWorkerArgs *args);
 extern void pp_window_wanted(struct PipelineSupervisor *sup);
 struct RenameStmt;
 extern void pp_window_check_rename(struct RenameStmt *stmt);
+struct CreateTrigStmt;
+extern void pp_window_trigger_created(struct CreateTrigStmt *stmt);
 extern void pp_window_relation_dropped(Oid relid, int dropflags);
 
 /* src/model: the model runners of pipeline.start_run (run.c) */

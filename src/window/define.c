@@ -840,15 +840,12 @@ insert_catalog_row(NewWindow *w)
 
 /*
  * Step 3, create (continued): the statement triggers on the source that
- * maintain the window, and their dependencies on the source columns the
- * window reads, as a trigger's WHEN clause has: DROP COLUMN and ALTER
- * COLUMN TYPE of one of them are refused with PostgreSQL's own messages,
- * instead of breaking every later write.  Connected to SPI.
+ * maintain the window (record_dependencies makes them depend on the
+ * source columns the window reads).  Connected to SPI.
  */
 static void
 create_triggers(NewWindow *w)
 {
-	static const char *const events[] = {"insert", "update", "delete"};
 	int32		id = w->id;
 	const char *source_q = w->source_q;
 
@@ -861,28 +858,17 @@ create_triggers(NewWindow *w)
 				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
 	exec(psprintf("CREATE TRIGGER pp_window_%d_truncate AFTER TRUNCATE ON %s "
 				  "FOR EACH STATEMENT EXECUTE FUNCTION pipeline.window_maintain('%d')", id, source_q, id));
-
 	CommandCounterIncrement();
-	for (int i = 0; i < 3; i++)
-	{
-		ObjectAddress trigger;
-		ObjectAddress column;
-		ListCell   *lc;
-
-		ObjectAddressSet(trigger, TriggerRelationId,
-						 get_trigger_oid(w->source, psprintf("pp_window_%d_%s", id, events[i]), false));
-		foreach(lc, w->cols)
-		{
-			ObjectAddressSubSet(column, RelationRelationId, w->source, get_attnum(w->source, lfirst(lc)));
-			recordDependencyOn(&trigger, &column, DEPENDENCY_NORMAL);
-		}
-	}
 }
 
 /*
  * Step 3, create (continued): the window's dependencies in pg_depend, as
  * a view has them (depend.c): its relations and triggers cannot be dropped
- * apart from it, and CASCADE drops it whole.  Connected to SPI.
+ * apart from it, and CASCADE drops it whole; its triggers depend on the
+ * source columns it reads, as a trigger's WHEN clause does, so DROP
+ * COLUMN and ALTER COLUMN TYPE of one of them are refused with
+ * PostgreSQL's own messages instead of breaking every later write.
+ * Connected to SPI.
  */
 static void
 record_dependencies(NewWindow *w)
@@ -891,7 +877,8 @@ record_dependencies(NewWindow *w)
 
 	if (!pp_window_read_relations(w->id, &rels, NULL))
 		elog(ERROR, "could not read window aggregate %d", w->id);
-	pp_window_record_dependencies(w->id, &rels);
+	if (OidIsValid(pp_window_record_dependencies(w->id, &rels)))
+		elog(ERROR, "window aggregate %d does not own its relations", w->id);
 }
 
 /*

@@ -8,7 +8,7 @@
  * A window's PostgreSQL objects are its result (a table, or for emit =>
  * 'on_close' a view over the state table), its state, delta and late-rows
  * tables and its four statement triggers on the source.  create_window
- * records (create_triggers in define.c, then pp_window_record_dependencies):
+ * records, after creating them (pp_window_record_dependencies):
  *
  *	trigger -> each source column the window reads	NORMAL	(as a trigger's
  *		WHEN clause: DROP COLUMN, ALTER COLUMN TYPE are refused)
@@ -31,8 +31,13 @@
  * Windows created before 0.6.0 get their dependencies from the upgrade
  * script, which calls pipeline._window_fix_dependencies(id) for each; a
  * window that had already lost a relation is removed by it.  pg_dump does
- * not carry pg_depend: after a restore, a superuser calls it again
- * (docs/window.md).
+ * not carry pg_depend: a restore creates the window's triggers after the
+ * rows of pipeline.windows (post-data), and the utility hook records the
+ * dependencies of the window each trigger belongs to then
+ * (pp_window_trigger_created).  Without the library preloaded during the
+ * restore, or after pg_upgrade (whose schema restore runs before the
+ * catalog's rows come back), a superuser calls
+ * pipeline._window_fix_dependencies (docs/backup.md).
  *
  *-------------------------------------------------------------------------
  */
@@ -57,6 +62,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -119,19 +125,40 @@ depend_once(const ObjectAddress *depender, const ObjectAddress *referenced, Depe
 		recordDependencyOn(depender, referenced, type);
 }
 
+/* Whether relid is a relation that owner owns. */
+static bool
+owned_by(Oid relid, Oid owner)
+{
+	return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) && pg_class_ownercheck(relid, owner);
+}
+
 /*
  * pp_window_record_dependencies
  *		Record a window's dependencies (the file header lists them), each
  *		once: calling it again records nothing new.  rels are the window's
- *		relations (WindowRelations); its triggers on the source are found by
- *		name.
+ *		relations, columns and owner (WindowRelations); its triggers on the
+ *		source are found by name.
+ *
+ *		Only when the window's owner owns its result, state, delta and
+ *		late-rows tables, as create_window makes them; else nothing is
+ *		recorded and the first of them that the owner does not own is
+ *		returned (InvalidOid: recorded).  The catalog row is not proof: any
+ *		role may insert one naming any relation, and a dependency of another
+ *		role's table on the row's source would let the source's owner drop
+ *		that table with DROP ... CASCADE (a cascade checks no ownership).
  */
-void
+Oid
 pp_window_record_dependencies(int32 id, const WindowRelations *rels)
 {
 	ObjectAddress source;
 	ObjectAddress result;
 	Oid			parts[3] = {rels->state, rels->delta, rels->late};
+
+	if (!owned_by(rels->result, rels->owner))
+		return rels->result;
+	for (size_t i = 0; i < lengthof(parts); i++)
+		if (OidIsValid(parts[i]) && !owned_by(parts[i], rels->owner))
+			return parts[i];
 
 	ObjectAddressSet(source, RelationRelationId, rels->source);
 	ObjectAddressSet(result, RelationRelationId, rels->result);
@@ -146,6 +173,18 @@ pp_window_record_dependencies(int32 id, const WindowRelations *rels)
 			continue;			/* dropped by hand (DROP COLUMN ... CASCADE) */
 		ObjectAddressSet(address, TriggerRelationId, trigger);
 		depend_once(&address, &result, DEPENDENCY_NORMAL);
+		if (strcmp(trigger_events[i], "truncate") == 0)
+			continue;			/* reads no column */
+		for (int c = 0; c < rels->ncols; c++)
+		{
+			ObjectAddress column;
+			AttrNumber	attnum = get_attnum(rels->source, rels->cols[c]);
+
+			if (attnum == InvalidAttrNumber)
+				continue;
+			ObjectAddressSubSet(column, RelationRelationId, rels->source, attnum);
+			depend_once(&address, &column, DEPENDENCY_NORMAL);
+		}
 	}
 	for (size_t i = 0; i < lengthof(parts); i++)
 	{
@@ -157,11 +196,13 @@ pp_window_record_dependencies(int32 id, const WindowRelations *rels)
 		depend_once(&part, &result, DEPENDENCY_INTERNAL);
 	}
 	CommandCounterIncrement();
+	return InvalidOid;
 }
 
 /*
  * pp_window_read_relations
- *		A window's relations from its catalog row, as the caller sees it
+ *		A window's relations and the source columns it reads from its
+ *		catalog row, as the caller sees it
  *		(row-level security: the owner, pipeline_admin, superusers); its
  *		qualified name in *name.  False when the row is not there.  The
  *		caller is connected to SPI.
@@ -174,27 +215,34 @@ pp_window_read_relations(int32 id, WindowRelations *rels, char **name)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	Oid		   *out[5] = {&rels->source, &rels->result, &rels->state, &rels->delta, &rels->late};
+	Oid		   *out[6] = {&rels->source, &rels->result, &rels->state, &rels->delta, &rels->late,
+						  &rels->owner};
+
+	/* the owner by OID (0.5.0 on), or by name in a database not updated yet */
+	const char *owner = pp_catalog_has_column("windows", "owner_oid") ? "w.owner_oid" :
+		"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) w.owner)";
 
 	/* in the caller's search_path: every name qualified */
-	if (SPI_execute_with_args("SELECT w.source::pg_catalog.oid, w.result::pg_catalog.oid, "
-							  "w.state_table::pg_catalog.oid, w.delta_table::pg_catalog.oid, "
-							  "w.late_table::pg_catalog.oid, w.name FROM pipeline.windows w "
-							  "WHERE w.id OPERATOR(pg_catalog.=) $1",
+	if (SPI_execute_with_args(psprintf("SELECT w.source::pg_catalog.oid, w.result::pg_catalog.oid, "
+									   "w.state_table::pg_catalog.oid, w.delta_table::pg_catalog.oid, "
+									   "w.late_table::pg_catalog.oid, %s, w.name, "
+									   "w.columns::pg_catalog.text[] FROM pipeline.windows w "
+									   "WHERE w.id OPERATOR(pg_catalog.=) $1", owner),
 							  1, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pipeline.windows");
 	if (SPI_processed != 1)
 		return false;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 	{
 		*out[i] = DatumGetObjectId(SPI_getbinval(tup, desc, i + 1, &isnull));
 		if (isnull)
 			*out[i] = InvalidOid;
 	}
 	if (name)
-		*name = SPI_getvalue(tup, desc, 6);
+		*name = SPI_getvalue(tup, desc, 7);
+	rels->cols = pp_text_array_cstrings(SPI_getbinval(tup, desc, 8, &isnull), &rels->ncols, true);
 	return true;
 }
 
@@ -241,6 +289,14 @@ depends_on_relation(Oid relid)
 
 	ObjectAddressSet(rel, RelationRelationId, relid);
 	return has_dependency(&rel, is_dependency_on_relation, NULL);
+}
+
+/* Whether this database has the extension and its window catalog. */
+static bool
+windows_catalog_exists(void)
+{
+	return OidIsValid(get_extension_oid("pg_pipeline", true)) &&
+		OidIsValid(get_relname_relid("windows", get_namespace_oid("pipeline", true)));
 }
 
 /*
@@ -292,9 +348,7 @@ pp_window_relation_dropped(Oid relid, int dropflags)
 		return;
 	if (!depends_on_relation(relid))
 		return;
-	if (nsp == get_namespace_oid("pipeline", true) ||
-		!OidIsValid(get_extension_oid("pg_pipeline", true)) ||
-		!OidIsValid(get_relname_relid("windows", get_namespace_oid("pipeline", true))))
+	if (nsp == get_namespace_oid("pipeline", true) || !windows_catalog_exists())
 		return;
 
 	values[0] = ObjectIdGetDatum(relid);
@@ -370,9 +424,55 @@ pipeline__window_fix_dependencies(PG_FUNCTION_ARGS)
 						   "the relations it still had were left as they are.")));
 	}
 	else
-		pp_window_record_dependencies(id, &rels);
+	{
+		Oid			other = pp_window_record_dependencies(id, &rels);
+
+		if (OidIsValid(other))
+			ereport(WARNING,
+					(errmsg("the dependencies of window aggregate \"%s\" were not recorded", name),
+					 errdetail("Relation \"%s\" is not owned by the window's owner.",
+							   get_rel_name(other))));
+	}
 	SPI_finish();
 	PG_RETURN_BOOL(!lost);
+}
+
+/*
+ * pp_window_trigger_created
+ *		From the utility hook, after a CREATE TRIGGER succeeded: when the
+ *		trigger is one of a window's (named pp_window_<id>_<event>, on the
+ *		source of window <id> as the caller sees it), record the window's
+ *		dependencies (pp_window_record_dependencies: each once, and only
+ *		when the window's owner owns its relations).  This is how a restore
+ *		gets them back: pg_dump carries neither pg_depend nor a call to
+ *		record them, but its post-data section creates the window's
+ *		triggers after the rows of pipeline.windows are back.  For
+ *		create_window, whose own triggers come here too, it records early
+ *		what record_dependencies would.  Nothing during CREATE EXTENSION or
+ *		pg_upgrade's schema restore (the catalog is empty then), nor in a
+ *		database without the extension.
+ */
+void
+pp_window_trigger_created(CreateTrigStmt *stmt)
+{
+	int32		id;
+	char		event[9];
+	int			end = 0;
+	Oid			relid;
+	WindowRelations rels;
+
+	if (stmt->trigname == NULL ||
+		sscanf(stmt->trigname, "pp_window_%d_%8[a-z]%n", &id, event, &end) != 2 ||
+		stmt->trigname[end] != '\0' || creating_extension || IsBinaryUpgrade ||
+		!windows_catalog_exists())
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	SPI_connect();
+	if (pp_window_read_relations(id, &rels, NULL) && rels.source == relid)
+		pp_window_record_dependencies(id, &rels);
+	SPI_finish();
 }
 
 /* A trigger's name, or NULL. */

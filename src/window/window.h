@@ -97,6 +97,9 @@ typedef struct WindowRelations
 	Oid			state;
 	Oid			delta;			/* async */
 	Oid			late;			/* side_table */
+	char	  **cols;			/* the source columns maintenance reads */
+	int			ncols;
+	Oid			owner;			/* the catalog row's owner_oid */
 } WindowRelations;
 
 /* catalog.c: reading pipeline.windows */
@@ -132,7 +135,7 @@ extern uint64 pp_window_sweep(PipelineWindow *def);
 
 /* depend.c: the window's dependencies in pg_depend */
 extern bool pp_window_read_relations(int32 id, WindowRelations *rels, char **name);
-extern void pp_window_record_dependencies(int32 id, const WindowRelations *rels);
+extern Oid	pp_window_record_dependencies(int32 id, const WindowRelations *rels);
 extern void pp_window_drop_triggers(int32 id, Oid source);
 
 

@@ -14,7 +14,12 @@
  *	 TABLESPACE, CREATE DATABASE ... TEMPLATE) pause that database: its
  *	 workers are told to exit and the launcher starts none until the
  *	 transaction of the statement has ended, committed or not.  So DROP
- *	 DATABASE never needs a manual step or WITH (FORCE).
+ *	 DATABASE never needs a manual step or WITH (FORCE).  A restore's
+ *	 COPY into the catalogs pauses its database until the session ends
+ *	 (pause_for_restore).  A CREATE
+ *	 TRIGGER of a window aggregate's trigger records the window's
+ *	 dependencies, which is how a pg_restore gets them back
+ *	 (src/window/depend.c).
  *
  * Both hooks are installed only when the library is preloaded.
  *
@@ -34,7 +39,9 @@
 #include "tcop/utility.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "storage/ipc.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "access/relation.h"
@@ -170,9 +177,9 @@ database_needing_exclusive_access(Node *parsetree)
 	return dboid;
 }
 
-/* Stop the database's workers and keep the launcher from starting more. */
-static void
-pause_database(Oid dboid)
+/* Put dboid on the paused list; false when the list is full. */
+static bool
+add_paused(Oid dboid)
 {
 	bool		full;
 
@@ -181,6 +188,15 @@ pause_database(Oid dboid)
 	if (!full)
 		pp_shared->paused[pp_shared->npaused++] = dboid;
 	LWLockRelease(pp_shared->lock);
+	return !full;
+}
+
+/* Stop the database's workers and keep the launcher from starting more. */
+static void
+pause_database(Oid dboid)
+{
+	bool		full = !add_paused(dboid);
+
 	if (!full)
 		pp_wake_launcher_at_end_of_xact(dboid, true);	/* resume, committed or not */
 	else
@@ -295,6 +311,53 @@ check_catalog_lock(LockStmt *stmt)
 	}
 }
 
+/*
+ * A restore pauses its database until its session ends.  pg_dump's
+ * scripts set check_function_bodies off and fill pg_pipeline's catalogs
+ * with COPY.  Restored statement by statement (pg_restore without
+ * --single-transaction, psql -f), the catalogs' rows commit long before
+ * the restore is over, and the database's workers would start at once: a
+ * consumer could load messages before its offsets are back, or before the
+ * window triggers on its target table exist (the post-data section), and
+ * the windows would never see those rows.  So a superuser's COPY into a
+ * table of schema pipeline with check_function_bodies off puts the
+ * database on the paused list, as DROP DATABASE does, until the session
+ * exits; then the launcher starts its coordinator.  Superusers only: a
+ * pause stops every role's pipeline in the database (and the restore of
+ * an extension that needs a superuser runs as one).
+ */
+static bool restoring = false;
+
+static void
+restore_ended(int code, Datum arg)
+{
+	pp_database_resume(MyDatabaseId);
+	pp_wake(PP_WORKER_LAUNCHER, MyDatabaseId);
+}
+
+static void
+pause_for_restore(CopyStmt *stmt)
+{
+	Oid			relid;
+
+	if (restoring || !stmt->is_from || stmt->relation == NULL || check_function_bodies || !superuser())
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid) || get_rel_namespace(relid) != get_namespace_oid("pipeline", true))
+		return;
+	if (!add_paused(MyDatabaseId))
+	{
+		ereport(WARNING,
+				(errmsg("pg_pipeline's workers are not paused during this restore"),
+				 errdetail("pg_pipeline pauses at most %d databases at a time.", PP_MAX_PAUSED_DBS),
+				 errhint("Restore with --single-transaction.")));
+		return;
+	}
+	restoring = true;
+	before_shmem_exit(restore_ended, 0);
+	pp_worker_signal_database(MyDatabaseId, SIGTERM);
+}
+
 /* A user mapping statement changed server's settings for user (or PUBLIC). */
 static void
 mapping_changed(const char *server, RoleSpec *user)
@@ -342,6 +405,8 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 		pp_wake_preparing(((TransactionStmt *) stmt)->gid);	/* kept under it */
 	if (IsA(stmt, RenameStmt))
 		pp_window_check_rename((RenameStmt *) stmt);	/* columns windows read */
+	if (IsA(stmt, CopyStmt))
+		pause_for_restore((CopyStmt *) stmt);	/* until the session ends */
 
 	next_process_utility(pstmt, queryString, readOnlyTree, context,
 						 params, queryEnv, dest, qc);
@@ -362,6 +427,9 @@ process_utility(PlannedStmt *pstmt, const char *queryString,
 	else if (IsA(stmt, TransactionStmt) &&
 			 ((TransactionStmt *) stmt)->kind == TRANS_STMT_ROLLBACK_PREPARED)
 		pp_wake_prepared_end(((TransactionStmt *) stmt)->gid, false);
+	/* a window's trigger, made by create_window or restored by pg_restore */
+	else if (IsA(stmt, CreateTrigStmt))
+		pp_window_trigger_created((CreateTrigStmt *) stmt);
 	/* connection settings that running consumers and sinks use */
 	else if (IsA(stmt, AlterForeignServerStmt))
 		pp_kafka_connection_changed(((AlterForeignServerStmt *) stmt)->servername, InvalidOid);
