@@ -295,7 +295,12 @@ $$);
 SELECT expectation, severity, status, failing, total, percent FROM pipeline.check('raw.user_events');
 SELECT relation, expectation, status FROM pipeline.check_status ORDER BY relation::text, expectation;
 
-\echo '-- 14. Lineage: topics, tables, windows, models, checks, sinks and DAGs as one graph'
+\echo
+\echo '-- 14. One place to see it all: pipeline.status, every object with its state and what to do'
+SELECT kind, name, state, figure, left(hint, 70) AS hint
+  FROM pipeline.status ORDER BY kind, name;
+
+\echo '-- 15. Lineage: topics, tables, windows, models, checks, sinks and DAGs as one graph'
 \echo '   as Mermaid (paste it into a Markdown page), up- and downstream of raw.user_events:'
 \pset format unaligned
 \pset tuples_only on
