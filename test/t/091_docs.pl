@@ -14,6 +14,8 @@
 #                      what psql (or the shell) prints, compared
 #   <!-- wait -->      on the line before a block: repeat it until its output
 #                      matches, at most 60 s (<!-- wait 120 --> for longer)
+#   <!-- varies: c1, c2 -->  between a block and its output: the cells of
+#                      these columns are not compared (values of the moment)
 #
 # The Kafka address localhost:9092 in a run block is the test broker's.
 # Every docs/*.md page is either run or listed in %gaps with the reason.
@@ -124,7 +126,11 @@ sub page_blocks
 			$prev_directive = undef;
 			next;
 		}
-		if ($line =~ /^\s*<!--\s*wait(?:\s+(\d+))?\s*-->\s*$/)
+		if ($line =~ /^\s*<!--\s*varies:\s*(.*?)\s*-->\s*$/ && $last_run_block)
+		{
+			$last_run_block->{varies} = [ split /\s*,\s*/, $1 ];
+		}
+		elsif ($line =~ /^\s*<!--\s*wait(?:\s+(\d+))?\s*-->\s*$/)
 		{
 			$prev_directive = $1 // 60;
 		}
@@ -146,6 +152,7 @@ sub page_blocks
 #   a timestamp with a fraction of a second  -> <timestamp>
 #   a time or interval with a fraction        -> <duration>
 #   "N ms" of a duration                      -> <ms>
+#   a process id, "PID N"                     -> PID <pid>
 sub normalise
 {
 	my ($text) = @_;
@@ -156,6 +163,7 @@ sub normalise
 		$l =~ s/\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\.\d+(?:[+-]\d\d(?::\d\d)?)?/<timestamp>/g;
 		$l =~ s/(?:\d+ days? )?-?\d\d:\d\d:\d\d\.\d+/<duration>/g;
 		$l =~ s/\b\d+(?:\.\d+)? ms\b/<ms>/g;
+		$l =~ s/\bPID \d+/PID <pid>/g;
 		$l =~ s/\s+$//;
 		$l =~ s/\s+/ /g;
 		$l =~ s/^ //;
@@ -169,6 +177,37 @@ sub normalise
 
 # Run one block on the page's database; returns (exit status, output:
 # stdout then stderr).
+# The cells of the named columns of psql's aligned tables in $text made
+# "*" (<!-- varies: next_run_at, duration --> before an output: values of the
+# moment the block ran, shown as an example).
+sub blank_columns
+{
+	my ($text, $columns) = @_;
+	return $text unless @$columns;
+	my @lines = split /\n/, $text, -1;
+	my @blank;
+	for my $i (0 .. $#lines)
+	{
+		if ($i < $#lines && $lines[ $i + 1 ] =~ /^[-+]+$/)
+		{
+			my @names = map { s/^\s+|\s+$//gr } split /\|/, $lines[$i];
+			my %want = map { $_ => 1 } @$columns;
+			@blank = grep { $want{ $names[$_] } } 0 .. $#names;
+			next;
+		}
+		if ($lines[$i] =~ /^\(\d+ rows?\)$/ || $lines[$i] eq '')
+		{
+			@blank = ();
+			next;
+		}
+		next unless @blank && $lines[$i] !~ /^[-+]+$/;
+		my @cells = split /\|/, $lines[$i], -1;
+		$cells[$_] = ' * ' for grep { $_ <= $#cells } @blank;
+		$lines[$i] = join('|', @cells);
+	}
+	return join("\n", @lines);
+}
+
 sub run_block
 {
 	my ($db, $block) = @_;
@@ -199,18 +238,22 @@ sub diff_text
 	return $out;
 }
 
+# Run a page's blocks on a new database; returns its failures ("page:line:
+# what"), none when every block ran as written, and the number of blocks.
+# $name is how the page is named in the messages.
 my $n = 0;
-for my $page (@pages)
+sub run_page
 {
+	my ($file, $name) = @_;
 	my $db = 'docs_' . ++$n;
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
-	my @blocks = page_blocks("$docs/$page");
-	my ($failed, @failures);
-	my $t0 = time();
+	my @blocks = page_blocks($file);
+	my @failures;
 	for my $block (@blocks)
 	{
-		my $where = "docs/$page:$block->{line}";
-		my $want = defined $block->{expect} ? normalise($block->{expect}) : undef;
+		my $where = "$name:$block->{line}";
+		my $varies = $block->{varies} // [];
+		my $want = defined $block->{expect} ? normalise(blank_columns($block->{expect}, $varies)) : undef;
 		# an output showing an error is a block that is meant to fail
 		my $may_fail = defined $want && $want =~ /^(?:ERROR|FATAL):/m;
 		my ($rc, $got, $raw);
@@ -218,11 +261,12 @@ for my $page (@pages)
 		while (1)
 		{
 			($rc, $raw) = run_block($db, $block);
-			$got = normalise($raw);
+			$got = normalise(blank_columns($raw, $varies));
 			my $ok = ($rc == 0 || $may_fail) && (!defined $want || $got eq $want);
 			last if $ok || time() >= $deadline;
 			sleep(0.5);
 		}
+		my $failed;
 		if ($rc != 0 && !$may_fail)
 		{
 			$failed = "$where: the block failed (exit $rc):\n$got";
@@ -236,16 +280,83 @@ for my $page (@pages)
 		}
 		next unless $failed;
 		push @failures, $failed;
-		$failed = undef;
 		# the blocks after a failure depend on it: stop there, unless a
 		# writer asks to see every block's difference
 		last unless $ENV{PP_DOCS_KEEP_GOING};
 	}
-	ok(!@failures, "docs/$page: " . scalar(@blocks) . " blocks run as written")
-	  or diag(join("\n", @failures));
-	note(sprintf("docs/%s took %.1f s", $page, time() - $t0));
 	# stop the page's workers before the next one
 	$node->safe_psql('postgres', "DROP DATABASE $db WITH (FORCE)");
+	return (scalar(@blocks), @failures);
+}
+
+########################################################################
+# The runner can fail: a page of its own with a wrong output, a failing
+# block, a block that must fail and does, a varying column, a wait
+########################################################################
+{
+	my $page = "$tmp/selftest.md";
+	open(my $fh, '>', $page) or die;
+	print $fh <<'PAGE';
+# a page
+
+```sql
+SELECT 1 AS one, current_date AS at, 'x' AS word;
+```
+<!-- varies: at -->
+```text
+ one |     at     | word
+-----+------------+------
+   1 | 2020-01-01 | x
+(1 row)
+```
+
+```sql norun
+THIS IS NOT SQL;
+```
+
+```sql
+SELECT 1/0;
+```
+```text
+ERROR:  division by zero
+```
+
+```sql
+SELECT 2 AS two;
+```
+```text
+ two
+-----
+   3
+(1 row)
+```
+PAGE
+	close($fh);
+	my ($blocks, @failures) = run_page($page, 'selftest.md');
+	is($blocks, 3, 'the runner: norun blocks are not run');
+	is(scalar(@failures), 1, 'the runner: one failure on its test page')
+	  or diag(join("\n", @failures));
+	like($failures[0] // '', qr/^selftest\.md:25: the output differs from the one at line 28:\n.*^-3\n.*^\+2\n/ms,
+		'the runner: a wrong output is named by page and line, with the diff');
+
+	open($fh, '>', $page) or die;
+	print $fh "```sql\nSELECT no_such_column;\n```\n\n```sql\nSELECT 1;\n```\n";
+	close($fh);
+	($blocks, @failures) = run_page($page, 'selftest.md');
+	like(join("\n", @failures), qr/^selftest\.md:1: the block failed \(exit 3\):\nERROR: column "no_such_column" does not exist/,
+		'the runner: a failing block is named, and the page stops there');
+}
+
+########################################################################
+# The pages
+########################################################################
+for my $page (@pages)
+{
+	my $t0 = time();
+	my ($blocks, @failures) = run_page("$docs/$page", "docs/$page");
+	ok(!@failures, "docs/$page: $blocks blocks run as written")
+	  or diag(join("\n", @failures));
+	note(sprintf("docs/%s took %.1f s", $page, time() - $t0));
 }
 
 $node->stop;
