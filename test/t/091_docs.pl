@@ -75,7 +75,7 @@ for my $file (sort(glob("$docs/*.md"), glob("$docs/*/*.md")))
 
 # Topics the pages produce to or read from.
 my $tmp = PostgreSQL::Test::Utils::tempdir('docs');
-my $addr = start_broker("$tmp/broker", qw(user-events:1 page-view-stats:1 orders:1 orders-json:1));
+my $addr = start_broker("$tmp/broker", qw(user-events:1 page-view-stats:1));
 
 my $node = pipeline_node('docs',
 	init => { extra => [ '--encoding=UTF8', '--locale=C' ] },
