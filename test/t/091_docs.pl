@@ -1,7 +1,7 @@
 # The examples of the documentation, run as written: each page listed in
-# @pages runs on a fresh database of one preloaded node, next to the test
-# Kafka broker, its blocks in order, and fails naming the page, the line of
-# the block and the difference.  The conventions a page follows (the
+# @pages runs on a fresh database of one preloaded node, next to a test
+# Kafka broker of its own, its blocks in order, and fails naming the page,
+# the line of the block and the difference.  The conventions a page follows (the
 # fenced blocks' info strings, the expected outputs and how they are
 # compared, the directives) are in docs/testing.md#the-doc-examples; in
 # short:
@@ -71,9 +71,11 @@ for my $file (sort(glob("$docs/*.md"), glob("$docs/*/*.md")))
 # A writer may run some pages only: PP_DOCS_PAGES=tutorial.md,window.md
 @pages = split /,/, $ENV{PP_DOCS_PAGES} if $ENV{PP_DOCS_PAGES};
 
-# Topics the pages produce to or read from.
+# Topics the pages produce to or read from, on a new broker for each page
+# (a page reads a topic from its beginning).
+my @topics = qw(user-events:1 page-view-stats:1 orders:1 alerts:1);
 my $tmp = PostgreSQL::Test::Utils::tempdir('docs');
-my $addr = start_broker("$tmp/broker", qw(user-events:1 page-view-stats:1 orders:1 alerts:1));
+my $addr;
 
 my $node = pipeline_node('docs',
 	init => { extra => [ '--encoding=UTF8', '--locale=C' ] },
@@ -238,15 +240,16 @@ sub diff_text
 	return $out;
 }
 
-# Run a page's blocks on a new database; returns its failures ("page:line:
-# what"), none when every block ran as written, and the number of blocks.
-# $name is how the page is named in the messages.
+# Run a page's blocks on a new database, next to a new broker; returns the
+# number of blocks and the failures ("page:line: what"), none when every
+# block ran as written.  $name is how the page is named in the messages.
 my $n = 0;
 sub run_page
 {
 	my ($file, $name) = @_;
 	my $db = 'docs_' . ++$n;
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	$addr = start_broker("$tmp/broker$n", @topics);
 	my @blocks = page_blocks($file);
 	my @failures;
 	for my $block (@blocks)
@@ -286,6 +289,7 @@ sub run_page
 	}
 	# stop the page's workers before the next one
 	$node->safe_psql('postgres', "DROP DATABASE $db WITH (FORCE)");
+	system(broker_program(), 'stop', "$tmp/broker$n");
 	return (scalar(@blocks), @failures);
 }
 
