@@ -67,21 +67,26 @@ CREATE FUNCTION pipeline._rows_waiting(rel regclass)
 RETURNS bigint
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '10ms'
 AS $$
 DECLARE
     n bigint;
 BEGIN
     IF rel IS NULL
-       OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = rel AND c.relkind = 'r' AND NOT c.relrowsecurity)
+       OR NOT EXISTS (SELECT FROM pg_class c
+                       WHERE c.oid = rel AND c.relkind = 'r' AND NOT c.relrowsecurity
+                         AND has_schema_privilege(c.relnamespace, 'USAGE'))
        OR NOT has_table_privilege(rel, 'SELECT') THEN
         RETURN NULL;
     END IF;
     EXECUTE format('SELECT count(*) FROM (SELECT FROM %s LIMIT 1000000) w', rel) INTO n;
     RETURN n;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;    -- locked by its owner past lock_timeout, or gone: unknown, not an error for the reader
 END
 $$;
 COMMENT ON FUNCTION pipeline._rows_waiting(regclass) IS
-'rows in a plain table without row-level security, counted up to 1,000,000; NULL for any other relation, or when the caller may not read it or it is gone';
+'rows in a plain table without row-level security, counted up to 1,000,000; NULL for any other relation, when the caller may not read it (or use its schema), when it is gone, or locked for more than 10 ms';
 
 -- A source's target table as it is now (following renames: by its OID),
 -- NULL once dropped.  A function rather than a join in pipeline.status, so
@@ -1013,7 +1018,9 @@ SELECT d.name, d.schedule, d.timezone, t.command, d.enabled, d.owner,
        l.sqlstate AS last_sqlstate, l.error_detail AS last_error_detail,
        l.error_hint AS last_error_hint, l.error_context AS last_error_context,
        (SELECT array_agg(f ORDER BY f)
-          FROM unnest(pipeline.cron_fires(d.schedule, d.next_fire_at - interval '1 microsecond', 3, d.timezone)) f
+          FROM unnest(CASE WHEN d.next_fire_at BETWEEN '1900-01-01' AND '9999-01-01'
+                           THEN pipeline.cron_fires(d.schedule, d.next_fire_at - interval '1 microsecond', 3, d.timezone)
+                      END) f
          WHERE d.end_date IS NULL OR f <= d.end_date) AS next_fires
   FROM pipeline.dags d
   JOIN pipeline.tasks t ON t.dag_id = d.dag_id

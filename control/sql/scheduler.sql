@@ -1451,7 +1451,9 @@ SELECT d.name, d.schedule, d.timezone, t.command, d.enabled, d.owner,
        l.sqlstate AS last_sqlstate, l.error_detail AS last_error_detail,
        l.error_hint AS last_error_hint, l.error_context AS last_error_context,
        (SELECT array_agg(f ORDER BY f)
-          FROM unnest(pipeline.cron_fires(d.schedule, d.next_fire_at - interval '1 microsecond', 3, d.timezone)) f
+          FROM unnest(CASE WHEN d.next_fire_at BETWEEN '1900-01-01' AND '9999-01-01'
+                           THEN pipeline.cron_fires(d.schedule, d.next_fire_at - interval '1 microsecond', 3, d.timezone)
+                      END) f
          WHERE d.end_date IS NULL OR f <= d.end_date) AS next_fires
   FROM pipeline.dags d
   JOIN pipeline.tasks t ON t.dag_id = d.dag_id

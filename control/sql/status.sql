@@ -53,26 +53,34 @@ COMMENT ON FUNCTION pipeline._status_workers() IS
 -- count runs as whoever reads pipeline.status (a superuser, an admin), on
 -- a relation named in a catalog row any role may insert: only a plain
 -- table without row-level security is read, since a view's functions or a
--- policy's expressions would run its owner's code as the reader.
+-- policy's expressions would run its owner's code as the reader.  Nor may
+-- such a row make the view fail or wait for its readers: a table in a
+-- schema the reader may not use is not read, a lock held on it is waited
+-- for 10 ms at most, and any error makes the count NULL (unknown).
 CREATE FUNCTION pipeline._rows_waiting(rel regclass)
 RETURNS bigint
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '10ms'
 AS $$
 DECLARE
     n bigint;
 BEGIN
     IF rel IS NULL
-       OR NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = rel AND c.relkind = 'r' AND NOT c.relrowsecurity)
+       OR NOT EXISTS (SELECT FROM pg_class c
+                       WHERE c.oid = rel AND c.relkind = 'r' AND NOT c.relrowsecurity
+                         AND has_schema_privilege(c.relnamespace, 'USAGE'))
        OR NOT has_table_privilege(rel, 'SELECT') THEN
         RETURN NULL;
     END IF;
     EXECUTE format('SELECT count(*) FROM (SELECT FROM %s LIMIT 1000000) w', rel) INTO n;
     RETURN n;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;    -- locked by its owner past lock_timeout, or gone: unknown, not an error for the reader
 END
 $$;
 COMMENT ON FUNCTION pipeline._rows_waiting(regclass) IS
-'rows in a plain table without row-level security, counted up to 1,000,000; NULL for any other relation, or when the caller may not read it or it is gone';
+'rows in a plain table without row-level security, counted up to 1,000,000; NULL for any other relation, when the caller may not read it (or use its schema), when it is gone, or locked for more than 10 ms';
 
 -- A source's target table as it is now (following renames: by its OID),
 -- NULL once dropped.  A function rather than a join in pipeline.status, so

@@ -146,6 +146,10 @@ owned_by(Oid relid, Oid owner)
  *		role may insert one naming any relation, and a dependency of another
  *		role's table on the row's source would let the source's owner drop
  *		that table with DROP ... CASCADE (a cascade checks no ownership).
+ *		Nor is the source taken on the row's word: the owner must hold
+ *		SELECT and TRIGGER on it, as create_window requires; otherwise a
+ *		forged row would pin another role's table (its DROP refused)
+ *		once a superuser runs _window_fix_dependencies (review of 0.9.0).
  */
 Oid
 pp_window_record_dependencies(int32 id, const WindowRelations *rels)
@@ -156,6 +160,10 @@ pp_window_record_dependencies(int32 id, const WindowRelations *rels)
 
 	if (!owned_by(rels->result, rels->owner))
 		return rels->result;
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rels->source)) ||
+		pg_class_aclcheck(rels->source, rels->owner, ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(rels->source, rels->owner, ACL_TRIGGER) != ACLCHECK_OK)
+		return rels->source;
 	for (size_t i = 0; i < lengthof(parts); i++)
 		if (OidIsValid(parts[i]) && !owned_by(parts[i], rels->owner))
 			return parts[i];
@@ -430,7 +438,9 @@ pipeline__window_fix_dependencies(PG_FUNCTION_ARGS)
 		if (OidIsValid(other))
 			ereport(WARNING,
 					(errmsg("the dependencies of window aggregate \"%s\" were not recorded", name),
-					 errdetail("Relation \"%s\" is not owned by the window's owner.",
+					 errdetail(other == rels.source ?
+							   "The window's owner may not read and create triggers on its source \"%s\"." :
+							   "Relation \"%s\" is not owned by the window's owner.",
 							   get_rel_name(other))));
 	}
 	SPI_finish();

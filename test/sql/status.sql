@@ -138,6 +138,12 @@ SELECT name, schedule, cardinality(next_fires) AS fires,
 SELECT pipeline.cron_fires('30 3 * * * *', '2026-01-01 00:00+00');
 SELECT pipeline.cron_fires('30 3 * * *', '2026-01-01 00:00+00', 2);
 SELECT pipeline.cron_fires('0 6 * * *', '2026-03-28 00:00+00', 3, 'Europe/Paris');
+-- an owner may write next_fire_at (review of 0.9.0): an absurd one must
+-- not make pipeline.jobs fail for whoever reads the row (an admin)
+UPDATE pipeline.dags SET next_fire_at = 'infinity' WHERE name = 'status_job6';
+SELECT next_run_at, next_fires FROM pipeline.jobs WHERE name = 'status_job6';
+UPDATE pipeline.dags SET next_fire_at = '4714-11-24 00:00:00+00 BC' WHERE name = 'status_job6';
+SELECT next_fires FROM pipeline.jobs WHERE name = 'status_job6';
 SELECT pipeline.disable('status_job6');
 SELECT next_run_at, next_fires FROM pipeline.jobs WHERE name = 'status_job6';
 ROLLBACK;
@@ -197,6 +203,28 @@ SET ROLE status_admin;
 SELECT count(*) > 20 AS sees_all, count(*) FILTER (WHERE owner = 'status_alice') AS of_alice
   FROM pipeline.status;
 RESET ROLE;
+-- nor can she make pipeline.status fail for an admin (review of 0.9.0): a
+-- forged async window whose "delta table" is readable by all but in a
+-- schema the admin may not use is not read (the count is NULL, no error)
+CREATE SCHEMA status_alice_private AUTHORIZATION status_alice;
+SET ROLE status_alice;
+CREATE TABLE status_alice_private.d (x int);
+GRANT SELECT ON status_alice_private.d TO PUBLIC;
+INSERT INTO pipeline.windows (name, result, state_table, delta_table, source, time_column, kind, size,
+                              aggregates, agg_names, agg_kinds, agg_exprs, agg_args, agg_types, columns,
+                              emit, late_rows, mode)
+VALUES ('status_alice_t', 'status_alice_t', 'status_alice_t', 'status_alice_private.d', 'status_alice_t', 'id',
+        'tumble', '1 hour', 'count(*)', '{n}', '{count_star}', '{count(*)}', '{""}', '{bigint}', '{id}',
+        'on_update', 'drop', 'async');
+RESET ROLE;
+SELECT 'status_alice_private.d'::regclass::oid AS private_d \gset
+SET ROLE status_admin;
+SELECT pipeline._rows_waiting(:private_d) AS not_read;
+SELECT count(*) FILTER (WHERE kind = 'window' AND owner = 'status_alice') AS her_window_listed
+  FROM pipeline.status;
+RESET ROLE;
+DELETE FROM pipeline.windows WHERE name = 'status_alice_t';
+DROP SCHEMA status_alice_private CASCADE;
 
 -- clean up
 SELECT pipeline.drop_dag('status_alice_dag');

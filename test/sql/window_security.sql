@@ -70,6 +70,30 @@ INSERT INTO ws.ev VALUES ('2026-01-01 00:01:10+00', 'b', 1);
 RESET ROLE;
 SELECT count(*) AS window_triggers_left FROM pg_trigger WHERE tgrelid = 'ws.ev'::regclass;
 
+-- a forged row naming another role's table as its source (review of
+-- 0.9.0): ws_other owns the result and state it names, but has neither
+-- SELECT nor TRIGGER on ws_owner's table; when a superuser records the
+-- windows' dependencies (after pg_upgrade, docs/backup.md), none is
+-- recorded for it (a WARNING names the table), so ws_owner can still drop
+-- his table
+SET ROLE ws_owner;
+CREATE TABLE ws.mine (t timestamptz, x int);
+RESET ROLE;
+SET ROLE ws_other;
+CREATE TABLE ws_o.r2 (x int);
+INSERT INTO pipeline.windows (name, result, state_table, source, time_column, kind, size, aggregates, agg_names,
+                              agg_kinds, agg_exprs, agg_args, agg_types, columns, emit, late_rows, mode)
+VALUES ('ws_o.r2', 'ws_o.r2', 'ws_o.r2', 'ws.mine', 't', 'tumble', '1 hour', 'count(*)', '{n}',
+        '{count_star}', '{count(*)}', '{""}', '{bigint}', '{x,t}', 'on_update', 'drop', 'sync');
+RESET ROLE;
+SELECT pipeline._window_fix_dependencies(id) AS kept FROM pipeline.windows WHERE name = 'ws_o.r2';
+SELECT count(*) AS dependencies_on_his_table FROM pg_depend
+ WHERE refclassid = 'pg_class'::regclass AND refobjid = 'ws.mine'::regclass AND classid = 'pg_class'::regclass;
+SET ROLE ws_owner;
+DROP TABLE ws.mine;
+RESET ROLE;
+DELETE FROM pipeline.windows WHERE name = 'ws_o.r2';
+
 DROP SCHEMA ws_o CASCADE;
 DROP SCHEMA ws CASCADE;
 DROP ROLE ws_owner, ws_writer, ws_other;
