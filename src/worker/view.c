@@ -11,6 +11,7 @@
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -42,8 +43,23 @@ pipeline_wake_coordinator(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Whether the caller may see a slot: the shared workers (coordinator,
+ * maintainer) and its own roles' workers; all for a pipeline_admin member
+ * (as pipeline.is_admin()).  A consumer's, sink's or runner's label and
+ * last error are another role's business (review of 0.9.0: get_workers()
+ * is executable by PUBLIC and showed them all).
+ */
+static bool
+slot_visible(const PipelineWorkerSlot *slot, bool admin)
+{
+	return admin || !OidIsValid(slot->roleoid) ||
+		slot->kind == PP_WORKER_COORDINATOR || slot->kind == PP_WORKER_MAINTAINER ||
+		has_privs_of_role(GetUserId(), slot->roleoid);
+}
+
+/*
  * pipeline.get_workers() returns the launcher and every worker slot of the
- * current database, running or not.
+ * current database, running or not, that the caller may see (slot_visible).
  */
 PG_FUNCTION_INFO_V1(pipeline_get_workers);
 Datum
@@ -55,6 +71,8 @@ pipeline_get_workers(PG_FUNCTION_ARGS)
 	pid_t		launcher_pid;
 	TimestampTz launcher_started_at;
 	int			launcher_restarts;
+	Oid			admin_role = get_role_oid("pipeline_admin", true);
+	bool		admin = OidIsValid(admin_role) && is_member_of_role(GetUserId(), admin_role);
 
 	pp_shmem_require();
 	InitMaterializedSRF(fcinfo, 0);
@@ -104,7 +122,7 @@ pipeline_get_workers(PG_FUNCTION_ARGS)
 		Datum		values[WORKERS_COLS];
 		bool		nulls[WORKERS_COLS];
 
-		if (slot->state == PP_SLOT_FREE || slot->dboid != MyDatabaseId)
+		if (slot->state == PP_SLOT_FREE || slot->dboid != MyDatabaseId || !slot_visible(slot, admin))
 			continue;
 		memset(nulls, false, sizeof(nulls));
 		values[0] = Int32GetDatum(slot->pid);

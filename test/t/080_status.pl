@@ -118,6 +118,13 @@ is(sql_as($node, 'ops', q{SELECT count(*) FILTER (WHERE owner = 'mallory') || ' 
 	'2 of 5', 'pipeline_admin sees everyone\'s');
 like(sql_as($node, 'ops', q{SELECT state || ', ' || figure FROM pipeline.status WHERE name = 'mal.w'}),
 	qr/^ok, rows waiting unknown, /, 'a delta table the admin may not read: unknown, not an error');
+# the superuser's consumer (source src, with its label and errors) is not
+# mallory's to see through pipeline.get_workers(), executable by PUBLIC
+# (review of 0.9.0: it returned every slot); the admin sees it
+is(sql_as($node, 'mallory', q{SELECT count(*) FROM pipeline.get_workers() WHERE kind = 'consumer'}),
+	'0', 'get_workers() shows mallory no other role\'s consumer');
+isnt(sql_as($node, 'ops', q{SELECT count(*) FROM pipeline.get_workers() WHERE kind = 'consumer'}),
+	'0', 'and shows it to pipeline_admin');
 
 ########################################################################
 # pg_pipeline.enabled off: what needs a worker is 'not running', and why.
