@@ -104,7 +104,7 @@ sql "CREATE SCHEMA bq;
             CASE g % 4 WHEN 0 THEN 'DE' WHEN 1 THEN 'FR' WHEN 2 THEN 'US' ELSE 'JP' END,
             'C' || CASE WHEN g % ($N / 50) = 0 THEN 1 ELSE g END,
             now() - (g % 86400) * interval '1 second',
-            CASE WHEN $PAD > 0 THEN repeat(md5(g::text), ($PAD + 31) / 32)::varchar($PAD) END
+            CASE WHEN $PAD > 0 THEN left(repeat(md5(g::text), ($PAD + 31) / 32), $PAD) END
        FROM generate_series(1, $N) g;" >/dev/null
 sql "VACUUM ANALYZE bq.orders" >/dev/null
 sql "VACUUM ANALYZE bq.customers" >/dev/null
