@@ -771,7 +771,7 @@ DECLARE
     result jsonb := '{}';
 BEGIN
     s := pipeline._source_for_handover(export_offsets.name, 'export');
-    IF export_offsets.partitions IS NULL OR export_offsets.partitions !~ '\d' THEN
+    IF export_offsets.partitions IS NULL OR btrim(export_offsets.partitions) = '' THEN
         RAISE EXCEPTION 'no partition to export given'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Name them as a list: ''2'', ''2,5'', or ''orders:2'' for a source of several topics.';
