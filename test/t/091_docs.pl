@@ -46,6 +46,7 @@ my %gaps = (
 	'security.md' => 'the threat model: attacks as fragments; the tests of test/sql/security_* run them',
 	'testing.md' => 'how to run the tests',
 	'reference.md' => 'signatures and tables, checked by t/090_reference.pl',
+	'scale-out.md' => 'needs two servers: t/032_kafka_scale_out.pl runs its steps',
 	'status.md' => 'written in parallel (issue 14, item 5): to be added once merged',
 	'lineage.md' => 'written in parallel (issue 14, item 6): to be added once merged',
 	'backup.md' => 'pg_dump and pg_restore at the shell, checked by t/063_dump_restore_pipeline.pl',
