@@ -10,7 +10,9 @@
 #       (export_offsets on A, import_offsets on B); A stops at the exported
 #       offset and B continues from it, nothing lost or doubled
 #   (c) A restarted afterwards does not read partition 4 again, and a second
-#       import of the same hand-over on B is refused
+#       import of the same hand-over on B is refused; a consumer that still
+#       has a partition assigned after it was marked exported has its batch
+#       refused
 #   (d) at the end, the union of both tables is exactly the messages
 #       produced: every (partition, offset) once, with its own message
 use strict;
@@ -190,6 +192,30 @@ like(sql_error($na, q{SELECT pipeline.export_offsets('so', '4')}),
 	qr/^55000: source "so" does not read partition 4 of topic "so" on this server/,
 	'A cannot export partition 4 a second time');
 phase('checked (c)');
+
+########################################################################
+# (c2) a stale consumer: partition 2 marked exported under a running
+# consumer of A that still has it assigned (the mark written directly, so
+# that config_version does not move and nothing restarts the consumer):
+# its next batch with partition 2 is refused, nothing of it is loaded
+# past the mark, and B takes the partition over from there
+########################################################################
+my $stale_at = sql($na, q{UPDATE pipeline.source_offsets SET handover = 'exported'
+                           WHERE source = 'so' AND partition = 2 RETURNING next_offset});
+my $log_pos = -s $na->logfile;
+$runs = produce_start(2_000);
+produce_finish($runs);
+ok(defined wait_until(60, sub {
+	substr(slurp_file($na->logfile), $log_pos) =~
+	  /partition 2 of topic "so" was handed over by source "so" at offset $stale_at/ }),
+	'the stale consumer\'s batch with partition 2 is refused');
+ok(defined wait_until(60, sub { my $r = rows_per_partition($na)->{0} // ''; $r =~ /^(\d+):/ && $1 == $produced{0} }),
+	'A, restarted, loads its other partitions');
+is((rows_per_partition($na)->{2} // '') =~ s/:.*//r, $stale_at, 'A loaded nothing of partition 2 past the mark');
+sql($nb, qq{SELECT pipeline.import_offsets('so', '{"so:2": $stale_at}')});
+ok(defined wait_until(120, sub { total_rows() == total_produced() }),
+	'B takes partition 2 over from the mark: both servers together hold as many rows as produced');
+phase('checked (c2)');
 
 ########################################################################
 # (d) the union of both tables is exactly what was produced
