@@ -1849,3 +1849,396 @@ COMMENT ON COLUMN pipeline.check_status.model_invocation_id IS
 'the model build that checked it (gating), else NULL';
 
 -- ==== lead ====
+
+-- ==== scale-out: partitions per server, hand-over (helper K) ====
+-- A source reads a part of its topic's partitions on this server
+-- (sources.partitions), and partitions move between servers with
+-- export_offsets / import_offsets (source_offsets.handover).
+ALTER TABLE pipeline.sources ADD COLUMN partitions text;
+COMMENT ON COLUMN pipeline.sources.partitions IS
+'the partitions this server reads: ''hash I of N'' (p % N = I), a list ''0,1,4'', ''none''; NULL: all (docs/scale-out.md)';
+ALTER TABLE pipeline.source_offsets ADD COLUMN handover text CHECK (handover IN ('exported', 'imported'));
+COMMENT ON COLUMN pipeline.source_offsets.handover IS
+'exported: handed over to another server, not read here whatever partitions says; imported: read here whatever it says; NULL: as it says';
+
+-- The part of a topic a source reads on this server (docs/scale-out.md);
+-- the consumer decides with the same C code (src/kafka/partitions.c).
+CREATE FUNCTION pipeline._check_partitions(partitions text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pipeline_check_partitions'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._check_partitions(text) IS
+'validates a source''s partitions (''hash I of N'', ''0,1,4'', ''all'', ''none'') and returns them as stored (NULL: all)';
+
+CREATE FUNCTION pipeline._partition_read_here(partitions text, partition integer, handover text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'pipeline_partition_read_here'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._partition_read_here(text, integer, text) IS
+'does a source with these partitions read this one on this server, given its hand-over mark (exported: no; imported: yes)';
+
+DROP FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text, boolean, jsonb);
+CREATE FUNCTION pipeline.create_source(
+    name          text,
+    server        name,
+    topic         text,
+    target        regclass,
+    format        text    DEFAULT 'json',
+    on_error      text    DEFAULT 'dead_letter',
+    properties    jsonb   DEFAULT '{}',
+    target_column name    DEFAULT NULL,
+    consumers     integer DEFAULT 1,
+    batch_rows    integer DEFAULT 50000,
+    batch_bytes   integer DEFAULT 16777216,
+    batch_ms      integer DEFAULT 100,
+    start_from    text    DEFAULT 'earliest',
+    archive       boolean DEFAULT false,
+    expect        jsonb   DEFAULT NULL,
+    partitions    text    DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+BEGIN
+    IF create_source.name IS NULL OR create_source.server IS NULL
+       OR create_source.topic IS NULL OR create_source.target IS NULL THEN
+        RAISE EXCEPTION 'name, server, topic and target of a source must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM pipeline._kafka_object_check_new('source', create_source.name);
+    PERFORM pipeline._check_source_numbers(create_source.on_error, create_source.consumers,
+        create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms);
+    col := pipeline._check_source(create_source.server, create_source.topic, create_source.target,
+                                  create_source.format, create_source.target_column,
+                                  create_source.properties, create_source.start_from);
+    INSERT INTO pipeline.sources (name, server, topic, target, format, target_column, on_error,
+                                  properties, consumers, batch_rows, batch_bytes, batch_ms, start_from,
+                                  archive, partitions)
+    VALUES (create_source.name, create_source.server, create_source.topic,
+            create_source.target::text, create_source.format, col, create_source.on_error,
+            coalesce(create_source.properties, '{}'), create_source.consumers,
+            create_source.batch_rows, create_source.batch_bytes, create_source.batch_ms,
+            create_source.start_from, coalesce(create_source.archive, false),
+            pipeline._check_partitions(create_source.partitions));
+    IF create_source.expect IS NOT NULL THEN
+        PERFORM pipeline._source_expectations(create_source.name, create_source.target,
+                                              create_source.expect);
+    END IF;
+    PERFORM pipeline._warn_without_workers(format('source "%s" will not consume until it is', create_source.name));
+END
+$$;
+COMMENT ON FUNCTION pipeline.create_source(text, name, text, regclass, text, text, jsonb, name, integer, integer, integer, integer, text, boolean, jsonb, text) IS
+'creates a Kafka source: a consumer worker keeps the target table filled from the topic, exactly once; expect: row-level expectations checked on each message (failing ones go to the dead letters); partitions: the part of the topic read on this server';
+
+DROP FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text, boolean, jsonb);
+CREATE FUNCTION pipeline.alter_source(
+    name          text,
+    format        text    DEFAULT NULL,
+    on_error      text    DEFAULT NULL,
+    properties    jsonb   DEFAULT NULL,
+    target_column name    DEFAULT NULL,
+    consumers     integer DEFAULT NULL,
+    batch_rows    integer DEFAULT NULL,
+    batch_bytes   integer DEFAULT NULL,
+    batch_ms      integer DEFAULT NULL,
+    start_from    text    DEFAULT NULL,
+    topic         text    DEFAULT NULL,
+    archive       boolean DEFAULT NULL,
+    expect        jsonb   DEFAULT NULL,
+    partitions    text    DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+    col name;
+BEGIN
+    s := pipeline._source_for_update(alter_source.name);
+    s.format := coalesce(alter_source.format, s.format);
+    s.on_error := coalesce(alter_source.on_error, s.on_error);
+    s.properties := coalesce(alter_source.properties, s.properties);
+    s.consumers := coalesce(alter_source.consumers, s.consumers);
+    s.batch_rows := coalesce(alter_source.batch_rows, s.batch_rows);
+    s.batch_bytes := coalesce(alter_source.batch_bytes, s.batch_bytes);
+    s.batch_ms := coalesce(alter_source.batch_ms, s.batch_ms);
+    s.start_from := coalesce(alter_source.start_from, s.start_from);
+    s.topic := coalesce(alter_source.topic, s.topic);
+    s.archive := coalesce(alter_source.archive, s.archive);
+    IF alter_source.partitions IS NOT NULL THEN
+        s.partitions := pipeline._check_partitions(alter_source.partitions);
+    END IF;
+    PERFORM pipeline._check_source_numbers(s.on_error, s.consumers, s.batch_rows,
+                                           s.batch_bytes, s.batch_ms);
+    col := pipeline._check_source(s.server, s.topic, s.target::regclass, s.format,
+                                  coalesce(alter_source.target_column,
+                                           CASE WHEN alter_source.format IS NULL THEN s.target_column END),
+                                  s.properties, s.start_from);
+    IF alter_source.topic IS NOT NULL AND alter_source.topic <> (SELECT t.topic FROM pipeline.sources t WHERE t.name = s.name) THEN
+        -- offsets belong to the old topic
+        DELETE FROM pipeline.source_offsets o WHERE o.source = s.name;
+    END IF;
+    UPDATE pipeline.sources AS u
+       SET format = s.format, on_error = s.on_error, properties = s.properties,
+           target_column = col, consumers = s.consumers, batch_rows = s.batch_rows,
+           batch_bytes = s.batch_bytes, batch_ms = s.batch_ms, start_from = s.start_from,
+           topic = s.topic, archive = s.archive, partitions = s.partitions,
+           config_version = u.config_version + 1
+     WHERE u.name = s.name;
+    IF alter_source.expect IS NOT NULL THEN
+        PERFORM pipeline._source_expectations(s.name, s.target::regclass, alter_source.expect);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline.alter_source(text, text, text, jsonb, name, integer, integer, integer, integer, text, text, boolean, jsonb, text) IS
+'changes a source''s options (NULL keeps one); its consumers restart with them; expect replaces its expectations at ingestion (''[]'': none); partitions: the part read on this server (''all'': every one)';
+
+-- The partitions and offsets of a JSON object '{"0": 1200}' or
+-- '{"orders:0": 1200}' (a key without a topic: the source's only topic).
+CREATE FUNCTION pipeline._offsets_from_jsonb(source_name text, source_topic text, offsets jsonb,
+                                             OUT topic text, OUT partition integer, OUT next_offset bigint)
+RETURNS SETOF record
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    o jsonb;
+    p text;
+BEGIN
+    IF jsonb_typeof(offsets) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'offsets must be a JSON object of partition: offset'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''{"0": 1200, "3": 0}'', or ''{"orders:0": 1200}'' for a source of several topics.';
+    END IF;
+    FOR k, o IN SELECT key, value FROM jsonb_each(offsets) LOOP
+        IF k ~ ':' THEN
+            topic := split_part(k, ':', 1);
+            p := split_part(k, ':', 2);
+        ELSE
+            topic := source_topic;
+            p := k;
+        END IF;
+        IF topic ~ '[,^]' THEN
+            RAISE EXCEPTION 'source "%" reads several topics: name the topic of partition %', source_name, k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Use keys like ''topic:partition''.';
+        END IF;
+        IF p !~ '^\d{1,9}$' OR jsonb_typeof(o) <> 'number' OR o::text !~ '^\d{1,18}$' THEN
+            RAISE EXCEPTION 'invalid partition offset "%": %', k, o
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Partitions and offsets are non-negative integers.';
+        END IF;
+        partition := p::integer;
+        next_offset := o::text::bigint;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pipeline._offsets_from_jsonb(text, text, jsonb) IS
+'the (topic, partition, next offset) of a JSON object of partition: offset, with clear errors';
+
+CREATE OR REPLACE FUNCTION pipeline.reset_offsets(name text, offsets jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+    j record;
+BEGIN
+    s := pipeline._source_for_update(reset_offsets.name);
+    FOR j IN SELECT * FROM pipeline._offsets_from_jsonb(s.name, s.topic, reset_offsets.offsets) LOOP
+        INSERT INTO pipeline.source_offsets AS so (source, topic, partition, next_offset)
+        VALUES (s.name, j.topic, j.partition, j.next_offset)
+        ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = excluded.next_offset,
+                                                             updated_at = now();
+    END LOOP;
+    UPDATE pipeline.sources u SET config_version = u.config_version + 1 WHERE u.name = s.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.reset_offsets(text, jsonb) IS
+'sets the next offset of the given partitions, e.g. ''{"0": 1200}'' or ''{"orders:0": 1200}''; others keep theirs';
+
+------------------------------------------------------------------------
+-- Hand-over: moving partitions of a source between PostgreSQL servers
+-- (docs/scale-out.md).  export_offsets on the server that reads them
+-- marks them 'exported' and returns their stored offsets; import_offsets
+-- on the server that takes them over stores those offsets marked
+-- 'imported'.  Each runs in one transaction with the source's row locked
+-- FOR UPDATE, so it waits for a batch in flight; its new config_version
+-- restarts the consumers, which then read (or no longer read) the moved
+-- partitions.  A batch of a consumer that still reads an exported
+-- partition is refused by the mark (consumer.c), a restart does not read
+-- it again (the mark outlives the part), and an import never goes back
+-- behind what this server already ingested.  Only the source's owner
+-- moves offsets (like reset_offsets: an administrator could otherwise
+-- lose or double messages), and row-level security hides other roles'
+-- sources altogether.
+------------------------------------------------------------------------
+CREATE FUNCTION pipeline._source_for_handover(source_name text, what text)
+RETURNS pipeline.sources
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+BEGIN
+    s := pipeline._source_for_update(source_name);
+    IF s.owner_oid IS DISTINCT FROM pipeline._current_role_oid()
+       AND NOT coalesce((SELECT r.rolsuper FROM pg_roles r
+                          WHERE r.oid OPERATOR(pg_catalog.=) pipeline._current_role_oid()), false) THEN
+        RAISE EXCEPTION 'only the owner of source "%" can % its offsets', s.name, what
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Handing partitions over moves stored offsets, which decide what is loaded exactly once.',
+                  HINT = format('Run it as role %I, the source''s owner.', s.owner);
+    END IF;
+    RETURN s;
+END
+$$;
+COMMENT ON FUNCTION pipeline._source_for_handover(text, text) IS
+'locks a source row for export_offsets or import_offsets; raises unless the caller owns it (or is a superuser)';
+
+CREATE FUNCTION pipeline.export_offsets(name text, partitions text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+    item text;
+    t text;
+    p text;
+    r record;
+    found_one boolean;
+    result jsonb := '{}';
+BEGIN
+    s := pipeline._source_for_handover(export_offsets.name, 'export');
+    IF export_offsets.partitions IS NULL OR btrim(export_offsets.partitions) = '' THEN
+        RAISE EXCEPTION 'no partition to export given'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name them as a list: ''2'', ''2,5'', or ''orders:2'' for a source of several topics.';
+    END IF;
+    FOREACH item IN ARRAY string_to_array(export_offsets.partitions, ',') LOOP
+        item := btrim(item);
+        IF item ~ ':' THEN
+            t := split_part(item, ':', 1);
+            p := split_part(item, ':', 2);
+        ELSE
+            t := NULL;
+            p := item;
+        END IF;
+        IF p !~ '^\d{1,9}$' THEN
+            RAISE EXCEPTION 'invalid partition "%"', item
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name them as a list: ''2'', ''2,5'', or ''orders:2'' for a source of several topics.';
+        END IF;
+        found_one := false;
+        FOR r IN SELECT o.topic, o.partition, o.next_offset, o.handover
+                   FROM pipeline.source_offsets o
+                  WHERE o.source = s.name AND o.partition = p::integer AND (t IS NULL OR o.topic = t)
+                  ORDER BY o.topic
+                    FOR UPDATE LOOP
+            IF NOT pipeline._partition_read_here(s.partitions, r.partition, r.handover) THEN
+                RAISE EXCEPTION 'source "%" does not read partition % of topic "%" on this server',
+                        s.name, r.partition, r.topic
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          DETAIL = CASE WHEN r.handover = 'exported'
+                                        THEN format('It was handed over at offset %s.', r.next_offset)
+                                        ELSE format('Its partitions here are %s.', coalesce(s.partitions, 'all')) END,
+                          HINT = 'Export a partition on the server that reads it.';
+            END IF;
+            UPDATE pipeline.source_offsets o SET handover = 'exported', updated_at = now()
+             WHERE o.source = s.name AND o.topic = r.topic AND o.partition = r.partition;
+            result := result || jsonb_build_object(r.topic || ':' || r.partition, r.next_offset);
+            found_one := true;
+        END LOOP;
+        IF NOT found_one THEN
+            RAISE EXCEPTION 'source "%" has no stored offset for partition %', s.name, item
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'A partition is handed over from the server whose consumer has assigned it.',
+                      HINT = format('SELECT * FROM pipeline.source_partitions WHERE source = %L lists them.', s.name);
+        END IF;
+    END LOOP;
+    UPDATE pipeline.sources u SET config_version = u.config_version + 1 WHERE u.name = s.name;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION pipeline.export_offsets(text, text) IS
+'hands partitions of a source (a list: ''2,5'') over to another server: stops reading them here and returns their stored offsets for import_offsets there';
+
+CREATE FUNCTION pipeline.import_offsets(name text, offsets jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s pipeline.sources;
+    j record;
+    cur record;
+    topic_wanted boolean;
+BEGIN
+    s := pipeline._source_for_handover(import_offsets.name, 'import');
+    IF import_offsets.offsets = '{}' THEN
+        RAISE EXCEPTION 'no partition to import given'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass what export_offsets returned on the server that read them.';
+    END IF;
+    FOR j IN SELECT * FROM pipeline._offsets_from_jsonb(s.name, s.topic, import_offsets.offsets)
+              ORDER BY 1, 2 LOOP
+        topic_wanted := CASE WHEN left(s.topic, 1) = '^' THEN j.topic ~ s.topic AND left(j.topic, 1) <> '_'
+                             ELSE j.topic = ANY (string_to_array(s.topic, ',')) END;
+        IF NOT topic_wanted THEN
+            RAISE EXCEPTION 'source "%" does not read topic "%"', s.name, j.topic
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Its topic is %s.', s.topic);
+        END IF;
+        SELECT o.next_offset, o.handover INTO cur
+          FROM pipeline.source_offsets o
+         WHERE o.source = s.name AND o.topic = j.topic AND o.partition = j.partition
+           FOR UPDATE;
+        IF NOT FOUND THEN
+            INSERT INTO pipeline.source_offsets (source, topic, partition, next_offset, handover)
+            VALUES (s.name, j.topic, j.partition, j.next_offset, 'imported');
+            CONTINUE;
+        END IF;
+        IF pipeline._partition_read_here(s.partitions, j.partition, cur.handover) THEN
+            RAISE EXCEPTION 'source "%" already reads partition % of topic "%" on this server',
+                    s.name, j.partition, j.topic
+                USING ERRCODE = 'object_in_use',
+                      DETAIL = format('Its stored next offset is %s.', cur.next_offset),
+                      HINT = 'Import only partitions this server does not read: give the source partitions without them (or ''none'').';
+        END IF;
+        IF cur.next_offset > j.next_offset THEN
+            -- a stale hand-over: this server already ingested past it
+            RAISE EXCEPTION 'offset % of partition % of topic "%" is behind source "%" on this server',
+                    j.next_offset, j.partition, j.topic, s.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('This server already ingested up to offset %s; importing %s would load offsets %s to %s a second time.',
+                                      cur.next_offset, j.next_offset, j.next_offset, cur.next_offset - 1),
+                      HINT = 'Import the offsets that the last export of the partition returned.';
+        END IF;
+        UPDATE pipeline.source_offsets o
+           SET next_offset = j.next_offset, handover = 'imported', high_watermark = NULL, updated_at = now()
+         WHERE o.source = s.name AND o.topic = j.topic AND o.partition = j.partition;
+    END LOOP;
+    UPDATE pipeline.sources u SET config_version = u.config_version + 1 WHERE u.name = s.name;
+END
+$$;
+COMMENT ON FUNCTION pipeline.import_offsets(text, jsonb) IS
+'takes partitions of a source over from another server, from the offsets export_offsets returned there; refuses offsets behind what this server ingested';
+
+CREATE OR REPLACE VIEW pipeline.source_partitions WITH (security_invoker = true) AS
+SELECT o.source,
+       o.topic,
+       o.partition,
+       o.next_offset,
+       o.high_watermark,
+       greatest(o.high_watermark - o.next_offset, 0) AS lag,
+       o.updated_at AS last_batch_at,
+       o.handover
+  FROM pipeline.source_offsets o;
+COMMENT ON COLUMN pipeline.source_partitions.handover IS
+'exported: handed over to another server (not read here); imported: taken over from one; NULL: neither';

@@ -6,7 +6,9 @@
  *
  * Design.  A source has `consumers` workers; worker i of n reads the
  * partitions p with p % n == i (new partitions are picked up every few
- * seconds without a restart).  The worker connects as the source's owner,
+ * seconds without a restart) among those the source reads on this server:
+ * its `partitions` part and the hand-over marks of its stored offsets
+ * (partitions.c; several servers sharing a topic, docs/scale-out.md).  The worker connects as the source's owner,
  * so it can do nothing the owner could not.  It assigns its partitions
  * itself (no consumer-group rebalancing) at the offsets stored in
  * pipeline.source_offsets, then loops:
@@ -111,6 +113,8 @@ typedef struct SourceConfig
 	int			batch_ms;
 	char	   *start_from;
 	bool		archive;
+	PartitionSet partitions;	/* read on this server (partitions.c) */
+	bool		has_handover;	/* source_offsets.handover exists (0.9.0) */
 } SourceConfig;
 
 static ConsumerParams params;
@@ -203,10 +207,12 @@ lock_source(bool load)
 	if (!pp_kafka_lock_wanted(&params, "source",
 							  psprintf("SELECT config_version, paused, server::text, topic, target, format, "
 									   "target_column::text, on_error, properties, batch_rows, batch_bytes, "
-									   "batch_ms, start_from, archive, %s FROM pipeline.sources "
+									   "batch_ms, start_from, archive, %s, %s FROM pipeline.sources "
 									   "WHERE name = $1 FOR SHARE",
 									   pp_catalog_has_column("sources", "target_oid") ?
-									   "target_oid" : "0::oid")))
+									   "target_oid" : "0::oid",
+									   pp_catalog_has_column("sources", "partitions") ?
+									   "partitions" : "NULL::text")))
 		return false;
 
 	if (load)
@@ -233,27 +239,33 @@ lock_source(bool load)
 		config.target_oid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 15, &isnull));
 		if (isnull)
 			config.target_oid = InvalidOid;
+		pp_kafka_parse_partitions(spi_text(16), &config.partitions);
+		config.has_handover = pp_catalog_has_column("source_offsets", "handover");
 		MemoryContextSwitchTo(old);
 	}
 	return true;
 }
 
-/* Stored next offset of a partition, or -1. */
+/*
+ * Stored next offset of a partition, or -1.  *handover (when asked for)
+ * is its hand-over mark: "exported", "imported" or NULL.
+ */
 static int64
-stored_offset(const char *topic, int partition, bool for_update)
+stored_offset(const char *topic, int partition, bool for_update, char **handover)
 {
 	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
 	Datum		values[3] = {CStringGetTextDatum(params.source), Int32GetDatum(partition),
 	CStringGetTextDatum(topic)};
 	bool		isnull;
 
-	if (SPI_execute_with_args(for_update ?
-							  "SELECT next_offset FROM pipeline.source_offsets "
-							  "WHERE source = $1 AND partition = $2 AND topic = $3 FOR UPDATE" :
-							  "SELECT next_offset FROM pipeline.source_offsets "
-							  "WHERE source = $1 AND partition = $2 AND topic = $3",
+	if (SPI_execute_with_args(psprintf("SELECT next_offset, %s FROM pipeline.source_offsets "
+									   "WHERE source = $1 AND partition = $2 AND topic = $3%s",
+									   config.has_handover ? "handover" : "NULL::text",
+									   for_update ? " FOR UPDATE" : ""),
 							  3, argtypes, values, NULL, !for_update, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the offsets of source \"%s\"", params.source);
+	if (handover)
+		*handover = SPI_processed == 0 ? NULL : spi_text(2);
 	if (SPI_processed == 0)
 		return -1;
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -499,9 +511,23 @@ process_batch(KafkaRecord *items, int n, uint64 *bytes)
 	{
 		rd_kafka_topic_partition_t *tp = &offsets->elems[i];
 		int64		first = (int64) (intptr_t) tp->opaque;
-		int64		stored = stored_offset(tp->topic, tp->partition, true);
+		char	   *handover;
+		int64		stored = stored_offset(tp->topic, tp->partition, true, &handover);
 		int64		low,
 					high;
+
+		/*
+		 * Never by a stale owner: the partition was handed over to another
+		 * server (export_offsets) after this worker assigned it.  The
+		 * export also changed config_version, so lock_source() normally
+		 * stops the worker first; this holds whatever the timing.
+		 */
+		if (handover != NULL && strcmp(handover, "exported") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("partition %d of topic \"%s\" was handed over by source \"%s\" at offset " INT64_FORMAT,
+							tp->partition, tp->topic, params.source, stored),
+					 errdetail("This batch is rolled back; the consumer restarts without the partition.")));
 
 		/* never twice: someone else stored past this batch's start */
 		if (stored > first)
@@ -666,7 +692,10 @@ source_has_offsets(void)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(params.source)};
 
-	if (SPI_execute_with_args("SELECT 1 FROM pipeline.source_offsets WHERE source = $1 LIMIT 1",
+	/* hand-over rows (import_offsets, export_offsets) do not count */
+	if (SPI_execute_with_args(config.has_handover ?
+							  "SELECT 1 FROM pipeline.source_offsets WHERE source = $1 AND handover IS NULL LIMIT 1" :
+							  "SELECT 1 FROM pipeline.source_offsets WHERE source = $1 LIMIT 1",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the offsets of source \"%s\"", params.source);
 	return SPI_processed > 0;
@@ -721,11 +750,15 @@ assign_new_partitions(void)
 		const char *topic = found->elems[i].topic;
 		int			p = found->elems[i].partition;
 		bool		own = mine(topic, p);
+		char	   *handover;
 		int64		offset;
 
 		if (own ? rd_kafka_topic_partition_list_find(assigned, topic, p) != NULL : !first)
 			continue;
-		offset = stored_offset(topic, p, false);
+		offset = stored_offset(topic, p, false, &handover);
+		/* another server's (its part, or handed over): not even stored */
+		if (!pp_kafka_partition_read_here(&config.partitions, p, handover))
+			continue;
 		if (offset < 0)
 		{
 			/*

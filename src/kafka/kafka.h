@@ -180,4 +180,27 @@ extern bool pp_kafka_lock_wanted(const ConsumerParams *params, const char *what,
 extern void pp_kafka_archive_batch(const char *source, KafkaRecord *recs, int n);
 extern void pp_kafka_escape_text(StringInfo out, const char *s, int len);
 
+/* src/kafka/partitions.c: the partitions a source reads on this server */
+typedef enum PartitionSetKind
+{
+	PARTITIONS_ALL,				/* NULL or 'all' */
+	PARTITIONS_NONE,			/* 'none' */
+	PARTITIONS_HASH,			/* 'hash I of N': p % N = I */
+	PARTITIONS_LIST				/* '0,1,4' */
+} PartitionSetKind;
+
+typedef struct PartitionSet
+{
+	PartitionSetKind kind;
+	int			hash_index;		/* I of 'hash I of N' */
+	int			hash_count;		/* N */
+	int			nlist;			/* a list: how many, sorted and unique */
+	int		   *list;
+} PartitionSet;
+
+extern void pp_kafka_parse_partitions(const char *spec, PartitionSet *set);
+extern bool pp_kafka_partition_in_set(const PartitionSet *set, int partition);
+extern bool pp_kafka_partition_read_here(const PartitionSet *set, int partition,
+										 const char *handover);
+
 #endif							/* PP_KAFKA_H */

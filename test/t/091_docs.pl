@@ -46,6 +46,7 @@ my %gaps = (
 	'security.md' => 'the threat model: attacks as fragments; the tests of test/sql/security_* run them',
 	'testing.md' => 'how to run the tests',
 	'reference.md' => 'signatures and tables, checked by t/090_reference.pl',
+	'scale-out.md' => 'needs two servers: t/032_kafka_scale_out.pl runs its steps',
 	'status.md' => 'not yet made runnable: its examples read a pipeline no block of the page creates',
 	'lineage.md' => 'not yet made runnable: its examples draw a pipeline no block of the page creates; t/085 and test/sql/lineage.sql check the output',
 	'backup.md' => 'pg_dump and pg_restore at the shell, checked by t/063_dump_restore_pipeline.pl',
