@@ -903,7 +903,9 @@ size_fetch_queue(rd_kafka_conf_t *conf)
 	if (user_set)
 		return;
 
-	fetch_max = Max(config.batch_bytes / 16, conf_int(conf, "message.max.bytes"));
+	/* librdkafka wants message.max.bytes <= it <= receive.message.max.bytes - 512 */
+	fetch_max = Min(config.batch_bytes / 16, conf_int(conf, "receive.message.max.bytes") - 512);
+	fetch_max = Max(fetch_max, conf_int(conf, "message.max.bytes"));
 	conf_set_int(conf, "queued.min.messages", config.batch_rows);
 	conf_set_int(conf, "queued.max.messages.kbytes", Max(config.batch_bytes / 1024, 1));
 	conf_set_int(conf, "fetch.max.bytes", fetch_max);
