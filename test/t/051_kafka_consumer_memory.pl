@@ -3,7 +3,7 @@
 # batch until it committed, so a consumer that started behind a backlog of
 # small messages kept most of it in memory (about 300 MB for 1,000,000).
 # Since 0.9.0 the fetch queue is sized from the batch limits and each
-# message is copied out of librdkafka as it is taken: a backlog of 300,000
+# message is copied out of librdkafka as it is taken: a backlog of 400,000
 # messages stays well under 120 MB, and is loaded exactly once.  A fetch
 # queue the user sized still wins: the same backlog with 0.8's setting
 # fills memory as 0.8 did.
@@ -18,7 +18,7 @@ use Time::HiRes qw(usleep);
 
 skip_without_kcat();
 
-my $per_partition = 75_000;
+my $per_partition = 100_000;
 my $n = 4 * $per_partition;
 my $bound_kb = 120 * 1024;
 
@@ -29,7 +29,7 @@ my $node = pipeline_node('consumer_memory');
 $node->start;
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
-# 300,000 events of about 110 bytes, like bench/kafka_ingest.sh's
+# 400,000 events of about 110 bytes, like bench/kafka_ingest.sh's
 for my $p (0 .. 3)
 {
 	my @msgs = map {
