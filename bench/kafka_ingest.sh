@@ -599,9 +599,9 @@ R_EE0=""
 [ -z "${SECS[e0]:-}" ] || R_EE0=$(ratio "${RATE_MED[e]}" "${RATE_MED[e0]}")
 R_FF0=""
 [ -z "${SECS[f0]:-}" ] || R_FF0=$(ratio "${RATE_MED[f]}" "${RATE_MED[f0]}")
-met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t) ? "met" : "NOT MET" }'; }
+met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v == "n/a") ? "n/a" : (v >= t) ? "met" : "NOT MET" }'; }
 T_EB=$(met "$R_EB" 0.80)
-T_ED2=$(awk -v e="${RATE_MED[e]}" -v d="${RATE_MED[d2]}" 'BEGIN { print (e > d) ? "met" : "NOT MET" }')
+T_ED2=$(awk -v e="${RATE_MED[e]}" -v d="${RATE_MED[d2]}" 'BEGIN { print (e == 0 || d == 0) ? "n/a" : (e > d) ? "met" : "NOT MET" }')
 T_FB=$(met "$R_FB" 1.00)
 
 SO_CHANGED=""
