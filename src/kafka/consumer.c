@@ -12,7 +12,9 @@
  * pipeline.source_offsets, then loops:
  *
  *	1. fill a batch: up to batch_rows messages or batch_bytes bytes, or
- *	   whatever came within batch_ms of the first message;
+ *	   whatever came within batch_ms of the first message, each copied out
+ *	   of librdkafka as it is taken (librdkafka prefetches one batch ahead
+ *	   meanwhile: size_fetch_queue());
  *	2. one transaction: lock the source's row (FOR SHARE, so alter, pause
  *	   and reset wait for the batch and the batch sees their result), decode
  *	   every message into COPY input (decode.c), load it through the COPY
