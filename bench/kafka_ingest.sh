@@ -19,6 +19,12 @@
 #   d2  the same with a raised fetch queue (the best a user tunes by hand)
 #   e   pg_pipeline source, format json -> typed columns
 #   f   pg_pipeline source, format jsonb -> one jsonb column
+#   e0  like e with 0.8's fetch queue (queued.min.messages 1000000 and
+#       librdkafka's defaults for the rest, set as properties: a property
+#       set on the source turns pg_pipeline's fetch queue sizing off), the
+#       baseline of the 0.9.0 fetch queue sizing; not run unless named in
+#       PP_BENCH_PATHS
+#   f0  the same for f
 #   ea  like e with the raw archive on (archive => true), when the installed
 #       extension has it: what archiving costs, and the archive's own zstd
 #       compression ratio on these events (pipeline.source_archive_stats)
@@ -30,7 +36,7 @@
 #       once per batch_ms in PP_BENCH_LAT_BATCH_MS (default "100 10"; 100 is
 #       the default of a source); p50/p99/max of (row inserted - sent) and
 #       of (committed - sent), from a sent_us field in every message
-#   h   peak memory of the consumer of (e) and (f), first round
+#   h   peak memory of the consumer of each pg_pipeline path, every round
 #
 # Every step is bounded by a timeout; the server, the broker and every
 # helper process are stopped at exit.  The results are printed as a table
@@ -44,7 +50,13 @@
 # first round, with DWARF call graphs: it slows them, so their numbers are
 # marked), PP_BENCH_KEEP (0; 1 = keep the data directory and event files),
 # PP_BENCH_PARTITIONS (4; the test broker keeps about 296,000 of these
-# events per partition, so N above about 1,150,000 needs more partitions).
+# events per partition, so N above about 1,150,000 needs more partitions),
+# PP_BENCH_PATHS (the paths to run, in this order in every round; default
+# "a b c1 c2 d1 d2 e f", and ea when the extension has the archive; for
+# example "e0 e f0 f" for the consumer alone), PP_BENCH_SOURCE_PROPS (the
+# properties of the sources of e, f and ea; default {"fetch.wait.max.ms":
+# "10"}), PP_BENCH_LAT_BATCH_MS set
+# to "" skips the latency runs (g).
 
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -58,7 +70,7 @@ ROUNDS=${PP_BENCH_ROUNDS:-3}
 STEP_TIMEOUT=${PP_BENCH_TIMEOUT:-600}
 LAT_RATE=${PP_BENCH_LAT_RATE:-20000}
 LAT_SECONDS=${PP_BENCH_LAT_SECONDS:-10}
-LAT_BATCH_MS=${PP_BENCH_LAT_BATCH_MS:-100 10}
+LAT_BATCH_MS=${PP_BENCH_LAT_BATCH_MS-100 10}
 PERF=${PP_BENCH_PERF:-0}
 KEEP=${PP_BENCH_KEEP:-0}
 PARTITIONS=${PP_BENCH_PARTITIONS:-4}
@@ -67,12 +79,16 @@ DB=bench
 # the hand-tuned kcat consumer (c2, d2)
 KCAT_TUNED=(-X queued.min.messages=1000000 -X queued.max.messages.kbytes=1048576
 	-X fetch.wait.max.ms=10)
-SOURCE_PROPS='{"fetch.wait.max.ms": "10"}'
+SOURCE_PROPS=${PP_BENCH_SOURCE_PROPS:-'{"fetch.wait.max.ms": "10"}'}
+# e0, f0: the fetch queue of 0.8 (the consumer raised queued.min.messages to
+# 1000000 and left the rest to librdkafka)
+SOURCE_PROPS_08='{"fetch.wait.max.ms": "10", "queued.min.messages": "1000000"}'
 # the CSV trick for JSON lines: quote and delimiter are bytes JSON never has
 COPY_JSONL_OPTS="(format csv, quote e'\\x01', delimiter e'\\x02')"
 TYPED_COLUMNS='user_id bigint, action text, page text, event_time timestamptz, amount numeric(10,2)'
 TABLE_OPTS='WITH (autovacuum_enabled = false)'
-PATHS=(a b c1 c2 d1 d2 e f)
+# shellcheck disable=SC2206  # a list of words
+PATHS=(${PP_BENCH_PATHS:-a b c1 c2 d1 d2 e f})
 
 for v in "$N" "$ROUNDS" "$PARTITIONS" "$LAT_RATE" "$LAT_SECONDS"; do
 	case "$v" in
@@ -374,11 +390,12 @@ declare -A HWM ANON CONSUMER_NOTE
 run_source() {
 	local path=$1 round=$2 format=$3 columns=$4 create_extra=${5:-} name=bench_${1}_$2 table=${1}_pipeline_$2
 	local t_create row offs last pid=0 cpid state deadline sampler="" perfpid="" seen=""
-	local t_first elapsed steady hwm="" anon batches note=""
+	local t_first elapsed steady hwm="" anon batches note="" props=$SOURCE_PROPS
+	case "$path" in e0 | f0) props=$SOURCE_PROPS_08 ;; esac
 	fresh_table "$table" "$columns"
 	t_create=$(timeout 60 "${PSQL[@]}" -c "SELECT extract(epoch FROM clock_timestamp())" \
 		-c "SELECT pipeline.create_source('$name', server => 'kafka', topic => '$TOPIC',
-			target => '$table', format => '$format', properties => '$SOURCE_PROPS',
+			target => '$table', format => '$format', properties => '$props',
 			batch_rows => 50000$create_extra)") || die "create_source $name"
 	t_create=${t_create%%$'\n'*}
 	deadline=$((${EPOCHREALTIME%.*} + STEP_TIMEOUT))
@@ -387,9 +404,9 @@ run_source() {
 		IFS='|' read -r offs last cpid state <<<"$row"
 		if [ "$pid" = 0 ] && [ "$cpid" != 0 ]; then
 			pid=$cpid
+			bg sample_memory "$pid" "$WORK/anon-$path-$round"
+			sampler=$BG_PID
 			if [ "$round" = 1 ]; then
-				bg sample_memory "$pid" "$WORK/anon-$path"
-				sampler=$BG_PID
 				if [ "$PERF" = 1 ]; then
 					bg perf record -q -F 999 --call-graph dwarf -p "$pid" -o "$WORK/perf-$path.data" \
 						>/dev/null 2>&1
@@ -420,17 +437,15 @@ run_source() {
 				mc / 1e9, mw / 1e9, oc / 1e9 }')
 	fi
 	# the consumer's memory, before it goes away
-	if [ "$round" = 1 ]; then
-		if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
-			hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
-		fi
-		[ -n "$perfpid" ] && stop_bg -INT "$perfpid"
-		[ -n "$sampler" ] && stop_bg "$sampler"
-		anon=$(cat "$WORK/anon-$path" 2>/dev/null || echo 0)
-		HWM[$path]=${hwm:-0}
-		ANON[$path]=$anon
-		log "$path: consumer pid $pid, VmHWM ${hwm:-?} kB, peak RssAnon $anon kB"
+	if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
 	fi
+	[ -n "$perfpid" ] && stop_bg -INT "$perfpid"
+	[ -n "$sampler" ] && stop_bg "$sampler"
+	anon=$(cat "$WORK/anon-$path-$round" 2>/dev/null || echo 0)
+	HWM[$path]+=" ${hwm:-0}"
+	ANON[$path]+=" $anon"
+	log "$path: consumer pid $pid, VmHWM ${hwm:-?} kB, peak RssAnon $anon kB"
 	check_count "$table" "$N"
 	elapsed=$(fsub "$last" "$t_create")
 	# when the first batch committed, and how many batches there were
@@ -468,11 +483,13 @@ run_source() {
 }
 path_e() { run_source e "$ROUND" json "$TYPED_COLUMNS"; }
 path_f() { run_source f "$ROUND" jsonb "payload jsonb"; }
+path_e0() { run_source e0 "$ROUND" json "$TYPED_COLUMNS"; }
+path_f0() { run_source f0 "$ROUND" jsonb "payload jsonb"; }
 path_ea() { run_source ea "$ROUND" json "$TYPED_COLUMNS" ", archive => true"; }
 ARCHIVE_STATS=""
 if [ "$(sql "SELECT count(*) FROM pg_proc WHERE proname = 'create_source'
 	AND 'archive' = ANY (proargnames)")" != 0 ]; then
-	PATHS+=(ea)
+	[ -n "${PP_BENCH_PATHS:-}" ] || PATHS+=(ea)
 else
 	log "this pg_pipeline has no raw archive: path ea skipped"
 fi
@@ -567,6 +584,10 @@ done
 
 # ---------------------------------------------------------------- report
 bench_medians "${PATHS[@]}"
+# the paths not run (PP_BENCH_PATHS): 0, so the ratios below say n/a
+for p in a b d2 e f; do
+	: "${RATE_MED[$p]:=0}"
+done
 R_EA=$(ratio "${RATE_MED[e]}" "${RATE_MED[a]}")
 R_EB=$(ratio "${RATE_MED[e]}" "${RATE_MED[b]}")
 R_ED2=$(ratio "${RATE_MED[e]}" "${RATE_MED[d2]}")
@@ -574,9 +595,13 @@ R_FB=$(ratio "${RATE_MED[f]}" "${RATE_MED[b]}")
 R_FD2=$(ratio "${RATE_MED[f]}" "${RATE_MED[d2]}")
 R_EAE=""
 [ -z "${SECS[ea]:-}" ] || R_EAE=$(ratio "${RATE_MED[ea]}" "${RATE_MED[e]}")
-met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t) ? "met" : "NOT MET" }'; }
+R_EE0=""
+[ -z "${SECS[e0]:-}" ] || R_EE0=$(ratio "${RATE_MED[e]}" "${RATE_MED[e0]}")
+R_FF0=""
+[ -z "${SECS[f0]:-}" ] || R_FF0=$(ratio "${RATE_MED[f]}" "${RATE_MED[f0]}")
+met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v == "n/a") ? "n/a" : (v >= t) ? "met" : "NOT MET" }'; }
 T_EB=$(met "$R_EB" 0.80)
-T_ED2=$(awk -v e="${RATE_MED[e]}" -v d="${RATE_MED[d2]}" 'BEGIN { print (e > d) ? "met" : "NOT MET" }')
+T_ED2=$(awk -v e="${RATE_MED[e]}" -v d="${RATE_MED[d2]}" 'BEGIN { print (e == 0 || d == 0) ? "n/a" : (e > d) ? "met" : "NOT MET" }')
 T_FB=$(met "$R_FB" 1.00)
 
 SO_CHANGED=""
@@ -591,6 +616,7 @@ fi
 	printf '%-4s %-58s %12s %12s  %s\n' path what "median s" "median rows/s" "rows/s of each round"
 	row() {
 		local each="" s
+		[ -n "${SECS[$1]:-}" ] || return 0
 		for s in ${SECS[$1]}; do each+=" $(rate "$N" "$s")"; done
 		printf '%-4s %-58s %12.3f %12s  %s\n' "$1" "$2" "${MED[$1]}" "${RATE_MED[$1]}" "${each# }"
 	}
@@ -603,19 +629,18 @@ fi
 	row e "pg_pipeline json -> typed columns (create .. last commit)"
 	row f "pg_pipeline jsonb -> jsonb column (create .. last commit)"
 	[ -z "${SECS[ea]:-}" ] || row ea "like e, with the raw archive (archive => true)"
+	row e0 "like e, with 0.8's fetch queue (queued.min.messages 1e6)"
+	row f0 "like f, with 0.8's fetch queue (queued.min.messages 1e6)"
 	echo
-	echo "e:"
-	printf '%s' "${CONSUMER_NOTE[e]}"
-	echo "f:"
-	printf '%s' "${CONSUMER_NOTE[f]}"
-	if [ -n "${SECS[ea]:-}" ]; then
-		echo "ea:"
-		printf '%s' "${CONSUMER_NOTE[ea]}"
-	fi
+	for p in e f ea e0 f0; do
+		[ -n "${CONSUMER_NOTE[$p]:-}" ] || continue
+		echo "$p:"
+		printf '%s' "${CONSUMER_NOTE[$p]}"
+	done
 	echo
 	echo "ratios of the medians: e/b = $R_EB (target >= 0.80: $T_EB)   e/d2 = $R_ED2 (target > 1: $T_ED2)" \
 		"  f/b = $R_FB (target >= 1.00: $T_FB)"
-	echo "                       e/a = $R_EA   f/d2 = $R_FD2${R_EAE:+   ea/e = $R_EAE}"
+	echo "                       e/a = $R_EA   f/d2 = $R_FD2${R_EAE:+   ea/e = $R_EAE}${R_EE0:+   e/e0 = $R_EE0}${R_FF0:+   f/f0 = $R_FF0}"
 	echo
 	echo "latency, $LAT_RATE msg/s for $LAT_SECONDS s (kcat -P -z zstd, default linger), json source," \
 		"fetch.wait.max.ms 10, ms from sent_us:"
@@ -626,9 +651,10 @@ fi
 		echo "    to committed, visible (commit timestamp):     p50 $v50, p99 $v99, max $vmax"
 	done
 	echo
-	for p in e f; do
-		echo "consumer memory during ($p), round 1: VmHWM ${HWM[$p]} kB (peak RSS, counting the shared buffers it" \
-			"touched), peak RssAnon ${ANON[$p]} kB (private memory, sampled every 50 ms)"
+	for p in e f ea e0 f0; do
+		[ -n "${ANON[$p]:-}" ] || continue
+		echo "consumer memory during ($p), each round: VmHWM${HWM[$p]} kB (peak RSS, counting the shared buffers" \
+			"it touched), peak RssAnon${ANON[$p]} kB (private memory, sampled every 50 ms)"
 	done
 	echo
 	if [ -n "$ARCHIVE_STATS" ]; then
@@ -653,9 +679,15 @@ fi
 		echo "RESULT latency rate=$LAT_RATE seconds=$LAT_SECONDS batch_ms=$bms insert_p50_ms=$i50 insert_p99_ms=$i99" \
 			"insert_max_ms=$imax commit_p50_ms=$v50 commit_p99_ms=$v99 commit_max_ms=$vmax batches=$nb"
 	done
-	for p in e f; do
-		echo "RESULT memory path=$p vmhwm_kb=${HWM[$p]} rss_anon_peak_kb=${ANON[$p]}"
+	for p in e f ea e0 f0; do
+		[ -n "${ANON[$p]:-}" ] || continue
+		# shellcheck disable=SC2086  # a list of numbers
+		echo "RESULT memory path=$p vmhwm_kb=$(echo "${HWM[$p]# }" | tr ' ' ',')" \
+			"rss_anon_peak_kb=$(echo "${ANON[$p]# }" | tr ' ' ',')" \
+			"rss_anon_peak_max_kb=$(printf '%s\n' ${ANON[$p]} | sort -n | tail -1)"
 	done
+	[ -z "$R_EE0" ] || echo "RESULT ratio=e/e0 value=$R_EE0"
+	[ -z "$R_FF0" ] || echo "RESULT ratio=f/f0 value=$R_FF0"
 	[ -z "$ARCHIVE_STATS" ] ||
 		echo "RESULT archive batches=$ab messages=$am raw_bytes=$araw stored_bytes=$asto ratio=$arat"
 	echo "RESULT zstd level=3 json_bytes=$JSON_BYTES whole_bytes=$ZSTD_WHOLE whole_ratio=$ZSTD_RATIO_WHOLE" \

@@ -14,7 +14,9 @@
  * pipeline.source_offsets, then loops:
  *
  *	1. fill a batch: up to batch_rows messages or batch_bytes bytes, or
- *	   whatever came within batch_ms of the first message;
+ *	   whatever came within batch_ms of the first message, each copied out
+ *	   of librdkafka as it is taken (librdkafka prefetches one batch ahead
+ *	   meanwhile: size_fetch_queue());
  *	2. one transaction: lock the source's row (FOR SHARE, so alter, pause
  *	   and reset wait for the batch and the batch sees their result), decode
  *	   every message into COPY input (decode.c), load it through the COPY
@@ -123,13 +125,16 @@ static rd_kafka_t *rk = NULL;
 static rd_kafka_queue_t *queue = NULL;
 
 /*
- * The messages of the batch in flight: librdkafka's destroy waits until
- * every message is freed, so a worker leaving mid-batch frees them first.
+ * The records of the batch in flight.  Each holds its message until
+ * fill_batch() detaches it (copies its data and destroys it), and then the
+ * message's headers, if any.  librdkafka's destroy waits until every
+ * message is freed, so a worker leaving mid-batch frees them first.
  */
 static KafkaRecord *inflight = NULL;
 static int	ninflight = 0;
 static rd_kafka_topic_partition_list_t *assigned;	/* what we read */
 static MemoryContext batch_context;
+static bool wake_after_full_batch = false;	/* see size_fetch_queue() */
 
 /* Does a jsonb object have this key?  (the source's own properties) */
 static bool
@@ -167,7 +172,14 @@ static void
 free_inflight(void)
 {
 	for (int i = 0; i < ninflight; i++)
-		rd_kafka_message_destroy(unconstify(rd_kafka_message_t *, inflight[i].msg));
+	{
+		if (inflight[i].msg)
+			rd_kafka_message_destroy(unconstify(rd_kafka_message_t *, inflight[i].msg));
+		if (inflight[i].hdrs)
+			rd_kafka_headers_destroy(inflight[i].hdrs);
+		inflight[i].msg = NULL;
+		inflight[i].hdrs = NULL;
+	}
 	ninflight = 0;
 }
 
@@ -857,6 +869,110 @@ mirror_offsets(KafkaRecord *items, int n)
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* ---- the fetch queue ---- */
+
+/* What sizes librdkafka's fetch queue: set one, and the user owns them all. */
+static const char *const fetch_queue_properties[] = {
+	"queued.min.messages", "queued.max.messages.kbytes",
+	"fetch.max.bytes", "fetch.message.max.bytes"
+};
+
+/* An integer property of conf, or -1. */
+static int64
+conf_int(rd_kafka_conf_t *conf, const char *name)
+{
+	char		value[64];
+	size_t		len = sizeof(value);
+
+	if (rd_kafka_conf_get(conf, name, value, &len) != RD_KAFKA_CONF_OK)
+		return -1;
+	return strtoll(value, NULL, 10);
+}
+
+static void
+conf_set_int(rd_kafka_conf_t *conf, const char *name, int64 value)
+{
+	char		errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, psprintf(INT64_FORMAT, value), errstr,
+						  sizeof(errstr)) != RD_KAFKA_CONF_OK)
+		elog(ERROR, "could not set %s to " INT64_FORMAT ": %s", name, value, errstr);
+}
+
+/*
+ * Size librdkafka's fetch queue from the source's batch limits, unless the
+ * user set one of fetch_queue_properties (on the server, the user mapping
+ * or the source: any value other than librdkafka's default counts).
+ *
+ * librdkafka fetches ahead into a queue until it holds queued.min.messages
+ * messages or queued.max.messages.kbytes of (uncompressed) payload; one
+ * fetch response, at most fetch.max.bytes of compressed data, can overshoot
+ * that.  Each message costs librdkafka a few hundred bytes besides its
+ * payload, and the batch being loaded keeps its messages until it commits.
+ * With librdkafka's defaults and 0.8's queued.min.messages of 1,000,000, a
+ * consumer behind a backlog of small messages held about 300 MB.  Now the
+ * queue holds one batch ahead: batch_rows messages or batch_bytes of
+ * payload, fetched in responses of batch_bytes / 16 (never less than
+ * message.max.bytes, which librdkafka requires), a quarter of that per
+ * partition.
+ *
+ * A queue that small fills up behind a backlog, and librdkafka before 2.2
+ * then stops fetching until something wakes its broker thread, or for up
+ * to a second: the consumer would wait.  librdkafka 2.2 and later take
+ * fetch.queue.backoff.ms (how soon to look again); before, the consumer
+ * wakes the fetcher itself after each full batch (wake_fetcher()).
+ */
+static void
+size_fetch_queue(rd_kafka_conf_t *conf)
+{
+	rd_kafka_conf_t *defaults = rd_kafka_conf_new();
+	char		errstr[512];
+	bool		user_set = false;
+	int64		fetch_max;
+
+	for (size_t i = 0; i < lengthof(fetch_queue_properties); i++)
+		if (conf_int(conf, fetch_queue_properties[i]) !=
+			conf_int(defaults, fetch_queue_properties[i]))
+			user_set = true;
+	rd_kafka_conf_destroy(defaults);
+	if (user_set)
+		return;
+
+	/* librdkafka wants message.max.bytes <= it <= receive.message.max.bytes - 512 */
+	fetch_max = Min(config.batch_bytes / 16, conf_int(conf, "receive.message.max.bytes") - 512);
+	fetch_max = Max(fetch_max, conf_int(conf, "message.max.bytes"));
+	conf_set_int(conf, "queued.min.messages", config.batch_rows);
+	conf_set_int(conf, "queued.max.messages.kbytes", Max(config.batch_bytes / 1024, 1));
+	conf_set_int(conf, "fetch.max.bytes", fetch_max);
+	conf_set_int(conf, "fetch.message.max.bytes", Max(fetch_max / 4, 65536));
+	wake_after_full_batch = rd_kafka_conf_set(conf, "fetch.queue.backoff.ms", "10", errstr,
+											  sizeof(errstr)) != RD_KAFKA_CONF_OK;
+}
+
+/*
+ * Wake librdkafka's fetcher (before 2.2; see size_fetch_queue()).  After a
+ * full batch its queue may have been full, and its broker threads then
+ * sleep for up to a second.  Any request to a partition's leader wakes
+ * that leader's thread, which then sees the room the batch made: ask for
+ * the latest offsets of the assigned partitions (one request per leader,
+ * sent at once).  The answer does not matter and is not waited for: with
+ * no time to wait, librdkafka sends the requests and returns, and drops
+ * the answers when they come.
+ */
+static void
+wake_fetcher(void)
+{
+	rd_kafka_topic_partition_list_t *list;
+
+	if (assigned->cnt == 0)
+		return;
+	list = rd_kafka_topic_partition_list_copy(assigned);
+	for (int i = 0; i < list->cnt; i++)
+		list->elems[i].offset = RD_KAFKA_OFFSET_END;	/* "latest" */
+	(void) rd_kafka_offsets_for_times(rk, list, 0);
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
 /* ---- the worker ---- */
 
 static void
@@ -882,11 +998,7 @@ create_consumer(void)
 	if (rd_kafka_conf_get(conf, "auto.offset.reset", value, &len) == RD_KAFKA_CONF_OK &&
 		strcmp(value, "largest") == 0 && !jsonb_has_key(config.properties, "auto.offset.reset"))
 		rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof(errstr));
-	/* keep the prefetch queue deep: a full queue stalls fetching for 1 s */
-	len = sizeof(value);
-	if (rd_kafka_conf_get(conf, "queued.min.messages", value, &len) == RD_KAFKA_CONF_OK &&
-		strcmp(value, "100000") == 0)
-		rd_kafka_conf_set(conf, "queued.min.messages", "1000000", errstr, sizeof(errstr));
+	size_fetch_queue(conf);
 	rd_kafka_conf_set_error_cb(conf, pp_kafka_error_cb);
 
 	rk = pp_kafka_new_client(conf, RD_KAFKA_CONSUMER, "source", params.source);
@@ -896,11 +1008,12 @@ create_consumer(void)
 }
 
 /*
- * Fill items[] with the next batch; returns how many.  Waits at most
- * POLL_TIMEOUT_MS when nothing comes, so interrupts are seen promptly.
+ * Fill items[] with the next batch; returns how many, and in *full whether
+ * it reached batch_rows or batch_bytes.  Waits at most POLL_TIMEOUT_MS when
+ * nothing comes, so interrupts are seen promptly.
  */
 static int
-fill_batch(KafkaRecord *items)
+fill_batch(KafkaRecord *items, bool *full)
 {
 	rd_kafka_message_t **msgs = palloc(sizeof(rd_kafka_message_t *) * config.batch_rows);
 	int			n = 0;
@@ -911,6 +1024,7 @@ fill_batch(KafkaRecord *items)
 	{
 		int			timeout = POLL_TIMEOUT_MS;
 		int			want = config.batch_rows - n;
+		int			first;
 		ssize_t		got;
 
 		/*
@@ -928,6 +1042,7 @@ fill_batch(KafkaRecord *items)
 			timeout = (int) left;
 		}
 		got = rd_kafka_consume_batch_queue(queue, timeout, msgs, want);
+		first = n;
 		for (ssize_t i = 0; i < got; i++)
 		{
 			rd_kafka_message_t *msg = msgs[i];
@@ -945,6 +1060,9 @@ fill_batch(KafkaRecord *items)
 			inflight = items;
 			ninflight = n;
 		}
+		/* hand the memory back to librdkafka's fetch queue at once */
+		for (int i = first; i < n; i++)
+			pp_kafka_record_detach(&items[i]);
 		if (n > 0 && deadline == 0)
 			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), config.batch_ms);
 		if (n == 0)
@@ -952,6 +1070,7 @@ fill_batch(KafkaRecord *items)
 		CHECK_FOR_INTERRUPTS();
 	}
 	pfree(msgs);
+	*full = (n >= config.batch_rows || bytes >= config.batch_bytes);
 	return n;
 }
 
@@ -993,6 +1112,7 @@ pp_kafka_consumer_main(PipelineWorkerArgs *args)
 	for (;;)
 	{
 		int			n;
+		bool		full;
 		uint64		bytes = 0;
 		TimestampTz batch_start;
 		MemoryContext old;
@@ -1016,8 +1136,11 @@ pp_kafka_consumer_main(PipelineWorkerArgs *args)
 
 		pgstat_report_activity(STATE_IDLE, NULL);
 		old = MemoryContextSwitchTo(batch_context);
-		n = fill_batch(items);
+		n = fill_batch(items, &full);
 		report_kafka_error();
+		/* librdkafka refills its queue while this batch loads */
+		if (full && wake_after_full_batch)
+			wake_fetcher();
 		if (n == 0)
 		{
 			MemoryContextSwitchTo(old);
