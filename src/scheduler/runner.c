@@ -18,30 +18,32 @@
  *	   - a sensor: one poke, its query's first column of its first row;
  *	     false means "scheduled again after poke_interval" and the worker
  *	     exits, so no worker is held between pokes,
- *	3. records the outcome in a fresh transaction
+ *	3. resets its session as DISCARD ALL does (settings, role, temporary
+ *	   tables, prepared statements, cursors, advisory locks, sequence and
+ *	   plan caches), so that nothing the task left steers what follows: a
+ *	   task's "SET default_transaction_read_only = on" would otherwise
+ *	   make its own outcome unrecordable,
+ *	4. records the outcome in a fresh transaction
  *	   (pipeline._task_run_finish), which NOTIFYs failures, and in the same
  *	   transaction takes the next attempt itself (pipeline._task_run_next)
  *	   when the oldest queued attempt is one of its role's, its parent
  *	   coordinator still runs and it has run fewer than
  *	   pg_pipeline.runner_max_tasks; it wakes the coordinator,
- *	4. with a next attempt: resets its session as DISCARD ALL does (settings,
- *	   role, temporary tables, prepared statements, cursors, LISTEN,
- *	   advisory locks, sequence and plan caches) and goes back to 2;
- *	   without one it exits.  Its exit sets the coordinator's latch
- *	   (bgw_notify_pid).
+ *	5. with a next attempt goes back to 2; without one it exits.  Its exit
+ *	   sets the coordinator's latch (bgw_notify_pid).
  *
  * Why step 3 takes the next attempt: a new runner per attempt pays a fork,
  * a connection and its bookkeeping in a cold backend, about twice the CPU
  * of a one-row task (docs/benchmarks.md, "0.9.0 scheduler").  A runner
  * only ever runs attempts of the one role it connected as, so what a task
- * leaves in the session can reach only a later task of the same owner,
- * and step 4 clears that too, as a connection pooler between clients.
+ * leaves in the session could reach only a later task of the same owner,
+ * and step 3 clears that, as a connection pooler between clients.
  *
- * Steps 1 and 3 are the extension's bookkeeping and run as the bootstrap
+ * Steps 1 and 4 are the extension's bookkeeping and run as the bootstrap
  * superuser (SetUserIdAndSecContext); only step 2 runs as the owner.  The
  * runner tells the coordinator which attempt it holds through its worker
  * slot (pp_worker_set_item, right after the commit that took it, with
- * interrupts held): a runner that dies between 1 and 3 leaves that attempt
+ * interrupts held): a runner that dies between 1 and 4 leaves that attempt
  * "running", and the coordinator, seeing the exit, fails it with the
  * worker's last error.
  *
@@ -289,7 +291,7 @@ may_take_next(int done)
 }
 
 /*
- * Between two attempts: what the last task left in the session goes, as
+ * After each attempt: what the task left in the session goes, as
  * DISCARD ALL does it (a connection pooler's reset between clients):
  * settings (search_path, role, session characteristics, custom variables)
  * back to the role's and database's defaults, temporary objects dropped,
@@ -555,12 +557,12 @@ pp_scheduler_runner_main(PipelineWorkerArgs *args)
 			ereport(LOG,
 					(errmsg("pg_pipeline task run " INT64_FORMAT " failed: %s",
 							task.task_run_id, outcome.error->message)));
+		/* before the bookkeeping, which the task's settings must not steer */
+		reset_session();
 		more = finish_attempt(&task, &outcome, may_take_next(++done), role);
 		pp_coordinator_wake(MyDatabaseId);
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(attempt_context);
-		if (more)
-			reset_session();
 	} while (more);
 	proc_exit(0);
 }
