@@ -684,7 +684,7 @@ DECLARE
     problems text[] := '{}';
     adopted boolean := false;
     rel regclass;
-    what text;
+    name text;
 BEGIN
     FOR i IN 1 .. coalesce(cardinality(d.trigger_on), 0) LOOP
         name := pipeline._qualified_name(d.trigger_on[i]);
