@@ -53,6 +53,15 @@
 #       live and exited children), which other load on the machine barely
 #       changes.
 #
+# Only some phases: SCHED_BENCH_PHASES (default "1 1m 2 3"; "3" = the
+# throughput alone: the SCHED_BENCH_JOBS jobs are still created, without
+# the CPU windows).  SCHED_BENCH_ROUNDS (1): the bursts of (3), pg_pipeline's
+# and pg_cron's, repeated and alternated that many times; the table shows
+# the round with the median tasks/s of each, every round's rate beside it.
+# SCHED_BENCH_RUNNER_TASKS (empty): values of pg_pipeline.runner_max_tasks
+# to try besides its default, at the default max_task_runs ("1": a new
+# runner for every attempt, as before 0.9.0).
+#
 # Ratios are pg_pipeline / pg_cron, from this same run.  Every wait is
 # bounded; the server is stopped at exit.  The results are printed as a
 # table and as "RESULT key=value ..." lines, and kept in $WORK/results.txt
@@ -87,6 +96,10 @@ else
 	CRON_RUNNING=${SCHED_BENCH_CRON_RUNNING-32}
 fi
 JOBS=${SCHED_BENCH_JOBS:-1000}
+PHASES=" ${SCHED_BENCH_PHASES:-1 1m 2 3} "
+ROUNDS=${SCHED_BENCH_ROUNDS:-1}
+RUNNER_TASKS=${SCHED_BENCH_RUNNER_TASKS:-}
+phase() { [[ "$PHASES" == *" $1 "* ]]; }
 FIRST_BURST=${SCHED_BENCH_FIRST_BURST:-1}
 WORK=${PP_BENCH_WORK:-/tmp/pp-bench-sched}
 PORT=${PP_BENCH_PORT:-55490}
@@ -96,7 +109,7 @@ DB=bench
 # left out at the start of a latency measurement
 WARMUP_S=2
 
-for v in "$LAT_SECONDS" "$MINUTE_FIRES" "$CPU_SECONDS" "$JOBS" $TASK_RUNS $CRON_RUNNING; do
+for v in "$LAT_SECONDS" "$MINUTE_FIRES" "$CPU_SECONDS" "$JOBS" "$ROUNDS" $TASK_RUNS $CRON_RUNNING $RUNNER_TASKS; do
 	case "$v" in
 		'' | *[!0-9]* | 0) echo "usage: $0   (see the SCHED_BENCH_* settings in its header)" >&2; exit 2 ;;
 	esac
@@ -296,6 +309,8 @@ pp_steps_query() {
 }
 
 # ---------------------------------------------------------------- 1 per-second job
+declare -A L
+if phase 1; then
 log "---- (1) a per-second job in pg_pipeline for $LAT_SECONDS s"
 T0=$(sql "SELECT now()")
 sql "SELECT pipeline.schedule('lat_second', '1 second', \$cmd\$$(pp_insert lat_second)\$cmd\$)" >/dev/null
@@ -316,7 +331,6 @@ wait_for "the last runs of lat_second" 60 \
 FROM1=$(sql "SELECT '$T0'::timestamptz + interval '$WARMUP_S seconds'")
 EXPECTED1=$(sql "SELECT count(*) FROM generate_series(date_trunc('second', '$FROM1'::timestamptz) + interval '1 second',
 	'$T1'::timestamptz, interval '1 second')")
-declare -A L
 for step in tick runner command; do
 	L[sec_$step]=$(lat_stats "$(pp_steps_query lat_second "$FROM1" "$T1" "$step")")
 done
@@ -331,8 +345,10 @@ log "per-second job: $SEC_N runs of $EXPECTED1 fires ($SEC_MISSED missed, $SEC_F
 	"start latency p50 $SEC_P50 ms, p99 $SEC_P99 ms, max $SEC_MAX ms;" \
 	"coordinator CPU $SEC_CPU_PP % of a core, the whole server $SEC_CPU_SERVER % (pg_cron launcher, no job: $SEC_CPU_CRON %)"
 sql "SELECT pipeline.unschedule('lat_second')" >/dev/null
+fi
 
 # ---------------------------------------------------------------- 1m per-minute jobs
+if phase 1m; then
 log "---- (1m) a per-minute job in both, $MINUTE_FIRES fires"
 T0=$(sql "SELECT now()")
 sql "SELECT pipeline.schedule('lat_minute', '1 minute', \$cmd\$$(pp_insert lat_minute)\$cmd\$);
@@ -362,6 +378,7 @@ CRON_LAT_FAILED=$(sql "SELECT count(*) FROM cron.job_run_details WHERE status <>
 log "per-minute job: pg_pipeline $MIN_N runs, p50 $MIN_P50 ms, max $MIN_MAX ms;" \
 	"pg_cron $CMIN_N runs, p50 $CMIN_P50 ms, max $CMIN_MAX ms ($CRON_LAT_FAILED not succeeded)"
 sql "SELECT pipeline.unschedule('lat_minute')" >/dev/null
+fi
 
 # ---------------------------------------------------------------- 2 idle CPU
 # cpu_window LABEL: both schedulers' CPU over CPU_SECONDS; sets CPU[LABEL,*]
@@ -387,9 +404,11 @@ cpu_window() {
 		"(ticks of 1/$CLK_TCK s: ${CPU[$1,ticks]})"
 }
 
-log "---- (2) CPU of the idle schedulers, $CPU_SECONDS s with no job, then with $JOBS jobs each"
-sleep 3
-cpu_window nojobs
+if phase 2; then
+	log "---- (2) CPU of the idle schedulers, $CPU_SECONDS s with no job, then with $JOBS jobs each"
+	sleep 3
+	cpu_window nojobs
+fi
 # fires once a day, 12 hours from now
 IDLE_HOUR=$(( ($(date -u +%-H) + 12) % 24 ))
 IDLE_CRON="0 $IDLE_HOUR * * *"
@@ -411,8 +430,10 @@ log "created $JOBS jobs: pg_pipeline ('$IDLE_PP') in $(printf '%.2f' "$CREATE_PP
 # both have read their new jobs
 sleep 10
 [ "$(pid_of 'pg_pipeline coordinator')" = "$PP_PID" ] || die "the coordinator restarted"
-cpu_window jobs
-T_CPU=$(met_le "${CPU[jobs,pp]}" 1)
+if phase 2; then
+	cpu_window jobs
+fi
+T_CPU=$(met_le "${CPU[jobs,pp]:-n/a}" 1)
 
 # ---------------------------------------------------------------- 3 throughput
 declare -A TP
@@ -442,14 +463,20 @@ idle_statistics() {
 }
 
 log "---- (3) $JOBS one-row INSERT tasks at once"
-# pp_burst KEY RUNS: run_now of every job in one transaction, with
-# pg_pipeline.max_task_runs = RUNS (empty: the default)
+# pp_burst KEY RUNS [RUNNER_TASKS]: run_now of every job in one
+# transaction, with pg_pipeline.max_task_runs = RUNS and
+# pg_pipeline.runner_max_tasks = RUNNER_TASKS (empty: the defaults)
 pp_burst() {
-	local key=$1 runs=$2 before c0 c1 s0 s1 trigger first last ok
+	local key=$1 runs=$2 rtasks=${3:-} before c0 c1 s0 s1 trigger first last ok
 	if [ -n "$runs" ]; then
 		sql "ALTER SYSTEM SET pg_pipeline.max_task_runs = $runs" >/dev/null
 	else
 		sql "ALTER SYSTEM RESET pg_pipeline.max_task_runs" >/dev/null
+	fi
+	if [ -n "$rtasks" ]; then
+		sql "ALTER SYSTEM SET pg_pipeline.runner_max_tasks = $rtasks" >/dev/null
+	elif [ "$(sql "SELECT count(*) FROM pg_settings WHERE name = 'pg_pipeline.runner_max_tasks'")" = 1 ]; then
+		sql "ALTER SYSTEM RESET pg_pipeline.runner_max_tasks" >/dev/null
 	fi
 	sql "SELECT pg_reload_conf()" >/dev/null
 	sleep 2
@@ -480,11 +507,6 @@ pp_burst() {
 if [ "$FIRST_BURST" = 1 ]; then
 	pp_burst pp_first ""
 fi
-for runs in $TASK_RUNS; do
-	pp_burst "pp_$runs" "$runs"
-done
-sql "ALTER SYSTEM RESET pg_pipeline.max_task_runs" >/dev/null
-sql "SELECT pg_reload_conf()" >/dev/null
 
 # cron_burst KEY: every idle job fires at the next whole minute >= 15 s away
 cron_burst() {
@@ -510,7 +532,37 @@ cron_burst() {
 	# back to idle (the next fire would be a day later anyway)
 	sql "SELECT count(cron.alter_job(jobid, schedule => '$IDLE_CRON')) FROM cron.job WHERE jobname LIKE 'idle\_%'" >/dev/null
 }
-cron_burst "cron_$CRON_MAX_DEFAULT"
+# median_round KEY: of the rounds KEY_r1 ... the one with the median
+# tasks/s, copied to KEY; KEY,rounds lists every round's rate
+median_round() {
+	local key=$1 r best f
+	best=$(for r in $(seq 1 "$ROUNDS"); do echo "${TP[${key}_r$r,rate]} $r"; done | sort -n |
+		sed -n "$(((ROUNDS + 1) / 2))p" | cut -d' ' -f2)
+	for f in span rate makespan first ok rows cpu server_ms runs_done; do
+		TP[$key,$f]=${TP[${key}_r$best,$f]:-}
+	done
+	TP[$key,rounds]=$(for r in $(seq 1 "$ROUNDS"); do printf '%s ' "${TP[${key}_r$r,rate]}"; done)
+}
+# the rounds: every pg_pipeline setting, then pg_cron at its default
+for r in $(seq 1 "$ROUNDS"); do
+	for runs in $TASK_RUNS; do
+		pp_burst "pp_${runs}_r$r" "$runs"
+	done
+	for rt in $RUNNER_TASKS; do
+		pp_burst "pp_rt${rt}_r$r" "" "$rt"
+	done
+	sql "ALTER SYSTEM RESET pg_pipeline.max_task_runs" >/dev/null
+	[ -z "$RUNNER_TASKS" ] || sql "ALTER SYSTEM RESET pg_pipeline.runner_max_tasks" >/dev/null
+	sql "SELECT pg_reload_conf()" >/dev/null
+	cron_burst "cron_${CRON_MAX_DEFAULT}_r$r"
+done
+for runs in $TASK_RUNS; do
+	median_round "pp_$runs"
+done
+for rt in $RUNNER_TASKS; do
+	median_round "pp_rt$rt"
+done
+median_round "cron_$CRON_MAX_DEFAULT"
 CRON_KEYS=("cron_$CRON_MAX_DEFAULT")
 if [ -n "$CRON_RUNNING" ] && [ "$CRON_RUNNING" != "$CRON_MAX_DEFAULT" ]; then
 	log "restarting with cron.max_running_jobs = $CRON_RUNNING"
@@ -534,13 +586,16 @@ fi
 # besides pg_cron's and the server's own start and stop lines
 SERVER_ERRORS=$(grep -E '(ERROR|FATAL|PANIC|WARNING):' "$WORK/server.log" |
 	grep -cv 'terminating background worker .* due to administrator command\|terminating connection due to administrator command' || true)
+if phase 1 && phase 1m; then
 T_P99=$(met_le "$SEC_P99" 100)
 R_MIN_P50=$(ratio "$MIN_P50" "$CMIN_P50")
 R_MIN_MAX=$(ratio "$MIN_MAX" "$CMIN_MAX")
+fi
 steps() { IFS='|' read -r n p50 p99 max <<<"$1"; printf '%7s %9s %9s %9s' "$n" "$p50" "$p99" "$max"; }
 {
 	echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	[ -z "$SO_CHANGED" ] || echo "# $SO_CHANGED"
+	if phase 1 && phase 1m; then
 	echo
 	echo "(1) start latency, scheduled instant -> ..., ms (percentile_cont; first $WARMUP_S s left out)"
 	printf '  %-52s %7s %9s %9s %9s\n' "" runs p50 p99 max
@@ -557,6 +612,8 @@ steps() { IFS='|' read -r n p50 p99 max <<<"$1"; printf '%7s %9s %9s %9s' "$n" "
 	echo "  per-minute job, pg_pipeline / pg_cron (command): p50 $R_MIN_P50, max $R_MIN_MAX"
 	echo "  CPU during the per-second job: pg_pipeline coordinator $SEC_CPU_PP % of a core, the whole server" \
 		"$SEC_CPU_SERVER % (runners included; pg_cron launcher, no job: $SEC_CPU_CRON %)"
+	fi
+	if phase 2; then
 	echo
 	echo "(2) CPU of the idle scheduler, % of one core over $CPU_SECONDS s (ticks of 1/$CLK_TCK s in brackets)"
 	printf '  %-34s %14s %14s\n' "" "no job" "$JOBS jobs"
@@ -567,6 +624,7 @@ steps() { IFS='|' read -r n p50 p99 max <<<"$1"; printf '%7s %9s %9s %9s' "$n" "
 		"pg_pipeline coordinator with $JOBS jobs < 1 %: $T_CPU"
 	echo "  jobs: pg_pipeline '$IDLE_PP', pg_cron '$IDLE_CRON'; creating $JOBS jobs took" \
 		"$(printf '%.2f' "$CREATE_PP") s (pg_pipeline.schedule) and $(printf '%.2f' "$CREATE_CRON") s (cron.schedule)"
+	fi
 	echo
 	echo "(3) $JOBS one-row INSERT tasks at once (pg_pipeline: run_now of every job in one transaction;" \
 		"pg_cron: every job at the same whole minute)"
@@ -582,15 +640,31 @@ steps() { IFS='|' read -r n p50 p99 max <<<"$1"; printf '%7s %9s %9s %9s' "$n" "
 		printf '  %-38s %9.3f %9s %12s %12s %9s %10s %12s\n' "pg_pipeline, max_task_runs $runs" "${TP[$k,span]}" \
 			"${TP[$k,rate]}" "${TP[$k,first]}" "${TP[$k,makespan]}" "${TP[$k,ok]}" "${TP[$k,cpu]} s" "${TP[$k,server_ms]}"
 	done
+	for rt in $RUNNER_TASKS; do
+		k=pp_rt$rt
+		printf '  %-38s %9.3f %9s %12s %12s %9s %10s %12s\n' "pg_pipeline, runner_max_tasks $rt" "${TP[$k,span]}" \
+			"${TP[$k,rate]}" "${TP[$k,first]}" "${TP[$k,makespan]}" "${TP[$k,ok]}" "${TP[$k,cpu]} s" "${TP[$k,server_ms]}"
+	done
 	for k in "${CRON_KEYS[@]}"; do
 		printf '  %-38s %9.3f %9s %12s %12s %9s %10s %12s\n' "pg_cron, cron.max_running_jobs ${k#cron_}" "${TP[$k,span]}" \
 			"${TP[$k,rate]}" "${TP[$k,first]}" "${TP[$k,makespan]}" "${TP[$k,ok]}" "${TP[$k,cpu]} s" "${TP[$k,server_ms]}"
 	done
+	if [ "$ROUNDS" -gt 1 ]; then
+		echo "  $ROUNDS rounds, alternated; the row of each is its median round. Tasks/s of every round:"
+		for k in $(for runs in $TASK_RUNS; do echo "pp_$runs"; done) $(for rt in $RUNNER_TASKS; do echo "pp_rt$rt"; done) \
+			"cron_$CRON_MAX_DEFAULT"; do
+			echo "    $k: ${TP[$k,rounds]}"
+		done
+	fi
 	[ "$FIRST_BURST" != 1 ] || echo "  first burst: the catalogs analyzed nearly empty (the latency jobs' history went" \
 		"with them); the others: analyzed with a history of finished runs; all while nothing runs"
 	echo "  span: first task start -> last task end; to 1st / to last: from the trigger (run_now's commit," \
 		"the whole minute); sched CPU: of the coordinator / the pg_cron launcher during the burst;" \
 		"server ms/task: CPU of every process of the server during the burst (exited ones too) / tasks"
+	for rt in $RUNNER_TASKS; do
+		echo "  pg_pipeline runner_max_tasks $rt: tasks/s vs pg_cron default:" \
+			"$(ratio "${TP[pp_rt$rt,rate]}" "${TP[cron_$CRON_MAX_DEFAULT,rate]}")"
+	done
 	for runs in $TASK_RUNS; do
 		echo "  pg_pipeline $runs: every DAG run marked finished $(printf '%s' "${TP[pp_$runs,runs_done]}") s after the trigger;" \
 			"tasks/s vs pg_cron default: $(ratio "${TP[pp_$runs,rate]}" "${TP[cron_$CRON_MAX_DEFAULT,rate]}")$(
@@ -599,6 +673,7 @@ steps() { IFS='|' read -r n p50 p99 max <<<"$1"; printf '%7s %9s %9s %9s' "$n" "
 	echo
 	echo "server log: $SERVER_ERRORS ERROR/FATAL/PANIC/WARNING lines ($WORK/server.log)"
 	echo
+	if phase 1 && phase 1m; then
 	echo "RESULT latency job=pp_second runs=$SEC_N fires=$EXPECTED1 missed=$SEC_MISSED p50_ms=$SEC_P50 p99_ms=$SEC_P99 max_ms=$SEC_MAX target_p99_ms=100 status=${T_P99// /_}"
 	for step in tick runner; do
 		IFS='|' read -r n p50 p99 max <<<"${L[sec_$step]}"
@@ -610,11 +685,20 @@ steps() { IFS='|' read -r n p50 p99 max <<<"$1"; printf '%7s %9s %9s %9s' "$n" "
 	echo "RESULT latency job=cron_minute step=start_time runs=$n p50_ms=$p50 p99_ms=$p99 max_ms=$max"
 	echo "RESULT ratio=latency_minute_p50_pp/cron value=$R_MIN_P50"
 	echo "RESULT cpu_during_second_job pp_pct=$SEC_CPU_PP server_pct=$SEC_CPU_SERVER cron_pct=$SEC_CPU_CRON"
+	fi
+	if phase 2; then
 	for w in nojobs jobs; do
 		echo "RESULT idle_cpu jobs=$([ "$w" = jobs ] && echo "$JOBS" || echo 0) pp_coordinator_pct=${CPU[$w,pp]}" \
 			"pp_launcher_pct=${CPU[$w,pp_launcher]} cron_launcher_pct=${CPU[$w,cron]} seconds=$CPU_SECONDS"
 	done
 	echo "RESULT ratio=idle_cpu_pp/cron value=$(ratio "${CPU[jobs,pp]}" "${CPU[jobs,cron]}") target_pp_pct=1 status=${T_CPU// /_}"
+	fi
+	for rt in $RUNNER_TASKS; do
+		k=pp_rt$rt
+		echo "RESULT throughput scheduler=pg_pipeline runner_max_tasks=$rt tasks=$JOBS span_s=${TP[$k,span]}" \
+			"tasks_per_s=${TP[$k,rate]} succeeded=${TP[$k,ok]} cpu_s=${TP[$k,cpu]} server_cpu_ms_per_task=${TP[$k,server_ms]}"
+		echo "RESULT ratio=throughput_pp_rt${rt}/cron_$CRON_MAX_DEFAULT value=$(ratio "${TP[$k,rate]}" "${TP[cron_$CRON_MAX_DEFAULT,rate]}")"
+	done
 	for runs in $TASK_RUNS; do
 		k=pp_$runs
 		echo "RESULT throughput scheduler=pg_pipeline max_task_runs=$runs tasks=$JOBS span_s=${TP[$k,span]}" \

@@ -2242,3 +2242,46 @@ SELECT o.source,
   FROM pipeline.source_offsets o;
 COMMENT ON COLUMN pipeline.source_partitions.handover IS
 'exported: handed over to another server (not read here); imported: taken over from one; NULL: neither';
+
+-- ==== scheduler: runners take the next attempt (helper R) ====
+
+-- A runner that recorded its attempt takes the next one itself, in the
+-- same transaction, when the oldest queued attempt (the one the
+-- coordinator would dispatch next) belongs to a DAG of the runner's role:
+-- marks it running as _scheduler_dispatch does, then starts it with
+-- _task_run_start.  No row when the oldest is another role's (the runner
+-- exits; the coordinator starts a runner for that role) or when the role
+-- could no longer connect (LOGIN, CONNECT, datallowconn), as a new runner
+-- could not.
+CREATE FUNCTION pipeline._task_run_next(runner_role oid)
+RETURNS TABLE (task_run_id bigint, label text, command text, sensor text, timeout_ms bigint,
+               poke_interval_ms bigint, logical_date timestamptz, data_interval_end timestamptz,
+               elapsed_ms bigint, pokes integer)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+    what text;
+BEGIN
+    WITH pick AS (
+        SELECT q.task_run_id FROM pipeline.task_runs q
+         WHERE q.status = 'queued'
+         ORDER BY q.scheduled_at, q.task_run_id
+         LIMIT 1 FOR UPDATE SKIP LOCKED)
+    UPDATE pipeline.task_runs tr SET status = 'running', pid = NULL
+      FROM pick, pipeline.dags d, pg_roles a, pg_database db
+     WHERE tr.task_run_id = pick.task_run_id
+       AND d.dag_id = tr.dag_id AND d.owner_oid = runner_role
+       AND a.oid = runner_role AND a.rolcanlogin
+       AND db.datname = current_database() AND db.datallowconn
+       AND has_database_privilege(runner_role, db.oid, 'CONNECT')
+    RETURNING tr.task_run_id, tr.dag || '.' || tr.task INTO id, what;
+    IF id IS NOT NULL THEN
+        RETURN QUERY SELECT id, what, s.* FROM pipeline._task_run_start(id) s;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pipeline._task_run_next(oid) IS
+'scheduler: a runner that finished an attempt takes the oldest queued one when it is its role''s, marked running and started';
+REVOKE ALL ON FUNCTION pipeline._task_run_next(oid) FROM PUBLIC;

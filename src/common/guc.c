@@ -117,6 +117,16 @@ pp_guc_init(void)
 							&pp_max_task_runs, 4, 1, 1024,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_pipeline.runner_max_tasks",
+							"Most task attempts one runner runs before it "
+							"exits.",
+							"A runner that finished an attempt takes the next "
+							"queued one itself when it is of the same role, "
+							"after resetting its session as DISCARD ALL does. "
+							"1: a new runner for every attempt.",
+							&pp_runner_max_tasks, 100, 1, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
 	DefineCustomIntVariable("pg_pipeline.model_workers",
 							"Most model runner workers building models at once "
 							"in a database.",

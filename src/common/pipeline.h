@@ -86,6 +86,14 @@ typedef struct PipelineWorkerSlot
 	float8		bytes_per_sec;
 	TimestampTz started_at;
 	TimestampTz stopped_at;
+	/*
+	 * A worker that takes one unit of work after another (a runner: the
+	 * attempts of its role) says which it holds, for its parent to clean up
+	 * after it: 0 the one it was started for, -1 none, else that one's id;
+	 * past item_deadline (0: none) the parent stops it.
+	 */
+	int64		item;
+	TimestampTz item_deadline;
 	/* written by the worker itself, even while erroring: own spinlock */
 	slock_t		error_mutex;
 	TimestampTz last_error_at;
@@ -224,6 +232,9 @@ extern void pp_worker_terminate_database(Oid dboid, int except_slot);
 extern void pp_worker_backoff(int slot);
 extern void pp_worker_signal_database(Oid dboid, int signo);
 extern void pp_worker_set_no_restart(void);
+extern void pp_worker_set_item(int64 item, const char *label, TimestampTz deadline);
+extern int64 pp_worker_slot_item(int slot, TimestampTz *deadline);
+extern bool pp_worker_parent_alive(void);
 extern void pp_worker_announce(const char *what);
 extern void pp_worker_record_error(int slot, const char *message);
 extern void pp_worker_xact_start(void);
@@ -253,6 +264,7 @@ extern void pp_kafka_sink_main(PipelineWorkerArgs *args);
 
 /* src/scheduler: the coordinator's pass and the runner worker */
 extern int	pp_max_task_runs;
+extern int	pp_runner_max_tasks;
 extern long pp_scheduler_pass(void);
 extern void pp_scheduler_runner_main(PipelineWorkerArgs *args);
 struct List;

@@ -18,15 +18,34 @@
  *	   - a sensor: one poke, its query's first column of its first row;
  *	     false means "scheduled again after poke_interval" and the worker
  *	     exits, so no worker is held between pokes,
- *	3. records the outcome in a fresh transaction
- *	   (pipeline._task_run_finish), which NOTIFYs failures, and exits.
- *	   Its exit sets the coordinator's latch (bgw_notify_pid).
+ *	3. resets its session as DISCARD ALL does (settings, role, temporary
+ *	   tables, prepared statements, cursors, advisory locks, sequence and
+ *	   plan caches), so that nothing the task left steers what follows: a
+ *	   task's "SET default_transaction_read_only = on" would otherwise
+ *	   make its own outcome unrecordable,
+ *	4. records the outcome in a fresh transaction
+ *	   (pipeline._task_run_finish), which NOTIFYs failures, and in the same
+ *	   transaction takes the next attempt itself (pipeline._task_run_next)
+ *	   when the oldest queued attempt is one of its role's, its parent
+ *	   coordinator still runs and it has run fewer than
+ *	   pg_pipeline.runner_max_tasks; it wakes the coordinator,
+ *	5. with a next attempt goes back to 2; without one it exits.  Its exit
+ *	   sets the coordinator's latch (bgw_notify_pid).
  *
- * Steps 1 and 3 are the extension's bookkeeping and run as the bootstrap
- * superuser (SetUserIdAndSecContext); only step 2 runs as the owner.  A
- * runner that dies between 1 and 3 leaves the attempt "running": the
- * coordinator sees the exit and fails the attempt with the worker's last
- * error.
+ * Why step 3 takes the next attempt: a new runner per attempt pays a fork,
+ * a connection and its bookkeeping in a cold backend, about twice the CPU
+ * of a one-row task (docs/benchmarks.md, "0.9.0 scheduler").  A runner
+ * only ever runs attempts of the one role it connected as, so what a task
+ * leaves in the session could reach only a later task of the same owner,
+ * and step 3 clears that, as a connection pooler between clients.
+ *
+ * Steps 1 and 4 are the extension's bookkeeping and run as the bootstrap
+ * superuser (SetUserIdAndSecContext); only step 2 runs as the owner.  The
+ * runner tells the coordinator which attempt it holds through its worker
+ * slot (pp_worker_set_item, right after the commit that took it, with
+ * interrupts held): a runner that dies between 1 and 4 leaves that attempt
+ * "running", and the coordinator, seeing the exit, fails it with the
+ * worker's last error.
  *
  * While a task runs, pipeline.logical_date() and data_interval_end() return
  * its run's data interval.
@@ -36,15 +55,18 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/discard.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "parser/analyze.h"
 #include "pgstat.h"
+#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
@@ -53,10 +75,11 @@
 #include "scheduler/scheduler.h"
 #include "worker/catch.h"
 
-/* What one attempt runs; read by _task_run_start. */
+/* What one attempt runs; read by _task_run_start or _task_run_next. */
 typedef struct TaskAttempt
 {
 	int64		task_run_id;
+	char		label[NAMEDATALEN]; /* dag.task, for pipeline.workers */
 	char	   *command;		/* NULL for a sensor */
 	char	   *sensor;
 	int64		timeout_ms;		/* 0: none */
@@ -76,6 +99,9 @@ typedef struct TaskOutcome
 	uint64		rows;
 	int64		next_poke_ms;
 } TaskOutcome;
+
+/* the database has pipeline._task_run_next (0.9.0 on) */
+static bool has_next_function = false;
 
 /* the data interval of the task this process runs */
 static bool in_task = false;
@@ -101,6 +127,34 @@ timestamptz_column(HeapTuple tuple, TupleDesc desc, int col)
 }
 
 /*
+ * What to run, from the columns of _task_run_start (or those of
+ * _task_run_next after its first `skip`): command, sensor, timeout,
+ * poke interval, data interval, elapsed, pokes.  The texts are kept in
+ * TopMemoryContext, the previous attempt's freed.
+ */
+static void
+read_attempt(HeapTuple tuple, TupleDesc desc, int skip, TaskAttempt *task)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	char	   *command = SPI_getvalue(tuple, desc, skip + 1);
+	char	   *sensor = SPI_getvalue(tuple, desc, skip + 2);
+
+	if (task->command)
+		pfree(task->command);
+	if (task->sensor)
+		pfree(task->sensor);
+	task->command = command ? pstrdup(command) : NULL;
+	task->sensor = sensor ? pstrdup(sensor) : NULL;
+	MemoryContextSwitchTo(old);
+	task->timeout_ms = int8_column(tuple, desc, skip + 3);
+	task->poke_interval_ms = int8_column(tuple, desc, skip + 4);
+	task->logical_date = timestamptz_column(tuple, desc, skip + 5);
+	task->data_interval_end = timestamptz_column(tuple, desc, skip + 6);
+	task->elapsed_ms = int8_column(tuple, desc, skip + 7);
+	task->pokes = (int32) int8_column(tuple, desc, skip + 8);
+}
+
+/*
  * Mark the attempt started; false when it is not "running" any more (the
  * coordinator gave up on it meanwhile).
  */
@@ -118,35 +172,58 @@ start_attempt(TaskAttempt *task)
 		elog(ERROR, "could not start task run " INT64_FORMAT, task->task_run_id);
 	if (SPI_processed == 1)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		char	   *command = SPI_getvalue(tuple, desc, 1);
-		char	   *sensor = SPI_getvalue(tuple, desc, 2);
-
-		task->command = command ? pstrdup(command) : NULL;
-		task->sensor = sensor ? pstrdup(sensor) : NULL;
-		MemoryContextSwitchTo(old);
-		task->timeout_ms = int8_column(tuple, desc, 3);
-		task->poke_interval_ms = int8_column(tuple, desc, 4);
-		task->logical_date = timestamptz_column(tuple, desc, 5);
-		task->data_interval_end = timestamptz_column(tuple, desc, 6);
-		task->elapsed_ms = int8_column(tuple, desc, 7);
-		task->pokes = (int32) int8_column(tuple, desc, 8);
+		read_attempt(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 0, task);
 		found = true;
+	}
+	/* not in a database whose extension is older than the library (0.9.0) */
+	if (found &&
+		SPI_execute("SELECT pg_catalog.to_regprocedure('pipeline._task_run_next(pg_catalog.oid)') IS NOT NULL",
+					true, 1) == SPI_OK_SELECT)
+	{
+		bool		isnull;
+
+		has_next_function = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	pp_worker_bookkeeping_end(&as);
 	return found;
 }
 
 /*
+ * Take the next attempt (pipeline._task_run_next) into *task, in the
+ * bookkeeping transaction; false when there is none for this runner.
+ */
+static bool
+next_attempt(TaskAttempt *task, Oid role)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(role)};
+
+	if (SPI_execute_with_args("SELECT * FROM pipeline._task_run_next($1)",
+							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not take the next task run");
+	if (SPI_processed != 1)
+		return false;
+	task->task_run_id = int8_column(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	strlcpy(task->label, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+			NAMEDATALEN);
+	read_attempt(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, task);
+	return true;
+}
+
+/*
  * Record the outcome (pipeline._task_run_finish): with the error's five
  * fields, or its message and SQLSTATE alone in a database whose extension
- * is not updated to 0.6.0 yet.
+ * is not updated to 0.6.0 yet.  With take_next, in the same transaction,
+ * take the next attempt of role into *task; returns whether it did.  What
+ * the runner holds from then on goes to its slot right after the commit,
+ * interrupts held, so the coordinator always knows which attempt to fail
+ * if the runner dies.
  */
-static void
-finish_attempt(TaskAttempt *task, TaskOutcome *outcome)
+static bool
+finish_attempt(TaskAttempt *task, TaskOutcome *outcome, bool take_next, Oid role)
 {
+	bool		next = false;
 	PipelineAsRole as;
 	Oid			argtypes[4 + PP_ERROR_NFIELDS] = {INT8OID, TEXTOID, INT8OID, TIMESTAMPTZOID,
 	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
@@ -182,7 +259,56 @@ finish_attempt(TaskAttempt *task, TaskOutcome *outcome)
 							  false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the end of task run " INT64_FORMAT,
 			 task->task_run_id);
+	if (take_next)
+		next = next_attempt(task, role);
+	HOLD_INTERRUPTS();
 	pp_worker_bookkeeping_end(&as);
+	pp_worker_set_item(next ? task->task_run_id : -1, next ? task->label : NULL,
+					   next && task->timeout_ms > 0 ?
+					   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   task->timeout_ms + PP_TASK_TIMEOUT_GRACE_MS) : 0);
+	RESUME_INTERRUPTS();
+	return next;
+}
+
+/*
+ * May this runner take another attempt?  Not past runner_max_tasks, not
+ * when asked to stop, not when the coordinator that started it is gone (its
+ * successor fails every attempt it finds running at its first pass), not
+ * in a database whose extension has no _task_run_next yet.
+ */
+static bool
+may_take_next(int done)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+	if (done >= pp_runner_max_tasks || ProcDiePending || !pp_worker_parent_alive())
+		return false;
+	return has_next_function;
+}
+
+/*
+ * After each attempt: what the task left in the session goes, as
+ * DISCARD ALL does it (a connection pooler's reset between clients):
+ * settings (search_path, role, session characteristics, custom variables)
+ * back to the role's and database's defaults, temporary objects dropped,
+ * prepared statements, cursors, LISTEN, session advisory locks, sequence
+ * and plan caches cleared.
+ */
+static void
+reset_session(void)
+{
+	DiscardStmt stmt;
+
+	memset(&stmt, 0, sizeof(stmt));
+	stmt.type = T_DiscardStmt;
+	stmt.target = DISCARD_ALL;
+	pp_worker_xact_start();
+	DiscardCommand(&stmt, true);
+	pp_worker_xact_commit();
 }
 
 /*
@@ -404,11 +530,13 @@ pp_scheduler_runner_main(PipelineWorkerArgs *args)
 {
 	RunnerParams params;
 	TaskAttempt task;
-	TaskOutcome outcome;
+	Oid			role = GetUserId();
+	MemoryContext attempt_context;
+	int			done = 0;
+	bool		more;
 
 	memcpy(&params, args->params, sizeof(params));
 	memset(&task, 0, sizeof(task));
-	memset(&outcome, 0, sizeof(outcome));
 	task.task_run_id = params.task_run_id;
 
 	/* the coordinator alone decides about another attempt */
@@ -416,13 +544,26 @@ pp_scheduler_runner_main(PipelineWorkerArgs *args)
 
 	if (!start_attempt(&task))
 		proc_exit(0);
-	run_attempt(&task, &outcome);
-	if (strcmp(outcome.status, "failed") == 0)
-		ereport(LOG,
-				(errmsg("pg_pipeline task run " INT64_FORMAT " failed: %s",
-						task.task_run_id, outcome.error->message)));
-	finish_attempt(&task, &outcome);
-	pp_coordinator_wake(MyDatabaseId);
+	attempt_context = AllocSetContextCreate(TopMemoryContext, "pg_pipeline attempt",
+											ALLOCSET_DEFAULT_SIZES);
+	do
+	{
+		TaskOutcome outcome;
+
+		memset(&outcome, 0, sizeof(outcome));
+		MemoryContextSwitchTo(attempt_context);
+		run_attempt(&task, &outcome);
+		if (strcmp(outcome.status, "failed") == 0)
+			ereport(LOG,
+					(errmsg("pg_pipeline task run " INT64_FORMAT " failed: %s",
+							task.task_run_id, outcome.error->message)));
+		/* before the bookkeeping, which the task's settings must not steer */
+		reset_session();
+		more = finish_attempt(&task, &outcome, may_take_next(++done), role);
+		pp_coordinator_wake(MyDatabaseId);
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(attempt_context);
+	} while (more);
 	proc_exit(0);
 }
 

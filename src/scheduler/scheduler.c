@@ -10,9 +10,9 @@
  *	0. takes pipeline._scheduler_lock() without waiting (drop_dag and
  *	   drop_task take it too: they delete runs a pass may be writing, in
  *	   another order) or comes back in 100 ms;
- *	1. reaps the runners that exited: an attempt they left "running" (the
- *	   runner died, or was terminated past its timeout) is failed with the
- *	   worker's last error;
+ *	1. reaps the runners that exited: the attempt a runner held, if left
+ *	   "running" (the runner died, or was terminated past its timeout), is
+ *	   failed with the worker's last error;
  *	2. calls pipeline._scheduler_tick() (the state machine, in SQL: due
  *	   fires, data triggers, DAG runs within max_active_runs, retries,
  *	   trigger rules, finished runs, retention); the first pass after a
@@ -20,7 +20,11 @@
  *	3. takes queued attempts, oldest first, up to pg_pipeline.max_task_runs
  *	   running at once (pipeline._scheduler_dispatch), commits, and only
  *	   then starts their runners (a runner must see its attempt running),
- *	   each connected as the owner of the task's DAG.
+ *	   each connected as the owner of the task's DAG.  A runner that
+ *	   finishes an attempt may take the next queued one itself when it is
+ *	   of its role (runner.c); it still counts as one of max_task_runs, and
+ *	   tells which attempt it holds through its slot (pp_worker_set_item),
+ *	   so that step 1 and the timeout backstop follow it.
  * It returns how long the coordinator may sleep: until the next fire,
  * retry, poke, data-trigger interval or timeout backstop.  Commits of the
  * SQL interface and the exits of runners set the coordinator's latch, so
@@ -57,8 +61,6 @@
 #include "scheduler/scheduler.h"
 #include "worker/worker.h"
 
-/* the runner's own timeout stops it; past this grace we terminate it */
-#define TIMEOUT_GRACE_MS	10000
 /* history retention runs at most this often */
 #define CLEANUP_EVERY_MS	10000
 /* after a runner could not start, try again this soon */
@@ -75,12 +77,17 @@
 #define LOCK_PATIENCE_MS	5000
 static TimestampTz lock_missed_since = 0;
 
+/*
+ * A runner started by this coordinator.  It may go on to further attempts
+ * of its role (runner.c); which one it holds, it says in its slot
+ * (pp_worker_slot_item): 0 still the first, -1 none.
+ */
 typedef struct RunningTask
 {
-	int64		task_run_id;	/* hash key */
-	int			slot;
+	int			slot;			/* hash key */
+	int64		task_run_id;	/* the attempt it was started for */
 	BackgroundWorkerHandle *handle;
-	TimestampTz deadline;		/* 0: no timeout */
+	TimestampTz deadline;		/* of that attempt; 0: no timeout */
 	bool		terminated;		/* past its deadline, we terminated it */
 } RunningTask;
 
@@ -94,6 +101,7 @@ typedef struct Dispatched
 } Dispatched;
 
 int			pp_max_task_runs = 4;
+int			pp_runner_max_tasks = 100;
 
 static HTAB *running = NULL;
 static MemoryContext scheduler_context = NULL;
@@ -111,7 +119,7 @@ scheduler_init(void)
 	scheduler_context = AllocSetContextCreate(TopMemoryContext, "pg_pipeline scheduler",
 											  ALLOCSET_DEFAULT_SIZES);
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
+	ctl.keysize = sizeof(int);
 	ctl.entrysize = sizeof(RunningTask);
 	ctl.hcxt = scheduler_context;
 	running = hash_create("pg_pipeline running tasks", 64, &ctl,
@@ -179,8 +187,24 @@ finish_failed(int64 task_run_id, const char *error)
 }
 
 /*
- * Step 1: forget the runners that exited; an attempt still "running" after
- * its runner's exit failed.  Terminates runners past their deadline.
+ * The attempt a runner holds now (0: none) and its deadline (0: none).
+ */
+static int64
+runner_attempt(RunningTask *task, TimestampTz *deadline)
+{
+	int64		item = pp_worker_slot_item(task->slot, deadline);
+
+	if (item == 0)
+	{
+		*deadline = task->deadline;
+		return task->task_run_id;
+	}
+	return item > 0 ? item : 0;
+}
+
+/*
+ * Step 1: forget the runners that exited; the attempt a runner held at its
+ * exit, if still "running", failed.  Terminates runners past their deadline.
  */
 static void
 reap_runners(TimestampTz now)
@@ -193,16 +217,20 @@ reap_runners(TimestampTz now)
 	{
 		PipelineWorkerExit exit;
 		char	   *error = exit.last_error;
+		TimestampTz deadline;
+		int64		attempt = runner_attempt(task, &deadline);
 
 		if (!pp_worker_reap(&task->handle, task->slot, &exit))
 		{
-			if (task->deadline != 0 && now >= task->deadline && !task->terminated)
+			if (attempt != 0 && deadline != 0 && now >= deadline && !task->terminated)
 			{
 				TerminateBackgroundWorker(task->handle);
 				task->terminated = true;
 			}
 			continue;
 		}
+		/* (what it held at its exit: it cannot change any more) */
+		attempt = runner_attempt(task, &deadline);
 		/* a runner is never restarted (kinds.c): its exit ends the attempt */
 		if (task->terminated)
 			snprintf(error, sizeof(exit.last_error),
@@ -210,9 +238,10 @@ reap_runners(TimestampTz now)
 		else if (error[0] == '\0')
 			strlcpy(error, "the runner exited without recording the task's outcome",
 					sizeof(exit.last_error));
-		finish_failed(task->task_run_id, error);
+		if (attempt != 0)
+			finish_failed(attempt, error);
 		pp_worker_release(task->slot);
-		hash_search(running, &task->task_run_id, HASH_REMOVE, NULL);
+		hash_search(running, &task->slot, HASH_REMOVE, NULL);
 	}
 }
 
@@ -332,12 +361,12 @@ start_runners(List *dispatched, TimestampTz now)
 			unstarted = lappend(unstarted, task);
 			continue;
 		}
-		entry = hash_search(running, &task->task_run_id, HASH_ENTER, NULL);
-		entry->slot = slot;
+		entry = hash_search(running, &slot, HASH_ENTER, NULL);
+		entry->task_run_id = task->task_run_id;
 		entry->handle = handle;
 		entry->terminated = false;
 		entry->deadline = task->timeout_ms > 0 ?
-			TimestampTzPlusMilliseconds(now, task->timeout_ms + TIMEOUT_GRACE_MS) : 0;
+			TimestampTzPlusMilliseconds(now, task->timeout_ms + PP_TASK_TIMEOUT_GRACE_MS) : 0;
 	}
 
 	/* no worker free: those attempts wait in the queue again */
@@ -470,9 +499,11 @@ pp_scheduler_pass(void)
 	hash_seq_init(&seq, running);
 	while ((task = hash_seq_search(&seq)) != NULL)
 	{
-		if (task->deadline != 0 && !task->terminated &&
-			(wake == 0 || task->deadline < wake))
-			wake = task->deadline;
+		TimestampTz deadline;
+
+		if (runner_attempt(task, &deadline) != 0 && deadline != 0 && !task->terminated &&
+			(wake == 0 || deadline < wake))
+			wake = deadline;
 	}
 	next_due = wake;
 	if (wake != 0)

@@ -13,7 +13,13 @@
 
 #include "common/pipeline.h"
 
-/* What a runner finds in its bgw_extra parameters. */
+/*
+ * A runner's own timeout stops its task; past this grace the coordinator
+ * terminates it.
+ */
+#define PP_TASK_TIMEOUT_GRACE_MS	10000
+
+/* What a runner finds in its bgw_extra parameters: its first attempt. */
 typedef struct RunnerParams
 {
 	int64		task_run_id;

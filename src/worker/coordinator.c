@@ -16,6 +16,12 @@
  * the one reconcile routine (supervise.c) run exactly those, then runs a
  * pass of the scheduler, which starts its runners itself.
  *
+ * Wake-ups that come less than PP_MIN_PASS_INTERVAL_MS after the end of
+ * a pass wait for the rest of that interval (never past the next due
+ * instant), so that a burst of commits or of runners' ends (hundreds a
+ * second) costs one pass per interval instead of one pass each: every pass
+ * is three transactions and a tick that looks at every running DAG run.
+ *
  * Signals: SIGTERM ends it (die(), so even a long catalog query is
  * interrupted); SIGHUP reloads the configuration at the next wake-up.
  *
@@ -43,6 +49,9 @@
 #include "worker/worker.h"
 
 static PipelineSupervisor *supervisor = NULL;
+
+/* wake-ups within this long after a pass are taken together (file header) */
+#define PP_MIN_PASS_INTERVAL_MS	20
 
 /* Is the extension installed in this database?  Opens a transaction. */
 static bool
@@ -116,6 +125,9 @@ pp_coordinator_main(PipelineWorkerArgs *args)
 	{
 		long		timeout = pp_naptime_ms;
 		long		due;
+		long		since;
+		TimestampTz pass_end;
+		int			rc;
 
 		pgstat_report_activity(STATE_RUNNING, "supervising workers");
 		due = supervise();
@@ -126,11 +138,20 @@ pp_coordinator_main(PipelineWorkerArgs *args)
 		if (due >= 0)
 			timeout = Min(timeout, due);
 		pgstat_report_activity(STATE_IDLE, NULL);
+		pass_end = GetCurrentTimestamp();
 
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 timeout, PP_WAIT_EVENT);
+		rc = WaitLatch(MyLatch,
+					   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   timeout, PP_WAIT_EVENT);
 		ResetLatch(MyLatch);
+		if (rc & WL_LATCH_SET)
+		{
+			since = TimestampDifferenceMilliseconds(pass_end, GetCurrentTimestamp());
+			if (since < Min(PP_MIN_PASS_INTERVAL_MS, timeout))
+				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 Min(PP_MIN_PASS_INTERVAL_MS, timeout) - since,
+								 PP_WAIT_EVENT);
+		}
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)

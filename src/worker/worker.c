@@ -125,6 +125,8 @@ pp_worker_start(PipelineWorkerKind kind, Oid dboid, Oid roleoid,
 	slot->no_restart = false;
 	slot->started_at = 0;
 	slot->stopped_at = 0;
+	slot->item = 0;
+	slot->item_deadline = 0;
 	strlcpy(slot->label, label ? label : "", NAMEDATALEN);
 	slot->items = 0;
 	slot->bytes = 0;
@@ -386,6 +388,72 @@ pp_worker_set_no_restart(void)
 	if (pp_shared->slots[my_args.slot].generation == my_args.generation)
 		pp_shared->slots[my_args.slot].no_restart = true;
 	LWLockRelease(pp_shared->lock);
+}
+
+/*
+ * pp_worker_set_item
+ *		A worker that takes one unit of work after another says which it
+ *		holds now (-1: none), what pipeline.workers shows as its label, and
+ *		when its parent must stop it (0: never).  The parent reads it with
+ *		pp_worker_slot_item, also after the worker exited.
+ */
+void
+pp_worker_set_item(int64 item, const char *label, TimestampTz deadline)
+{
+	PipelineWorkerSlot *slot = &pp_shared->slots[my_args.slot];
+
+	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
+	if (slot->generation == my_args.generation)
+	{
+		slot->item = item;
+		slot->item_deadline = deadline;
+		if (label)
+			strlcpy(slot->label, label, NAMEDATALEN);
+	}
+	LWLockRelease(pp_shared->lock);
+}
+
+/*
+ * pp_worker_slot_item
+ *		What the worker in a slot holds (pp_worker_set_item): 0 the unit it
+ *		was started for, -1 none, else its id; *deadline when to stop it.
+ */
+int64
+pp_worker_slot_item(int slotno, TimestampTz *deadline)
+{
+	int64		item;
+
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	item = pp_shared->slots[slotno].item;
+	*deadline = pp_shared->slots[slotno].item_deadline;
+	LWLockRelease(pp_shared->lock);
+	return item;
+}
+
+/*
+ * pp_worker_parent_alive
+ *		Does the worker that started this one (bgw_notify_pid: a worker of
+ *		its kind's parent kind, in this database) still run?  A worker that
+ *		would take more work on its own stops when it does not: a new parent
+ *		may already have decided about that work.
+ */
+bool
+pp_worker_parent_alive(void)
+{
+	PipelineWorkerKind parent = pp_worker_kind_info(my_args.kind)->parent;
+	pid_t		pid = MyBgworkerEntry->bgw_notify_pid;
+	bool		alive = false;
+
+	LWLockAcquire(pp_shared->lock, LW_SHARED);
+	for (int i = 0; i < pp_shared->nslots && !alive; i++)
+	{
+		PipelineWorkerSlot *slot = &pp_shared->slots[i];
+
+		alive = slot->kind == parent && slot->dboid == MyDatabaseId &&
+			slot->state == PP_SLOT_RUNNING && slot->pid == pid;
+	}
+	LWLockRelease(pp_shared->lock);
+	return alive;
 }
 
 /*
