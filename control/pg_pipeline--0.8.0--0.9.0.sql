@@ -363,7 +363,7 @@ SELECT 'model',
            WHEN m.materialized = 'ephemeral' THEN 'ephemeral: inlined into the models that use it'
            WHEN m.built_at IS NULL THEN 'never built'
            ELSE format('built %s ago', pipeline._status_age(m.built_at))
-                || CASE WHEN l.status = 'success' AND l.rows IS NOT NULL
+                || CASE WHEN l.status = 'success' AND l.rows IS NOT NULL AND m.materialized <> 'view'
                         THEN ', ' || pipeline._status_count(l.rows, 'row') ELSE '' END
        END,
        CASE st.state
