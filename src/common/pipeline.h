@@ -38,7 +38,10 @@
 #define PP_MAX_ERROR_LEN	256
 #define PP_MAX_PARAMS_LEN	96	/* what fits in bgw_extra beside our header */
 #define PP_MAX_DB_REQUESTS	64
-#define PP_MAX_PAUSED_DBS	16
+#define PP_MAX_PAUSED_DBS	16	/* database-wide statements (DROP, RENAME...) */
+#define PP_RESTORE_PAUSES	4	/* more, for restores only: a role that holds
+								 * every database-wide pause open cannot make a
+								 * restore run unpaused (hooks.c) */
 #define PP_MAX_WATCHED		1024	/* tables written under a data-aware DAG */
 #define PP_WORKER_LOCK_TIMEOUT	"10s"	/* coordinator's and maintainer's waits */
 
@@ -147,7 +150,7 @@ typedef struct PipelineShared
 	int			nrequests;
 	Oid			requests[PP_MAX_DB_REQUESTS];
 	int			npaused;
-	Oid			paused[PP_MAX_PAUSED_DBS];
+	Oid			paused[PP_MAX_PAUSED_DBS + PP_RESTORE_PAUSES];
 	uint64		data_epoch;		/* the data versions' clock: starts at the start time, +1 a bump */
 	int			nwatched;
 	PipelineDataVersion watched[PP_MAX_WATCHED];

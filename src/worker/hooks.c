@@ -177,14 +177,18 @@ database_needing_exclusive_access(Node *parsetree)
 	return dboid;
 }
 
-/* Put dboid on the paused list; false when the list is full. */
+/*
+ * Put dboid on the paused list; false when it already holds limit entries
+ * (PP_MAX_PAUSED_DBS for a database-wide statement, PP_RESTORE_PAUSES more
+ * for a restore).
+ */
 static bool
-add_paused(Oid dboid)
+add_paused(Oid dboid, int limit)
 {
 	bool		full;
 
 	LWLockAcquire(pp_shared->lock, LW_EXCLUSIVE);
-	full = (pp_shared->npaused >= PP_MAX_PAUSED_DBS);
+	full = (pp_shared->npaused >= limit);
 	if (!full)
 		pp_shared->paused[pp_shared->npaused++] = dboid;
 	LWLockRelease(pp_shared->lock);
@@ -195,7 +199,7 @@ add_paused(Oid dboid)
 static void
 pause_database(Oid dboid)
 {
-	bool		full = !add_paused(dboid);
+	bool		full = !add_paused(dboid, PP_MAX_PAUSED_DBS);
 
 	if (!full)
 		pp_wake_launcher_at_end_of_xact(dboid, true);	/* resume, committed or not */
@@ -345,11 +349,12 @@ pause_for_restore(CopyStmt *stmt)
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid) || get_rel_namespace(relid) != get_namespace_oid("pipeline", true))
 		return;
-	if (!add_paused(MyDatabaseId))
+	if (!add_paused(MyDatabaseId, PP_MAX_PAUSED_DBS + PP_RESTORE_PAUSES))
 	{
 		ereport(WARNING,
 				(errmsg("pg_pipeline's workers are not paused during this restore"),
-				 errdetail("pg_pipeline pauses at most %d databases at a time.", PP_MAX_PAUSED_DBS),
+				 errdetail("pg_pipeline pauses at most %d databases at a time.",
+						   PP_MAX_PAUSED_DBS + PP_RESTORE_PAUSES),
 				 errhint("Restore with --single-transaction.")));
 		return;
 	}

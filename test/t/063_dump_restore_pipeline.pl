@@ -266,8 +266,20 @@ sleep 1;
 is(sql_in('cust', $running), 'consumer coordinator maintainer sink', "cust: nor does her attempt pause anything");
 $not_restore->quit;
 sql_in('cust', q{REVOKE pg_read_server_files FROM alice});
+# a role with CREATEDB that holds every database-wide pause open (16
+# renames in one open transaction) does not make the restore run unpaused
+# (review of 0.9.0: a restore has pauses of its own)
+sql_in('cust', q{CREATE ROLE crowd LOGIN CREATEDB});
+sql_in('cust', "CREATE DATABASE crowd_$_ OWNER crowd") for 1 .. 16;
+my $crowd = $node->background_psql('cust', extra_params => [ '-U', 'crowd' ]);
+$crowd->query_safe('BEGIN');
+$crowd->query_safe("ALTER DATABASE crowd_$_ RENAME TO crowd_x$_") for 1 .. 16;
 my $restore = $node->background_psql('cust');
 $restore->query_safe(q{SET check_function_bodies = off; COPY pipeline.dead_letters FROM '/dev/null'});
+unlike($restore->{stderr}, qr/not paused during this restore/, 'cust: 16 pauses held open by a role do not crowd out the restore');
+$crowd->quit;
+sql_in('cust', "DROP DATABASE crowd_$_") for 1 .. 16;
+sql_in('cust', q{DROP ROLE crowd});
 wait_in('cust', 30, $running, '', "cust: a restoring session pauses the database: no worker runs");
 sleep 1;
 is(sql_in('cust', $running), '', 'cust: nor starts again while the session lasts');
