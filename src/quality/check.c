@@ -344,7 +344,9 @@ serial_unique(List *exps)
 /*
  * the values of each relationship of exps that has few enough of them, as
  * the parameters of the scan: sets e->values_param, returns how many
- * (*types and *values allocated for all of exps)
+ * (*types and *values allocated for all of exps).  Read as the scan is (not
+ * read-only): it sees what this transaction wrote before, as the join would
+ * (a build checks a model against one it wrote in the same transaction).
  */
 static int
 relationship_values(List *exps, Oid **types, Datum **values, char **nulls)
@@ -366,7 +368,7 @@ relationship_values(List *exps, Oid **types, Datum **values, char **nulls)
 			get_rel_name(e->to_relid) == NULL ||
 			estimated_rows(e->to_relid) > 4.0 * RELATIONSHIP_VALUES_MAX)
 			continue;
-		if (SPI_execute(pp_relationship_values_query(e, RELATIONSHIP_VALUES_MAX), true, 1) != SPI_OK_SELECT ||
+		if (SPI_execute(pp_relationship_values_query(e, RELATIONSHIP_VALUES_MAX), false, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "the values of relationship \"%s\" could not be read", e->name);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
