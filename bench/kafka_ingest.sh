@@ -142,12 +142,18 @@ bench_psql
 sql_quick() { timeout 30 "${PSQL[@]}" -c "$1"; }
 
 # run one statement with \timing; prints the server round trip in seconds
+# timed_sql STATEMENT: prints its seconds (psql's \timing) and leaves the
+# CPU seconds its backend spent on it (on-CPU time from
+# /proc/<backend>/schedstat, read before and after by the backend itself)
+# in $WORK/last-cpu
 timed_sql() {
-	local out ms
-	out=$(timeout "$STEP_TIMEOUT" "${PSQL[@]}" -c '\timing on' -c "$1") ||
-		die "statement failed: $1"
-	ms=$(printf '%s\n' "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
+	local out ms cpu_sql="SELECT split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)"
+	out=$(timeout "$STEP_TIMEOUT" "${PSQL[@]}" -c "$cpu_sql" -c '\timing on' -c "$1" -c '\timing off' \
+		-c "$cpu_sql") || die "statement failed: $1"
+	ms=$(printf '%s\n' "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | head -1)
 	[ -n "$ms" ] || die "no timing for: $1"
+	printf '%s\n' "$out" | grep -E '^[0-9]+$' | awk 'NR == 1 { a = $1 } { b = $1 }
+		END { printf "%.3f\n", (b - a) / 1e9 }' >"$WORK/last-cpu"
 	awk -v ms="$ms" 'BEGIN { printf "%.6f", ms / 1000 }'
 }
 
@@ -299,6 +305,7 @@ echo "# topic $TOPIC: $N events of $AVG_BYTES bytes on average, zstd by kcat, wa
 path_a() {
 	fresh_table a_copy_csv "$TYPED_COLUMNS"
 	s=$(timed_sql "COPY a_copy_csv FROM '$FILES/events.csv' (FORMAT csv)")
+	CPU[a]+=" $(cat "$WORK/last-cpu")"
 	check_count a_copy_csv "$N"
 	record a "$s"
 	sql "DROP TABLE a_copy_csv" >/dev/null
@@ -307,6 +314,7 @@ path_a() {
 path_b() {
 	fresh_table b_copy_jsonb "payload jsonb"
 	s=$(timed_sql "COPY b_copy_jsonb FROM '$FILES/events.json' $COPY_JSONL_OPTS")
+	CPU[b]+=" $(cat "$WORK/last-cpu")"
 	check_count b_copy_jsonb "$N"
 	record b "$s"
 	sql "DROP TABLE b_copy_jsonb" >/dev/null
@@ -386,7 +394,7 @@ drop_source() {
 # run_source PATH ROUND FORMAT COLUMNS [EXTRA]: the time from create_source until
 # every event is committed (rows and offsets commit together, so the
 # offsets say when; the commit timestamp of the last batch is the end)
-declare -A HWM ANON CONSUMER_NOTE
+declare -A HWM ANON CONSUMER_NOTE CPU
 run_source() {
 	local path=$1 round=$2 format=$3 columns=$4 create_extra=${5:-} name=bench_${1}_$2 table=${1}_pipeline_$2
 	local t_create row offs last pid=0 cpid state deadline sampler="" perfpid="" seen=""
@@ -435,6 +443,8 @@ run_source() {
 		done | awk '$1 == "postgres" { mc += $2; mw += $3; next } { oc += $2; ow += $3 }
 			END { printf "main thread on CPU %.2f s, waiting for a CPU %.2f s; librdkafka threads on CPU %.2f s",
 				mc / 1e9, mw / 1e9, oc / 1e9 }')
+		CPU[$path]+=" $(for t in /proc/"$pid"/task/*; do cut -d' ' -f1 "$t/schedstat" 2>/dev/null; done |
+			awk '{ c += $1 } END { printf "%.3f", c / 1e9 }')"
 	fi
 	# the consumer's memory, before it goes away
 	if [ "$pid" != 0 ] && [ -r "/proc/$pid/status" ]; then
@@ -603,6 +613,18 @@ met() { awk -v v="$1" -v t="$2" 'BEGIN { print (v == "n/a") ? "n/a" : (v >= t) ?
 T_EB=$(met "$R_EB" 0.80)
 T_ED2=$(awk -v e="${RATE_MED[e]}" -v d="${RATE_MED[d2]}" 'BEGIN { print (e == 0 || d == 0) ? "n/a" : (e > d) ? "met" : "NOT MET" }')
 T_FB=$(met "$R_FB" 1.00)
+# CPU seconds (median of the rounds) and the ratios by CPU: rows per CPU
+# second of the path over the baseline's; a loaded machine slows the wall
+# clock of both sides unevenly, their CPU time much less
+declare -A CPU_MED
+for p in "${!CPU[@]}"; do
+	# shellcheck disable=SC2086  # a list of numbers
+	CPU_MED[$p]=$(printf '%s\n' ${CPU[$p]} | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+done
+cpu_ratio() { awk -v x="${CPU_MED[$1]:-0}" -v y="${CPU_MED[$2]:-0}" 'BEGIN { print (x > 0 && y > 0) ? sprintf("%.2f", y / x) : "n/a" }'; }
+C_EA=$(cpu_ratio e a)
+C_EB=$(cpu_ratio e b)
+C_FB=$(cpu_ratio f b)
 
 SO_CHANGED=""
 if [ "$(md5sum "$SO" | cut -c1-12)" != "$SO_MD5" ]; then
@@ -641,6 +663,9 @@ fi
 	echo "ratios of the medians: e/b = $R_EB (target >= 0.80: $T_EB)   e/d2 = $R_ED2 (target > 1: $T_ED2)" \
 		"  f/b = $R_FB (target >= 1.00: $T_FB)"
 	echo "                       e/a = $R_EA   f/d2 = $R_FD2${R_EAE:+   ea/e = $R_EAE}${R_EE0:+   e/e0 = $R_EE0}${R_FF0:+   f/f0 = $R_FF0}"
+	echo "CPU seconds (median; the COPY's backend, the consumer's threads):$(for p in "${PATHS[@]}"; do
+		[ -z "${CPU_MED[$p]:-}" ] || printf ' %s %s' "$p" "${CPU_MED[$p]}"; done)"
+	echo "ratios by CPU (rows per CPU second over the baseline's): e/a = $C_EA   e/b = $C_EB   f/b = $C_FB"
 	echo
 	echo "latency, $LAT_RATE msg/s for $LAT_SECONDS s (kcat -P -z zstd, default linger), json source," \
 		"fetch.wait.max.ms 10, ms from sent_us:"
@@ -673,6 +698,13 @@ fi
 	echo "RESULT ratio=f/b value=$R_FB target=1.00 status=${T_FB// /_}"
 	echo "RESULT ratio=e/a value=$R_EA"
 	echo "RESULT ratio=f/d2 value=$R_FD2"
+	echo "RESULT cpu_ratio=e/a value=$C_EA"
+	echo "RESULT cpu_ratio=e/b value=$C_EB"
+	echo "RESULT cpu_ratio=f/b value=$C_FB"
+	for p in "${PATHS[@]}"; do
+		# shellcheck disable=SC2086  # a list of numbers
+		[ -z "${CPU[$p]:-}" ] || echo "RESULT cpu path=$p median_seconds=${CPU_MED[$p]} seconds=$(echo ${CPU[$p]} | tr ' ' ',')"
+	done
 	[ -z "$R_EAE" ] || echo "RESULT ratio=ea/e value=$R_EAE"
 	for bms in $LAT_BATCH_MS; do
 		IFS='|' read -r i50 i99 imax v50 v99 vmax nb prod <<<"${LAT[$bms]}"

@@ -27,12 +27,17 @@
  * keeps the raw value (NULL only for Kafka's -1, "no timestamp").
  *
  * One message, one line.  The bytes of a message come from whoever can
- * write to the topic, so none of them may reach COPY's framing: every
- * value is written in COPY's text format with backslash, tab and line
- * breaks escaped (so no end-of-data marker \. and no row or column break
- * can come from the data), or, for the jsonb fast path, in CSV with quote
- * and delimiter set to control bytes that the message is checked not to
- * hold.  Text that PostgreSQL could not store (a NUL byte, bytes invalid in
+ * write to the topic, so none of them may reach COPY's framing.  Where
+ * every column of the layout has a type whose receive function takes what
+ * the text path would give its input function (binary_kind(): the jsonb,
+ * text and bytea formats with their metadata, into text, varchar, json,
+ * jsonb, bytea, int4, int8 and timestamptz columns), the line is a tuple
+ * of COPY's binary format: each field is its length and its bytes, so
+ * nothing in them is read as framing, and nothing is escaped, re-parsed
+ * or hex-encoded.  Otherwise (json and csv, other types) every value is
+ * written in COPY's text format with backslash, tab and line breaks
+ * escaped (so no end-of-data marker \. and no row or column break can
+ * come from the data).  Text that PostgreSQL could not store (a NUL byte, bytes invalid in
  * the database encoding), in the value of a text-like format, the key or
  * the headers, is refused here with its position, and so is a message
  * larger than pg_pipeline.max_message_bytes.  load.c checks after each
@@ -51,6 +56,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
+#include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -78,6 +84,13 @@ static const struct
 	{NULL, META_NONE}
 };
 
+/* binary_kind: how a column is written in COPY's binary format */
+#define BIN_NONE	'\0'		/* it cannot be */
+#define BIN_BYTES	'b'			/* the bytes as they are */
+#define BIN_JSONB	'j'			/* jsonb's version 1, then the JSON text */
+#define BIN_INT4	'4'
+#define BIN_INT8	'8'			/* int8, or a timestamptz's microseconds */
+
 static MetaColumn
 meta_column(const char *name)
 {
@@ -85,6 +98,46 @@ meta_column(const char *name)
 		if (strcmp(name, meta_columns[i].name) == 0)
 			return meta_columns[i].meta;
 	return META_NONE;
+}
+
+/*
+ * How a column is written in COPY's binary format.  Only where its
+ * receive function takes exactly what the text path would have given its
+ * input function: text, varchar and json take the bytes (and check them
+ * against the encoding; json also parses them), jsonb takes version 1 and
+ * the JSON text, bytea the bytes of a bytea message; the numbers and times
+ * are the metadata's own.  Anything else (a domain, numeric, timestamp
+ * without time zone, ...) keeps the whole layout in the text format.
+ */
+static char
+binary_kind(SourceFormat format, MetaColumn meta, Oid type)
+{
+	switch (meta)
+	{
+		case META_NONE:
+			if (format == FORMAT_BYTEA)
+				return type == BYTEAOID ? BIN_BYTES : BIN_NONE;
+			if (format != FORMAT_JSONB && format != FORMAT_TEXT)
+				return BIN_NONE;
+			break;
+		case META_TOPIC:
+		case META_KEY:
+		case META_HEADERS:
+			break;
+		case META_PARTITION:
+			return type == INT4OID ? BIN_INT4 : type == INT8OID ? BIN_INT8 : BIN_NONE;
+		case META_OFFSET:
+		case META_TIMESTAMP_MS:
+			return type == INT8OID ? BIN_INT8 : BIN_NONE;
+		case META_TIMESTAMP:
+		case META_INGESTED_AT:
+			return type == TIMESTAMPTZOID ? BIN_INT8 : BIN_NONE;
+	}
+	if (type == JSONBOID)
+		return BIN_JSONB;
+	if (type == TEXTOID || type == VARCHAROID || type == JSONOID)
+		return BIN_BYTES;
+	return BIN_NONE;
 }
 
 /*
@@ -97,6 +150,7 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 					 const char *data_column, const char *topic)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
+	Oid		   *types = palloc(sizeof(Oid) * desc->natts);
 	int			n = 0;
 
 	memset(layout, 0, sizeof(*layout));
@@ -137,6 +191,7 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 			layout->names[n] = pstrdup(name);
 			layout->name_lens[n] = strlen(name);
 			layout->meta[n] = meta;
+			types[n] = att->atttypid;
 			layout->has_default[n] = att->atthasdef || att->attidentity;
 			layout->colnames = lappend(layout->colnames, makeString(layout->names[n]));
 			n++;
@@ -144,19 +199,18 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 	}
 	layout->ncolumns = n;
 
-	/*
-	 * The jsonb format into a json or jsonb column, with no metadata
-	 * column: the message goes to COPY as it is, in CSV with quote and
-	 * delimiter set to control bytes that valid JSON never holds (only
-	 * line breaks, which JSON allows only as whitespace, become spaces).
-	 * No escaping, and COPY's parse is a scan for those bytes.  A message
-	 * holding any other control byte is refused before it gets there, so
-	 * the quote and delimiter can never come from a message.  Invalid
-	 * JSON fails in the column's input function and is set aside like any
-	 * bad row.
-	 */
-	layout->raw_json_lines = (format == FORMAT_JSONB && layout->data_validates_json &&
-							  n == 1 && layout->data_column == 0);
+	/* COPY's binary format when every column's type allows it */
+	layout->binary_kind = palloc(n);
+	for (int i = 0; i < n && layout->binary_kind; i++)
+	{
+		layout->binary_kind[i] = binary_kind(format, layout->meta[i], types[i]);
+		if (layout->binary_kind[i] == BIN_NONE)
+		{
+			pfree(layout->binary_kind);
+			layout->binary_kind = NULL;
+		}
+	}
+	pfree(types);
 }
 
 /* Append s to out escaped for COPY's text format. */
@@ -560,82 +614,87 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 	}
 }
 
-/*
- * The jsonb fast path: the message as one CSV line whose quote (\x01) and
- * delimiter (\x02) it cannot hold.  Line breaks become spaces (JSON allows
- * them only as whitespace: a message with one is checked to be JSON first,
- * so one inside a string is not made valid).  Any other control byte (none
- * is valid JSON outside \t and line breaks) refuses the message, and so
- * does text the database cannot store.  The scan for control bytes is the
- * one that looks for line breaks anyway.
- */
-static bool
-append_raw_json_line(StringInfo out, const char *payload, int len,
-					 char **error, const char **sqlstate)
+/* One field of COPY's binary format: NULL, or its bytes. */
+static void
+append_binary_field(StringInfo out, char kind, const char *s, int len)
 {
-	const char *p = payload;
-	const char *end = payload + len;
-	int			start_len = out->len;
-	bool		line_breaks = false;
-	char	   *problem;
-
-	/* COPY's end-of-data marker \. can only start a line; no JSON does */
-	if (payload[0] == '\\')
+	if (s == NULL)
 	{
-		if (!valid_json(payload, len, false, error))
-			return false;
-		elog(ERROR, "a JSON text cannot start with a backslash");
+		pq_sendint32(out, -1);
+		return;
 	}
-
-	enlargeStringInfo(out, len + 1);
-	while (p < end)
+	if (kind == BIN_JSONB)
 	{
-		const char *brk = p;
+		pq_sendint32(out, len + 1);
+		pq_sendbyte(out, 1);
+	}
+	else
+		pq_sendint32(out, len);
+	pq_sendbytes(out, s, len);
+}
 
-		while (brk < end && ((unsigned char) *brk >= 0x20 || *brk == '\t'))
-			brk++;
-		appendBinaryStringInfo(out, p, brk - p);
-		if (brk < end)
-		{
-			if (*brk != '\n' && *brk != '\r')
+/* The value of a metadata column in COPY's binary format */
+static void
+append_meta_binary(StringInfo out, char kind, MetaColumn meta, KafkaRecord *rec,
+				   TimestampTz ingested_at)
+{
+	int64		value = 0;
+	const char *headers;
+
+	switch (meta)
+	{
+		case META_TOPIC:
+			append_binary_field(out, kind, rec->topic, strlen(rec->topic));
+			return;
+		case META_KEY:
+			append_binary_field(out, kind, rec->key, rec->key_len);
+			return;
+		case META_HEADERS:
+			headers = pp_kafka_record_headers(rec);
+			append_binary_field(out, kind, headers, headers ? rec->headers_len : 0);
+			return;
+		case META_PARTITION:
+			value = rec->partition;
+			break;
+		case META_OFFSET:
+			value = rec->offset;
+			break;
+		case META_TIMESTAMP_MS:
+			if (rec->timestamp_ms == -1)
 			{
-				out->len = start_len;
-				out->data[start_len] = '\0';
-				if (*brk == '\0')
-				{
-					*error = psprintf("the message holds a NUL byte at byte %d", (int) (brk - payload));
-					*sqlstate = "22021";
-				}
-				else
-					*error = psprintf("invalid JSON: the message holds the control byte 0x%02x at byte %d",
-									  (unsigned char) *brk, (int) (brk - payload));
-				return false;
+				append_binary_field(out, kind, NULL, 0);
+				return;
 			}
-			line_breaks = true;
-			appendStringInfoChar(out, ' ');
-		}
-		p = brk + 1;
+			value = rec->timestamp_ms;
+			break;
+		case META_TIMESTAMP:
+			if (!pp_kafka_timestamp_from_ms(rec->timestamp_ms, &value))
+			{
+				append_binary_field(out, kind, NULL, 0);
+				return;
+			}
+			break;
+		case META_INGESTED_AT:
+			value = ingested_at;
+			break;
+		case META_NONE:
+			elog(ERROR, "not a metadata column");
 	}
-	appendStringInfoChar(out, '\n');
-
-	if ((problem = pp_kafka_text_problem(payload, len)) != NULL ||
-		(line_breaks && !valid_json(payload, len, false, error)))
+	if (kind == BIN_INT4)
 	{
-		out->len = start_len;
-		out->data[start_len] = '\0';
-		if (problem)
-		{
-			*error = psprintf("the message %s", problem);
-			*sqlstate = "22021";
-		}
-		return false;
+		pq_sendint32(out, 4);
+		pq_sendint32(out, (int32) value);
 	}
-	return true;
+	else
+	{
+		pq_sendint32(out, 8);
+		pq_sendint64(out, value);
+	}
 }
 
 /*
  * pp_kafka_decode
- *		Append the COPY line (text format; CSV for the jsonb fast path) of
+ *		Append the COPY line (text format, or a binary tuple) of
  *		one message to out.  Returns false (out untouched, *error and
  *		*sqlstate set) when the message cannot be decoded.  *missing gets a
  *		bit per column (of the first 64) whose JSON key was absent and that
@@ -702,8 +761,8 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 		return false;
 	}
 
-	/* one validating pass over text-like values (the fast path has its own) */
-	if (payload != NULL && layout->format != FORMAT_BYTEA && !layout->raw_json_lines &&
+	/* one validating pass over text-like values */
+	if (payload != NULL && layout->format != FORMAT_BYTEA &&
 		(problem = pp_kafka_text_problem(payload, len)) != NULL)
 	{
 		*error = psprintf("the message %s", problem);
@@ -719,8 +778,6 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 				return false;
 			break;
 		case FORMAT_JSONB:
-			if (layout->raw_json_lines)
-				return append_raw_json_line(out, payload, len, error, sqlstate);
 			/* a json or jsonb column validates it; a text column would not */
 			if (!layout->data_validates_json && !valid_json(payload, len, false, error))
 				return false;
@@ -754,6 +811,20 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 			}
 		default:
 			break;
+	}
+
+	/* one tuple of COPY's binary format: a field count, then the fields */
+	if (layout->binary)
+	{
+		pq_sendint16(out, layout->ncolumns);
+		for (int i = 0; i < layout->ncolumns; i++)
+		{
+			if (layout->meta[i] != META_NONE)
+				append_meta_binary(out, layout->binary_kind[i], layout->meta[i], rec, ingested_at);
+			else
+				append_binary_field(out, layout->binary_kind[i], payload, len);
+		}
+		return true;
 	}
 
 	for (int i = 0; i < layout->ncolumns; i++)

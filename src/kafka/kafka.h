@@ -67,7 +67,15 @@ typedef struct TargetLayout
 	bool	   *has_default;	/* [ncolumns] a missing JSON key takes it */
 	int			data_column;	/* single-column formats: index in names */
 	bool		data_validates_json;	/* it is json or jsonb */
-	bool		raw_json_lines;	/* jsonb into a json(b) column alone: see decode.c */
+	/*
+	 * COPY's binary format (decode.c): binary_kind[i] says how column i is
+	 * written; NULL when some column has a type it does not cover.  binary
+	 * says whether this chunk is written so (load.c decides: the session's
+	 * client_encoding must let the columns' receive functions take the
+	 * bytes as they are).
+	 */
+	char	   *binary_kind;	/* [ncolumns] or NULL */
+	bool		binary;
 	int			ndata;			/* data columns (csv: fields per record) */
 	bool		has_key;		/* a _key column: the key must be text */
 	bool		has_headers;	/* a _headers column: so must the headers */

@@ -87,17 +87,29 @@
 #include "common/pipeline.h"
 #include "kafka/kafka.h"
 
-/* What copy_source() feeds to COPY: the lines of recs[idx[0..count)]. */
+/*
+ * What copy_source() feeds to COPY: a head, the lines of recs[idx[0..count)]
+ * and a tail (both empty in the text format), as segments 0..count+1.
+ */
 static struct
 {
 	StringInfo	buf;
 	KafkaRecord *recs;
 	int		   *idx;
 	int			count;
-	int			next;			/* next record */
+	const char *head;
+	int			head_len;
+	const char *tail;
+	int			tail_len;
+	int			next;			/* next segment */
 	int			done;			/* bytes of it already given */
 	bool		eof;			/* COPY asked past the last record */
 } feed;
+
+/* COPY's binary format: the signature, no flags, no header extension */
+static const char binary_head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+/* ... and the end of the data: a field count of -1 */
+static const char binary_tail[2] = "\377\377";
 
 /* Milliseconds from 1970-01-01 (Kafka's epoch) to 2000-01-01 (PostgreSQL's). */
 #define EPOCH_SHIFT_MS ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
@@ -281,35 +293,63 @@ pp_kafka_record_headers(KafkaRecord *rec)
 	return rec->headers;
 }
 
-/* COPY's data source: the lines of feed.idx[], in order */
+/* Segment seg of the feed (see feed), or false past the last. */
+static bool
+feed_segment(int seg, const char **data, int *len)
+{
+	if (seg == 0)
+	{
+		*data = feed.head;
+		*len = feed.head_len;
+	}
+	else if (seg <= feed.count)
+	{
+		KafkaRecord *rec = &feed.recs[feed.idx[seg - 1]];
+
+		*data = feed.buf->data + rec->line_start;
+		*len = rec->line_len;
+	}
+	else if (seg == feed.count + 1)
+	{
+		*data = feed.tail;
+		*len = feed.tail_len;
+	}
+	else
+		return false;
+	return true;
+}
+
+/* COPY's data source: the segments of the feed, in order */
 static int
 copy_source(void *outbuf, int minread, int maxread)
 {
 	int			written = 0;
+	const char *data;
+	int			len;
 
-	while (written < minread && feed.next < feed.count)
+	while (written < minread && feed_segment(feed.next, &data, &len))
 	{
-		KafkaRecord *rec = &feed.recs[feed.idx[feed.next]];
-		int			n = Min(rec->line_len - feed.done, maxread - written);
+		int			n = Min(len - feed.done, maxread - written);
 
-		memcpy((char *) outbuf + written, feed.buf->data + rec->line_start + feed.done, n);
+		memcpy((char *) outbuf + written, data + feed.done, n);
 		written += n;
 		feed.done += n;
-		if (feed.done == rec->line_len)
+		if (feed.done == len)
 		{
 			feed.next++;
 			feed.done = 0;
 		}
 	}
-	if (written == 0 && feed.next == feed.count)
+	if (written == 0 && !feed_segment(feed.next, &data, &len))
 		feed.eof = true;
 	return written;
 }
 
 /*
  * COPY the given records into the target; raises on any bad row.  Every
- * line is in COPY's text format, except the jsonb fast path's CSV (see
- * decode.c), so no byte of a message can end the data or start a row.
+ * line is in COPY's text format with its values escaped, or a tuple of its
+ * binary format (see decode.c), so no byte of a message can end the data
+ * or start a row.
  * As a second line of defence, a COPY that did not read to the end of
  * its input, or read another number of lines than there are messages,
  * raises too: the messages are then isolated like bad rows.
@@ -336,16 +376,16 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	 * them so): COPY must not read them in the session's client_encoding,
 	 * which a role or the database may set (ALTER ROLE ... SET
 	 * client_encoding), and which could turn an escaped backslash into the
-	 * trail byte of a multi-byte character.
+	 * trail byte of a multi-byte character.  The binary format has no
+	 * framing inside a field; its receive functions read text in the
+	 * client_encoding, which pp_kafka_load() checked to be the database's
+	 * (or SQL_ASCII, which they only verify).
 	 */
-	options = lappend(options, makeDefElem("encoding",
-										   (Node *) makeString(pstrdup(GetDatabaseEncodingName())), -1));
-	if (layout->raw_json_lines)
-	{
-		options = lappend(options, makeDefElem("format", (Node *) makeString("csv"), -1));
-		options = lappend(options, makeDefElem("quote", (Node *) makeString("\x01"), -1));
-		options = lappend(options, makeDefElem("delimiter", (Node *) makeString("\x02"), -1));
-	}
+	if (layout->binary)
+		options = lappend(options, makeDefElem("format", (Node *) makeString("binary"), -1));
+	else
+		options = lappend(options, makeDefElem("encoding",
+											   (Node *) makeString(pstrdup(GetDatabaseEncodingName())), -1));
 
 	/* the range table COPY's executor needs; the caller checked privileges */
 	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
@@ -354,6 +394,10 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 	feed.recs = recs;
 	feed.idx = idx;
 	feed.count = count;
+	feed.head = layout->binary ? binary_head : "";
+	feed.head_len = layout->binary ? sizeof(binary_head) : 0;
+	feed.tail = layout->binary ? binary_tail : "";
+	feed.tail_len = layout->binary ? sizeof(binary_tail) : 0;
 	feed.next = 0;
 	feed.done = 0;
 	feed.eof = false;
@@ -833,6 +877,18 @@ pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs, int n,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("table \"%s\" has row-level security enabled", RelationGetRelationName(rel)),
 				 errdetail("pg_pipeline loads through COPY, which does not apply row-level security policies.")));
+
+	/*
+	 * The binary format where the layout allows it, and where the receive
+	 * functions of text, json and jsonb (pq_getmsgtext) take the bytes as
+	 * they are: the session's client_encoding is the database's, or
+	 * SQL_ASCII (they then verify the bytes in the database's encoding).
+	 * A replay in a session with another client_encoding uses the text
+	 * format, which does not depend on it.
+	 */
+	layout->binary = (layout->binary_kind != NULL &&
+					  (pg_get_client_encoding() == GetDatabaseEncoding() ||
+					   pg_get_client_encoding() == PG_SQL_ASCII));
 
 	for (int i = 0; i < n; i++)
 		total += Min(recs[i].len, (Size) pp_max_message_bytes) + 64;
