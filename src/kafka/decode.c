@@ -57,6 +57,9 @@
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "libpq/pqformat.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "port/pg_bitutils.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -90,6 +93,13 @@ static const struct
 #define BIN_JSONB	'j'			/* jsonb's version 1, then the JSON text */
 #define BIN_INT4	'4'
 #define BIN_INT8	'8'			/* int8, or a timestamptz's microseconds */
+/* ... and for a json message's values, which are text to convert */
+#define BIN_PARSE_INT2	'h'		/* pg_strtoint16, as int2in */
+#define BIN_PARSE_INT4	'i'		/* pg_strtoint32, as int4in */
+#define BIN_PARSE_INT8	'l'		/* pg_strtoint64, as int8in */
+#define BIN_NUMERIC		'n'		/* a plain decimal directly, else numeric_in */
+#define BIN_TIMESTAMPTZ 't'		/* ISO 8601 with a zone directly, else timestamptz_in */
+#define BIN_INPUT		'g'		/* the type's input, then its send function */
 
 static MetaColumn
 meta_column(const char *name)
@@ -103,11 +113,19 @@ meta_column(const char *name)
 /*
  * How a column is written in COPY's binary format.  Only where its
  * receive function takes exactly what the text path would have given its
- * input function: text, varchar and json take the bytes (and check them
- * against the encoding; json also parses them), jsonb takes version 1 and
- * the JSON text, bytea the bytes of a bytea message; the numbers and times
- * are the metadata's own.  Anything else (a domain, numeric, timestamp
- * without time zone, ...) keeps the whole layout in the text format.
+ * input function: text, varchar, bpchar and json take the bytes (and check
+ * them against the encoding; json also parses them, bpchar and varchar
+ * apply the typmod), jsonb takes version 1 and the JSON text, bytea the
+ * bytes of a bytea message; the numbers and times of the metadata are
+ * their own.  A json message's values are text: converted here as the
+ * column's input function would (the same function, or for integers,
+ * numeric and ISO 8601 times a direct path that gives the same value and
+ * leaves anything else to it), and the typmod is applied by the receive
+ * function as the input function would have.  Only built-in base types
+ * whose input errors are all about the value (class 22): a domain (its
+ * constraints), a reg* type (names that depend on the catalog), arrays,
+ * enums and any other type keep the whole layout in the text format,
+ * where COPY judges their errors.
  */
 static char
 binary_kind(SourceFormat format, MetaColumn meta, Oid type)
@@ -117,7 +135,34 @@ binary_kind(SourceFormat format, MetaColumn meta, Oid type)
 		case META_NONE:
 			if (format == FORMAT_BYTEA)
 				return type == BYTEAOID ? BIN_BYTES : BIN_NONE;
-			if (format != FORMAT_JSONB && format != FORMAT_TEXT)
+			if (format == FORMAT_JSON)
+			{
+				switch (type)
+				{
+					case INT2OID:
+						return BIN_PARSE_INT2;
+					case INT4OID:
+						return BIN_PARSE_INT4;
+					case INT8OID:
+						return BIN_PARSE_INT8;
+					case NUMERICOID:
+						return BIN_NUMERIC;
+					case TIMESTAMPTZOID:
+						return BIN_TIMESTAMPTZ;
+					case BOOLOID:
+					case FLOAT4OID:
+					case FLOAT8OID:
+					case DATEOID:
+					case TIMESTAMPOID:
+					case UUIDOID:
+						return BIN_INPUT;
+					case BPCHAROID:
+						return BIN_BYTES;
+					default:
+						break;
+				}
+			}
+			else if (format != FORMAT_JSONB && format != FORMAT_TEXT)
 				return BIN_NONE;
 			break;
 		case META_TOPIC:
@@ -161,6 +206,7 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 	layout->meta = palloc0(sizeof(MetaColumn) * desc->natts);
 	layout->has_default = palloc0(sizeof(bool) * desc->natts);
 	layout->data_column = -1;
+	layout->converting = -1;
 
 	/* data columns first, then metadata columns, each in table order */
 	for (int pass = 0; pass < 2; pass++)
@@ -208,6 +254,23 @@ pp_kafka_layout_init(TargetLayout *layout, Relation rel, SourceFormat format,
 		{
 			pfree(layout->binary_kind);
 			layout->binary_kind = NULL;
+		}
+		else if (layout->binary_kind[i] == BIN_INPUT || layout->binary_kind[i] == BIN_NUMERIC ||
+				 layout->binary_kind[i] == BIN_TIMESTAMPTZ)
+		{
+			Oid			func;
+			bool		varlena;
+
+			if (layout->input == NULL)
+			{
+				layout->input = palloc0(sizeof(FmgrInfo) * n);
+				layout->send = palloc0(sizeof(FmgrInfo) * n);
+				layout->ioparam = palloc0(sizeof(Oid) * n);
+			}
+			getTypeInputInfo(types[i], &func, &layout->ioparam[i]);
+			fmgr_info(func, &layout->input[i]);
+			getTypeBinaryOutputInfo(types[i], &func, &varlena);
+			fmgr_info(func, &layout->send[i]);
 		}
 	}
 	pfree(types);
@@ -633,6 +696,256 @@ append_binary_field(StringInfo out, char kind, const char *s, int len)
 	pq_sendbytes(out, s, len);
 }
 
+/*
+ * A plain decimal ([-]digits[.digits], as JSON writes most numbers) as
+ * numeric's binary form: base-10000 digits around the decimal point, the
+ * scale its fraction's digits, as numeric_in would give (numeric_recv then
+ * applies the column's typmod, as numeric_in would have).  False for
+ * anything else (exponents, NaN, spaces, very long numbers): numeric_in
+ * decides those.
+ */
+static bool
+append_decimal(StringInfo out, const char *s, int len)
+{
+	const char *p = s;
+	const char *end = s + len;
+	const char *ip;
+	const char *ipend;
+	const char *fp = NULL;
+	const char *fpend = NULL;
+	bool		negative = false;
+	bool		nonzero = false;
+	int			nint;
+	int			nfrac;
+	int			igroups;
+	int			fgroups;
+	int			start;
+
+	if (p < end && *p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	ip = p;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	ipend = p;
+	if (ipend == ip)
+		return false;
+	if (p < end)
+	{
+		if (*p != '.')
+			return false;
+		fp = ++p;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		fpend = p;
+		if (fpend == fp || p != end)
+			return false;
+	}
+	while (ip < ipend && *ip == '0')
+		ip++;
+	nint = ipend - ip;
+	nfrac = fp ? fpend - fp : 0;
+	if (nint > 1000 || nfrac > 1000)
+		return false;
+	igroups = (nint + 3) / 4;
+	fgroups = (nfrac + 3) / 4;
+	for (const char *q = ip; q < ipend && !nonzero; q++)
+		nonzero = (*q != '0');
+	for (const char *q = fp; q && q < fpend && !nonzero; q++)
+		nonzero = (*q != '0');
+
+	pq_sendint32(out, 8 + 2 * (igroups + fgroups));
+	pq_sendint16(out, igroups + fgroups);
+	pq_sendint16(out, igroups - 1);	/* weight: of the first group */
+	pq_sendint16(out, negative && nonzero ? 0x4000 : 0x0000);	/* NUMERIC_NEG, _POS */
+	pq_sendint16(out, nfrac);	/* dscale */
+	/* the first integer group takes what is left over from groups of 4 */
+	start = nint % 4 ? nint % 4 : 4;
+	for (int g = 0; g < igroups; g++)
+	{
+		int			digits = g == 0 ? start : 4;
+		int			v = 0;
+
+		while (digits-- > 0)
+			v = v * 10 + (*ip++ - '0');
+		pq_sendint16(out, v);
+	}
+	/* fraction groups of 4, the last one padded with zeros */
+	for (int g = 0; g < fgroups; g++)
+	{
+		int			v = 0;
+
+		for (int k = 0; k < 4; k++)
+			v = v * 10 + (fp < fpend ? *fp++ - '0' : 0);
+		pq_sendint16(out, v);
+	}
+	return true;
+}
+
+/*
+ * An ISO 8601 time with its zone, YYYY-MM-DD[T ]HH:MM:SS[.ffffff] then Z or
+ * +HH[:MM] or -HH[:MM], as microseconds since 2000-01-01 UTC: exactly
+ * what timestamptz_in gives for it (the zone is explicit, so neither the
+ * session's TimeZone nor DateStyle matters).  False for anything else (no
+ * zone, more than 6 fractional digits, a leap second, 24:00, year 0,
+ * words): timestamptz_in decides those.
+ */
+static bool
+iso_timestamptz(const char *s, int len, int64 *result)
+{
+	int			year,
+				month,
+				day,
+				hour,
+				minute,
+				second;
+	int64		fraction = 0;
+	int			offset = 0;
+	int			p = 19;
+
+#define DIGIT(i) (s[i] >= '0' && s[i] <= '9')
+#define TWO(i) ((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
+	if (len < 20 ||
+		!DIGIT(0) || !DIGIT(1) || !DIGIT(2) || !DIGIT(3) || s[4] != '-' ||
+		!DIGIT(5) || !DIGIT(6) || s[7] != '-' || !DIGIT(8) || !DIGIT(9) ||
+		(s[10] != 'T' && s[10] != ' ') ||
+		!DIGIT(11) || !DIGIT(12) || s[13] != ':' || !DIGIT(14) || !DIGIT(15) ||
+		s[16] != ':' || !DIGIT(17) || !DIGIT(18))
+		return false;
+	year = TWO(0) * 100 + TWO(2);
+	month = TWO(5);
+	day = TWO(8);
+	hour = TWO(11);
+	minute = TWO(14);
+	second = TWO(17);
+	if (s[p] == '.')
+	{
+		int			n = 0;
+
+		p++;
+		while (p < len && DIGIT(p) && n < 6)
+		{
+			fraction = fraction * 10 + (s[p++] - '0');
+			n++;
+		}
+		if (n == 0 || (p < len && DIGIT(p)))
+			return false;
+		while (n++ < 6)
+			fraction *= 10;
+	}
+	if (p < len && s[p] == 'Z')
+		p++;
+	else if (p + 3 <= len && (s[p] == '+' || s[p] == '-') && DIGIT(p + 1) && DIGIT(p + 2))
+	{
+		int			sign = s[p] == '-' ? -1 : 1;
+		int			minutes = 0;
+		int			hours = TWO(p + 1);
+
+		p += 3;
+		if (p < len && s[p] == ':')
+		{
+			if (p + 3 > len || !DIGIT(p + 1) || !DIGIT(p + 2))
+				return false;
+			minutes = TWO(p + 1);
+			p += 3;
+		}
+		if (hours > 15 || minutes > 59)
+			return false;
+		offset = sign * (hours * 3600 + minutes * 60);
+	}
+	else
+		return false;
+	if (p != len || year < 1 || month < 1 || month > 12 || day < 1 ||
+		day > day_tab[isleap(year)][month - 1] || hour > 23 || minute > 59 || second > 59)
+		return false;
+#undef DIGIT
+#undef TWO
+	*result = ((((int64) (date2j(year, month, day) - POSTGRES_EPOCH_JDATE) * 24 + hour) * 60 +
+				minute) * 60 + second - offset) * USECS_PER_SEC + fraction;
+	return true;
+}
+
+/*
+ * The value of a json message's key for column i in COPY's binary format,
+ * converted as the column's input function would (see binary_kind()).  An
+ * error of the input function is the message's: layout->converting tells
+ * the caller which column it was about.
+ */
+static void
+append_json_value(StringInfo out, TargetLayout *layout, int i, const char *value, int len)
+{
+	char		kind = layout->binary_kind[i];
+	char		small[64];
+	char	   *str;
+	int64		v;
+
+	switch (kind)
+	{
+		case BIN_BYTES:
+		case BIN_JSONB:
+			append_binary_field(out, kind, value, len);
+			return;
+		case BIN_NUMERIC:
+			if (append_decimal(out, value, len))
+				return;
+			break;
+		case BIN_TIMESTAMPTZ:
+			if (iso_timestamptz(value, len, &v))
+			{
+				pq_sendint32(out, 8);
+				pq_sendint64(out, v);
+				return;
+			}
+			break;
+		default:
+			break;
+	}
+
+	/* the input functions take a C string */
+	str = len < (int) sizeof(small) ? small : palloc(len + 1);
+	memcpy(str, value, len);
+	str[len] = '\0';
+	layout->converting = i;
+	switch (kind)
+	{
+		case BIN_PARSE_INT2:
+			{
+				int16		n = pg_strtoint16(str);
+
+				pq_sendint32(out, 2);
+				pq_sendint16(out, n);
+			}
+			break;
+		case BIN_PARSE_INT4:
+			{
+				int32		n = pg_strtoint32(str);
+
+				pq_sendint32(out, 4);
+				pq_sendint32(out, n);
+			}
+			break;
+		case BIN_PARSE_INT8:
+			{
+				int64		n = pg_strtoint64(str);
+
+				pq_sendint32(out, 8);
+				pq_sendint64(out, n);
+			}
+			break;
+		default:
+			{
+				Datum		d = InputFunctionCall(&layout->input[i], str, layout->ioparam[i], -1);
+				bytea	   *b = SendFunctionCall(&layout->send[i], d);
+
+				append_binary_field(out, BIN_BYTES, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+			}
+			break;
+	}
+	layout->converting = -1;
+}
+
 /* The value of a metadata column in COPY's binary format */
 static void
 append_meta_binary(StringInfo out, char kind, MetaColumn meta, KafkaRecord *rec,
@@ -813,17 +1126,35 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 			break;
 	}
 
-	/* one tuple of COPY's binary format: a field count, then the fields */
+	/*
+	 * One tuple of COPY's binary format: a field count, then the fields; a
+	 * json message leaves out the columns whose key it lacks and that have
+	 * a default, as in the text format.
+	 */
 	if (layout->binary)
 	{
-		pq_sendint16(out, layout->ncolumns);
+		if (layout->format == FORMAT_JSON)
+			for (int i = 0; i < Min(layout->ncolumns, 64); i++)
+				if (layout->meta[i] == META_NONE && !fields[i].present && layout->has_default[i])
+					*missing |= UINT64CONST(1) << i;
+		pq_sendint16(out, layout->ncolumns - pg_popcount64(*missing));
 		for (int i = 0; i < layout->ncolumns; i++)
 		{
+			char		kind = layout->binary_kind[i];
+
+			if (i < 64 && (*missing & (UINT64CONST(1) << i)) != 0)
+				continue;
 			if (layout->meta[i] != META_NONE)
-				append_meta_binary(out, layout->binary_kind[i], layout->meta[i], rec, ingested_at);
+				append_meta_binary(out, kind, layout->meta[i], rec, ingested_at);
+			else if (layout->format != FORMAT_JSON)
+				append_binary_field(out, kind, payload, len);
+			else if (!fields[i].present || fields[i].isnull)
+				append_binary_field(out, kind, NULL, 0);
 			else
-				append_binary_field(out, layout->binary_kind[i], payload, len);
+				append_json_value(out, layout, i, fields[i].value, fields[i].len);
 		}
+		if (fields)
+			pfree(fields);
 		return true;
 	}
 

@@ -76,6 +76,11 @@ typedef struct TargetLayout
 	 */
 	char	   *binary_kind;	/* [ncolumns] or NULL */
 	bool		binary;
+	/* json values converted through their type (BIN_INPUT ...): or NULL */
+	FmgrInfo   *input;			/* [ncolumns] */
+	FmgrInfo   *send;			/* [ncolumns] */
+	Oid		   *ioparam;		/* [ncolumns] */
+	int			converting;		/* the column a value is converted for, or -1 */
 	int			ndata;			/* data columns (csv: fields per record) */
 	bool		has_key;		/* a _key column: the key must be text */
 	bool		has_headers;	/* a _headers column: so must the headers */

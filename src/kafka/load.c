@@ -679,7 +679,11 @@ decode_one(TargetLayout *layout, KafkaRecord *rec, TimestampTz now, StringInfo b
 		InterruptHoldoffCount = holdoff;
 		buf->len = start_len;
 		buf->data[start_len] = '\0';
-		*error = psprintf("could not decode the message: %s", edata->message);
+		if (layout->converting >= 0)
+			*error = psprintf("%s (column %s)", edata->message, layout->names[layout->converting]);
+		else
+			*error = psprintf("could not decode the message: %s", edata->message);
+		layout->converting = -1;
 		*sqlstate = unpack_sql_state(edata->sqlerrcode);
 		ok = false;
 	}

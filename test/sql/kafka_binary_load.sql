@@ -82,5 +82,65 @@ SELECT pipeline.replay_dead_letters('b_textpath') AS loaded;
 SELECT line, _partition FROM text_path;
 SELECT "offset", sqlstate, error FROM pipeline.dead_letters WHERE source = 'b_textpath';
 
+-- json into typed columns: each value converted as the column's input
+-- function would (integers, plain decimals and ISO 8601 times with a zone
+-- directly; anything else through the input function), then received by
+-- COPY's binary path.  The same messages into a twin table whose domain
+-- column keeps it in the text format must give the same rows and the
+-- same dead letters (SQLSTATE).  Times without a zone use the session's
+-- TimeZone in both.
+SET TimeZone = 'America/New_York';
+CREATE DOMAIN text_path_only AS int CHECK (VALUE > 0);
+CREATE TABLE typed_bin (i8 bigint, i4 int, i2 smallint, n numeric, n2 numeric(10,2), ts timestamptz,
+                        b bool, f float8, d date, u uuid, t text, j jsonb, c char(2), _offset bigint);
+CREATE TABLE typed_text (LIKE typed_bin, x text_path_only);
+SELECT pipeline.create_source('typed_bin', 'kafka', 't', 'typed_bin', partitions => 'none');
+SELECT pipeline.create_source('typed_text', 'kafka', 't', 'typed_text', partitions => 'none');
+SELECT plant(s, decode(z, 'hex'), size, 0, o)
+  FROM (VALUES ('28b52ffd0458fd040012cd241d6049d4061a3f64fea07ab6998c8d0480a3c2c6b75f6e461a488a20583c876f72eb95db0e0569c301eb0f6eb0dee0b6ab75f710308972eb1193438865d5ee8196631721cc2ad09ea29052caae75c9ad7f6e3b92286fb90dd359cfdcb61e8482f57bdb05f22edde99d2606188910d19197b73ea170db8d824889b73e9ddb8c84d63bb711d667731b00b2be686ecbc27aa4b9210200a20701712ed41989104739', 223, 1),
+  ('28b52ffd04587d0400024a1c197069db3e7af1505b00a80a55fd89741bb5c885e77909a04abc8b0fee7de13641c07bc46dbff7cb6d3f67ce993b431ecebd476e3b72ef09b9e9006a685a4d9b68458367105e62b90da91aea3d2ab7fd9271caa1300d2a74e4420a1dbcf728b9edeb56520aa575e4a1ca445473ef5772450a00440c616113827070d2669320643c9508ed1e250a82c15d730f841865dc', 213, 2),
+  ('28b52ffd04587d0200d2c40f1690a7e9ab76acbd2a43cae7726f638e908d354b327386eb85cdd3e1a40608806e1eb86373769777594881c508da39070b06bb39b99b13eeb804f6e646b00a05002084403c10f8e58ab6a509b10c8987', 99, 3),
+  ('28b52ffd0458c101007b226e223a2022316533222c20226e32223a2022302e303030222c20227473223a2022323032362d31312d32355431323a30303a3030227d1ac7a904', 56, 4),
+  ('28b52ffd045815020042840e1590391dd73e6f05bf9fb78f485adbc2dde4e9dd2d13cb6db68042d91aa967f52c2c7e39927c668530b52086a58400d39763fbccec605fde56020100aae0a097196240', 73, 5),
+  ('28b52ffd0458fd0100c2c40e14b0a539784474462085e2bdb449ca494229a6a202010e013aa6dca4bdf66ee1dc6c43ef5947a2600d9e9698721bebf8c41a6c4d21775bd631111000c6fb886b', 76, 6),
+  ('28b52ffd04585900007b226e223a20222e35227dc7de959c', 11, 7),
+  ('28b52ffd04585900007b226e223a2022352e227d9b506a78', 11, 8),
+  ('28b52ffd04585100007b226e223a20222d227d20b44cd9', 10, 9),
+  ('28b52ffd0458e900007b226938223a202239323233333732303336383534373735383038227d1b51e294', 29, 10),
+  ('28b52ffd04587900007b226934223a20223132616263227d16ff6d3f', 15, 11),
+  ('28b52ffd04586900007b226932223a2034303030307de669b75b', 13, 12),
+  ('28b52ffd0458f100007b227473223a2022323032362d30322d33305430303a30303a30305a227d63422b6c', 30, 13),
+  ('28b52ffd0458f100007b227473223a2022323032362d31312d32355432343a30303a30305a227ddc543dff', 30, 14),
+  ('28b52ffd0458f100007b227473223a2022303030302d30312d30315430303a30303a30305a227d35f63488', 30, 15),
+  ('28b52ffd04581901007b227473223a2022323032362d31312d32355431323a30303a30302b31363a3030227d5e536a80', 35, 16),
+  ('28b52ffd04587900007b227473223a202265706f6368227d56493e51', 15, 17),
+  ('28b52ffd0458f100007b227473223a2022323032362d31312d32355431323a30303a36305a227d23f67236', 30, 18),
+  ('28b52ffd04589900007b2264223a2022323032362d31332d3031227da1fa8e37', 19, 19),
+  ('28b52ffd04589900007b2275223a20226e6f742d612d75756964227dea5eb1d9', 19, 20),
+  ('28b52ffd04587100007b2262223a20226d61796265227d996e1167', 14, 21),
+  ('28b52ffd04586900007b2263223a202261626364227de01a9834', 13, 22),
+  ('28b52ffd0458dd0000907b226e223a20313233343536373839302e7d0200380ba17459020895bd47', 47, 23),
+  ('28b52ffd0458a100007b226e223a20222d3030302e303030313030227daaa22552', 20, 24),
+  ('28b52ffd04585101007b227473223a2022323032362d31312d32355431323a30303a30302e3030303030312d30303a3330227d1c56d797', 42, 25)
+  ) m(z, size, o), (VALUES ('typed_bin'), ('typed_text')) t(s);
+SELECT pipeline.replay_dead_letters('typed_bin') AS loaded_bin, pipeline.replay_dead_letters('typed_text') AS loaded_text;
+SELECT _offset, i8, i4, i2, n, n2, ts AT TIME ZONE 'UTC' AS ts_utc, b, f, d, u, t, j, c
+  FROM typed_bin ORDER BY _offset;
+-- the same rows both ways
+(SELECT i8, i4, i2, n, n2, ts, b, f, d, u, t, j, c, _offset FROM typed_bin
+ EXCEPT SELECT i8, i4, i2, n, n2, ts, b, f, d, u, t, j, c, _offset FROM typed_text)
+UNION ALL
+(SELECT i8, i4, i2, n, n2, ts, b, f, d, u, t, j, c, _offset FROM typed_text
+ EXCEPT SELECT i8, i4, i2, n, n2, ts, b, f, d, u, t, j, c, _offset FROM typed_bin);
+-- numeric's scale kept as numeric_in keeps it
+SELECT _offset, n::text, n2::text FROM typed_bin ORDER BY _offset;
+-- the same dead letters, with the same SQLSTATE
+SELECT coalesce(b."offset", t."offset") AS "offset", b.sqlstate AS bin, t.sqlstate AS text
+  FROM (SELECT * FROM pipeline.dead_letters WHERE source = 'typed_bin') b
+  FULL JOIN (SELECT * FROM pipeline.dead_letters WHERE source = 'typed_text') t USING ("offset")
+ WHERE b.sqlstate IS DISTINCT FROM t.sqlstate;
+SELECT "offset", sqlstate, error FROM pipeline.dead_letters WHERE source = 'typed_bin' ORDER BY "offset";
+RESET TimeZone;
+
 \c :regress_db
 DROP DATABASE pp_binary WITH (FORCE);
