@@ -8,8 +8,9 @@
  * the column order of a TargetLayout built once per batch:
  *
  *	json	the message must be a JSON object; each top-level key fills the
- *			column of the same name, through the column's input function
- *			(COPY's), nested objects and arrays as their JSON text; a
+ *			column of the same name, as the column's input function would
+ *			(in the binary format converted here: append_json_value()), nested
+ *			objects and arrays as their JSON text; a
  *			missing key takes the column's default, or NULL.  The message
  *			is lexed once by PostgreSQL's own JSON parser with semantic
  *			callbacks: no jsonb or record is built.
