@@ -83,15 +83,17 @@ typedef struct ValueHasher
 	FmgrInfo	fn;
 } ValueHasher;
 
+/* the hasher of the call site, made at its first row (its argument's type is fixed) */
 static ValueHasher *
 value_hasher(FunctionCallInfo fcinfo, int arg)
 {
 	ValueHasher *h = (ValueHasher *) fcinfo->flinfo->fn_extra;
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, arg);
+	Oid			type;
 	TypeCacheEntry *tc;
 
-	if (h != NULL && h->type == type)
+	if (h != NULL)
 		return h;
+	type = get_fn_expr_argtype(fcinfo->flinfo, arg);
 	h = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ValueHasher));
 	h->type = type;
 	h->extended = true;

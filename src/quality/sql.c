@@ -23,8 +23,12 @@
  *	count(*) FILTER (WHERE F)                                  rows checked
  *	pipeline._first_keys(key, value, ..., limit)
  *	    FILTER (WHERE F AND fails)          failing rows, first keys (JSON)
- *	  or, for unique, pipeline._duplicates(key, value, ..., limit)
- *	    FILTER (WHERE F AND value IS NOT NULL)      hashes every value
+ *	  or, for unique, pipeline._repeated_rows(value, t.ctid)
+ *	    FILTER (WHERE F AND value IS NOT NULL)      hashes every value:
+ *	    the ctids of the rows whose hash repeats, for check.c's second
+ *	    step (pp_unique_rows_query: _duplicates of those rows, by ctid);
+ *	    on a view or foreign table (no ctids: pp_unique_two_steps)
+ *	    pipeline._duplicates(key, value, ..., limit) FILTER (...) itself
  *	a verdict (row_count, freshness: 'pass', 'warn', 'fail')
  *	the value behind it (the count, the newest time), as text
  *
