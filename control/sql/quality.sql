@@ -699,6 +699,47 @@ CREATE AGGREGATE pipeline._duplicates(key "any", value "any", key_names text[], 
 COMMENT ON AGGREGATE pipeline._duplicates("any", "any", text[], text[], integer) IS
 'check(): hashes the values it is given; counts the rows whose value another row has, keeps the first lim';
 
+-- unique in two steps (src/quality/hashes.c): the scan gives every value
+-- and its row's ctid to _repeated_rows, which keeps the value's 64-bit hash
+-- only and returns the ctids of the rows whose hash another row has;
+-- _duplicates is then given those rows alone, fetched by ctid.
+CREATE FUNCTION pipeline._repeated_rows_step(state internal, value "any", row_id tid)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pipeline_repeated_rows_step'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._repeated_rows_step(internal, "any", tid) IS
+'transition function of pipeline._repeated_rows';
+CREATE FUNCTION pipeline._repeated_rows_final(state internal)
+RETURNS tid[]
+AS 'MODULE_PATHNAME', 'pipeline_repeated_rows_final'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._repeated_rows_final(internal) IS
+'final function of pipeline._repeated_rows: the ctids of the rows whose value''s hash another row''s value has';
+CREATE FUNCTION pipeline._repeated_rows_combine(state internal, other internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pipeline_repeated_rows_combine'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._repeated_rows_combine(internal, internal) IS
+'combine function of pipeline._repeated_rows (parallel aggregation): merges two states sorted by hash';
+CREATE FUNCTION pipeline._repeated_rows_serialize(state internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'pipeline_repeated_rows_serialize'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._repeated_rows_serialize(internal) IS
+'serialize function of pipeline._repeated_rows (parallel aggregation): the hashes and ctids, sorted by hash';
+CREATE FUNCTION pipeline._repeated_rows_deserialize(state bytea, unused internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'pipeline_repeated_rows_deserialize'
+LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION pipeline._repeated_rows_deserialize(bytea, internal) IS
+'deserialize function of pipeline._repeated_rows (parallel aggregation)';
+CREATE AGGREGATE pipeline._repeated_rows(value "any", row_id tid) (
+    SFUNC = pipeline._repeated_rows_step, STYPE = internal, FINALFUNC = pipeline._repeated_rows_final,
+    COMBINEFUNC = pipeline._repeated_rows_combine, SERIALFUNC = pipeline._repeated_rows_serialize,
+    DESERIALFUNC = pipeline._repeated_rows_deserialize, PARALLEL = SAFE);
+COMMENT ON AGGREGATE pipeline._repeated_rows("any", tid) IS
+'check(): the ctids of the rows given whose value''s 64-bit hash another row''s value has (the first step of a unique expectation)';
+
 -- ==== gating and ingestion (lead) ====
 
 -- Gating (write, audit, publish; src/quality/gate.c): pipeline.build and

@@ -16,7 +16,8 @@
  * failing ones only, and evaluates its arguments for those only) and turns
  * the first limit into JSON.
  *
- * _duplicates is given every row whose value has no NULL.  It hashes the
+ * _duplicates is given every row whose value has no NULL (on a table: only
+ * the rows whose value's hash another row's has, hashes.c).  It hashes the
  * value (the type's hash and equality functions from the type cache; the
  * record ones for ROW(...), which hash each column with its own collation)
  * in a simplehash table of the distinct values seen, each with the key of

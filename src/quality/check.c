@@ -50,6 +50,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "common/pipeline.h"
@@ -265,19 +266,20 @@ prove_step(Eval *ev, List *which)
 	pp_as_role_end(&as);
 }
 
-/* the four columns of expectation e from column col of the scan */
+/*
+ * the four columns of expectation e from column col of the scan, the
+ * failing rows (the second column, or unique's second pass) given as rows
+ */
 static void
-read_scan(PPCheckResult *r, PPExpectation *e, HeapTuple tup, TupleDesc desc, int col)
+read_scan(PPCheckResult *r, PPExpectation *e, HeapTuple tup, TupleDesc desc, int col, Jsonb *rows)
 {
 	bool		isnull;
-	Datum		d;
 	char	   *verdict = SPI_getvalue(tup, desc, col + 2);
 	char	   *value = SPI_getvalue(tup, desc, col + 3);
 
 	r->has_total = true;
 	r->total = DatumGetInt64(SPI_getbinval(tup, desc, col, &isnull));
-	d = SPI_getbinval(tup, desc, col + 1, &isnull);
-	set_failures(r, isnull ? NULL : DatumGetJsonbPCopy(d));
+	set_failures(r, rows);
 	if (verdict != NULL)
 	{
 		r->failing = strcmp(verdict, "pass") == 0 ? 0 : 1;
@@ -344,9 +346,10 @@ serial_unique(List *exps)
 /*
  * the values of each relationship of exps that has few enough of them, as
  * the parameters of the scan: sets e->values_param, returns how many
- * (*types and *values allocated for all of exps).  Read as the scan is (not
- * read-only): it sees what this transaction wrote before, as the join would
- * (a build checks a model against one it wrote in the same transaction).
+ * (*types and *values allocated for all of exps).  Read under the scan's
+ * snapshot (scan_step): it sees what this transaction wrote before, as the
+ * join would (a build checks a model against one it wrote in the same
+ * transaction).
  */
 static int
 relationship_values(List *exps, Oid **types, Datum **values, char **nulls)
@@ -368,7 +371,7 @@ relationship_values(List *exps, Oid **types, Datum **values, char **nulls)
 			get_rel_name(e->to_relid) == NULL ||
 			estimated_rows(e->to_relid) > 4.0 * RELATIONSHIP_VALUES_MAX)
 			continue;
-		if (SPI_execute(pp_relationship_values_query(e, RELATIONSHIP_VALUES_MAX), false, 1) != SPI_OK_SELECT ||
+		if (SPI_execute(pp_relationship_values_query(e, RELATIONSHIP_VALUES_MAX), true, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "the values of relationship \"%s\" could not be read", e->name);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -383,7 +386,55 @@ relationship_values(List *exps, Oid **types, Datum **values, char **nulls)
 	return n;
 }
 
-/* one scan, as the owner of the expectations in which (one group) */
+/*
+ * The failing rows of a unique expectation in two steps (hashes.c), in cxt,
+ * from its column of the scan, the ctids of the rows whose value's hash
+ * another row has: NULL when there are none (or no row had a value: as
+ * _duplicates, no failing row), else the second step, _duplicates of those
+ * rows fetched by ctid (of every row past PP_REPEATED_ROWS_MAX of them).
+ * Run as the scan is, under its snapshot, in the GUC level of the role
+ * switch (scan_step), which undoes enable_seqscan.
+ */
+static Jsonb *
+unique_rows(PPExpectation *e, Datum row_ids, bool isnull, int limit, MemoryContext cxt)
+{
+	Oid			type = TIDARRAYOID;
+	ArrayType  *a;
+	int			n;
+	bool		by_row_id;
+	Datum		d;
+	MemoryContext old;
+	Jsonb	   *rows;
+
+	if (isnull)
+		return NULL;
+	a = DatumGetArrayTypeP(row_ids);
+	n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	if (n == 0)
+		return NULL;
+	by_row_id = (n <= PP_REPEATED_ROWS_MAX);
+	/* a few rows by ctid: a TID scan, which a small table's seq scan would outcost */
+	if (by_row_id)
+		(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+								 false);
+	if (SPI_execute_with_args(pp_unique_rows_query(e, limit, by_row_id), by_row_id ? 1 : 0, &type, &row_ids,
+							  NULL, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "the second step of unique expectation \"%s\" returned no row", e->name);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	rows = DatumGetJsonbPCopy(d);
+	MemoryContextSwitchTo(old);
+	return rows;
+}
+
+/*
+ * one scan, as the owner of the expectations in which (one group): the
+ * relationships' values, the scan and unique's second steps all under one
+ * snapshot, taken after what this transaction wrote before (as each
+ * statement of a non-read-only SPI call would take it)
+ */
 static void
 scan_step(Eval *ev, List *which)
 {
@@ -397,6 +448,8 @@ scan_step(Eval *ev, List *which)
 	Datum	   *values;
 	char	   *nulls;
 	int			nvalues;
+	SPITupleTable *scan;
+	Jsonb	  **rows;
 
 	foreach(lc, which)
 		exps = lappend(exps, EXP(ev, lfirst_int(lc)));
@@ -405,10 +458,32 @@ scan_step(Eval *ev, List *which)
 	if (serial_unique(exps))
 		(void) set_config_option("max_parallel_workers_per_gather", "0", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
 	nvalues = relationship_values(exps, &types, &values, &nulls);
-	if (SPI_execute_with_args(pp_scan_query(exps, ev->limit), nvalues, types, values, nulls, false, 0) !=
+	if (SPI_execute_with_args(pp_scan_query(exps, ev->limit), nvalues, types, values, nulls, true, 0) !=
 		SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "the scan of expectations returned no row");
+	scan = SPI_tuptable;
+	rows = palloc0(sizeof(Jsonb *) * list_length(exps));
+	foreach(lc, exps)
+	{
+		PPExpectation *e = (PPExpectation *) lfirst(lc);
+		int			col = 4 * foreach_current_index(lc) + 2;
+		bool		isnull;
+		Datum		d = SPI_getbinval(scan->vals[0], scan->tupdesc, col, &isnull);
+
+		if (SPI_gettypeid(scan->tupdesc, col) == TIDARRAYOID)
+			rows[foreach_current_index(lc)] = unique_rows(e, d, isnull, ev->limit, cxt);
+		else if (!isnull)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			rows[foreach_current_index(lc)] = DatumGetJsonbPCopy(d);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	PopActiveSnapshot();
 	pp_as_role_end(&as);
 	MemoryContextSwitchTo(cxt);
 	foreach(lc, which)
@@ -416,8 +491,8 @@ scan_step(Eval *ev, List *which)
 		int			i = lfirst_int(lc);
 
 		set_duration(ev->results[i], start);
-		read_scan(ev->results[i], EXP(ev, i), SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-				  4 * foreach_current_index(lc) + 1);
+		read_scan(ev->results[i], EXP(ev, i), scan->vals[0], scan->tupdesc, 4 * foreach_current_index(lc) + 1,
+				  rows[foreach_current_index(lc)]);
 	}
 	SPI_finish();
 }

@@ -321,7 +321,8 @@ validate(PPExpectation *e)
 	sql = pp_expectation_query(e);
 	SPI_connect();
 	if (SPI_prepare(custom ? pp_custom_query(e, 1) : pp_scan_query(list_make1(e), 1), 0, NULL) == NULL ||
-		SPI_prepare(sql, 0, NULL) == NULL)
+		SPI_prepare(sql, 0, NULL) == NULL ||
+		(e->kind == PP_EXPECT_UNIQUE && SPI_prepare(pp_unique_rows_query(e, 1, false), 0, NULL) == NULL))
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_finish();
 	return sql;

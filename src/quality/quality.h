@@ -11,6 +11,7 @@
  *	  check.c        evaluation (one scan per owner), pipeline.check()
  *	  record.c       results, failing keys, NOTIFY, retention
  *	  aggregate.c    the scan's aggregates _first_keys and _duplicates
+ *	  hashes.c       unique in two steps: _repeated_rows
  *
  * The C API for gating and ingestion (the lead's part) is the block
  * "API" below: evaluate without writing, record separately.
@@ -158,6 +159,14 @@ extern char *pp_expectation_query(PPExpectation *e);
 extern char *pp_scan_query(List *expectations, int limit);
 extern char *pp_custom_query(PPExpectation *e, int limit);
 extern char *pp_relationship_values_query(PPExpectation *e, int64 max);
+extern bool pp_unique_two_steps(Oid relid);
+extern char *pp_unique_rows_query(PPExpectation *e, int limit, bool by_row_id);
+
+/*
+ * hashes.c: _repeated_rows returns at most one more row than this; with
+ * more, the second step of unique reads every row (check.c)
+ */
+#define PP_REPEATED_ROWS_MAX 1000000
 
 /* proven.c */
 extern bool pp_expectation_proven(PPExpectation *e);

@@ -23,8 +23,12 @@
  *	count(*) FILTER (WHERE F)                                  rows checked
  *	pipeline._first_keys(key, value, ..., limit)
  *	    FILTER (WHERE F AND fails)          failing rows, first keys (JSON)
- *	  or, for unique, pipeline._duplicates(key, value, ..., limit)
- *	    FILTER (WHERE F AND value IS NOT NULL)      hashes every value
+ *	  or, for unique, pipeline._repeated_rows(value, t.ctid)
+ *	    FILTER (WHERE F AND value IS NOT NULL)      hashes every value:
+ *	    the ctids of the rows whose hash repeats, for check.c's second
+ *	    step (pp_unique_rows_query: _duplicates of those rows, by ctid);
+ *	    on a view or foreign table (no ctids: pp_unique_two_steps)
+ *	    pipeline._duplicates(key, value, ..., limit) FILTER (...) itself
  *	a verdict (row_count, freshness: 'pass', 'warn', 'fail')
  *	the value behind it (the count, the newest time), as text
  *
@@ -53,6 +57,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -448,17 +453,58 @@ hashed_value(PPExpectation *e)
 	return psprintf("%s COLLATE %s", column_ref(SCAN_ALIAS, col), generate_collation_name(coll));
 }
 
-/* the aggregate keeping the failing rows of expectation e (the i-th) */
+/*
+ * pp_unique_two_steps
+ *		Whether check() finds the duplicates of a unique expectation on
+ *		relid in two steps (hashes.c): its rows, and those of every member
+ *		of its inheritance tree, have row ids (tables, materialized views,
+ *		partitioned tables).  A view or a foreign table: in one step, by
+ *		_duplicates alone.
+ */
+bool
+pp_unique_two_steps(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+	{
+		char		kind = get_rel_relkind(lfirst_oid(lc));
+
+		if (kind != RELKIND_RELATION && kind != RELKIND_MATVIEW && kind != RELKIND_PARTITIONED_TABLE)
+			return false;
+	}
+	return true;
+}
+
+/* "pipeline._duplicates(key, value, names, lim)" of e */
+static char *
+duplicates_call(PPExpectation *e, int limit)
+{
+	List	   *keys = pp_expectation_key_columns(e);
+
+	return psprintf("pipeline._duplicates(%s, %s, %s, %s, %d)", columns_expr(SCAN_ALIAS, keys), hashed_value(e),
+					names_array(keys), names_array(e->columns), limit);
+}
+
+/*
+ * the aggregate keeping the failing rows of expectation e (the i-th); for
+ * unique in two steps, the row ids of its candidates (hashes.c)
+ */
 static char *
 failing_rows(PPExpectation *e, int i, int limit)
 {
-	List	   *keys = pp_expectation_key_columns(e);
-	bool		unique = (e->kind == PP_EXPECT_UNIQUE);
+	List	   *keys;
 	char	   *which;
 
-	if (unique)
+	if (e->kind == PP_EXPECT_UNIQUE)
+	{
 		which = filtered(e, nulls_test(SCAN_ALIAS, e->columns, false));
-	else if (e->kind == PP_EXPECT_RELATIONSHIPS && e->values_param > 0)
+		if (pp_unique_two_steps(e->relid))
+			return psprintf("pipeline._repeated_rows(%s, " SCAN_ALIAS ".ctid) FILTER (WHERE %s)",
+							hashed_value(e), which);
+		return psprintf("%s FILTER (WHERE %s)", duplicates_call(e, limit), which);
+	}
+	if (e->kind == PP_EXPECT_RELATIONSHIPS && e->values_param > 0)
 		which = filtered(e, psprintf("%s IS NOT NULL AND NOT (%s OPERATOR(pg_catalog.=) ANY ($%d))",
 									 column_ref(SCAN_ALIAS, linitial(e->columns)),
 									 column_ref(SCAN_ALIAS, linitial(e->columns)), e->values_param));
@@ -467,10 +513,25 @@ failing_rows(PPExpectation *e, int i, int limit)
 									 column_ref(SCAN_ALIAS, linitial(e->columns)), i));
 	else
 		which = pp_expectation_failing_sql(e, SCAN_ALIAS);
-	return psprintf("pipeline.%s(%s, %s, %s, %s, %d) FILTER (WHERE %s)",
-					unique ? "_duplicates" : "_first_keys", columns_expr(SCAN_ALIAS, keys),
-					unique ? hashed_value(e) : columns_expr(SCAN_ALIAS, e->columns),
+	keys = pp_expectation_key_columns(e);
+	return psprintf("pipeline._first_keys(%s, %s, %s, %s, %d) FILTER (WHERE %s)",
+					columns_expr(SCAN_ALIAS, keys), columns_expr(SCAN_ALIAS, e->columns),
 					names_array(keys), names_array(e->columns), limit, which);
+}
+
+/*
+ * pp_unique_rows_query
+ *		The second step of a unique expectation in two steps (hashes.c):
+ *		_duplicates of the rows whose ctid is in the array $1 (by_row_id: a
+ *		TID scan), or of every row.  One row, one column: the JSON of the
+ *		failing rows, as the scan's column of any other kind.
+ */
+char *
+pp_unique_rows_query(PPExpectation *e, int limit, bool by_row_id)
+{
+	return psprintf("SELECT %s FILTER (WHERE %s) FROM %s " SCAN_ALIAS "%s", duplicates_call(e, limit),
+					filtered(e, nulls_test(SCAN_ALIAS, e->columns, false)), relation_name(e->relid),
+					by_row_id ? " WHERE " SCAN_ALIAS ".ctid OPERATOR(pg_catalog.=) ANY ($1)" : "");
 }
 
 /* the four columns of expectation e in the scan (file header) */
