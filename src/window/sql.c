@@ -166,8 +166,8 @@ append_values(StringInfo buf, PipelineWindow *def, const char *filter)
 								 arg, def->agg_types[i], f, arg, f, i);
 				break;
 			case AGG_COUNT_DISTINCT:
-				appendStringInfo(buf, ", array_agg(DISTINCT (%s)) FILTER (WHERE (%s) IS NOT NULL%s%s) AS pp_a%d",
-								 arg, arg, filter ? " AND " : "", filter ? filter : "", i);
+				/* NULLs left out; NULL when there is no value */
+				appendStringInfo(buf, ", pipeline.distinct_set(%s)%s AS pp_a%d", arg, f, i);
 				break;
 			case AGG_OTHER:
 				appendStringInfo(buf, ", %s%s AS pp_v%d", def->agg_exprs[i], f, i);
