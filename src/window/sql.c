@@ -309,6 +309,23 @@ append_key_columns(StringInfo buf, PipelineWindow *def)
 }
 
 /*
+ * UPDATE marking final the open rows of windows that end at or before wm
+ * (an expression), skipping rows other transactions hold (locked in key
+ * order), RETURNING s.*.  The rows are found through the partial index on
+ * window_end and updated by their ctids (a TID scan): a join with the state
+ * table would read all of it when nothing is to close, which is most
+ * statements.
+ */
+char *
+pp_window_close_sql(PipelineWindow *def, const char *wm)
+{
+	return psprintf("UPDATE %s s SET is_final = true WHERE s.ctid = ANY (ARRAY("
+					"SELECT ctid FROM %s WHERE NOT is_final AND window_end <= %s "
+					"ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED)) RETURNING s.*",
+					def->state, def->state, wm);
+}
+
+/*
  * The merge statement of tumble / hop / cumulate windows.  The delta comes
  * from the CTE pp_delta.  $1 is the watermark (NULL: none yet).
  * mark_only: mark the touched groups for recompute instead of merging
@@ -479,13 +496,9 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 	 * together, one notification per window; so are the final windows a
 	 * late row fixed (late_rows = update), with "fix": true.
 	 */
-	appendStringInfo(&buf,
-					 " RETURNING s.*), pp_u AS (UPDATE %s s SET is_final = true FROM "
-					 "(SELECT ctid FROM %s WHERE NOT is_final AND window_end <= (SELECT wm FROM pp_w) "
-					 "ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid "
-					 "RETURNING s.*), "
+	appendStringInfo(&buf, " RETURNING s.*), pp_u AS (%s), "
 					 "pp_closed AS (SELECT * FROM pp_m WHERE is_final UNION ALL SELECT * FROM pp_u)",
-					 def->state, def->state);
+					 pp_window_close_sql(def, "(SELECT wm FROM pp_w)"));
 	pp_window_append_announce(&buf, def, "(SELECT wm FROM pp_w)", "COALESCE(q.window_end <= $1, false)");
 	appendStringInfo(&buf,
 					 " SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, (SELECT count(*) FROM pp_m)%s "
