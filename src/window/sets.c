@@ -185,7 +185,11 @@ pipeline_distinct_set_add(PG_FUNCTION_ARGS)
 		elog(ERROR, "pipeline.distinct_set_add called in a non-aggregate context");
 	set = PG_ARGISNULL(0) ? NULL : (DistinctSet *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(1))
-		PG_RETURN_POINTER(set);	/* NULL: state may stay NULL, the set empty */
+	{
+		if (set == NULL)
+			PG_RETURN_NULL();	/* no value yet */
+		PG_RETURN_POINTER(set);
+	}
 
 	old = MemoryContextSwitchTo(aggcontext);
 	if (set == NULL)
@@ -225,11 +229,9 @@ pipeline_distinct_set_final(PG_FUNCTION_ARGS)
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "pipeline.distinct_set_final called in a non-aggregate context");
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	set = (DistinctSet *) PG_GETARG_POINTER(0);
-	if (set->n == 0)
-		PG_RETURN_NULL();
+	set = PG_ARGISNULL(0) ? NULL : (DistinctSet *) PG_GETARG_POINTER(0);
+	if (set == NULL || set->n == 0)
+		PG_RETURN_NULL();		/* no value: NULL, as array_agg */
 
 	/* the state may be finalized again (window functions): sort a copy */
 	elems = palloc(sizeof(Datum) * set->n);
