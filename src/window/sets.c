@@ -182,7 +182,7 @@ pipeline_distinct_set_add(PG_FUNCTION_ARGS)
 	DistinctSet *set;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "pipeline.distinct_set_add called in a non-aggregate context");
+		elog(ERROR, "pipeline._distinct_set_add called in a non-aggregate context");
 	set = PG_ARGISNULL(0) ? NULL : (DistinctSet *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(1))
 	{
@@ -228,7 +228,7 @@ pipeline_distinct_set_final(PG_FUNCTION_ARGS)
 	int			kept;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "pipeline.distinct_set_final called in a non-aggregate context");
+		elog(ERROR, "pipeline._distinct_set_final called in a non-aggregate context");
 	set = PG_ARGISNULL(0) ? NULL : (DistinctSet *) PG_GETARG_POINTER(0);
 	if (set == NULL || set->n == 0)
 		PG_RETURN_NULL();		/* no value: NULL, as array_agg */

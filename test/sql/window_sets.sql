@@ -68,10 +68,10 @@ SELECT pipeline.distinct_set(p) FROM (VALUES (point(1, 2))) v(p);
 CREATE ROLE wsets_hostile LOGIN;
 CREATE SCHEMA wsets_h AUTHORIZATION wsets_hostile;
 SET ROLE wsets_hostile;
-SELECT pipeline.distinct_set_final(pipeline.distinct_set_add(NULL, 1), 1);
+SELECT pipeline._distinct_set_final(pipeline._distinct_set_add(NULL, 1), 1);
 CREATE AGGREGATE wsets_h.evil(anynonarray) (SFUNC = pg_catalog.array_agg_transfn, STYPE = internal,
-    FINALFUNC = pipeline.distinct_set_final, FINALFUNC_EXTRA);
-CREATE AGGREGATE wsets_h.evil2(anycompatible) (SFUNC = pipeline.distinct_set_add, STYPE = internal,
+    FINALFUNC = pipeline._distinct_set_final, FINALFUNC_EXTRA);
+CREATE AGGREGATE wsets_h.evil2(anycompatible) (SFUNC = pipeline._distinct_set_add, STYPE = internal,
     FINALFUNC = pg_catalog.array_agg_finalfn, FINALFUNC_EXTRA);
 RESET ROLE;
 
