@@ -281,12 +281,7 @@ pp_window_close(PipelineWindow *def)
 	if (!def->has_max)
 		return;
 	initStringInfo(&buf);
-	appendStringInfo(&buf,
-					 "WITH pp_closed AS (UPDATE %s s SET is_final = true FROM "
-					 "(SELECT ctid FROM %s WHERE NOT is_final AND window_end <= $1 "
-					 "ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid "
-					 "RETURNING s.*)",
-					 def->state, def->state);
+	appendStringInfo(&buf, "WITH pp_closed AS (%s)", pp_window_close_sql(def, "$1"));
 	pp_window_append_announce(&buf, def, "$1", "false");
 	appendStringInfo(&buf, " SELECT 1%s", pp_window_announce_counts(def));
 	pp_window_run(def, buf.data, 0, NULL, SPI_OK_SELECT);
@@ -298,8 +293,8 @@ static void
 retention(PipelineWindow *def)
 {
 	if (def->has_max && def->retention)
-		pp_window_run(def, psprintf("DELETE FROM %s s USING (SELECT ctid FROM %s WHERE window_end < $1 - %s "
-									"FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid",
+		pp_window_run(def, psprintf("DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s "
+									"WHERE window_end < $1 - %s FOR UPDATE SKIP LOCKED))",
 									def->state, def->state, def->retention),
 					  0, NULL, SPI_OK_DELETE);
 }

@@ -699,6 +699,20 @@ create_relations(NewWindow *w)
 	appendStringInfoString(&buf, ")");
 	exec(buf.data);
 
+	/*
+	 * A count(DISTINCT) set is rewritten by every statement that adds to
+	 * its group; a large one compressed costs milliseconds to decompress
+	 * and compress again each time (a set of random ids hardly compresses):
+	 * kept out of line, uncompressed.
+	 */
+	i = 0;
+	foreach(lc, w->aggs)
+	{
+		if (((AggColumn *) lfirst(lc))->set_type)
+			exec(psprintf("ALTER TABLE %s ALTER pp_set_%d SET STORAGE EXTERNAL", w->state_q, i));
+		i++;
+	}
+
 	resetStringInfo(&buf);
 	appendStringInfo(&buf, "CREATE UNIQUE INDEX ON %s (window_start, window_end", w->state_q);
 	foreach(lc, w->groups)

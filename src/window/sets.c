@@ -1,14 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * sets.c
- *	  pipeline.array_distinct(): an array's distinct elements, sorted.
+ *	  The sets of count(DISTINCT x) in a window: pipeline.distinct_set(x)
+ *	  (the aggregate that builds one) and pipeline.array_distinct() (an
+ *	  array's distinct elements, sorted).
  *
  * count(DISTINCT x) in a window keeps the set of values of each group as a
- * sorted array without duplicates; merging a statement's values is
- * array_distinct(old || new), and pipeline.array_union() (its final
- * function) combines the sets of several panes.  Sorting uses the element
- * type's default btree comparison and the call's collation, the same
- * equality count(DISTINCT x) uses.  NULL elements are left out: count
+ * sorted array without duplicates.  A statement's sets are built by
+ * pipeline.distinct_set(x): its state is a plain list of the values (in
+ * the aggregate's memory), sorted and made unique once, by its final
+ * function.  Unlike array_agg(DISTINCT x), which PostgreSQL computes by
+ * sorting the input by group and then each group's values again, it lets
+ * the planner hash the groups.  Merging a statement's set into the stored
+ * one is array_distinct(old || new): two sorted runs, merged in one pass
+ * (any other input is sorted).  pipeline.array_union() (final function
+ * array_distinct) combines the sets of several panes.  Sorting uses the
+ * element type's default btree comparison and the call's collation, the
+ * same equality count(DISTINCT x) uses.  NULL elements are left out: count
  * ignores NULLs.
  *
  *-------------------------------------------------------------------------
@@ -16,10 +24,12 @@
 #include "postgres.h"
 
 #include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/qunique.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
 
@@ -38,14 +48,95 @@ compare_elements(const void *a, const void *b, void *arg)
 										   *(const Datum *) a, *(const Datum *) b));
 }
 
+/* bigint and integer, the usual ids, without a function call per comparison */
+static int
+compare_int8(const void *a, const void *b, void *arg)
+{
+	int64		x = DatumGetInt64(*(const Datum *) a);
+	int64		y = DatumGetInt64(*(const Datum *) b);
+
+	return (x > y) - (x < y);
+}
+
+static int
+compare_int4(const void *a, const void *b, void *arg)
+{
+	int32		x = DatumGetInt32(*(const Datum *) a);
+	int32		y = DatumGetInt32(*(const Datum *) b);
+
+	return (x > y) - (x < y);
+}
+
+/* The comparison of elemtype's default btree opclass, and its context. */
+static qsort_arg_comparator
+element_comparator(Oid elemtype, Oid collation, SortContext *ctx)
+{
+	TypeCacheEntry *typentry;
+
+	if (elemtype == INT8OID)
+		return compare_int8;
+	if (elemtype == INT4OID)
+		return compare_int4;
+	typentry = lookup_type_cache(elemtype, TYPECACHE_CMP_PROC_FINFO);
+	if (!OidIsValid(typentry->cmp_proc_finfo.fn_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify a comparison function for type %s",
+						format_type_be(elemtype))));
+	ctx->cmp = &typentry->cmp_proc_finfo;
+	ctx->collation = OidIsValid(collation) ? collation : DEFAULT_COLLATION_OID;
+	return compare_elements;
+}
+
+/*
+ * Sort elems[0..n) and drop duplicates; returns how many are kept.  Input
+ * that is two sorted runs (a stored set followed by a statement's) is
+ * merged in one pass into a new array instead.
+ */
+static int
+sort_unique(Datum *elems, int n, qsort_arg_comparator cmp, SortContext *ctx)
+{
+	int			split = 1;
+
+	while (split < n && cmp(&elems[split - 1], &elems[split], ctx) <= 0)
+		split++;
+	if (split < n)
+	{
+		int			rest = split + 1;
+
+		while (rest < n && cmp(&elems[rest - 1], &elems[rest], ctx) <= 0)
+			rest++;
+		if (rest == n)
+		{
+			Datum	   *merged = palloc(sizeof(Datum) * n);
+			int			i = 0;
+			int			j = split;
+			int			k = 0;
+
+			while (i < split || j < n)
+			{
+				if (j >= n || (i < split && cmp(&elems[i], &elems[j], ctx) <= 0))
+					merged[k++] = elems[i++];
+				else
+					merged[k++] = elems[j++];
+			}
+			memcpy(elems, merged, sizeof(Datum) * n);
+			pfree(merged);
+		}
+		else
+			qsort_arg(elems, n, sizeof(Datum), cmp, ctx);
+	}
+	return (int) qunique_arg(elems, n, sizeof(Datum), cmp, ctx);
+}
+
 PG_FUNCTION_INFO_V1(pipeline_array_distinct);
 Datum
 pipeline_array_distinct(PG_FUNCTION_ARGS)
 {
 	ArrayType  *in = PG_GETARG_ARRAYTYPE_P(0);
 	Oid			elemtype = ARR_ELEMTYPE(in);
-	TypeCacheEntry *typentry;
 	SortContext ctx;
+	qsort_arg_comparator cmp;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
@@ -54,12 +145,7 @@ pipeline_array_distinct(PG_FUNCTION_ARGS)
 	int			n;
 	int			kept = 0;
 
-	typentry = lookup_type_cache(elemtype, TYPECACHE_CMP_PROC_FINFO);
-	if (!OidIsValid(typentry->cmp_proc_finfo.fn_oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("could not identify a comparison function for type %s",
-						format_type_be(elemtype))));
+	cmp = element_comparator(elemtype, PG_GET_COLLATION(), &ctx);
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(in, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
@@ -68,9 +154,90 @@ pipeline_array_distinct(PG_FUNCTION_ARGS)
 	if (kept == 0)
 		PG_RETURN_NULL();
 
-	ctx.cmp = &typentry->cmp_proc_finfo;
-	ctx.collation = OidIsValid(PG_GET_COLLATION()) ? PG_GET_COLLATION() : DEFAULT_COLLATION_OID;
-	qsort_arg(elems, kept, sizeof(Datum), compare_elements, &ctx);
-	kept = qunique_arg(elems, kept, sizeof(Datum), compare_elements, &ctx);
+	kept = sort_unique(elems, kept, cmp, &ctx);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, kept, elemtype, typlen, typbyval, typalign));
+}
+
+/*
+ * The state of pipeline.distinct_set(): the non-NULL values seen, in the
+ * aggregate's memory context (copied there when passed by reference).
+ */
+typedef struct DistinctSet
+{
+	Oid			elemtype;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			n;
+	int			cap;
+	Datum	   *values;
+} DistinctSet;
+
+PG_FUNCTION_INFO_V1(pipeline_distinct_set_add);
+Datum
+pipeline_distinct_set_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	MemoryContext old;
+	DistinctSet *set;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "pipeline._distinct_set_add called in a non-aggregate context");
+	set = PG_ARGISNULL(0) ? NULL : (DistinctSet *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1))
+	{
+		if (set == NULL)
+			PG_RETURN_NULL();	/* no value yet */
+		PG_RETURN_POINTER(set);
+	}
+
+	old = MemoryContextSwitchTo(aggcontext);
+	if (set == NULL)
+	{
+		set = palloc(sizeof(DistinctSet));
+		set->elemtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+		if (!OidIsValid(set->elemtype))
+			elog(ERROR, "could not determine the input type of pipeline.distinct_set");
+		get_typlenbyvalalign(set->elemtype, &set->typlen, &set->typbyval, &set->typalign);
+		set->n = 0;
+		set->cap = 8;
+		set->values = palloc(sizeof(Datum) * set->cap);
+	}
+	else if (set->n == set->cap)
+	{
+		set->cap *= 2;
+		set->values = repalloc_huge(set->values, sizeof(Datum) * set->cap);
+	}
+	/* a value kept by reference is detoasted once, here */
+	if (set->typlen == -1)
+		set->values[set->n++] = PointerGetDatum(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1)));
+	else
+		set->values[set->n++] = datumCopy(PG_GETARG_DATUM(1), set->typbyval, set->typlen);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(set);
+}
+
+PG_FUNCTION_INFO_V1(pipeline_distinct_set_final);
+Datum
+pipeline_distinct_set_final(PG_FUNCTION_ARGS)
+{
+	DistinctSet *set;
+	SortContext ctx;
+	qsort_arg_comparator cmp;
+	Datum	   *elems;
+	int			kept;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "pipeline._distinct_set_final called in a non-aggregate context");
+	set = PG_ARGISNULL(0) ? NULL : (DistinctSet *) PG_GETARG_POINTER(0);
+	if (set == NULL || set->n == 0)
+		PG_RETURN_NULL();		/* no value: NULL, as array_agg */
+
+	/* the state may be finalized again (window functions): sort a copy */
+	elems = palloc(sizeof(Datum) * set->n);
+	memcpy(elems, set->values, sizeof(Datum) * set->n);
+	cmp = element_comparator(set->elemtype, PG_GET_COLLATION(), &ctx);
+	kept = sort_unique(elems, set->n, cmp, &ctx);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, kept, set->elemtype, set->typlen, set->typbyval,
+										  set->typalign));
 }

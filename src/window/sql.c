@@ -166,8 +166,8 @@ append_values(StringInfo buf, PipelineWindow *def, const char *filter)
 								 arg, def->agg_types[i], f, arg, f, i);
 				break;
 			case AGG_COUNT_DISTINCT:
-				appendStringInfo(buf, ", array_agg(DISTINCT (%s)) FILTER (WHERE (%s) IS NOT NULL%s%s) AS pp_a%d",
-								 arg, arg, filter ? " AND " : "", filter ? filter : "", i);
+				/* NULLs left out; NULL when there is no value */
+				appendStringInfo(buf, ", pipeline.distinct_set(%s)%s AS pp_a%d", arg, f, i);
 				break;
 			case AGG_OTHER:
 				appendStringInfo(buf, ", %s%s AS pp_v%d", def->agg_exprs[i], f, i);
@@ -306,6 +306,43 @@ append_key_columns(StringInfo buf, PipelineWindow *def)
 {
 	appendStringInfoString(buf, "window_start, window_end");
 	append_groups(buf, def, NULL);
+}
+
+/*
+ * "RETURNING s.window_start, s.window_end, s.<groups>, s.<aggregates>,
+ * s.is_final, s.pp_recompute": what pp_window_append_announce reads of
+ * the rows a statement changed.  Not s.*: the sets of count(DISTINCT)
+ * would be copied into the CTE for nothing.
+ */
+static char *
+returning_announced(PipelineWindow *def)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "RETURNING s.window_start, s.window_end");
+	append_groups(&buf, def, "s");
+	for (int i = 0; i < def->naggs; i++)
+		appendStringInfo(&buf, ", s.%s", def->agg_names[i]);
+	appendStringInfoString(&buf, ", s.is_final, s.pp_recompute");
+	return buf.data;
+}
+
+/*
+ * UPDATE marking final the open rows of windows that end at or before wm
+ * (an expression), skipping rows other transactions hold (locked in key
+ * order), returning what announcing reads.  The rows are found through the partial index on
+ * window_end and updated by their ctids (a TID scan): a join with the state
+ * table would read all of it when nothing is to close, which is most
+ * statements.
+ */
+char *
+pp_window_close_sql(PipelineWindow *def, const char *wm)
+{
+	return psprintf("UPDATE %s s SET is_final = true WHERE s.ctid = ANY (ARRAY("
+					"SELECT ctid FROM %s WHERE NOT is_final AND window_end <= %s "
+					"ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED)) %s",
+					def->state, def->state, wm, returning_announced(def));
 }
 
 /*
@@ -462,8 +499,8 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 	if (!close)
 	{
 		/* late fixes that need no recompute are announced now, the rest by it */
-		appendStringInfoString(&buf,
-							   " RETURNING s.*), pp_closed AS (SELECT * FROM pp_m WHERE is_final AND NOT pp_recompute)");
+		appendStringInfo(&buf, " %s), pp_closed AS (SELECT * FROM pp_m WHERE is_final AND NOT pp_recompute)",
+						 returning_announced(def));
 		pp_window_append_announce(&buf, def, "$1", "true");
 		appendStringInfo(&buf,
 						 " SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, (SELECT count(*) FROM pp_m)%s "
@@ -479,13 +516,9 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 	 * together, one notification per window; so are the final windows a
 	 * late row fixed (late_rows = update), with "fix": true.
 	 */
-	appendStringInfo(&buf,
-					 " RETURNING s.*), pp_u AS (UPDATE %s s SET is_final = true FROM "
-					 "(SELECT ctid FROM %s WHERE NOT is_final AND window_end <= (SELECT wm FROM pp_w) "
-					 "ORDER BY window_start, window_end FOR UPDATE SKIP LOCKED) l WHERE s.ctid = l.ctid "
-					 "RETURNING s.*), "
+	appendStringInfo(&buf, " %s), pp_u AS (%s), "
 					 "pp_closed AS (SELECT * FROM pp_m WHERE is_final UNION ALL SELECT * FROM pp_u)",
-					 def->state, def->state);
+					 returning_announced(def), pp_window_close_sql(def, "(SELECT wm FROM pp_w)"));
 	pp_window_append_announce(&buf, def, "(SELECT wm FROM pp_w)", "COALESCE(q.window_end <= $1, false)");
 	appendStringInfo(&buf,
 					 " SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, (SELECT count(*) FROM pp_m)%s "

@@ -108,6 +108,7 @@ extern int32 pp_window_id_of(Oid result, bool missing_ok);
 extern void pp_window_as_owner(PipelineWindow *def, PipelineAsRole *as);
 
 /* sql.c: the statements of maintenance, as text */
+extern char *pp_window_close_sql(PipelineWindow *def, const char *wm);
 extern char *pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only,
 								 bool apply_late, const char *extra_filter, bool close);
 extern char *pp_window_recompute_sql(PipelineWindow *def, bool announce);
