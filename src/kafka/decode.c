@@ -18,7 +18,7 @@
  *	text	the message into one column
  *	bytea	the message's bytes into one bytea column
  *	csv		the message is one CSV record for the data columns in order;
- *			it is parsed here and its fields re-emitted
+ *			it is parsed here and its fields converted like json's values
  *
  * Metadata columns (_topic, _partition, _offset, _key, _timestamp,
  * _timestamp_ms, _headers, _ingested_at) are filled when the target has
@@ -118,7 +118,7 @@ meta_column(const char *name)
  * them against the encoding; json also parses them, bpchar and varchar
  * apply the typmod), jsonb takes version 1 and the JSON text, bytea the
  * bytes of a bytea message; the numbers and times of the metadata are
- * their own.  A json message's values are text: converted here as the
+ * their own.  A json message's values and a csv message's fields are text: converted here as the
  * column's input function would (the same function, or for integers,
  * numeric and ISO 8601 times a direct path that gives the same value and
  * leaves anything else to it), and the typmod is applied by the receive
@@ -136,7 +136,7 @@ binary_kind(SourceFormat format, MetaColumn meta, Oid type)
 		case META_NONE:
 			if (format == FORMAT_BYTEA)
 				return type == BYTEAOID ? BIN_BYTES : BIN_NONE;
-			if (format == FORMAT_JSON)
+			if (format == FORMAT_JSON || format == FORMAT_CSV)
 			{
 				switch (type)
 				{
@@ -553,31 +553,31 @@ pp_kafka_text_problem(const char *s, size_t len)
 }
 
 /*
- * Append the fields of a message that must be exactly one CSV record to
- * out, in COPY's text format (tab-separated, each field escaped, \N for
- * NULL).  The rules are COPY's CSV defaults: delimiter ',', quote and
+ * The fields of a message that must be exactly one CSV record, unquoted,
+ * into fields[0..max) (their values in scratch: valid until it grows
+ * again).  The rules are COPY's CSV defaults: delimiter ',', quote and
  * escape '"' (a quote may open a quoted section anywhere in a field), an
  * unquoted empty field is NULL, line breaks are data only inside quotes.
- * Returns the number of fields, or -1 with *error set when the message is
- * not one record.  The caller has dropped trailing line breaks.
+ * Returns the number of fields (those beyond max are counted, not kept),
+ * or -1 with *error set when the message is not one record.  The caller
+ * has dropped trailing line breaks.
  */
 static int
-csv_record_to_text(StringInfo out, const char *s, int len, char **error)
+csv_record_fields(const char *s, int len, JsonField *fields, int max, StringInfo scratch,
+				  char **error)
 {
 	int			nfields = 0;
 	int			i = 0;
+	int		   *starts = palloc(sizeof(int) * Max(max, 1));
 
+	resetStringInfo(scratch);
 	for (;;)
 	{
 		bool		in_quote = false;
 		bool		saw_quote = false;
-		int			value_start;
-		const char *run;
+		int			value_start = scratch->len;
+		const char *run = s + i;
 
-		if (nfields > 0)
-			appendStringInfoChar(out, '\t');
-		value_start = out->len;
-		run = s + i;
 		for (; i < len; i++)
 		{
 			char		c = s[i];
@@ -586,10 +586,10 @@ csv_record_to_text(StringInfo out, const char *s, int len, char **error)
 			{
 				if (c != '"')
 					continue;
-				pp_kafka_escape_text(out, run, s + i - run);
+				appendBinaryStringInfo(scratch, run, s + i - run);
 				if (i + 1 < len && s[i + 1] == '"')
 				{
-					appendStringInfoChar(out, '"');
+					appendStringInfoChar(scratch, '"');
 					i++;
 				}
 				else
@@ -603,7 +603,7 @@ csv_record_to_text(StringInfo out, const char *s, int len, char **error)
 					*error = pstrdup("the message holds more than one CSV record (a line break outside quotes)");
 					return -1;
 				}
-				pp_kafka_escape_text(out, run, s + i - run);
+				appendBinaryStringInfo(scratch, run, s + i - run);
 				if (c == ',')
 					break;
 				in_quote = saw_quote = true;
@@ -616,14 +616,22 @@ csv_record_to_text(StringInfo out, const char *s, int len, char **error)
 			return -1;
 		}
 		if (i >= len)
-			pp_kafka_escape_text(out, run, s + i - run);
-		if (!saw_quote && out->len == value_start)
-			appendStringInfoString(out, "\\N");
+			appendBinaryStringInfo(scratch, run, s + i - run);
+		if (nfields < max)
+		{
+			starts[nfields] = value_start;
+			fields[nfields].len = scratch->len - value_start;
+			fields[nfields].present = true;
+			fields[nfields].isnull = (!saw_quote && scratch->len == value_start);
+		}
 		nfields++;
 		if (i >= len)
-			return nfields;
+			break;
 		i++;					/* past the comma */
 	}
+	for (int k = 0; k < Min(nfields, max); k++)
+		fields[k].value = scratch->data + starts[k];
+	return nfields;
 }
 
 /* Append the value of a metadata column, in COPY's text format. */
@@ -1022,9 +1030,9 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 {
 	const char *payload = rec->payload;
 	int			len;
-	int			start_len = out->len;
 	JsonField  *fields = NULL;
 	bool		first = true;
+	StringInfoData scratch;
 	char	   *problem;
 	static TimestampTz ingested_cached = 0;
 	static char ingested_text[MAXDATELEN + 1];
@@ -1109,18 +1117,16 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 					*error = pstrdup("the message is COPY's end-of-data marker \\., not a CSV record");
 					return false;
 				}
-				nfields = csv_record_to_text(out, payload, len, error);
+				/* the data columns come first in the layout, in table order */
+				fields = palloc0(sizeof(JsonField) * Max(layout->ncolumns, 1));
+				initStringInfo(&scratch);
+				nfields = csv_record_fields(payload, len, fields, layout->ndata, &scratch, error);
 				if (nfields >= 0 && nfields != layout->ndata)
 					*error = psprintf("the message has %d CSV field%s, the target has %d data column%s",
 									  nfields, nfields == 1 ? "" : "s",
 									  layout->ndata, layout->ndata == 1 ? "" : "s");
 				if (nfields != layout->ndata)
-				{
-					out->len = start_len;
-					out->data[start_len] = '\0';
 					return false;
-				}
-				first = (nfields == 0);
 				break;
 			}
 		default:
@@ -1147,7 +1153,7 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 				continue;
 			if (layout->meta[i] != META_NONE)
 				append_meta_binary(out, kind, layout->meta[i], rec, ingested_at);
-			else if (layout->format != FORMAT_JSON)
+			else if (layout->format != FORMAT_JSON && layout->format != FORMAT_CSV)
 				append_binary_field(out, kind, payload, len);
 			else if (!fields[i].present || fields[i].isnull)
 				append_binary_field(out, kind, NULL, 0);
@@ -1163,9 +1169,6 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 	{
 		MetaColumn	meta = layout->meta[i];
 
-		if (meta == META_NONE && layout->format == FORMAT_CSV)
-			continue;			/* the record itself */
-
 		if (meta == META_NONE && layout->format == FORMAT_JSON &&
 			!fields[i].present && layout->has_default[i] && i < 64)
 		{
@@ -1179,7 +1182,7 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 
 		if (meta != META_NONE)
 			append_meta(out, meta, layout, rec, ingested_text);
-		else if (layout->format == FORMAT_JSON)
+		else if (layout->format == FORMAT_JSON || layout->format == FORMAT_CSV)
 		{
 			if (!fields[i].present || fields[i].isnull)
 				appendStringInfoString(out, "\\N");

@@ -142,5 +142,47 @@ SELECT coalesce(b."offset", t."offset") AS "offset", b.sqlstate AS bin, t.sqlsta
 SELECT "offset", sqlstate, error FROM pipeline.dead_letters WHERE source = 'typed_bin' ORDER BY "offset";
 RESET TimeZone;
 
+-- csv into typed columns: the same conversions from each field's text;
+-- the twin's metadata column of a domain type keeps it in the text format
+SET TimeZone = 'America/New_York';
+CREATE DOMAIN any_int AS int;
+CREATE TABLE csv_bin (i8 bigint, i4 int, i2 smallint, n numeric, n2 numeric(10,2), ts timestamptz,
+                      b bool, f float8, d date, u uuid, t text, j jsonb, c char(2), _offset bigint, _partition int);
+CREATE TABLE csv_text (LIKE csv_bin);
+ALTER TABLE csv_text ALTER _partition TYPE any_int;
+SELECT pipeline.create_source('csv_bin', 'kafka', 't', 'csv_bin', format => 'csv', partitions => 'none');
+SELECT pipeline.create_source('csv_text', 'kafka', 't', 'csv_text', format => 'csv', partitions => 'none');
+SELECT plant(s, decode(z, 'hex'), size, 0, o)
+  FROM (VALUES ('28b52ffd0458bd030042881b20a035e9ffb9aaba059b96ec6b904d88d5e30a304c965842f69624d8ace9fe8109cbee4641cf937014db60337c2fceed837d00021ab6f8990c93c4ecda458e41762f699abac565dd5acbb686ec899e62227c5320121f2822425410154dc1a1977988a2fe500969fe40f9f4c05d550100540605050c1da478', 138, 1),
+  ('28b52ffd0458a50200a2861213b017da28b430e048e4d2ca9d1213f1b730e0048512060d04dae1191edb2f9a0ca3879a8a599022ada4153a203ff7d4fd56a6c8da84a748ee34bd228475355e34da5d1912f28fe8cf09020002319c013d2c5b1a86', 118, 2),
+  ('28b52ffd0458990100203137202c2c2c302c2d302c313939392d31322d33315432333a30303a30302d30382c2c4e614e2c2c2c2c222222782222222c64ccb089', 51, 3),
+  ('28b52ffd04583901002c2c2c3165332c302e3030302c323032362d31312d32355431323a30303a30302c2c2c2c2c2c2c017cf6ce', 39, 4),
+  ('28b52ffd0458e900002c2c2c4e614e2c3132333435363738393031322e352c2c2c2c2c2c2c2c74e5c079', 29, 5),
+  ('28b52ffd0458d901002c2c2c30303031322e333430302c2d313233342e3030352c323032362d31312d32355431323a30303a30302e313233343536375a2c2c2c2c2c2c2ce77e58ac', 59, 6),
+  ('28b52ffd04586500003031326162632c0100062802b3d65978', 17, 7),
+  ('28b52ffd04580101002c2c2c2c2c323032362d30322d33305430303a30303a30305a2c2c2c2c2c2c2c8d1faafe', 32, 8),
+  ('28b52ffd04581902002c2c2c2d3030302e3030303130302c2c323032362d31312d32355431323a30303a30302e3030303030312d30303a33302c2c2c2c2c226d756c74690a6c696e65222c2c024d40c2', 67, 9),
+  ('28b52ffd0458750000402c2c34303030302c010005e0022b95d665', 17, 10),
+  ('28b52ffd0458190000612c6260ccbb78', 3, 11)
+  ) m(z, size, o), (VALUES ('csv_bin'), ('csv_text')) t(s);
+SELECT pipeline.replay_dead_letters('csv_bin') AS loaded_bin, pipeline.replay_dead_letters('csv_text') AS loaded_text;
+SELECT _offset, i8, i4, i2, n, n2, ts AT TIME ZONE 'UTC' AS ts_utc, b, f, d, u, t, j, c
+  FROM csv_bin ORDER BY _offset;
+-- the same rows both ways, NULL and empty strings included
+(SELECT i8, i4, i2, n::text, n2, ts, b, f, d, u, t, j, c, _offset FROM csv_bin
+ EXCEPT SELECT i8, i4, i2, n::text, n2, ts, b, f, d, u, t, j, c, _offset FROM csv_text)
+UNION ALL
+(SELECT i8, i4, i2, n::text, n2, ts, b, f, d, u, t, j, c, _offset FROM csv_text
+ EXCEPT SELECT i8, i4, i2, n::text, n2, ts, b, f, d, u, t, j, c, _offset FROM csv_bin);
+SELECT _offset, t IS NULL AS t_null, t = '' AS t_empty FROM csv_bin WHERE _offset IN (2, 3) ORDER BY 1;
+SELECT coalesce(b."offset", t."offset") AS "offset", b.sqlstate AS bin, t.sqlstate AS text
+  FROM (SELECT * FROM pipeline.dead_letters WHERE source = 'csv_bin') b
+  FULL JOIN (SELECT * FROM pipeline.dead_letters WHERE source = 'csv_text') t USING ("offset")
+ WHERE b.sqlstate IS DISTINCT FROM t.sqlstate;
+SELECT "offset", sqlstate, error FROM pipeline.dead_letters WHERE source = 'csv_bin' ORDER BY "offset";
+-- the twin went through COPY's text format: its error is COPY's, with the value
+SELECT source, error FROM pipeline.dead_letters WHERE "offset" = 7 AND source IN ('csv_bin', 'csv_text') ORDER BY source;
+RESET TimeZone;
+
 \c :regress_db
 DROP DATABASE pp_binary WITH (FORCE);
