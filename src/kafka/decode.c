@@ -118,8 +118,9 @@ meta_column(const char *name)
  * them against the encoding; json also parses them, bpchar and varchar
  * apply the typmod), jsonb takes version 1 and the JSON text, bytea the
  * bytes of a bytea message; the numbers and times of the metadata are
- * their own.  A json message's values and a csv message's fields are text: converted here as the
- * column's input function would (the same function, or for integers,
+ * their own.  A json message's values and a csv message's fields are
+ * text: converted here as the column's input function would (the same
+ * function, or for integers,
  * numeric and ISO 8601 times a direct path that gives the same value and
  * leaves anything else to it), and the typmod is applied by the receive
  * function as the input function would have.  Only built-in base types
