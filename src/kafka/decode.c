@@ -120,9 +120,9 @@ meta_column(const char *name)
  * bytes of a bytea message; the numbers and times of the metadata are
  * their own.  A json message's values and a csv message's fields are
  * text: converted here as the column's input function would (the same
- * function, or for integers,
- * numeric and ISO 8601 times a direct path that gives the same value and
- * leaves anything else to it), and the typmod is applied by the receive
+ * function, or for integers, numeric and ISO 8601 times a direct path
+ * that gives the same value and leaves anything else to it), and the
+ * typmod is applied by the receive
  * function as the input function would have.  Only built-in base types
  * whose input errors are all about the value (class 22): a domain (its
  * constraints), a reg* type (names that depend on the catalog), arrays,
