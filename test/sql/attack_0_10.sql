@@ -138,6 +138,24 @@ RESET enable_seqscan;
 SELECT expectation, status, failing FROM pipeline.check('u');
 SHOW enable_seqscan;
 
+-- 5. A writer's statement of many rows of one large value (it compresses
+-- to little on disk) into a sync window with count(DISTINCT): the
+-- statement's set was built by distinct_set, which kept a copy of every
+-- row's value until its final function (3,000 rows of one 100 kB text
+-- held 300 MB; more rows, the server's memory).  It now drops the
+-- duplicates as its array fills.  Read from the backend's peak memory, in
+-- a fresh backend (Linux's /proc).
+\c pp_attack
+SELECT cardinality(pipeline.distinct_set(repeat(md5('a'), 3200) || g % 2)) AS two_values
+  FROM generate_series(1, 3000) g;
+SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+) kB'))[1]::bigint
+       < 100000 AS peak_under_100_mb;
+-- the same sets as array_agg(DISTINCT), whatever the order and the duplicates
+SELECT pipeline.distinct_set(x % 37) = array(SELECT DISTINCT x % 37 FROM generate_series(1, 20000) x ORDER BY 1) AS few,
+       pipeline.distinct_set(x) = array(SELECT x FROM generate_series(1, 20000) x ORDER BY 1) AS all_distinct,
+       pipeline.distinct_set(md5((x % 3000)::text)) = array(SELECT DISTINCT md5((x % 3000)::text) FROM generate_series(1, 20000) x ORDER BY 1) AS text_values
+  FROM (SELECT x FROM generate_series(1, 20000) x ORDER BY md5(x::text)) s;
+
 \c :regress_db
 DROP DATABASE pp_attack WITH (FORCE);
 DROP ROLE pp_attacker;
