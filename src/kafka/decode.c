@@ -11,7 +11,9 @@
  *			column of the same name, as the column's input function would
  *			(in the binary format converted here: append_json_value()), nested
  *			objects and arrays as their JSON text; a
- *			missing key takes the column's default, or NULL.  The message
+ *			missing key takes the column's default, or NULL (a message
+ *			with none of the target's keys, into columns that all have a
+ *			default, is refused: COPY cannot be given no column).  The message
  *			is lexed once by PostgreSQL's own JSON parser with semantic
  *			callbacks: no jsonb or record is built.
  *	jsonb	the message, checked to be JSON, into one column
@@ -1135,16 +1137,30 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 	}
 
 	/*
-	 * One tuple of COPY's binary format: a field count, then the fields; a
-	 * json message leaves out the columns whose key it lacks and that have
-	 * a default, as in the text format.
+	 * A json message leaves out of COPY's column list the columns (of the
+	 * first 64) whose key it lacks and that have a default.  Not every
+	 * column: COPY reads an empty list as every column, and would take the
+	 * message's empty line as the one column's value (an empty string, not
+	 * its default) or refuse the tuple as malformed.
 	 */
+	if (layout->format == FORMAT_JSON)
+	{
+		for (int i = 0; i < Min(layout->ncolumns, 64); i++)
+			if (layout->meta[i] == META_NONE && !fields[i].present && layout->has_default[i])
+				*missing |= UINT64CONST(1) << i;
+		if (layout->ncolumns > 0 && pg_popcount64(*missing) == layout->ncolumns)
+		{
+			*error = pstrdup("the message has none of the target's columns, and a row of defaults alone is not loaded");
+			*sqlstate = "22P04";	/* bad_copy_file_format, as COPY said */
+			*missing = 0;
+			pfree(fields);
+			return false;
+		}
+	}
+
+	/* One tuple of COPY's binary format: a field count, then the fields */
 	if (layout->binary)
 	{
-		if (layout->format == FORMAT_JSON)
-			for (int i = 0; i < Min(layout->ncolumns, 64); i++)
-				if (layout->meta[i] == META_NONE && !fields[i].present && layout->has_default[i])
-					*missing |= UINT64CONST(1) << i;
 		pq_sendint16(out, layout->ncolumns - pg_popcount64(*missing));
 		for (int i = 0; i < layout->ncolumns; i++)
 		{
@@ -1170,12 +1186,8 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 	{
 		MetaColumn	meta = layout->meta[i];
 
-		if (meta == META_NONE && layout->format == FORMAT_JSON &&
-			!fields[i].present && layout->has_default[i] && i < 64)
-		{
-			*missing |= UINT64CONST(1) << i;
-			continue;
-		}
+		if (i < 64 && (*missing & (UINT64CONST(1) << i)) != 0)
+			continue;			/* left out: its default */
 
 		if (!first)
 			appendStringInfoChar(out, '\t');
