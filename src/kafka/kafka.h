@@ -174,6 +174,9 @@ extern void pp_kafka_expect_begin(KafkaExpectScope *scope, struct CopyFromStateD
 								  TargetLayout *layout);
 extern List *pp_kafka_expect_end(KafkaExpectScope *scope);
 
+/* src/kafka/jsonb_build.c */
+extern void pp_kafka_jsonb_fast_receive(struct CopyFromStateData *cstate);
+
 /* src/kafka/load.c */
 extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,
 						  int n, BadRecordHandler bad, void *arg,

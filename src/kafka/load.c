@@ -404,6 +404,9 @@ copy_records(Relation rel, TargetLayout *layout, uint64 missing,
 
 	cstate = BeginCopyFrom(pstate, rel, (Node *) layout->expect_quals, NULL, false, copy_source,
 						   colnames, options);
+	/* jsonb columns without jsonb's own parser (jsonb_build.c) */
+	if (layout->binary)
+		pp_kafka_jsonb_fast_receive(cstate);
 	pp_kafka_expect_begin(&scope, cstate, layout);
 	PG_TRY();
 	{
