@@ -40,15 +40,14 @@
  * encoding), a syntax error of any kind, a control character in a string,
  * trailing garbage, a number outside the forms above (where numeric_in()
  * could fail: an exponent above 1000, too many digits), nesting deeper
- * than MAX_DEPTH, a text of MAX_FAST_BYTES or more (so no jsonb limit,
- * JENTRY_OFFLENMASK or the number of pairs, can be reached on the fast
- * path: the binary form of a JSON text is at most about 8 times its
- * size), bytes invalid in the database encoding, a client_encoding that
+ * than MAX_DEPTH, a text of MAX_FAST_BYTES (1 MB) or more (so no jsonb
+ * limit can be reached on the fast path), bytes invalid in the database encoding, a client_encoding that
  * pq_getmsgtext() would convert from.  The fast path accepts a subset of
  * the JSON jsonb_in() accepts and raises nothing but out of memory.
  *
  * Memory: the tree and a scratch stack of the open containers' members,
- * in the per-row context COPY resets; about what jsonb_in() needs.
+ * in the per-row context COPY resets; about what jsonb_in() needs, and
+ * linear in the text (an escaped string's copy is its own size).
  *
  *-------------------------------------------------------------------------
  */
@@ -67,8 +66,14 @@
 
 /* deeper nesting goes to jsonb_recv(), which checks the stack depth */
 #define MAX_DEPTH 64
-/* larger texts go to jsonb_recv(): no jsonb size limit within 8x this */
-#define MAX_FAST_BYTES (16 * 1024 * 1024)
+/*
+ * Larger texts go to jsonb_recv().  The binary form of a JSON text is at
+ * most about 6 times its size, far below jsonb's limits (JENTRY_OFFLENMASK,
+ * the number of pairs); the tree of a text of 1 MB, at worst about 45
+ * bytes per byte of text (an array of 0s: each a JsonbValue on the
+ * scratch stack and in its array, and a Numeric), about jsonb_in()'s.
+ */
+#define MAX_FAST_BYTES (1024 * 1024)
 /* objects of at most this many pairs are sorted by insertion */
 #define INSERTION_SORT_MAX 16
 
@@ -121,12 +126,18 @@ at_delimiter(FastParse *fp)
 	}
 }
 
-/* A string, fp->p on its opening quote; its value in out. */
+/*
+ * A string, fp->p on its opening quote; its value in out.  With escapes,
+ * its extent is found first, so that the copy is the size of the string
+ * (not of the rest of the message: many short strings would cost the
+ * square of the message's size).
+ */
 static bool
 parse_string(FastParse *fp, JsonbValue *out)
 {
 	const char *start = ++fp->p;
 	const char *s = start;
+	const char *close;
 	char	   *copy;
 	char	   *d;
 
@@ -143,22 +154,29 @@ parse_string(FastParse *fp, JsonbValue *out)
 		return true;
 	}
 
-	/* escapes: unescaped into a copy, never longer than the text */
-	copy = palloc(fp->end - start);
+	/* the closing quote: every backslash takes the next byte with it */
+	for (close = s; close < fp->end && *close != '"'; close++)
+	{
+		if ((unsigned char) *close < 0x20)
+			return false;
+		if (*close == '\\' && ++close == fp->end)
+			return false;
+	}
+	if (close == fp->end)
+		return false;
+
+	/* unescaped into a copy, never longer than the text */
+	copy = palloc(close - start);
 	memcpy(copy, start, s - start);
 	d = copy + (s - start);
-	while (s < fp->end && *s != '"')
+	while (s < close)
 	{
-		if ((unsigned char) *s < 0x20)
-			return false;
 		if (*s != '\\')
 		{
 			*d++ = *s++;
 			continue;
 		}
-		if (++s == fp->end)
-			return false;
-		switch (*s)
+		switch (*++s)
 		{
 			case '"':
 			case '\\':
@@ -185,11 +203,9 @@ parse_string(FastParse *fp, JsonbValue *out)
 		}
 		s++;
 	}
-	if (s == fp->end)
-		return false;
 	out->val.string.val = copy;
 	out->val.string.len = d - copy;
-	fp->p = s + 1;
+	fp->p = close + 1;
 	return true;
 }
 

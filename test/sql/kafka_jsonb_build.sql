@@ -185,5 +185,28 @@ SELECT count(*) AS documents, count(*) FILTER (WHERE state IS NULL) AS valid FRO
 SELECT count(*) AS differences FROM differences;
 SELECT * FROM differences LIMIT 5;
 
+-- what a hostile producer can send (a fresh backend, for its peak memory):
+-- many short strings with escapes (each unescaped into a copy of its own
+-- size: one of the rest of the message each would take gigabytes), the
+-- largest array of 0s the fast path takes and one byte more (jsonb_recv),
+-- 100,000 duplicates of one key (the last wins), 20,000 keys, 64 and 65
+-- levels of objects
+\c pp_jsonb_build
+DELETE FROM corpus;
+INSERT INTO corpus VALUES
+  (1, '[' || repeat('"\n",', 150000) || '"x"]'),
+  (2, '[' || repeat('0,', 524286) || '0]'),
+  (3, '[' || repeat('0,', 524287) || '0]'),
+  (4, '{' || repeat('"a":1,', 100000) || '"a":2}'),
+  (5, '{' || (SELECT string_agg(format('"%s":%s', md5(i::text), i), ',') FROM generate_series(1, 20000) i) || '}'),
+  (6, repeat('{"a":', 64) || '[]' || repeat('}', 64)),
+  (7, repeat('{"a":', 65) || '[]' || repeat('}', 65));
+SELECT id, octet_length(raw) AS bytes FROM corpus ORDER BY id;
+SELECT load_corpus() AS loaded;
+SELECT count(*) AS differences FROM differences;
+SELECT doc FROM got WHERE _offset = 4;
+SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+) kB'))[1]::bigint
+       < 250000 AS peak_under_250_mb;
+
 \c :regress_db
 DROP DATABASE pp_jsonb_build;
