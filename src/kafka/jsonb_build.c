@@ -394,6 +394,53 @@ sort_unique_pairs(JsonbPair *pairs, int n)
 	return kept;
 }
 
+/* room for one more member on a scratch stack of n members of size bytes */
+static void *
+scratch_room(void *stack, int n, int *max, Size size)
+{
+	if (n < *max)
+		return stack;
+	*max *= 2;
+	return repalloc(stack, size * *max);
+}
+
+/* A container's n members, off the scratch stack (NULL for none). */
+static void *
+members_copy(const void *from, int n, Size size)
+{
+	void	   *copy;
+
+	if (n == 0)
+		return NULL;
+	copy = palloc(size * n);
+	memcpy(copy, from, size * n);
+	return copy;
+}
+
+/*
+ * After a member of a container: whitespace, then a comma (true: another
+ * member follows) or the closing character (false, *closed set); anything
+ * else is not for the fast path (false, *closed unset).
+ */
+static inline bool
+next_member(FastParse *fp, char closing, bool *closed)
+{
+	skip_ws(fp);
+	*closed = false;
+	if (fp->p == fp->end)
+		return false;
+	if (*fp->p == closing)
+	{
+		fp->p++;
+		*closed = true;
+		return false;
+	}
+	if (*fp->p != ',')
+		return false;
+	fp->p++;
+	return true;
+}
+
 static bool
 parse_array(FastParse *fp, int depth, JsonbValue *out)
 {
@@ -405,41 +452,27 @@ parse_array(FastParse *fp, int depth, JsonbValue *out)
 	if (fp->p < fp->end && *fp->p == ']')
 		fp->p++;
 	else
-		for (;;)
+	{
+		bool		closed;
+
+		do
 		{
 			JsonbValue	elem;
 
 			if (!parse_value(fp, depth + 1, &elem))
 				return false;
-			if (fp->nvals == fp->maxvals)
-			{
-				fp->maxvals *= 2;
-				fp->vals = repalloc(fp->vals, sizeof(JsonbValue) * fp->maxvals);
-			}
+			fp->vals = scratch_room(fp->vals, fp->nvals, &fp->maxvals, sizeof(JsonbValue));
 			fp->vals[fp->nvals++] = elem;
-			skip_ws(fp);
-			if (fp->p == fp->end)
-				return false;
-			if (*fp->p == ']')
-			{
-				fp->p++;
-				break;
-			}
-			if (*fp->p != ',')
-				return false;
-			fp->p++;
-		}
+		} while (next_member(fp, ']', &closed));
+		if (!closed)
+			return false;
+	}
 
 	n = fp->nvals - first;
 	out->type = jbvArray;
 	out->val.array.rawScalar = false;
 	out->val.array.nElems = n;
-	out->val.array.elems = NULL;
-	if (n > 0)
-	{
-		out->val.array.elems = palloc(sizeof(JsonbValue) * n);
-		memcpy(out->val.array.elems, fp->vals + first, sizeof(JsonbValue) * n);
-	}
+	out->val.array.elems = members_copy(fp->vals + first, n, sizeof(JsonbValue));
 	fp->nvals = first;
 	return true;
 }
@@ -455,10 +488,14 @@ parse_object(FastParse *fp, int depth, JsonbValue *out)
 	if (fp->p < fp->end && *fp->p == '}')
 		fp->p++;
 	else
-		for (;;)
+	{
+		bool		closed;
+
+		do
 		{
 			JsonbPair	pair;
 
+			skip_ws(fp);
 			if (fp->p == fp->end || *fp->p != '"' || !parse_string(fp, &pair.key))
 				return false;
 			skip_ws(fp);
@@ -468,35 +505,17 @@ parse_object(FastParse *fp, int depth, JsonbValue *out)
 			if (!parse_value(fp, depth + 1, &pair.value))
 				return false;
 			pair.order = fp->npairs - first;
-			if (fp->npairs == fp->maxpairs)
-			{
-				fp->maxpairs *= 2;
-				fp->pairs = repalloc(fp->pairs, sizeof(JsonbPair) * fp->maxpairs);
-			}
+			fp->pairs = scratch_room(fp->pairs, fp->npairs, &fp->maxpairs, sizeof(JsonbPair));
 			fp->pairs[fp->npairs++] = pair;
-			skip_ws(fp);
-			if (fp->p == fp->end)
-				return false;
-			if (*fp->p == '}')
-			{
-				fp->p++;
-				break;
-			}
-			if (*fp->p != ',')
-				return false;
-			fp->p++;
-			skip_ws(fp);
-		}
+		} while (next_member(fp, '}', &closed));
+		if (!closed)
+			return false;
+	}
 
 	n = sort_unique_pairs(fp->pairs + first, fp->npairs - first);
 	out->type = jbvObject;
 	out->val.object.nPairs = n;
-	out->val.object.pairs = NULL;
-	if (n > 0)
-	{
-		out->val.object.pairs = palloc(sizeof(JsonbPair) * n);
-		memcpy(out->val.object.pairs, fp->pairs + first, sizeof(JsonbPair) * n);
-	}
+	out->val.object.pairs = members_copy(fp->pairs + first, n, sizeof(JsonbPair));
 	fp->npairs = first;
 	return true;
 }
