@@ -38,12 +38,15 @@
  * every error (its SQLSTATE, its message) and every odd case is
  * PostgreSQL's own: a \u escape (its meaning depends on the database
  * encoding), a syntax error of any kind, a control character in a string,
- * trailing garbage, a number outside the forms above (where numeric_in()
- * could fail: an exponent above 1000, too many digits), nesting deeper
- * than MAX_DEPTH, a text of MAX_FAST_BYTES (1 MB) or more (so no jsonb
- * limit can be reached on the fast path), bytes invalid in the database encoding, a client_encoding that
- * pq_getmsgtext() would convert from.  The fast path accepts a subset of
- * the JSON jsonb_in() accepts and raises nothing but out of memory.
+ * trailing garbage, a number outside the forms above (an exponent of 4
+ * digits or more, more than 1,000 digits: where numeric_in() could fail),
+ * nesting deeper than MAX_DEPTH, a text of MAX_FAST_BYTES (1 MB) or more
+ * (so no jsonb limit can be reached on the fast path), bytes invalid in
+ * the database encoding, a client_encoding that pq_getmsgtext() would
+ * convert from.  The fast path accepts a subset of the JSON jsonb_in()
+ * accepts and raises nothing but out of memory.  (At most 15 digits for
+ * int64_div_fast_to_numeric(): times 1000, its largest factor, they still
+ * fit an int64.)
  *
  * Memory: the tree and a scratch stack of the open containers' members,
  * in the per-row context COPY resets; about what jsonb_in() needs, and
