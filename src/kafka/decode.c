@@ -346,6 +346,198 @@ unescape(const char *start, int len, const char **out, int *outlen)
 }
 
 /*
+ * The layout's data column named key[0..keylen), or -1.  Keys usually come
+ * in the order of the columns: *hint (the column after the last one found)
+ * is tried first.
+ */
+static int
+json_key_column(TargetLayout *layout, const char *key, int keylen, int *hint)
+{
+	int			h = *hint;
+
+	if (h < layout->ncolumns && layout->meta[h] == META_NONE &&
+		layout->name_lens[h] == keylen && memcmp(layout->names[h], key, keylen) == 0)
+	{
+		*hint = h + 1;
+		return h;
+	}
+	for (int i = 0; i < layout->ncolumns; i++)
+	{
+		if (layout->meta[i] == META_NONE && layout->name_lens[i] == keylen &&
+			memcmp(layout->names[i], key, keylen) == 0)
+		{
+			*hint = i + 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* JSON's whitespace, as PostgreSQL's lexer skips it */
+#define JSON_SPACE(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+/* what PostgreSQL's lexer reads as part of a number or a word */
+#define JSON_WORD_CHAR(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || \
+						   ((c) >= '0' && (c) <= '9') || (c) == '_' || IS_HIGHBIT_SET(c))
+
+/*
+ * The fast path of decode_json_fields(): a flat object whose strings hold
+ * no backslash, read in one pass without PostgreSQL's lexer.  It accepts
+ * only a strict subset of what PostgreSQL's parser accepts, and gives the
+ * same values for it (the raw text of strings, numbers and true/false,
+ * null as NULL, the last of duplicate keys); anything else (an escape, a
+ * nested object or array, a control byte in a string, a number or word
+ * PostgreSQL might read differently, any error) returns false with fields[]
+ * cleared, and the full lexer decides.  The encoding was checked before.
+ */
+static bool
+fast_json_fields(TargetLayout *layout, const char *s, int len, JsonField *fields)
+{
+	const char *p = s;
+	const char *end = s + len;
+	int			hint = 0;
+
+#define SKIP_SPACE() while (p < end && JSON_SPACE(*p)) p++
+	SKIP_SPACE();
+	if (p == end || *p != '{')
+		goto slow;
+	p++;
+	SKIP_SPACE();
+	if (p < end && *p == '}')
+		p++;
+	else
+	{
+		for (;;)
+		{
+			const char *key;
+			const char *value;
+			int			keylen;
+			int			column;
+			bool		isnull = false;
+
+			/* the key: a string without escapes or control bytes */
+			if (p == end || *p != '"')
+				goto slow;
+			key = ++p;
+			while (p < end && *p != '"' && *p != '\\' && (unsigned char) *p >= 0x20)
+				p++;
+			if (p == end || *p != '"')
+				goto slow;
+			keylen = p - key;
+			p++;
+			SKIP_SPACE();
+			if (p == end || *p != ':')
+				goto slow;
+			p++;
+			SKIP_SPACE();
+			if (p == end)
+				goto slow;
+
+			/* the value */
+			value = p;
+			if (*p == '"')
+			{
+				value = ++p;
+				while (p < end && *p != '"' && *p != '\\' && (unsigned char) *p >= 0x20)
+					p++;
+				if (p == end || *p != '"')
+					goto slow;
+				column = json_key_column(layout, key, keylen, &hint);
+				if (column >= 0)
+				{
+					fields[column].value = value;
+					fields[column].len = p - value;
+					fields[column].present = true;
+					fields[column].isnull = false;
+				}
+				p++;
+			}
+			else
+			{
+				if (*p == '-' || (*p >= '0' && *p <= '9'))
+				{
+					/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+					if (*p == '-')
+						p++;
+					if (p < end && *p == '0')
+						p++;
+					else if (p < end && *p >= '1' && *p <= '9')
+						while (p < end && *p >= '0' && *p <= '9')
+							p++;
+					else
+						goto slow;
+					if (p < end && *p == '.')
+					{
+						const char *digits = ++p;
+
+						while (p < end && *p >= '0' && *p <= '9')
+							p++;
+						if (p == digits)
+							goto slow;
+					}
+					if (p < end && (*p == 'e' || *p == 'E'))
+					{
+						const char *digits;
+
+						p++;
+						if (p < end && (*p == '+' || *p == '-'))
+							p++;
+						digits = p;
+						while (p < end && *p >= '0' && *p <= '9')
+							p++;
+						if (p == digits)
+							goto slow;
+					}
+				}
+				else if (end - p >= 4 && memcmp(p, "true", 4) == 0)
+					p += 4;
+				else if (end - p >= 5 && memcmp(p, "false", 5) == 0)
+					p += 5;
+				else if (end - p >= 4 && memcmp(p, "null", 4) == 0)
+				{
+					p += 4;
+					isnull = true;
+				}
+				else
+					goto slow;	/* an object, an array, or not JSON */
+				/* "01", "1x", "truex": one token for PostgreSQL, an error */
+				if (p < end && JSON_WORD_CHAR(*p))
+					goto slow;
+				column = json_key_column(layout, key, keylen, &hint);
+				if (column >= 0)
+				{
+					fields[column].value = value;
+					fields[column].len = p - value;
+					fields[column].present = true;
+					fields[column].isnull = isnull;
+				}
+			}
+
+			SKIP_SPACE();
+			if (p < end && *p == ',')
+			{
+				p++;
+				SKIP_SPACE();
+				continue;
+			}
+			if (p < end && *p == '}')
+			{
+				p++;
+				break;
+			}
+			goto slow;
+		}
+	}
+	SKIP_SPACE();
+	if (p == end)
+		return true;
+#undef SKIP_SPACE
+
+slow:
+	memset(fields, 0, sizeof(JsonField) * layout->ncolumns);
+	return false;
+}
+
+/*
  * Read the message's top-level keys into fields[], driving json_lex()
  * directly: without de-escaping (which PostgreSQL's parser does a
  * character at a time) unless a string holds a backslash, and without a
@@ -357,8 +549,12 @@ static bool
 decode_json_fields(TargetLayout *layout, const char *payload, int len,
 				   JsonField *fields, char **error)
 {
-	JsonLexContext *lex = pp_make_json_lex(unconstify(char *, payload), len, false);
+	JsonLexContext *lex;
 	JsonParseErrorType rc;
+
+	if (fast_json_fields(layout, payload, len, fields))
+		return true;
+	lex = pp_make_json_lex(unconstify(char *, payload), len, false);
 
 #define NEXT_TOKEN() \
 	do { \
