@@ -14,8 +14,9 @@
  *			missing key takes the column's default, or NULL (a message
  *			with none of the target's keys, into columns that all have a
  *			default, is refused: COPY cannot be given no column).  The message
- *			is lexed once by PostgreSQL's own JSON parser with semantic
- *			callbacks: no jsonb or record is built.
+ *			is read once, no jsonb or record is built: a flat object without
+ *			escapes by fast_json_fields(), anything else by PostgreSQL's own
+ *			JSON lexer, which also says what is wrong with a bad one.
  *	jsonb	the message, checked to be JSON, into one column
  *	text	the message into one column
  *	bytea	the message's bytes into one bytea column
@@ -350,21 +351,33 @@ unescape(const char *start, int len, const char **out, int *outlen)
  * in the order of the columns: *hint (the column after the last one found)
  * is tried first.
  */
+static inline bool
+json_key_is(TargetLayout *layout, int i, const char *key, int keylen)
+{
+	const char *name = layout->names[i];
+
+	if (layout->meta[i] != META_NONE || layout->name_lens[i] != keylen)
+		return false;
+	/* column names are short: no call to memcmp */
+	for (int k = 0; k < keylen; k++)
+		if (name[k] != key[k])
+			return false;
+	return true;
+}
+
 static int
 json_key_column(TargetLayout *layout, const char *key, int keylen, int *hint)
 {
 	int			h = *hint;
 
-	if (h < layout->ncolumns && layout->meta[h] == META_NONE &&
-		layout->name_lens[h] == keylen && memcmp(layout->names[h], key, keylen) == 0)
+	if (h < layout->ncolumns && json_key_is(layout, h, key, keylen))
 	{
 		*hint = h + 1;
 		return h;
 	}
 	for (int i = 0; i < layout->ncolumns; i++)
 	{
-		if (layout->meta[i] == META_NONE && layout->name_lens[i] == keylen &&
-			memcmp(layout->names[i], key, keylen) == 0)
+		if (json_key_is(layout, i, key, keylen))
 		{
 			*hint = i + 1;
 			return i;
@@ -410,6 +423,7 @@ fast_json_fields(TargetLayout *layout, const char *s, int len, JsonField *fields
 		{
 			const char *key;
 			const char *value;
+			int			vlen;
 			int			keylen;
 			int			column;
 			bool		isnull = false;
@@ -432,7 +446,7 @@ fast_json_fields(TargetLayout *layout, const char *s, int len, JsonField *fields
 			if (p == end)
 				goto slow;
 
-			/* the value */
+			/* the value: its text is value[0..vlen) */
 			value = p;
 			if (*p == '"')
 			{
@@ -441,14 +455,7 @@ fast_json_fields(TargetLayout *layout, const char *s, int len, JsonField *fields
 					p++;
 				if (p == end || *p != '"')
 					goto slow;
-				column = json_key_column(layout, key, keylen, &hint);
-				if (column >= 0)
-				{
-					fields[column].value = value;
-					fields[column].len = p - value;
-					fields[column].present = true;
-					fields[column].isnull = false;
-				}
+				vlen = p - value;
 				p++;
 			}
 			else
@@ -502,14 +509,15 @@ fast_json_fields(TargetLayout *layout, const char *s, int len, JsonField *fields
 				/* "01", "1x", "truex": one token for PostgreSQL, an error */
 				if (p < end && JSON_WORD_CHAR(*p))
 					goto slow;
-				column = json_key_column(layout, key, keylen, &hint);
-				if (column >= 0)
-				{
-					fields[column].value = value;
-					fields[column].len = p - value;
-					fields[column].present = true;
-					fields[column].isnull = isnull;
-				}
+				vlen = p - value;
+			}
+			column = json_key_column(layout, key, keylen, &hint);
+			if (column >= 0)
+			{
+				fields[column].value = value;
+				fields[column].len = vlen;
+				fields[column].present = true;
+				fields[column].isnull = isnull;
 			}
 
 			SKIP_SPACE();

@@ -322,6 +322,8 @@ is(sql(q{SELECT string_agg(concat_ws('|', "offset", sqlstate, coalesce(headers::
            FROM pipeline.dead_letters WHERE source = 'src_lazy'}),
 	'1|22P02|{"h1": "v1", "h2": "v 2"} 3|22P02|NULL',
 	'no _headers column: a dead letter keeps its message\'s headers (NULL without any)');
+# its worker slot is wanted further on
+sql(q{SELECT pipeline.drop_source('src_lazy')});
 
 ########################################################################
 # Status: lag 0 when caught up; the consumer in pg_stat_activity.
