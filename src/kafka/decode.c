@@ -893,23 +893,51 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 	}
 }
 
+/*
+ * Room for n more bytes in out: the pq_write* calls that follow write at
+ * most that many.  (pq_send* would enlarge, in a call, at every value.)
+ */
+static inline void
+reserve(StringInfo out, int n)
+{
+	if (out->len + n >= out->maxlen)
+		enlargeStringInfo(out, n);
+}
+
+/* A field of 2, 4 or 8 bytes (int2, int4, int8, timestamptz) */
+static inline void
+append_int_field(StringInfo out, int size, int64 value)
+{
+	reserve(out, 4 + size);
+	pq_writeint32(out, size);
+	if (size == 2)
+		pq_writeint16(out, (int16) value);
+	else if (size == 4)
+		pq_writeint32(out, (int32) value);
+	else
+		pq_writeint64(out, value);
+}
+
 /* One field of COPY's binary format: NULL, or its bytes. */
 static void
 append_binary_field(StringInfo out, char kind, const char *s, int len)
 {
 	if (s == NULL)
 	{
-		pq_sendint32(out, -1);
+		reserve(out, 4);
+		pq_writeint32(out, -1);
 		return;
 	}
+	reserve(out, 5 + len);
 	if (kind == BIN_JSONB)
 	{
-		pq_sendint32(out, len + 1);
-		pq_sendbyte(out, 1);
+		pq_writeint32(out, len + 1);
+		pq_writeint8(out, 1);
 	}
 	else
-		pq_sendint32(out, len);
-	pq_sendbytes(out, s, len);
+		pq_writeint32(out, len);
+	memcpy(out->data + out->len, s, len);
+	out->len += len;
 }
 
 /*
@@ -972,11 +1000,12 @@ append_decimal(StringInfo out, const char *s, int len)
 	for (const char *q = fp; q && q < fpend && !nonzero; q++)
 		nonzero = (*q != '0');
 
-	pq_sendint32(out, 8 + 2 * (igroups + fgroups));
-	pq_sendint16(out, igroups + fgroups);
-	pq_sendint16(out, igroups - 1);	/* weight: of the first group */
-	pq_sendint16(out, negative && nonzero ? 0x4000 : 0x0000);	/* NUMERIC_NEG, _POS */
-	pq_sendint16(out, nfrac);	/* dscale */
+	reserve(out, 4 + 8 + 2 * (igroups + fgroups));
+	pq_writeint32(out, 8 + 2 * (igroups + fgroups));
+	pq_writeint16(out, igroups + fgroups);
+	pq_writeint16(out, igroups - 1);	/* weight: of the first group */
+	pq_writeint16(out, negative && nonzero ? 0x4000 : 0x0000);	/* NUMERIC_NEG, _POS */
+	pq_writeint16(out, nfrac);	/* dscale */
 	/* the first integer group takes what is left over from groups of 4 */
 	start = nint % 4 ? nint % 4 : 4;
 	for (int g = 0; g < igroups; g++)
@@ -986,7 +1015,7 @@ append_decimal(StringInfo out, const char *s, int len)
 
 		while (digits-- > 0)
 			v = v * 10 + (*ip++ - '0');
-		pq_sendint16(out, v);
+		pq_writeint16(out, v);
 	}
 	/* fraction groups of 4, the last one padded with zeros */
 	for (int g = 0; g < fgroups; g++)
@@ -995,7 +1024,7 @@ append_decimal(StringInfo out, const char *s, int len)
 
 		for (int k = 0; k < 4; k++)
 			v = v * 10 + (fp < fpend ? *fp++ - '0' : 0);
-		pq_sendint16(out, v);
+		pq_writeint16(out, v);
 	}
 	return true;
 }
@@ -1110,8 +1139,7 @@ append_json_value(StringInfo out, TargetLayout *layout, int i, const char *value
 		case BIN_TIMESTAMPTZ:
 			if (iso_timestamptz(value, len, &v))
 			{
-				pq_sendint32(out, 8);
-				pq_sendint64(out, v);
+				append_int_field(out, 8, v);
 				return;
 			}
 			break;
@@ -1130,24 +1158,21 @@ append_json_value(StringInfo out, TargetLayout *layout, int i, const char *value
 			{
 				int16		n = pg_strtoint16(str);
 
-				pq_sendint32(out, 2);
-				pq_sendint16(out, n);
+				append_int_field(out, 2, n);
 			}
 			break;
 		case BIN_PARSE_INT4:
 			{
 				int32		n = pg_strtoint32(str);
 
-				pq_sendint32(out, 4);
-				pq_sendint32(out, n);
+				append_int_field(out, 4, n);
 			}
 			break;
 		case BIN_PARSE_INT8:
 			{
 				int64		n = pg_strtoint64(str);
 
-				pq_sendint32(out, 8);
-				pq_sendint64(out, n);
+				append_int_field(out, 8, n);
 			}
 			break;
 		default:
@@ -1209,16 +1234,7 @@ append_meta_binary(StringInfo out, char kind, MetaColumn meta, KafkaRecord *rec,
 		case META_NONE:
 			elog(ERROR, "not a metadata column");
 	}
-	if (kind == BIN_INT4)
-	{
-		pq_sendint32(out, 4);
-		pq_sendint32(out, (int32) value);
-	}
-	else
-	{
-		pq_sendint32(out, 8);
-		pq_sendint64(out, value);
-	}
+	append_int_field(out, kind == BIN_INT4 ? 4 : 8, value);
 }
 
 /*
@@ -1365,7 +1381,8 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 	/* One tuple of COPY's binary format: a field count, then the fields */
 	if (layout->binary)
 	{
-		pq_sendint16(out, layout->ncolumns - pg_popcount64(*missing));
+		reserve(out, 2);
+		pq_writeint16(out, layout->ncolumns - pg_popcount64(*missing));
 		for (int i = 0; i < layout->ncolumns; i++)
 		{
 			char		kind = layout->binary_kind[i];
