@@ -14,9 +14,9 @@
  * pipeline.source_offsets, then loops:
  *
  *	1. fill a batch: up to batch_rows messages or batch_bytes bytes, or
- *	   whatever came within batch_ms of the first message, each copied out
- *	   of librdkafka as it is taken (librdkafka prefetches one batch ahead
- *	   meanwhile: size_fetch_queue());
+ *	   whatever came within batch_ms of the first message, held until the
+ *	   batch ends (librdkafka prefetches one batch ahead meanwhile:
+ *	   size_fetch_queue());
  *	2. one transaction: lock the source's row (FOR SHARE, so alter, pause
  *	   and reset wait for the batch and the batch sees their result), decode
  *	   every message into COPY input (decode.c), load it through the COPY
@@ -125,10 +125,13 @@ static rd_kafka_t *rk = NULL;
 static rd_kafka_queue_t *queue = NULL;
 
 /*
- * The records of the batch in flight.  Each holds its message until
- * fill_batch() detaches it (copies its data and destroys it), and then the
- * message's headers, if any.  librdkafka's destroy waits until every
- * message is freed, so a worker leaving mid-batch frees them first.
+ * The records of the batch in flight.  Each points into its message,
+ * held until the batch ends: the payload and key are read in place (no
+ * copy), and the headers are parsed only when something asks for them (a
+ * _headers column, a dead letter, the archive), because librdkafka
+ * allocates for every message whose headers are looked at, even empty
+ * ones.  librdkafka's destroy waits until every message is freed, so a
+ * worker leaving mid-batch frees them first.
  */
 static KafkaRecord *inflight = NULL;
 static int	ninflight = 0;
@@ -175,10 +178,7 @@ free_inflight(void)
 	{
 		if (inflight[i].msg)
 			rd_kafka_message_destroy(unconstify(rd_kafka_message_t *, inflight[i].msg));
-		if (inflight[i].hdrs)
-			rd_kafka_headers_destroy(inflight[i].hdrs);
 		inflight[i].msg = NULL;
-		inflight[i].hdrs = NULL;
 	}
 	ninflight = 0;
 }
@@ -834,11 +834,18 @@ static rd_kafka_topic_partition_list_t *
 batch_offsets(KafkaRecord *items, int n)
 {
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(Max(assigned->cnt, 1));
+	rd_kafka_topic_partition_t *tp = NULL;
+	const char *tp_topic = NULL;
 
 	for (int i = 0; i < n; i++)
 	{
-		rd_kafka_topic_partition_t *tp =
-			rd_kafka_topic_partition_list_find(list, items[i].topic, items[i].partition);
+		/* runs of one partition are the rule: no look-up for those */
+		if (tp == NULL || items[i].partition != tp->partition ||
+			(items[i].topic != tp_topic && strcmp(items[i].topic, tp->topic) != 0))
+		{
+			tp = rd_kafka_topic_partition_list_find(list, items[i].topic, items[i].partition);
+			tp_topic = items[i].topic;
+		}
 
 		if (tp == NULL)
 		{
@@ -1024,7 +1031,6 @@ fill_batch(KafkaRecord *items, bool *full)
 	{
 		int			timeout = POLL_TIMEOUT_MS;
 		int			want = config.batch_rows - n;
-		int			first;
 		ssize_t		got;
 
 		/*
@@ -1042,7 +1048,6 @@ fill_batch(KafkaRecord *items, bool *full)
 			timeout = (int) left;
 		}
 		got = rd_kafka_consume_batch_queue(queue, timeout, msgs, want);
-		first = n;
 		for (ssize_t i = 0; i < got; i++)
 		{
 			rd_kafka_message_t *msg = msgs[i];
@@ -1060,9 +1065,6 @@ fill_batch(KafkaRecord *items, bool *full)
 			inflight = items;
 			ninflight = n;
 		}
-		/* hand the memory back to librdkafka's fetch queue at once */
-		for (int i = first; i < n; i++)
-			pp_kafka_record_detach(&items[i]);
 		if (n > 0 && deadline == 0)
 			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), config.batch_ms);
 		if (n == 0)

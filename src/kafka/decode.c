@@ -14,8 +14,9 @@
  *			missing key takes the column's default, or NULL (a message
  *			with none of the target's keys, into columns that all have a
  *			default, is refused: COPY cannot be given no column).  The message
- *			is lexed once by PostgreSQL's own JSON parser with semantic
- *			callbacks: no jsonb or record is built.
+ *			is read once, no jsonb or record is built: a flat object without
+ *			escapes by fast_json_fields(), anything else by PostgreSQL's own
+ *			JSON lexer, which also says what is wrong with a bad one.
  *	jsonb	the message, checked to be JSON, into one column
  *	text	the message into one column
  *	bytea	the message's bytes into one bytea column
@@ -346,6 +347,205 @@ unescape(const char *start, int len, const char **out, int *outlen)
 }
 
 /*
+ * The layout's data column named key[0..keylen), or -1.  Keys usually come
+ * in the order of the columns: *hint (the column after the last one found)
+ * is tried first.
+ */
+static inline bool
+json_key_is(TargetLayout *layout, int i, const char *key, int keylen)
+{
+	const char *name = layout->names[i];
+
+	if (layout->meta[i] != META_NONE || layout->name_lens[i] != keylen)
+		return false;
+	/* column names are short: no call to memcmp */
+	for (int k = 0; k < keylen; k++)
+		if (name[k] != key[k])
+			return false;
+	return true;
+}
+
+static int
+json_key_column(TargetLayout *layout, const char *key, int keylen, int *hint)
+{
+	int			h = *hint;
+
+	if (h < layout->ncolumns && json_key_is(layout, h, key, keylen))
+	{
+		*hint = h + 1;
+		return h;
+	}
+	for (int i = 0; i < layout->ncolumns; i++)
+	{
+		if (json_key_is(layout, i, key, keylen))
+		{
+			*hint = i + 1;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* JSON's whitespace, as PostgreSQL's lexer skips it */
+#define JSON_SPACE(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+/* what PostgreSQL's lexer reads as part of a number or a word */
+#define JSON_WORD_CHAR(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || \
+						   ((c) >= '0' && (c) <= '9') || (c) == '_' || IS_HIGHBIT_SET(c))
+
+/*
+ * The fast path of decode_json_fields(): a flat object whose strings hold
+ * no backslash, read in one pass without PostgreSQL's lexer.  It accepts
+ * only a strict subset of what PostgreSQL's parser accepts, and gives the
+ * same values for it (the raw text of strings, numbers and true/false,
+ * null as NULL, the last of duplicate keys); anything else (an escape, a
+ * nested object or array, a control byte in a string, a number or word
+ * PostgreSQL might read differently, any error) returns false with fields[]
+ * cleared, and the full lexer decides.  The encoding was checked before.
+ */
+static bool
+fast_json_fields(TargetLayout *layout, const char *s, int len, JsonField *fields)
+{
+	const char *p = s;
+	const char *end = s + len;
+	int			hint = 0;
+
+#define SKIP_SPACE() while (p < end && JSON_SPACE(*p)) p++
+	SKIP_SPACE();
+	if (p == end || *p != '{')
+		goto slow;
+	p++;
+	SKIP_SPACE();
+	if (p < end && *p == '}')
+		p++;
+	else
+	{
+		for (;;)
+		{
+			const char *key;
+			const char *value;
+			int			vlen;
+			int			keylen;
+			int			column;
+			bool		isnull = false;
+
+			/* the key: a string without escapes or control bytes */
+			if (p == end || *p != '"')
+				goto slow;
+			key = ++p;
+			while (p < end && *p != '"' && *p != '\\' && (unsigned char) *p >= 0x20)
+				p++;
+			if (p == end || *p != '"')
+				goto slow;
+			keylen = p - key;
+			p++;
+			SKIP_SPACE();
+			if (p == end || *p != ':')
+				goto slow;
+			p++;
+			SKIP_SPACE();
+			if (p == end)
+				goto slow;
+
+			/* the value: its text is value[0..vlen) */
+			value = p;
+			if (*p == '"')
+			{
+				value = ++p;
+				while (p < end && *p != '"' && *p != '\\' && (unsigned char) *p >= 0x20)
+					p++;
+				if (p == end || *p != '"')
+					goto slow;
+				vlen = p - value;
+				p++;
+			}
+			else
+			{
+				if (*p == '-' || (*p >= '0' && *p <= '9'))
+				{
+					/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+					if (*p == '-')
+						p++;
+					if (p < end && *p == '0')
+						p++;
+					else if (p < end && *p >= '1' && *p <= '9')
+						while (p < end && *p >= '0' && *p <= '9')
+							p++;
+					else
+						goto slow;
+					if (p < end && *p == '.')
+					{
+						const char *digits = ++p;
+
+						while (p < end && *p >= '0' && *p <= '9')
+							p++;
+						if (p == digits)
+							goto slow;
+					}
+					if (p < end && (*p == 'e' || *p == 'E'))
+					{
+						const char *digits;
+
+						p++;
+						if (p < end && (*p == '+' || *p == '-'))
+							p++;
+						digits = p;
+						while (p < end && *p >= '0' && *p <= '9')
+							p++;
+						if (p == digits)
+							goto slow;
+					}
+				}
+				else if (end - p >= 4 && memcmp(p, "true", 4) == 0)
+					p += 4;
+				else if (end - p >= 5 && memcmp(p, "false", 5) == 0)
+					p += 5;
+				else if (end - p >= 4 && memcmp(p, "null", 4) == 0)
+				{
+					p += 4;
+					isnull = true;
+				}
+				else
+					goto slow;	/* an object, an array, or not JSON */
+				/* "01", "1x", "truex": one token for PostgreSQL, an error */
+				if (p < end && JSON_WORD_CHAR(*p))
+					goto slow;
+				vlen = p - value;
+			}
+			column = json_key_column(layout, key, keylen, &hint);
+			if (column >= 0)
+			{
+				fields[column].value = value;
+				fields[column].len = vlen;
+				fields[column].present = true;
+				fields[column].isnull = isnull;
+			}
+
+			SKIP_SPACE();
+			if (p < end && *p == ',')
+			{
+				p++;
+				SKIP_SPACE();
+				continue;
+			}
+			if (p < end && *p == '}')
+			{
+				p++;
+				break;
+			}
+			goto slow;
+		}
+	}
+	SKIP_SPACE();
+	if (p == end)
+		return true;
+#undef SKIP_SPACE
+
+slow:
+	memset(fields, 0, sizeof(JsonField) * layout->ncolumns);
+	return false;
+}
+
+/*
  * Read the message's top-level keys into fields[], driving json_lex()
  * directly: without de-escaping (which PostgreSQL's parser does a
  * character at a time) unless a string holds a backslash, and without a
@@ -357,8 +557,12 @@ static bool
 decode_json_fields(TargetLayout *layout, const char *payload, int len,
 				   JsonField *fields, char **error)
 {
-	JsonLexContext *lex = pp_make_json_lex(unconstify(char *, payload), len, false);
+	JsonLexContext *lex;
 	JsonParseErrorType rc;
+
+	if (fast_json_fields(layout, payload, len, fields))
+		return true;
+	lex = pp_make_json_lex(unconstify(char *, payload), len, false);
 
 #define NEXT_TOKEN() \
 	do { \
@@ -689,23 +893,51 @@ append_meta(StringInfo out, MetaColumn meta, TargetLayout *layout,
 	}
 }
 
+/*
+ * Room for n more bytes in out: the pq_write* calls that follow write at
+ * most that many.  (pq_send* would enlarge, in a call, at every value.)
+ */
+static inline void
+reserve(StringInfo out, int n)
+{
+	if (out->len + n >= out->maxlen)
+		enlargeStringInfo(out, n);
+}
+
+/* A field of 2, 4 or 8 bytes (int2, int4, int8, timestamptz) */
+static inline void
+append_int_field(StringInfo out, int size, int64 value)
+{
+	reserve(out, 4 + size);
+	pq_writeint32(out, size);
+	if (size == 2)
+		pq_writeint16(out, (int16) value);
+	else if (size == 4)
+		pq_writeint32(out, (int32) value);
+	else
+		pq_writeint64(out, value);
+}
+
 /* One field of COPY's binary format: NULL, or its bytes. */
 static void
 append_binary_field(StringInfo out, char kind, const char *s, int len)
 {
 	if (s == NULL)
 	{
-		pq_sendint32(out, -1);
+		reserve(out, 4);
+		pq_writeint32(out, -1);
 		return;
 	}
+	reserve(out, 5 + len);
 	if (kind == BIN_JSONB)
 	{
-		pq_sendint32(out, len + 1);
-		pq_sendbyte(out, 1);
+		pq_writeint32(out, len + 1);
+		pq_writeint8(out, 1);
 	}
 	else
-		pq_sendint32(out, len);
-	pq_sendbytes(out, s, len);
+		pq_writeint32(out, len);
+	memcpy(out->data + out->len, s, len);
+	out->len += len;
 }
 
 /*
@@ -768,11 +1000,12 @@ append_decimal(StringInfo out, const char *s, int len)
 	for (const char *q = fp; q && q < fpend && !nonzero; q++)
 		nonzero = (*q != '0');
 
-	pq_sendint32(out, 8 + 2 * (igroups + fgroups));
-	pq_sendint16(out, igroups + fgroups);
-	pq_sendint16(out, igroups - 1);	/* weight: of the first group */
-	pq_sendint16(out, negative && nonzero ? 0x4000 : 0x0000);	/* NUMERIC_NEG, _POS */
-	pq_sendint16(out, nfrac);	/* dscale */
+	reserve(out, 4 + 8 + 2 * (igroups + fgroups));
+	pq_writeint32(out, 8 + 2 * (igroups + fgroups));
+	pq_writeint16(out, igroups + fgroups);
+	pq_writeint16(out, igroups - 1);	/* weight: of the first group */
+	pq_writeint16(out, negative && nonzero ? 0x4000 : 0x0000);	/* NUMERIC_NEG, _POS */
+	pq_writeint16(out, nfrac);	/* dscale */
 	/* the first integer group takes what is left over from groups of 4 */
 	start = nint % 4 ? nint % 4 : 4;
 	for (int g = 0; g < igroups; g++)
@@ -782,7 +1015,7 @@ append_decimal(StringInfo out, const char *s, int len)
 
 		while (digits-- > 0)
 			v = v * 10 + (*ip++ - '0');
-		pq_sendint16(out, v);
+		pq_writeint16(out, v);
 	}
 	/* fraction groups of 4, the last one padded with zeros */
 	for (int g = 0; g < fgroups; g++)
@@ -791,7 +1024,7 @@ append_decimal(StringInfo out, const char *s, int len)
 
 		for (int k = 0; k < 4; k++)
 			v = v * 10 + (fp < fpend ? *fp++ - '0' : 0);
-		pq_sendint16(out, v);
+		pq_writeint16(out, v);
 	}
 	return true;
 }
@@ -906,8 +1139,7 @@ append_json_value(StringInfo out, TargetLayout *layout, int i, const char *value
 		case BIN_TIMESTAMPTZ:
 			if (iso_timestamptz(value, len, &v))
 			{
-				pq_sendint32(out, 8);
-				pq_sendint64(out, v);
+				append_int_field(out, 8, v);
 				return;
 			}
 			break;
@@ -926,24 +1158,21 @@ append_json_value(StringInfo out, TargetLayout *layout, int i, const char *value
 			{
 				int16		n = pg_strtoint16(str);
 
-				pq_sendint32(out, 2);
-				pq_sendint16(out, n);
+				append_int_field(out, 2, n);
 			}
 			break;
 		case BIN_PARSE_INT4:
 			{
 				int32		n = pg_strtoint32(str);
 
-				pq_sendint32(out, 4);
-				pq_sendint32(out, n);
+				append_int_field(out, 4, n);
 			}
 			break;
 		case BIN_PARSE_INT8:
 			{
 				int64		n = pg_strtoint64(str);
 
-				pq_sendint32(out, 8);
-				pq_sendint64(out, n);
+				append_int_field(out, 8, n);
 			}
 			break;
 		default:
@@ -1005,16 +1234,7 @@ append_meta_binary(StringInfo out, char kind, MetaColumn meta, KafkaRecord *rec,
 		case META_NONE:
 			elog(ERROR, "not a metadata column");
 	}
-	if (kind == BIN_INT4)
-	{
-		pq_sendint32(out, 4);
-		pq_sendint32(out, (int32) value);
-	}
-	else
-	{
-		pq_sendint32(out, 8);
-		pq_sendint64(out, value);
-	}
+	append_int_field(out, kind == BIN_INT4 ? 4 : 8, value);
 }
 
 /*
@@ -1161,7 +1381,8 @@ pp_kafka_decode(TargetLayout *layout, KafkaRecord *rec,
 	/* One tuple of COPY's binary format: a field count, then the fields */
 	if (layout->binary)
 	{
-		pq_sendint16(out, layout->ncolumns - pg_popcount64(*missing));
+		reserve(out, 2);
+		pq_writeint16(out, layout->ncolumns - pg_popcount64(*missing));
 		for (int i = 0; i < layout->ncolumns; i++)
 		{
 			char		kind = layout->binary_kind[i];

@@ -110,9 +110,9 @@ typedef struct KafkaExpectScope
 } KafkaExpectScope;
 
 /*
- * One message to load: from a live batch (msg set, or the message's data
- * copied and its headers taken over in hdrs: pp_kafka_record_detach()) or
- * replayed from the dead letters (neither).  The loader fills the rest.
+ * One message to load: from a live batch (msg set: the record points into
+ * the message, which must outlive it) or replayed from the dead letters or
+ * the archive (msg NULL).  The loader fills the rest.
  */
 typedef struct KafkaRecord
 {
@@ -129,8 +129,6 @@ typedef struct KafkaRecord
 	bool		headers_done;
 	const char *headers_error;	/* a header that is not text, or NULL */
 	const rd_kafka_message_t *msg;
-	rd_kafka_headers_t *hdrs;	/* detached headers, or NULL; the owner
-								 * destroys them */
 	/* filled by pp_kafka_load() */
 	int			line_start;		/* its COPY line in the batch buffer */
 	int			line_len;
@@ -182,7 +180,6 @@ extern bool pp_kafka_load(Relation rel, TargetLayout *layout, KafkaRecord *recs,
 						  int n, BadRecordHandler bad, void *arg,
 						  bool target_to_handler);
 extern void pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg);
-extern void pp_kafka_record_detach(KafkaRecord *rec);
 extern const char *pp_kafka_record_headers(KafkaRecord *rec);
 extern bool pp_kafka_timestamp_from_ms(int64 ms, TimestampTz *result);
 extern bool pp_kafka_ms_from_timestamptz(TimestampTz ts, int64 *ms);

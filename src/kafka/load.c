@@ -182,48 +182,6 @@ pp_kafka_record_from_message(KafkaRecord *rec, const rd_kafka_message_t *msg)
 	rec->headers_done = false;	/* built on demand: most targets want none */
 }
 
-/*
- * pp_kafka_record_detach
- *		Make a record of a consumed message independent of the message and
- *		destroy the message: its topic name, payload and key are copied into
- *		the current memory context (one allocation) and its headers, if it
- *		has any, taken over into rec->hdrs (the caller destroys them with
- *		rd_kafka_headers_destroy()).
- *
- * Why: librdkafka keeps a few hundred bytes per message besides the
- * payload, and keeps the buffer a fetch response was decompressed into
- * until the last message of it is destroyed.  A batch of copies takes a
- * fraction of that, and the memory goes back to librdkafka's fetch queue.
- * Only palloc can fail here, before the record changes.
- */
-void
-pp_kafka_record_detach(KafkaRecord *rec)
-{
-	rd_kafka_message_t *msg = unconstify(rd_kafka_message_t *, rec->msg);
-	size_t		topic_len = strlen(rec->topic) + 1;
-	char	   *copy = MemoryContextAllocHuge(CurrentMemoryContext,
-											  topic_len + rec->len + rec->key_len);
-
-	memcpy(copy, rec->topic, topic_len);
-	rec->topic = copy;
-	copy += topic_len;
-	if (rec->payload)
-	{
-		memcpy(copy, rec->payload, rec->len);
-		rec->payload = copy;
-		copy += rec->len;
-	}
-	if (rec->key)
-	{
-		memcpy(copy, rec->key, rec->key_len);
-		rec->key = copy;
-	}
-	if (rd_kafka_message_detach_headers(msg, &rec->hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		rec->hdrs = NULL;
-	rec->msg = NULL;
-	rd_kafka_message_destroy(msg);
-}
-
 /* Append a header name or value to a JSON object as a string: as itself
  * when it is text, else as "\\x" and its bytes in hex (for dead letters). */
 static const char *
@@ -255,13 +213,12 @@ append_header_string(StringInfo json, const char *s, size_t len)
 const char *
 pp_kafka_record_headers(KafkaRecord *rec)
 {
-	rd_kafka_headers_t *hdrs = rec->hdrs;
+	rd_kafka_headers_t *hdrs;
 
-	if (rec->headers_done || (rec->msg == NULL && hdrs == NULL))
+	if (rec->headers_done || rec->msg == NULL)
 		return rec->headers;
 	rec->headers_done = true;
-	if (hdrs != NULL ||
-		rd_kafka_message_headers(rec->msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (rd_kafka_message_headers(rec->msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		StringInfoData json;
 		const char *name;

@@ -184,5 +184,54 @@ SELECT "offset", sqlstate, error FROM pipeline.dead_letters WHERE source = 'csv_
 SELECT source, error FROM pipeline.dead_letters WHERE "offset" = 7 AND source IN ('csv_bin', 'csv_text') ORDER BY source;
 RESET TimeZone;
 
+-- json's fast path (0.11.0): flat objects without escapes are read
+-- without PostgreSQL's lexer, everything else by it.  Whatever the path,
+-- the same values, and exactly what PostgreSQL's JSON parser refuses is
+-- refused, with its message: offsets 1-9 load (escapes, nesting,
+-- exponents, duplicate keys, whitespace, an empty object), 10-32 are
+-- dead letters (a number with a leading zero or a letter after it, a word
+-- that is not true, false or null, a trailing comma or text, a control
+-- byte in a string, two objects in one message, ...).
+CREATE TABLE lex (i bigint, n numeric, t text, b bool, j jsonb, _offset bigint);
+SELECT pipeline.create_source('lex', 'kafka', 't', 'lex', partitions => 'none');
+SELECT plant('lex', decode(z, 'hex'), size, 0, o)
+  FROM (VALUES
+  ('28b52ffd00586101007b2269223a20312c202274223a2022706c61696e222c20226e223a20312e35302c202262223a20747275657d', 44, 1),
+  ('28b52ffd005861010020090a7b20227422203a202273706163657322202c202269223a2d30202c226222203a66616c73657d200d0a', 44, 2),
+  ('28b52ffd00585901007b2269223a20322c202269223a20332c202274223a20226c617374206f66206475706c696361746573227d', 43, 3),
+  ('28b52ffd00580901007b2274223a20226573635c2261706564205c7530306539222c202269223a20347d', 33, 4),
+  ('28b52ffd00585102007b2269223a20352c202278223a207b2274223a20226e6573746564227d2c202274223a20226166746572206e6573746564222c20226a223a205b312c207b2261223a206e756c6c7d5d7d', 74, 5),
+  ('28b52ffd00585101007b226e223a20312e3565322c202269223a20362c202274223a206e756c6c2c202262223a206e756c6c7d', 42, 6),
+  ('28b52ffd00582901007b2274223a2022c3a974c3a9222c202269223a20372c20226e223a202d302e3235452d317d', 37, 7),
+  ('28b52ffd0058c100007b22756e6b6e6f776e223a202278222c202269223a20387d', 24, 8),
+  ('28b52ffd00581100007b7d', 2, 9),
+  ('28b52ffd00584900007b2269223a2030317d', 9, 10),
+  ('28b52ffd00584900007b2269223a2031787d', 9, 11),
+  ('28b52ffd00586100007b2262223a2074727565787d', 12, 12),
+  ('28b52ffd00584900007b2269223a20312c7d', 9, 13),
+  ('28b52ffd00585100007b2269223a20317d2078', 10, 14),
+  ('28b52ffd00588900007b2274223a20227461620968657265227d', 17, 15),
+  ('28b52ffd00584100007b2269223a202d7d', 8, 16),
+  ('28b52ffd00584900007b2269223a20312e7d', 9, 17),
+  ('28b52ffd00583900007b22692220317d', 7, 18),
+  ('28b52ffd00583900007b2269223a2031', 7, 19),
+  ('28b52ffd00584900007b2269223a202e357d', 9, 20),
+  ('28b52ffd00584900007b226e223a2031657d', 9, 21),
+  ('28b52ffd0058a100007b2274223a2022756e7465726d696e617465647d', 20, 22),
+  ('28b52ffd00588100007b2269223a20317d7b2269223a20327d', 16, 23),
+  ('28b52ffd0058d900007b2269223a20312c202274223a202278227d0a7b2269223a20327d', 27, 24),
+  ('28b52ffd00583100007b693a20317d', 6, 25),
+  ('28b52ffd00588900007b2269223a2031202274223a202278227d', 17, 26),
+  ('28b52ffd00585100007b2262223a206e756c7d', 10, 27),
+  ('28b52ffd00585900007b2262223a20547275657d', 11, 28),
+  ('28b52ffd0058a100007b2269223a20312c202c202274223a202278227d', 20, 29),
+  ('28b52ffd00584900007b2269223a20317d7d', 9, 30),
+  ('28b52ffd00585100007b2274223a202278225d', 10, 31),
+  ('28b52ffd00584100005b2269222c20315d', 8, 32)
+  ) m(z, size, o);
+SELECT pipeline.replay_dead_letters('lex') AS loaded;
+SELECT _offset, i, n, t, b, j FROM lex ORDER BY _offset;
+SELECT "offset", sqlstate, error FROM pipeline.dead_letters WHERE source = 'lex' ORDER BY "offset";
+
 \c :regress_db
 DROP DATABASE pp_binary WITH (FORCE);
