@@ -138,6 +138,15 @@ phase('checked the watermarks');
 ########################################################################
 # Ingest with faults.
 ########################################################################
+# Ten faults must all land in the middle of the ingestion, whatever the
+# speed of the loader: every batch's COPY sleeps 50 ms (a statement
+# trigger, in the batch's transaction), so a consumer that lives for one
+# poll of wait_until() (20 ms) takes a few thousand rows, not 100,000.
+# Dropped after the faults.
+sql(q{
+CREATE FUNCTION throttle() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(0.05); RETURN NULL; END$$;
+CREATE TRIGGER events_throttle AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION throttle();
+});
 sql(q{SELECT pipeline.create_source('eo', 'kafka', 'eo', 'events', batch_rows => 5000)});
 my $t_ingest = time();
 my @faults = qw(kill kill immediate kill kill immediate kill kill immediate kill);
@@ -170,6 +179,9 @@ for my $i (0 .. $#faults)
 	$last_pid = $pid;
 	$last_at = $at;
 }
+# (the last fault restarted the server: retry until it answers)
+wait_until(60, sub { ($node->psql('postgres', 'DROP TRIGGER events_throttle ON events'))[0] == 0 });
+is(sql(q{SELECT count(*) FROM pg_trigger WHERE tgname = 'events_throttle'}), '0', 'the throttle is dropped');
 is($mid_ingest, scalar(@faults), '7 kill -9 and 3 immediate stops, all in the middle of the ingestion');
 is($inconsistent, 0, 'at every fault, each partition had exactly as many rows as its stored offset');
 
