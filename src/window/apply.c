@@ -419,8 +419,10 @@ pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplestorestate *row
 	if (!pp_window_partials(def, rel, rows))
 	{
 		AtEOXact_GUC(true, level);
+		elog(DEBUG1, "window aggregate \"%s\": partials in SQL", def->name);
 		return false;
 	}
+	elog(DEBUG1, "window aggregate \"%s\": partials in C", def->name);
 	pp_window_run(def, pp_window_merge_sql(def, NULL, false, true, NULL, true), 0, NULL, SPI_OK_SELECT);
 	(void) finish(def, false, true, true);
 	SPI_unregister_relation("pp_partials");
