@@ -777,12 +777,23 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	old = MemoryContextSwitchTo(rowcxt);
 
 	tuplestore_rescan(rows);
-	while (tuplestore_gettupleslot(rows, true, false, slot))
+	for (;;)
 	{
-		PartialGroup	   *g;
+		PartialGroup *g;
 		int64		t;
+		bool		more;
 
 		CHECK_FOR_INTERRUPTS();
+		/*
+		 * A tuple read back from a spilled tuplestore is allocated in the
+		 * current context and freed by the slot at the next read: not in
+		 * the row context, which is reset here.
+		 */
+		MemoryContextSwitchTo(old);
+		more = tuplestore_gettupleslot(rows, true, false, slot);
+		MemoryContextSwitchTo(rowcxt);
+		if (!more)
+			break;
 		MemoryContextReset(rowcxt);
 		slot_getsomeattrs(slot, p->natts);
 		if (slot->tts_isnull[p->time_attno])

@@ -18,6 +18,8 @@ SET timezone = 'UTC';
 SET datestyle = 'ISO, YMD';
 SET intervalstyle = 'postgres';
 SET extra_float_digits = 3;
+-- transition tables larger than this are kept in a file: read back from it
+SET work_mem = '64kB';
 CREATE SCHEMA wp;
 
 CREATE TABLE wp.ev (
