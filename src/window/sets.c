@@ -139,6 +139,83 @@ sort_unique(Datum *elems, int n, qsort_arg_comparator cmp, SortContext *ctx)
 	return (int) qunique_arg(elems, n, sizeof(Datum), cmp, ctx);
 }
 
+/*
+ * array_distinct of a one-dimensional array of bigint or integer without
+ * NULLs (the sets of ids, merged at every statement): the same result as
+ * the general path, read and written in place (no Datum array, one
+ * allocation): two sorted runs are merged, anything else is sorted, and
+ * duplicates are dropped as they are written.
+ */
+#define DISTINCT_INTS(name, type, cmp) \
+static ArrayType * \
+name(ArrayType *in, int n) \
+{ \
+	const type *a = (const type *) ((const char *) in + ARR_OVERHEAD_NONULLS(1)); \
+	ArrayType  *out = palloc(ARR_OVERHEAD_NONULLS(1) + sizeof(type) * n); \
+	type	   *o = (type *) ((char *) out + ARR_OVERHEAD_NONULLS(1)); \
+	int			split = 1; \
+	int			kept = 0; \
+	\
+	while (split < n && a[split - 1] <= a[split]) \
+		split++; \
+	if (split < n) \
+	{ \
+		int			rest = split + 1; \
+		\
+		while (rest < n && a[rest - 1] <= a[rest]) \
+			rest++; \
+		if (rest < n) \
+		{ \
+			type	   *t = palloc(sizeof(type) * n); \
+			\
+			memcpy(t, a, sizeof(type) * n); \
+			qsort_arg(t, n, sizeof(type), cmp, NULL); \
+			a = t; \
+			split = n; \
+		} \
+	} \
+	{ \
+		int			i = 0; \
+		int			j = split; \
+		\
+		while (i < split || j < n) \
+		{ \
+			type		v = (j >= n || (i < split && a[i] <= a[j])) ? a[i++] : a[j++]; \
+			\
+			if (kept == 0 || o[kept - 1] != v) \
+				o[kept++] = v; \
+		} \
+	} \
+	SET_VARSIZE(out, ARR_OVERHEAD_NONULLS(1) + sizeof(type) * kept); \
+	out->ndim = 1; \
+	out->dataoffset = 0; \
+	out->elemtype = ARR_ELEMTYPE(in); \
+	ARR_DIMS(out)[0] = kept; \
+	ARR_LBOUND(out)[0] = 1; \
+	return out; \
+}
+
+static int
+compare_int8_values(const void *a, const void *b, void *arg)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+compare_int4_values(const void *a, const void *b, void *arg)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+DISTINCT_INTS(distinct_int8s, int64, compare_int8_values)
+DISTINCT_INTS(distinct_int4s, int32, compare_int4_values)
+
 PG_FUNCTION_INFO_V1(pipeline_array_distinct);
 Datum
 pipeline_array_distinct(PG_FUNCTION_ARGS)
@@ -155,6 +232,14 @@ pipeline_array_distinct(PG_FUNCTION_ARGS)
 	int			n;
 	int			kept = 0;
 
+	if ((elemtype == INT8OID || elemtype == INT4OID) && ARR_NDIM(in) == 1 && !ARR_HASNULL(in))
+	{
+		int			n = ArrayGetNItems(ARR_NDIM(in), ARR_DIMS(in));
+
+		if (n == 0)
+			PG_RETURN_NULL();
+		PG_RETURN_ARRAYTYPE_P(elemtype == INT8OID ? distinct_int8s(in, n) : distinct_int4s(in, n));
+	}
 	cmp = element_comparator(elemtype, PG_GET_COLLATION(), &ctx);
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(in, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
