@@ -141,6 +141,7 @@ typedef struct Partials
 	bool	   *key_byval;
 	FmgrInfo  **key_hash;
 	FmgrInfo  **key_eq;
+	bool	   *key_bytes;		/* text of a deterministic collation: its bytes */
 	AccDef	   *accs;
 	/* the hash table */
 	PartialGroup	  **buckets;
@@ -267,6 +268,7 @@ plan_partials(PipelineWindow *def, TupleDesc desc)
 	p->key_byval = palloc(sizeof(bool) * (def->ngroups + 1));
 	p->key_hash = palloc(sizeof(FmgrInfo *) * (def->ngroups + 1));
 	p->key_eq = palloc(sizeof(FmgrInfo *) * (def->ngroups + 1));
+	p->key_bytes = palloc(sizeof(bool) * (def->ngroups + 1));
 	for (int k = 0; k < def->ngroups; k++)
 	{
 		int			a = column_of(desc, def->groups[k]);
@@ -290,6 +292,9 @@ plan_partials(PipelineWindow *def, TupleDesc desc)
 		p->key_byval[k] = att->attbyval;
 		p->key_hash[k] = &tc->hash_proc_finfo;
 		p->key_eq[k] = &tc->eq_opr_finfo;
+		/* texteq and hashtext compare and hash the bytes then */
+		p->key_bytes[k] = att->atttypid == TEXTOID && OidIsValid(att->attcollation) &&
+			get_collation_isdeterministic(att->attcollation);
 		maxatt = Max(maxatt, a);
 	}
 
@@ -358,6 +363,9 @@ plan_partials(PipelineWindow *def, TupleDesc desc)
 
 /* ------------------------------------------------------------ the groups */
 
+/* a text value whose bytes are at hand: not compressed nor out of line */
+#define PLAIN_TEXT(d)	(!VARATT_IS_EXTENDED(DatumGetPointer(d)) || VARATT_IS_SHORT(DatumGetPointer(d)))
+
 static uint32
 hash_key(Partials *p, int64 ws, Datum *keys, bool *nulls)
 {
@@ -367,7 +375,12 @@ hash_key(Partials *p, int64 ws, Datum *keys, bool *nulls)
 	{
 		uint32		kh = 0;
 
-		if (!nulls[k])
+		if (nulls[k])
+			;
+		else if (p->key_bytes[k] && PLAIN_TEXT(keys[k]))
+			kh = hash_bytes((const unsigned char *) VARDATA_ANY(DatumGetPointer(keys[k])),
+							VARSIZE_ANY_EXHDR(DatumGetPointer(keys[k])));
+		else
 			kh = DatumGetUInt32(FunctionCall1Coll(p->key_hash[k], p->key_coll[k], keys[k]));
 		h = hash_combine(h, kh);
 	}
@@ -383,8 +396,18 @@ equal_key(Partials *p, PartialGroup *g, int64 ws, Datum *keys, bool *nulls)
 	{
 		if (g->keynulls[k] != nulls[k])
 			return false;
-		if (!nulls[k] &&
-			!DatumGetBool(FunctionCall2Coll(p->key_eq[k], p->key_coll[k], g->keys[k], keys[k])))
+		if (nulls[k])
+			continue;
+		if (p->key_bytes[k] && PLAIN_TEXT(keys[k]))
+		{
+			/* the stored value is detoasted: a 4-byte header */
+			Size		len = VARSIZE_ANY_EXHDR(DatumGetPointer(keys[k]));
+
+			if (len != VARSIZE_ANY_EXHDR(DatumGetPointer(g->keys[k])) ||
+				memcmp(VARDATA_ANY(DatumGetPointer(keys[k])), VARDATA_ANY(DatumGetPointer(g->keys[k])), len) != 0)
+				return false;
+		}
+		else if (!DatumGetBool(FunctionCall2Coll(p->key_eq[k], p->key_coll[k], g->keys[k], keys[k])))
 			return false;
 	}
 	return true;
@@ -762,6 +785,7 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	StringInfoData sig;
 	MemoryContext rowcxt;
 	MemoryContext old;
+	uint64		nrows = 0;
 
 	if (p == NULL || rows == NULL)
 		return false;
@@ -794,7 +818,8 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 		MemoryContextSwitchTo(rowcxt);
 		if (!more)
 			break;
-		MemoryContextReset(rowcxt);
+		if ((++nrows & 255) == 0)
+			MemoryContextReset(rowcxt);	/* what the last rows allocated */
 		slot_getsomeattrs(slot, p->natts);
 		if (slot->tts_isnull[p->time_attno])
 			continue;			/* no window: the delta leaves it out */
