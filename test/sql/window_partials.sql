@@ -215,3 +215,4 @@ SET client_min_messages = warning;
 DROP SCHEMA wp CASCADE;
 DROP OWNED BY wp_writer;
 DROP ROLE wp_writer;
+DROP EXTENSION pg_pipeline;
