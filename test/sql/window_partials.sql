@@ -194,6 +194,22 @@ INSERT INTO wp.ev (ts) SELECT NULL WHERE false;
 INSERT INTO wp.ev (ts, g) VALUES (NULL, 'a'), (NULL, 'b');
 SELECT * FROM wp.check('nothing', false);
 
+-- The C path runs no user code and reads only plain columns: a group of a
+-- user's type (here a domain) or an expression as argument takes the SQL
+-- path (DEBUG1 names the path of each window).
+CREATE DOMAIN wp.label AS text;
+CREATE TABLE wp.ev2 (ts timestamptz, g text, l wp.label, v int);
+SELECT pipeline.create_window('wp.plain', 'wp.ev2', 'ts', pipeline.tumble('1 hour'), 'sum(v) AS s',
+                              group_by => '{g}') IS NOT NULL AS plain;
+SELECT pipeline.create_window('wp.domain', 'wp.ev2', 'ts', pipeline.tumble('1 hour'), 'sum(v) AS s',
+                              group_by => '{l}') IS NOT NULL AS domain;
+SELECT pipeline.create_window('wp.expr', 'wp.ev2', 'ts', pipeline.tumble('1 hour'), 'sum(v * 2) AS s',
+                              group_by => '{g}') IS NOT NULL AS expr;
+SET client_min_messages = debug1;
+INSERT INTO wp.ev2 VALUES ('2026-01-01 10:00+00', 'a', 'x', 1), ('2026-01-01 10:30+00', 'a', 'x', 2);
+RESET client_min_messages;
+SELECT (SELECT s FROM wp.plain) AS plain, (SELECT s FROM wp.domain) AS domain, (SELECT s FROM wp.expr) AS expr;
+
 -- A writer's temporary table named pp_partials: the merge reads the
 -- statement's own partials (an ephemeral relation takes precedence over
 -- any table of that name), not the writer's rows.
