@@ -399,6 +399,40 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 }
 
 /*
+ * pp_window_apply_inserted
+ *		Maintain a sync window from the rows one statement inserted (the
+ *		trigger's transition table of relation rel) with the partial
+ *		aggregates computed in C (partials.c), merged by the same statement
+ *		as pp_window_apply's, which also closes.  Returns false, having
+ *		done nothing, when the window needs the SQL path (pp_window_apply).
+ */
+bool
+pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
+{
+	int			level;
+
+	if (def->kind != WIN_TUMBLE || def->has_other || def->late != NULL || rows == NULL)
+		return false;
+	level = raise_work_mem();
+	def->late_old_rows = true;
+	load_watermark(def);
+	if (!pp_window_partials(def, rel, rows))
+	{
+		AtEOXact_GUC(true, level);
+		elog(DEBUG1, "window aggregate \"%s\": partials in SQL", def->name);
+		return false;
+	}
+	elog(DEBUG1, "window aggregate \"%s\": partials in C", def->name);
+	pp_window_run(def, pp_window_merge_sql(def, NULL, false, true, NULL, true), 0, NULL, SPI_OK_SELECT);
+	(void) finish(def, false, true, true);
+	SPI_unregister_relation("pp_partials");
+	tuplestore_end(def->partials);
+	def->partials = NULL;
+	AtEOXact_GUC(true, level);
+	return true;
+}
+
+/*
  * pp_window_rebuild
  *		Recompute from the source the windows that overlap [from, to) (all
  *		when !has_range).  The late-rows policy does not apply: the source

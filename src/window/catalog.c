@@ -144,7 +144,11 @@ pp_window_load(int32 id, bool missing_ok)
 	def->kind = strcmp(s, "tumble") == 0 ? WIN_TUMBLE :
 		strcmp(s, "hop") == 0 ? WIN_HOP :
 		strcmp(s, "cumulate") == 0 ? WIN_CUMULATE : WIN_SESSION;
-	def->size = quote_literal_cstr(get_text(tup, desc, 11));
+	s = get_text(tup, desc, 11);
+	def->size_value = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(s),
+															ObjectIdGetDatum(InvalidOid),
+															Int32GetDatum(-1)));
+	def->size = quote_literal_cstr(s);
 	def->size = psprintf("%s::interval", def->size);
 	s = get_text(tup, desc, 12);
 	def->slide = s ? psprintf("%s::interval", quote_literal_cstr(s)) : NULL;

@@ -34,6 +34,9 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
+#include "common/pipeline.h"
+#include "window/window.h"
+
 typedef struct SortContext
 {
 	FmgrInfo   *cmp;
@@ -136,6 +139,83 @@ sort_unique(Datum *elems, int n, qsort_arg_comparator cmp, SortContext *ctx)
 	return (int) qunique_arg(elems, n, sizeof(Datum), cmp, ctx);
 }
 
+/*
+ * array_distinct of a one-dimensional array of bigint or integer without
+ * NULLs (the sets of ids, merged at every statement): the same result as
+ * the general path, read and written in place (no Datum array, one
+ * allocation): two sorted runs are merged, anything else is sorted, and
+ * duplicates are dropped as they are written.
+ */
+#define DISTINCT_INTS(name, type, cmp) \
+static ArrayType * \
+name(ArrayType *in, int n) \
+{ \
+	const type *a = (const type *) ((const char *) in + ARR_OVERHEAD_NONULLS(1)); \
+	ArrayType  *out = palloc(ARR_OVERHEAD_NONULLS(1) + sizeof(type) * n); \
+	type	   *o = (type *) ((char *) out + ARR_OVERHEAD_NONULLS(1)); \
+	int			split = 1; \
+	int			kept = 0; \
+	\
+	while (split < n && a[split - 1] <= a[split]) \
+		split++; \
+	if (split < n) \
+	{ \
+		int			rest = split + 1; \
+		\
+		while (rest < n && a[rest - 1] <= a[rest]) \
+			rest++; \
+		if (rest < n) \
+		{ \
+			type	   *t = palloc(sizeof(type) * n); \
+			\
+			memcpy(t, a, sizeof(type) * n); \
+			qsort_arg(t, n, sizeof(type), cmp, NULL); \
+			a = t; \
+			split = n; \
+		} \
+	} \
+	{ \
+		int			i = 0; \
+		int			j = split; \
+		\
+		while (i < split || j < n) \
+		{ \
+			type		v = (j >= n || (i < split && a[i] <= a[j])) ? a[i++] : a[j++]; \
+			\
+			if (kept == 0 || o[kept - 1] != v) \
+				o[kept++] = v; \
+		} \
+	} \
+	SET_VARSIZE(out, ARR_OVERHEAD_NONULLS(1) + sizeof(type) * kept); \
+	out->ndim = 1; \
+	out->dataoffset = 0; \
+	out->elemtype = ARR_ELEMTYPE(in); \
+	ARR_DIMS(out)[0] = kept; \
+	ARR_LBOUND(out)[0] = 1; \
+	return out; \
+}
+
+static int
+compare_int8_values(const void *a, const void *b, void *arg)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static int
+compare_int4_values(const void *a, const void *b, void *arg)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+DISTINCT_INTS(distinct_int8s, int64, compare_int8_values)
+DISTINCT_INTS(distinct_int4s, int32, compare_int4_values)
+
 PG_FUNCTION_INFO_V1(pipeline_array_distinct);
 Datum
 pipeline_array_distinct(PG_FUNCTION_ARGS)
@@ -152,6 +232,14 @@ pipeline_array_distinct(PG_FUNCTION_ARGS)
 	int			n;
 	int			kept = 0;
 
+	if ((elemtype == INT8OID || elemtype == INT4OID) && ARR_NDIM(in) == 1 && !ARR_HASNULL(in))
+	{
+		int			n = ArrayGetNItems(ARR_NDIM(in), ARR_DIMS(in));
+
+		if (n == 0)
+			PG_RETURN_NULL();
+		PG_RETURN_ARRAYTYPE_P(elemtype == INT8OID ? distinct_int8s(in, n) : distinct_int4s(in, n));
+	}
 	cmp = element_comparator(elemtype, PG_GET_COLLATION(), &ctx);
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(in, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
@@ -164,30 +252,6 @@ pipeline_array_distinct(PG_FUNCTION_ARGS)
 	kept = sort_unique(elems, kept, cmp, &ctx);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, kept, elemtype, typlen, typbyval, typalign));
 }
-
-/*
- * The state of pipeline.distinct_set(): the non-NULL values seen, in the
- * aggregate's memory context (copied there when passed by reference).
- * values[0..sorted) are sorted and distinct, the rest as they came.  When
- * the array is full its duplicates are dropped (and freed) first, and it
- * grows only if more than a quarter of it is left: its memory follows the
- * distinct values (at most 4 times theirs), not the rows.  (Without that, a statement's rows of one
- * large value, which compress to little on disk, were each kept: 3,000
- * rows of one 100 kB text held 300 MB, and a writer's cheap INSERT could
- * take the server's memory.  array_agg(DISTINCT) sorted them within
- * work_mem.)
- */
-typedef struct DistinctSet
-{
-	Oid			elemtype;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			n;
-	int			sorted;
-	int			cap;
-	Datum	   *values;
-} DistinctSet;
 
 /*
  * Sort set's values and drop (and free) the duplicates.  Only the values
@@ -216,6 +280,74 @@ compact_set(DistinctSet *set, Oid collation)
 	set->n = set->sorted = kept;
 }
 
+/* An empty set of elemtype's values (in the current memory context). */
+void
+pp_distinct_set_init(DistinctSet *set, Oid elemtype)
+{
+	set->elemtype = elemtype;
+	get_typlenbyvalalign(elemtype, &set->typlen, &set->typbyval, &set->typalign);
+	set->n = 0;
+	set->sorted = 0;
+	set->cap = 8;
+	set->values = palloc(sizeof(Datum) * set->cap);
+}
+
+/*
+ * Add a non-NULL value to set, whose memory is in context cxt; when the
+ * array is full, drop its duplicates first (comparing in the caller's
+ * memory, so what comparisons allocate is not kept).
+ */
+void
+pp_distinct_set_add(DistinctSet *set, Datum value, Oid collation, MemoryContext cxt)
+{
+	MemoryContext old;
+
+	if (set->n == set->cap)
+	{
+		compact_set(set, collation);
+		if (set->n > set->cap / 4)
+		{
+			if ((Size) set->cap > MaxArraySize / 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("too many distinct values for an array in pipeline.distinct_set")));
+			set->cap *= 2;
+			set->values = repalloc_huge(set->values, sizeof(Datum) * set->cap);
+		}
+	}
+	old = MemoryContextSwitchTo(cxt);
+	/* a value kept by reference is detoasted once, here */
+	if (set->typlen == -1)
+		set->values[set->n++] = PointerGetDatum(PG_DETOAST_DATUM_COPY(value));
+	else
+		set->values[set->n++] = datumCopy(value, set->typbyval, set->typlen);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The set's values as a sorted array without duplicates; NULL when there
+ * is none (as array_agg).  The set itself is left as it was.
+ */
+ArrayType *
+pp_distinct_set_result(DistinctSet *set, Oid collation)
+{
+	SortContext ctx;
+	qsort_arg_comparator cmp;
+	Datum	   *elems;
+	int			kept;
+
+	if (set == NULL || set->n == 0)
+		return NULL;
+	/* the state may be finalized again (window functions): sort a copy */
+	elems = palloc(sizeof(Datum) * set->n);
+	memcpy(elems, set->values, sizeof(Datum) * set->n);
+	cmp = element_comparator(set->elemtype, collation, &ctx);
+	/* the values added since the last compaction, then merged with the rest */
+	qsort_arg(elems + set->sorted, set->n - set->sorted, sizeof(Datum), cmp, &ctx);
+	kept = sort_unique(elems, set->n, cmp, &ctx);
+	return construct_array(elems, kept, set->elemtype, set->typlen, set->typbyval, set->typalign);
+}
+
 PG_FUNCTION_INFO_V1(pipeline_distinct_set_add);
 Datum
 pipeline_distinct_set_add(PG_FUNCTION_ARGS)
@@ -234,41 +366,18 @@ pipeline_distinct_set_add(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(set);
 	}
 
-	old = MemoryContextSwitchTo(aggcontext);
 	if (set == NULL)
 	{
-		set = palloc(sizeof(DistinctSet));
-		set->elemtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
-		if (!OidIsValid(set->elemtype))
+		Oid			elemtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+
+		if (!OidIsValid(elemtype))
 			elog(ERROR, "could not determine the input type of pipeline.distinct_set");
-		get_typlenbyvalalign(set->elemtype, &set->typlen, &set->typbyval, &set->typalign);
-		set->n = 0;
-		set->sorted = 0;
-		set->cap = 8;
-		set->values = palloc(sizeof(Datum) * set->cap);
-	}
-	else if (set->n == set->cap)
-	{
-		/* in the call's memory: what comparisons allocate is not kept */
+		old = MemoryContextSwitchTo(aggcontext);
+		set = palloc(sizeof(DistinctSet));
+		pp_distinct_set_init(set, elemtype);
 		MemoryContextSwitchTo(old);
-		compact_set(set, PG_GET_COLLATION());
-		MemoryContextSwitchTo(aggcontext);
-		if (set->n > set->cap / 4)
-		{
-			if ((Size) set->cap > MaxArraySize / 2)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("too many distinct values for an array in pipeline.distinct_set")));
-			set->cap *= 2;
-			set->values = repalloc_huge(set->values, sizeof(Datum) * set->cap);
-		}
 	}
-	/* a value kept by reference is detoasted once, here */
-	if (set->typlen == -1)
-		set->values[set->n++] = PointerGetDatum(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1)));
-	else
-		set->values[set->n++] = datumCopy(PG_GETARG_DATUM(1), set->typbyval, set->typlen);
-	MemoryContextSwitchTo(old);
+	pp_distinct_set_add(set, PG_GETARG_DATUM(1), PG_GET_COLLATION(), aggcontext);
 	PG_RETURN_POINTER(set);
 }
 
@@ -276,25 +385,13 @@ PG_FUNCTION_INFO_V1(pipeline_distinct_set_final);
 Datum
 pipeline_distinct_set_final(PG_FUNCTION_ARGS)
 {
-	DistinctSet *set;
-	SortContext ctx;
-	qsort_arg_comparator cmp;
-	Datum	   *elems;
-	int			kept;
+	ArrayType  *result;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "pipeline._distinct_set_final called in a non-aggregate context");
-	set = PG_ARGISNULL(0) ? NULL : (DistinctSet *) PG_GETARG_POINTER(0);
-	if (set == NULL || set->n == 0)
+	result = pp_distinct_set_result(PG_ARGISNULL(0) ? NULL : (DistinctSet *) PG_GETARG_POINTER(0),
+									PG_GET_COLLATION());
+	if (result == NULL)
 		PG_RETURN_NULL();		/* no value: NULL, as array_agg */
-
-	/* the state may be finalized again (window functions): sort a copy */
-	elems = palloc(sizeof(Datum) * set->n);
-	memcpy(elems, set->values, sizeof(Datum) * set->n);
-	cmp = element_comparator(set->elemtype, PG_GET_COLLATION(), &ctx);
-	/* the values added since the last compaction, then merged with the rest */
-	qsort_arg(elems + set->sorted, set->n - set->sorted, sizeof(Datum), cmp, &ctx);
-	kept = sort_unique(elems, set->n, cmp, &ctx);
-	PG_RETURN_ARRAYTYPE_P(construct_array(elems, kept, set->elemtype, set->typlen, set->typbyval,
-										  set->typalign));
+	PG_RETURN_ARRAYTYPE_P(result);
 }

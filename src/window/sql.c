@@ -351,6 +351,8 @@ pp_window_close_sql(PipelineWindow *def, const char *wm)
  * mark_only: mark the touched groups for recompute instead of merging
  * values (deltas with deletes).  apply_late: the late-rows policy applies
  * (not when rebuilding).  extra_filter: which (row, window) pairs count.
+ * delta NULL: the statement's partials are the ephemeral relation
+ * pp_partials (pp_window_partials; tumble, insert-only, no side table).
  * Returns one row: the largest event time inserted, the late rows, the
  * groups written.
  */
@@ -369,8 +371,22 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 		keep = keep ? psprintf("%s AND %s", keep, extra_filter) : (char *) extra_filter;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "WITH pp_delta AS (%s), ", delta);
-	if (panes)
+	if (delta == NULL)
+	{
+		/*
+		 * The partials computed in C (partials.c): pp_g's columns but avg's
+		 * quotient.  Their types are in the text, so a cached plan is only
+		 * reused for the row type it was planned for.
+		 */
+		appendStringInfoString(&buf, "WITH pp_g AS (SELECT p.*");
+		for (int i = 0; i < def->naggs; i++)
+			if (def->agg_kinds[i] == AGG_AVG)
+				appendStringInfo(&buf, ", p.pp_s%d / NULLIF(p.pp_c%d, 0) AS pp_v%d", i, i, i);
+		appendStringInfo(&buf, " FROM pp_partials p /* %s */", def->partials_sig);
+	}
+	else
+		appendStringInfo(&buf, "WITH pp_delta AS (%s), ", delta);
+	if (delta != NULL && panes)
 	{
 		/*
 		 * Hopping and cumulating windows from panes: group the rows by pane
@@ -413,7 +429,7 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 						 "FROM pp_x x GROUP BY x.pp_ws, x.pp_we", apply_late ? "true" : "false");
 		append_groups(&buf, def, "x");
 	}
-	else
+	else if (delta != NULL)
 	{
 		appendStringInfoString(&buf, "pp_x AS (");
 		append_expand(&buf, def, "pp_delta");

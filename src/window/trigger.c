@@ -101,7 +101,8 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 				if (SPI_processed > 0)
 					pp_wake_at_commit(PP_WORKER_MAINTAINER);
 			}
-			else
+			else if (ev != TRIGGER_EVENT_INSERT ||
+					 !pp_window_apply_inserted(def, td->tg_relation, td->tg_newtable))
 				pp_window_apply(def, delta, delta, ev != TRIGGER_EVENT_INSERT,
 								ev == TRIGGER_EVENT_UPDATE, true);
 		}

@@ -15,7 +15,11 @@
 #define PP_WINDOW_H
 
 #include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/tuplestore.h"
+#include "utils/rel.h"
 #include "utils/snapshot.h"
+#include "utils/timestamp.h"
 
 typedef enum WindowKind
 {
@@ -63,6 +67,7 @@ typedef struct PipelineWindow
 	Oid			time_type;		/* TIMESTAMPTZOID or TIMESTAMPOID */
 	WindowKind	kind;
 	char	   *size;			/* SQL literals: '...'::interval */
+	Interval   *size_value;		/* the size as a value */
 	char	   *slide;
 	int64		nsteps;			/* hop: size / slide; cumulate: size / step */
 	int			ngroups;
@@ -87,6 +92,9 @@ typedef struct PipelineWindow
 	int64		lateness_us;
 	char	   *lateness;		/* the same, as an interval literal */
 	bool		late_old_rows;	/* deleted rows count as late (not for an UPDATE) */
+	/* set by pp_window_partials for the statement: pp_partials is registered */
+	Tuplestorestate *partials;	/* its rows */
+	char	   *partials_sig;	/* its column types (key the merge's plan) */
 } PipelineWindow;
 
 /* A window's relations, by OID (InvalidOid: the window has none). */
@@ -101,6 +109,32 @@ typedef struct WindowRelations
 	int			ncols;
 	Oid			owner;			/* the catalog row's owner_oid */
 } WindowRelations;
+
+/*
+ * A set of count(DISTINCT x) being built (sets.c): the state of
+ * pipeline.distinct_set(), and of the C aggregation of a statement's rows
+ * (partials.c).  The non-NULL values seen, in the aggregate's memory
+ * context (copied there when passed by reference).  values[0..sorted) are
+ * sorted and distinct, the rest as they came.  When the array is full its
+ * duplicates are dropped (and freed) first, and it grows only if more than
+ * a quarter of it is left: its memory follows the distinct values (at most
+ * 4 times theirs), not the rows.  (Without that, a statement's rows of one
+ * large value, which compress to little on disk, were each kept: 3,000
+ * rows of one 100 kB text held 300 MB, and a writer's cheap INSERT could
+ * take the server's memory.  array_agg(DISTINCT) sorted them within
+ * work_mem.)
+ */
+typedef struct DistinctSet
+{
+	Oid			elemtype;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			n;
+	int			sorted;
+	int			cap;
+	Datum	   *values;
+} DistinctSet;
 
 /* catalog.c: reading pipeline.windows */
 extern PipelineWindow *pp_window_load(int32 id, bool missing_ok);
@@ -127,12 +161,21 @@ extern void pp_window_run(PipelineWindow *def, const char *sql, int nextra, Datu
 extern uint64 pp_window_apply(PipelineWindow *def, const char *delta_sql,
 							  const char *delta_peek_sql, bool has_deletes,
 							  bool is_update, bool locks);
+extern bool pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplestorestate *rows);
 extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
 								int64 from_us, int64 to_us);
 extern uint64 pp_window_drain(PipelineWindow *def);
 extern void pp_window_close(PipelineWindow *def);
 extern uint64 pp_window_sweep(PipelineWindow *def);
 
+
+/* sets.c: the sets of count(DISTINCT x) */
+extern void pp_distinct_set_init(DistinctSet *set, Oid elemtype);
+extern void pp_distinct_set_add(DistinctSet *set, Datum value, Oid collation, MemoryContext cxt);
+extern ArrayType *pp_distinct_set_result(DistinctSet *set, Oid collation);
+
+/* partials.c: a statement's partial aggregates, in C */
+extern bool pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows);
 
 /* depend.c: the window's dependencies in pg_depend */
 extern bool pp_window_read_relations(int32 id, WindowRelations *rels, char **name);

@@ -1,0 +1,873 @@
+/*-------------------------------------------------------------------------
+ *
+ * partials.c
+ *	  A sync statement's partial aggregates computed in C: one pass over
+ *	  the trigger's transition table of inserted rows, grouped by window
+ *	  and group in a hash table, handed to the merge statement as the
+ *	  ephemeral relation pp_partials.
+ *
+ * The SQL path (sql.c, pp_window_merge_sql over the delta) has the
+ * executor scan the transition table, call date_bin per row and hash
+ * aggregate it: for a large COPY about as much work as a REFRESH of the
+ * same GROUP BY.  Here each tuple is read once, its window start is
+ * integer arithmetic, and the partials are kept per (window start, group)
+ * in a hash table using the types' own hash and equality functions (the
+ * type cache).  The result rows are exactly what the SQL path's pp_g
+ * computes, column for column and bit for bit:
+ *
+ *	pp_ws, pp_we	date_bin(size, t, origin) and pp_ws + size (the end, per
+ *					group, with timestamp(tz)_pl_interval: DST under a
+ *					timestamptz day)
+ *	groups			the first value seen of each group (as hash aggregation)
+ *	pp_rows			rows, 0 for a window already final under drop (the
+ *					merge then skips the group)
+ *	count			rows / non-NULL values
+ *	sum				int2, int4: int64 (wrapping as int4_sum); int8: int128 made
+ *					numeric; numeric: numeric_add from 0 (the scale is the
+ *					largest input scale, as the aggregate's); float4, float8:
+ *					float4pl / float8pl from the first value, in row order
+ *	avg				pp_s = the sum of the values cast to the result type,
+ *					pp_c = the count; the merge divides, as before
+ *	min, max		the type's comparison, keeping the new value on a tie (as
+ *					int4smaller, numeric_smaller, text_smaller, ...)
+ *	count(DISTINCT)	the sorted set, built by sets.c's DistinctSet
+ *	pp_maxt			the largest time of the group's rows
+ *	pp_nlate		its rows when its window was behind the watermark
+ *
+ * Only for what that is proven for: tumbling windows, a statement that
+ * only inserted, no `other` aggregate, no side table, every aggregate
+ * argument a plain column of a listed built-in type, group columns of
+ * built-in types with built-in hash and equality (so no user code runs
+ * here), a size without months.  Anything else returns false and takes
+ * the SQL path.  Reads only the trigger's own transition table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "common/int.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/float.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/queryenvironment.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "common/pipeline.h"
+#include "window/window.h"
+
+/* 1970-01-01 00:00:00 (+00), the origin of date_bin in sql.c, in PostgreSQL's epoch */
+#define ORIGIN_US	(-INT64CONST(946684800000000))
+
+/* How one aggregate column is computed here. */
+typedef enum AccKind
+{
+	ACC_COUNT_STAR,
+	ACC_COUNT,					/* non-NULL values */
+	ACC_INT_SUM,				/* int2 / int4 into int64 */
+	ACC_INT8_SUM,				/* int8 into int128, output numeric */
+	ACC_NUMERIC_SUM,			/* numeric_add */
+	ACC_FLOAT4_SUM,				/* float4pl */
+	ACC_FLOAT8_SUM,				/* float8pl (float4 values widened for avg) */
+	ACC_MIN,
+	ACC_MAX,
+	ACC_DISTINCT
+} AccKind;
+
+typedef struct AccDef
+{
+	AccKind		kind;
+	bool		avg;			/* also output the count (pp_c) */
+	int			attno;			/* the argument's column (0-based), -1: count(*) */
+	Oid			argtype;
+	Oid			collation;
+	int16		typlen;
+	bool		typbyval;
+	FmgrInfo   *cmp;			/* min, max: the type's btree comparison */
+} AccDef;
+
+typedef struct Acc
+{
+	int64		count;			/* non-NULL values (rows for count(*)) */
+	bool		has;			/* value is set */
+	Datum		value;			/* sum, min, max */
+	int64		isum;
+#ifdef HAVE_INT128
+	int128		lsum;
+#endif
+	DistinctSet *set;
+} Acc;
+
+typedef struct PartialGroup
+{
+	struct PartialGroup *next;
+	uint32		hash;
+	int64		ws;
+	int64		we;
+	int64		rows;
+	int64		maxt;
+	bool		late;			/* its window was behind the watermark */
+	bool		dropped;		/* ... and the policy drops such rows */
+	Datum	   *keys;
+	bool	   *keynulls;
+	Acc			acc[FLEXIBLE_ARRAY_MEMBER];
+} PartialGroup;
+
+/* What a statement needs, resolved once against the source's row type. */
+typedef struct Partials
+{
+	PipelineWindow *def;
+	int			time_attno;
+	int			natts;			/* attributes to deform */
+	int64		stride;			/* the size in microseconds */
+	Interval   *size;
+	int		   *key_attno;
+	char	  **key_name;
+	Oid		   *key_type;
+	int32	   *key_typmod;
+	Oid		   *key_coll;
+	int16	   *key_len;
+	bool	   *key_byval;
+	FmgrInfo  **key_hash;
+	FmgrInfo  **key_eq;
+	bool	   *key_bytes;		/* text of a deterministic collation: its bytes */
+	AccDef	   *accs;
+	/* the hash table */
+	PartialGroup	  **buckets;
+	uint32		nbuckets;
+	uint64		ngroups;
+	MemoryContext cxt;
+} Partials;
+
+static bool
+builtin_oid(Oid oid)
+{
+	return OidIsValid(oid) && oid < FirstNormalObjectId;
+}
+
+/* The source column (0-based) a quoted name or plain-column argument names; -1 if none. */
+static int
+column_of(TupleDesc desc, const char *quoted)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(quote_identifier(NameStr(att->attname)), quoted) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* The result type of sum(x) / of avg's sum for an argument type, and how. */
+static bool
+sum_kind(Oid argtype, bool avg, AccKind *kind, Oid *result)
+{
+	switch (argtype)
+	{
+		case INT2OID:
+		case INT4OID:
+			*kind = avg ? ACC_INT8_SUM : ACC_INT_SUM;
+			*result = avg ? NUMERICOID : INT8OID;
+			return true;
+		case INT8OID:
+			*kind = ACC_INT8_SUM;
+			*result = NUMERICOID;
+#ifdef HAVE_INT128
+			return true;
+#else
+			return false;
+#endif
+		case NUMERICOID:
+			*kind = ACC_NUMERIC_SUM;
+			*result = NUMERICOID;
+			return true;
+		case FLOAT4OID:
+			*kind = avg ? ACC_FLOAT8_SUM : ACC_FLOAT4_SUM;
+			*result = avg ? FLOAT8OID : FLOAT4OID;
+			return true;
+		case FLOAT8OID:
+			*kind = ACC_FLOAT8_SUM;
+			*result = FLOAT8OID;
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* min and max: types whose smaller / larger keep the second value on a tie */
+static bool
+min_max_type(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+		case TEXTOID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* agg_types[i], written by create_window, names the type we would output */
+static bool
+same_type(PipelineWindow *def, int i, Oid type)
+{
+	return strcmp(def->agg_types[i], format_type_be(type)) == 0;
+}
+
+/*
+ * Resolve the window against the source's row type; NULL when the C path
+ * does not cover it.
+ */
+static Partials *
+plan_partials(PipelineWindow *def, TupleDesc desc)
+{
+	Partials   *p;
+	int			maxatt;
+
+	if (def->kind != WIN_TUMBLE || def->has_other || def->late != NULL || def->size_value == NULL ||
+		def->size_value->month != 0)
+		return NULL;
+	p = palloc0(sizeof(Partials));
+	p->def = def;
+	p->size = def->size_value;
+	if (pg_mul_s64_overflow(p->size->day, USECS_PER_DAY, &p->stride) ||
+		pg_add_s64_overflow(p->stride, p->size->time, &p->stride) || p->stride <= 0)
+		return NULL;
+	p->time_attno = column_of(desc, def->time_col);
+	if (p->time_attno < 0 || TupleDescAttr(desc, p->time_attno)->atttypid != def->time_type)
+		return NULL;
+	maxatt = p->time_attno;
+
+	p->key_attno = palloc(sizeof(int) * (def->ngroups + 1));
+	p->key_name = palloc(sizeof(char *) * (def->ngroups + 1));
+	p->key_type = palloc(sizeof(Oid) * (def->ngroups + 1));
+	p->key_typmod = palloc(sizeof(int32) * (def->ngroups + 1));
+	p->key_coll = palloc(sizeof(Oid) * (def->ngroups + 1));
+	p->key_len = palloc(sizeof(int16) * (def->ngroups + 1));
+	p->key_byval = palloc(sizeof(bool) * (def->ngroups + 1));
+	p->key_hash = palloc(sizeof(FmgrInfo *) * (def->ngroups + 1));
+	p->key_eq = palloc(sizeof(FmgrInfo *) * (def->ngroups + 1));
+	p->key_bytes = palloc(sizeof(bool) * (def->ngroups + 1));
+	for (int k = 0; k < def->ngroups; k++)
+	{
+		int			a = column_of(desc, def->groups[k]);
+		Form_pg_attribute att;
+		TypeCacheEntry *tc;
+
+		if (a < 0)
+			return NULL;
+		att = TupleDescAttr(desc, a);
+		if (!builtin_oid(att->atttypid))
+			return NULL;
+		tc = lookup_type_cache(att->atttypid, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+		if (!builtin_oid(tc->hash_proc_finfo.fn_oid) || !builtin_oid(tc->eq_opr_finfo.fn_oid))
+			return NULL;
+		p->key_attno[k] = a;
+		p->key_name[k] = NameStr(att->attname);
+		p->key_type[k] = att->atttypid;
+		p->key_typmod[k] = att->atttypmod;
+		p->key_coll[k] = att->attcollation;
+		p->key_len[k] = att->attlen;
+		p->key_byval[k] = att->attbyval;
+		p->key_hash[k] = &tc->hash_proc_finfo;
+		p->key_eq[k] = &tc->eq_opr_finfo;
+		/* texteq and hashtext compare and hash the bytes then */
+		p->key_bytes[k] = att->atttypid == TEXTOID && OidIsValid(att->attcollation) &&
+			get_collation_isdeterministic(att->attcollation);
+		maxatt = Max(maxatt, a);
+	}
+
+	p->accs = palloc0(sizeof(AccDef) * (def->naggs + 1));
+	for (int i = 0; i < def->naggs; i++)
+	{
+		AccDef	   *a = &p->accs[i];
+		Form_pg_attribute att;
+		Oid			result;
+
+		a->attno = -1;
+		if (def->agg_kinds[i] == AGG_COUNT_STAR)
+		{
+			a->kind = ACC_COUNT_STAR;
+			continue;
+		}
+		a->attno = column_of(desc, def->agg_args[i]);
+		if (a->attno < 0)
+			return NULL;		/* an expression: SQL */
+		att = TupleDescAttr(desc, a->attno);
+		a->argtype = att->atttypid;
+		a->collation = att->attcollation;
+		a->typlen = att->attlen;
+		a->typbyval = att->attbyval;
+		maxatt = Max(maxatt, a->attno);
+		switch (def->agg_kinds[i])
+		{
+			case AGG_COUNT:
+				a->kind = ACC_COUNT;
+				break;
+			case AGG_SUM:
+			case AGG_AVG:
+				a->avg = def->agg_kinds[i] == AGG_AVG;
+				if (!sum_kind(a->argtype, a->avg, &a->kind, &result))
+					return NULL;
+				/* avg's column is sum / count: numeric or float8, as sum's */
+				if (!same_type(def, i, result))
+					return NULL;
+				break;
+			case AGG_MIN:
+			case AGG_MAX:
+				if (!min_max_type(a->argtype) || !same_type(def, i, a->argtype))
+					return NULL;
+				a->kind = def->agg_kinds[i] == AGG_MIN ? ACC_MIN : ACC_MAX;
+				a->cmp = &lookup_type_cache(a->argtype, TYPECACHE_CMP_PROC_FINFO)->cmp_proc_finfo;
+				if (!builtin_oid(a->cmp->fn_oid))
+					return NULL;
+				break;
+			case AGG_COUNT_DISTINCT:
+				{
+					TypeCacheEntry *tc = lookup_type_cache(a->argtype, TYPECACHE_CMP_PROC);
+
+					if (!builtin_oid(a->argtype) || !builtin_oid(tc->cmp_proc) ||
+						!OidIsValid(get_array_type(a->argtype)))
+						return NULL;
+					a->kind = ACC_DISTINCT;
+					break;
+				}
+			default:
+				return NULL;
+		}
+	}
+	p->natts = maxatt + 1;
+	return p;
+}
+
+/* ------------------------------------------------------------ the groups */
+
+/* a text value whose bytes are at hand: not compressed nor out of line */
+#define PLAIN_TEXT(d)	(!VARATT_IS_EXTENDED(DatumGetPointer(d)) || VARATT_IS_SHORT(DatumGetPointer(d)))
+
+static uint32
+hash_key(Partials *p, int64 ws, Datum *keys, bool *nulls)
+{
+	uint32		h = murmurhash32((uint32) ws ^ (uint32) (ws >> 32));
+
+	for (int k = 0; k < p->def->ngroups; k++)
+	{
+		uint32		kh = 0;
+
+		if (nulls[k])
+			;
+		else if (p->key_bytes[k] && PLAIN_TEXT(keys[k]))
+			kh = hash_bytes((const unsigned char *) VARDATA_ANY(DatumGetPointer(keys[k])),
+							VARSIZE_ANY_EXHDR(DatumGetPointer(keys[k])));
+		else
+			kh = DatumGetUInt32(FunctionCall1Coll(p->key_hash[k], p->key_coll[k], keys[k]));
+		h = hash_combine(h, kh);
+	}
+	return h;
+}
+
+static bool
+equal_key(Partials *p, PartialGroup *g, int64 ws, Datum *keys, bool *nulls)
+{
+	if (g->ws != ws)
+		return false;
+	for (int k = 0; k < p->def->ngroups; k++)
+	{
+		if (g->keynulls[k] != nulls[k])
+			return false;
+		if (nulls[k])
+			continue;
+		if (p->key_bytes[k] && PLAIN_TEXT(keys[k]))
+		{
+			/* the stored value is detoasted: a 4-byte header */
+			Size		len = VARSIZE_ANY_EXHDR(DatumGetPointer(keys[k]));
+
+			if (len != VARSIZE_ANY_EXHDR(DatumGetPointer(g->keys[k])) ||
+				memcmp(VARDATA_ANY(DatumGetPointer(keys[k])), VARDATA_ANY(DatumGetPointer(g->keys[k])), len) != 0)
+				return false;
+		}
+		else if (!DatumGetBool(FunctionCall2Coll(p->key_eq[k], p->key_coll[k], g->keys[k], keys[k])))
+			return false;
+	}
+	return true;
+}
+
+static void
+grow(Partials *p)
+{
+	uint32		n = p->nbuckets * 2;
+	PartialGroup	  **b = MemoryContextAllocZero(p->cxt, sizeof(PartialGroup *) * n);
+
+	for (uint32 i = 0; i < p->nbuckets; i++)
+	{
+		PartialGroup	   *g = p->buckets[i];
+
+		while (g)
+		{
+			PartialGroup	   *next = g->next;
+
+			g->next = b[g->hash & (n - 1)];
+			b[g->hash & (n - 1)] = g;
+			g = next;
+		}
+	}
+	pfree(p->buckets);
+	p->buckets = b;
+	p->nbuckets = n;
+}
+
+/* The end of the window starting at ws: ws + size, as the SQL's "+" computes it. */
+static int64
+window_end(Partials *p, int64 ws)
+{
+	if (p->def->time_type == TIMESTAMPTZOID)
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(ws),
+													   IntervalPGetDatum(p->size)));
+	return DatumGetTimestamp(DirectFunctionCall2(timestamp_pl_interval, TimestampGetDatum(ws),
+												 IntervalPGetDatum(p->size)));
+}
+
+static PartialGroup *
+find_group(Partials *p, int64 ws, Datum *keys, bool *nulls)
+{
+	PipelineWindow *def = p->def;
+	uint32		h = hash_key(p, ws, keys, nulls);
+	PartialGroup	   *g;
+	MemoryContext old;
+
+	for (g = p->buckets[h & (p->nbuckets - 1)]; g; g = g->next)
+		if (g->hash == h && equal_key(p, g, ws, keys, nulls))
+			return g;
+
+	old = MemoryContextSwitchTo(p->cxt);
+	g = palloc0(offsetof(PartialGroup, acc) + sizeof(Acc) * (def->naggs + 1));
+	g->hash = h;
+	g->ws = ws;
+	g->we = window_end(p, ws);
+	g->maxt = PG_INT64_MIN;
+	/* tumble: a row is late when its (only) window ends at or before the watermark */
+	g->late = def->has_max && g->we <= def->max_event_time - def->lateness_us;
+	g->dropped = g->late && def->late_policy != LATE_UPDATE;
+	g->keys = palloc(sizeof(Datum) * (def->ngroups + 1));
+	g->keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
+	for (int k = 0; k < def->ngroups; k++)
+	{
+		g->keynulls[k] = nulls[k];
+		if (nulls[k])
+			g->keys[k] = (Datum) 0;
+		else if (p->key_len[k] == -1)
+			g->keys[k] = PointerGetDatum(PG_DETOAST_DATUM_COPY(keys[k]));
+		else
+			g->keys[k] = datumCopy(keys[k], p->key_byval[k], p->key_len[k]);
+	}
+	MemoryContextSwitchTo(old);
+	g->next = p->buckets[h & (p->nbuckets - 1)];
+	p->buckets[h & (p->nbuckets - 1)] = g;
+	p->ngroups++;
+	if (p->ngroups > (uint64) p->nbuckets)
+		grow(p);
+	return g;
+}
+
+/* ----------------------------------------------------------- accumulating */
+
+/* new min / max: keep the stored value only when it sorts strictly first / last */
+static void
+accumulate_min_max(Partials *p, AccDef *a, Acc *acc, Datum v)
+{
+	MemoryContext old;
+
+	if (acc->has)
+	{
+		int			c = DatumGetInt32(FunctionCall2Coll(a->cmp, a->collation, acc->value, v));
+
+		if (a->kind == ACC_MIN ? c < 0 : c > 0)
+			return;
+		if (!a->typbyval)
+			pfree(DatumGetPointer(acc->value));
+	}
+	old = MemoryContextSwitchTo(p->cxt);
+	acc->value = a->typlen == -1 ?
+		PointerGetDatum(PG_DETOAST_DATUM_COPY(v)) :
+		datumCopy(v, a->typbyval, a->typlen);
+	MemoryContextSwitchTo(old);
+	acc->has = true;
+}
+
+static void
+accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
+{
+	MemoryContext old;
+
+	if (a->kind == ACC_COUNT_STAR)
+	{
+		acc->count++;
+		return;
+	}
+	if (isnull)
+		return;
+	acc->count++;
+	switch (a->kind)
+	{
+		case ACC_COUNT_STAR:
+		case ACC_COUNT:
+			break;
+		case ACC_INT_SUM:
+			/* int2_sum / int4_sum: no overflow check */
+			acc->isum = (int64) ((uint64) acc->isum +
+								 (uint64) (a->argtype == INT2OID ? DatumGetInt16(v) : DatumGetInt32(v)));
+			break;
+		case ACC_INT8_SUM:
+#ifdef HAVE_INT128
+			acc->lsum += a->argtype == INT8OID ? DatumGetInt64(v) :
+				a->argtype == INT4OID ? DatumGetInt32(v) : DatumGetInt16(v);
+#endif
+			break;
+		case ACC_NUMERIC_SUM:
+			{
+				Numeric		sum;
+
+				old = MemoryContextSwitchTo(p->cxt);
+				sum = numeric_add_opt_error(acc->has ? DatumGetNumeric(acc->value) : int64_to_numeric(0),
+											DatumGetNumeric(v), NULL);
+				MemoryContextSwitchTo(old);
+				if (acc->has)
+					pfree(DatumGetPointer(acc->value));
+				acc->value = NumericGetDatum(sum);
+				acc->has = true;
+				break;
+			}
+		case ACC_FLOAT4_SUM:
+			acc->value = Float4GetDatum(acc->has ? float4_pl(DatumGetFloat4(acc->value), DatumGetFloat4(v)) :
+										DatumGetFloat4(v));
+			acc->has = true;
+			break;
+		case ACC_FLOAT8_SUM:
+			{
+				float8		x = a->argtype == FLOAT4OID ? (float8) DatumGetFloat4(v) : DatumGetFloat8(v);
+
+				acc->value = Float8GetDatum(acc->has ? float8_pl(DatumGetFloat8(acc->value), x) : x);
+				acc->has = true;
+				break;
+			}
+		case ACC_MIN:
+		case ACC_MAX:
+			accumulate_min_max(p, a, acc, v);
+			break;
+		case ACC_DISTINCT:
+			if (acc->set == NULL)
+			{
+				old = MemoryContextSwitchTo(p->cxt);
+				acc->set = palloc(sizeof(DistinctSet));
+				pp_distinct_set_init(acc->set, a->argtype);
+				MemoryContextSwitchTo(old);
+			}
+			pp_distinct_set_add(acc->set, v, OidIsValid(a->collation) ? a->collation : DEFAULT_COLLATION_OID,
+								p->cxt);
+			break;
+	}
+}
+
+/* date_bin(size, t, origin): arithmetic where it is exact, else the function */
+static int64
+window_start(Partials *p, int64 t)
+{
+	int64		diff;
+
+	if (t >= ORIGIN_US && !TIMESTAMP_NOT_FINITE(t) && !pg_sub_s64_overflow(t, ORIGIN_US, &diff))
+		return ORIGIN_US + (diff - diff % p->stride);
+	if (p->def->time_type == TIMESTAMPTZOID)
+		return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_bin, IntervalPGetDatum(p->size),
+													   TimestampTzGetDatum(t), TimestampTzGetDatum(ORIGIN_US)));
+	return DatumGetTimestamp(DirectFunctionCall3(timestamp_bin, IntervalPGetDatum(p->size),
+												 TimestampGetDatum(t), TimestampGetDatum(ORIGIN_US)));
+}
+
+#ifdef HAVE_INT128
+static Numeric
+int128_to_numeric(int128 v)
+{
+	char		buf[48];
+	char	   *c = buf + sizeof(buf) - 1;
+	uint128		u = v < 0 ? -(uint128) v : (uint128) v;
+
+	if (v >= PG_INT64_MIN && v <= PG_INT64_MAX)
+		return int64_to_numeric((int64) v);
+	*c = '\0';
+	do
+	{
+		*--c = '0' + (int) (u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--c = '-';
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(c),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+#endif
+
+/* ---------------------------------------------------------------- output */
+
+/*
+ * The row type of pp_partials: the columns of the SQL path's pp_g, less
+ * avg's quotient (the merge divides).  sig gets the type OIDs: they key
+ * the merge statement's cached plan (sql.c), which was planned for them.
+ */
+static TupleDesc
+output_desc(Partials *p, StringInfo sig)
+{
+	PipelineWindow *def = p->def;
+	int			natts = 2 + def->ngroups + 1 + 2;
+	TupleDesc	desc;
+	AttrNumber	n = 0;
+
+	for (int i = 0; i < def->naggs; i++)
+		natts += p->accs[i].avg ? 2 : 1;
+	desc = CreateTemplateTupleDesc(natts);
+	TupleDescInitEntry(desc, ++n, "pp_ws", def->time_type, -1, 0);
+	TupleDescInitEntry(desc, ++n, "pp_we", def->time_type, -1, 0);
+	for (int k = 0; k < def->ngroups; k++)
+	{
+		TupleDescInitEntry(desc, ++n, p->key_name[k], p->key_type[k], p->key_typmod[k], 0);
+		TupleDescInitEntryCollation(desc, n, p->key_coll[k]);
+	}
+	TupleDescInitEntry(desc, ++n, "pp_rows", INT8OID, -1, 0);
+	for (int i = 0; i < def->naggs; i++)
+	{
+		AccDef	   *a = &p->accs[i];
+		Oid			type = INT8OID;
+
+		switch (a->kind)
+		{
+			case ACC_COUNT_STAR:
+			case ACC_COUNT:
+				break;
+			case ACC_INT_SUM:
+				break;
+			case ACC_INT8_SUM:
+			case ACC_NUMERIC_SUM:
+				type = NUMERICOID;
+				break;
+			case ACC_FLOAT4_SUM:
+				type = FLOAT4OID;
+				break;
+			case ACC_FLOAT8_SUM:
+				type = FLOAT8OID;
+				break;
+			case ACC_MIN:
+			case ACC_MAX:
+				type = a->argtype;
+				break;
+			case ACC_DISTINCT:
+				type = get_array_type(a->argtype);
+				break;
+		}
+		TupleDescInitEntry(desc, ++n, psprintf(a->avg ? "pp_s%d" : a->kind == ACC_DISTINCT ? "pp_a%d" : "pp_v%d", i),
+						   type, -1, 0);
+		if (a->kind == ACC_MIN || a->kind == ACC_MAX)
+			TupleDescInitEntryCollation(desc, n, a->collation);
+		appendStringInfo(sig, "%s%u", i > 0 ? "," : "", type);
+		if (a->avg)
+			TupleDescInitEntry(desc, ++n, psprintf("pp_c%d", i), INT8OID, -1, 0);
+	}
+	for (int k = 0; k < def->ngroups; k++)
+		appendStringInfo(sig, ";%u/%d/%u", p->key_type[k], p->key_typmod[k], p->key_coll[k]);
+	TupleDescInitEntry(desc, ++n, "pp_maxt", def->time_type, -1, 0);
+	TupleDescInitEntry(desc, ++n, "pp_nlate", INT8OID, -1, 0);
+	return desc;
+}
+
+/* One group's row of pp_partials. */
+static void
+put_group(Partials *p, PartialGroup *g, Tuplestorestate *out, TupleDesc desc)
+{
+	PipelineWindow *def = p->def;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
+	int			n = 0;
+
+	values[n++] = Int64GetDatum(g->ws);
+	values[n++] = Int64GetDatum(g->we);
+	for (int k = 0; k < def->ngroups; k++)
+	{
+		nulls[n] = g->keynulls[k];
+		values[n++] = g->keys[k];
+	}
+	values[n++] = Int64GetDatum(g->dropped ? 0 : g->rows);
+	for (int i = 0; i < def->naggs; i++)
+	{
+		AccDef	   *a = &p->accs[i];
+		Acc		   *acc = &g->acc[i];
+
+		switch (a->kind)
+		{
+			case ACC_COUNT_STAR:
+			case ACC_COUNT:
+				values[n] = Int64GetDatum(acc->count);
+				break;
+			case ACC_INT_SUM:
+				values[n] = Int64GetDatum(acc->isum);
+				nulls[n] = acc->count == 0;
+				break;
+			case ACC_INT8_SUM:
+#ifdef HAVE_INT128
+				nulls[n] = acc->count == 0;
+				if (!nulls[n])
+					values[n] = NumericGetDatum(int128_to_numeric(acc->lsum));
+#endif
+				break;
+			case ACC_DISTINCT:
+				{
+					ArrayType  *set = pp_distinct_set_result(acc->set, OidIsValid(a->collation) ?
+															 a->collation : DEFAULT_COLLATION_OID);
+
+					nulls[n] = set == NULL;
+					values[n] = PointerGetDatum(set);
+					break;
+				}
+			default:
+				nulls[n] = !acc->has;
+				values[n] = acc->value;
+				break;
+		}
+		n++;
+		if (a->avg)
+			values[n++] = Int64GetDatum(acc->count);
+	}
+	values[n++] = Int64GetDatum(g->maxt);	/* a group has a row */
+	values[n++] = Int64GetDatum(g->late ? g->rows : 0);
+	tuplestore_putvalues(out, desc, values, nulls);
+	pfree(values);
+	pfree(nulls);
+}
+
+/*
+ * pp_window_partials
+ *		Aggregate the rows a statement inserted (the trigger's transition
+ *		table "rows" of relation rel, the window's source) into partials per
+ *		window and group and register them as the ephemeral relation
+ *		pp_partials of the current SPI connection; def->partials_sig is set
+ *		for pp_window_merge_sql.  The watermark must be loaded.  Returns
+ *		false, having done nothing, when the window needs the SQL path.
+ */
+bool
+pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Partials   *p = plan_partials(def, desc);
+	TupleTableSlot *slot;
+	Datum	   *keys;
+	bool	   *keynulls;
+	TupleDesc	out_desc;
+	Tuplestorestate *out;
+	EphemeralNamedRelation enr;
+	StringInfoData sig;
+	MemoryContext rowcxt;
+	MemoryContext old;
+	uint64		nrows = 0;
+
+	if (p == NULL || rows == NULL)
+		return false;
+	p->cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_pipeline window partials",
+								   ALLOCSET_DEFAULT_SIZES);
+	p->nbuckets = 64;
+	p->buckets = MemoryContextAllocZero(p->cxt, sizeof(PartialGroup *) * p->nbuckets);
+	keys = palloc(sizeof(Datum) * (def->ngroups + 1));
+	keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	/* what a row's hashing, comparing and detoasting allocates */
+	rowcxt = AllocSetContextCreate(p->cxt, "pg_pipeline window partials row", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(rowcxt);
+
+	tuplestore_rescan(rows);
+	for (;;)
+	{
+		PartialGroup *g;
+		int64		t;
+		bool		more;
+
+		CHECK_FOR_INTERRUPTS();
+		/*
+		 * A tuple read back from a spilled tuplestore is allocated in the
+		 * current context and freed by the slot at the next read: not in
+		 * the row context, which is reset here.
+		 */
+		MemoryContextSwitchTo(old);
+		more = tuplestore_gettupleslot(rows, true, false, slot);
+		MemoryContextSwitchTo(rowcxt);
+		if (!more)
+			break;
+		if ((++nrows & 255) == 0)
+			MemoryContextReset(rowcxt);	/* what the last rows allocated */
+		slot_getsomeattrs(slot, p->natts);
+		if (slot->tts_isnull[p->time_attno])
+			continue;			/* no window: the delta leaves it out */
+		t = DatumGetInt64(slot->tts_values[p->time_attno]);
+		for (int k = 0; k < def->ngroups; k++)
+		{
+			keys[k] = slot->tts_values[p->key_attno[k]];
+			keynulls[k] = slot->tts_isnull[p->key_attno[k]];
+		}
+		g = find_group(p, window_start(p, t), keys, keynulls);
+		g->rows++;
+		if (t > g->maxt)
+			g->maxt = t;
+		if (g->dropped)
+			continue;			/* FILTER: no value of a final window's rows */
+		for (int i = 0; i < def->naggs; i++)
+		{
+			AccDef	   *a = &p->accs[i];
+
+			if (a->attno < 0)
+				accumulate(p, a, &g->acc[i], (Datum) 0, false);
+			else
+				accumulate(p, a, &g->acc[i], slot->tts_values[a->attno], slot->tts_isnull[a->attno]);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	tuplestore_rescan(rows);
+	ExecDropSingleTupleTableSlot(slot);
+
+	/* the partials, in the SPI connection's memory (the ENR lives until SPI_finish) */
+	initStringInfo(&sig);
+	out_desc = output_desc(p, &sig);
+	out = tuplestore_begin_heap(false, false, work_mem);
+	for (uint32 b = 0; b < p->nbuckets; b++)
+		for (PartialGroup *g = p->buckets[b]; g; g = g->next)
+			put_group(p, g, out, out_desc);
+
+	enr = palloc0(sizeof(EphemeralNamedRelationData));
+	enr->md.name = "pp_partials";
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = out_desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = (double) p->ngroups;
+	enr->reldata = out;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the partial aggregates");
+	def->partials_sig = sig.data;
+	def->partials = out;
+	MemoryContextDelete(p->cxt);
+	return true;
+}
