@@ -83,6 +83,15 @@ ok(defined wait_until(30, sub { split(/,/, worker_pids($node, 'consumer', 'src_l
 produce('np-old', 1001, 1020);
 wait_for_sql($node, 30, 'SELECT count(*) FROM ev_re', '20', '(a) regex source: the 20 messages produced after the start arrive');
 wait_for_sql($node, 30, 'SELECT count(*) FROM ev_list', '20', '(a) list source: the 20 messages produced after the start arrive');
+# what each partition holds against its stored offset (read if (a) fails)
+note('(a) rows / stored next offset per partition: ' . sql(q{
+	SELECT string_agg(format('%s:%s %s/%s', o.source, o.partition,
+	                         (SELECT count(*) FROM ev_list l WHERE o.source = 'src_list' AND l._topic = 'np-old' AND l._partition = o.partition)
+	                         + (SELECT count(*) FROM ev_re r WHERE o.source = 'src_re' AND r._topic = 'np-old' AND r._partition = o.partition),
+	                         o.next_offset), ' ' ORDER BY o.source, o.partition)
+	  FROM pipeline.source_offsets o WHERE o.topic = 'np-old'}));
+is(sql(q{SELECT coalesce(string_agg(source || ' ' || partition || '@' || "offset" || ': ' || error, '; '), '') FROM pipeline.dead_letters}),
+	'', '(a) no dead letters');
 is(sql('SELECT count(*) FROM ev_re WHERE id < 1000') . ':' . sql('SELECT count(*) FROM ev_list WHERE id < 1000'),
 	'0:0', '(a) none of the 40 old messages was loaded, by either source or consumer');
 
