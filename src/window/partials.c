@@ -23,8 +23,12 @@
  *					merge then skips the group)
  *	count			rows / non-NULL values
  *	sum				int2, int4: int64 (wrapping as int4_sum); int8: int128 made
- *					numeric; numeric: numeric_add from 0 (the scale is the
- *					largest input scale, as the aggregate's); float4, float8:
+ *					numeric; numeric: an int128 of the values times 10^(4 * F)
+ *					while every value is finite, of a display scale up to 4 * F
+ *					and below 10^(16 - 4 * F) (F from the column's scale), made
+ *					numeric once per group with the largest input scale (as the
+ *					aggregate's); from the first other value on numeric_add;
+ *					float4, float8:
  *					float4pl / float8pl from the first value, in row order
  *	avg				pp_s = the sum of the values cast to the result type,
  *					pp_c = the count; the merge divides, as before
@@ -95,6 +99,7 @@ typedef struct AccDef
 	int16		typlen;
 	bool		typbyval;
 	FmgrInfo   *cmp;			/* min, max: the type's btree comparison */
+	int			scale_digits;	/* numeric sums: F, the int128 counts 10^-(4 * F) */
 } AccDef;
 
 typedef struct Acc
@@ -106,6 +111,8 @@ typedef struct Acc
 #ifdef HAVE_INT128
 	int128		lsum;
 #endif
+	int			dscale;			/* numeric sums in lsum: the largest input scale */
+	bool		numeric;		/* numeric sums: in value, by numeric_add */
 	DistinctSet *set;
 } Acc;
 
@@ -333,6 +340,12 @@ plan_partials(PipelineWindow *def, TupleDesc desc)
 				/* avg's column is sum / count: numeric or float8, as sum's */
 				if (!same_type(def, i, result))
 					return NULL;
+				if (a->kind == ACC_NUMERIC_SUM)
+				{
+					int			scale = att->atttypmod >= 0 ? (int) (((att->atttypmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024 : 0;
+
+					a->scale_digits = Min(Max((scale + 3) / 4, 1), 3);
+				}
 				break;
 			case AGG_MIN:
 			case AGG_MAX:
@@ -492,6 +505,132 @@ find_group(Partials *p, int64 ws, Datum *keys, bool *nulls)
 
 /* ----------------------------------------------------------- accumulating */
 
+/*
+ * numeric's on-disk format (numeric.c's NumericShort and NumericLong, kept
+ * by pg_upgrade): after the varlena header a uint16 header, in the long
+ * format then an int16 weight, then the base-10000 digits, most
+ * significant first, the first of weight 10000^weight.
+ */
+#define NUM_FLAGS		0xC000
+#define NUM_NEG			0x4000
+#define NUM_SHORT		0x8000
+#define NUM_SPECIAL		0xC000	/* NaN, +-Infinity */
+#define NUM_BASE		10000
+#define NUM_DSCALE		0x3FFF
+#define NUM_SHORT_NEG	0x2000
+#define NUM_SHORT_DSCALE(h)	(((h) & 0x1F80) >> 7)
+#define NUM_SHORT_WEIGHT(h)	(((h) & 0x0040 ? ~0x003F : 0) | ((h) & 0x003F))
+
+/*
+ * A numeric value v as the integer v * 10^(4 * f), and its display scale;
+ * false for NaN, infinities, a scale above 4 * f, |v| >= 10^(16 - 4 * f)
+ * (so that any number of such values add up in an int128) or a compressed
+ * or out-of-line value.
+ */
+static bool
+numeric_scaled(Datum d, int f, int64 *scaled, int *dscale)
+{
+	const char *n = VARDATA_ANY(DatumGetPointer(d));
+	int			len = VARSIZE_ANY_EXHDR(DatumGetPointer(d));
+	uint16		head;
+	int			weight;
+	bool		neg;
+	int64		x = 0;
+	int			ndigits;
+	int			shift;
+
+	if (!PLAIN_TEXT(d) || len < (int) sizeof(uint16))
+		return false;
+	memcpy(&head, n, sizeof(uint16));	/* a 1-byte varlena header: unaligned */
+	if ((head & NUM_FLAGS) == NUM_SPECIAL)
+		return false;
+	if ((head & NUM_FLAGS) == NUM_SHORT)
+	{
+		neg = (head & NUM_SHORT_NEG) != 0;
+		*dscale = NUM_SHORT_DSCALE(head);
+		weight = NUM_SHORT_WEIGHT(head);
+		n += sizeof(uint16);
+		len -= sizeof(uint16);
+	}
+	else
+	{
+		int16		w;
+
+		if (len < (int) (sizeof(uint16) + sizeof(int16)))
+			return false;
+		neg = (head & NUM_FLAGS) == NUM_NEG;
+		*dscale = head & NUM_DSCALE;
+		memcpy(&w, n + sizeof(uint16), sizeof(int16));
+		weight = w;
+		n += sizeof(uint16) + sizeof(int16);
+		len -= sizeof(uint16) + sizeof(int16);
+	}
+	ndigits = len / (int) sizeof(int16);
+	*scaled = 0;
+	if (ndigits == 0)
+		return *dscale <= 4 * f;	/* zero */
+	/* the last digit's power of 10000 in v * 10000^f, and the first's at most 3 */
+	shift = weight - (ndigits - 1) + f;
+	if (*dscale > 4 * f || shift < 0 || weight + f > 3)
+		return false;
+	for (int i = 0; i < ndigits; i++)
+	{
+		int16		digit;
+
+		memcpy(&digit, n + i * sizeof(int16), sizeof(int16));
+		x = x * NUM_BASE + digit;
+	}
+	while (shift-- > 0)
+		x *= NUM_BASE;
+	*scaled = neg ? -x : x;
+	return true;
+}
+
+#ifdef HAVE_INT128
+/*
+ * v / 10^scale as a numeric of display scale scale: what numeric_in makes
+ * of its digits with scale of them after the point.
+ */
+static Numeric
+int128_to_numeric(int128 v, int scale)
+{
+	char		buf[48 + NUMERIC_MAX_DISPLAY_SCALE];
+	char	   *c = buf + sizeof(buf) - 1;
+	uint128		u = v < 0 ? -(uint128) v : (uint128) v;
+	int			digits = 0;
+
+	if (v >= PG_INT64_MIN && v <= PG_INT64_MAX)
+		return int64_div_fast_to_numeric((int64) v, scale);
+	*c = '\0';
+	do
+	{
+		if (digits++ == scale && scale > 0)
+			*--c = '.';
+		*--c = '0' + (int) (u % 10);
+		u /= 10;
+	} while (u > 0 || digits <= scale);
+	if (v < 0)
+		*--c = '-';
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(c),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
+/*
+ * A numeric sum kept in lsum (the values times 10^(4 * F)) with the largest
+ * display scale of its values, as numeric_add would have computed it: every
+ * value had at most dscale decimals, so the division is exact.
+ */
+static Numeric
+scaled_sum(Acc *acc, AccDef *a)
+{
+	int128		v = acc->lsum;
+
+	for (int i = acc->dscale; i < 4 * a->scale_digits; i++)
+		v /= 10;
+	return int128_to_numeric(v, acc->dscale);
+}
+#endif
+
 /* new min / max: keep the stored value only when it sorts strictly first / last */
 static void
 accumulate_min_max(Partials *p, AccDef *a, Acc *acc, Datum v)
@@ -547,14 +686,33 @@ accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
 		case ACC_NUMERIC_SUM:
 			{
 				Numeric		sum;
+				Numeric		from;
 
+#ifdef HAVE_INT128
+				int64		x;
+				int			dscale;
+
+				if (!acc->numeric && numeric_scaled(v, a->scale_digits, &x, &dscale))
+				{
+					/* |x| < 10^16, fewer than 2^63 values: no overflow */
+					acc->lsum += x;
+					acc->dscale = Max(acc->dscale, dscale);
+					break;
+				}
+#endif
+				/* numeric_add from 0, or from the sum so far in lsum */
+				from = acc->numeric ? DatumGetNumeric(acc->value) : int64_to_numeric(0);
+#ifdef HAVE_INT128
+				if (!acc->numeric && acc->count > 1)
+					from = scaled_sum(acc, a);
+#endif
 				old = MemoryContextSwitchTo(p->cxt);
-				sum = numeric_add_opt_error(acc->has ? DatumGetNumeric(acc->value) : int64_to_numeric(0),
-											DatumGetNumeric(v), NULL);
+				sum = numeric_add_opt_error(from, DatumGetNumeric(v), NULL);
 				MemoryContextSwitchTo(old);
-				if (acc->has)
+				if (acc->numeric)
 					pfree(DatumGetPointer(acc->value));
 				acc->value = NumericGetDatum(sum);
+				acc->numeric = true;
 				acc->has = true;
 				break;
 			}
@@ -589,6 +747,7 @@ accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
 	}
 }
 
+
 /* date_bin(size, t, origin): arithmetic where it is exact, else the function */
 static int64
 window_start(Partials *p, int64 t)
@@ -604,28 +763,6 @@ window_start(Partials *p, int64 t)
 												 TimestampGetDatum(t), TimestampGetDatum(ORIGIN_US)));
 }
 
-#ifdef HAVE_INT128
-static Numeric
-int128_to_numeric(int128 v)
-{
-	char		buf[48];
-	char	   *c = buf + sizeof(buf) - 1;
-	uint128		u = v < 0 ? -(uint128) v : (uint128) v;
-
-	if (v >= PG_INT64_MIN && v <= PG_INT64_MAX)
-		return int64_to_numeric((int64) v);
-	*c = '\0';
-	do
-	{
-		*--c = '0' + (int) (u % 10);
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		*--c = '-';
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(c),
-											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-}
-#endif
 
 /* ---------------------------------------------------------------- output */
 
@@ -734,7 +871,16 @@ put_group(Partials *p, PartialGroup *g, Tuplestorestate *out, TupleDesc desc)
 #ifdef HAVE_INT128
 				nulls[n] = acc->count == 0;
 				if (!nulls[n])
-					values[n] = NumericGetDatum(int128_to_numeric(acc->lsum));
+					values[n] = NumericGetDatum(int128_to_numeric(acc->lsum, 0));
+#endif
+				break;
+			case ACC_NUMERIC_SUM:
+				nulls[n] = acc->count == 0;
+				if (acc->numeric)
+					values[n] = acc->value;
+#ifdef HAVE_INT128
+				else if (!nulls[n])
+					values[n] = NumericGetDatum(scaled_sum(acc, a));
 #endif
 				break;
 			case ACC_DISTINCT:
