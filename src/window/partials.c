@@ -116,10 +116,13 @@ typedef struct Acc
 	DistinctSet *set;
 } Acc;
 
+/*
+ * One (window, group), allocated in one piece: the struct, the accumulators,
+ * then the group values and their NULL flags, then the copies of the group
+ * values kept by reference that fit (a lookup touches one allocation).
+ */
 typedef struct PartialGroup
 {
-	struct PartialGroup *next;
-	uint32		hash;
 	int64		ws;
 	int64		we;
 	int64		rows;
@@ -130,6 +133,13 @@ typedef struct PartialGroup
 	bool	   *keynulls;
 	Acc			acc[FLEXIBLE_ARRAY_MEMBER];
 } PartialGroup;
+
+/* A slot of the hash table (open addressing): the group's hash at hand. */
+typedef struct GroupSlot
+{
+	uint32		hash;
+	PartialGroup *group;		/* NULL: free */
+} GroupSlot;
 
 /* What a statement needs, resolved once against the source's row type. */
 typedef struct Partials
@@ -150,9 +160,9 @@ typedef struct Partials
 	FmgrInfo  **key_eq;
 	bool	   *key_bytes;		/* text of a deterministic collation: its bytes */
 	AccDef	   *accs;
-	/* the hash table */
-	PartialGroup	  **buckets;
-	uint32		nbuckets;
+	/* the hash table, at most half full */
+	GroupSlot  *slots;
+	uint32		nslots;
 	uint64		ngroups;
 	MemoryContext cxt;
 } Partials;
@@ -429,25 +439,22 @@ equal_key(Partials *p, PartialGroup *g, int64 ws, Datum *keys, bool *nulls)
 static void
 grow(Partials *p)
 {
-	uint32		n = p->nbuckets * 2;
-	PartialGroup	  **b = MemoryContextAllocZero(p->cxt, sizeof(PartialGroup *) * n);
+	uint32		n = p->nslots * 2;
+	GroupSlot  *slots = MemoryContextAllocZero(p->cxt, sizeof(GroupSlot) * n);
 
-	for (uint32 i = 0; i < p->nbuckets; i++)
+	for (uint32 i = 0; i < p->nslots; i++)
 	{
-		PartialGroup	   *g = p->buckets[i];
+		uint32		j = p->slots[i].hash & (n - 1);
 
-		while (g)
-		{
-			PartialGroup	   *next = g->next;
-
-			g->next = b[g->hash & (n - 1)];
-			b[g->hash & (n - 1)] = g;
-			g = next;
-		}
+		if (p->slots[i].group == NULL)
+			continue;
+		while (slots[j].group != NULL)
+			j = (j + 1) & (n - 1);
+		slots[j] = p->slots[i];
 	}
-	pfree(p->buckets);
-	p->buckets = b;
-	p->nbuckets = n;
+	pfree(p->slots);
+	p->slots = slots;
+	p->nslots = n;
 }
 
 /* The end of the window starting at ws: ws + size, as the SQL's "+" computes it. */
@@ -466,39 +473,59 @@ find_group(Partials *p, int64 ws, Datum *keys, bool *nulls)
 {
 	PipelineWindow *def = p->def;
 	uint32		h = hash_key(p, ws, keys, nulls);
-	PartialGroup	   *g;
+	uint32		i = h & (p->nslots - 1);
+	PartialGroup *g;
+	Size		size;
+	Size		keys_at;
+	char	   *copy;
 	MemoryContext old;
 
-	for (g = p->buckets[h & (p->nbuckets - 1)]; g; g = g->next)
-		if (g->hash == h && equal_key(p, g, ws, keys, nulls))
-			return g;
+	for (; p->slots[i].group != NULL; i = (i + 1) & (p->nslots - 1))
+		if (p->slots[i].hash == h && equal_key(p, p->slots[i].group, ws, keys, nulls))
+			return p->slots[i].group;
 
-	old = MemoryContextSwitchTo(p->cxt);
-	g = palloc0(offsetof(PartialGroup, acc) + sizeof(Acc) * (def->naggs + 1));
-	g->hash = h;
+	/* a new group: its size with the group values kept by reference that fit */
+	keys_at = MAXALIGN(offsetof(PartialGroup, acc) + sizeof(Acc) * (def->naggs + 1));
+	size = MAXALIGN(keys_at + (sizeof(Datum) + sizeof(bool)) * (def->ngroups + 1));
+	for (int k = 0; k < def->ngroups; k++)
+		if (!nulls[k] && p->key_len[k] == -1 && PLAIN_TEXT(keys[k]))
+			size += MAXALIGN(VARHDRSZ + VARSIZE_ANY_EXHDR(DatumGetPointer(keys[k])));
+	g = MemoryContextAllocZero(p->cxt, size);
+	g->keys = (Datum *) ((char *) g + keys_at);
+	g->keynulls = (bool *) (g->keys + def->ngroups + 1);
+	copy = (char *) g + MAXALIGN(keys_at + (sizeof(Datum) + sizeof(bool)) * (def->ngroups + 1));
 	g->ws = ws;
 	g->we = window_end(p, ws);
 	g->maxt = PG_INT64_MIN;
 	/* tumble: a row is late when its (only) window ends at or before the watermark */
 	g->late = def->has_max && g->we <= def->max_event_time - def->lateness_us;
 	g->dropped = g->late && def->late_policy != LATE_UPDATE;
-	g->keys = palloc(sizeof(Datum) * (def->ngroups + 1));
-	g->keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
+	old = MemoryContextSwitchTo(p->cxt);
 	for (int k = 0; k < def->ngroups; k++)
 	{
 		g->keynulls[k] = nulls[k];
 		if (nulls[k])
 			g->keys[k] = (Datum) 0;
+		else if (p->key_len[k] == -1 && PLAIN_TEXT(keys[k]))
+		{
+			/* as PG_DETOAST_DATUM_COPY: a 4-byte header */
+			Size		len = VARSIZE_ANY_EXHDR(DatumGetPointer(keys[k]));
+
+			SET_VARSIZE(copy, VARHDRSZ + len);
+			memcpy(VARDATA(copy), VARDATA_ANY(DatumGetPointer(keys[k])), len);
+			g->keys[k] = PointerGetDatum(copy);
+			copy += MAXALIGN(VARHDRSZ + len);
+		}
 		else if (p->key_len[k] == -1)
-			g->keys[k] = PointerGetDatum(PG_DETOAST_DATUM_COPY(keys[k]));
+			g->keys[k] = PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(keys[k])));
 		else
 			g->keys[k] = datumCopy(keys[k], p->key_byval[k], p->key_len[k]);
 	}
 	MemoryContextSwitchTo(old);
-	g->next = p->buckets[h & (p->nbuckets - 1)];
-	p->buckets[h & (p->nbuckets - 1)] = g;
+	p->slots[i].hash = h;
+	p->slots[i].group = g;
 	p->ngroups++;
-	if (p->ngroups > (uint64) p->nbuckets)
+	if (p->ngroups * 2 > (uint64) p->nslots)
 		grow(p);
 	return g;
 }
@@ -937,8 +964,8 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 		return false;
 	p->cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_pipeline window partials",
 								   ALLOCSET_DEFAULT_SIZES);
-	p->nbuckets = 64;
-	p->buckets = MemoryContextAllocZero(p->cxt, sizeof(PartialGroup *) * p->nbuckets);
+	p->nslots = 128;
+	p->slots = MemoryContextAllocZero(p->cxt, sizeof(GroupSlot) * p->nslots);
 	keys = palloc(sizeof(Datum) * (def->ngroups + 1));
 	keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
@@ -999,9 +1026,9 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	initStringInfo(&sig);
 	out_desc = output_desc(p, &sig);
 	out = tuplestore_begin_heap(false, false, work_mem);
-	for (uint32 b = 0; b < p->nbuckets; b++)
-		for (PartialGroup *g = p->buckets[b]; g; g = g->next)
-			put_group(p, g, out, out_desc);
+	for (uint32 i = 0; i < p->nslots; i++)
+		if (p->slots[i].group != NULL)
+			put_group(p, p->slots[i].group, out, out_desc);
 
 	enr = palloc0(sizeof(EphemeralNamedRelationData));
 	enr->md.name = "pp_partials";
