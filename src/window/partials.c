@@ -113,7 +113,7 @@ typedef struct Acc
 #endif
 	int			dscale;			/* numeric sums in lsum: the largest input scale */
 	bool		numeric;		/* numeric sums: in value, by numeric_add */
-	DistinctSet *set;
+	DistinctSet set;			/* count(DISTINCT): values NULL until the first */
 } Acc;
 
 /*
@@ -123,6 +123,7 @@ typedef struct Acc
  */
 typedef struct PartialGroup
 {
+	struct PartialGroup *next;	/* the group made after this one */
 	int64		ws;
 	int64		we;
 	int64		rows;
@@ -163,6 +164,9 @@ typedef struct Partials
 	/* the hash table, at most half full */
 	GroupSlot  *slots;
 	uint32		nslots;
+	PartialGroup *first;		/* the groups in the order they were made */
+	PartialGroup *last;
+	int64		last_ws;		/* the window start computed last, PG_INT64_MAX: none */
 	uint64		ngroups;
 	MemoryContext cxt;
 } Partials;
@@ -524,6 +528,11 @@ find_group(Partials *p, int64 ws, Datum *keys, bool *nulls)
 	MemoryContextSwitchTo(old);
 	p->slots[i].hash = h;
 	p->slots[i].group = g;
+	if (p->last)
+		p->last->next = g;
+	else
+		p->first = g;
+	p->last = g;
 	p->ngroups++;
 	if (p->ngroups * 2 > (uint64) p->nslots)
 		grow(p);
@@ -761,28 +770,33 @@ accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
 			accumulate_min_max(p, a, acc, v);
 			break;
 		case ACC_DISTINCT:
-			if (acc->set == NULL)
+			if (acc->set.values == NULL)
 			{
 				old = MemoryContextSwitchTo(p->cxt);
-				acc->set = palloc(sizeof(DistinctSet));
-				pp_distinct_set_init(acc->set, a->argtype);
+				pp_distinct_set_init(&acc->set, a->argtype);
 				MemoryContextSwitchTo(old);
 			}
-			pp_distinct_set_add(acc->set, v, OidIsValid(a->collation) ? a->collation : DEFAULT_COLLATION_OID,
-								p->cxt);
+			pp_distinct_set_append(&acc->set, v, OidIsValid(a->collation) ? a->collation : DEFAULT_COLLATION_OID,
+								   p->cxt);
 			break;
 	}
 }
 
 
-/* date_bin(size, t, origin): arithmetic where it is exact, else the function */
+/*
+ * date_bin(size, t, origin): arithmetic where it is exact, else the function.
+ * The rows of a statement mostly come in time order: a time in the window
+ * computed last is in that window.
+ */
 static int64
 window_start(Partials *p, int64 t)
 {
 	int64		diff;
 
+	if (t >= p->last_ws && !TIMESTAMP_NOT_FINITE(t) && t - p->last_ws < p->stride)
+		return p->last_ws;
 	if (t >= ORIGIN_US && !TIMESTAMP_NOT_FINITE(t) && !pg_sub_s64_overflow(t, ORIGIN_US, &diff))
-		return ORIGIN_US + (diff - diff % p->stride);
+		return p->last_ws = ORIGIN_US + (diff - diff % p->stride);
 	if (p->def->time_type == TIMESTAMPTZOID)
 		return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_bin, IntervalPGetDatum(p->size),
 													   TimestampTzGetDatum(t), TimestampTzGetDatum(ORIGIN_US)));
@@ -912,7 +926,7 @@ put_group(Partials *p, PartialGroup *g, Tuplestorestate *out, TupleDesc desc)
 				break;
 			case ACC_DISTINCT:
 				{
-					ArrayType  *set = pp_distinct_set_result(acc->set, OidIsValid(a->collation) ?
+					ArrayType  *set = pp_distinct_set_result(&acc->set, OidIsValid(a->collation) ?
 															 a->collation : DEFAULT_COLLATION_OID);
 
 					nulls[n] = set == NULL;
@@ -965,6 +979,7 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	p->cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_pipeline window partials",
 								   ALLOCSET_DEFAULT_SIZES);
 	p->nslots = 128;
+	p->last_ws = PG_INT64_MAX;	/* none yet */
 	p->slots = MemoryContextAllocZero(p->cxt, sizeof(GroupSlot) * p->nslots);
 	keys = palloc(sizeof(Datum) * (def->ngroups + 1));
 	keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
@@ -1026,9 +1041,8 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	initStringInfo(&sig);
 	out_desc = output_desc(p, &sig);
 	out = tuplestore_begin_heap(false, false, work_mem);
-	for (uint32 i = 0; i < p->nslots; i++)
-		if (p->slots[i].group != NULL)
-			put_group(p, p->slots[i].group, out, out_desc);
+	for (PartialGroup *g = p->first; g; g = g->next)
+		put_group(p, g, out, out_desc);
 
 	enr = palloc0(sizeof(EphemeralNamedRelationData));
 	enr->md.name = "pp_partials";
