@@ -356,6 +356,7 @@ plan_partials(PipelineWindow *def, TupleDesc desc)
 					return NULL;
 				if (a->kind == ACC_NUMERIC_SUM)
 				{
+					/* numeric.c's numeric_typmod_scale (PostgreSQL 15: -1000 to 1000) */
 					int			scale = att->atttypmod >= 0 ? (int) (((att->atttypmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024 : 0;
 
 					a->scale_digits = Min(Max((scale + 3) / 4, 1), 3);
@@ -566,8 +567,8 @@ find_group(Partials *p, int64 ws, Datum *keys, bool *nulls)
 static bool
 numeric_scaled(Datum d, int f, int64 *scaled, int *dscale)
 {
-	const char *n = VARDATA_ANY(DatumGetPointer(d));
-	int			len = VARSIZE_ANY_EXHDR(DatumGetPointer(d));
+	const char *n;
+	int			len;
 	uint16		head;
 	int			weight;
 	bool		neg;
@@ -575,7 +576,11 @@ numeric_scaled(Datum d, int f, int64 *scaled, int *dscale)
 	int			ndigits;
 	int			shift;
 
-	if (!PLAIN_TEXT(d) || len < (int) sizeof(uint16))
+	if (!PLAIN_TEXT(d))
+		return false;
+	n = VARDATA_ANY(DatumGetPointer(d));
+	len = VARSIZE_ANY_EXHDR(DatumGetPointer(d));
+	if (len < (int) sizeof(uint16))
 		return false;
 	memcpy(&head, n, sizeof(uint16));	/* a 1-byte varlena header: unaligned */
 	if ((head & NUM_FLAGS) == NUM_SPECIAL)
