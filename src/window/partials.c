@@ -23,8 +23,12 @@
  *					merge then skips the group)
  *	count			rows / non-NULL values
  *	sum				int2, int4: int64 (wrapping as int4_sum); int8: int128 made
- *					numeric; numeric: numeric_add from 0 (the scale is the
- *					largest input scale, as the aggregate's); float4, float8:
+ *					numeric; numeric: an int128 of the values times 10^(4 * F)
+ *					while every value is finite, of a display scale up to 4 * F
+ *					and below 10^(16 - 4 * F) (F from the column's scale), made
+ *					numeric once per group with the largest input scale (as the
+ *					aggregate's); from the first other value on numeric_add;
+ *					float4, float8:
  *					float4pl / float8pl from the first value, in row order
  *	avg				pp_s = the sum of the values cast to the result type,
  *					pp_c = the count; the merge divides, as before
@@ -95,6 +99,7 @@ typedef struct AccDef
 	int16		typlen;
 	bool		typbyval;
 	FmgrInfo   *cmp;			/* min, max: the type's btree comparison */
+	int			scale_digits;	/* numeric sums: F, the int128 counts 10^-(4 * F) */
 } AccDef;
 
 typedef struct Acc
@@ -106,13 +111,19 @@ typedef struct Acc
 #ifdef HAVE_INT128
 	int128		lsum;
 #endif
-	DistinctSet *set;
+	int			dscale;			/* numeric sums in lsum: the largest input scale */
+	bool		numeric;		/* numeric sums: in value, by numeric_add */
+	DistinctSet set;			/* count(DISTINCT): values NULL until the first */
 } Acc;
 
+/*
+ * One (window, group), allocated in one piece: the struct, the accumulators,
+ * then the group values and their NULL flags, then the copies of the group
+ * values kept by reference that fit (a lookup touches one allocation).
+ */
 typedef struct PartialGroup
 {
-	struct PartialGroup *next;
-	uint32		hash;
+	struct PartialGroup *next;	/* the group made after this one */
 	int64		ws;
 	int64		we;
 	int64		rows;
@@ -123,6 +134,13 @@ typedef struct PartialGroup
 	bool	   *keynulls;
 	Acc			acc[FLEXIBLE_ARRAY_MEMBER];
 } PartialGroup;
+
+/* A slot of the hash table (open addressing): the group's hash at hand. */
+typedef struct GroupSlot
+{
+	uint32		hash;
+	PartialGroup *group;		/* NULL: free */
+} GroupSlot;
 
 /* What a statement needs, resolved once against the source's row type. */
 typedef struct Partials
@@ -143,9 +161,12 @@ typedef struct Partials
 	FmgrInfo  **key_eq;
 	bool	   *key_bytes;		/* text of a deterministic collation: its bytes */
 	AccDef	   *accs;
-	/* the hash table */
-	PartialGroup	  **buckets;
-	uint32		nbuckets;
+	/* the hash table, at most half full */
+	GroupSlot  *slots;
+	uint32		nslots;
+	PartialGroup *first;		/* the groups in the order they were made */
+	PartialGroup *last;
+	int64		last_ws;		/* the window start computed last, PG_INT64_MAX: none */
 	uint64		ngroups;
 	MemoryContext cxt;
 } Partials;
@@ -333,6 +354,13 @@ plan_partials(PipelineWindow *def, TupleDesc desc)
 				/* avg's column is sum / count: numeric or float8, as sum's */
 				if (!same_type(def, i, result))
 					return NULL;
+				if (a->kind == ACC_NUMERIC_SUM)
+				{
+					/* numeric.c's numeric_typmod_scale (PostgreSQL 15: -1000 to 1000) */
+					int			scale = att->atttypmod >= 0 ? (int) (((att->atttypmod - VARHDRSZ) & 0x7ff) ^ 1024) - 1024 : 0;
+
+					a->scale_digits = Min(Max((scale + 3) / 4, 1), 3);
+				}
 				break;
 			case AGG_MIN:
 			case AGG_MAX:
@@ -416,25 +444,22 @@ equal_key(Partials *p, PartialGroup *g, int64 ws, Datum *keys, bool *nulls)
 static void
 grow(Partials *p)
 {
-	uint32		n = p->nbuckets * 2;
-	PartialGroup	  **b = MemoryContextAllocZero(p->cxt, sizeof(PartialGroup *) * n);
+	uint32		n = p->nslots * 2;
+	GroupSlot  *slots = MemoryContextAllocZero(p->cxt, sizeof(GroupSlot) * n);
 
-	for (uint32 i = 0; i < p->nbuckets; i++)
+	for (uint32 i = 0; i < p->nslots; i++)
 	{
-		PartialGroup	   *g = p->buckets[i];
+		uint32		j = p->slots[i].hash & (n - 1);
 
-		while (g)
-		{
-			PartialGroup	   *next = g->next;
-
-			g->next = b[g->hash & (n - 1)];
-			b[g->hash & (n - 1)] = g;
-			g = next;
-		}
+		if (p->slots[i].group == NULL)
+			continue;
+		while (slots[j].group != NULL)
+			j = (j + 1) & (n - 1);
+		slots[j] = p->slots[i];
 	}
-	pfree(p->buckets);
-	p->buckets = b;
-	p->nbuckets = n;
+	pfree(p->slots);
+	p->slots = slots;
+	p->nslots = n;
 }
 
 /* The end of the window starting at ws: ws + size, as the SQL's "+" computes it. */
@@ -453,44 +478,199 @@ find_group(Partials *p, int64 ws, Datum *keys, bool *nulls)
 {
 	PipelineWindow *def = p->def;
 	uint32		h = hash_key(p, ws, keys, nulls);
-	PartialGroup	   *g;
+	uint32		i = h & (p->nslots - 1);
+	PartialGroup *g;
+	Size		size;
+	Size		keys_at;
+	char	   *copy;
 	MemoryContext old;
 
-	for (g = p->buckets[h & (p->nbuckets - 1)]; g; g = g->next)
-		if (g->hash == h && equal_key(p, g, ws, keys, nulls))
-			return g;
+	for (; p->slots[i].group != NULL; i = (i + 1) & (p->nslots - 1))
+		if (p->slots[i].hash == h && equal_key(p, p->slots[i].group, ws, keys, nulls))
+			return p->slots[i].group;
 
-	old = MemoryContextSwitchTo(p->cxt);
-	g = palloc0(offsetof(PartialGroup, acc) + sizeof(Acc) * (def->naggs + 1));
-	g->hash = h;
+	/* a new group: its size with the group values kept by reference that fit */
+	keys_at = MAXALIGN(offsetof(PartialGroup, acc) + sizeof(Acc) * (def->naggs + 1));
+	size = MAXALIGN(keys_at + (sizeof(Datum) + sizeof(bool)) * (def->ngroups + 1));
+	for (int k = 0; k < def->ngroups; k++)
+		if (!nulls[k] && p->key_len[k] == -1 && PLAIN_TEXT(keys[k]))
+			size += MAXALIGN(VARHDRSZ + VARSIZE_ANY_EXHDR(DatumGetPointer(keys[k])));
+	g = MemoryContextAllocZero(p->cxt, size);
+	g->keys = (Datum *) ((char *) g + keys_at);
+	g->keynulls = (bool *) (g->keys + def->ngroups + 1);
+	copy = (char *) g + MAXALIGN(keys_at + (sizeof(Datum) + sizeof(bool)) * (def->ngroups + 1));
 	g->ws = ws;
 	g->we = window_end(p, ws);
 	g->maxt = PG_INT64_MIN;
 	/* tumble: a row is late when its (only) window ends at or before the watermark */
 	g->late = def->has_max && g->we <= def->max_event_time - def->lateness_us;
 	g->dropped = g->late && def->late_policy != LATE_UPDATE;
-	g->keys = palloc(sizeof(Datum) * (def->ngroups + 1));
-	g->keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
+	old = MemoryContextSwitchTo(p->cxt);
 	for (int k = 0; k < def->ngroups; k++)
 	{
 		g->keynulls[k] = nulls[k];
 		if (nulls[k])
 			g->keys[k] = (Datum) 0;
+		else if (p->key_len[k] == -1 && PLAIN_TEXT(keys[k]))
+		{
+			/* as PG_DETOAST_DATUM_COPY: a 4-byte header */
+			Size		len = VARSIZE_ANY_EXHDR(DatumGetPointer(keys[k]));
+
+			SET_VARSIZE(copy, VARHDRSZ + len);
+			memcpy(VARDATA(copy), VARDATA_ANY(DatumGetPointer(keys[k])), len);
+			g->keys[k] = PointerGetDatum(copy);
+			copy += MAXALIGN(VARHDRSZ + len);
+		}
 		else if (p->key_len[k] == -1)
-			g->keys[k] = PointerGetDatum(PG_DETOAST_DATUM_COPY(keys[k]));
+			g->keys[k] = PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(keys[k])));
 		else
 			g->keys[k] = datumCopy(keys[k], p->key_byval[k], p->key_len[k]);
 	}
 	MemoryContextSwitchTo(old);
-	g->next = p->buckets[h & (p->nbuckets - 1)];
-	p->buckets[h & (p->nbuckets - 1)] = g;
+	p->slots[i].hash = h;
+	p->slots[i].group = g;
+	if (p->last)
+		p->last->next = g;
+	else
+		p->first = g;
+	p->last = g;
 	p->ngroups++;
-	if (p->ngroups > (uint64) p->nbuckets)
+	if (p->ngroups * 2 > (uint64) p->nslots)
 		grow(p);
 	return g;
 }
 
 /* ----------------------------------------------------------- accumulating */
+
+/*
+ * numeric's on-disk format (numeric.c's NumericShort and NumericLong, kept
+ * by pg_upgrade): after the varlena header a uint16 header, in the long
+ * format then an int16 weight, then the base-10000 digits, most
+ * significant first, the first of weight 10000^weight.
+ */
+#define NUM_FLAGS		0xC000
+#define NUM_NEG			0x4000
+#define NUM_SHORT		0x8000
+#define NUM_SPECIAL		0xC000	/* NaN, +-Infinity */
+#define NUM_BASE		10000
+#define NUM_DSCALE		0x3FFF
+#define NUM_SHORT_NEG	0x2000
+#define NUM_SHORT_DSCALE(h)	(((h) & 0x1F80) >> 7)
+#define NUM_SHORT_WEIGHT(h)	(((h) & 0x0040 ? ~0x003F : 0) | ((h) & 0x003F))
+
+/*
+ * A numeric value v as the integer v * 10^(4 * f), and its display scale;
+ * false for NaN, infinities, a scale above 4 * f, |v| >= 10^(16 - 4 * f)
+ * (so that any number of such values add up in an int128) or a compressed
+ * or out-of-line value.
+ */
+static bool
+numeric_scaled(Datum d, int f, int64 *scaled, int *dscale)
+{
+	const char *n;
+	int			len;
+	uint16		head;
+	int			weight;
+	bool		neg;
+	int64		x = 0;
+	int			ndigits;
+	int			shift;
+
+	if (!PLAIN_TEXT(d))
+		return false;
+	n = VARDATA_ANY(DatumGetPointer(d));
+	len = VARSIZE_ANY_EXHDR(DatumGetPointer(d));
+	if (len < (int) sizeof(uint16))
+		return false;
+	memcpy(&head, n, sizeof(uint16));	/* a 1-byte varlena header: unaligned */
+	if ((head & NUM_FLAGS) == NUM_SPECIAL)
+		return false;
+	if ((head & NUM_FLAGS) == NUM_SHORT)
+	{
+		neg = (head & NUM_SHORT_NEG) != 0;
+		*dscale = NUM_SHORT_DSCALE(head);
+		weight = NUM_SHORT_WEIGHT(head);
+		n += sizeof(uint16);
+		len -= sizeof(uint16);
+	}
+	else
+	{
+		int16		w;
+
+		if (len < (int) (sizeof(uint16) + sizeof(int16)))
+			return false;
+		neg = (head & NUM_FLAGS) == NUM_NEG;
+		*dscale = head & NUM_DSCALE;
+		memcpy(&w, n + sizeof(uint16), sizeof(int16));
+		weight = w;
+		n += sizeof(uint16) + sizeof(int16);
+		len -= sizeof(uint16) + sizeof(int16);
+	}
+	ndigits = len / (int) sizeof(int16);
+	*scaled = 0;
+	if (ndigits == 0)
+		return *dscale <= 4 * f;	/* zero */
+	/* the last digit's power of 10000 in v * 10000^f, and the first's at most 3 */
+	shift = weight - (ndigits - 1) + f;
+	if (*dscale > 4 * f || shift < 0 || weight + f > 3)
+		return false;
+	for (int i = 0; i < ndigits; i++)
+	{
+		int16		digit;
+
+		memcpy(&digit, n + i * sizeof(int16), sizeof(int16));
+		x = x * NUM_BASE + digit;
+	}
+	while (shift-- > 0)
+		x *= NUM_BASE;
+	*scaled = neg ? -x : x;
+	return true;
+}
+
+#ifdef HAVE_INT128
+/*
+ * v / 10^scale as a numeric of display scale scale: what numeric_in makes
+ * of its digits with scale of them after the point.
+ */
+static Numeric
+int128_to_numeric(int128 v, int scale)
+{
+	char		buf[48 + NUMERIC_MAX_DISPLAY_SCALE];
+	char	   *c = buf + sizeof(buf) - 1;
+	uint128		u = v < 0 ? -(uint128) v : (uint128) v;
+	int			digits = 0;
+
+	if (v >= PG_INT64_MIN && v <= PG_INT64_MAX)
+		return int64_div_fast_to_numeric((int64) v, scale);
+	*c = '\0';
+	do
+	{
+		if (digits++ == scale && scale > 0)
+			*--c = '.';
+		*--c = '0' + (int) (u % 10);
+		u /= 10;
+	} while (u > 0 || digits <= scale);
+	if (v < 0)
+		*--c = '-';
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(c),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+}
+
+/*
+ * A numeric sum kept in lsum (the values times 10^(4 * F)) with the largest
+ * display scale of its values, as numeric_add would have computed it: every
+ * value had at most dscale decimals, so the division is exact.
+ */
+static Numeric
+scaled_sum(Acc *acc, AccDef *a)
+{
+	int128		v = acc->lsum;
+
+	for (int i = acc->dscale; i < 4 * a->scale_digits; i++)
+		v /= 10;
+	return int128_to_numeric(v, acc->dscale);
+}
+#endif
 
 /* new min / max: keep the stored value only when it sorts strictly first / last */
 static void
@@ -547,14 +727,33 @@ accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
 		case ACC_NUMERIC_SUM:
 			{
 				Numeric		sum;
+				Numeric		from;
 
+#ifdef HAVE_INT128
+				int64		x;
+				int			dscale;
+
+				if (!acc->numeric && numeric_scaled(v, a->scale_digits, &x, &dscale))
+				{
+					/* |x| < 10^16, fewer than 2^63 values: no overflow */
+					acc->lsum += x;
+					acc->dscale = Max(acc->dscale, dscale);
+					break;
+				}
+#endif
+				/* numeric_add from 0, or from the sum so far in lsum */
+				from = acc->numeric ? DatumGetNumeric(acc->value) : int64_to_numeric(0);
+#ifdef HAVE_INT128
+				if (!acc->numeric && acc->count > 1)
+					from = scaled_sum(acc, a);
+#endif
 				old = MemoryContextSwitchTo(p->cxt);
-				sum = numeric_add_opt_error(acc->has ? DatumGetNumeric(acc->value) : int64_to_numeric(0),
-											DatumGetNumeric(v), NULL);
+				sum = numeric_add_opt_error(from, DatumGetNumeric(v), NULL);
 				MemoryContextSwitchTo(old);
-				if (acc->has)
+				if (acc->numeric)
 					pfree(DatumGetPointer(acc->value));
 				acc->value = NumericGetDatum(sum);
+				acc->numeric = true;
 				acc->has = true;
 				break;
 			}
@@ -576,27 +775,33 @@ accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
 			accumulate_min_max(p, a, acc, v);
 			break;
 		case ACC_DISTINCT:
-			if (acc->set == NULL)
+			if (acc->set.values == NULL)
 			{
 				old = MemoryContextSwitchTo(p->cxt);
-				acc->set = palloc(sizeof(DistinctSet));
-				pp_distinct_set_init(acc->set, a->argtype);
+				pp_distinct_set_init(&acc->set, a->argtype);
 				MemoryContextSwitchTo(old);
 			}
-			pp_distinct_set_add(acc->set, v, OidIsValid(a->collation) ? a->collation : DEFAULT_COLLATION_OID,
-								p->cxt);
+			pp_distinct_set_append(&acc->set, v, OidIsValid(a->collation) ? a->collation : DEFAULT_COLLATION_OID,
+								   p->cxt);
 			break;
 	}
 }
 
-/* date_bin(size, t, origin): arithmetic where it is exact, else the function */
+
+/*
+ * date_bin(size, t, origin): arithmetic where it is exact, else the function.
+ * The rows of a statement mostly come in time order: a time in the window
+ * computed last is in that window.
+ */
 static int64
 window_start(Partials *p, int64 t)
 {
 	int64		diff;
 
+	if (t >= p->last_ws && !TIMESTAMP_NOT_FINITE(t) && t - p->last_ws < p->stride)
+		return p->last_ws;
 	if (t >= ORIGIN_US && !TIMESTAMP_NOT_FINITE(t) && !pg_sub_s64_overflow(t, ORIGIN_US, &diff))
-		return ORIGIN_US + (diff - diff % p->stride);
+		return p->last_ws = ORIGIN_US + (diff - diff % p->stride);
 	if (p->def->time_type == TIMESTAMPTZOID)
 		return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_bin, IntervalPGetDatum(p->size),
 													   TimestampTzGetDatum(t), TimestampTzGetDatum(ORIGIN_US)));
@@ -604,28 +809,6 @@ window_start(Partials *p, int64 t)
 												 TimestampGetDatum(t), TimestampGetDatum(ORIGIN_US)));
 }
 
-#ifdef HAVE_INT128
-static Numeric
-int128_to_numeric(int128 v)
-{
-	char		buf[48];
-	char	   *c = buf + sizeof(buf) - 1;
-	uint128		u = v < 0 ? -(uint128) v : (uint128) v;
-
-	if (v >= PG_INT64_MIN && v <= PG_INT64_MAX)
-		return int64_to_numeric((int64) v);
-	*c = '\0';
-	do
-	{
-		*--c = '0' + (int) (u % 10);
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		*--c = '-';
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(c),
-											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-}
-#endif
 
 /* ---------------------------------------------------------------- output */
 
@@ -734,12 +917,21 @@ put_group(Partials *p, PartialGroup *g, Tuplestorestate *out, TupleDesc desc)
 #ifdef HAVE_INT128
 				nulls[n] = acc->count == 0;
 				if (!nulls[n])
-					values[n] = NumericGetDatum(int128_to_numeric(acc->lsum));
+					values[n] = NumericGetDatum(int128_to_numeric(acc->lsum, 0));
+#endif
+				break;
+			case ACC_NUMERIC_SUM:
+				nulls[n] = acc->count == 0;
+				if (acc->numeric)
+					values[n] = acc->value;
+#ifdef HAVE_INT128
+				else if (!nulls[n])
+					values[n] = NumericGetDatum(scaled_sum(acc, a));
 #endif
 				break;
 			case ACC_DISTINCT:
 				{
-					ArrayType  *set = pp_distinct_set_result(acc->set, OidIsValid(a->collation) ?
+					ArrayType  *set = pp_distinct_set_result(&acc->set, OidIsValid(a->collation) ?
 															 a->collation : DEFAULT_COLLATION_OID);
 
 					nulls[n] = set == NULL;
@@ -791,8 +983,9 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 		return false;
 	p->cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_pipeline window partials",
 								   ALLOCSET_DEFAULT_SIZES);
-	p->nbuckets = 64;
-	p->buckets = MemoryContextAllocZero(p->cxt, sizeof(PartialGroup *) * p->nbuckets);
+	p->nslots = 128;
+	p->last_ws = PG_INT64_MAX;	/* none yet */
+	p->slots = MemoryContextAllocZero(p->cxt, sizeof(GroupSlot) * p->nslots);
 	keys = palloc(sizeof(Datum) * (def->ngroups + 1));
 	keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
@@ -853,9 +1046,8 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	initStringInfo(&sig);
 	out_desc = output_desc(p, &sig);
 	out = tuplestore_begin_heap(false, false, work_mem);
-	for (uint32 b = 0; b < p->nbuckets; b++)
-		for (PartialGroup *g = p->buckets[b]; g; g = g->next)
-			put_group(p, g, out, out_desc);
+	for (PartialGroup *g = p->first; g; g = g->next)
+		put_group(p, g, out, out_desc);
 
 	enr = palloc0(sizeof(EphemeralNamedRelationData));
 	enr->md.name = "pp_partials";

@@ -71,6 +71,33 @@ compare_int4(const void *a, const void *b, void *arg)
 	return (x > y) - (x < y);
 }
 
+/* the same orders, sorted with the comparison inlined (lib/sort_template.h) */
+#define ST_SORT sort_int8_datums
+#define ST_ELEMENT_TYPE Datum
+#define ST_COMPARE(a, b) compare_int8(a, b, NULL)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+#define ST_SORT sort_int4_datums
+#define ST_ELEMENT_TYPE Datum
+#define ST_COMPARE(a, b) compare_int4(a, b, NULL)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* qsort_arg of elems[0..n) by cmp, inlined for bigint and integer */
+static void
+sort_datums(Datum *elems, int n, qsort_arg_comparator cmp, SortContext *ctx)
+{
+	if (cmp == compare_int8)
+		sort_int8_datums(elems, n);
+	else if (cmp == compare_int4)
+		sort_int4_datums(elems, n);
+	else
+		qsort_arg(elems, n, sizeof(Datum), cmp, ctx);
+}
+
 /* The comparison of elemtype's default btree opclass, and its context. */
 static qsort_arg_comparator
 element_comparator(Oid elemtype, Oid collation, SortContext *ctx)
@@ -127,7 +154,7 @@ sort_values(Datum *elems, int n, qsort_arg_comparator cmp, SortContext *ctx)
 			pfree(merged);
 		}
 		else
-			qsort_arg(elems, n, sizeof(Datum), cmp, ctx);
+			sort_datums(elems, n, cmp, ctx);
 	}
 }
 
@@ -265,7 +292,7 @@ compact_set(DistinctSet *set, Oid collation)
 	qsort_arg_comparator cmp = element_comparator(set->elemtype, collation, &ctx);
 	int			kept = 0;
 
-	qsort_arg(set->values + set->sorted, set->n - set->sorted, sizeof(Datum), cmp, &ctx);
+	sort_datums(set->values + set->sorted, set->n - set->sorted, cmp, &ctx);
 	sort_values(set->values, set->n, cmp, &ctx);
 	for (int i = 0; i < set->n; i++)
 	{
@@ -343,7 +370,7 @@ pp_distinct_set_result(DistinctSet *set, Oid collation)
 	memcpy(elems, set->values, sizeof(Datum) * set->n);
 	cmp = element_comparator(set->elemtype, collation, &ctx);
 	/* the values added since the last compaction, then merged with the rest */
-	qsort_arg(elems + set->sorted, set->n - set->sorted, sizeof(Datum), cmp, &ctx);
+	sort_datums(elems + set->sorted, set->n - set->sorted, cmp, &ctx);
 	kept = sort_unique(elems, set->n, cmp, &ctx);
 	return construct_array(elems, kept, set->elemtype, set->typlen, set->typbyval, set->typalign);
 }

@@ -174,6 +174,16 @@ extern void pp_distinct_set_init(DistinctSet *set, Oid elemtype);
 extern void pp_distinct_set_add(DistinctSet *set, Datum value, Oid collation, MemoryContext cxt);
 extern ArrayType *pp_distinct_set_result(DistinctSet *set, Oid collation);
 
+/* pp_distinct_set_add, without a call while a value kept by value fits */
+static inline void
+pp_distinct_set_append(DistinctSet *set, Datum value, Oid collation, MemoryContext cxt)
+{
+	if (set->typbyval && set->n < set->cap)
+		set->values[set->n++] = value;
+	else
+		pp_distinct_set_add(set, value, collation, cxt);
+}
+
 /* partials.c: a statement's partial aggregates, in C */
 extern bool pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows);
 

@@ -210,6 +210,60 @@ INSERT INTO wp.ev2 VALUES ('2026-01-01 10:00+00', 'a', 'x', 1), ('2026-01-01 10:
 RESET client_min_messages;
 SELECT (SELECT s FROM wp.plain) AS plain, (SELECT s FROM wp.domain) AS domain, (SELECT s FROM wp.expr) AS expr;
 
+-- numeric sums in an int128 (partials.c): scales from the column's typmod,
+-- mixed scales without one, negative values, NULLs, zeros of a scale,
+-- values too large for it (numeric_add from there on), NaN and infinities
+-- after values summed in it, sums past int64 (made numeric from text).
+-- The C path (tumble) against the SQL path (hop, slide = size) as text, and
+-- against a GROUP BY.
+CREATE TABLE wp.ev3 (ts timestamptz, g text, m2 numeric(10,2), m0 numeric(12,0), m6 numeric(20,6),
+                     mx numeric, mb numeric(16,2), mn numeric(4,-2));
+\set naggs 'sum(m2) AS s2, avg(m2) AS a2, sum(m0) AS s0, avg(m0) AS a0, sum(m6) AS s6, avg(m6) AS a6, sum(mx) AS sx, avg(mx) AS ax, sum(mb) AS sb, avg(mb) AS ab, sum(mn) AS sn, count(*) AS n'
+SELECT pipeline.create_window('wp.tn', 'wp.ev3', 'ts', pipeline.tumble('1 hour'), :'naggs',
+                              group_by => '{g}') IS NOT NULL AS tn;
+SELECT pipeline.create_window('wp.hn', 'wp.ev3', 'ts', pipeline.hop('1 hour', '1 hour'), :'naggs',
+                              group_by => '{g}') IS NOT NULL AS hn;
+SELECT setseed(0.5);
+INSERT INTO wp.ev3
+SELECT timestamptz '2026-05-01 00:00+00' + random() * interval '3 hours',
+       (ARRAY['p', 'q', 'r', NULL])[1 + floor(random() * 4)::int],
+       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 2e8 - 1e8)::numeric, 2) END,
+       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 2e11 - 1e11)::numeric) END,
+       CASE WHEN random() < 0.1 THEN NULL WHEN random() < 0.05 THEN round((random() * 1e13)::numeric, 6)
+            ELSE round((random() * 2e7 - 1e7)::numeric, floor(random() * 7)::int) END,
+       CASE WHEN random() < 0.1 THEN NULL WHEN random() < 0.05 THEN (random() * 1e20)::numeric
+            WHEN random() < 0.05 THEN round((random() - 0.5)::numeric, 5 + floor(random() * 4)::int)
+            ELSE round((random() * 2e6 - 1e6)::numeric, floor(random() * 5)::int) END,
+       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 2e11 - 1e11)::numeric, 2) END,
+       CASE WHEN random() < 0.1 THEN NULL ELSE round((random() * 2e6 - 1e6)::numeric, -2) END
+  FROM generate_series(1, 2000);
+-- zeros of a scale, and a group of only the largest values of the fast path
+INSERT INTO wp.ev3 (ts, g, m2, m6, mx, mb)
+SELECT '2026-05-01 05:10+00', 'zero', 0.00, 0.000000, CASE WHEN i % 2 = 0 THEN 0.000 ELSE -0.0 END, 0
+  FROM generate_series(1, 5) i;
+INSERT INTO wp.ev3 (ts, g, m2, m0, mx, mb)
+SELECT '2026-05-01 06:10+00', 'big', 99999999.99, 999999999999, 999999999999.9999, 99999999999999.99
+  FROM generate_series(1, 2000);
+INSERT INTO wp.ev3 (ts, g, m2, m0, mx, mb)
+SELECT '2026-05-01 06:20+00', 'big', -99999999.99, -999999999999, -999999999999.9999, -99999999999999.99
+  FROM generate_series(1, 3);
+-- special values after summed ones: NaN, then +Infinity and -Infinity
+INSERT INTO wp.ev3 (ts, g, mx) VALUES ('2026-05-01 07:00+00', 's', 1.5), ('2026-05-01 07:01+00', 's', 'NaN'),
+    ('2026-05-01 07:02+00', 's', 2.25), ('2026-05-01 08:00+00', 'i', 1), ('2026-05-01 08:01+00', 'i', 'Infinity'),
+    ('2026-05-01 08:02+00', 'j', 1), ('2026-05-01 08:03+00', 'j', 'Infinity'), ('2026-05-01 08:04+00', 'j', '-Infinity'),
+    ('2026-05-01 09:00+00', 'k', NULL), ('2026-05-01 09:01+00', 'k', 10000000000000000.5);
+-- one more statement into the same windows: merged with the stored sums
+INSERT INTO wp.ev3 (ts, g, m2, mx, mb)
+SELECT '2026-05-01 06:30+00', 'big', 0.01, 0.00001, 0.1 FROM generate_series(1, 3);
+SELECT wp.diff('wp.tn', 'wp.hn') AS tn_hn;
+SELECT (SELECT count(*) FROM (SELECT ROW(window_start, g, s2, s0, s6, sx, sb, sn, n)::text FROM wp.tn
+                              EXCEPT ALL
+                              SELECT ROW(date_bin('1 hour', ts, '1970-01-01 00:00+00'), g, sum(m2), sum(m0), sum(m6),
+                                         sum(mx), sum(mb), sum(mn), count(*))::text
+                                FROM wp.ev3 GROUP BY date_bin('1 hour', ts, '1970-01-01 00:00+00'), g) d) AS tn_not_scratch;
+SELECT g, s2, s0, s6, sx, sb, sn, n FROM wp.tn WHERE g IN ('zero', 'big', 's', 'i', 'j', 'k')
+ ORDER BY window_start, g;
+
 -- A writer's temporary table named pp_partials: the merge reads the
 -- statement's own partials (an ephemeral relation takes precedence over
 -- any table of that name), not the writer's rows.
