@@ -24,7 +24,9 @@
  *	count			rows / non-NULL values
  *	sum				int2, int4: int64 (wrapping as int4_sum); int8: int128 made
  *					numeric; numeric: numeric_add from 0 (the scale is the
- *					largest input scale, as the aggregate's); float4, float8:
+ *					largest input scale, as the aggregate's; a sum past
+ *					numeric's range, which sum() may come back from, leaves
+ *					the statement to SQL); float4, float8:
  *					float4pl / float8pl from the first value, in row order
  *	avg				pp_s = the sum of the values cast to the result type,
  *					pp_c = the count; the merge divides, as before
@@ -40,6 +42,12 @@
  * built-in types with built-in hash and equality (so no user code runs
  * here), a size without months.  Anything else returns false and takes
  * the SQL path.  Reads only the trigger's own transition table.
+ *
+ * Memory: the groups (keys, values, sets) are held until the statement's
+ * rows are read.  Past get_hash_memory_limit(), where the SQL path's hash
+ * aggregation would spill to disk, the statement is left to the SQL path:
+ * a writer's rows of many groups or large values cost no more memory than
+ * before (docs/security.md, 0.11.0: what an attacker tried).
  *
  *-------------------------------------------------------------------------
  */
@@ -148,6 +156,8 @@ typedef struct Partials
 	uint32		nbuckets;
 	uint64		ngroups;
 	MemoryContext cxt;
+	Size		mem_limit;		/* the SQL path's hash aggregation spills there */
+	bool		give_up;		/* a value the SQL path computes otherwise */
 } Partials;
 
 static bool
@@ -467,7 +477,7 @@ find_group(Partials *p, int64 ws, Datum *keys, bool *nulls)
 	g->we = window_end(p, ws);
 	g->maxt = PG_INT64_MIN;
 	/* tumble: a row is late when its (only) window ends at or before the watermark */
-	g->late = def->has_max && g->we <= def->max_event_time - def->lateness_us;
+	g->late = def->has_max && g->we <= pp_window_watermark(def);
 	g->dropped = g->late && def->late_policy != LATE_UPDATE;
 	g->keys = palloc(sizeof(Datum) * (def->ngroups + 1));
 	g->keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
@@ -547,11 +557,22 @@ accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
 		case ACC_NUMERIC_SUM:
 			{
 				Numeric		sum;
+				bool		overflow = false;
 
+				/*
+				 * A sum past numeric's range: sum() adds exactly and may
+				 * come back into it (10^131072 - 1 twice, then its
+				 * negative).
+				 */
 				old = MemoryContextSwitchTo(p->cxt);
 				sum = numeric_add_opt_error(acc->has ? DatumGetNumeric(acc->value) : int64_to_numeric(0),
-											DatumGetNumeric(v), NULL);
+											DatumGetNumeric(v), &overflow);
 				MemoryContextSwitchTo(old);
+				if (overflow)
+				{
+					p->give_up = true;
+					break;
+				}
 				if (acc->has)
 					pfree(DatumGetPointer(acc->value));
 				acc->value = NumericGetDatum(sum);
@@ -791,6 +812,7 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 		return false;
 	p->cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_pipeline window partials",
 								   ALLOCSET_DEFAULT_SIZES);
+	p->mem_limit = get_hash_memory_limit();
 	p->nbuckets = 64;
 	p->buckets = MemoryContextAllocZero(p->cxt, sizeof(PartialGroup *) * p->nbuckets);
 	keys = palloc(sizeof(Datum) * (def->ngroups + 1));
@@ -809,6 +831,17 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 
 		CHECK_FOR_INTERRUPTS();
 		/*
+		 * Past the memory at which the SQL path's hash aggregation would
+		 * spill to disk (values of the writer's choosing: groups of large
+		 * keys, large minima), or a value the SQL path computes otherwise:
+		 * leave the statement to the SQL path.
+		 */
+		if (p->give_up || MemoryContextMemAllocated(p->cxt, true) > p->mem_limit)
+		{
+			p->give_up = true;
+			break;
+		}
+		/*
 		 * A tuple read back from a spilled tuplestore is allocated in the
 		 * current context and freed by the slot at the next read: not in
 		 * the row context, which is reset here.
@@ -818,7 +851,7 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 		MemoryContextSwitchTo(rowcxt);
 		if (!more)
 			break;
-		if ((++nrows & 255) == 0)
+		if ((++nrows & 255) == 0 || MemoryContextMemAllocated(rowcxt, false) > ALLOCSET_DEFAULT_MAXSIZE)
 			MemoryContextReset(rowcxt);	/* what the last rows allocated */
 		slot_getsomeattrs(slot, p->natts);
 		if (slot->tts_isnull[p->time_attno])
@@ -848,6 +881,11 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	MemoryContextSwitchTo(old);
 	tuplestore_rescan(rows);
 	ExecDropSingleTupleTableSlot(slot);
+	if (p->give_up)
+	{
+		MemoryContextDelete(p->cxt);
+		return false;
+	}
 
 	/* the partials, in the SPI connection's memory (the ENR lives until SPI_finish) */
 	initStringInfo(&sig);
