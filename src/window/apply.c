@@ -211,18 +211,27 @@ raise_work_mem(void)
 /*
  * pp_window_watermark
  *		The watermark: the largest event time less the allowed lateness,
- *		-infinity when that is below the range (after an event time of
- *		-infinity; wrapped around, it was later than every time: every
- *		window of the next statement was late, and closed).  Meaningful
- *		when def->has_max.
+ *		within timestamp's range.  Meaningful when def->has_max.  From an
+ *		event time of -infinity the int64 difference wrapped around to
+ *		later than every time (the next statement's rows were all late
+ *		and every window closed); from infinity, or near either end of the
+ *		range, it was a value outside the range that no timestamp function
+ *		takes ("timestamp out of range" in every later statement that
+ *		announced a window or applied retention: the source refused every
+ *		write).  Infinities stay what they are; a difference below the
+ *		range is -infinity.
  */
 int64
 pp_window_watermark(PipelineWindow *def)
 {
 	int64		wm;
 
-	if (pg_sub_s64_overflow(def->max_event_time, def->lateness_us, &wm))
+	if (TIMESTAMP_NOT_FINITE(def->max_event_time))
+		return def->max_event_time;
+	if (pg_sub_s64_overflow(def->max_event_time, def->lateness_us, &wm) || wm < MIN_TIMESTAMP)
 		return def->lateness_us > 0 ? DT_NOBEGIN : DT_NOEND;
+	if (wm >= END_TIMESTAMP)
+		return DT_NOEND;
 	return wm;
 }
 
