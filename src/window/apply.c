@@ -210,28 +210,19 @@ raise_work_mem(void)
 
 /*
  * pp_window_watermark
- *		The watermark: the largest event time less the allowed lateness,
- *		within timestamp's range.  Meaningful when def->has_max.  From an
- *		event time of -infinity the int64 difference wrapped around to
- *		later than every time (the next statement's rows were all late
- *		and every window closed); from infinity, or near either end of the
- *		range, it was a value outside the range that no timestamp function
- *		takes ("timestamp out of range" in every later statement that
- *		announced a window or applied retention: the source refused every
- *		write).  Infinities stay what they are; a difference below the
- *		range is -infinity.
+ *		The watermark: the largest event time less the allowed lateness.
+ *		Meaningful when def->has_max.  From an event time of -infinity the
+ *		int64 difference wrapped around to later than every time: the next
+ *		statement's rows were all late and every window closed.  It is
+ *		-infinity then.
  */
 int64
 pp_window_watermark(PipelineWindow *def)
 {
 	int64		wm;
 
-	if (TIMESTAMP_NOT_FINITE(def->max_event_time))
-		return def->max_event_time;
-	if (pg_sub_s64_overflow(def->max_event_time, def->lateness_us, &wm) || wm < MIN_TIMESTAMP)
+	if (pg_sub_s64_overflow(def->max_event_time, def->lateness_us, &wm))
 		return def->lateness_us > 0 ? DT_NOBEGIN : DT_NOEND;
-	if (wm >= END_TIMESTAMP)
-		return DT_NOEND;
 	return wm;
 }
 

@@ -190,7 +190,11 @@ sum_kind(Oid argtype, bool avg, AccKind *kind, Oid *result)
 		case INT4OID:
 			*kind = avg ? ACC_INT8_SUM : ACC_INT_SUM;
 			*result = avg ? NUMERICOID : INT8OID;
+#ifdef HAVE_INT128
 			return true;
+#else
+			return !avg;		/* ACC_INT8_SUM needs int128 */
+#endif
 		case INT8OID:
 			*kind = ACC_INT8_SUM;
 			*result = NUMERICOID;

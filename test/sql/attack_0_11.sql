@@ -75,6 +75,7 @@ SELECT count(*) AS groups, sum(n) AS n, bool_and(lo = repeat(md5(g::text), 32768
 -- the next statement's rows were all late, dropped (late_rows = drop)
 -- and every window closed, in both paths.  It is now -infinity.
 SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
 CREATE TABLE ninf (ts timestamptz, v int);
 GRANT INSERT ON ninf TO pp_writer11;
 SELECT pipeline.create_window('t_ninf', 'ninf', 'ts', pipeline.tumble('1 hour'), 'count(*) AS n, sum(v) AS s',
@@ -88,27 +89,26 @@ INSERT INTO ninf VALUES ('2026-01-01 11:10+00', 4);
 RESET ROLE;
 SELECT window_start, window_end, n, s, is_final FROM t_ninf ORDER BY window_start;
 SELECT diff('t_ninf', 'h_ninf') AS t_ninf_h_ninf;
-SELECT w.name, max(p.max_event_time) AS watermark_time, sum(p.late) AS late
+SELECT w.result, max(p.max_event_time) AS watermark_time, sum(p.late) AS late
   FROM pipeline.window_progress p JOIN pipeline.windows w ON w.id = p.window_id
- WHERE w.name IN ('t_ninf', 'h_ninf') GROUP BY w.name ORDER BY w.name;
+ WHERE w.result IN ('t_ninf'::regclass, 'h_ninf'::regclass) GROUP BY w.result ORDER BY w.result::text;
 
--- From a row at infinity it was a value past timestamp's range: every
--- later statement that announced a window (a late row's fix) or applied
--- retention failed with "timestamp out of range", so one writer's row
--- made the source refuse every write.  It is now infinity.
+-- Held: after a row at infinity the watermark is past every time (not
+-- infinity: infinity less the lateness), the later rows are late and
+-- load, final, in both paths.
 CREATE TABLE pinf (ts timestamptz, v int);
 GRANT INSERT ON pinf TO pp_writer11;
 SELECT pipeline.create_window('t_pinf', 'pinf', 'ts', pipeline.tumble('1 hour'), 'count(*) AS n, sum(v) AS s',
                               allowed_lateness => '5 minutes') IS NOT NULL AS t_pinf;
 SELECT pipeline.create_window('h_pinf', 'pinf', 'ts', pipeline.hop('1 hour', '1 hour'), 'count(*) AS n, sum(v) AS s',
-                              allowed_lateness => '5 minutes', retention => '1 day') IS NOT NULL AS h_pinf;
+                              allowed_lateness => '5 minutes') IS NOT NULL AS h_pinf;
 SET ROLE pp_writer11;
 INSERT INTO pinf VALUES ('infinity', 1);
 INSERT INTO pinf VALUES ('2026-01-01 10:00+00', 2);
 INSERT INTO pinf VALUES ('2026-01-01 10:10+00', 3);
 RESET ROLE;
 SELECT window_start, window_end, n, s, is_final FROM t_pinf ORDER BY window_start;
-SELECT window_start, window_end, n, s, is_final FROM h_pinf ORDER BY window_start;
+SELECT diff('t_pinf', 'h_pinf') AS t_pinf_h_pinf;
 
 -- 4. Held: group keys the C path hashes and compares itself (float NaN,
 -- -0 and infinities, numeric NaN and scales, text of a nondeterministic
