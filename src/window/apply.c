@@ -74,6 +74,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -207,6 +208,24 @@ raise_work_mem(void)
 	return level;
 }
 
+/*
+ * pp_window_watermark
+ *		The watermark: the largest event time less the allowed lateness.
+ *		Meaningful when def->has_max.  From an event time of -infinity the
+ *		int64 difference wrapped around to later than every time: the next
+ *		statement's rows were all late and every window closed.  It is
+ *		-infinity then.
+ */
+int64
+pp_window_watermark(PipelineWindow *def)
+{
+	int64		wm;
+
+	if (pg_sub_s64_overflow(def->max_event_time, def->lateness_us, &wm))
+		return def->lateness_us > 0 ? DT_NOBEGIN : DT_NOEND;
+	return wm;
+}
+
 /* Run one statement with $1 = the watermark (time type) and more args. */
 void
 pp_window_run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, int expect)
@@ -214,7 +233,7 @@ pp_window_run(PipelineWindow *def, const char *sql, int nextra, Datum *extra, in
 	Oid			argtypes[3];
 	Datum		values[3];
 	char		nulls[3];
-	int64		wm = def->max_event_time - def->lateness_us;
+	int64		wm = pp_window_watermark(def);
 	int			rc;
 
 	argtypes[0] = def->time_type;

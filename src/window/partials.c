@@ -27,7 +27,9 @@
  *					while every value is finite, of a display scale up to 4 * F
  *					and below 10^(16 - 4 * F) (F from the column's scale), made
  *					numeric once per group with the largest input scale (as the
- *					aggregate's); from the first other value on numeric_add;
+ *					aggregate's); from the first other value on numeric_add
+ *					(a sum past numeric's range, which sum() may come back
+ *					from, leaves the statement to SQL);
  *					float4, float8:
  *					float4pl / float8pl from the first value, in row order
  *	avg				pp_s = the sum of the values cast to the result type,
@@ -44,6 +46,12 @@
  * built-in types with built-in hash and equality (so no user code runs
  * here), a size without months.  Anything else returns false and takes
  * the SQL path.  Reads only the trigger's own transition table.
+ *
+ * Memory: the groups (keys, values, sets) are held until the statement's
+ * rows are read.  Past get_hash_memory_limit(), where the SQL path's hash
+ * aggregation would spill to disk, the statement is left to the SQL path:
+ * a writer's rows of many groups or large values cost no more memory than
+ * before (docs/security.md, 0.11.0: what an attacker tried).
  *
  *-------------------------------------------------------------------------
  */
@@ -169,6 +177,8 @@ typedef struct Partials
 	int64		last_ws;		/* the window start computed last, PG_INT64_MAX: none */
 	uint64		ngroups;
 	MemoryContext cxt;
+	Size		mem_limit;		/* the SQL path's hash aggregation spills there */
+	bool		give_up;		/* a value the SQL path computes otherwise */
 } Partials;
 
 static bool
@@ -201,7 +211,11 @@ sum_kind(Oid argtype, bool avg, AccKind *kind, Oid *result)
 		case INT4OID:
 			*kind = avg ? ACC_INT8_SUM : ACC_INT_SUM;
 			*result = avg ? NUMERICOID : INT8OID;
+#ifdef HAVE_INT128
 			return true;
+#else
+			return !avg;		/* ACC_INT8_SUM needs int128 */
+#endif
 		case INT8OID:
 			*kind = ACC_INT8_SUM;
 			*result = NUMERICOID;
@@ -503,7 +517,7 @@ find_group(Partials *p, int64 ws, Datum *keys, bool *nulls)
 	g->we = window_end(p, ws);
 	g->maxt = PG_INT64_MIN;
 	/* tumble: a row is late when its (only) window ends at or before the watermark */
-	g->late = def->has_max && g->we <= def->max_event_time - def->lateness_us;
+	g->late = def->has_max && g->we <= pp_window_watermark(def);
 	g->dropped = g->late && def->late_policy != LATE_UPDATE;
 	old = MemoryContextSwitchTo(p->cxt);
 	for (int k = 0; k < def->ngroups; k++)
@@ -728,6 +742,7 @@ accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
 			{
 				Numeric		sum;
 				Numeric		from;
+				bool		overflow = false;
 
 #ifdef HAVE_INT128
 				int64		x;
@@ -748,8 +763,18 @@ accumulate(Partials *p, AccDef *a, Acc *acc, Datum v, bool isnull)
 					from = scaled_sum(acc, a);
 #endif
 				old = MemoryContextSwitchTo(p->cxt);
-				sum = numeric_add_opt_error(from, DatumGetNumeric(v), NULL);
+				/*
+				 * A sum past numeric's range: sum() adds exactly and may
+				 * come back into it (10^131072 - 1 twice, then its
+				 * negative).
+				 */
+				sum = numeric_add_opt_error(from, DatumGetNumeric(v), &overflow);
 				MemoryContextSwitchTo(old);
+				if (overflow)
+				{
+					p->give_up = true;
+					break;
+				}
 				if (acc->numeric)
 					pfree(DatumGetPointer(acc->value));
 				acc->value = NumericGetDatum(sum);
@@ -986,6 +1011,7 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	p->nslots = 128;
 	p->last_ws = PG_INT64_MAX;	/* none yet */
 	p->slots = MemoryContextAllocZero(p->cxt, sizeof(GroupSlot) * p->nslots);
+	p->mem_limit = get_hash_memory_limit();
 	keys = palloc(sizeof(Datum) * (def->ngroups + 1));
 	keynulls = palloc(sizeof(bool) * (def->ngroups + 1));
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
@@ -1002,6 +1028,17 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 
 		CHECK_FOR_INTERRUPTS();
 		/*
+		 * Past the memory at which the SQL path's hash aggregation would
+		 * spill to disk (values of the writer's choosing: groups of large
+		 * keys, large minima), or a value the SQL path computes otherwise:
+		 * leave the statement to the SQL path.
+		 */
+		if (p->give_up || MemoryContextMemAllocated(p->cxt, true) > p->mem_limit)
+		{
+			p->give_up = true;
+			break;
+		}
+		/*
 		 * A tuple read back from a spilled tuplestore is allocated in the
 		 * current context and freed by the slot at the next read: not in
 		 * the row context, which is reset here.
@@ -1011,7 +1048,7 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 		MemoryContextSwitchTo(rowcxt);
 		if (!more)
 			break;
-		if ((++nrows & 255) == 0)
+		if ((++nrows & 255) == 0 || MemoryContextMemAllocated(rowcxt, false) > ALLOCSET_DEFAULT_MAXSIZE)
 			MemoryContextReset(rowcxt);	/* what the last rows allocated */
 		slot_getsomeattrs(slot, p->natts);
 		if (slot->tts_isnull[p->time_attno])
@@ -1041,6 +1078,11 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 	MemoryContextSwitchTo(old);
 	tuplestore_rescan(rows);
 	ExecDropSingleTupleTableSlot(slot);
+	if (p->give_up)
+	{
+		MemoryContextDelete(p->cxt);
+		return false;
+	}
 
 	/* the partials, in the SPI connection's memory (the ENR lives until SPI_finish) */
 	initStringInfo(&sig);
