@@ -741,8 +741,12 @@ store_offset_if_absent(const char *topic, int partition, int64 next_offset)
  * partition found then starts, its own and those of the source's other
  * workers (unless they stored theirs already), in one transaction and in
  * (topic, partition) order, so that workers doing this at once wait for
- * each other without deadlocking.  reset_offsets(name, text) deletes every
- * offset: the next assignment is a first one again.
+ * each other without deadlocking.  Workers doing this at once may each
+ * take it for the first assignment (neither sees the other's offsets
+ * yet): each stores only where nothing is stored, so the first commit
+ * wins for every partition and a stored offset never moves here.
+ * reset_offsets(name, text) deletes every offset: the next assignment is
+ * a first one again.
  */
 static void
 assign_new_partitions(void)
@@ -792,10 +796,29 @@ assign_new_partitions(void)
 						(errcode(ERRCODE_CONNECTION_FAILURE),
 						 errmsg("could not find where partition %d of topic \"%s\" starts", p, topic),
 						 errdetail("The watermark offsets of the partition could not be read.")));
-			if (offset >= 0 && own)
-				store_offset(topic, p, offset, -1);
-			else if (offset >= 0)
+
+			/*
+			 * Never over an offset stored meanwhile: another worker of the
+			 * source, assigning at the same time, may have committed this
+			 * partition's offset after this transaction's snapshot was
+			 * taken, and a 'latest' resolved now is later than its one:
+			 * what was written in between would never be loaded.  The
+			 * first to store wins; an owner then starts where the stored
+			 * offset says, read with a new snapshot (FOR UPDATE).
+			 */
+			if (offset >= 0)
+			{
 				store_offset_if_absent(topic, p, offset);
+				if (own)
+				{
+					offset = stored_offset(topic, p, true, &handover);
+					if (offset < 0)
+						elog(ERROR, "the offset of partition %d of topic \"%s\" was not stored",
+							 p, topic);
+					if (!pp_kafka_partition_read_here(&config.partitions, p, handover))
+						continue;
+				}
+			}
 		}
 		if (own)
 			rd_kafka_topic_partition_list_add(list, topic, p)->offset = offset;
