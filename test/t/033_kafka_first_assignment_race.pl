@@ -14,8 +14,10 @@
 # is, with advisory locks the test holds:
 #   4201  both consumers wait before their first offset write: both are in
 #         their first assignment (its snapshot taken) before either commits
-#   4203  the second one to go on waits again, until the first has
-#         committed all four offsets and 20 more messages are written
+#   4202  taken for good (a session lock) by the first one to go on, so
+#         that the other, however late it wakes up, is the second
+#   4203  the second one waits again, until the first has committed all
+#         four offsets and 20 more messages are written
 # Then every one of the 20 messages must arrive, and the offsets stored by
 # the first consumer must be where reading started.
 use strict;
@@ -48,7 +50,7 @@ CREATE FUNCTION public.hold_first_assignment() RETURNS trigger LANGUAGE plpgsql 
 BEGIN
 	IF NEW.source = 'race' THEN
 		PERFORM pg_catalog.pg_advisory_xact_lock_shared(4201);
-		IF NOT pg_catalog.pg_try_advisory_xact_lock(4202) THEN
+		IF NOT pg_catalog.pg_try_advisory_lock(4202) THEN
 			PERFORM pg_catalog.pg_advisory_xact_lock_shared(4203);
 		END IF;
 	END IF;
