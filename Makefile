@@ -23,7 +23,7 @@
 # the SQL").
 
 EXTENSION    = pg_pipeline
-EXTVERSION   = 0.11.0
+EXTVERSION   = 0.12.0
 MODULE_big   = pg_pipeline
 
 SRCS         = $(sort $(wildcard src/*.c src/*/*.c))

@@ -258,7 +258,8 @@ SELECT 'sink',
                END AS state) st
 UNION ALL
 -- Window aggregates: sync ones are maintained by the writers' statements;
--- async ones by the maintainer worker, from their delta table.
+-- async ones by the maintainer worker, from their delta table; append ones
+-- by the writers' partials, which the maintainer folds.
 SELECT 'window',
        wi.result::text,
        wi.result,
@@ -269,7 +270,7 @@ SELECT 'window',
        wi.last_error,
        wi.last_error_sqlstate,
        concat_ws(', ',
-                 CASE WHEN wi.mode = 'async' THEN
+                 CASE WHEN wi.mode IN ('async', 'append') THEN
                      CASE WHEN d.waiting IS NULL THEN 'rows waiting unknown' ELSE pipeline._status_count(d.waiting, 'row') || ' waiting' END END,
                  CASE WHEN g.max_event_time IS NULL THEN 'no rows yet'
                       ELSE format('newest event %s old', pipeline._status_age(g.max_event_time)) END),
@@ -282,11 +283,11 @@ SELECT 'window',
  CROSS JOIN env
   LEFT JOIN LATERAL (SELECT max(pg.max_event_time) AS max_event_time
                        FROM pipeline.window_progress pg WHERE pg.window_id = wi.id) g ON true
-  LEFT JOIN LATERAL (SELECT CASE WHEN wi.mode = 'async' THEN pipeline._rows_waiting(wi.delta_table) END AS waiting) d ON true
+  LEFT JOIN LATERAL (SELECT CASE WHEN wi.mode IN ('async', 'append') THEN pipeline._rows_waiting(wi.delta_table) END AS waiting) d ON true
  CROSS JOIN LATERAL (
         SELECT CASE
                    WHEN wi.last_error IS NOT NULL THEN 'failing'
-                   WHEN wi.mode = 'async' AND env.problem IS NOT NULL THEN 'not running'
+                   WHEN wi.mode IN ('async', 'append') AND env.problem IS NOT NULL THEN 'not running'
                    WHEN d.waiting > 0 AND coalesce(wi.maintained_at, wi.created_at) < now() - interval '1 minute' THEN 'lagging'
                    ELSE 'ok'
                END AS state) st

@@ -116,7 +116,7 @@ CREATE TABLE pipeline.windows (
     columns          name[] NOT NULL,               -- source columns maintenance reads
     emit             text NOT NULL CHECK (emit IN ('on_update', 'on_close')),
     late_rows        text NOT NULL CHECK (late_rows IN ('update', 'drop', 'side_table')),
-    mode             text NOT NULL CHECK (mode IN ('sync', 'async')),
+    mode             text NOT NULL CHECK (mode IN ('sync', 'async', 'append')),
     allowed_lateness interval NOT NULL DEFAULT '0',
     retention        interval,
     sink             text,
@@ -143,7 +143,8 @@ COMMENT ON COLUMN pipeline.windows.id IS 'the window aggregate''s number (trigge
 COMMENT ON COLUMN pipeline.windows.name IS 'the qualified name of the result, as text';
 COMMENT ON COLUMN pipeline.windows.result IS 'the relation users read (a table, or a view for emit on_close)';
 COMMENT ON COLUMN pipeline.windows.state_table IS 'where the rows are kept (= result for on_update)';
-COMMENT ON COLUMN pipeline.windows.delta_table IS 'mode async: the delta table the maintainer merges';
+COMMENT ON COLUMN pipeline.windows.delta_table IS
+'mode async: the delta table the maintainer merges; mode append: the partials table the maintainer folds';
 COMMENT ON COLUMN pipeline.windows.late_table IS 'late_rows side_table: the late rows table';
 COMMENT ON COLUMN pipeline.windows.source IS 'the source table';
 COMMENT ON COLUMN pipeline.windows.time_column IS 'the source''s time column (timestamptz or timestamp)';
@@ -162,7 +163,7 @@ COMMENT ON COLUMN pipeline.windows.agg_types IS 'one per aggregate column: its r
 COMMENT ON COLUMN pipeline.windows.columns IS 'the source columns maintenance reads';
 COMMENT ON COLUMN pipeline.windows.emit IS 'on_update or on_close';
 COMMENT ON COLUMN pipeline.windows.late_rows IS 'update, drop or side_table';
-COMMENT ON COLUMN pipeline.windows.mode IS 'sync or async';
+COMMENT ON COLUMN pipeline.windows.mode IS 'sync, async or append';
 COMMENT ON COLUMN pipeline.windows.allowed_lateness IS
 'how far behind the largest event time a row may come and still count';
 COMMENT ON COLUMN pipeline.windows.retention IS 'windows that ended longer ago are deleted (NULL: keep all)';
@@ -314,7 +315,7 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'pipeline_flush_window'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION pipeline.flush_window(regclass) IS
-'async windows: merges the waiting delta now, in this transaction (all async windows when NULL); returns the delta rows merged';
+'async windows: merges the waiting delta now; append windows: folds the waiting partials; in this transaction (all windows when NULL); returns the rows merged';
 
 CREATE FUNCTION pipeline.window_maintain()
 RETURNS trigger
@@ -422,7 +423,7 @@ COMMENT ON COLUMN pipeline.window_status.kind IS 'tumble, hop, cumulate or sessi
 COMMENT ON COLUMN pipeline.window_status.size IS 'the window size';
 COMMENT ON COLUMN pipeline.window_status.slide IS 'the slide (hop) or step (cumulate)';
 COMMENT ON COLUMN pipeline.window_status.group_by IS 'the group columns';
-COMMENT ON COLUMN pipeline.window_status.mode IS 'sync or async';
+COMMENT ON COLUMN pipeline.window_status.mode IS 'sync, async or append';
 COMMENT ON COLUMN pipeline.window_status.emit IS 'on_update or on_close';
 COMMENT ON COLUMN pipeline.window_status.late_policy IS 'late_rows of the definition';
 COMMENT ON COLUMN pipeline.window_status.allowed_lateness IS 'the allowed lateness';
@@ -433,7 +434,7 @@ COMMENT ON COLUMN pipeline.window_status.open_windows IS 'distinct windows not f
 COMMENT ON COLUMN pipeline.window_status.final_windows IS 'distinct windows final';
 COMMENT ON COLUMN pipeline.window_status.late_rows IS 'late rows seen';
 COMMENT ON COLUMN pipeline.window_status.pending_delta IS
-'async: rows waiting in the delta table; 0 for sync';
+'async: rows waiting in the delta table; append: partial rows waiting to be folded; 0 for sync';
 COMMENT ON COLUMN pipeline.window_status.maintained_at IS 'async: the last merge';
 COMMENT ON COLUMN pipeline.window_status.last_error IS 'async: the last failed merge';
 COMMENT ON COLUMN pipeline.window_status.last_error_at IS 'when last_error happened';

@@ -85,6 +85,7 @@
 
 #include "common/pipeline.h"
 #include "window/window.h"
+#include "worker/worker.h"
 
 /*
  * Locks in pg_pipeline's own key space (pp_xact_lock): "drain this
@@ -276,6 +277,8 @@ advance(PipelineWindow *def, bool have_max, int64 max_t, int64 nlate, bool close
 		def->max_event_time = max_t;
 		def->has_max = true;
 	}
+	if (def->append)
+		return;					/* the fold closes: partials may be pending */
 	if (closed)
 		retention(def);			/* the merge closed the windows */
 	else
@@ -406,6 +409,13 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 		pp_window_run(def, pp_window_session_sql(def, delta_sql, true), 0, NULL, SPI_OK_SELECT);
 		written = finish(def, false, false, true);
 	}
+	else if (def->append && !has_deletes)
+	{
+		pp_window_run(def, pp_window_append_sql(def, delta_sql), 0, NULL, SPI_OK_SELECT);
+		written = finish(def, false, false, true);
+		if (written > 0)
+			pp_wake_at_commit(PP_WORKER_MAINTAINER);	/* to fold them */
+	}
 	else
 	{
 		bool		close = !has_deletes && !def->has_other;
@@ -442,8 +452,17 @@ pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplestorestate *row
 		return false;
 	}
 	elog(DEBUG1, "window aggregate \"%s\": partials in C", def->name);
-	pp_window_run(def, pp_window_merge_sql(def, NULL, false, true, NULL, true), 0, NULL, SPI_OK_SELECT);
-	(void) finish(def, false, true, true);
+	if (def->append)
+	{
+		pp_window_run(def, pp_window_append_sql(def, NULL), 0, NULL, SPI_OK_SELECT);
+		if (finish(def, false, false, true) > 0)
+			pp_wake_at_commit(PP_WORKER_MAINTAINER);	/* to fold them */
+	}
+	else
+	{
+		pp_window_run(def, pp_window_merge_sql(def, NULL, false, true, NULL, true), 0, NULL, SPI_OK_SELECT);
+		(void) finish(def, false, true, true);
+	}
 	SPI_unregister_relation("pp_partials");
 	tuplestore_end(def->partials);
 	def->partials = NULL;
@@ -462,7 +481,40 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 {
 	Datum		range[2] = {Int64GetDatum(from_us), Int64GetDatum(to_us)};
 	uint64		written;
-	int			level = raise_work_mem();
+	int			level;
+
+	if (def->append)
+	{
+		/*
+		 * Mode append: the partials of the rebuilt windows are dropped
+		 * and their rows read from the source, with one snapshot for
+		 * both (a writer committing after it keeps its partials, which
+		 * the source rows read here do not include); no fold meanwhile.
+		 */
+		volatile uint64 rebuilt = 0;
+
+		(void) pp_xact_lock(DRAIN_LOCK_CLASS, def->id, true);
+		run_snapshot = RegisterSnapshot(GetLatestSnapshot());
+		PG_TRY();
+		{
+			if (has_range)
+				pp_window_run(def, psprintf("DELETE FROM %s WHERE pp_ws < $3 AND pp_we > $2", def->delta),
+							  2, range, SPI_OK_DELETE);
+			else
+				pp_window_run(def, psprintf("DELETE FROM %s", def->delta), 0, NULL, SPI_OK_DELETE);
+			def->append = false;	/* rebuilt like a sync window's */
+			rebuilt = pp_window_rebuild(def, has_range, from_us, to_us);
+		}
+		PG_FINALLY();
+		{
+			def->append = true;
+			UnregisterSnapshot(run_snapshot);
+			run_snapshot = InvalidSnapshot;
+		}
+		PG_END_TRY();
+		return rebuilt;
+	}
+	level = raise_work_mem();
 
 	/*
 	 * A full rebuild starts the watermark again from the source, before
@@ -597,6 +649,30 @@ pp_window_drain(PipelineWindow *def)
 }
 
 /*
+ * pp_window_fold
+ *		Mode append: fold the partials committed so far into the state
+ *		table and close the windows the watermark passed, in the current
+ *		transaction (pp_window_fold_sql).  One fold at a time per window
+ *		(the drain's lock).  Returns the state rows written.
+ */
+uint64
+pp_window_fold(PipelineWindow *def)
+{
+	bool		isnull;
+	uint64		written;
+	int			level;
+
+	(void) pp_xact_lock(DRAIN_LOCK_CLASS, def->id, true);
+	level = raise_work_mem();
+	load_watermark(def);
+	pp_window_run(def, pp_window_fold_sql(def), 0, NULL, SPI_OK_SELECT);
+	written = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	retention(def);
+	AtEOXact_GUC(true, level);
+	return written;
+}
+
+/*
  * pp_window_sweep
  *		The maintainer's pass over a window (and pipeline.flush_window()'s):
  *		merge an async window's delta; close the windows the watermark
@@ -609,11 +685,16 @@ pp_window_sweep(PipelineWindow *def)
 {
 	uint64		merged = 0;
 
-	if (def->async)
-		merged = pp_window_drain(def);	/* reads the watermark in its snapshot */
+	if (def->append)
+		merged = pp_window_fold(def);	/* closes too */
 	else
-		load_watermark(def);
-	pp_window_close(def);
+	{
+		if (def->async)
+			merged = pp_window_drain(def);	/* reads the watermark in its snapshot */
+		else
+			load_watermark(def);
+		pp_window_close(def);
+	}
 	pp_window_run(def, psprintf("WITH d AS (DELETE FROM pipeline.window_progress WHERE window_id = %d "
 								"AND (SELECT count(*) FROM pipeline.window_progress WHERE window_id = %d) > 1 "
 								"RETURNING max_event_time, late) "

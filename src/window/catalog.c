@@ -181,7 +181,9 @@ pp_window_load(int32 id, bool missing_ok)
 	s = get_text(tup, desc, 22);
 	def->late_policy = strcmp(s, "drop") == 0 ? LATE_DROP :
 		strcmp(s, "side_table") == 0 ? LATE_SIDE_TABLE : LATE_UPDATE;
-	def->async = strcmp(get_text(tup, desc, 23), "async") == 0;
+	s = get_text(tup, desc, 23);
+	def->async = strcmp(s, "async") == 0;
+	def->append = strcmp(s, "append") == 0;
 	s = get_text(tup, desc, 24);
 	def->retention = s ? psprintf("%s::interval", quote_literal_cstr(s)) : NULL;
 	s = get_text(tup, desc, 25);

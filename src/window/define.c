@@ -421,9 +421,10 @@ typedef struct NewWindow
 
 	/* what is created */
 	RangeVar   *rv;				/* the result */
+	bool		append;			/* mode append */
 	char	   *result_q,
 			   *state_q,
-			   *delta_q,		/* async only */
+			   *delta_q,		/* async: the delta; append: the partials */
 			   *late_q;			/* side_table only */
 	int32		id;
 } NewWindow;
@@ -437,7 +438,7 @@ parse_arguments(FunctionCallInfo fcinfo, NewWindow *w)
 {
 	static const char *const emits[] = {"on_update", "on_close", NULL};
 	static const char *const lates[] = {"update", "drop", "side_table", NULL};
-	static const char *const modes[] = {"sync", "async", NULL};
+	static const char *const modes[] = {"sync", "async", "append", NULL};
 	HeapTupleHeader spec;
 	bool		isnull;
 	Datum		d;
@@ -461,8 +462,8 @@ parse_arguments(FunctionCallInfo fcinfo, NewWindow *w)
 	check_choice(w->emit, "emit", emits);
 	check_choice(w->late_rows, "late_rows", lates);
 	check_choice(w->mode, "mode", modes);
-	if (strcmp(w->mode, "async") == 0)
-		pp_shmem_require();
+	if (strcmp(w->mode, "sync") != 0)
+		pp_shmem_require();		/* the maintainer merges or folds */
 
 	/* the window kind and its sizes */
 	d = GetAttributeByName(spec, "kind", &isnull);
@@ -592,6 +593,26 @@ check_definition(NewWindow *w)
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
 						 errmsg("aggregate name \"%s\" is also a group column", (char *) lfirst(lg))));
 	}
+	if (strcmp(w->mode, "append") == 0)
+	{
+		if (strcmp(w->kind, "session") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("mode append does not keep session windows"),
+					 errdetail("A session's bounds depend on the rows around it, so writers cannot append partials of it."),
+					 errhint("Use mode sync or async for session windows.")));
+		foreach(lc, w->aggs)
+		{
+			AggColumn  *a = lfirst(lc);
+
+			if (strcmp(a->kind, "other") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("mode append cannot keep aggregate \"%s\"", a->name),
+						 errdetail("Mode append keeps count, sum, avg, min, max and count(DISTINCT), whose partials combine."),
+						 errhint("Use mode sync or async for other aggregates.")));
+		}
+	}
 	/* the source columns maintenance reads: time, groups, aggregate inputs */
 	foreach(lc, w->groups)
 		w->cols = add_name(w->cols, lfirst(lc));
@@ -621,10 +642,13 @@ name_relations(NewWindow *w)
 	nspname = get_namespace_name(nsp);
 	relname = w->rv->relname;
 	w->result_q = quote_qualified_identifier(nspname, relname);
-	w->state_q = strcmp(w->emit, "on_close") == 0 ?
+	w->append = strcmp(w->mode, "append") == 0;
+	w->state_q = strcmp(w->emit, "on_close") == 0 || w->append ?
 		quote_qualified_identifier(nspname, with_suffix(relname, "_state")) : w->result_q;
 	if (strcmp(w->mode, "async") == 0)
 		w->delta_q = quote_qualified_identifier(nspname, with_suffix(relname, "_delta"));
+	if (w->append)
+		w->delta_q = quote_qualified_identifier(nspname, with_suffix(relname, "_partials"));
 	if (strcmp(w->late_rows, "side_table") == 0)
 		w->late_q = quote_qualified_identifier(nspname, with_suffix(relname, "_late"));
 
@@ -651,6 +675,151 @@ check_sink(NewWindow *w)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("sink \"%s\" does not exist", w->sink),
 				 errhint("Create it first with pipeline.create_sink().")));
+}
+
+/*
+ * Mode append: the partials table, one row per statement, window and
+ * group, with the columns of a statement's partials (sql.c's
+ * append_partials_columns, in that order): pp_ws, pp_we, the groups,
+ * pp_rows, then per aggregate pp_v<i> (count, sum, min, max), pp_s<i> and
+ * pp_c<i> (avg's sum and count) or pp_a<i> (count(DISTINCT)'s set, kept
+ * out of line uncompressed, as the state's).  No index: a fold reads it
+ * all.
+ */
+static void
+create_partials(NewWindow *w)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE TABLE %s (pp_ws %s NOT NULL, pp_we %s NOT NULL",
+					 w->delta_q, w->ttype, w->ttype);
+	foreach(lc, w->groups)
+		appendStringInfo(&buf, ", %s %s", quote_identifier(lfirst(lc)),
+						 column_type(w->source, get_attnum(w->source, lfirst(lc))));
+	appendStringInfoString(&buf, ", pp_rows bigint NOT NULL");
+	i = 0;
+	foreach(lc, w->aggs)
+	{
+		AggColumn  *a = lfirst(lc);
+
+		if (strcmp(a->kind, "avg") == 0)
+			appendStringInfo(&buf, ", pp_s%d %s, pp_c%d bigint", i, a->type, i);
+		else if (a->set_type)
+			appendStringInfo(&buf, ", pp_a%d %s", i, a->set_type);
+		else
+			appendStringInfo(&buf, ", pp_v%d %s", i, a->type);
+		i++;
+	}
+	appendStringInfoString(&buf, ")");
+	exec(buf.data);
+	i = 0;
+	foreach(lc, w->aggs)
+	{
+		if (((AggColumn *) lfirst(lc))->set_type)
+			exec(psprintf("ALTER TABLE %s ALTER pp_a%d SET STORAGE EXTERNAL", w->delta_q, i));
+		i++;
+	}
+	exec(psprintf("COMMENT ON TABLE %s IS %s", w->delta_q,
+				  quote_literal_cstr(psprintf("partial aggregates appended by the writers of %s, "
+											  "folded into %s by pg_pipeline's maintainer",
+											  w->source_q, w->state_q))));
+}
+
+/*
+ * Mode append: the result is a view of the state plus the partials not
+ * folded yet, so a reader sees every committed statement as in sync mode.
+ * Groups without partials (most) are read from the state as they are;
+ * those with partials are combined per aggregate (counts and sums added,
+ * min, max, avg from its sum and count, the sets united).  The group key
+ * matches with IS NOT DISTINCT FROM (NULL groups are one group, as the
+ * state's unique index says).  emit on_close: its final rows only.
+ */
+static void
+create_append_view(NewWindow *w)
+{
+	StringInfoData buf;
+	StringInfoData match;
+	ListCell   *lc;
+	int			i;
+
+	initStringInfo(&match);
+	appendStringInfoString(&match, "p.pp_ws = s.window_start AND p.pp_we = s.window_end");
+	foreach(lc, w->groups)
+		appendStringInfo(&match, " AND p.%s IS NOT DISTINCT FROM s.%s",
+						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE VIEW %s AS SELECT * FROM (SELECT s.window_start, s.window_end", w->result_q);
+	foreach(lc, w->groups)
+		appendStringInfo(&buf, ", s.%s", quote_identifier(lfirst(lc)));
+	foreach(lc, w->aggs)
+		appendStringInfo(&buf, ", s.%s", quote_identifier(((AggColumn *) lfirst(lc))->name));
+	appendStringInfo(&buf, ", s.is_final FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE %s) "
+					 "UNION ALL SELECT u.pp_ws, u.pp_we", w->state_q, w->delta_q, match.data);
+	foreach(lc, w->groups)
+		appendStringInfo(&buf, ", u.%s", quote_identifier(lfirst(lc)));
+	i = 0;
+	foreach(lc, w->aggs)
+	{
+		AggColumn  *a = lfirst(lc);
+
+		if (strcmp(a->kind, "count") == 0 || strcmp(a->kind, "count_star") == 0 ||
+			strcmp(a->kind, "sum") == 0)
+			appendStringInfo(&buf, ", (sum(u.pp_v%d))::%s", i, a->type);
+		else if (strcmp(a->kind, "min") == 0 || strcmp(a->kind, "max") == 0)
+			appendStringInfo(&buf, ", %s(u.pp_v%d)", a->kind, i);
+		else if (strcmp(a->kind, "avg") == 0)
+			appendStringInfo(&buf, ", ((sum(u.pp_s%d))::%s / NULLIF((sum(u.pp_c%d))::bigint, 0))::%s",
+							 i, a->type, i, a->type);
+		else if (a->set_type)
+			appendStringInfo(&buf, ", (coalesce(cardinality(pipeline.array_union(u.pp_a%d)), 0))::%s", i, a->type);
+		else
+			elog(ERROR, "mode append cannot keep aggregate \"%s\"", a->name);
+		i++;
+	}
+	appendStringInfoString(&buf, ", bool_or(u.is_final) FROM (SELECT s.window_start AS pp_ws, s.window_end AS pp_we");
+	foreach(lc, w->groups)
+		appendStringInfo(&buf, ", s.%s", quote_identifier(lfirst(lc)));
+	appendStringInfoString(&buf, ", s.is_final");
+	i = 0;
+	foreach(lc, w->aggs)
+	{
+		AggColumn  *a = lfirst(lc);
+
+		if (strcmp(a->kind, "avg") == 0)
+			appendStringInfo(&buf, ", s.pp_sum_%d AS pp_s%d, s.pp_cnt_%d AS pp_c%d", i, i, i, i);
+		else if (a->set_type)
+			appendStringInfo(&buf, ", s.pp_set_%d AS pp_a%d", i, i);
+		else
+			appendStringInfo(&buf, ", s.%s AS pp_v%d", quote_identifier(a->name), i);
+		i++;
+	}
+	appendStringInfo(&buf, " FROM %s s WHERE EXISTS (SELECT 1 FROM %s p WHERE %s) "
+					 "UNION ALL SELECT p.pp_ws, p.pp_we", w->state_q, w->delta_q, match.data);
+	foreach(lc, w->groups)
+		appendStringInfo(&buf, ", p.%s", quote_identifier(lfirst(lc)));
+	appendStringInfoString(&buf, ", false");
+	i = 0;
+	foreach(lc, w->aggs)
+	{
+		AggColumn  *a = lfirst(lc);
+
+		if (strcmp(a->kind, "avg") == 0)
+			appendStringInfo(&buf, ", p.pp_s%d, p.pp_c%d", i, i);
+		else if (a->set_type)
+			appendStringInfo(&buf, ", p.pp_a%d", i);
+		else
+			appendStringInfo(&buf, ", p.pp_v%d", i);
+		i++;
+	}
+	appendStringInfo(&buf, " FROM %s p) u GROUP BY u.pp_ws, u.pp_we", w->delta_q);
+	foreach(lc, w->groups)
+		appendStringInfo(&buf, ", u.%s", quote_identifier(lfirst(lc)));
+	appendStringInfo(&buf, ") r%s", strcmp(w->emit, "on_close") == 0 ? " WHERE r.is_final" : "");
+	exec(buf.data);
 }
 
 /*
@@ -734,7 +903,12 @@ create_relations(NewWindow *w)
 				  quote_literal_cstr(psprintf("window aggregate of %s, kept up to date by pg_pipeline: "
 											  "see pipeline.windows", w->source_q))));
 
-	if (strcmp(w->emit, "on_close") == 0)
+	if (w->append)
+	{
+		create_partials(w);
+		create_append_view(w);
+	}
+	else if (strcmp(w->emit, "on_close") == 0)
 	{
 		resetStringInfo(&buf);
 		appendStringInfo(&buf, "CREATE VIEW %s AS SELECT window_start, window_end", w->result_q);
@@ -745,7 +919,7 @@ create_relations(NewWindow *w)
 		appendStringInfo(&buf, ", is_final FROM %s WHERE is_final", w->state_q);
 		exec(buf.data);
 	}
-	if (w->delta_q)
+	if (w->delta_q && !w->append)
 	{
 		resetStringInfo(&buf);
 		appendStringInfo(&buf, "CREATE TABLE %s (pp_id bigserial, pp_sign smallint NOT NULL", w->delta_q);

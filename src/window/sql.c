@@ -356,11 +356,16 @@ pp_window_close_sql(PipelineWindow *def, const char *wm)
  * Returns one row: the largest event time inserted, the late rows, the
  * groups written.
  */
-char *
-pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_late,
-					const char *extra_filter, bool close)
+/*
+ * "WITH ... pp_g AS (...)": per window and group, pp_rows, the partials
+ * (append_values' columns), pp_maxt and pp_nlate, from the delta (a query,
+ * as the CTE pp_delta) or, delta NULL, from the ephemeral relation
+ * pp_partials (partials.c).  The arguments as pp_window_merge_sql's.
+ */
+static void
+append_pp_g(StringInfo buf, PipelineWindow *def, const char *delta, bool mark_only, bool apply_late,
+			const char *extra_filter)
 {
-	StringInfoData buf;
 	char	   *keep = NULL;
 	bool		panes = (def->kind == WIN_HOP || def->kind == WIN_CUMULATE) &&
 		!def->has_other && !(apply_late && def->late);
@@ -370,7 +375,6 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 	if (extra_filter)
 		keep = keep ? psprintf("%s AND %s", keep, extra_filter) : (char *) extra_filter;
 
-	initStringInfo(&buf);
 	if (delta == NULL)
 	{
 		/*
@@ -378,14 +382,14 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 		 * quotient.  Their types are in the text, so a cached plan is only
 		 * reused for the row type it was planned for.
 		 */
-		appendStringInfoString(&buf, "WITH pp_g AS (SELECT p.*");
+		appendStringInfoString(buf, "WITH pp_g AS (SELECT p.*");
 		for (int i = 0; i < def->naggs; i++)
 			if (def->agg_kinds[i] == AGG_AVG)
-				appendStringInfo(&buf, ", p.pp_s%d / NULLIF(p.pp_c%d, 0) AS pp_v%d", i, i, i);
-		appendStringInfo(&buf, " FROM pp_partials p /* %s */", def->partials_sig);
+				appendStringInfo(buf, ", p.pp_s%d / NULLIF(p.pp_c%d, 0) AS pp_v%d", i, i, i);
+		appendStringInfo(buf, " FROM pp_partials p /* %s */", def->partials_sig);
 	}
 	else
-		appendStringInfo(&buf, "WITH pp_delta AS (%s), ", delta);
+		appendStringInfo(buf, "WITH pp_delta AS (%s), ", delta);
 	if (delta != NULL && panes)
 	{
 		/*
@@ -395,133 +399,146 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 		 */
 		const char *t = def->time_col;
 
-		appendStringInfo(&buf, "pp_p AS (SELECT date_bin(%s, d.%s, %s) AS pp_pane",
+		appendStringInfo(buf, "pp_p AS (SELECT date_bin(%s, d.%s, %s) AS pp_pane",
 						 def->slide, t, origin(def));
-		append_groups(&buf, def, "d");
-		appendStringInfo(&buf, ", count(*) AS pp_rows, count(*) FILTER (WHERE %s) AS pp_lrows, "
+		append_groups(buf, def, "d");
+		appendStringInfo(buf, ", count(*) AS pp_rows, count(*) FILTER (WHERE %s) AS pp_lrows, "
 						 "max(d.%s) FILTER (WHERE d.pp_sign > 0) AS pp_maxt",
 						 def->late_old_rows ? "true" : "d.pp_sign > 0", t);
 		if (!mark_only)
-			append_values(&buf, def, NULL);
-		appendStringInfoString(&buf, " FROM pp_delta d GROUP BY 1");
-		append_groups(&buf, def, "d");
+			append_values(buf, def, NULL);
+		appendStringInfoString(buf, " FROM pp_delta d GROUP BY 1");
+		append_groups(buf, def, "d");
 		if (def->kind == WIN_HOP)
-			appendStringInfo(&buf,
+			appendStringInfo(buf,
 							 "), pp_x AS (SELECT p.*, p.pp_pane - pp_k * %s AS pp_ws, p.pp_pane - pp_k * %s + %s AS pp_we, "
 							 "p.pp_pane + %s AS pp_fe FROM pp_p p CROSS JOIN generate_series(0, " INT64_FORMAT ") pp_k)",
 							 def->slide, def->slide, def->size, def->slide, def->nsteps - 1);
 		else
-			appendStringInfo(&buf,
+			appendStringInfo(buf,
 							 "), pp_x AS (SELECT q.* FROM (SELECT p.*, date_bin(%s, p.pp_pane, %s) AS pp_ws, "
 							 "date_bin(%s, p.pp_pane, %s) + pp_k * %s AS pp_we, p.pp_pane + %s AS pp_fe FROM pp_p p "
 							 "CROSS JOIN generate_series(1, " INT64_FORMAT ") pp_k) q WHERE q.pp_we > q.pp_pane)",
 							 def->size, origin(def), def->size, origin(def), def->slide, def->slide, def->nsteps);
-		appendStringInfoString(&buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
-		append_groups(&buf, def, "x");
-		appendStringInfo(&buf, ", (sum(x.pp_rows)%s%s%s)::bigint AS pp_rows",
+		appendStringInfoString(buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
+		append_groups(buf, def, "x");
+		appendStringInfo(buf, ", (sum(x.pp_rows)%s%s%s)::bigint AS pp_rows",
 						 keep ? " FILTER (WHERE " : "", keep ? keep : "", keep ? ")" : "");
 		if (!mark_only)
-			append_combined(&buf, def, keep);
-		appendStringInfo(&buf,
+			append_combined(buf, def, keep);
+		appendStringInfo(buf,
 						 ", max(x.pp_maxt) AS pp_maxt"
 						 ", coalesce(sum(x.pp_lrows) FILTER (WHERE %s AND $1 IS NOT NULL AND x.pp_fe <= $1 "
 						 "AND x.pp_we = x.pp_fe), 0) AS pp_nlate "
 						 "FROM pp_x x GROUP BY x.pp_ws, x.pp_we", apply_late ? "true" : "false");
-		append_groups(&buf, def, "x");
+		append_groups(buf, def, "x");
 	}
 	else if (delta != NULL)
 	{
-		appendStringInfoString(&buf, "pp_x AS (");
-		append_expand(&buf, def, "pp_delta");
-		appendStringInfoString(&buf, ")");
+		appendStringInfoString(buf, "pp_x AS (");
+		append_expand(buf, def, "pp_delta");
+		appendStringInfoString(buf, ")");
 		if (apply_late && def->late)
 		{
-			appendStringInfo(&buf,
+			appendStringInfo(buf,
 							 ", pp_side AS (INSERT INTO %s (reason, watermark, %s",
 							 def->late, def->time_col);
-			append_groups(&buf, def, NULL);
-			appendStringInfo(&buf,
+			append_groups(buf, def, NULL);
+			appendStringInfo(buf,
 							 ", \"row\") SELECT CASE WHEN x.pp_sign > 0 THEN 'late insert' ELSE 'late delete' END, "
 							 "$1, x.%s", def->time_col);
-			append_groups(&buf, def, "x");
-			appendStringInfoString(&buf,
+			append_groups(buf, def, "x");
+			appendStringInfoString(buf,
 								   ", to_jsonb(x) - '{pp_sign,pp_ws,pp_we,pp_fe,pp_pane,pp_ws0}'::text[] "
 								   "FROM pp_x x WHERE $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe "
 								   "RETURNING 1)");
 		}
-		appendStringInfoString(&buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
-		append_groups(&buf, def, "x");
-		appendStringInfo(&buf, ", count(*)%s%s%s AS pp_rows",
+		appendStringInfoString(buf, ", pp_g AS (SELECT x.pp_ws, x.pp_we");
+		append_groups(buf, def, "x");
+		appendStringInfo(buf, ", count(*)%s%s%s AS pp_rows",
 						 keep ? " FILTER (WHERE " : "", keep ? keep : "", keep ? ")" : "");
 		if (!mark_only)
-			append_values(&buf, def, keep);
-		appendStringInfo(&buf,
+			append_values(buf, def, keep);
+		appendStringInfo(buf,
 						 ", max(x.%s) FILTER (WHERE x.pp_sign > 0) AS pp_maxt"
 						 ", count(*) FILTER (WHERE %s AND %s AND $1 IS NOT NULL AND x.pp_fe <= $1 AND x.pp_we = x.pp_fe) "
 						 "AS pp_nlate FROM pp_x x GROUP BY x.pp_ws, x.pp_we",
 						 def->time_col, apply_late ? "true" : "false",
 						 def->late_old_rows ? "true" : "x.pp_sign > 0");
-		append_groups(&buf, def, "x");
+		append_groups(buf, def, "x");
 	}
-	appendStringInfoString(&buf, ")");
+	appendStringInfoString(buf, ")");
+}
+
+/*
+ * The rest of the merge statement after pp_g: the upsert into the state
+ * table and, with close, the closing and announcing.  fix: SQL over
+ * q.window_end telling a window announced again (a late fix) from one
+ * closed now.
+ */
+static void
+append_merge_tail(StringInfo buf, PipelineWindow *def, bool mark_only, bool apply_late, bool close,
+				  const char *fix)
+{
+
 	/* closing here: the watermark this statement moves */
 	if (close)
-		appendStringInfo(&buf, ", pp_w AS (SELECT GREATEST($1, (SELECT max(pp_maxt) FROM pp_g) - %s) AS wm)",
+		appendStringInfo(buf, ", pp_w AS (SELECT GREATEST($1, (SELECT max(pp_maxt) FROM pp_g) - %s) AS wm)",
 						 def->lateness);
-	appendStringInfo(&buf, ", pp_m AS (INSERT INTO %s AS s (", def->state);
-	append_key_columns(&buf, def);
-	appendStringInfoString(&buf, ", pp_rows");
+	appendStringInfo(buf, ", pp_m AS (INSERT INTO %s AS s (", def->state);
+	append_key_columns(buf, def);
+	appendStringInfoString(buf, ", pp_rows");
 	if (!mark_only)
-		append_value_columns(&buf, def, false, NULL);
-	appendStringInfoString(&buf, ", is_final, pp_recompute) SELECT g.pp_ws, g.pp_we");
-	append_groups(&buf, def, "g");
+		append_value_columns(buf, def, false, NULL);
+	appendStringInfoString(buf, ", is_final, pp_recompute) SELECT g.pp_ws, g.pp_we");
+	append_groups(buf, def, "g");
 	if (mark_only)
-		appendStringInfoString(&buf, ", 0");
+		appendStringInfoString(buf, ", 0");
 	else
 	{
-		appendStringInfoString(&buf, ", g.pp_rows");
-		append_value_columns(&buf, def, true, "g");
+		appendStringInfoString(buf, ", g.pp_rows");
+		append_value_columns(buf, def, true, "g");
 	}
 	/*
 	 * A row into a window already final (a late fix) stays final; when
 	 * closing here, so does a row the new watermark passed.
 	 */
 	if (close)
-		appendStringInfo(&buf,
+		appendStringInfo(buf,
 						 ", COALESCE(g.pp_we <= (SELECT wm FROM pp_w), false), %s "
 						 "FROM pp_g g WHERE g.pp_rows > 0 ORDER BY g.pp_ws, g.pp_we",
 						 mark_only ? "true" : "false");
 	else
-		appendStringInfo(&buf,
+		appendStringInfo(buf,
 						 ", ($1 IS NOT NULL AND g.pp_we <= $1), %s "
 						 "FROM pp_g g WHERE g.pp_rows > 0 ORDER BY g.pp_ws, g.pp_we",
 						 mark_only ? "true" : "false");
-	append_groups(&buf, def, "g");
-	appendStringInfoString(&buf, " ON CONFLICT (");
-	append_key_columns(&buf, def);
-	appendStringInfoString(&buf, ") DO UPDATE SET ");
+	append_groups(buf, def, "g");
+	appendStringInfoString(buf, " ON CONFLICT (");
+	append_key_columns(buf, def);
+	appendStringInfoString(buf, ") DO UPDATE SET ");
 	if (mark_only)
-		appendStringInfoString(&buf, "pp_recompute = true");
+		appendStringInfoString(buf, "pp_recompute = true");
 	else
-		append_merge_set(&buf, def);
-	appendStringInfoString(&buf, ", is_final = s.is_final OR excluded.is_final");
+		append_merge_set(buf, def);
+	appendStringInfoString(buf, ", is_final = s.is_final OR excluded.is_final");
 	if (!close && !apply_late)
 	{
-		appendStringInfoString(&buf,
+		appendStringInfoString(buf,
 							   " RETURNING 1) SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
 							   "(SELECT count(*) FROM pp_m) FROM pp_g");
-		return buf.data;
+			return;
 	}
 	if (!close)
 	{
 		/* late fixes that need no recompute are announced now, the rest by it */
-		appendStringInfo(&buf, " %s), pp_closed AS (SELECT * FROM pp_m WHERE is_final AND NOT pp_recompute)",
+		appendStringInfo(buf, " %s), pp_closed AS (SELECT * FROM pp_m WHERE is_final AND NOT pp_recompute)",
 						 returning_announced(def));
-		pp_window_append_announce(&buf, def, "$1", "true");
-		appendStringInfo(&buf,
+		pp_window_append_announce(buf, def, "$1", "true");
+		appendStringInfo(buf,
 						 " SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, (SELECT count(*) FROM pp_m)%s "
 						 "FROM pp_g", pp_window_announce_counts(def));
-		return buf.data;
+			return;
 	}
 
 	/*
@@ -532,13 +549,107 @@ pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool
 	 * together, one notification per window; so are the final windows a
 	 * late row fixed (late_rows = update), with "fix": true.
 	 */
-	appendStringInfo(&buf, " %s), pp_u AS (%s), "
+	appendStringInfo(buf, " %s), pp_u AS (%s), "
 					 "pp_closed AS (SELECT * FROM pp_m WHERE is_final UNION ALL SELECT * FROM pp_u)",
 					 returning_announced(def), pp_window_close_sql(def, "(SELECT wm FROM pp_w)"));
-	pp_window_append_announce(&buf, def, "(SELECT wm FROM pp_w)", "COALESCE(q.window_end <= $1, false)");
-	appendStringInfo(&buf,
+	pp_window_append_announce(buf, def, "(SELECT wm FROM pp_w)", fix);
+	appendStringInfo(buf,
 					 " SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, (SELECT count(*) FROM pp_m)%s "
 					 "FROM pp_g", pp_window_announce_counts(def));
+}
+
+char *
+pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only, bool apply_late,
+					const char *extra_filter, bool close)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	append_pp_g(&buf, def, delta, mark_only, apply_late, extra_filter);
+	append_merge_tail(&buf, def, mark_only, apply_late, close, "COALESCE(q.window_end <= $1, false)");
+	return buf.data;
+}
+
+/* ", pp_ws, pp_we, <groups>, pp_rows, <the partials' columns>" of a partials table, in order */
+static void
+append_partials_columns(StringInfo buf, PipelineWindow *def, const char *alias)
+{
+	const char *a = alias ? alias : "";
+	const char *dot = alias ? "." : "";
+
+	appendStringInfo(buf, "%s%spp_ws, %s%spp_we", a, dot, a, dot);
+	append_groups(buf, def, alias);
+	appendStringInfo(buf, ", %s%spp_rows", a, dot);
+	for (int i = 0; i < def->naggs; i++)
+	{
+		switch (def->agg_kinds[i])
+		{
+			case AGG_AVG:
+				appendStringInfo(buf, ", %s%spp_s%d, %s%spp_c%d", a, dot, i, a, dot, i);
+				break;
+			case AGG_COUNT_DISTINCT:
+				appendStringInfo(buf, ", %s%spp_a%d", a, dot, i);
+				break;
+			case AGG_OTHER:
+				elog(ERROR, "mode append cannot keep this aggregate");
+				break;
+			default:
+				appendStringInfo(buf, ", %s%spp_v%d", a, dot, i);
+				break;
+		}
+	}
+}
+
+/*
+ * Mode append, an insert-only statement: its partials (pp_g, from the
+ * delta or, delta NULL, from pp_partials) appended to the partials table,
+ * one row per window and group, no row shared with another writer.  Same
+ * result row as pp_window_merge_sql (the third column: partial rows
+ * appended).
+ */
+char *
+pp_window_append_sql(PipelineWindow *def, const char *delta)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	append_pp_g(&buf, def, delta, false, true, NULL);
+	appendStringInfo(&buf, ", pp_i AS (INSERT INTO %s (", def->delta);
+	append_partials_columns(&buf, def, NULL);
+	appendStringInfoString(&buf, ") SELECT ");
+	append_partials_columns(&buf, def, "g");
+	appendStringInfoString(&buf, " FROM pp_g g WHERE g.pp_rows > 0 RETURNING 1) "
+						   "SELECT max(pp_maxt), coalesce(sum(pp_nlate), 0)::bigint, "
+						   "(SELECT count(*) FROM pp_i) FROM pp_g");
+	return buf.data;
+}
+
+/*
+ * Mode append: fold the partials committed so far into the state table,
+ * one statement: taken out of the partials table (DELETE ... RETURNING),
+ * combined per window and group, merged as a statement's partials are in
+ * sync mode, and the windows behind the watermark ($1) closed and
+ * announced.  Lateness was judged by the writers.  A window is announced
+ * as a fix when some of its groups were final before.
+ */
+char *
+pp_window_fold_sql(PipelineWindow *def)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "WITH pp_f AS (DELETE FROM %s RETURNING *), pp_g AS (SELECT x.pp_ws, x.pp_we",
+					 def->delta);
+	append_groups(&buf, def, "x");
+	appendStringInfoString(&buf, ", (sum(x.pp_rows))::bigint AS pp_rows");
+	append_combined(&buf, def, NULL);
+	appendStringInfo(&buf, ", NULL::%s AS pp_maxt, 0::bigint AS pp_nlate FROM pp_f x GROUP BY x.pp_ws, x.pp_we",
+					 def->time_type == TIMESTAMPTZOID ? "timestamptz" : "timestamp");
+	append_groups(&buf, def, "x");
+	appendStringInfoString(&buf, ")");
+	append_merge_tail(&buf, def, false, false, true,
+					  psprintf("EXISTS (SELECT 1 FROM %s o WHERE o.is_final AND o.window_start = q.window_start "
+							   "AND o.window_end = q.window_end)", def->state));
 	return buf.data;
 }
 
@@ -593,6 +704,17 @@ pp_window_recompute_sql(PipelineWindow *def, bool announce)
 					 "(SELECT 1 FROM pp_g g WHERE g.pp_key = %s) RETURNING 1)",
 					 key_record(def, "s", "window_start", "window_end"), def->state,
 					 key_record(def, "s", "window_start", "window_end"));
+
+	/*
+	 * Mode append: the recompute counted every source row its snapshot
+	 * sees, so the partials of those groups that the same snapshot sees
+	 * are taken out (their rows are counted); partials of writers that
+	 * commit later are folded on top.
+	 */
+	if (def->append)
+		appendStringInfo(&buf, ", pp_dp AS (DELETE FROM %s p WHERE EXISTS (SELECT 1 FROM pp_k k WHERE k.pp_key = %s) "
+						 "RETURNING 1)",
+						 def->delta, key_record(def, "p", "pp_ws", "pp_we"));
 	/* final windows a late change fixed are announced again */
 	if (announce)
 	{

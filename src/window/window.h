@@ -59,7 +59,8 @@ typedef struct PipelineWindow
 	int32		id;
 	char	   *name;			/* qualified and quoted */
 	char	   *state;			/* qualified and quoted */
-	char	   *delta;			/* async: the delta table, else NULL */
+	char	   *delta;			/* async: the delta table; append: the partials
+								 * table; else NULL */
 	char	   *late;			/* side_table: the late-rows table, else NULL */
 	char	   *source;			/* qualified and quoted */
 	Oid			source_oid;
@@ -83,6 +84,7 @@ typedef struct PipelineWindow
 	bool		on_close;
 	LatePolicy	late_policy;
 	bool		async;
+	bool		append;			/* mode append: writers append partials */
 	char	   *retention;		/* literal or NULL */
 	char	   *sink;			/* literal or NULL */
 	Oid			owner;
@@ -145,6 +147,8 @@ extern void pp_window_as_owner(PipelineWindow *def, PipelineAsRole *as);
 extern char *pp_window_close_sql(PipelineWindow *def, const char *wm);
 extern char *pp_window_merge_sql(PipelineWindow *def, const char *delta, bool mark_only,
 								 bool apply_late, const char *extra_filter, bool close);
+extern char *pp_window_append_sql(PipelineWindow *def, const char *delta);
+extern char *pp_window_fold_sql(PipelineWindow *def);
 extern char *pp_window_recompute_sql(PipelineWindow *def, bool announce);
 extern char *pp_window_session_sql(PipelineWindow *def, const char *delta, bool apply_late);
 extern void pp_window_append_announce(StringInfo buf, PipelineWindow *def, const char *wm,
@@ -166,6 +170,7 @@ extern bool pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplesto
 extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
 								int64 from_us, int64 to_us);
 extern uint64 pp_window_drain(PipelineWindow *def);
+extern uint64 pp_window_fold(PipelineWindow *def);
 extern void pp_window_close(PipelineWindow *def);
 extern uint64 pp_window_sweep(PipelineWindow *def);
 
