@@ -21,6 +21,10 @@
 #       pipeline.window_status shows as pending_delta = 0, checked after)
 #   bn  b without count(DISTINCT) (count(*) and sum(amount) only): not a
 #       target, it shows what the count(DISTINCT) sets cost in b
+#   ba  b in mode append (0.12.0): the COPY appends its partials, and
+#       separately the time from the end of the COPY until the maintainer
+#       has folded them (the partials table is empty); the result (a view
+#       of the state and the partials) is checked before the fold
 #   d   a 10-minute/1-minute hopping window, same aggregates, mode sync
 #
 # a..d run PP_BENCH_ROUNDS times (default 3), interleaved; each path counts
@@ -45,10 +49,11 @@
 #       transaction at now() (the current window), 1 client and then
 #       4 clients, PP_BENCH_CONC_SECONDS each (default 10), into a source
 #       (with an index on event_time) with no window, a sync window, an
-#       async window (the window of b and c), and a sync window without
-#       count(DISTINCT) (sync_nd: count(*) and sum only); rows/s and the
-#       scaling factor 4 clients / 1 client.  After each async run the
-#       backlog is drained (timed); every window table is checked.
+#       append window, an async window (the window of b and c), and a sync
+#       window without count(DISTINCT) (sync_nd: count(*) and sum only);
+#       rows/s and the scaling factor 4 clients / 1 client.  After each
+#       async or append run the backlog is merged or folded (timed); every
+#       window table is checked.
 #
 # Every step is bounded by a timeout; the server is stopped at exit.  The
 # results are printed as a table and as "RESULT key=value ..." lines, and
@@ -58,7 +63,7 @@
 # (55498), PP_BENCH_BUILD (1; 0 = use the installed extension),
 # PP_BENCH_ROUNDS (3), PP_BENCH_DELTA_REPS (3), PP_BENCH_REFRESH_REPS (3),
 # PP_BENCH_CONC_SECONDS (10), PP_BENCH_CONC_CLIENTS (4), PP_BENCH_CONC_KINDS
-# ("none sync async sync_nd"), PP_BENCH_CONC_INDEX (1; 0 = no index in f),
+# ("none sync append async sync_nd"), PP_BENCH_CONC_INDEX (1; 0 = no index in f),
 # PP_BENCH_VERIFY (1; 0 = skip the checks against GROUP BY),
 # PP_BENCH_TIMEOUT (seconds per step, 600), PP_BENCH_KEEP (0; 1 = keep the
 # data directory and event files).
@@ -76,7 +81,7 @@ DELTA_REPS=${PP_BENCH_DELTA_REPS:-3}
 REFRESH_REPS=${PP_BENCH_REFRESH_REPS:-3}
 CONC_SECONDS=${PP_BENCH_CONC_SECONDS:-10}
 CONC_CLIENTS=${PP_BENCH_CONC_CLIENTS:-4}
-CONC_KINDS=${PP_BENCH_CONC_KINDS:-none sync async sync_nd}
+CONC_KINDS=${PP_BENCH_CONC_KINDS:-none sync append async sync_nd}
 CONC_INDEX=${PP_BENCH_CONC_INDEX:-1}
 VERIFY=${PP_BENCH_VERIFY:-1}
 STEP_TIMEOUT=${PP_BENCH_TIMEOUT:-600}
@@ -90,7 +95,7 @@ AGGS_ND='count(*) AS views, sum(amount) AS amount'
 TUMBLE="pipeline.tumble('5 minutes')"
 HOP="pipeline.hop('10 minutes', '1 minute')"
 EPOCH="'1970-01-01 00:00:00+00'::timestamptz"
-PATHS=(a b bn c d)
+PATHS=(a b bn ba c d)
 # rows per pgbench transaction in (f)
 BATCH=100
 
@@ -233,8 +238,11 @@ verify() {
 		       (SELECT count(*) FROM (SELECT * FROM got EXCEPT ALL SELECT * FROM want) y),
 		       (SELECT count(*) FROM got)") || die "verifying $win"
 	IFS='|' read -r missing extra total <<<"$res"
-	nonfinal=$(sql "SELECT count(*) FROM $win w, pipeline.window_status s
-		WHERE $(STATUS_WHERE "$win") AND w.is_final IS DISTINCT FROM (w.window_end <= s.watermark)") ||
+	nonfinal=0
+	# (nofinal: an append window before its fold, whose is_final the maintainer sets)
+	[ "${6:-}" = nofinal ] ||
+		nonfinal=$(sql "SELECT count(*) FROM $win w, pipeline.window_status s
+			WHERE $(STATUS_WHERE "$win") AND w.is_final IS DISTINCT FROM (w.window_end <= s.watermark)") ||
 		die "checking is_final of $win"
 	if [ "$missing" != 0 ] || [ "$extra" != 0 ] || [ "$nonfinal" != 0 ]; then
 		FINDINGS+=("$win ($4): $missing rows of the GROUP BY missing from the window table, $extra rows" \
@@ -374,7 +382,12 @@ with_window() {
 	create_window "$win" "$src" "$spec" "$mode" "$aggs"
 	settle
 	s=$(timed_sql "COPY $src FROM '$CSV' (FORMAT csv)")
-	if [ "$mode" = async ]; then
+	if [ "$mode" = append ] && [ "$ROUND" = 1 ]; then
+		# the readers' view before the fold: the statement's partials included
+		verify "$win" "$($expect_fn "$src" "$filter" "$aggs")" "$filter" "path $p, $mode, before the fold" \
+			"$cols" nofinal
+	fi
+	if [ "$mode" = async ] || [ "$mode" = append ]; then
 		m=$(wait_merged "$win")
 		MERGE[$p]="${MERGE[$p]:-} $m"
 		COPY_ONLY[$p]="${COPY_ONLY[$p]:-} $s"
@@ -395,6 +408,7 @@ path_b() { with_window b "$TUMBLE" sync expected_tumble; }
 # b without count(DISTINCT): what the rest of the maintenance costs
 path_bn() { with_window bn "$TUMBLE" sync expected_tumble "" "$AGGS_ND" "views, amount"; }
 path_c() { with_window c "$TUMBLE" async expected_tumble; }
+path_ba() { with_window ba "$TUMBLE" append expected_tumble; }
 # the hopping check on a sample of pages (ten windows per row make the full
 # GROUP BY slow)
 path_d() { with_window d "$HOP" sync expected_hop "page IN ('/', '/cart') OR page LIKE '/products/1_'"; }
@@ -556,7 +570,7 @@ for kind in $CONC_KINDS; do
 		IFS='|' read -r r failed retried <<<"$(pgbench_run "$kind" "$c")"
 		CONC_RATE[$kind,$c]=$r
 		note="failed $failed, retried $retried"
-		if [ "$mode" = async ]; then
+		if [ "$mode" = async ] || [ "$mode" = append ]; then
 			pend=$(pending_delta "f_${kind}_win")
 			drain=$(wait_merged "f_${kind}_win")
 			note+=", $pend rows pending at the end, merged $(printf '%.2f' "$drain") s later"
@@ -576,6 +590,8 @@ done
 bench_medians "${PATHS[@]}"
 # shellcheck disable=SC2086
 C_MERGE=$(median ${MERGE[c]})
+# shellcheck disable=SC2086
+BA_FOLD=$(median ${MERGE[ba]:-0})
 # COPY + merge of each round, then the median
 C_TOTAL_ALL=""
 read -ra cc <<<"${COPY_ONLY[c]}"
@@ -589,6 +605,8 @@ R_CA=$(ratio "${MED[c]}" "${MED[a]}")
 R_CTA=$(ratio "$C_TOTAL" "${MED[a]}")
 R_DA=$(ratio "${MED[d]}" "${MED[a]}")
 T_BA=$(met_le "$R_BA" 1.3)
+R_BAA=$(ratio "${MED[ba]:-}" "${MED[a]}")
+T_BAA=$(met_le "$R_BAA" 1.3)
 declare -A SCALE
 for kind in $CONC_KINDS; do
 	SCALE[$kind]=$(ratio "${CONC_RATE[$kind,$CONC_CLIENTS]}" "${CONC_RATE[$kind,1]}")
@@ -614,6 +632,8 @@ fi
 	row a "COPY, no aggregate"
 	row b "COPY, 5-min tumbling window by page, sync"
 	row bn "  b without count(DISTINCT): count(*), sum(amount) only"
+	row ba "COPY, the same window in mode append (COPY only)"
+	printf '%-4s %-62s %10.3f %12s  %s\n' "" "  (the fold after the COPY, by the maintainer)" "$BA_FOLD" "" "${MERGE[ba]# }"
 	row c "COPY, the same window async (COPY only)"
 	printf '%-4s %-62s %10.3f %12s  %s\n' c+ "  c, COPY + until the maintainer merged it all" "$C_TOTAL" \
 		"$(rate "$N" "$C_TOTAL")" "${C_TOTAL_ALL# }"
@@ -622,7 +642,8 @@ fi
 	echo
 	echo "window tables after the COPY (round 1): b ${SIZE[b]:-?}; bn ${SIZE[bn]:-?}; c ${SIZE[c]:-?}; d ${SIZE[d]:-?}"
 	echo
-	echo "ratios of the medians (time): b/a = $R_BA (target <= 1.3: $T_BA)   bn/a = $R_BNA   c/a = $R_CA" \
+	echo "ratios of the medians (time): b/a = $R_BA (target <= 1.3: $T_BA)   ba/a = $R_BAA (append: $T_BAA)" \
+		"  bn/a = $R_BNA   c/a = $R_CA" \
 		"  (c COPY + merge)/a = $R_CTA   d/a = $R_DA"
 	echo
 	echo "(e) 1 % delta: $D rows COPYed onto $N in the last windows (medians of $DELTA_REPS, rolled back but the"
@@ -668,6 +689,7 @@ fi
 	echo "RESULT path=c_merge rows=$N median_seconds=$C_MERGE seconds=$(echo "${MERGE[c]# }" | tr ' ' ',')"
 	echo "RESULT path=c_total rows=$N median_seconds=$C_TOTAL rows_per_s=$(rate "$N" "$C_TOTAL")"
 	echo "RESULT ratio=b/a value=$R_BA target=1.3 status=${T_BA// /_}"
+	echo "RESULT ratio=ba/a value=$R_BAA target=1.3 status=${T_BAA// /_} fold_seconds=$BA_FOLD"
 	echo "RESULT ratio=bn/a value=$R_BNA"
 	echo "RESULT ratio=c/a value=$R_CA"
 	echo "RESULT ratio=c_total/a value=$R_CTA"

@@ -713,7 +713,13 @@ create_partials(NewWindow *w)
 			appendStringInfo(&buf, ", pp_v%d %s", i, a->type);
 		i++;
 	}
-	appendStringInfoString(&buf, ")");
+	/*
+	 * A queue: filled by writers, emptied by every fold.  Vacuum's
+	 * truncation of its empty end would take an exclusive lock that the
+	 * next writer waits for (autovacuum then gives up, with an ERROR in
+	 * the server log): the pages stay for the next rows instead.
+	 */
+	appendStringInfoString(&buf, ") WITH (vacuum_truncate = false)");
 	exec(buf.data);
 	i = 0;
 	foreach(lc, w->aggs)
