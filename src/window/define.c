@@ -719,7 +719,7 @@ create_partials(NewWindow *w)
 	 * next writer waits for (autovacuum then gives up, with an ERROR in
 	 * the server log): the pages stay for the next rows instead.
 	 */
-	appendStringInfoString(&buf, ") WITH (vacuum_truncate = false)");
+	appendStringInfoString(&buf, ") WITH (vacuum_truncate = false, toast.vacuum_truncate = false)");
 	exec(buf.data);
 	i = 0;
 	foreach(lc, w->aggs)
