@@ -167,10 +167,17 @@ pp_pin_session_search_path(void)
 bool
 pp_xact_lock(uint32 class, uint32 key, bool wait)
 {
+	return pp_xact_lock_mode(class, key, ExclusiveLock, wait);
+}
+
+/* the same in another mode: ShareLock holders wait only for ExclusiveLock */
+bool
+pp_xact_lock_mode(uint32 class, uint32 key, LOCKMODE mode, bool wait)
+{
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, class, key, PP_LOCKTAG_FIELD4);
-	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+	return LockAcquire(&tag, mode, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 /*

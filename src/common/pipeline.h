@@ -211,6 +211,7 @@ extern int	pp_pinned_search_path_begin(void);
 extern void pp_pinned_search_path_end(int level);
 extern void pp_pin_session_search_path(void);
 extern bool pp_xact_lock(uint32 class, uint32 key, bool wait);
+extern bool pp_xact_lock_mode(uint32 class, uint32 key, int mode, bool wait);
 extern bool pp_catalog_has_column(const char *table, const char *column);
 extern char **pp_text_array_cstrings(Datum array, int *n, bool skip_nulls);
 extern const char *pp_owner_name_sql(const char *table, const char *prefix);
