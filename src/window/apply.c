@@ -668,6 +668,10 @@ pp_window_fold(PipelineWindow *def)
 	pp_window_run(def, pp_window_fold_sql(def), 0, NULL, SPI_OK_SELECT);
 	written = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 	retention(def);
+	/* as a drain: a fold that folded something mends the last error */
+	if (written > 0)
+		pp_window_run(def, psprintf("UPDATE pipeline.windows SET maintained_at = now(), last_error = NULL "
+									"WHERE id = %d", def->id), 0, NULL, SPI_OK_UPDATE);
 	AtEOXact_GUC(true, level);
 	return written;
 }
