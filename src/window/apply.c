@@ -366,6 +366,16 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 	uint64		written;
 	int			level = raise_work_mem();
 
+	/*
+	 * Mode append, an update or delete: its recompute locks the state rows
+	 * of its groups, then deletes their partials; a fold deletes the
+	 * partials first, then writes the state rows.  In opposite orders they
+	 * deadlock, so they exclude each other: this statement holds the
+	 * fold's lock in share mode (writers do not wait for each other) to
+	 * its commit.
+	 */
+	if (def->append && has_deletes)
+		(void) pp_xact_lock_mode(DRAIN_LOCK_CLASS, def->id, ShareLock, true);
 	/* an UPDATE counts a late row once (its new version), not twice */
 	def->late_old_rows = !is_update;
 	load_watermark(def);
@@ -662,7 +672,13 @@ pp_window_fold(PipelineWindow *def)
 	uint64		written;
 	int			level;
 
-	(void) pp_xact_lock(DRAIN_LOCK_CLASS, def->id, true);
+	/*
+	 * The maintainer does not wait for writers' updates and deletes (which
+	 * hold the lock in share mode to their commit): it folds at its next
+	 * pass.  flush_window() waits.
+	 */
+	if (!pp_xact_lock(DRAIN_LOCK_CLASS, def->id, !IsBackgroundWorker))
+		return 0;
 	level = raise_work_mem();
 	load_watermark(def);
 	pp_window_run(def, pp_window_fold_sql(def), 0, NULL, SPI_OK_SELECT);
