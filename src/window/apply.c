@@ -4,13 +4,15 @@
  *	  Incremental maintenance of window aggregates: running the SQL that
  *	  merges what a statement changed into the state table (apply), the
  *	  watermark and closing of windows (advance, close, retention), the
- *	  full and range rebuild, and the async drain and sweep.
+ *	  full and range rebuild, the async drain, the append fold and the
+ *	  sweep.
  *
  * The other files of maintenance: catalog.c reads a window's definition
  * (pp_window_load), sql.c writes its statements (pp_window_merge_sql,
- * pp_window_recompute_sql, pp_window_session_sql), trigger.c is the
- * statement trigger on the source that calls pp_window_apply (sync) or
- * appends to the delta (async).  The design of maintenance as a whole:
+ * pp_window_recompute_sql, pp_window_session_sql, pp_window_append_sql,
+ * pp_window_fold_sql), trigger.c is the statement trigger on the source
+ * that calls pp_window_apply (sync, append) or appends to the delta
+ * (async).  The design of maintenance as a whole:
  *
  * The state table holds one row per (window_start, window_end, group): the
  * aggregate columns, pp_rows (source rows in it), is_final, pp_recompute,
@@ -19,9 +21,9 @@
  *
  * Every change arrives as a "delta": rows (pp_sign, the source columns that
  * maintenance reads), +1 for an inserted row and -1 for a deleted one.  In
- * sync mode the delta is the statement's transition tables; in async mode
- * the triggers append it to a delta table and the maintainer worker (or
- * pipeline.flush_window) drains it.  Both run the same SQL:
+ * sync mode (and append) the delta is the statement's transition tables;
+ * in async mode the triggers append it to a delta table and the maintainer
+ * worker (or pipeline.flush_window) drains it.  Both run the same SQL:
  *
  *	insert-only delta, tumble / hop / cumulate: one statement expands each
  *	  row to its windows (hop and cumulate: one row per window it is in),
@@ -66,6 +68,19 @@
  * group), taken in hash order, before their statement.  No writer
  * updates a row shared with writers of other groups.  An async drain runs
  * every statement with one registered snapshot (run_snapshot).
+ *
+ * Mode append.  An insert-only statement computes its partials (pp_g, as
+ * above) but appends them to the partials table (pp_window_append_sql)
+ * instead of merging them: no upsert, no row shared with any writer.  It
+ * records the watermark and late rows, and does not close (advance).  The
+ * result is a view of the state plus the partials, so readers see the
+ * statement at its commit.  The maintainer's fold (pp_window_fold, under
+ * the drain's lock) deletes the partials, combines and merges them into
+ * the state, and closes and announces, in one statement.  Updates and
+ * deletes mark and recompute as in sync mode; the recompute also deletes
+ * the partials of its groups that its snapshot sees.  A rebuild takes the
+ * drain's lock and one snapshot for deleting the partials and reading the
+ * source.
  *
  *-------------------------------------------------------------------------
  */

@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * maintainer.c
- *	  The maintainer worker: merges the delta of async window aggregates
- *	  and sweeps every window aggregate.
+ *	  The maintainer worker: merges the delta of async window aggregates,
+ *	  folds the partials of append ones, and sweeps every window aggregate.
  *
  * One per database, started by the coordinator while the database has a
  * window aggregate.  Writers append their rows to the window's delta
  * table and, at commit, set this worker's latch; it then waits until
  * pg_pipeline.window_delay has passed since its previous pass (so bursts
- * of small commits are merged together) and drains every async window, each
- * in its own transaction, as the window's owner.  A window that fails
+ * of small commits are merged together) and drains every async window (and
+ * folds every append window's partials), each in its own transaction, as
+ * the window's owner.  A window that fails
  * records its error in pipeline.windows (window_status shows it) and is
  * tried again at the next pass; the others go on.  Every second, woken or
  * not, it sweeps every window (pp_window_sweep): it closes the windows the

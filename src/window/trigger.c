@@ -4,12 +4,15 @@
  *	  The data trigger of window aggregates, pipeline.window_maintain(): an
  *	  AFTER ... FOR EACH STATEMENT trigger on a window's source that turns
  *	  the statement's transition tables into a delta and maintains the
- *	  window from it (sync), or appends it to the delta table and wakes the
- *	  maintainer worker at commit (async; pp_wake_at_commit, wake.c).
+ *	  window from it (sync; in mode append, an insert appends the
+ *	  statement's partial aggregates to the partials table and wakes the
+ *	  maintainer to fold them), or appends it to the delta table and wakes
+ *	  the maintainer worker at commit (async; pp_wake_at_commit, wake.c).
  *
  * The trigger reads the definition as the bootstrap superuser (catalog.c)
  * and does everything else as the window's owner.  A TRUNCATE of the
- * source empties the state and delta tables and forgets the watermark.
+ * source empties the state and delta (or partials) tables and forgets the
+ * watermark.
  *
  *-------------------------------------------------------------------------
  */
