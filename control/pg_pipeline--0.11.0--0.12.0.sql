@@ -19,6 +19,14 @@ COMMENT ON COLUMN pipeline.window_status.pending_delta IS
 COMMENT ON FUNCTION pipeline.flush_window(regclass) IS
 'async windows: merges the waiting delta now; append windows: folds the waiting partials; in this transaction (all windows when NULL); returns the rows merged';
 
+COMMENT ON COLUMN pipeline.windows.result IS 'the relation users read (a table, or a view for emit on_close and mode append)';
+COMMENT ON COLUMN pipeline.windows.state_table IS 'where the rows are kept (= result for on_update, but in mode append)';
+COMMENT ON COLUMN pipeline.windows.maintained_at IS 'async: the last merge by the maintainer or flush_window; append: the last fold';
+COMMENT ON COLUMN pipeline.windows.last_error IS
+'async: the last error of a merge by the maintainer; append: of a fold (cleared by the next successful one)';
+COMMENT ON COLUMN pipeline.window_status.maintained_at IS 'async: the last merge; append: the last fold';
+COMMENT ON COLUMN pipeline.window_status.last_error IS 'async: the last failed merge; append: the last failed fold';
+
 -- pipeline.status: the window part reads mode IN ('async', 'append')
 CREATE OR REPLACE VIEW pipeline.status WITH (security_invoker = true) AS
 WITH env AS MATERIALIZED (

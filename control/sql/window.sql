@@ -141,8 +141,8 @@ COMMENT ON COLUMN pipeline.windows.last_error_hint IS 'the HINT of last_error';
 COMMENT ON COLUMN pipeline.windows.last_error_context IS 'the CONTEXT of last_error (where it was raised)';
 COMMENT ON COLUMN pipeline.windows.id IS 'the window aggregate''s number (trigger names, advisory locks)';
 COMMENT ON COLUMN pipeline.windows.name IS 'the qualified name of the result, as text';
-COMMENT ON COLUMN pipeline.windows.result IS 'the relation users read (a table, or a view for emit on_close)';
-COMMENT ON COLUMN pipeline.windows.state_table IS 'where the rows are kept (= result for on_update)';
+COMMENT ON COLUMN pipeline.windows.result IS 'the relation users read (a table, or a view for emit on_close and mode append)';
+COMMENT ON COLUMN pipeline.windows.state_table IS 'where the rows are kept (= result for on_update, but in mode append)';
 COMMENT ON COLUMN pipeline.windows.delta_table IS
 'mode async: the delta table the maintainer merges; mode append: the partials table the maintainer folds';
 COMMENT ON COLUMN pipeline.windows.late_table IS 'late_rows side_table: the late rows table';
@@ -169,9 +169,9 @@ COMMENT ON COLUMN pipeline.windows.allowed_lateness IS
 COMMENT ON COLUMN pipeline.windows.retention IS 'windows that ended longer ago are deleted (NULL: keep all)';
 COMMENT ON COLUMN pipeline.windows.sink IS 'a sink the final windows are published to (NULL: none)';
 COMMENT ON COLUMN pipeline.windows.owner IS 'the role that created it; maintenance runs as this role';
-COMMENT ON COLUMN pipeline.windows.maintained_at IS 'async: the last merge by the maintainer or flush_window';
+COMMENT ON COLUMN pipeline.windows.maintained_at IS 'async: the last merge by the maintainer or flush_window; append: the last fold';
 COMMENT ON COLUMN pipeline.windows.last_error IS
-'async: the last error of a merge by the maintainer (cleared by the next successful merge)';
+'async: the last error of a merge by the maintainer; append: of a fold (cleared by the next successful one)';
 COMMENT ON COLUMN pipeline.windows.last_error_at IS 'when last_error happened';
 COMMENT ON COLUMN pipeline.windows.created_at IS 'when the window aggregate was created';
 SELECT pg_catalog.pg_extension_config_dump('pipeline.windows', '');
@@ -435,8 +435,8 @@ COMMENT ON COLUMN pipeline.window_status.final_windows IS 'distinct windows fina
 COMMENT ON COLUMN pipeline.window_status.late_rows IS 'late rows seen';
 COMMENT ON COLUMN pipeline.window_status.pending_delta IS
 'async: rows waiting in the delta table; append: partial rows waiting to be folded; 0 for sync';
-COMMENT ON COLUMN pipeline.window_status.maintained_at IS 'async: the last merge';
-COMMENT ON COLUMN pipeline.window_status.last_error IS 'async: the last failed merge';
+COMMENT ON COLUMN pipeline.window_status.maintained_at IS 'async: the last merge; append: the last fold';
+COMMENT ON COLUMN pipeline.window_status.last_error IS 'async: the last failed merge; append: the last failed fold';
 COMMENT ON COLUMN pipeline.window_status.last_error_at IS 'when last_error happened';
 COMMENT ON COLUMN pipeline.window_status.last_error_sqlstate IS 'the SQLSTATE of last_error';
 COMMENT ON COLUMN pipeline.window_status.last_error_detail IS 'the DETAIL of last_error';
