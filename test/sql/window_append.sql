@@ -231,6 +231,7 @@ INSERT INTO wp.ev (ts, page, user_id, amount) VALUES (wp.t('00:14:30'), NULL, 2,
 SELECT window_start, page, n, users, total FROM wp.w WHERE page IS NULL ORDER BY 1;
 SELECT window_start, page, n FROM wp.w_state WHERE page IS NULL ORDER BY 1;
 SELECT * FROM wp.mismatch('wp.w', :'scratch');
+SELECT pipeline.flush_window('wp.w') >= 0 AS flushed;
 COMMIT;
 
 --
