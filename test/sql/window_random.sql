@@ -1,12 +1,18 @@
--- Windowed aggregates against from-scratch queries: every window kind, sync
--- and async, on_update and on_close, over a source that many statements
--- change at random (setseed: the same run each time): inserts, late rows,
--- updates of values, groups and times, deletes, a delete and an insert in
--- one statement, rolled-back subtransactions, TRUNCATE.  After each phase
--- every maintained relation must equal a GROUP BY over the source (EXCEPT
--- ALL both ways: missing and extra are 0), with is_final where window_end
--- <= watermark, and the watermark must be the largest time inserted minus
--- the allowed lateness.  Integers and numeric only: no float rounding.
+-- Windowed aggregates against from-scratch queries: every window kind, sync,
+-- async and append, on_update and on_close, over a source that many
+-- statements change at random (setseed: the same run each time): inserts,
+-- late rows, updates of values, groups and times, deletes, a delete and an
+-- insert in one statement, rolled-back subtransactions, TRUNCATE.  After each
+-- phase every maintained relation must equal a GROUP BY over the source
+-- (EXCEPT ALL both ways: missing and extra are 0), with is_final where
+-- window_end <= watermark, and the watermark must be the largest time
+-- inserted minus the allowed lateness.  Integers and numeric only: no float
+-- rounding.
+-- Mode append: the data must be right WITHOUT a fold (flush_window only
+-- makes is_final and the announcements current), so its windows are also
+-- checked after every step of the churn, inside its transaction (the
+-- statement's partials are not folded there: the maintainer cannot see
+-- them), and after each phase before the flush.
 CREATE EXTENSION pg_pipeline;
 \set VERBOSITY default
 \set SHOW_CONTEXT never
@@ -31,6 +37,8 @@ CREATE TABLE wr.seen (max_ts timestamptz);
 INSERT INTO wr.seen VALUES (NULL);
 
 \set aggs 'count(*) AS n, count(x) AS nx, count(DISTINCT x) AS dx, sum(x) AS sx, sum(amount) AS sa, avg(amount) AS aa, min(x) AS lo, max(amount) AS hi, min(ts) AS first_at, bool_and(flag) AS ba, bit_or(bits) AS bo'
+-- mode append keeps the aggregates whose partials combine: all but the last two
+\set paggs 'count(*) AS n, count(x) AS nx, count(DISTINCT x) AS dx, sum(x) AS sx, sum(amount) AS sa, avg(amount) AS aa, min(x) AS lo, max(amount) AS hi, min(ts) AS first_at'
 
 -- A from-scratch query for a window kind over wr.ev: groups is a column
 -- list ('' for none), size and step as for the window functions.
@@ -95,6 +103,33 @@ BEGIN
 END
 $$;
 
+-- Mode append without a fold: the rows of a window relation against a
+-- from-scratch query, is_final left out (the fold sets it).  Emit on_close
+-- shows the windows folded final, so without a fold some of the expected
+-- rows may be missing: only extra rows count there.  partials: the rows
+-- waiting in the partials table.
+CREATE FUNCTION wr.mismatch_data(win regclass, expected text, final_only boolean,
+                                 OUT missing bigint, OUT extra bigint, OUT partials bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    cols text;
+    act text;
+BEGIN
+    EXECUTE format('CREATE TEMP VIEW mismatch_expected AS %s', expected);
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+      FROM pg_attribute WHERE attrelid = 'mismatch_expected'::regclass AND attnum > 0;
+    DROP VIEW mismatch_expected;
+    act := format('SELECT %s FROM %s', cols, win);
+    IF final_only THEN
+        missing := 0;
+    ELSE
+        EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) d', expected, act) INTO missing;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) d', act, expected) INTO extra;
+    EXECUTE format('SELECT count(*) FROM %s', (SELECT delta_table FROM pipeline.windows WHERE result = win)) INTO partials;
+END
+$$;
+
 -- Random rows around a clock: most near it, some up to 40 minutes behind
 -- (late for most windows); returns the largest time inserted.
 CREATE FUNCTION wr.insert_random(clock timestamptz, nrows int) RETURNS timestamptz
@@ -113,8 +148,27 @@ LANGUAGE sql AS $$
     SELECT max(ts) FROM ins
 $$;
 
+-- the append windows' data without a fold, at every step of wr.churn
+CREATE TABLE wr.steps (win regclass NOT NULL, missing bigint NOT NULL, extra bigint NOT NULL, partials bigint NOT NULL);
+CREATE PROCEDURE wr.check_append()
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO wr.steps
+    SELECT c.win, m.missing, m.extra, m.partials
+      FROM wr.checks c JOIN pipeline.windows w ON w.result = c.win AND w.mode = 'append',
+           LATERAL wr.mismatch_data(c.win, c.query, c.final_only) m;
+END
+$$;
+-- what wr.steps saw: the steps with a mismatch (0 expected) and whether
+-- partials were pending (the view combined them), since the last look
+CREATE VIEW wr.steps_report AS
+SELECT win, count(*) AS steps, count(*) FILTER (WHERE missing > 0 OR extra > 0) AS wrong_steps,
+       bool_or(partials > 0) AS saw_partials
+  FROM wr.steps GROUP BY win;
+
 -- steps statements groups of changes, committing every third; each step
--- moves the clock 6 minutes on
+-- moves the clock 6 minutes on; the append windows checked before each
+-- commit
 CREATE PROCEDURE wr.churn(start timestamptz, steps int)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -161,6 +215,7 @@ BEGIN
                 NULL;
             END;
         END IF;
+        CALL wr.check_append();
         IF i % 3 = 0 THEN
             COMMIT;
         END IF;
@@ -196,6 +251,17 @@ SELECT pipeline.create_window('wr.a_cumulate', 'wr.ev', 'ts', pipeline.cumulate(
 SELECT pipeline.create_window('wr.a_session', 'wr.ev', 'ts', pipeline.session('3 min'), :'aggs', group_by => '{g}', mode => 'async');
 SELECT pipeline.create_window('wr.a_close', 'wr.ev', 'ts', pipeline.hop('10 min', '5 min'), :'aggs', group_by => '{g}',
                               mode => 'async', emit => 'on_close');
+-- append (tumble: the writers' partials in C; hop and cumulate: in SQL)
+SELECT pipeline.create_window('wr.p_tumble', 'wr.ev', 'ts', pipeline.tumble('5 min'), :'paggs', group_by => '{g}', mode => 'append');
+SELECT pipeline.create_window('wr.p_tumble2', 'wr.ev', 'ts', pipeline.tumble('7 min'), :'paggs', group_by => '{g,k}',
+                              mode => 'append', allowed_lateness => '4 min');
+SELECT pipeline.create_window('wr.p_global', 'wr.ev', 'ts', pipeline.tumble('1 hour'), :'paggs', mode => 'append');
+SELECT pipeline.create_window('wr.p_hop', 'wr.ev', 'ts', pipeline.hop('15 min', '5 min'), :'paggs', group_by => '{g,k}',
+                              mode => 'append', allowed_lateness => '2 min');
+SELECT pipeline.create_window('wr.p_cumulate', 'wr.ev', 'ts', pipeline.cumulate('10 min', '30 min'), :'paggs', group_by => '{g}',
+                              mode => 'append');
+SELECT pipeline.create_window('wr.p_close', 'wr.ev', 'ts', pipeline.hop('10 min', '5 min'), :'paggs', group_by => '{g}',
+                              mode => 'append', emit => 'on_close');
 INSERT INTO wr.checks VALUES ('wr.s_tumble',   wr.scratch('tumble', '5 min', NULL, 'g', :'aggs'));
 INSERT INTO wr.checks VALUES ('wr.s_tumble2',  wr.scratch('tumble', '7 min', NULL, 'g, k', :'aggs'));
 INSERT INTO wr.checks VALUES ('wr.s_global',   wr.scratch('tumble', '1 hour', NULL, '', :'aggs'));
@@ -209,7 +275,13 @@ INSERT INTO wr.checks VALUES ('wr.a_hop',      wr.scratch('hop', '15 min', '5 mi
 INSERT INTO wr.checks VALUES ('wr.a_cumulate', wr.scratch('cumulate', '30 min', '10 min', 'g, k', :'aggs'));
 INSERT INTO wr.checks VALUES ('wr.a_session',  wr.scratch('session', '3 min', NULL, 'g', :'aggs'));
 INSERT INTO wr.checks VALUES ('wr.a_close',    wr.scratch('hop', '10 min', '5 min', 'g', :'aggs'));
-UPDATE wr.checks SET final_only = true WHERE win IN ('wr.s_close'::regclass, 'wr.a_close'::regclass);
+INSERT INTO wr.checks VALUES ('wr.p_tumble',   wr.scratch('tumble', '5 min', NULL, 'g', :'paggs'));
+INSERT INTO wr.checks VALUES ('wr.p_tumble2',  wr.scratch('tumble', '7 min', NULL, 'g, k', :'paggs'));
+INSERT INTO wr.checks VALUES ('wr.p_global',   wr.scratch('tumble', '1 hour', NULL, '', :'paggs'));
+INSERT INTO wr.checks VALUES ('wr.p_hop',      wr.scratch('hop', '15 min', '5 min', 'g, k', :'paggs'));
+INSERT INTO wr.checks VALUES ('wr.p_cumulate', wr.scratch('cumulate', '30 min', '10 min', 'g', :'paggs'));
+INSERT INTO wr.checks VALUES ('wr.p_close',    wr.scratch('hop', '10 min', '5 min', 'g', :'paggs'));
+UPDATE wr.checks SET final_only = true WHERE win IN ('wr.s_close'::regclass, 'wr.a_close'::regclass, 'wr.p_close'::regclass);
 
 -- every maintained relation against its from-scratch query (after merging
 -- the async deltas), and the watermarks against the largest time inserted
@@ -221,6 +293,13 @@ CREATE VIEW wr.watermarks AS
 SELECT w.result AS win, st.max_event_time IS NOT DISTINCT FROM s.max_ts AS max_event_time_ok,
        st.watermark IS NOT DISTINCT FROM s.max_ts - w.allowed_lateness AS watermark_ok
   FROM pipeline.windows w JOIN pipeline.window_status st ON st.name = w.name, wr.seen s;
+-- the append windows' data before a fold, as wr.report (without is_final);
+-- their watermarks move with the writers' statements, not with the fold
+CREATE VIEW wr.report_append AS
+SELECT c.win, m.missing, m.extra, wm.max_event_time_ok, wm.watermark_ok
+  FROM wr.checks c JOIN pipeline.windows w ON w.result = c.win AND w.mode = 'append'
+       JOIN wr.watermarks wm ON wm.win = c.win,
+       LATERAL wr.mismatch_data(c.win, c.query, c.final_only) m;
 
 SELECT pipeline.flush_window(NULL) >= 0 AS flushed;
 SELECT * FROM wr.report ORDER BY win::text;
@@ -228,6 +307,9 @@ SELECT * FROM wr.watermarks ORDER BY win::text;
 
 -- phase 1: 24 steps
 CALL wr.churn('2024-03-01 00:00+00', 24);
+SELECT * FROM wr.steps_report ORDER BY win::text;
+DELETE FROM wr.steps;
+SELECT * FROM wr.report_append ORDER BY win::text;
 SELECT pipeline.flush_window('wr.a_tumble') >= 0 AS flushed;
 SELECT pipeline.flush_window(NULL) >= 0 AS flushed;
 SELECT * FROM wr.report ORDER BY win::text;
@@ -237,25 +319,32 @@ SELECT name, late_rows > 0 AS saw_late_rows, pending_delta FROM pipeline.window_
 -- a full rebuild changes nothing
 SELECT pipeline.rebuild_window('wr.s_session') > 0 AS rebuilt;
 SELECT pipeline.rebuild_window('wr.a_hop') > 0 AS rebuilt;
-SELECT * FROM wr.report WHERE win IN ('wr.s_session'::regclass, 'wr.a_hop'::regclass) ORDER BY win::text;
+SELECT pipeline.rebuild_window('wr.p_hop') > 0 AS rebuilt;
+SELECT * FROM wr.report WHERE win IN ('wr.s_session'::regclass, 'wr.a_hop'::regclass, 'wr.p_hop'::regclass) ORDER BY win::text;
 
 -- phase 2: TRUNCATE, then 15 more steps from an earlier clock
 TRUNCATE wr.ev;
 UPDATE wr.seen SET max_ts = NULL;
+SELECT * FROM wr.report_append ORDER BY win::text;
 SELECT pipeline.flush_window(NULL) >= 0 AS flushed;
 SELECT win, missing, extra FROM wr.report ORDER BY win::text;
 SELECT * FROM wr.watermarks ORDER BY win::text;
 CALL wr.churn('2024-02-01 00:00+00', 15);
+SELECT * FROM wr.steps_report ORDER BY win::text;
+DELETE FROM wr.steps;
+SELECT * FROM wr.report_append ORDER BY win::text;
 SELECT pipeline.flush_window(NULL) >= 0 AS flushed;
 SELECT * FROM wr.report ORDER BY win::text;
 SELECT * FROM wr.watermarks ORDER BY win::text;
 
 -- phase 3: one transaction, many statements, rolled back: nothing changes
 SELECT * INTO TEMP before_rollback FROM wr.s_hop;
+SELECT * INTO TEMP before_rollback_p FROM wr.p_hop;
 BEGIN;
 SELECT wr.insert_random('2024-02-01 03:00+00', 50) IS NOT NULL AS inserted;
 DELETE FROM wr.ev WHERE id % 3 = 0;
 UPDATE wr.ev SET g = NULL WHERE id % 5 = 0;
+SELECT win, missing, extra FROM wr.report_append ORDER BY win::text;
 SELECT pipeline.flush_window(NULL) >= 0 AS flushed;
 ROLLBACK;
 SELECT pipeline.flush_window(NULL) >= 0 AS flushed;
@@ -263,6 +352,9 @@ SELECT * FROM wr.report ORDER BY win::text;
 SELECT * FROM wr.watermarks ORDER BY win::text;
 SELECT count(*) AS changed FROM ((TABLE before_rollback EXCEPT ALL TABLE wr.s_hop) UNION ALL
                                  (TABLE wr.s_hop EXCEPT ALL TABLE before_rollback)) d;
+SELECT count(*) AS changed FROM ((TABLE before_rollback_p EXCEPT ALL TABLE wr.p_hop) UNION ALL
+                                 (TABLE wr.p_hop EXCEPT ALL TABLE before_rollback_p)) d;
+SELECT count(*) AS partials FROM wr.p_hop_partials;
 
 SELECT pipeline.drop_window(win) FROM wr.checks ORDER BY win::text;
 SELECT count(*) AS windows FROM pipeline.windows;
