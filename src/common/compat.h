@@ -91,4 +91,11 @@
 #define PP_JSON_CB_RETURN return
 #endif
 
+/* This backend's local transaction id (storage/proc.h): in vxid from 17 on. */
+#if PG_VERSION_NUM >= 170000
+#define PP_MY_LXID (MyProc->vxid.lxid)
+#else
+#define PP_MY_LXID (MyProc->lxid)
+#endif
+
 #endif							/* PP_COMPAT_H */

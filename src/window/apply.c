@@ -92,6 +92,7 @@
 #include "common/int.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -365,6 +366,46 @@ finish(PipelineWindow *def, bool recompute, bool closed, bool announce)
 }
 
 /*
+ * The windows recomputed by the statement running now (its transaction's
+ * lxid and the statement's start): a statement that deletes or updates
+ * rows and inserts others (INSERT ... ON CONFLICT DO UPDATE, a WITH of a
+ * DELETE and an INSERT) fires its DELETE or UPDATE trigger first, whose
+ * recompute reads the source with the inserted rows already in it; the
+ * INSERT trigger that follows must not add them again.  It takes the
+ * recompute path too (mark, recompute: idempotent).  Also statements of
+ * one client message (a function's, a multi-statement query string) share
+ * the start: they recompute more than needed, never count twice.
+ */
+static LocalTransactionId recomputed_lxid = InvalidLocalTransactionId;
+static TimestampTz recomputed_stmt = 0;
+static List *recomputed_ids = NIL;	/* in TopTransactionContext */
+
+static void
+note_recompute(PipelineWindow *def)
+{
+	MemoryContext old;
+
+	if (recomputed_lxid != PP_MY_LXID || recomputed_stmt != GetCurrentStatementStartTimestamp())
+	{
+		recomputed_lxid = PP_MY_LXID;
+		recomputed_stmt = GetCurrentStatementStartTimestamp();
+		recomputed_ids = NIL;	/* the old list went with its transaction's memory */
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	recomputed_ids = list_append_unique_int(recomputed_ids, def->id);
+	MemoryContextSwitchTo(old);
+}
+
+/* Did the statement running now recompute window id? */
+bool
+pp_window_recomputed_now(int32 id)
+{
+	return recomputed_lxid == PP_MY_LXID &&
+		recomputed_stmt == GetCurrentStatementStartTimestamp() &&
+		list_member_int(recomputed_ids, id);
+}
+
+/*
  * pp_window_apply
  *		Maintain a window from a delta (a query of pp_sign and the source
  *		columns; it may be a DELETE ... RETURNING).  delta_peek_sql reads the
@@ -445,6 +486,8 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 	{
 		bool		close = !has_deletes && !def->has_other;
 
+		if (has_deletes || def->has_other)
+			note_recompute(def);
 		pp_window_run(def, pp_window_merge_sql(def, delta_sql, has_deletes, true, NULL, close), 0, NULL, SPI_OK_SELECT);
 		written = finish(def, has_deletes || def->has_other, close, true);
 	}

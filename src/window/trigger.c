@@ -104,10 +104,16 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 				if (SPI_processed > 0)
 					pp_wake_at_commit(PP_WORKER_MAINTAINER);
 			}
-			else if (ev != TRIGGER_EVENT_INSERT ||
-					 !pp_window_apply_inserted(def, td->tg_relation, td->tg_newtable))
-				pp_window_apply(def, delta, delta, ev != TRIGGER_EVENT_INSERT,
-								ev == TRIGGER_EVENT_UPDATE, true);
+			else
+			{
+				/* inserted rows a recompute of this statement counted already */
+				bool		recount = ev == TRIGGER_EVENT_INSERT && pp_window_recomputed_now(id);
+
+				if (ev != TRIGGER_EVENT_INSERT || recount ||
+					!pp_window_apply_inserted(def, td->tg_relation, td->tg_newtable))
+					pp_window_apply(def, delta, delta, ev != TRIGGER_EVENT_INSERT || recount,
+									ev == TRIGGER_EVENT_UPDATE, true);
+			}
 		}
 	}
 	pp_as_role_end(&as);

@@ -166,6 +166,7 @@ extern void pp_window_run(PipelineWindow *def, const char *sql, int nextra, Datu
 extern uint64 pp_window_apply(PipelineWindow *def, const char *delta_sql,
 							  const char *delta_peek_sql, bool has_deletes,
 							  bool is_update, bool locks);
+extern bool pp_window_recomputed_now(int32 id);
 extern bool pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplestorestate *rows);
 extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
 								int64 from_us, int64 to_us);
