@@ -211,17 +211,22 @@ load_watermark(PipelineWindow *def)
 
 /*
  * Give maintenance statements pg_pipeline.window_work_mem when the session
- * has less, so a large statement's aggregation stays in memory.  Undone by
- * AtEOXact_GUC(true, level), or by the abort of the transaction.
+ * has less, so a large statement's aggregation stays in memory, and no JIT:
+ * a maintenance statement over many rows is estimated past jit_above_cost,
+ * and LLVM compiled it at every execution (a cached plan is compiled again
+ * each time): 41 % of the maintainer's CPU in a profile of append writers'
+ * folds, more than the fold itself.  Undone by AtEOXact_GUC(true, level),
+ * or by the abort of the transaction.
  */
-static int
-raise_work_mem(void)
+int
+pp_window_raise_work_mem(void)
 {
 	int			level = NewGUCNestLevel();
 
 	if (pp_window_work_mem_kb > work_mem)
 		(void) set_config_option("work_mem", psprintf("%d", pp_window_work_mem_kb),
 								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	return level;
 }
 
@@ -420,7 +425,7 @@ pp_window_apply(PipelineWindow *def, const char *delta_sql, const char *delta_pe
 				bool has_deletes, bool is_update, bool locks)
 {
 	uint64		written;
-	int			level = raise_work_mem();
+	int			level = pp_window_raise_work_mem();
 
 	/*
 	 * Mode append, an update or delete: its recompute locks the state rows
@@ -510,7 +515,7 @@ pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplestorestate *row
 
 	if (def->kind != WIN_TUMBLE || def->has_other || def->late != NULL || rows == NULL)
 		return false;
-	level = raise_work_mem();
+	level = pp_window_raise_work_mem();
 	def->late_old_rows = true;
 	load_watermark(def);
 	if (!pp_window_partials(def, rel, rows))
@@ -582,7 +587,7 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 		PG_END_TRY();
 		return rebuilt;
 	}
-	level = raise_work_mem();
+	level = pp_window_raise_work_mem();
 
 	/*
 	 * A full rebuild starts the watermark again from the source, before
@@ -737,7 +742,7 @@ pp_window_fold(PipelineWindow *def)
 	 */
 	if (!pp_xact_lock(DRAIN_LOCK_CLASS, def->id, !IsBackgroundWorker))
 		return 0;
-	level = raise_work_mem();
+	level = pp_window_raise_work_mem();
 	load_watermark(def);
 	pp_window_run(def, pp_window_fold_sql(def), 0, NULL, SPI_OK_SELECT);
 	written = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));

@@ -23,6 +23,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 
 #include "common/pipeline.h"
@@ -100,7 +101,12 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 				for (int i = 0; i < def->ncols; i++)
 					appendStringInfo(&buf, ", %s", def->cols[i]);
 				appendStringInfo(&buf, ") %s", delta);
-				pp_window_run(def, buf.data, 0, NULL, SPI_OK_INSERT);
+				{
+					int			level = pp_window_raise_work_mem();	/* no JIT either */
+
+					pp_window_run(def, buf.data, 0, NULL, SPI_OK_INSERT);
+					AtEOXact_GUC(true, level);
+				}
 				if (SPI_processed > 0)
 					pp_wake_at_commit(PP_WORKER_MAINTAINER);
 			}

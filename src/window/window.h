@@ -161,6 +161,7 @@ extern char *pp_window_delta_select(PipelineWindow *def, const char *sign, const
 extern int	pp_window_spi_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
 							  const char *nulls, Snapshot snapshot);
 extern int64 pp_window_watermark(PipelineWindow *def);
+extern int	pp_window_raise_work_mem(void);
 extern void pp_window_run(PipelineWindow *def, const char *sql, int nextra, Datum *extra,
 						  int expect);
 extern uint64 pp_window_apply(PipelineWindow *def, const char *delta_sql,
