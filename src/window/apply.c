@@ -527,8 +527,20 @@ pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplestorestate *row
 	elog(DEBUG1, "window aggregate \"%s\": partials in C", def->name);
 	if (def->append)
 	{
-		pp_window_run(def, pp_window_append_sql(def, NULL), 0, NULL, SPI_OK_SELECT);
-		if (finish(def, false, false, true) > 0)
+		bool		have_max;
+		int64		max_t;
+		int64		nlate;
+		uint64		appended;
+
+		/* written directly; else (a table its owner changed) by the INSERT */
+		if (pp_window_partials_insert(def, &have_max, &max_t, &nlate, &appended))
+			advance(def, have_max, max_t, nlate, false);
+		else
+		{
+			pp_window_run(def, pp_window_append_sql(def, NULL), 0, NULL, SPI_OK_SELECT);
+			appended = finish(def, false, false, true);
+		}
+		if (appended > 0)
 			pp_wake_at_commit(PP_WORKER_MAINTAINER);	/* to fold them */
 	}
 	else

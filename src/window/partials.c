@@ -57,14 +57,19 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/tableam.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "common/int.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "catalog/namespace.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/float.h"
@@ -72,6 +77,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/regproc.h"
 #include "utils/queryenvironment.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
@@ -1102,6 +1108,129 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
 		elog(ERROR, "could not register the partial aggregates");
 	def->partials_sig = sig.data;
 	def->partials = out;
+	def->partials_desc = out_desc;
 	MemoryContextDelete(p->cxt);
 	return true;
+}
+
+/*
+ * pp_window_partials_insert
+ *		Mode append: write the statement's partials (def->partials, made by
+ *		pp_window_partials) into the window's partials table directly, a
+ *		page at a time (table_multi_insert), instead of an INSERT ... SELECT
+ *		of pp_partials: no executor, one WAL record and one buffer lock per
+ *		page rather than per row, which concurrent writers contend on.  The
+ *		rows, the columns and their order are the INSERT's: the table's
+ *		columns are the first of pp_partials (sql.c append_partials_columns),
+ *		groups with pp_rows = 0 are left out.  Only for the table as
+ *		create_window made it (checked here, every time): a plain table the
+ *		current role (the owner) may insert into, with those columns, and no
+ *		index, trigger, rule, row security, CHECK, generated column or NOT
+ *		NULL beyond pp_ws, pp_we and pp_rows; anything else (an owner who
+ *		added an index, say) returns false, having written nothing, and the
+ *		caller runs the INSERT.  Sets the largest event time (*have_max,
+ *		*max_t), the late rows and the rows written.
+ */
+bool
+pp_window_partials_insert(PipelineWindow *def, bool *have_max, int64 *max_t, int64 *nlate,
+						  uint64 *inserted)
+{
+#define PARTIALS_BATCH 64
+	TupleDesc	in = def->partials_desc;
+	int			rows_att = 2 + def->ngroups;	/* pp_rows */
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	td;
+	bool		ok;
+	TupleTableSlot *in_slot;
+	TupleTableSlot *slots[PARTIALS_BATCH];
+	int			nslots = 0;
+	int			n = 0;
+	BulkInsertState bistate;
+	CommandId	cid;
+
+	*have_max = false;
+	*max_t = 0;
+	*nlate = 0;
+	*inserted = 0;
+	if (def->partials == NULL || in == NULL)
+		return false;
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(pp_qualified_name_list(def->delta)),
+							 RowExclusiveLock, true);
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, NoLock);
+	td = RelationGetDescr(rel);
+	ok = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relhasindex &&
+		!rel->rd_rel->relhasrules && !rel->rd_rel->relrowsecurity && rel->trigdesc == NULL &&
+		(td->constr == NULL || (td->constr->num_check == 0 && !td->constr->has_generated_stored)) &&
+		td->natts == in->natts - 2 &&
+		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) == ACLCHECK_OK;
+	for (int i = 0; ok && i < td->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(td, i);
+		Form_pg_attribute inatt = TupleDescAttr(in, i);
+
+		ok = !att->attisdropped && att->attgenerated == '\0' && !att->atthasdef &&
+			att->atttypid == inatt->atttypid &&
+			(att->atttypmod == -1 || att->atttypmod == inatt->atttypmod) &&
+			(!att->attnotnull || i < 2 || i == rows_att);
+	}
+	if (!ok)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	bistate = GetBulkInsertState();
+	cid = GetCurrentCommandId(true);
+	in_slot = MakeSingleTupleTableSlot(in, &TTSOpsMinimalTuple);
+	tuplestore_rescan(def->partials);
+	for (;;)
+	{
+		bool		more = tuplestore_gettupleslot(def->partials, true, false, in_slot);
+		TupleTableSlot *out;
+
+		if (more)
+		{
+			slot_getallattrs(in_slot);
+			if (!in_slot->tts_isnull[in->natts - 2])
+			{
+				int64		t = DatumGetInt64(in_slot->tts_values[in->natts - 2]);
+
+				if (!*have_max || t > *max_t)
+					*max_t = t;
+				*have_max = true;
+			}
+			if (!in_slot->tts_isnull[in->natts - 1])
+				*nlate += DatumGetInt64(in_slot->tts_values[in->natts - 1]);
+			if (DatumGetInt64(in_slot->tts_values[rows_att]) == 0)
+				continue;		/* a window final under drop: nothing to add */
+			if (n == nslots)
+				slots[nslots++] = MakeSingleTupleTableSlot(td, table_slot_callbacks(rel));
+			out = slots[n];
+			ExecClearTuple(out);
+			memcpy(out->tts_values, in_slot->tts_values, sizeof(Datum) * td->natts);
+			memcpy(out->tts_isnull, in_slot->tts_isnull, sizeof(bool) * td->natts);
+			ExecStoreVirtualTuple(out);
+			ExecMaterializeSlot(out);	/* the next read frees in_slot's tuple */
+			n++;
+		}
+		if (n > 0 && (n == PARTIALS_BATCH || !more))
+		{
+			table_multi_insert(rel, slots, n, cid, 0, bistate);
+			*inserted += n;
+			n = 0;
+		}
+		if (!more)
+			break;
+	}
+	for (int i = 0; i < nslots; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	ExecDropSingleTupleTableSlot(in_slot);
+	FreeBulkInsertState(bistate);
+	table_finish_bulk_insert(rel, 0);
+	table_close(rel, NoLock);
+	return true;
+#undef PARTIALS_BATCH
 }

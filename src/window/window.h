@@ -96,6 +96,7 @@ typedef struct PipelineWindow
 	bool		late_old_rows;	/* deleted rows count as late (not for an UPDATE) */
 	/* set by pp_window_partials for the statement: pp_partials is registered */
 	Tuplestorestate *partials;	/* its rows */
+	TupleDesc	partials_desc;	/* their columns */
 	char	   *partials_sig;	/* its column types (key the merge's plan) */
 } PipelineWindow;
 
@@ -194,6 +195,8 @@ pp_distinct_set_append(DistinctSet *set, Datum value, Oid collation, MemoryConte
 
 /* partials.c: a statement's partial aggregates, in C */
 extern bool pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows);
+extern bool pp_window_partials_insert(PipelineWindow *def, bool *have_max, int64 *max_t, int64 *nlate,
+									  uint64 *inserted);
 
 /* depend.c: the window's dependencies in pg_depend */
 extern bool pp_window_read_relations(int32 id, WindowRelations *rels, char **name);
