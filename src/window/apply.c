@@ -534,9 +534,13 @@ pp_window_apply_inserted(PipelineWindow *def, Relation rel, Tuplestorestate *row
 
 		/* written directly; else (a table its owner changed) by the INSERT */
 		if (pp_window_partials_insert(def, &have_max, &max_t, &nlate, &appended))
+		{
+			elog(DEBUG1, "window aggregate \"%s\": partials written directly", def->name);
 			advance(def, have_max, max_t, nlate, false);
+		}
 		else
 		{
+			elog(DEBUG1, "window aggregate \"%s\": partials by INSERT", def->name);
 			pp_window_run(def, pp_window_append_sql(def, NULL), 0, NULL, SPI_OK_SELECT);
 			appended = finish(def, false, false, true);
 		}

@@ -396,6 +396,40 @@ SELECT * FROM wp.mismatch('wp.m', :'scratch');
 SELECT pipeline.drop_window('wp.m');
 
 --
+-- A tumbling window's C partials are written into the partials table
+-- directly (table_multi_insert), only while the table is as create_window
+-- made it: with an index, a trigger or a CHECK its owner added, they go
+-- through an INSERT, which keeps the index and fires the trigger (DEBUG1
+-- names the way).  An index the direct way skipped would miss rows.  In
+-- one transaction: the maintainer folds nothing meanwhile.
+--
+SELECT pipeline.create_window('wp.d', 'wp.ev', 'ts', pipeline.tumble('5 min'), :'aggs',
+    group_by => '{page}', mode => 'append') IS NOT NULL AS created;
+BEGIN;
+SET LOCAL client_min_messages = debug1;
+INSERT INTO wp.ev (ts, page, user_id, amount) VALUES (wp.t('00:26'), 'a', 5, 5.00), (wp.t('00:26'), 'b', 6, 6.00);
+SET LOCAL client_min_messages = notice;
+CREATE INDEX d_partials_page ON wp.d_partials (page);
+CREATE TABLE wp.d_seen (page text);
+CREATE FUNCTION wp.d_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO wp.d_seen VALUES (NEW.page); RETURN NEW; END $$;
+CREATE TRIGGER d_seen AFTER INSERT ON wp.d_partials FOR EACH ROW EXECUTE FUNCTION wp.d_seen();
+SET LOCAL client_min_messages = debug1;
+INSERT INTO wp.ev (ts, page, user_id, amount) VALUES (wp.t('00:27'), 'a', 7, 7.00), (wp.t('00:27'), 'c', 8, 8.00);
+SET LOCAL client_min_messages = notice;
+SELECT page FROM wp.d_seen ORDER BY 1;
+SET LOCAL enable_seqscan = off;
+SELECT count(*) AS by_index FROM wp.d_partials WHERE page IN ('a', 'b', 'c');
+SET LOCAL enable_seqscan = on;
+SELECT count(*) AS by_scan FROM wp.d_partials;
+SELECT * FROM wp.mismatch('wp.d', :'scratch');
+COMMIT;
+SELECT pipeline.flush_window('wp.d') >= 0 AS flushed;
+SELECT count(*) AS left_to_fold FROM wp.d_partials;
+SELECT * FROM wp.mismatch('wp.d', :'scratch');
+SELECT pipeline.drop_window('wp.d');
+
+--
 -- drop_window takes the view, the state and the partials; the source has
 -- no trigger left.
 --
