@@ -74,9 +74,15 @@ pipeline_window_maintain(PG_FUNCTION_ARGS)
 	{
 		if (ev == TRIGGER_EVENT_TRUNCATE)
 		{
-			pp_window_run(def, psprintf("TRUNCATE %s", def->state), 0, NULL, SPI_OK_UTILITY);
+			/*
+			 * The delta (partials) first, then the state: the order in which
+			 * a drain or a fold locks them (its DELETE of the one, then its
+			 * upsert into the other).  The other way round, a TRUNCATE of
+			 * the source and the maintainer's fold deadlocked.
+			 */
 			if (def->delta)
 				pp_window_run(def, psprintf("TRUNCATE %s", def->delta), 0, NULL, SPI_OK_UTILITY);
+			pp_window_run(def, psprintf("TRUNCATE %s", def->state), 0, NULL, SPI_OK_UTILITY);
 			pp_window_run(def, psprintf("DELETE FROM pipeline.window_progress WHERE window_id = %d", id),
 						  0, NULL, SPI_OK_DELETE);
 		}
