@@ -174,6 +174,15 @@ pp_guc_init(void)
 							&pp_window_delay_ms, 200, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_pipeline.window_fold_interval",
+							"Shortest time between two folds of a mode append "
+							"window aggregate by the maintainer.",
+							"Each fold rewrites the state rows of the groups "
+							"with partials, count(DISTINCT) sets whole; readers "
+							"combine the partials not folded yet. "
+							"pipeline.flush_window() folds at once.",
+							&pp_window_fold_interval_ms, 1000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_pipeline.window_work_mem",
 							"work_mem of the statements that maintain window "
 							"aggregates, when the session's is lower.",

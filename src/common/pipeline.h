@@ -276,6 +276,7 @@ extern void pp_scheduler_tables_written(struct List *relids);
 
 /* src/window: the maintainer worker of async window aggregates */
 extern int	pp_window_delay_ms;
+extern int	pp_window_fold_interval_ms;
 extern int	pp_window_work_mem_kb;
 extern void pp_window_maintainer_main(PipelineWorkerArgs *args);
 extern void pp_window_wanted(struct PipelineSupervisor *sup);

@@ -44,6 +44,7 @@
 #include "worker/worker.h"
 
 int			pp_window_delay_ms = 200;
+int			pp_window_fold_interval_ms = 1000;
 
 #define SWEEP_INTERVAL_MS	1000
 int			pp_window_work_mem_kb = 65536;
@@ -135,6 +136,36 @@ record_failure(int32 id, ErrorData *edata)
 	pp_worker_xact_commit();
 }
 
+/*
+ * When this maintainer last folded each append window (its id), so that it
+ * folds one at most once per pg_pipeline.window_fold_interval: a fold
+ * rewrites the state rows of every group with partials (count(DISTINCT)
+ * sets whole, out of line), which at every window_delay under a steady
+ * stream of writers cost more than the writers' own appending.
+ */
+typedef struct FoldTime
+{
+	int32		id;
+	TimestampTz at;
+} FoldTime;
+
+static FoldTime *fold_times = NULL;
+static int	nfold_times = 0;
+
+static FoldTime *
+fold_time(int32 id)
+{
+	for (int i = 0; i < nfold_times; i++)
+		if (fold_times[i].id == id)
+			return &fold_times[i];
+	fold_times = fold_times ?
+		repalloc(fold_times, sizeof(FoldTime) * (nfold_times + 1)) :
+		MemoryContextAlloc(TopMemoryContext, sizeof(FoldTime));
+	fold_times[nfold_times].id = id;
+	fold_times[nfold_times].at = 0;
+	return &fold_times[nfold_times++];
+}
+
 /* Drain one window; on error record it and go on.  Returns rows merged. */
 static uint64
 drain_one(int32 id, MemoryContext scratch)
@@ -151,8 +182,13 @@ drain_one(int32 id, MemoryContext scratch)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		def = pp_window_load(id, true);
+		if (def && def->append &&
+			!TimestampDifferenceExceeds(fold_time(id)->at, GetCurrentTimestamp(), pp_window_fold_interval_ms))
+			def = NULL;			/* folded lately: at a later pass */
 		if (def)
 		{
+			if (def->append)
+				fold_time(id)->at = GetCurrentTimestamp();
 			pgstat_report_activity(STATE_RUNNING, psprintf("maintaining %s", def->name));
 			pp_window_as_owner(def, &as);
 			merged = pp_window_sweep(def);
