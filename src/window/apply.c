@@ -87,6 +87,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "common/int.h"
@@ -97,6 +98,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/snapmgr.h"
 
 #include "common/pipeline.h"
@@ -684,6 +686,19 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 }
 
 /*
+ * The window's delta or partials table, locked for writing, still there?
+ * A drop_window() that committed while the maintainer waited for it
+ * (it locks the window's tables) took it: the maintainer's drain or fold
+ * then has nothing to do, where its statement failed on the missing table.
+ */
+static bool
+delta_still_there(PipelineWindow *def)
+{
+	return OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(pp_qualified_name_list(def->delta)),
+									   RowExclusiveLock, true));
+}
+
+/*
  * pp_window_drain
  *		Async windows: merge the delta rows committed so far, in the current
  *		transaction.  One drain at a time per window (advisory lock).  Deltas
@@ -703,6 +718,8 @@ pp_window_drain(PipelineWindow *def)
 	if (def->delta == NULL)
 		return 0;
 	(void) pp_xact_lock(DRAIN_LOCK_CLASS, def->id, true);
+	if (!delta_still_there(def))
+		return 0;
 
 	/* one snapshot, taken once the previous drain committed, for it all */
 	run_snapshot = RegisterSnapshot(GetLatestSnapshot());
@@ -737,6 +754,7 @@ pp_window_drain(PipelineWindow *def)
 	return (uint64) n;
 }
 
+
 /*
  * pp_window_fold
  *		Mode append: fold the partials committed so far into the state
@@ -756,7 +774,7 @@ pp_window_fold(PipelineWindow *def)
 	 * hold the lock in share mode to their commit): it folds at its next
 	 * pass.  flush_window() waits.
 	 */
-	if (!pp_xact_lock(DRAIN_LOCK_CLASS, def->id, !IsBackgroundWorker))
+	if (!pp_xact_lock(DRAIN_LOCK_CLASS, def->id, !IsBackgroundWorker) || !delta_still_there(def))
 		return 0;
 	level = pp_window_raise_work_mem();
 	load_watermark(def);
