@@ -1125,10 +1125,14 @@ pp_window_partials(PipelineWindow *def, Relation rel, Tuplestorestate *rows)
  *		groups with pp_rows = 0 are left out.  Only for the table as
  *		create_window made it (checked here, every time): a plain table the
  *		current role (the owner) may insert into, with those columns, and no
- *		index, trigger, rule, row security, CHECK, generated column or NOT
- *		NULL beyond pp_ws, pp_we and pp_rows; anything else (an owner who
- *		added an index, say) returns false, having written nothing, and the
- *		caller runs the INSERT.  Sets the largest event time (*have_max,
+ *		index, trigger, rule, row security, CHECK, generated or identity
+ *		column, partition constraint (the owner attached it to a partitioned
+ *		table: the executor checks a row inserted into a partition directly)
+ *		or NOT NULL beyond pp_ws, pp_we and pp_rows, in a transaction that
+ *		may write (a temporary source takes rows in a READ ONLY one; the
+ *		INSERT refuses them); anything else (an owner who added an index,
+ *		say) returns false, having written nothing, and the caller runs the
+ *		INSERT.  Sets the largest event time (*have_max,
  *		*max_t), the late rows and the rows written.
  */
 bool
@@ -1161,7 +1165,8 @@ pp_window_partials_insert(PipelineWindow *def, bool *have_max, int64 *max_t, int
 		return false;
 	rel = table_open(relid, NoLock);
 	td = RelationGetDescr(rel);
-	ok = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relhasindex &&
+	ok = !XactReadOnly && rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relispartition &&
+		!rel->rd_rel->relhasindex &&
 		!rel->rd_rel->relhasrules && !rel->rd_rel->relrowsecurity && rel->trigdesc == NULL &&
 		(td->constr == NULL || (td->constr->num_check == 0 && !td->constr->has_generated_stored)) &&
 		td->natts == in->natts - 2 &&
@@ -1171,7 +1176,8 @@ pp_window_partials_insert(PipelineWindow *def, bool *have_max, int64 *max_t, int
 		Form_pg_attribute att = TupleDescAttr(td, i);
 		Form_pg_attribute inatt = TupleDescAttr(in, i);
 
-		ok = !att->attisdropped && att->attgenerated == '\0' && !att->atthasdef &&
+		ok = !att->attisdropped && att->attgenerated == '\0' && att->attidentity == '\0' &&
+			!att->atthasdef &&
 			att->atttypid == inatt->atttypid &&
 			(att->atttypmod == -1 || att->atttypmod == inatt->atttypmod) &&
 			(!att->attnotnull || i < 2 || i == rows_att);

@@ -249,6 +249,59 @@ SELECT n, u FROM d;
 SELECT pipeline.flush_window('d') >= 0 AS folded;
 SELECT n, u FROM d;
 
+-- 7. The direct write of a tumbling window's partials (partials.c, no
+-- executor) must write only what the INSERT it replaces would: the owner
+-- attaches the partials table as a partition whose bound the writer's rows
+-- break, makes pp_rows an identity GENERATED ALWAYS, revokes INSERT on it
+-- from itself.  Each time the writer's statement fails as the INSERT into
+-- the partials table fails (the direct write stored the rows regardless),
+-- and the view stays the GROUP BY of the source.
+CREATE TABLE pt (ts timestamptz, g text, n int);
+GRANT INSERT ON pt TO pp_writer12;
+SELECT pipeline.create_window('p', 'pt', 'ts', pipeline.tumble('1 hour'), 'count(*) AS c, sum(n) AS s',
+    group_by => '{g}', mode => 'append') AS p;
+\set p_expected 'SELECT date_bin(''1 hour'', ts, ''2000-01-01''), g, count(*), sum(n) FROM pt GROUP BY 1, 2'
+CREATE TABLE p_parts (LIKE p_partials) PARTITION BY LIST (g);
+ALTER TABLE p_parts ATTACH PARTITION p_partials FOR VALUES IN ('only');
+SET ROLE pp_writer12;
+INSERT INTO pt VALUES ('2024-01-01 00:10+00', 'x', 1);
+INSERT INTO pt VALUES ('2024-01-01 00:10+00', 'only', 2);
+RESET ROLE;
+SET ROLE pp_owner12;
+ALTER TABLE p_parts DETACH PARTITION p_partials;
+ALTER TABLE p_partials ALTER pp_rows ADD GENERATED ALWAYS AS IDENTITY;
+SET ROLE pp_writer12;
+INSERT INTO pt VALUES ('2024-01-01 00:20+00', 'y', 3);
+RESET ROLE;
+SET ROLE pp_owner12;
+ALTER TABLE p_partials ALTER pp_rows DROP IDENTITY;
+REVOKE INSERT ON p_partials FROM pp_owner12;
+SET ROLE pp_writer12;
+INSERT INTO pt VALUES ('2024-01-01 00:30+00', 'z', 4);
+RESET ROLE;
+SET ROLE pp_owner12;
+GRANT INSERT ON p_partials TO pp_owner12;
+INSERT INTO pt VALUES ('2024-01-01 00:40+00', 'x', 5);
+SELECT count(*) AS source_rows FROM pt;
+SELECT diff('SELECT window_start, g, c, s FROM p', :'p_expected') AS p;
+SELECT pipeline.flush_window('p') >= 0 AS folded;
+SELECT diff('SELECT window_start, g, c, s FROM p', :'p_expected') AS p;
+
+-- 8. A temporary source takes rows in a READ ONLY transaction; the window's
+-- tables are not temporary, and the INSERT of the partials is refused
+-- there (the direct write stored them, and the transaction committed).
+CREATE TEMP TABLE tmp_ev (ts timestamptz, g text);
+SELECT pipeline.create_window('tmp_w', 'tmp_ev', 'ts', pipeline.tumble('1 hour'), 'count(*) AS c',
+    group_by => '{g}', mode => 'append') AS tmp_w;
+INSERT INTO tmp_ev VALUES ('2024-01-01 00:10+00', 'a');
+BEGIN READ ONLY;
+INSERT INTO tmp_ev VALUES ('2024-01-01 00:05+00', 'a');
+COMMIT;
+SELECT count(*) AS source_rows FROM tmp_ev;
+SELECT diff('SELECT window_start, g, c FROM tmp_w',
+            'SELECT date_bin(''1 hour'', ts, ''2000-01-01''), g, count(*) FROM tmp_ev GROUP BY 1, 2') AS tmp_w;
+SELECT pipeline.drop_window('tmp_w');
+
 RESET ROLE;
 \c :regress_db
 DROP DATABASE pp_attack12;
