@@ -772,9 +772,10 @@ pp_window_fold(PipelineWindow *def)
 	/*
 	 * The maintainer does not wait for writers' updates and deletes (which
 	 * hold the lock in share mode to their commit): it folds at its next
-	 * pass.  flush_window() waits.
+	 * pass.  flush_window() waits, in a session or in a scheduled job's
+	 * runner (a background worker too).
 	 */
-	if (!pp_xact_lock(DRAIN_LOCK_CLASS, def->id, !IsBackgroundWorker) || !delta_still_there(def))
+	if (!pp_xact_lock(DRAIN_LOCK_CLASS, def->id, !pp_window_in_maintainer) || !delta_still_there(def))
 		return 0;
 	level = pp_window_raise_work_mem();
 	load_watermark(def);

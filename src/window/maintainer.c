@@ -45,6 +45,7 @@
 
 int			pp_window_delay_ms = 200;
 int			pp_window_fold_interval_ms = 1000;
+bool		pp_window_in_maintainer = false;	/* this process is the maintainer */
 
 #define SWEEP_INTERVAL_MS	1000
 int			pp_window_work_mem_kb = 65536;
@@ -220,6 +221,7 @@ pp_window_maintainer_main(PipelineWorkerArgs *args)
 												  ALLOCSET_DEFAULT_SIZES);
 	TimestampTz last_pass = 0;
 
+	pp_window_in_maintainer = true;
 	pp_worker_announce("async window aggregates");
 	for (;;)
 	{

@@ -174,6 +174,7 @@ extern uint64 pp_window_rebuild(PipelineWindow *def, bool has_range,
 								int64 from_us, int64 to_us);
 extern uint64 pp_window_drain(PipelineWindow *def);
 extern uint64 pp_window_fold(PipelineWindow *def);
+extern bool pp_window_in_maintainer;	/* maintainer.c */
 extern void pp_window_close(PipelineWindow *def);
 extern uint64 pp_window_sweep(PipelineWindow *def);
 
