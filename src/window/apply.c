@@ -685,6 +685,14 @@ pp_window_rebuild(PipelineWindow *def, bool has_range, int64 from_us, int64 to_u
 	return written;
 }
 
+/* A drain or fold merged rows: when (window_status), and no last error. */
+static void
+mark_maintained(PipelineWindow *def)
+{
+	pp_window_run(def, psprintf("UPDATE pipeline.windows SET maintained_at = now(), last_error = NULL "
+								"WHERE id = %d", def->id), 0, NULL, SPI_OK_UPDATE);
+}
+
 /*
  * The window's delta or partials table, locked for writing, still there?
  * A drop_window() that committed while the maintainer waited for it
@@ -741,8 +749,7 @@ pp_window_drain(PipelineWindow *def)
 							psprintf("DELETE FROM %s RETURNING %s", def->delta, cols),
 							psprintf("SELECT %s FROM %s", cols, def->delta),
 							has_deletes, false, false);
-			pp_window_run(def, psprintf("UPDATE pipeline.windows SET maintained_at = now(), last_error = NULL "
-										"WHERE id = %d", def->id), 0, NULL, SPI_OK_UPDATE);
+			mark_maintained(def);
 		}
 	}
 	PG_FINALLY();
@@ -784,8 +791,7 @@ pp_window_fold(PipelineWindow *def)
 	retention(def);
 	/* as a drain: a fold that folded something mends the last error */
 	if (written > 0)
-		pp_window_run(def, psprintf("UPDATE pipeline.windows SET maintained_at = now(), last_error = NULL "
-									"WHERE id = %d", def->id), 0, NULL, SPI_OK_UPDATE);
+		mark_maintained(def);
 	AtEOXact_GUC(true, level);
 	return written;
 }

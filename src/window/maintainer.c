@@ -153,18 +153,30 @@ typedef struct FoldTime
 static FoldTime *fold_times = NULL;
 static int	nfold_times = 0;
 
+/* id's entry, or NULL: a window never folded here (or not an append one) */
 static FoldTime *
-fold_time(int32 id)
+find_fold_time(int32 id)
 {
 	for (int i = 0; i < nfold_times; i++)
 		if (fold_times[i].id == id)
 			return &fold_times[i];
-	fold_times = fold_times ?
-		repalloc(fold_times, sizeof(FoldTime) * (nfold_times + 1)) :
-		MemoryContextAlloc(TopMemoryContext, sizeof(FoldTime));
-	fold_times[nfold_times].id = id;
-	fold_times[nfold_times].at = 0;
-	return &fold_times[nfold_times++];
+	return NULL;
+}
+
+static void
+note_fold_time(int32 id, TimestampTz at)
+{
+	FoldTime   *ft = find_fold_time(id);
+
+	if (ft == NULL)
+	{
+		fold_times = fold_times ?
+			repalloc(fold_times, sizeof(FoldTime) * (nfold_times + 1)) :
+			MemoryContextAlloc(TopMemoryContext, sizeof(FoldTime));
+		ft = &fold_times[nfold_times++];
+		ft->id = id;
+	}
+	ft->at = at;
 }
 
 /* Drain one window; on error record it and go on.  Returns rows merged. */
@@ -173,6 +185,11 @@ drain_one(int32 id, MemoryContext scratch)
 {
 	volatile uint64 merged = 0;
 	MemoryContext old = CurrentMemoryContext;
+	FoldTime   *ft = find_fold_time(id);
+
+	/* an append window folded lately: at a later pass, without a transaction */
+	if (ft && !TimestampDifferenceExceeds(ft->at, GetCurrentTimestamp(), pp_window_fold_interval_ms))
+		return 0;
 
 	PG_TRY();
 	{
@@ -183,13 +200,10 @@ drain_one(int32 id, MemoryContext scratch)
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		def = pp_window_load(id, true);
-		if (def && def->append &&
-			!TimestampDifferenceExceeds(fold_time(id)->at, GetCurrentTimestamp(), pp_window_fold_interval_ms))
-			def = NULL;			/* folded lately: at a later pass */
 		if (def)
 		{
 			if (def->append)
-				fold_time(id)->at = GetCurrentTimestamp();
+				note_fold_time(id, GetCurrentTimestamp());
 			pgstat_report_activity(STATE_RUNNING, psprintf("maintaining %s", def->name));
 			pp_window_as_owner(def, &as);
 			merged = pp_window_sweep(def);
